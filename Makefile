@@ -1,0 +1,48 @@
+# urbasig — the two commands: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= $(or $(URBASIG_PORT),5000)
+WORKERS ?= $(or $(URBASIG_WORKERS),2)
+
+.PHONY: run test stop setup sysdeps venv db lint bench clean-db
+
+$(BIN)/.installed: pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+venv: $(BIN)/.installed
+
+sysdeps:
+	@./scripts/system-deps.sh
+
+setup: sysdeps venv
+
+# Start (or reuse) the database, migrate, load the sample territory on first start only.
+db: setup
+	$(BIN)/urbasig db start
+	$(BIN)/urbasig db upgrade
+	$(BIN)/urbasig sample-data --if-empty
+
+run: db
+	@echo "urbasig : http://127.0.0.1:$(PORT)/"
+	exec $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --access-logfile - 'app:create_app()'
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+stop:
+	@if [ -x $(BIN)/urbasig ]; then $(BIN)/urbasig db stop; fi
+
+lint: venv
+	$(BIN)/ruff check .
+
+bench: db
+	$(BIN)/python bench/generation.py
+	$(BIN)/python bench/import_throughput.py
+
+clean-db: stop
+	rm -rf var/pg

@@ -1,0 +1,227 @@
+"""The Flask application factory and the `urbasig` command line. Nothing is created at import time."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import date
+from pathlib import Path
+
+import click
+from flask import Flask
+
+from gis.errors import UrbasigError
+from settings import Settings
+
+__version__ = "0.1.0"
+
+
+def create_app(config: Settings | dict | None = None) -> Flask:
+    """Build the web application: settings, a lazily opened connection pool, routes, error handler."""
+    from api.web import register_web
+    from layers.db import database_url, make_pool
+
+    if isinstance(config, Settings):
+        settings = config
+    else:
+        settings = Settings.from_env()
+        if config:
+            settings = settings.with_(**config)
+    app = Flask(__name__, template_folder="api/templates", static_folder="api/static")
+    app.config["URBASIG"] = settings
+    app.extensions["urbasig.pool"] = make_pool(database_url(settings), settings.pool_min, settings.pool_max)
+    logging.basicConfig(level=settings.log_level)
+    register_web(app)
+    return app
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+def _db_url(settings: Settings) -> str:
+    """The database URL for a CLI command, starting the embedded cluster when needed."""
+    from layers.db import start_embedded
+
+    return settings.database_url or start_embedded(settings)
+
+
+class _Group(click.Group):
+    """Turn our errors into one readable line and a non-zero exit code instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except UrbasigError as exc:
+            click.echo(f"erreur : {exc.message}", err=True)
+            if exc.detail and not isinstance(exc.detail, list | dict):
+                click.echo(f"  détail : {exc.detail}", err=True)
+            sys.exit(2 if exc.status < 500 else 1)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="urbasig")
+def cli() -> None:
+    """urbasig : serveur de données spatiales d'urbanisme."""
+
+
+@cli.group(cls=_Group)
+def db() -> None:
+    """Base de données : cluster PostGIS intégré et migrations."""
+
+
+@db.command("start")
+def db_start() -> None:
+    """Démarrer le cluster PostGIS intégré (var/pg) et créer la base."""
+    settings = _settings()
+    if settings.database_url:
+        click.echo("URBASIG_DATABASE_URL est défini : le cluster intégré n'est pas utilisé.")
+        return
+    from layers.db import start_embedded
+
+    start_embedded(settings)
+    click.echo(f"PostGIS intégré prêt sur 127.0.0.1:{settings.pg_port}")
+
+
+@db.command("stop")
+def db_stop() -> None:
+    """Arrêter le cluster PostGIS intégré."""
+    settings = _settings()
+    if settings.database_url:
+        return
+    from layers.db import embedded_cluster
+
+    cluster = embedded_cluster(settings)
+    if cluster.initialized:
+        cluster.stop()
+        click.echo("PostGIS intégré arrêté")
+
+
+@db.command("status")
+def db_status() -> None:
+    """Dire si la base répond, avec les versions et la révision de schéma."""
+    from layers import migrate
+    from layers.db import connect, database_url, health
+
+    url = database_url(_settings())
+    with connect(url) as conn:
+        info = health(conn)
+    info["revision"] = migrate.current(url) or "aucune"
+    click.echo(json.dumps(info, ensure_ascii=False, indent=2))
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Appliquer les migrations (jusqu'à REVISION, par défaut la dernière)."""
+    from layers import migrate
+
+    migrate.upgrade(_db_url(_settings()), revision)
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Revenir à la révision REVISION (« base » pour tout retirer)."""
+    from layers import migrate
+
+    migrate.downgrade(_db_url(_settings()), revision)
+
+
+@cli.command("sample-data")
+@click.option("--parcels", "n_parcels", type=int, default=None, help="Nombre de parcelles (20 000 par défaut).")
+@click.option("--seed", type=int, default=None, help="Graine du générateur (42 par défaut).")
+@click.option("--if-empty", is_flag=True, help="Ne rien faire si des parcelles existent déjà.")
+@click.option("--replace", is_flag=True, help="Effacer le territoire existant avant de charger.")
+def sample_data(n_parcels: int | None, seed: int | None, if_empty: bool, replace: bool) -> None:
+    """Générer et charger le territoire d'exemple (déterministe pour une graine donnée)."""
+    from data.load import load_sample
+    from layers.db import connect
+
+    settings = _settings()
+    with connect(_db_url(settings)) as conn:
+        summary = load_sample(conn, n_parcels or settings.sample_parcels, settings.sample_seed if seed is None else seed,
+                              if_empty=if_empty, replace=replace, progress=True)
+    click.echo(summary.describe())
+
+
+@cli.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--layer", "target", required=True, help="Couche cible : parcels, zones, prescriptions, sdau, "
+              "communes, roads, establishments.")
+@click.option("--mapping", type=click.Path(path_type=Path), help="Fichier TOML de correspondance des attributs.")
+@click.option("--source-layer", help="Couche du fichier à lire (GeoPackage, DXF… à plusieurs couches).")
+@click.option("--crs", help="SCR des coordonnées quand le fichier n'en déclare pas (ex. EPSG:26191).")
+@click.option("--plan", "plan_code", help="Code de la version de plan (zones, prescriptions, sdau).")
+@click.option("--repair", is_flag=True, help="Réparer les géométries invalides au lieu de refuser l'import.")
+@click.option("--dry-run", is_flag=True, help="Tout vérifier sans rien écrire.")
+def import_cmd(path: Path, target: str, mapping: Path | None, source_layer: str | None, crs: str | None,
+               plan_code: str | None, repair: bool, dry_run: bool) -> None:
+    """Importer un fichier (Shapefile, GeoPackage, GeoJSON, DXF) dans une couche, tout ou rien."""
+    from layers.imports import ImportRequest, run_import
+    from layers.mapping import load_mapping
+
+    settings = _settings()
+    request = ImportRequest(path=path, layer=target, mapping=load_mapping(mapping) if mapping else None,
+                            source_layer=source_layer, crs=crs, plan_code=plan_code, repair=repair,
+                            dry_run=dry_run, max_features=settings.import_max_features)
+    from layers.db import connect
+
+    with connect(_db_url(settings)) as conn:
+        result = run_import(conn, request, progress=True)
+    click.echo(result.describe())
+
+
+@cli.command("export")
+@click.argument("layer")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--plan", "plan_code", help="Exporter seulement cette version de plan.")
+@click.option("--crs", default="EPSG:26191", show_default=True, help="SCR du fichier écrit.")
+def export_cmd(layer: str, path: Path, plan_code: str | None, crs: str) -> None:
+    """Écrire une couche (ou une version de plan) en GeoPackage, Shapefile ou GeoJSON (selon l'extension)."""
+    from layers.db import connect
+    from layers.exports import export_layer
+
+    with connect(_db_url(_settings())) as conn:
+        count = export_layer(conn, layer, path, plan_code=plan_code, crs=crs)
+    click.echo(f"{count} entité(s) écrite(s) dans {path}")
+
+
+@cli.command("qa")
+@click.argument("plan_code")
+@click.option("--json", "as_json", is_flag=True, help="Sortie JSON.")
+@click.option("--strict", is_flag=True, help="Code de sortie 1 si un problème est trouvé.")
+def qa_cmd(plan_code: str, as_json: bool, strict: bool) -> None:
+    """Contrôler une version de plan : trous, chevauchements, zones sans règlement, prescriptions hors périmètre."""
+    from layers.db import connect
+    from layers.qa import check_plan
+
+    with connect(_db_url(_settings())) as conn:
+        report = check_plan(conn, plan_code)
+    click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2) if as_json else report.describe())
+    if strict and not report.ok:
+        sys.exit(1)
+
+
+@cli.command("plans")
+@click.option("--on", "day", type=click.DateTime(["%Y-%m-%d"]), help="Statut à cette date (AAAA-MM-JJ).")
+def plans_cmd(day: object | None) -> None:
+    """Lister les versions de plans avec leur statut."""
+    from layers.db import connect
+    from layers.plans import list_plans
+
+    on = day.date() if day else date.today()
+    with connect(_db_url(_settings())) as conn:
+        for plan in list_plans(conn, on):
+            click.echo(f"{plan['code']:<22} {plan['kind']:<5} {plan['status_on'] or '—':<17} {plan['name']}")
+
+
+def main() -> None:
+    """Entry point of the `urbasig` console script."""
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""CRS parsing, cached transformers (always x/y) and the check that coordinates fit their CRS."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import numpy as np
+import shapely
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError as ProjCRSError
+
+from gis.errors import CRSError
+
+STORAGE_SRID = 26191  # Merchich / Nord Maroc: every cadastre and plan geometry is stored in it.
+CRS84 = "OGC:CRS84"
+
+_URI = re.compile(r"(?:https?://www\.opengis\.net/def/crs/|urn:ogc:def:crs:)(?P<auth>[A-Z]+)[/:](?:[\d.]*)[/:]+(?P<code>\w+)",
+                  re.IGNORECASE)
+
+
+@lru_cache(maxsize=64)
+def parse_crs(text: str | int) -> CRS:
+    """Read a CRS from an EPSG code, "EPSG:n", an OGC URI, "CRS84" or WKT."""
+    if isinstance(text, int) or (isinstance(text, str) and text.strip().isdigit()):
+        text = f"EPSG:{int(text)}"
+    raw = str(text).strip()
+    match = _URI.fullmatch(raw)
+    if match:
+        raw = f"{match['auth'].upper()}:{match['code']}"
+    if raw.upper() in ("CRS84", "OGC:CRS84"):
+        raw = CRS84
+    try:
+        return CRS.from_user_input(raw)
+    except ProjCRSError:
+        raise CRSError(f"système de coordonnées inconnu : « {text} » (ex. EPSG:26191, EPSG:4326, CRS84)") from None
+
+
+def crs_label(crs: CRS) -> str:
+    """A short name such as "EPSG:26191 (Merchich / Nord Maroc)"."""
+    auth = crs.to_authority()
+    code = f"{auth[0]}:{auth[1]}" if auth else "CRS sans code"
+    return f"{code} ({crs.name})"
+
+
+def srid_of(crs: CRS) -> int | None:
+    """The EPSG code of a CRS, or None when it has none."""
+    auth = crs.to_authority(min_confidence=90)
+    if auth and auth[0] == "EPSG":
+        return int(auth[1])
+    if auth and auth == ("OGC", "CRS84"):
+        return 4326
+    return None
+
+
+@lru_cache(maxsize=64)
+def transformer(src: CRS, dst: CRS) -> Transformer:
+    """A cached transformer from src to dst with x/y (lon/lat) axis order."""
+    return Transformer.from_crs(src, dst, always_xy=True)
+
+
+def reproject(geoms: np.ndarray, src: CRS, dst: CRS) -> np.ndarray:
+    """Reproject an array of shapely geometries; a no-op when the CRSs are equal."""
+    if src == dst:
+        return geoms
+    tr = transformer(src, dst)
+
+    def _apply(coords: np.ndarray) -> np.ndarray:
+        x, y = tr.transform(coords[:, 0], coords[:, 1])
+        return np.column_stack([x, y])
+
+    out = shapely.transform(geoms, _apply)
+    if np.isinf(shapely.get_coordinates(out)).any():
+        raise CRSError(f"la reprojection de {crs_label(src)} vers {crs_label(dst)} a échoué (coordonnées hors domaine)")
+    return out
+
+
+@lru_cache(maxsize=64)
+def crs_extent(crs: CRS, margin_m: float = 20_000.0) -> tuple[float, float, float, float] | None:
+    """The CRS's area of use in its own coordinates (with a margin for projected CRSs)."""
+    area = crs.area_of_use
+    if area is None:
+        return None
+    if crs.is_geographic:
+        return (area.west - 0.2, area.south - 0.2, area.east + 0.2, area.north + 0.2)
+    lonlat = CRS.from_epsg(4326)
+    xmin, ymin, xmax, ymax = transformer(lonlat, crs).transform_bounds(area.west, area.south, area.east, area.north)
+    return (xmin - margin_m, ymin - margin_m, xmax + margin_m, ymax + margin_m)
+
+
+def check_extent(bounds: tuple[float, float, float, float], crs: CRS) -> None:
+    """Refuse coordinates that cannot be in the declared CRS (e.g. degrees labelled EPSG:26191)."""
+    extent = crs_extent(crs)
+    if extent is None or any(np.isnan(bounds)):
+        return
+    xmin, ymin, xmax, ymax = bounds
+    exmin, eymin, exmax, eymax = extent
+    if xmin >= exmin and ymin >= eymin and xmax <= exmax and ymax <= eymax:
+        return
+    hint = ""
+    if not crs.is_geographic and -180 <= xmin <= xmax <= 180 and -90 <= ymin <= ymax <= 90:
+        hint = " Elles ressemblent à des degrés (longitude/latitude) : le fichier est-il en EPSG:4326 ?"
+    raise CRSError(
+        f"les coordonnées ({xmin:.3f}, {ymin:.3f}) – ({xmax:.3f}, {ymax:.3f}) sont hors du domaine de "
+        f"{crs_label(crs)}, dont l'emprise est ({exmin:.0f}, {eymin:.0f}) – ({exmax:.0f}, {eymax:.0f}).{hint} "
+        "Corrigez le SCR déclaré (fichier .prj ou option --crs)."
+    )

@@ -1,0 +1,80 @@
+"""One exception hierarchy: an HTTP status, a stable code and a user message in French."""
+
+from __future__ import annotations
+
+
+class UrbasigError(Exception):
+    """Base of every error the project raises on purpose."""
+
+    status = 500
+    code = "erreur-interne"
+
+    def __init__(self, message: str, *, detail: object | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+    def to_dict(self) -> dict[str, object]:
+        """The error as the JSON body the API returns."""
+        body: dict[str, object] = {"code": self.code, "message": self.message}
+        if self.detail is not None:
+            body["detail"] = self.detail
+        return body
+
+
+class ConfigError(UrbasigError):
+    """A setting is missing or wrong."""
+
+    code = "configuration"
+
+
+class InputError(UrbasigError):
+    """The caller sent something unusable."""
+
+    status = 400
+    code = "entree-invalide"
+
+
+class NotFound(UrbasigError):
+    """What was asked for does not exist."""
+
+    status = 404
+    code = "introuvable"
+
+
+class Conflict(UrbasigError):
+    """The request contradicts what is stored (e.g. a plan version that already has zones)."""
+
+    status = 409
+    code = "conflit"
+
+
+class CRSError(InputError):
+    """A CRS is missing, unknown or does not match the coordinates."""
+
+    code = "crs"
+
+
+class GeometryError(InputError):
+    """A geometry is empty, invalid or of the wrong kind."""
+
+    code = "geometrie"
+
+
+class FileFormatError(InputError):
+    """A file cannot be read (truncated, unknown format, unknown layer, bad mapping)."""
+
+    code = "fichier"
+
+
+class LandRefError(InputError):
+    """A land reference cannot be parsed."""
+
+    code = "reference-fonciere"
+
+
+class DatabaseUnavailable(UrbasigError):
+    """The database cannot be reached."""
+
+    status = 503
+    code = "base-indisponible"

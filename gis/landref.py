@@ -1,0 +1,75 @@
+"""Lenient parsing and normalisation of Moroccan land references.
+
+"TF 3875/C", "T.3875/C", "T.F. n° 3875/C" and "tf3875-c" are the same title; "R 1234/C" or
+"Réq. 1234/C" is a réquisition (land in registration); "NI" or "non immatriculé" is untitled land.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from gis.errors import LandRefError
+
+KINDS = {"TF": "titre foncier", "R": "réquisition", "NI": "non immatriculé"}
+
+_UNTITLED = re.compile(r"N\.?\s*I\.?|NON[\s.-]*IMMATRICULEE?S?")
+_REF = re.compile(
+    r"(?P<prefix>T\.?\s*F\.?|T\.?|TITRE(?:\s+FONCIER)?|R\.?|REQ\.?|REQUISITION)?"
+    r"\s*(?:N\s*°|NO\.?|N\.)?\s*"
+    r"(?P<number>\d{1,8})"
+    r"(?:\s*[/\-\s]\s*(?P<suffix>[A-Z0-9]{1,4}))?"
+)
+
+
+@dataclass(frozen=True, order=True)
+class LandRef:
+    """A normalised land reference."""
+
+    kind: str  # "TF", "R" or "NI"
+    number: int | None = None
+    suffix: str | None = None
+
+    @property
+    def normalized(self) -> str | None:
+        """The canonical text ("TF 3875/C"), or None for untitled land."""
+        if self.kind == "NI":
+            return None
+        text = f"{self.kind} {self.number}"
+        return f"{text}/{self.suffix}" if self.suffix else text
+
+    def __str__(self) -> str:
+        return self.normalized or "non immatriculé"
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    ascii_text = "".join(c for c in decomposed if not unicodedata.combining(c) or c == "°")
+    return re.sub(r"\s+", " ", ascii_text.replace("º", "°").upper()).strip()
+
+
+def parse_land_ref(text: str | None) -> LandRef:
+    """Parse a land reference leniently; raise LandRefError with an example when it cannot be read."""
+    if text is None or not str(text).strip():
+        raise LandRefError("référence foncière vide : indiquez par exemple « TF 3875/C » ou « R 1234/C »")
+    folded = _fold(str(text))
+    if _UNTITLED.fullmatch(folded):
+        return LandRef("NI")
+    match = _REF.fullmatch(folded)
+    if match is None:
+        raise LandRefError(
+            f"référence foncière illisible : « {text} » ; formes acceptées : « TF 3875/C », « T.3875/C », "
+            "« R 1234/C » (réquisition), « non immatriculé »"
+        )
+    prefix = (match["prefix"] or "T").replace(".", "").replace(" ", "")
+    kind = "R" if prefix.startswith("R") else "TF"
+    number = int(match["number"])
+    if number == 0:
+        raise LandRefError(f"référence foncière invalide : « {text} » (numéro nul)")
+    return LandRef(kind, number, match["suffix"])
+
+
+def normalize_land_ref(text: str | None) -> str | None:
+    """Return the canonical form of a reference (None for untitled land)."""
+    return parse_land_ref(text).normalized

@@ -1,0 +1,4 @@
+"""The database: models, migrations, the embedded PostGIS cluster, plan versions, imports, catalogue.
+
+The only package that writes SQL.
+"""

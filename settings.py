@@ -1,0 +1,126 @@
+"""Typed settings read from the environment (prefix ``URBASIG_``), validated once at start-up."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from gis.errors import ConfigError
+
+PREFIX = "URBASIG_"
+ROOT = Path(__file__).resolve().parent
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    """Read KEY=VALUE lines of a .env file (comments and blank lines ignored)."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip().strip('"').strip("'")
+    return values
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the application; build it with :meth:`from_env`."""
+
+    # An existing PostGIS database; when set, the embedded cluster is never touched.
+    database_url: str | None = None
+    # Embedded cluster (used only when database_url is unset).
+    var_dir: Path = ROOT / "var"
+    pg_port: int = 54329
+    pg_bindir: Path | None = None
+    pg_system_user: str = "urbasig"
+    # Connection pool of each server process.
+    pool_min: int = 1
+    pool_max: int = 8
+    # HTTP server.
+    port: int = 5000
+    workers: int = 2
+    # Sample territory.
+    sample_parcels: int = 20_000
+    sample_seed: int = 42
+    # Imports.
+    import_max_features: int = 5_000_000
+    log_level: str = "INFO"
+    extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, dotenv: Path | None = None) -> Settings:
+        """Build settings from ``URBASIG_*`` variables (then a .env file), validating each value."""
+        env = dict(_read_dotenv(dotenv if dotenv is not None else Path.cwd() / ".env"))
+        env.update(os.environ if environ is None else environ)
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            key = PREFIX + f.name.upper()
+            if key not in env or env[key] == "":
+                continue
+            raw = env[key]
+            values[f.name] = _convert(key, raw, f.type)
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Refuse inconsistent values with a message that says what to fix."""
+        if self.database_url is not None and not self.database_url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError("URBASIG_DATABASE_URL doit commencer par postgresql:// (ex. postgresql://u:p@hôte/base)")
+        for name in ("pg_port", "port"):
+            value = getattr(self, name)
+            if not 1 <= value <= 65535:
+                raise ConfigError(f"URBASIG_{name.upper()} doit être un port entre 1 et 65535 (reçu {value})")
+        if not 1 <= self.pool_min <= self.pool_max:
+            raise ConfigError("il faut 1 ≤ URBASIG_POOL_MIN ≤ URBASIG_POOL_MAX")
+        if self.sample_parcels < 100:
+            raise ConfigError("URBASIG_SAMPLE_PARCELS doit valoir au moins 100")
+
+    @property
+    def embedded(self) -> bool:
+        """Whether the application runs its own PostGIS cluster under var/."""
+        return self.database_url is None
+
+    def with_(self, **changes: object) -> Settings:
+        """Return a copy with some values changed (tests, CLI options)."""
+        return replace(self, **changes)
+
+    def safe_repr(self) -> dict[str, str]:
+        """Settings as strings, with any password masked."""
+        out = {}
+        for f in fields(self):
+            if f.name == "extra":
+                continue
+            value = getattr(self, f.name)
+            if f.name == "database_url" and value:
+                value = mask_password(value)
+            out[f.name] = str(value)
+        return out
+
+
+def mask_password(url: str) -> str:
+    """Hide the password of a database URL."""
+    head, sep, tail = url.partition("@")
+    if not sep or ":" not in head.split("//", 1)[-1]:
+        return url
+    scheme, _, creds = head.partition("//")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}//{user}:***@{tail}"
+
+
+def _convert(key: str, raw: str, kind: object) -> object:
+    kind = str(kind)
+    try:
+        if kind.startswith("int"):
+            return int(raw)
+        if "Path" in kind:
+            return Path(raw).expanduser().resolve()
+    except ValueError:
+        raise ConfigError(f"{key} doit être un entier (reçu {raw!r})") from None
+    return raw
