@@ -1,0 +1,485 @@
+"""File imports (Shapefile, GeoPackage, GeoJSON, DXF) into any layer: all or nothing, with a summary.
+
+Steps: read the file (pyogrio) → map attributes → check geometries (repair on request) → check the CRS
+against the coordinates → reproject to EPSG:26191 → one transaction: provenance row, COPY, commune
+assignment, plan perimeter. Any error before COMMIT leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pyogrio
+import shapely
+from psycopg import errors as pgerrors
+from psycopg import sql
+from psycopg.types.json import Jsonb
+from tqdm import tqdm
+
+from gis.crs import STORAGE_SRID, check_extent, crs_label, parse_crs, reproject
+from gis.errors import Conflict, CRSError, FileFormatError, GeometryError, InputError
+from gis.geometry import describe_problems
+from gis.geometry import check_geometries as check_geoms
+from gis.landref import parse_land_ref
+from layers.bulk import copy_rows, estimated_rows
+from layers.catalog import Column, Layer, get_layer
+from layers.mapping import Mapping
+from layers.plans import create_plan, get_plan
+from layers.provenance import code_version
+
+SUFFIXES = {".shp": "Shapefile", ".gpkg": "GeoPackage", ".geojson": "GeoJSON", ".json": "GeoJSON",
+            ".dxf": "DXF", ".zip": "Shapefile zippé"}
+STORAGE_CRS = parse_crs(STORAGE_SRID)
+DEFER_INDEX_MIN_ROWS = 10_000
+
+
+@dataclass
+class ImportRequest:
+    """What to import, where, and how."""
+
+    path: Path
+    layer: str
+    mapping: Mapping | None = None
+    source_layer: str | None = None
+    crs: str | None = None
+    plan_code: str | None = None
+    repair: bool = False
+    dry_run: bool = False
+    max_features: int = 5_000_000
+
+
+@dataclass
+class ImportResult:
+    """What an import wrote (or would have written, for a dry run)."""
+
+    layer: str
+    count: int
+    source_layer: str
+    source_crs: str
+    import_id: int | None = None
+    plan_code: str | None = None
+    repaired: list[tuple[int, str]] = field(default_factory=list)
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+    seconds: float = 0.0
+    dry_run: bool = False
+
+    def describe(self) -> str:
+        """A French summary for the command line."""
+        rate = self.count / self.seconds if self.seconds else 0
+        verb = "seraient importées (essai à blanc, rien n'a été écrit)" if self.dry_run else "importées"
+        lines = [f"{self.count} entité(s) {verb} dans « {self.layer} » depuis la couche « {self.source_layer} » "
+                 f"({self.source_crs}) en {self.seconds:.1f} s ({rate:,.0f} ent./s)".replace(",", " ")]
+        if self.plan_code:
+            lines.append(f"version de plan : {self.plan_code}")
+        if self.import_id:
+            lines.append(f"import n° {self.import_id}")
+        if self.repaired:
+            lines.append(f"{len(self.repaired)} géométrie(s) réparée(s) : {describe_problems(self.repaired)}")
+        if self.skipped:
+            lines.append(f"{len(self.skipped)} entité(s) ignorée(s) : {describe_problems(self.skipped)}")
+        return "\n".join(lines)
+
+
+@dataclass
+class Source:
+    """A file layer read into memory."""
+
+    layer_name: str
+    crs_text: str | None
+    geoms: np.ndarray
+    fields: dict[str, np.ndarray]
+    driver: str
+
+
+def _step(progress: bool, message: str) -> None:
+    if progress:
+        tqdm.write(f"urbasig : {message}")
+
+
+def read_source(path: Path, source_layer: str | None = None) -> Source:
+    """Read one layer of a vector file; unreadable, truncated or unknown layers become FileFormatError."""
+    path = Path(path)
+    if not path.exists():
+        raise FileFormatError(f"fichier introuvable : {path}")
+    if path.suffix.lower() not in SUFFIXES:
+        raise FileFormatError(f"format non pris en charge : « {path.suffix} » (formats : "
+                              f"{', '.join(sorted(set(SUFFIXES.values())))})")
+    try:
+        layers = [str(name) for name, _ in pyogrio.list_layers(path)]
+    except Exception as exc:  # pyogrio raises DataSourceError and friends
+        raise FileFormatError(f"fichier illisible ou tronqué : {path.name} ({_first_line(exc)})") from exc
+    if source_layer is None:
+        if len(layers) != 1:
+            raise FileFormatError(f"{path.name} contient {len(layers)} couches : choisissez-en une avec "
+                                  f"--source-layer ({', '.join(layers)})")
+        source_layer = layers[0]
+    elif source_layer not in layers:
+        raise FileFormatError(f"couche « {source_layer} » absente de {path.name} (couches : {', '.join(layers)})")
+    try:
+        meta, _fids, wkb, field_data = pyogrio.raw.read(path, layer=source_layer)
+        geoms = shapely.from_wkb(wkb, on_invalid="raise") if wkb is not None else np.full(len(field_data[0]), None)
+    except Exception as exc:
+        raise FileFormatError(f"fichier illisible ou tronqué : {path.name} ({_first_line(exc)})") from exc
+    names = list(meta["fields"])
+    return Source(layer_name=source_layer, crs_text=meta.get("crs"), geoms=np.asarray(geoms, dtype=object),
+                  fields=dict(zip(names, field_data, strict=True)), driver=meta.get("driver") or "")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+# ------------------------------------------------------------------------------------ attribute values
+def _is_null(value: object) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    if isinstance(value, np.datetime64) and np.isnat(value):
+        return True
+    return isinstance(value, str) and value.strip() == ""
+
+
+_TRUE = {"1", "true", "vrai", "oui", "o", "yes", "y", "t"}
+_FALSE = {"0", "false", "faux", "non", "n", "no", "f"}
+
+
+def convert_value(value: object, col: Column) -> object:
+    """Convert one source value to the column's type; raise ValueError with a French reason."""
+    if _is_null(value):
+        return None
+    kind = col.type
+    if isinstance(value, np.generic):
+        value = value.item()
+    if kind == "text":
+        return str(value).strip()
+    if kind == "float":
+        number = float(str(value).replace(",", ".").replace(" ", "")) if isinstance(value, str) else float(value)
+        if not math.isfinite(number):
+            raise ValueError("nombre infini")
+        return number
+    if kind == "int":
+        number = float(str(value).replace(",", ".")) if isinstance(value, str) else float(value)
+        if number != int(number):
+            raise ValueError(f"entier attendu, reçu {value}")
+        return int(number)
+    if kind == "rplus":
+        text = str(value).strip().upper().replace(" ", "")
+        if text in ("R", "RDC"):
+            return 0
+        if text.startswith("R+"):
+            text = text[2:]
+        return int(float(text))
+    if kind == "bool":
+        if isinstance(value, bool | int):
+            return bool(value)
+        text = str(value).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ValueError(f"oui/non attendu, reçu « {value} »")
+    if kind == "date":
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        text = str(value).strip()[:10]
+        if "/" in text:
+            return datetime.strptime(text, "%d/%m/%Y").date()
+        return date.fromisoformat(text)
+    if kind == "datetime":
+        if isinstance(value, datetime):
+            return value
+        return datetime.fromisoformat(str(value).strip())
+    if kind == "text[]":
+        if isinstance(value, list | tuple):
+            return [str(v).strip() for v in value if str(v).strip()]
+        return [part.strip() for part in str(value).replace("|", ";").split(";") if part.strip()]
+    if kind == "json":
+        parsed = json.loads(value) if isinstance(value, str) else value
+        return Jsonb(parsed)
+    if kind == "landref":
+        return parse_land_ref(str(value))
+    raise ValueError(f"type inconnu {kind}")
+
+
+def resolve_fields(layer: Layer, source: Source, mapping: Mapping | None) -> dict[str, str]:
+    """Target column → source field: from the mapping, else by same (or Shapefile short) name."""
+    available = {name.lower(): name for name in source.fields}
+    resolved: dict[str, str] = {}
+    if mapping and mapping.fields:
+        for target, src in mapping.fields.items():
+            col = layer.column(target)
+            if src not in source.fields:
+                match = available.get(src.lower())
+                if match is None:
+                    raise FileFormatError(
+                        f"le fichier de correspondance nomme le champ « {src} » (pour {col.name}), absent de la "
+                        f"couche « {source.layer_name} » (champs : {', '.join(source.fields) or 'aucun'})")
+                src = match
+            resolved[col.name] = src
+    else:
+        for col in layer.columns:
+            for candidate in (col.name, col.short):
+                if candidate.lower() in available:
+                    resolved[col.name] = available[candidate.lower()]
+                    break
+    return resolved
+
+
+def build_columns(layer: Layer, source: Source, mapping: Mapping | None, n: int) -> dict[str, list[object]]:
+    """Converted values for every mapped or defaulted column; all conversion errors at once."""
+    resolved = resolve_fields(layer, source, mapping)
+    defaults = dict(mapping.defaults) if mapping else {}
+    values_maps = mapping.values if mapping else {}
+    for target in list(defaults) + list(values_maps):
+        layer.column(target)
+    out: dict[str, list[object]] = {}
+    problems: list[tuple[int, str]] = []
+    for col in layer.columns:
+        src = resolved.get(col.name)
+        if src is None and col.name not in defaults:
+            continue
+        raw = source.fields[src] if src is not None else [None] * n
+        table = values_maps.get(col.name, {})
+        converted: list[object] = []
+        for i, value in enumerate(raw):
+            if table and not _is_null(value):
+                key = str(value.item() if isinstance(value, np.generic) else value)
+                value = table.get(key, value)
+            if _is_null(value) and col.name in defaults:
+                value = defaults[col.name]
+            try:
+                converted.append(convert_value(value, col))
+            except (ValueError, TypeError, InputError) as exc:
+                reason = exc.message if isinstance(exc, InputError) else str(exc)
+                problems.append((i + 1, f"{col.name} = « {value} » : {reason}"))
+                converted.append(None)
+        out[col.name] = converted
+        if col.type == "landref":  # keep the reference as written in the source
+            out["ref_text"] = [None if _is_null(v) else str(v).strip() for v in raw]
+    missing = [c.name for c in layer.columns if c.required and c.name not in out]
+    if missing:
+        raise FileFormatError(
+            f"attribut(s) obligatoire(s) sans source : {', '.join(missing)} ; indiquez-les dans [fields] ou "
+            f"[defaults] du fichier de correspondance (champs du fichier : {', '.join(source.fields) or 'aucun'})")
+    for col in layer.columns:
+        if col.required:
+            problems += [(i + 1, f"{col.name} manquant") for i, v in enumerate(out[col.name]) if v is None]
+    if problems:
+        problems.sort()
+        raise InputError(f"{len(problems)} valeur(s) d'attribut invalide(s) : {describe_problems(problems)}",
+                         detail=problems[:100])
+    return out
+
+
+# ------------------------------------------------------------------------------------------ the import
+def resolve_crs(source: Source, declared: str | None):
+    """The CRS of the coordinates: the file's, else the declared one, else a clear refusal."""
+    if source.crs_text:
+        file_crs = parse_crs(source.crs_text)
+        if declared and parse_crs(declared) != file_crs:
+            raise CRSError(f"le fichier déclare {crs_label(file_crs)} mais --crs indique "
+                           f"{crs_label(parse_crs(declared))} : retirez --crs ou corrigez le fichier")
+        return file_crs
+    if declared:
+        return parse_crs(declared)
+    raise CRSError("le fichier ne déclare pas de système de coordonnées (pas de .prj, DXF…) : "
+                   "indiquez-le avec --crs (ex. --crs EPSG:26191 pour Merchich / Nord Maroc)")
+
+
+def _plan_for(conn: psycopg.Connection, layer: Layer, request: ImportRequest, import_id: int | None) -> dict | None:
+    if not layer.plan_bound:
+        if request.plan_code or (request.mapping and request.mapping.plan):
+            raise InputError(f"la couche {layer.name} n'appartient pas à un plan : retirez --plan / [plan]")
+        return None
+    spec = request.mapping.plan if request.mapping else None
+    if spec:
+        if request.plan_code and request.plan_code != spec.get("code"):
+            raise InputError(f"--plan {request.plan_code} contredit [plan] code = {spec.get('code')} du fichier "
+                             "de correspondance")
+        create_plan(conn, dict(spec), import_id)
+        plan = get_plan(conn, spec["code"])
+    elif request.plan_code:
+        plan = get_plan(conn, request.plan_code)
+    else:
+        raise InputError(f"la couche {layer.name} appartient à une version de plan : indiquez --plan CODE "
+                         "ou une section [plan] dans le fichier de correspondance pour en créer une")
+    if plan["kind"] not in layer.plan_kinds:
+        raise InputError(f"le plan {plan['code']} est de nature {plan['kind']} ; la couche {layer.name} "
+                         f"attend : {', '.join(layer.plan_kinds)}")
+    query = sql.SQL("SELECT 1 FROM {} WHERE plan_id = %s LIMIT 1").format(sql.Identifier(layer.table))
+    if conn.execute(query, (plan["id"],)).fetchone():
+        raise Conflict(f"le plan {plan['code']} a déjà des entités dans « {layer.name} » : une nouvelle version "
+                       "s'importe à côté de l'ancienne, sous un nouveau code ([plan] du fichier de correspondance)")
+    return plan
+
+
+def _land_refs(values: list[object]) -> tuple[list[object], ...]:
+    refs = values
+    counts = Counter(r.normalized for r in refs if r.normalized)
+    dups = sorted(ref for ref, n in counts.items() if n > 1)
+    if dups:
+        raise InputError(f"{len(dups)} référence(s) foncière(s) en double dans le fichier : {', '.join(dups[:10])}")
+    return ([r.kind for r in refs], [r.number for r in refs], [r.suffix for r in refs])
+
+
+def prepare_rows(columns: dict[str, list[object]], ewkb: np.ndarray) -> tuple[list[str], list[list[object]]]:
+    """Target column names and per-column value lists, geometry last (land references split in parts)."""
+    names: list[str] = []
+    data: list[list[object]] = []
+    for name, values in columns.items():
+        if name == "land_ref":
+            names += ["ref_kind", "ref_number", "ref_suffix"]
+            data += list(_land_refs(values))
+        else:
+            names.append(name)
+            data.append(values)
+    names.append("geom")
+    data.append(list(ewkb))
+    return names, data
+
+
+def _check_communes(conn: psycopg.Connection, codes: list[object]) -> None:
+    wanted = {c for c in codes if c}
+    if not wanted:
+        return
+    known = {r[0] for r in conn.execute("SELECT code FROM communes WHERE code = ANY(%s)", (list(wanted),))}
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise InputError(f"code(s) de commune inconnu(s) : {', '.join(unknown[:10])} (importez d'abord les communes)")
+
+
+def run_import(conn: psycopg.Connection, request: ImportRequest, progress: bool = False) -> ImportResult:
+    """Import a file into a layer in one transaction; raise (writing nothing) on the first problem."""
+    started = time.perf_counter()
+    layer = get_layer(request.layer)
+    mapping = request.mapping
+    if mapping and mapping.layer and mapping.layer != layer.name:
+        raise InputError(f"le fichier de correspondance est pour la couche « {mapping.layer} », pas « {layer.name} »")
+    _step(progress, f"lecture de {Path(request.path).name}")
+    source = read_source(request.path, request.source_layer or (mapping.source_layer if mapping else None))
+    n = len(source.geoms)
+    if n == 0:
+        raise FileFormatError(f"la couche « {source.layer_name} » est vide : rien à importer")
+    if n > request.max_features:
+        raise InputError(f"{n} entités : au-delà de la limite de {request.max_features} (URBASIG_IMPORT_MAX_FEATURES)")
+    src_crs = resolve_crs(source, request.crs or (mapping.crs if mapping else None))
+
+    skipped: list[tuple[int, str]] = []
+    if source.driver == "DXF" or Path(request.path).suffix.lower() == ".dxf":
+        source, skipped = _keep_drawn_shapes(source, layer)
+        n = len(source.geoms)
+        if n == 0:
+            raise FileFormatError(f"aucune entité de type {layer.geometry} dans le dessin DXF")
+
+    _step(progress, f"contrôle de {n} géométrie(s)")
+    geoms, report = check_geoms(source.geoms, layer.geometry, repair=request.repair)
+    if not report.ok:
+        hint = "" if request.repair else " ; --repair tente de réparer les géométries invalides"
+        raise GeometryError(f"{len(report.problems)} géométrie(s) refusée(s) : {describe_problems(report.problems)}"
+                            f"{hint}", detail=report.problems[:100])
+    check_extent(tuple(shapely.total_bounds(geoms)), src_crs)
+    columns = build_columns(layer, source, mapping, n)
+
+    _step(progress, f"reprojection {crs_label(src_crs)} → EPSG:{STORAGE_SRID}" if src_crs != STORAGE_CRS
+          else "coordonnées déjà en EPSG:26191")
+    geoms = reproject(geoms, src_crs, STORAGE_CRS)
+    check_extent(tuple(shapely.total_bounds(geoms)), STORAGE_CRS)
+    ewkb = shapely.to_wkb(shapely.set_srid(geoms, STORAGE_SRID), hex=True, include_srid=True)
+
+    result = ImportResult(layer=layer.name, count=n, source_layer=source.layer_name, source_crs=crs_label(src_crs),
+                          repaired=report.repaired, skipped=skipped, dry_run=request.dry_run)
+    try:
+        with conn.transaction() as tx:
+            import_id = conn.execute(
+                "INSERT INTO imports (layer, source_path, source_layer, source_crs, options, mapping, code_version) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                (layer.name, str(Path(request.path).resolve()), source.layer_name, crs_label(src_crs),
+                 Jsonb({"repair": request.repair, "crs_option": request.crs}),
+                 Jsonb({"fields": mapping.fields, "defaults": mapping.defaults} if mapping else {}), code_version()),
+            ).fetchone()[0]
+            plan = _plan_for(conn, layer, request, import_id)
+            if "commune_code" in columns:
+                _check_communes(conn, columns["commune_code"])
+            names, data = prepare_rows(columns, ewkb)
+            names.append("import_id")
+            data.append([import_id] * n)
+            if plan:
+                names.append("plan_id")
+                data.append([plan["id"]] * n)
+            _write(conn, layer, names, data, n, progress)
+            _after_write(conn, layer, import_id, plan, columns)
+            conn.execute("UPDATE imports SET feature_count = %s, repaired_count = %s, plan_id = %s, "
+                         "finished_at = clock_timestamp() WHERE id = %s",
+                         (n, len(report.repaired), plan["id"] if plan else None, import_id))
+            result.import_id = None if request.dry_run else import_id
+            result.plan_code = plan["code"] if plan else None
+            if request.dry_run:
+                raise psycopg.Rollback(tx)
+    except pgerrors.UniqueViolation as exc:
+        detail = exc.diag.message_detail or ""
+        raise Conflict(f"import refusé, rien n'a été écrit : une entité existe déjà ({detail})") from exc
+    except (pgerrors.ForeignKeyViolation, pgerrors.CheckViolation, pgerrors.NotNullViolation,
+            pgerrors.NumericValueOutOfRange, pgerrors.InvalidTextRepresentation) as exc:
+        raise InputError(f"import refusé, rien n'a été écrit : {exc.diag.message_primary} "
+                         f"{exc.diag.message_detail or ''}".strip()) from exc
+    if not request.dry_run and n >= DEFER_INDEX_MIN_ROWS:
+        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(layer.table)))
+        conn.commit()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _write(conn: psycopg.Connection, layer: Layer, names: list[str], data: list[list[object]], n: int,
+           progress: bool) -> None:
+    """COPY the rows; a load larger than the table rebuilds the spatial index once instead of row by row."""
+    index = f"{layer.table}_geom_gist"
+    defer = n >= DEFER_INDEX_MIN_ROWS and estimated_rows(conn, layer.table) < n
+    if defer:
+        conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(index)))
+    copy_rows(conn, layer.table, names, zip(*data, strict=True), total=n, progress=progress)
+    if defer:
+        _step(progress, "reconstruction de l'index spatial")
+        conn.execute(sql.SQL("CREATE INDEX {} ON {} USING gist (geom)").format(
+            sql.Identifier(index), sql.Identifier(layer.table)))
+
+
+def _after_write(conn: psycopg.Connection, layer: Layer, import_id: int, plan: dict | None,
+                 columns: dict[str, list[object]]) -> None:
+    """Fill what the file left out: the commune of each feature, the plan's perimeter."""
+    if layer.name in ("parcels", "roads", "establishments") and (
+            "commune_code" not in columns or any(v is None for v in columns["commune_code"])):
+        conn.execute(sql.SQL(
+            "UPDATE {t} AS f SET commune_code = c.code FROM communes c WHERE f.import_id = %s "
+            "AND f.commune_code IS NULL AND ST_Intersects(c.geom, ST_PointOnSurface(f.geom))"
+        ).format(t=sql.Identifier(layer.table)), (import_id,))
+    if plan and layer.geometry == "polygon":
+        conn.execute(sql.SQL(
+            "UPDATE plans SET perimeter = (SELECT ST_Multi(ST_Union(geom)) FROM {t} WHERE plan_id = %s) "
+            "WHERE id = %s AND perimeter IS NULL").format(t=sql.Identifier(layer.table)), (plan["id"], plan["id"]))
+
+
+def _keep_drawn_shapes(source: Source, layer: Layer) -> tuple[Source, list[tuple[int, str]]]:
+    """From a CAD drawing keep the entities that can be features of the layer (texts, open lines are skipped)."""
+    from gis.geometry import KIND_TYPES, _closed_lines_to_polygons
+
+    present = ~shapely.is_missing(source.geoms)
+    geoms = source.geoms.copy()
+    if layer.geometry == "polygon":
+        geoms[present] = _closed_lines_to_polygons(geoms[present])
+    types = np.array([shapely.get_type_id(g) if g is not None else -1 for g in geoms])
+    allowed = [t.value for t in KIND_TYPES.get(layer.geometry, ())] or list(range(8))
+    keep = np.isin(types, allowed)
+    skipped = [(int(i) + 1, "entité de dessin non retenue (texte, ligne ouverte…)") for i in np.flatnonzero(~keep)]
+    fields = {name: np.asarray(values)[keep] for name, values in source.fields.items()}
+    return Source(source.layer_name, source.crs_text, geoms[keep], fields, source.driver), skipped

@@ -1,0 +1,79 @@
+"""A real throwaway PostGIS for the suite: one cluster per session, one migrated database per test."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import socket
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from layers import migrate
+from layers.cluster import Cluster
+from layers.db import drop_database, ensure_database, with_dbname
+
+_counter = itertools.count()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def server_url():
+    """URL of the maintenance database of a PostGIS server: URBASIG_TEST_DATABASE_URL or a throwaway cluster."""
+    external = os.environ.get("URBASIG_TEST_DATABASE_URL")
+    if external:
+        yield with_dbname(external, "postgres")
+        return
+    base = Path(tempfile.mkdtemp(prefix="urbasig-test-"))
+    base.chmod(0o755)  # the unprivileged cluster user must traverse it when tests run as root
+    cluster = Cluster(root=base / "pg", port=_free_port(), throwaway=True)
+    cluster.start()
+    try:
+        yield cluster.url("postgres")
+    finally:
+        cluster.destroy()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def template_name(server_url):
+    """A database migrated to head, copied for each test (CREATE DATABASE … TEMPLATE is fast)."""
+    name = f"urbasig_template_{os.getpid()}"
+    drop_database(server_url, name)
+    ensure_database(server_url, name)
+    migrate.upgrade(with_dbname(server_url, name))
+    yield name
+    drop_database(server_url, name)
+
+
+@pytest.fixture
+def db_url(server_url, template_name):
+    """A fresh, migrated database for one test, dropped afterwards."""
+    name = f"urbasig_t{os.getpid()}_{next(_counter)}"
+    ensure_database(server_url, name, template=template_name)
+    yield with_dbname(server_url, name)
+    drop_database(server_url, name)
+
+
+@pytest.fixture
+def empty_db_url(server_url):
+    """A database with PostGIS not yet installed and no schema (for migration tests)."""
+    name = f"urbasig_e{os.getpid()}_{next(_counter)}"
+    ensure_database(server_url, name)
+    yield with_dbname(server_url, name)
+    drop_database(server_url, name)
+
+
+@pytest.fixture
+def conn(db_url):
+    """A connection to the test's database."""
+    with psycopg.connect(db_url) as connection:
+        yield connection

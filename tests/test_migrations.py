@@ -1,0 +1,56 @@
+"""Migrations go up and down on a real PostGIS, and the public role cannot read owners."""
+
+import psycopg
+import pytest
+
+from layers import migrate
+
+TABLES = {"communes", "parcels", "parcel_owners", "plans", "plan_statuses", "zones", "prescriptions", "sdau_zones",
+          "roads", "establishments", "imports", "meta", "layer_versions"}
+
+
+def _tables(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()
+    return {r[0] for r in rows}
+
+
+def test_upgrade_then_downgrade_then_upgrade(empty_db_url):
+    migrate.upgrade(empty_db_url)
+    assert TABLES <= _tables(empty_db_url)
+    assert migrate.current(empty_db_url) == "0001"
+    migrate.downgrade(empty_db_url, "base")
+    assert not (TABLES & _tables(empty_db_url))
+    assert migrate.current(empty_db_url) is None
+    migrate.upgrade(empty_db_url)
+    assert TABLES <= _tables(empty_db_url)
+
+
+def test_geometry_columns_are_in_26191_with_gist_indexes(conn):
+    rows = conn.execute("SELECT f_table_name, srid FROM geometry_columns WHERE f_table_schema = 'public'").fetchall()
+    assert rows and all(srid == 26191 for _, srid in rows)
+    indexed = {r[0] for r in conn.execute(
+        "SELECT tablename FROM pg_indexes WHERE indexdef LIKE '%USING gist%'").fetchall()}
+    assert {table for table, _ in rows} <= indexed
+
+
+def test_public_role_reads_parcels_but_not_owners(conn):
+    conn.execute("SET ROLE urbasig_public")
+    conn.execute("SELECT count(*) FROM parcels").fetchone()
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("SELECT * FROM parcel_owners")
+
+
+def test_coefficients_must_say_what_they_mean(conn):
+    conn.execute("INSERT INTO plans (code, kind, name, status, status_date) VALUES ('P', 'PA', 'p', 'etude', now())")
+    with pytest.raises(psycopg.errors.CheckViolation):
+        conn.execute("INSERT INTO zones (plan_id, code, cos_value, geom) SELECT id, 'D', 1.5, "
+                     "ST_Multi(ST_MakeEnvelope(0, 0, 1, 1, 26191)) FROM plans")
+
+
+def test_layer_version_bumps_on_write(conn):
+    conn.execute("INSERT INTO communes (code, name, kind, prefecture, prefecture_kind, geom) VALUES "
+                 "('X', 'X', 'arrondissement', 'P', 'préfecture', ST_Multi(ST_MakeEnvelope(0, 0, 1, 1, 26191)))")
+    first = conn.execute("SELECT version FROM layer_versions WHERE layer = 'communes'").fetchone()[0]
+    conn.execute("UPDATE communes SET name = 'Y'")
+    assert conn.execute("SELECT version FROM layer_versions WHERE layer = 'communes'").fetchone()[0] == first + 1
