@@ -137,8 +137,8 @@ def db_downgrade(revision: str) -> None:
 @click.option("--replace", is_flag=True, help="Effacer le territoire existant avant de charger.")
 def sample_data(n_parcels: int | None, seed: int | None, if_empty: bool, replace: bool) -> None:
     """Générer et charger le territoire d'exemple (déterministe pour une graine donnée)."""
-    from data.load import load_sample
     from layers.db import connect
+    from layers.sample import load_sample
 
     settings = _settings()
     with connect(_db_url(settings)) as conn:

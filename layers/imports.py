@@ -26,8 +26,8 @@ from tqdm import tqdm
 
 from gis.crs import STORAGE_SRID, check_extent, crs_label, parse_crs, reproject
 from gis.errors import Conflict, CRSError, FileFormatError, GeometryError, InputError
-from gis.geometry import describe_problems
 from gis.geometry import check_geometries as check_geoms
+from gis.geometry import describe_problems
 from gis.landref import parse_land_ref
 from layers.bulk import copy_rows, estimated_rows
 from layers.catalog import Column, Layer, get_layer

@@ -64,6 +64,22 @@ def db_url(server_url, template_name):
 
 
 @pytest.fixture
+def make_db(server_url, template_name):
+    """A factory of extra migrated databases for one test (all dropped afterwards)."""
+    made = []
+
+    def _make() -> str:
+        name = f"urbasig_m{os.getpid()}_{next(_counter)}"
+        ensure_database(server_url, name, template=template_name)
+        made.append(name)
+        return with_dbname(server_url, name)
+
+    yield _make
+    for name in made:
+        drop_database(server_url, name)
+
+
+@pytest.fixture
 def empty_db_url(server_url):
     """A database with PostGIS not yet installed and no schema (for migration tests)."""
     name = f"urbasig_e{os.getpid()}_{next(_counter)}"

@@ -60,9 +60,9 @@ def test_geopackage_parcels_import_normalises_titles_and_assigns_commune(conn, c
 
 
 def test_geojson_in_degrees_is_reprojected(conn, commune, tmp_path):
-    from gis.crs import parse_crs, reproject
-
     import numpy as np
+
+    from gis.crs import parse_crs, reproject
     geoms = reproject(np.array([g for _, g in PARCELS]), parse_crs(26191), parse_crs(4326))
     path = _parcels_file(tmp_path / "p.geojson", rows=[(r, g) for (r, _), g in zip(PARCELS, geoms, strict=True)],
                          crs="EPSG:4326")

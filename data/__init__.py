@@ -1,0 +1,1 @@
+"""The sample territory: a deterministic, plausible piece of Casablanca (fictitious data)."""
