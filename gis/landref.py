@@ -44,13 +44,20 @@ class LandRef:
 
 
 def _fold(text: str) -> str:
+    if text.isascii():  # the common case: no accents to strip
+        return " ".join(text.upper().split())
     decomposed = unicodedata.normalize("NFKD", text)
     ascii_text = "".join(c for c in decomposed if not unicodedata.combining(c) or c == "°")
     return re.sub(r"\s+", " ", ascii_text.replace("º", "°").upper()).strip()
 
 
+_CANONICAL = re.compile(r"(TF|R) ([1-9]\d{0,7})(?:/([A-Z0-9]{1,4}))?")
+
+
 def parse_land_ref(text: str | None) -> LandRef:
     """Parse a land reference leniently; raise LandRefError with an example when it cannot be read."""
+    if text is not None and (canonical := _CANONICAL.fullmatch(text)):  # fast path: already normalised
+        return LandRef(canonical[1], int(canonical[2]), canonical[3])
     if text is None or not str(text).strip():
         raise LandRefError("référence foncière vide : indiquez par exemple « TF 3875/C » ou « R 1234/C »")
     folded = _fold(str(text))

@@ -32,3 +32,25 @@ def estimated_rows(conn: psycopg.Connection, table: str) -> int:
     row = conn.execute("SELECT GREATEST(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass",
                        (table,)).fetchone()
     return int(row[0]) if row else 0
+
+
+def bulk_deferral(conn: psycopg.Connection, table: str) -> list[tuple[sql.Composable, sql.Composable]]:
+    """(drop, create) statements for the secondary indexes and foreign keys of a table.
+
+    Dropping them before a large COPY and recreating them after is several times faster than maintaining
+    them row by row; inside one transaction nothing is lost, and the recreation re-checks uniqueness and
+    references. The table is locked for the duration: meant for initial or very large loads.
+    """
+    out: list[tuple[sql.Composable, sql.Composable]] = []
+    for name, definition in conn.execute(
+            "SELECT i.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+            "WHERE x.indrelid = %s::regclass AND NOT x.indisprimary "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)", (table,)):
+        out.append((sql.SQL("DROP INDEX {}").format(sql.Identifier(name)), sql.SQL(definition)))
+    for name, definition in conn.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass "
+            "AND contype = 'f'", (table,)):
+        out.append((sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.Identifier(table), sql.Identifier(name)),
+                    sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(sql.Identifier(table), sql.Identifier(name))
+                    + sql.SQL(definition)))
+    return out

@@ -27,9 +27,9 @@ from tqdm import tqdm
 from gis.crs import STORAGE_SRID, check_extent, crs_label, parse_crs, reproject
 from gis.errors import Conflict, CRSError, FileFormatError, GeometryError, InputError
 from gis.geometry import check_geometries as check_geoms
-from gis.geometry import describe_problems
+from gis.geometry import describe_problems, to_ewkb_hex
 from gis.landref import parse_land_ref
-from layers.bulk import copy_rows, estimated_rows
+from layers.bulk import bulk_deferral, copy_rows, estimated_rows
 from layers.catalog import Column, Layer, get_layer
 from layers.mapping import Mapping
 from layers.plans import create_plan, get_plan
@@ -212,6 +212,45 @@ def convert_value(value: object, col: Column) -> object:
     raise ValueError(f"type inconnu {kind}")
 
 
+def _fast_column(raw: np.ndarray, type_: str) -> list[object] | None:
+    """Vectorised conversion of the common cases (numbers from numeric fields, plain text); None otherwise."""
+    if type_ == "float" and raw.dtype.kind in "fiu":
+        values = raw.astype(float)
+        if not np.isfinite(values[~np.isnan(values)]).all():
+            return None
+        return [None if v != v else v for v in values.tolist()]
+    if type_ == "text" and raw.dtype == object:
+        out = []
+        for v in raw.tolist():
+            if v is None:
+                out.append(None)
+            elif isinstance(v, str):
+                v = v.strip()
+                out.append(v or None)
+            else:
+                return None
+        return out
+    return None
+
+
+def _convert_column(raw: np.ndarray, col: Column, table: dict[str, object], defaults: dict[str, object],
+                    problems: list[tuple[int, str]]) -> list[object]:
+    """Convert a column value by value, collecting problems with their feature numbers."""
+    converted: list[object] = []
+    for i, value in enumerate(raw.tolist()):
+        if table and not _is_null(value):
+            value = table.get(str(value), value)
+        if _is_null(value) and col.name in defaults:
+            value = defaults[col.name]
+        try:
+            converted.append(convert_value(value, col))
+        except (ValueError, TypeError, InputError) as exc:
+            reason = exc.message if isinstance(exc, InputError) else str(exc)
+            problems.append((i + 1, f"{col.name} = « {value} » : {reason}"))
+            converted.append(None)
+    return converted
+
+
 def resolve_fields(layer: Layer, source: Source, mapping: Mapping | None) -> dict[str, str]:
     """Target column → source field: from the mapping, else by same (or Shapefile short) name."""
     available = {name.lower(): name for name in source.fields}
@@ -249,22 +288,13 @@ def build_columns(layer: Layer, source: Source, mapping: Mapping | None, n: int)
         src = resolved.get(col.name)
         if src is None and col.name not in defaults:
             continue
-        raw = source.fields[src] if src is not None else [None] * n
+        raw = source.fields[src] if src is not None else np.full(n, None, dtype=object)
         table = values_maps.get(col.name, {})
-        converted: list[object] = []
-        for i, value in enumerate(raw):
-            if table and not _is_null(value):
-                key = str(value.item() if isinstance(value, np.generic) else value)
-                value = table.get(key, value)
-            if _is_null(value) and col.name in defaults:
-                value = defaults[col.name]
-            try:
-                converted.append(convert_value(value, col))
-            except (ValueError, TypeError, InputError) as exc:
-                reason = exc.message if isinstance(exc, InputError) else str(exc)
-                problems.append((i + 1, f"{col.name} = « {value} » : {reason}"))
-                converted.append(None)
-        out[col.name] = converted
+        fast = None if (table or col.name in defaults) else _fast_column(raw, col.type)
+        if fast is not None:
+            out[col.name] = fast
+        else:
+            out[col.name] = _convert_column(raw, col, table, defaults, problems)
         if col.type == "landref":  # keep the reference as written in the source
             out["ref_text"] = [None if _is_null(v) else str(v).strip() for v in raw]
     missing = [c.name for c in layer.columns if c.required and c.name not in out]
@@ -395,7 +425,7 @@ def run_import(conn: psycopg.Connection, request: ImportRequest, progress: bool 
           else "coordonnées déjà en EPSG:26191")
     geoms = reproject(geoms, src_crs, STORAGE_CRS)
     check_extent(tuple(shapely.total_bounds(geoms)), STORAGE_CRS)
-    ewkb = shapely.to_wkb(shapely.set_srid(geoms, STORAGE_SRID), hex=True, include_srid=True)
+    ewkb = to_ewkb_hex(geoms, STORAGE_SRID)
 
     result = ImportResult(layer=layer.name, count=n, source_layer=source.layer_name, source_crs=crs_label(src_crs),
                           repaired=report.repaired, skipped=skipped, dry_run=request.dry_run)
@@ -427,31 +457,29 @@ def run_import(conn: psycopg.Connection, request: ImportRequest, progress: bool 
             if request.dry_run:
                 raise psycopg.Rollback(tx)
     except pgerrors.UniqueViolation as exc:
-        detail = exc.diag.message_detail or ""
+        detail = (exc.diag.message_detail or "").replace("is duplicated", "en double")
         raise Conflict(f"import refusé, rien n'a été écrit : une entité existe déjà ({detail})") from exc
     except (pgerrors.ForeignKeyViolation, pgerrors.CheckViolation, pgerrors.NotNullViolation,
             pgerrors.NumericValueOutOfRange, pgerrors.InvalidTextRepresentation) as exc:
         raise InputError(f"import refusé, rien n'a été écrit : {exc.diag.message_primary} "
                          f"{exc.diag.message_detail or ''}".strip()) from exc
-    if not request.dry_run and n >= DEFER_INDEX_MIN_ROWS:
-        conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(layer.table)))
-        conn.commit()
     result.seconds = time.perf_counter() - started
     return result
 
 
 def _write(conn: psycopg.Connection, layer: Layer, names: list[str], data: list[list[object]], n: int,
            progress: bool) -> None:
-    """COPY the rows; a load larger than the table rebuilds the spatial index once instead of row by row."""
-    index = f"{layer.table}_geom_gist"
-    defer = n >= DEFER_INDEX_MIN_ROWS and estimated_rows(conn, layer.table) < n
-    if defer:
-        conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(index)))
+    """COPY the rows. A load larger than the table defers its indexes and foreign keys (as pg_restore does):
+    dropped in the transaction, rebuilt once at the end, which also re-checks uniqueness and references."""
+    deferred = bulk_deferral(conn, layer.table) if n >= DEFER_INDEX_MIN_ROWS and estimated_rows(
+        conn, layer.table) < n else []
+    for drop, _create in deferred:
+        conn.execute(drop)
     copy_rows(conn, layer.table, names, zip(*data, strict=True), total=n, progress=progress)
-    if defer:
-        _step(progress, "reconstruction de l'index spatial")
-        conn.execute(sql.SQL("CREATE INDEX {} ON {} USING gist (geom)").format(
-            sql.Identifier(index), sql.Identifier(layer.table)))
+    if deferred:
+        _step(progress, "reconstruction des index et contrôle des références")
+    for _drop, create in deferred:
+        conn.execute(create)
 
 
 def _after_write(conn: psycopg.Connection, layer: Layer, import_id: int, plan: dict | None,

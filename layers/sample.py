@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import psycopg
-import shapely
 from psycopg import sql
 from psycopg.types.json import Jsonb
 from tqdm import tqdm
@@ -15,6 +14,7 @@ from tqdm import tqdm
 from data.generator import GENERATOR_VERSION, Table, Territory, generate
 from gis.crs import STORAGE_SRID
 from gis.errors import Conflict
+from gis.geometry import to_ewkb_hex
 from layers.bulk import copy_rows
 from layers.plans import create_plan, record_meta
 from layers.provenance import code_version
@@ -44,7 +44,7 @@ class LoadSummary:
 
 
 def _ewkb(geoms: np.ndarray) -> list[str]:
-    return list(shapely.to_wkb(shapely.set_srid(geoms, STORAGE_SRID), hex=True, include_srid=True))
+    return to_ewkb_hex(geoms, STORAGE_SRID)
 
 
 def _copy_table(conn: psycopg.Connection, table: str, data: Table, extra: dict[str, list] | None = None,

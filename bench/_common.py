@@ -1,0 +1,59 @@
+"""Shared helpers of the benchmarks: scratch databases on the project's PostGIS, timing, tables."""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from layers import migrate  # noqa: E402
+from layers.db import database_url, drop_database, ensure_database, start_embedded, with_dbname  # noqa: E402
+from settings import Settings  # noqa: E402
+
+
+def server_url() -> str:
+    """The maintenance database URL of the project's server (the embedded cluster is started if needed)."""
+    settings = Settings.from_env()
+    url = settings.database_url or start_embedded(settings)
+    return with_dbname(url or database_url(settings), "postgres")
+
+
+@contextmanager
+def scratch_db(name: str, migrated: bool = True):
+    """A throwaway database for one measurement."""
+    admin = server_url()
+    drop_database(admin, name)
+    ensure_database(admin, name)
+    url = with_dbname(admin, name)
+    if migrated:
+        migrate.upgrade(url)
+    try:
+        yield url
+    finally:
+        drop_database(admin, name)
+
+
+@contextmanager
+def timed(store: list[float]):
+    """Append the elapsed seconds of the block to `store`."""
+    start = time.perf_counter()
+    yield
+    store.append(time.perf_counter() - start)
+
+
+def median(values: list[float]) -> float:
+    """Median of a list."""
+    return statistics.median(values)
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    """A plain-text table."""
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
+    out = [line, "-" * len(line)]
+    out += ["  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
+    return "\n".join(out)
