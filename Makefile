@@ -1,5 +1,7 @@
 # urbasig — the two commands: `make run` and `make test` (see README.md).
 SHELL := /bin/bash
+-include .env
+export
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
