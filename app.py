@@ -218,6 +218,21 @@ def plans_cmd(day: object | None) -> None:
             click.echo(f"{plan['code']:<22} {plan['kind']:<5} {plan['status_on'] or '—':<17} {plan['name']}")
 
 
+@cli.command("plan-status")
+@click.argument("plan_code")
+@click.argument("status", type=click.Choice(["etude", "enquete_publique", "homologue", "remplace", "abroge", "annule"]))
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Date d'effet (AAAA-MM-JJ).")
+@click.option("--act", help="Acte (décret, arrêté, jugement…).")
+def plan_status_cmd(plan_code: str, status: str, day: object, act: str | None) -> None:
+    """Enregistrer un nouveau statut de plan (l'homologation remplace la version précédente)."""
+    from layers.db import connect
+    from layers.plans import set_status
+
+    with connect(_db_url(_settings())) as conn, conn.transaction():
+        set_status(conn, plan_code, status, day.date(), act)
+    click.echo(f"{plan_code} : {status} au {day.date()}")
+
+
 def main() -> None:
     """Entry point of the `urbasig` console script."""
     cli()
