@@ -218,6 +218,26 @@ def plans_cmd(day: object | None) -> None:
             click.echo(f"{plan['code']:<22} {plan['kind']:<5} {plan['status_on'] or '—':<17} {plan['name']}")
 
 
+@cli.command("instruct")
+@click.argument("land", nargs=-1, required=True)
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Date de la situation (AAAA-MM-JJ).")
+@click.option("--json", "as_json", is_flag=True, help="Résultat JSON complet (déterministe).")
+@click.option("--geometry", is_flag=True, help="Inclure les géométries des intersections.")
+def instruct_cmd(land: tuple[str, ...], day: object | None, as_json: bool, geometry: bool) -> None:
+    """Instruire un terrain : LAND est une ou plusieurs références (« TF 3875/C »)."""
+    from instruction.engine import Options, instruct
+    from instruction.findings import canonical_json
+    from instruction.land import LandRequest
+    from instruction.summary import summary_text
+    from layers.db import connect
+
+    settings = _settings()
+    options = Options(settings.max_land_area_m2, settings.apply_plans_in_inquiry, geometry)
+    with connect(_db_url(settings)) as conn:
+        result = instruct(conn, LandRequest(refs=land), day.date() if day else None, options)
+    click.echo(canonical_json(result) if as_json else summary_text(result))
+
+
 @cli.command("plan-status")
 @click.argument("plan_code")
 @click.argument("status", type=click.Choice(["etude", "enquete_publique", "homologue", "remplace", "abroge", "annule"]))

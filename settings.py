@@ -48,6 +48,9 @@ class Settings:
     sample_seed: int = 42
     # Imports.
     import_max_features: int = 5_000_000
+    # Instruction: largest land accepted (m²), and whether a plan past public inquiry is applied.
+    max_land_area_m2: float = 5_000_000.0
+    apply_plans_in_inquiry: bool = False
     log_level: str = "INFO"
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -79,6 +82,8 @@ class Settings:
                 raise ConfigError(f"URBASIG_{name.upper()} doit être un port entre 1 et 65535 (reçu {value})")
         if not 1 <= self.pool_min <= self.pool_max:
             raise ConfigError("il faut 1 ≤ URBASIG_POOL_MIN ≤ URBASIG_POOL_MAX")
+        if self.max_land_area_m2 <= 0:
+            raise ConfigError("URBASIG_MAX_LAND_AREA_M2 doit être positif")
         if self.sample_parcels < 100:
             raise ConfigError("URBASIG_SAMPLE_PARCELS doit valoir au moins 100")
 
@@ -116,11 +121,19 @@ def mask_password(url: str) -> str:
 
 def _convert(key: str, raw: str, kind: object) -> object:
     kind = str(kind)
+    if kind.startswith("bool"):
+        if raw.strip().lower() in ("1", "true", "oui", "yes", "on"):
+            return True
+        if raw.strip().lower() in ("0", "false", "non", "no", "off"):
+            return False
+        raise ConfigError(f"{key} doit valoir true ou false (reçu {raw!r})")
     try:
         if kind.startswith("int"):
             return int(raw)
+        if kind.startswith("float"):
+            return float(raw)
         if "Path" in kind:
             return Path(raw).expanduser().resolve()
     except ValueError:
-        raise ConfigError(f"{key} doit être un entier (reçu {raw!r})") from None
+        raise ConfigError(f"{key} doit être un nombre (reçu {raw!r})") from None
     return raw

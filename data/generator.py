@@ -243,7 +243,7 @@ def zoning_table(zoning: Zoning, sector_rng: np.random.Generator) -> tuple[list[
         for i in range(len(zoning.xb) - 1):
             code = str(zoning.codes[j, i])
             spec = {k: v for k, v in ZONE_TYPES[code].items() if k != "frontage"}
-            sector = f"{code}{int(sector_rng.integers(1, 4))}"
+            sector = f"{code}-{int(sector_rng.integers(1, 4))}"
             rows.append({"code": code, "sector": sector, **spec,
                          "regulation_article": f"Chapitre {code}, articles 1 à 14",
                          "regulation_text": _regulation_text(code, spec)})

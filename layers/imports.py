@@ -32,7 +32,7 @@ from gis.landref import parse_land_ref
 from layers.bulk import bulk_deferral, copy_rows, estimated_rows
 from layers.catalog import Column, Layer, get_layer
 from layers.mapping import Mapping
-from layers.plans import create_plan, get_plan
+from layers.plans import create_plan, ensure_perimeter, get_plan
 from layers.provenance import code_version
 
 SUFFIXES = {".shp": "Shapefile", ".gpkg": "GeoPackage", ".geojson": "GeoJSON", ".json": "GeoJSON",
@@ -492,9 +492,7 @@ def _after_write(conn: psycopg.Connection, layer: Layer, import_id: int, plan: d
             "AND f.commune_code IS NULL AND ST_Intersects(c.geom, ST_PointOnSurface(f.geom))"
         ).format(t=sql.Identifier(layer.table)), (import_id,))
     if plan and layer.geometry == "polygon":
-        conn.execute(sql.SQL(
-            "UPDATE plans SET perimeter = (SELECT ST_Multi(ST_Union(geom)) FROM {t} WHERE plan_id = %s) "
-            "WHERE id = %s AND perimeter IS NULL").format(t=sql.Identifier(layer.table)), (plan["id"], plan["id"]))
+        ensure_perimeter(conn, plan["id"], layer.table)
 
 
 def _keep_drawn_shapes(source: Source, layer: Layer) -> tuple[Source, list[tuple[int, str]]]:

@@ -89,6 +89,16 @@ def create_plan(conn: psycopg.Connection, spec: dict, import_id: int | None = No
     return plan_id
 
 
+def ensure_perimeter(conn: psycopg.Connection, plan_id: int, table: str) -> None:
+    """Give a plan without a recorded perimeter the outline of its features (union of its polygons)."""
+    from psycopg import sql
+
+    conn.execute(sql.SQL(
+        "UPDATE plans SET perimeter = (SELECT ST_Multi(ST_Union(geom)) FROM {t} WHERE plan_id = %s "
+        "AND ST_Dimension(geom) = 2) WHERE id = %s AND perimeter IS NULL").format(t=sql.Identifier(table)),
+        (plan_id, plan_id))
+
+
 def set_status(conn: psycopg.Connection, code: str, status: str, day: date, act: str | None = None) -> None:
     """Record a new status; homologation starts validity and ends the plan it replaces."""
     if status not in STATUSES:

@@ -16,7 +16,7 @@ from gis.crs import STORAGE_SRID
 from gis.errors import Conflict
 from gis.geometry import to_ewkb_hex
 from layers.bulk import copy_rows
-from layers.plans import create_plan, record_meta
+from layers.plans import create_plan, ensure_perimeter, record_meta
 from layers.provenance import code_version
 
 SAMPLE_TABLES = ("parcel_owners", "parcels", "zones", "prescriptions", "sdau_zones", "plan_statuses", "plans",
@@ -115,6 +115,7 @@ def _write(conn: psycopg.Connection, territory: Territory, progress: bool) -> di
             if data is not None and len(data):
                 counts[table] += _copy_table(conn, table, data, {"plan_id": [plan_id] * len(data),
                                                                   "import_id": ids(len(data))})
+        ensure_perimeter(conn, plan_id, "sdau_zones" if plan.sdau is not None else "zones")
     counts["plans"] = len(territory.plans)
     n = len(territory.parcels)
     base = conn.execute("SELECT COALESCE(max(id), 0) FROM parcels").fetchone()[0]

@@ -21,7 +21,8 @@ def test_dotenv_is_read_but_environment_wins(tmp_path):
 
 
 @pytest.mark.parametrize("env,message", [
-    ({"URBASIG_PORT": "abc"}, "entier"),
+    ({"URBASIG_PORT": "abc"}, "nombre"),
+    ({"URBASIG_APPLY_PLANS_IN_INQUIRY": "peut-être"}, "true ou false"),
     ({"URBASIG_PORT": "70000"}, "port"),
     ({"URBASIG_DATABASE_URL": "mysql://x"}, "postgresql://"),
     ({"URBASIG_POOL_MIN": "5", "URBASIG_POOL_MAX": "2"}, "POOL"),

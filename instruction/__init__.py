@@ -1,0 +1,14 @@
+"""Instruction engine: overlay → findings → rules, and the permit, subdivision and licence checks.
+
+The rule modules (rules, permit, lots, licence rules) are pure; `engine` and `checks` feed them with
+layers/ queries. See README.md in this folder.
+"""
+
+SCHEMA_VERSION = "urbasig/instruction/1"
+
+
+def schema_path():
+    """Path of the JSON Schema of the instruction result."""
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent / "schema" / "instruction-result.schema.json"

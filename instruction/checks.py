@@ -1,0 +1,173 @@
+"""The permit, subdivision and licence checks: instruct the land, then run the pure rule modules.
+
+Every check result embeds the instruction it was built on (plan versions, thresholds, rule sets, data
+timestamp, code version) and is stored in `check_results`, so it can be reproduced later.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import psycopg
+import shapely
+from shapely.geometry import shape
+
+from gis.errors import InputError
+from instruction.engine import Options, instruct
+from instruction.findings import canonical_json
+from instruction.land import LandRequest, parse_geometry, parse_point
+from instruction.licence import activity_of, distance_rule, public_domain_rule, zone_compatibility
+from instruction.lots import Lot, check_lots
+from instruction.permit import Project, ZonePart, check_permit, outcome
+from layers import overlay as q
+from layers.provenance import code_version
+
+CHECK_SCHEMA = "urbasig/check/{kind}/1"
+
+
+def _strip_geometry(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _strip_geometry(v) for k, v in value.items() if k != "geometry"}
+    if isinstance(value, list):
+        return [_strip_geometry(v) for v in value]
+    return value
+
+
+def _zone_parts(result: dict, land: shapely.Geometry) -> list[ZonePart]:
+    geoms = {f["id"]: f.get("geometry") for f in result["layers"][0]["features"]}
+    parts = []
+    for rule in result["rules"]:
+        g = geoms.get(rule["zone"]["id"])
+        parts.append(ZonePart(rule, shape(g) if g else land))
+    return parts
+
+
+def _constraints(result: dict) -> list[tuple[str, str, shapely.Geometry]]:
+    out = []
+    for layer in result["layers"]:
+        if not layer["layer"].startswith("prescriptions/"):
+            continue
+        kind = layer["layer"].split("/", 1)[1]
+        out += [(kind, f.get("label") or kind, shape(f["geometry"])) for f in layer["features"] if f.get("geometry")]
+    return out
+
+
+def _land_geom(result: dict) -> shapely.Geometry:
+    return shape(result["land"]["geometry"])
+
+
+def _number(project: dict, key: str, integer: bool = False) -> float | int | None:
+    value = project.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(f"projet : « {key} » doit être un nombre (reçu {value!r})")
+    if value < 0:
+        raise InputError(f"projet : « {key} » ne peut être négatif")
+    if integer and int(value) != value:
+        raise InputError(f"projet : « {key} » doit être un entier")
+    return int(value) if integer else float(value)
+
+
+def _finish(conn: psycopg.Connection, kind: str, request: dict, result: dict, rules_outcome: str, body: dict) -> dict:
+    out = {"schema": CHECK_SCHEMA.format(kind=kind), "date": result["date"], "outcome": rules_outcome,
+           "land": _strip_geometry(result["land"]), **body,
+           "instruction": _strip_geometry(result), "provenance": result["provenance"]}
+    out["check_id"] = q.store_check(conn, kind, request, out, rules_outcome, code_version())
+    conn.commit()
+    return out
+
+
+def permit_check(conn: psycopg.Connection, land: LandRequest, project: dict, day: date | None = None,
+                 options: Options = Options(), crs: str | None = None) -> dict:
+    """Check a building project on a land: per rule pass / fail / not applicable / cannot tell."""
+    if not isinstance(project, dict):
+        raise InputError("projet attendu : un objet {use, storeys, height_m, floor_area_m2, footprint…}")
+    unknown = set(project) - {"use", "storeys", "height_m", "floor_area_m2", "footprint_area_m2", "footprint",
+                              "basement"}
+    if unknown:
+        raise InputError(f"projet : champ(s) inconnu(s) {sorted(unknown)}")
+    footprint = parse_geometry(project["footprint"], crs or land.crs, options.max_land_area_m2) \
+        if project.get("footprint") is not None else None
+    spec = Project(use=project.get("use"), storeys=_number(project, "storeys", True),
+                   height_m=_number(project, "height_m"), floor_area_m2=_number(project, "floor_area_m2"),
+                   footprint_area_m2=_number(project, "footprint_area_m2"), footprint=footprint,
+                   basement=project.get("basement"))
+    result = instruct(conn, land, day, replace(options, with_geometry=True))
+    t = result["provenance"]["thresholds"]
+    geom = _land_geom(result)
+    roads = [shapely.from_wkb(r["wkb"]) for r in q.roads_near(conn, shapely.to_wkb(shapely.set_srid(geom, 26191),
+                                                                                       include_srid=True),
+                                                                t["road_limit_tolerance_m"])]
+    rules = check_permit(land=geom, parts=_zone_parts(result, geom), project=spec, roads=roads,
+                         constraints=_constraints(result), tolerance_m=t["geometry_tolerance_m"],
+                         road_tolerance_m=t["road_limit_tolerance_m"])
+    request = {"land": land.describe(), "date": result["date"], "project": project, "crs": crs}
+    return _finish(conn, "permit", request, result, outcome(rules), {"rules": rules})
+
+
+def _geoms(items: list, what: str, crs: str | None, options: Options) -> list[shapely.Geometry]:
+    if not isinstance(items, list):
+        raise InputError(f"{what} : une liste de géométries GeoJSON est attendue")
+    return [parse_geometry(g, crs, options.max_land_area_m2) for g in items]
+
+
+def lot_check(conn: psycopg.Connection, land: LandRequest, lots: list[dict], internal_roads: list | None = None,
+              green_spaces: list | None = None, facilities: list | None = None, day: date | None = None,
+              options: Options = Options(), crs: str | None = None) -> dict:
+    """Check a subdivision plan: lots inside, no overlap, all assigned, lot sizes, frontage and access."""
+    if not isinstance(lots, list) or not lots:
+        raise InputError("lots : une liste non vide de {id, geometry} est attendue")
+    parsed = []
+    for i, item in enumerate(lots):
+        if not isinstance(item, dict) or "geometry" not in item:
+            raise InputError(f"lot n° {i + 1} : {{id, geometry}} attendu")
+        parsed.append(Lot(str(item.get("id", i + 1)), parse_geometry(item["geometry"], crs or land.crs,
+                                                                     options.max_land_area_m2)))
+    crs = crs or land.crs
+    roads_in = _geoms(internal_roads or [], "voies internes", crs, options)
+    greens = _geoms(green_spaces or [], "espaces verts", crs, options)
+    equip = _geoms(facilities or [], "équipements", crs, options)
+    result = instruct(conn, land, day, replace(options, with_geometry=True))
+    t = result["provenance"]["thresholds"]
+    geom = _land_geom(result)
+    existing = [shapely.from_wkb(r["wkb"]) for r in q.roads_near(
+        conn, shapely.to_wkb(shapely.set_srid(geom, 26191), include_srid=True), t["road_limit_tolerance_m"])]
+    body = check_lots(land=geom, lots=parsed, internal_roads=roads_in, existing_roads=existing, green_spaces=greens,
+                      facilities=equip, parts=_zone_parts(result, geom), thresholds=t)
+    all_rules = body["rules"] + [r for lot in body["lots"] for r in lot["rules"]]
+    request = {"land": land.describe(), "date": result["date"], "lots": lots, "internal_roads": internal_roads,
+               "green_spaces": green_spaces, "facilities": facilities, "crs": crs}
+    return _finish(conn, "subdivision", request, result, outcome(all_rules), body)
+
+
+def licence_check(conn: psycopg.Connection, location: LandRequest, activity: str, filed_at: str | None = None,
+                  day: date | None = None, options: Options = Options()) -> dict:
+    """Check an activity at a location: zone compatibility, distances to others, public domain."""
+    day_ = day or date.today()
+    version, catalogue = q.rule_set(conn, "activities", day_)
+    spec = activity_of(catalogue, activity)
+    result = instruct(conn, location, day_, replace(options, with_geometry=True, point_buffer_m=1.0))
+    t = result["provenance"]["thresholds"]
+    geom = _land_geom(result)
+    # distances are measured from the point itself when a point was given, else from the land
+    here = parse_point(location.point, location.crs) if location.point is not None else geom
+    ewkb = shapely.to_wkb(shapely.set_srid(here, 26191), include_srid=True)
+    zones = [r for r in result["rules"] if not r["marginal"]]
+    rules = zone_compatibility(spec, zones, catalogue)
+    for rule in spec.get("distance_rules", []):
+        radius = max(3.0 * rule["min_m"], 1000.0)
+        nearby = q.establishments_near(conn, ewkb, rule["kind"], radius, 50)
+        rules.append(distance_rule(rule, nearby, t["distance_method"], filed_at, int(t["nearest_listed"])))
+    if spec.get("public_domain_only"):
+        rules.append(public_domain_rule(q.on_public_domain(conn, ewkb, t["geometry_tolerance_m"])))
+    request = {"location": location.describe(), "activity": activity, "filed_at": filed_at, "date": day_.isoformat()}
+    body = {"activity": {"code": activity, **{k: v for k, v in spec.items() if k != "distance_rules"}},
+            "catalogue_version": version, "rules": rules}
+    return _finish(conn, "licence", request, result, outcome(rules), body)
+
+
+def to_json(check: dict) -> str:
+    """Deterministic JSON of a check."""
+    return canonical_json(check)

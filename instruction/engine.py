@@ -1,0 +1,82 @@
+"""Instruct a piece of land: resolve it, overlay every layer as of a date, derive the applicable rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import psycopg
+import shapely
+
+from gis.errors import InputError, NotFound
+from instruction.findings import build_result
+from instruction.land import Land, LandRequest, check_request, parse_geometry, parse_point, parse_refs
+from layers import overlay as q
+from layers.provenance import code_version
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to instruct (from settings and the request)."""
+
+    max_land_area_m2: float = 5_000_000.0
+    apply_plans_in_inquiry: bool = False
+    with_geometry: bool = False
+    point_buffer_m: float | None = None  # a point off any parcel becomes a small disc (licence checks)
+
+
+def resolve_land(conn: psycopg.Connection, request: LandRequest, options: Options, tolerance_m: float) -> Land:
+    """Titles (merged when several), a geometry, or the parcel under a point."""
+    check_request(request)
+    if request.refs:
+        refs = parse_refs(request.refs)
+        found = q.find_parcels(conn, refs)
+        known = {p["land_ref"] for p in found}
+        missing = [r.normalized for r in refs if r.normalized not in known]
+        if missing:
+            raise NotFound(f"titre(s) inconnu(s) : {', '.join(missing)}")
+        legal = sum(p["legal_area_m2"] for p in found) if all(p["legal_area_m2"] for p in found) else None
+        if len(found) == 1:
+            geom = shapely.from_wkb(found[0]["ewkb"])
+            parts = 1
+        else:
+            ewkb, parts = q.merge_parcels(conn, [p["ewkb"] for p in found], tolerance_m)
+            geom = shapely.from_wkb(ewkb)
+        if geom.area > options.max_land_area_m2:
+            raise InputError(f"terrain de {geom.area / 1e6:.2f} km² : au-delà de la limite (URBASIG_MAX_LAND_AREA_M2)")
+        return Land(shapely.set_srid(geom, 0), refs=[p["land_ref"] for p in found],
+                    parcel_ids=[p["id"] for p in found], legal_area_m2=legal, parts=parts)
+    if request.geometry is not None:
+        geom = parse_geometry(request.geometry, request.crs, options.max_land_area_m2)
+        parts = len(shapely.get_parts(geom))
+        return Land(geom, parts=parts)
+    point = parse_point(request.point, request.crs)
+    parcel = q.parcel_at(conn, point.x, point.y)
+    if parcel is None and options.point_buffer_m:
+        return Land(point.buffer(options.point_buffer_m, quad_segs=4))
+    if parcel is None:
+        raise NotFound("aucune parcelle cadastrale en ce point : dessinez le contour du terrain")
+    return Land(shapely.set_srid(shapely.from_wkb(parcel["ewkb"]), 0),
+                refs=[parcel["land_ref"]] if parcel["land_ref"] else [], parcel_ids=[parcel["id"]],
+                legal_area_m2=parcel["legal_area_m2"])
+
+
+def instruct(conn: psycopg.Connection, request: LandRequest, day: date | None = None,
+             options: Options = Options()) -> dict:
+    """The instruction result for the land as of `day` (today by default): deterministic for the same data."""
+    day = day or date.today()
+    thresholds = q.rule_set(conn, "thresholds", day)
+    earliest = q.earliest_plan_date(conn)
+    if earliest is None or day < earliest:
+        raise InputError(f"date antérieure à tout document d'urbanisme enregistré (le plus ancien date du {earliest})"
+                         if earliest else "aucun document d'urbanisme n'est enregistré")
+    land = resolve_land(conn, request, options, thresholds[1]["geometry_tolerance_m"])
+    ewkb = land.ewkb
+    plans = q.plans_at(conn, ewkb, day)
+    plan_ids = [p["id"] for p in plans]
+    rows = q.overlay(conn, ewkb, plan_ids, options.with_geometry)
+    roads = q.roads_near(conn, ewkb, thresholds[1]["road_limit_tolerance_m"])
+    return build_result(request=request.describe(), land=land, day=day, plans=plans, rows=rows,
+                        roads=[{k: v for k, v in r.items() if k != "wkb"} for r in roads], thresholds=thresholds,
+                        apply_inquiry=options.apply_plans_in_inquiry, with_geometry=options.with_geometry,
+                        data_timestamp=q.data_timestamp(conn), code_version=code_version())

@@ -1,0 +1,301 @@
+"""Pure assembly of an instruction result from the overlay rows: coverage, shares, rules, roads, warnings."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+
+import numpy as np
+import shapely
+
+from gis.crs import CRS84, parse_crs, reproject
+from instruction import SCHEMA_VERSION
+from instruction.land import STORAGE, Land
+from instruction.rules import Context, zone_rules
+
+REGULATORY_KINDS = ("PA", "PS", "PZ", "PDAR", "autre")
+PRESCRIPTION_KINDS = {
+    "road_widening": "élargissement de voie",
+    "new_road": "voie projetée",
+    "alignment": "alignement",
+    "facility_reservation": "réserve pour équipement public",
+    "green_space": "espace vert",
+    "non_aedificandi": "zone non aedificandi",
+    "heritage_perimeter": "périmètre patrimonial",
+    "flood_zone": "zone inondable",
+    "utility_corridor": "couloir de réseau (ligne électrique, conduite)",
+    "rail_setback": "servitude ferroviaire",
+    "motorway_setback": "servitude autoroutière",
+    "maritime_domain": "domaine public maritime",
+    "cemetery_buffer": "zone de protection de cimetière",
+    "other": "autre prescription",
+}
+ROAD_KINDS = ("road_widening", "new_road")
+RESERVATION_KINDS = ("facility_reservation", "green_space", "non_aedificandi")
+STATUS_LABELS = {"etude": "en étude", "enquete_publique": "en enquête publique", "homologue": "homologué",
+                 "remplace": "remplacé", "abroge": "abrogé", "annule": "annulé"}
+
+
+def r2(value: float | Decimal | None) -> float | None:
+    """Round to the centimetre / hundredth (None stays None); -0.0 becomes 0.0."""
+    if value is None:
+        return None
+    out = round(float(value), 2)
+    return 0.0 if out == 0 else out
+
+
+def _iso(value: object) -> object:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def canonical_json(result: dict) -> str:
+    """The result as deterministic JSON: sorted keys, fixed separators, UTF-8 text."""
+    return json.dumps(result, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=_iso)
+
+
+def geometry_json(geom: shapely.Geometry | None) -> dict | None:
+    """GeoJSON of a geometry in EPSG:26191, coordinates to the millimetre."""
+    if geom is None or geom.is_empty:
+        return None
+    rounded = shapely.transform(geom, lambda c: np.round(c, 3))
+    return json.loads(shapely.to_geojson(rounded))
+
+
+def classify_plans(plans: list[dict], apply_inquiry: bool) -> dict[str, list[dict]]:
+    """Split the plans touching the land into applied, in inquiry (warning only) and SDAU."""
+    regulatory = [p for p in plans if p["kind"] in REGULATORY_KINDS]
+    in_force = [p for p in regulatory if p["status_on"] == "homologue"]
+    inquiry = [p for p in regulatory if p["status_on"] == "enquete_publique"]
+    if apply_inquiry and inquiry:
+        replaced = {p["replaces"] for p in inquiry if p["replaces"]}
+        in_force = [p for p in in_force if p["code"] not in replaced] + inquiry
+        inquiry = []
+    sdau = [p for p in plans if p["kind"] == "SDAU" and p["status_on"] == "homologue"]
+    return {"applied": in_force, "inquiry": inquiry, "sdau": sdau}
+
+
+def plan_summary(plan: dict) -> dict:
+    """What the result says of a plan version."""
+    return {"code": plan["code"], "kind": plan["kind"], "name": plan["name"], "status": plan["status_on"],
+            "status_label": STATUS_LABELS.get(plan["status_on"], plan["status_on"]),
+            "status_since": _iso(plan.get("status_since")), "approval_act": plan.get("approval_act"),
+            "approval_date": _iso(plan.get("approval_date")), "valid_from": _iso(plan.get("valid_from")),
+            "replaces": plan.get("replaces")}
+
+
+def _coverage(covered_m2: float, land_area: float, full_pct: float) -> dict:
+    pct = min(100.0, 100.0 * covered_m2 / land_area) if land_area else 0.0
+    status = "covered" if pct >= full_pct else ("partial" if pct > 0.01 else "not_covered")
+    return {"coverage": status, "covered_pct": r2(pct)}
+
+
+class Piece:
+    """One overlay row with its shares computed."""
+
+    def __init__(self, row: dict, land: Land, thresholds: dict, plan_codes: dict[int, str]):
+        self.row = row
+        self.attrs = row["attrs"]
+        self.layer = row["layer"]
+        self.plan = plan_codes.get(row["plan_id"])
+        self.area = float(row["area"] or 0.0)
+        self.length = float(row["length"] or 0.0)
+        self.share = 100.0 * self.area / land.area_m2 if land.area_m2 else 0.0
+        wkb = row.get("wkb")
+        self.geom = shapely.from_wkb(wkb) if wkb else (land.geom if self.area else None)
+        self.marginal = (self.area > 0 and self.share < thresholds["marginal_share_pct"]
+                         and self.area < thresholds["marginal_area_m2"])
+
+    @property
+    def relevant(self) -> bool:
+        """Whether the feature really crosses the land (not only touches its limit)."""
+        return self.area > 0.005 or self.length > 0.005
+
+    def base(self, with_geometry: bool) -> dict:
+        out = {"id": self.row["id"], "plan": self.plan, "area_m2": r2(self.area), "share_pct": r2(self.share),
+               "marginal": self.marginal}
+        if self.length:
+            out["length_m"] = r2(self.length)
+        if with_geometry:
+            out["geometry"] = geometry_json(self.geom)
+        return out
+
+
+def _depth(geom: shapely.Geometry | None) -> float | None:
+    """Depth of a strip: the short side of its minimum rotated rectangle."""
+    if geom is None or geom.is_empty or geom.area == 0:
+        return None
+    ring = np.asarray(shapely.oriented_envelope(geom).exterior.coords)
+    sides = np.hypot(*np.diff(ring[:3], axis=0).T)
+    return r2(float(sides.min()))
+
+
+def build_result(*, request: dict, land: Land, day: date, plans: list[dict], rows: list[dict], roads: list[dict],
+                 thresholds: tuple[str, dict], apply_inquiry: bool, with_geometry: bool, data_timestamp: str | None,
+                 code_version: str) -> dict:
+    """The whole instruction result (see schema/instruction-result.schema.json)."""
+    t_version, t = thresholds
+    groups = classify_plans(plans, apply_inquiry)
+    codes = {p["id"]: p["code"] for p in plans}
+    applied_ids = {p["id"] for p in groups["applied"]}
+    inquiry_ids = {p["id"] for p in groups["inquiry"]}
+    sdau_ids = {p["id"] for p in groups["sdau"]}
+    pieces = [p for p in (Piece(r, land, t, codes) for r in rows) if p.relevant]
+    area = land.area_m2
+    widest = max((float(r["width_m"]) for r in roads if r["width_m"] is not None), default=None)
+    context = Context(road_width_m=widest, plot_area_m2=area)
+    warnings: list[dict] = []
+
+    def warn(code: str, message: str) -> None:
+        warnings.append({"code": code, "message": message})
+
+    # --- land
+    communes = sorted((p for p in pieces if p.layer == "communes"), key=lambda p: (-p.area, p.attrs["code"]))
+    centroid = reproject(np.array([land.geom.centroid], dtype=object), STORAGE, parse_crs(CRS84))[0]
+    land_out = {"refs": land.refs, "area_m2": r2(area), "legal_area_m2": r2(land.legal_area_m2),
+                "parts": land.parts, "contiguous": land.parts == 1,
+                "communes": [{"code": p.attrs["code"], "name": p.attrs["name"], "kind": p.attrs["kind"],
+                              "prefecture": p.attrs["prefecture"], "share_pct": r2(p.share)} for p in communes],
+                "bbox": [r2(v) for v in land.geom.bounds], "centroid_lonlat": [round(centroid.x, 6), round(centroid.y, 6)]}
+    if with_geometry:
+        land_out["geometry"] = geometry_json(land.geom)
+
+    # --- layers and their coverage
+    zone_cover = sum(float(p["covered_m2"] or 0) for p in groups["applied"])
+    sdau_cover = sum(float(p["covered_m2"] or 0) for p in groups["sdau"])
+    commune_cover = sum(p.area for p in communes)
+    zones = sorted((p for p in pieces if p.layer == "zones" and p.row["plan_id"] in applied_ids),
+                   key=lambda p: (-p.area, p.row["id"]))
+    prescriptions = sorted((p for p in pieces if p.layer == "prescriptions" and p.row["plan_id"] in applied_ids),
+                           key=lambda p: (p.attrs["kind"], -p.area, -p.length, p.row["id"]))
+    sdau = sorted((p for p in pieces if p.layer == "sdau" and p.row["plan_id"] in sdau_ids),
+                  key=lambda p: (-p.area, p.row["id"]))
+    applied_codes = [p["code"] for p in groups["applied"]]
+    layers = [{"layer": "zones", "label": "zonage du plan d'aménagement", "plans": applied_codes,
+               **_coverage(zone_cover, area, t["coverage_full_pct"]),
+               "features": [{**p.base(with_geometry), "code": p.attrs["code"], "sector": p.attrs["sector"],
+                             "label": p.attrs["label"]} for p in zones]}]
+    for kind, label in PRESCRIPTION_KINDS.items():
+        found = [p for p in prescriptions if p.attrs["kind"] == kind]
+        layers.append({"layer": f"prescriptions/{kind}", "label": label, "plans": applied_codes,
+                       **_coverage(zone_cover, area, t["coverage_full_pct"]),
+                       "features": [{**p.base(with_geometry), "code": p.attrs["code"], "label": p.attrs["label"]}
+                                    for p in found]})
+    layers.append({"layer": "sdau", "label": "affectation du SDAU", "plans": [p["code"] for p in groups["sdau"]],
+                   **_coverage(sdau_cover, area, t["coverage_full_pct"]),
+                   "features": [{**p.base(with_geometry), "code": p.attrs["code"], "label": p.attrs["label"]}
+                                for p in sdau]})
+    layers.append({"layer": "communes", "label": "communes et arrondissements", "plans": [],
+                   **_coverage(commune_cover, area, t["coverage_full_pct"]),
+                   "features": [{"code": p.attrs["code"], "name": p.attrs["name"], "area_m2": r2(p.area),
+                                 "share_pct": r2(p.share)} for p in communes]})
+
+    # --- rules of every zone touched
+    rules = []
+    for p in zones:
+        rules.append({"zone": {"id": p.row["id"], "plan": p.plan, "code": p.attrs["code"], "sector": p.attrs["sector"],
+                               "label": p.attrs["label"]},
+                      "area_m2": r2(p.area), "share_pct": r2(p.share), "marginal": p.marginal,
+                      **zone_rules(p.attrs, context)})
+
+    # --- roads, alignments, reservations, servitudes
+    road_pieces = [p for p in prescriptions if p.attrs["kind"] in ROAD_KINDS]
+    lost = shapely.union_all([p.geom for p in road_pieces if p.geom is not None]) if road_pieces else None
+    lost_area = float(lost.area) if lost is not None else 0.0
+    roads_out = {
+        "fronting": [{"name": r["name"], "width_m": r2(r["width_m"])} for r in roads],
+        "road_width_used_m": r2(widest),
+        "widenings": [{"kind": p.attrs["kind"], "label": p.attrs["label"], "road_name": p.attrs["road_name"],
+                       "planned_width_m": r2(p.attrs["width_m"]), "area_m2": r2(p.area), "share_pct": r2(p.share),
+                       "depth_m": _depth(p.geom), "plan": p.plan} for p in road_pieces],
+        "alignments": [{"label": p.attrs["label"], "road_name": p.attrs["road_name"],
+                        "planned_width_m": r2(p.attrs["width_m"]), "length_m": r2(p.length), "plan": p.plan}
+                       for p in prescriptions if p.attrs["kind"] == "alignment"],
+        "lost_area_m2": r2(lost_area),
+        "remaining_area_m2": r2(area - lost_area),
+    }
+    reservations = [{"kind": p.attrs["kind"], "label": p.attrs["label"], "facility_code": p.attrs["facility_code"],
+                     "facility_label": p.attrs["facility_label"], "area_m2": r2(p.area), "share_pct": r2(p.share),
+                     "marginal": p.marginal, "plan": p.plan} for p in prescriptions if p.attrs["kind"] in RESERVATION_KINDS]
+    servitudes = [{"kind": p.attrs["kind"], "kind_label": PRESCRIPTION_KINDS[p.attrs["kind"]], "label": p.attrs["label"],
+                   "code": p.attrs["code"], "area_m2": r2(p.area), "share_pct": r2(p.share), "marginal": p.marginal,
+                   "attributes": p.attrs.get("attributes") or {}, "plan": p.plan}
+                  for p in prescriptions if p.attrs["kind"] not in ROAD_KINDS + RESERVATION_KINDS + ("alignment",)]
+
+    # --- a plan in public inquiry: what it would change
+    inquiry_out = []
+    for plan in groups["inquiry"]:
+        new_zones = sorted((p for p in pieces if p.layer == "zones" and p.row["plan_id"] == plan["id"]),
+                           key=lambda p: (-p.area, p.row["id"]))
+        current = {(p.attrs["code"], p.attrs.get("storeys_max"), r2(p.share)) for p in zones if not p.marginal}
+        proposed = {(p.attrs["code"], p.attrs.get("storeys_max"), r2(p.share)) for p in new_zones if not p.marginal}
+        new_presc = {(p.attrs["kind"], p.attrs["label"]) for p in pieces
+                     if p.layer == "prescriptions" and p.row["plan_id"] == plan["id"]}
+        old_presc = {(p.attrs["kind"], p.attrs["label"]) for p in prescriptions}
+        inquiry_out.append({
+            "plan": plan_summary(plan),
+            "zoning_changed": current != proposed,
+            "zones": [{"code": p.attrs["code"], "sector": p.attrs["sector"], "label": p.attrs["label"],
+                       "storeys_max": p.attrs.get("storeys_max"), "height_max_m": r2(p.attrs.get("height_max_m")),
+                       "area_m2": r2(p.area), "share_pct": r2(p.share), "marginal": p.marginal} for p in new_zones],
+            "prescriptions_added": [{"kind": k, "label": lbl} for k, lbl in sorted(new_presc - old_presc, key=str)],
+            "prescriptions_removed": [{"kind": k, "label": lbl} for k, lbl in sorted(old_presc - new_presc, key=str)],
+        })
+        def _describe(items: list) -> str:
+            return ", ".join(f"{p.attrs['code']} ({r2(p.share)} %)" for p in items if not p.marginal) or "aucune zone"
+
+        change = (f"classerait ce terrain en zone {_describe(new_zones)} au lieu de {_describe(zones)}"
+                  if current != proposed else "ne modifie pas le zonage de ce terrain")
+        warn("plan_en_enquete", f"Le {plan['name']} ({plan['code']}) est en enquête publique depuis le "
+                                f"{_iso(plan.get('status_since'))} : il {change}.")
+
+    # --- warnings
+    if land.parts > 1:
+        warn("titres_non_contigus", f"Les titres ne sont pas contigus : le terrain compte {land.parts} parties "
+                                    "distinctes, instruites ensemble.")
+    if not groups["applied"]:
+        if groups["sdau"]:
+            warn("sans_plan_amenagement", "Aucun plan d'aménagement n'est en vigueur sur ce terrain à cette date : "
+                                          "seul le SDAU s'applique (orientations, non opposable aux tiers).")
+        else:
+            warn("aucun_document", "Aucun document d'urbanisme en vigueur ne couvre ce terrain à cette date.")
+    elif layers[0]["coverage"] == "partial":
+        warn("couverture_partielle", f"Le plan d'aménagement ne couvre que {layers[0]['covered_pct']} % du terrain.")
+    if apply_inquiry and any(p["status_on"] == "enquete_publique" for p in groups["applied"]):
+        warn("plan_en_enquete_applique", "Un plan en enquête publique est appliqué (réglage "
+                                          "URBASIG_APPLY_PLANS_IN_INQUIRY).")
+    real = [p for p in zones if not p.marginal]
+    if len(real) > 1:
+        warn("plusieurs_zones", f"Le terrain est partagé entre {len(real)} zones : chaque partie suit les règles "
+                                "de sa zone.")
+    if any(p.marginal for p in zones):
+        warn("zones_marginales", "Certaines zones ne touchent le terrain que par une bande marginale (imprécision "
+                                 "probable du tracé) : elles sont signalées, non ignorées.")
+    if land.legal_area_m2 and abs(land.legal_area_m2 - area) / land.legal_area_m2 > 0.05:
+        warn("contenance_ecart", f"La contenance du titre ({r2(land.legal_area_m2)} m²) diffère de plus de 5 % de la "
+                                 f"surface calculée ({r2(area)} m²).")
+    if any(r["undecided_conditions"] for r in rules):
+        warn("conditions_indeterminees", "Certaines règles dépendent de la largeur de la voie, inconnue ici.")
+
+    return {
+        "schema": SCHEMA_VERSION,
+        "request": request,
+        "date": day.isoformat(),
+        "crs": "EPSG:26191",
+        "land": land_out,
+        "plans": {"applied": [plan_summary(p) for p in groups["applied"]],
+                  "inquiry": [plan_summary(p) for p in groups["inquiry"]],
+                  "sdau": [plan_summary(p) for p in groups["sdau"]]},
+        "layers": layers,
+        "rules": rules,
+        "roads": roads_out,
+        "reservations": reservations,
+        "servitudes": servitudes,
+        "sdau": [{"code": p.attrs["code"], "label": p.attrs["label"], "destination": p.attrs["destination"],
+                  "area_m2": r2(p.area), "share_pct": r2(p.share), "plan": p.plan} for p in sdau],
+        "inquiry": inquiry_out,
+        "warnings": warnings,
+        "provenance": {"code_version": code_version, "data_timestamp": data_timestamp,
+                       "thresholds": {"version": t_version, **t}, "apply_plans_in_inquiry": apply_inquiry,
+                       "plans_used": sorted(p["code"] for p in plans if p["id"] in applied_ids | sdau_ids | inquiry_ids)},
+    }

@@ -1,0 +1,93 @@
+"""Subdivision (lotissement) check, pure: lots and internal roads against the land and the zone rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import shapely
+
+from instruction.findings import geometry_json, r2
+from instruction.permit import FAIL, NA, PASS, ZonePart, _rule
+
+
+@dataclass(frozen=True)
+class Lot:
+    """A lot of the subdivision plan (EPSG:26191)."""
+
+    id: str
+    geom: shapely.Geometry
+
+
+def _frontage(lot: shapely.Geometry, roads: shapely.Geometry | None, tolerance_m: float) -> float:
+    """Length of the lot's limit that runs along a road (within the tolerance)."""
+    if roads is None or roads.is_empty:
+        return 0.0
+    return float(shapely.intersection(lot.boundary, roads.buffer(tolerance_m)).length)
+
+
+def check_lots(*, land: shapely.Geometry, lots: list[Lot], internal_roads: list[shapely.Geometry],
+               existing_roads: list[shapely.Geometry], green_spaces: list[shapely.Geometry],
+               facilities: list[shapely.Geometry], parts: list[ZonePart], thresholds: dict) -> dict:
+    """Global rules (inside, overlaps, unassigned, green share) and per-lot rules (area, frontage, access)."""
+    tol = thresholds["geometry_tolerance_m"]
+    area = land.area
+    pieces = [(f"lot {lot.id}", lot.geom) for lot in lots] + [(f"voie {i + 1}", g) for i, g in enumerate(internal_roads)] \
+        + [(f"espace vert {i + 1}", g) for i, g in enumerate(green_spaces)] \
+        + [(f"équipement {i + 1}", g) for i, g in enumerate(facilities)]
+    global_rules = []
+    outside = shapely.union_all([shapely.difference(g, land.buffer(tol)) for _, g in pieces]) if pieces else None
+    bad_outside = outside is not None and outside.area > 0.01
+    global_rules.append(_rule("inside_land", "lots et voies à l'intérieur du terrain", FAIL if bad_outside else PASS,
+                              r2(outside.area if outside is not None else 0), 0, "m² hors du terrain",
+                              geometry=outside if bad_outside else None))
+    overlaps = []
+    tree = shapely.STRtree([g for _, g in pieces])
+    for i, j in zip(*tree.query([g for _, g in pieces], predicate="intersects"), strict=True):
+        if i < j:
+            hit = shapely.intersection(pieces[i][1], pieces[j][1])
+            if hit.area > 0.01:
+                overlaps.append((pieces[i][0], pieces[j][0], hit))
+    union_overlaps = shapely.union_all([h for *_, h in overlaps]) if overlaps else None
+    global_rules.append(_rule("no_overlap", "aucun chevauchement entre lots et voies", FAIL if overlaps else PASS,
+                              r2(union_overlaps.area if union_overlaps is not None else 0), 0, "m²",
+                              geometry=union_overlaps,
+                              message="; ".join(f"{a} et {b} : {r2(h.area)} m²" for a, b, h in overlaps) or None))
+    assigned = shapely.union_all([g for _, g in pieces]) if pieces else shapely.Polygon()
+    left = shapely.difference(land, assigned.buffer(tol))
+    global_rules.append(_rule("all_assigned", "tout le terrain est affecté (lots, voies, espaces verts, équipements)",
+                              FAIL if left.area > 1.0 else PASS, r2(left.area), 1.0, "m² non affectés",
+                              geometry=left if left.area > 1.0 else None))
+    applies = area >= thresholds["subdivision_requirements_above_m2"]
+    for key, label, geoms in (("green_space", "espaces verts", green_spaces), ("facilities", "équipements", facilities)):
+        required = thresholds[f"subdivision_{key}_min_pct"]
+        share = 100 * sum(g.area for g in geoms) / area if area else 0
+        if not applies or not required:
+            global_rules.append(_rule(f"{key}_share", f"part de {label}", NA, r2(share), required, "%",
+                                      message=f"exigée au-delà de {thresholds['subdivision_requirements_above_m2']} m²"
+                                      if not applies else "aucune part exigée"))
+        else:
+            global_rules.append(_rule(f"{key}_share", f"part de {label}", PASS if share >= required else FAIL,
+                                      r2(share), required, "%"))
+    all_roads = [g for g in internal_roads + existing_roads if g is not None]
+    road_union = shapely.union_all(all_roads) if all_roads else None
+    lot_results = []
+    for lot in lots:
+        best = max(parts, key=lambda p: shapely.intersection(lot.geom, p.geom).area, default=None)
+        params = best.rule["parameters"] if best else {}
+        src = ({"plan": best.rule["zone"]["plan"], "zone": best.rule["zone"]["code"],
+                "sector": best.rule["zone"]["sector"], "article": best.rule.get("article")} if best else None)
+        rules = []
+        min_area = params.get("min_plot_area_m2", {}).get("value")
+        rules.append(_rule("area", "superficie minimale", NA if min_area is None else
+                           (PASS if lot.geom.area + 1e-6 >= min_area else FAIL), r2(lot.geom.area), min_area, "m²", src))
+        frontage = _frontage(lot.geom, road_union, tol)
+        min_front = params.get("min_frontage_m", {}).get("value")
+        rules.append(_rule("road_access", "accès à une voie", PASS if frontage > 0.5 else FAIL, r2(frontage), 0.5, "m",
+                           src, message=None if frontage > 0.5 else "lot enclavé : aucune limite sur une voie"))
+        rules.append(_rule("frontage", "façade minimale sur voie", NA if min_front is None else
+                           (PASS if frontage + 1e-6 >= min_front else FAIL), r2(frontage), min_front, "m", src))
+        statuses = {r["status"] for r in rules}
+        lot_results.append({"id": lot.id, "area_m2": r2(lot.geom.area), "zone": src,
+                            "status": FAIL if FAIL in statuses else PASS, "rules": rules,
+                            "geometry": geometry_json(lot.geom)})
+    return {"rules": global_rules, "lots": lot_results}

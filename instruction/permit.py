@@ -1,0 +1,212 @@
+"""Building permit check (pure): a project against the rules of the zones it stands in.
+
+Each rule gives pass / fail / not_applicable / cannot_tell, the measured value, the limit and its source;
+with a footprint polygon, setbacks are measured geometrically and offending parts are returned.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+
+from instruction.findings import geometry_json, r2
+from instruction.rules import use_status
+
+PASS, FAIL, NA, UNKNOWN = "pass", "fail", "not_applicable", "cannot_tell"
+BLOCKING_KINDS = {"road_widening": "élargissement de voie", "new_road": "voie projetée",
+                  "facility_reservation": "réserve pour équipement public", "green_space": "espace vert",
+                  "non_aedificandi": "zone non aedificandi"}
+
+
+@dataclass(frozen=True)
+class Project:
+    """What the applicant wants to build."""
+
+    use: str | None = None
+    storeys: int | None = None
+    height_m: float | None = None
+    floor_area_m2: float | None = None
+    footprint_area_m2: float | None = None
+    footprint: shapely.Geometry | None = None  # EPSG:26191
+    basement: bool | None = None
+
+
+@dataclass
+class ZonePart:
+    """A zone's rules and the part of the land it governs."""
+
+    rule: dict  # an entry of result["rules"]
+    geom: shapely.Geometry
+
+
+def outcome(rules: list[dict]) -> str:
+    """Overall verdict: fail if any rule fails, cannot_tell if any is undecided, else pass."""
+    statuses = {r["status"] for r in rules}
+    if FAIL in statuses:
+        return FAIL
+    return UNKNOWN if UNKNOWN in statuses else PASS
+
+
+def _rule(rule: str, label: str, status: str, measured=None, limit=None, unit: str = "", source: dict | None = None,
+          geometry: shapely.Geometry | None = None, message: str | None = None) -> dict:
+    out = {"rule": rule, "label": label, "status": status, "measured": measured, "limit": limit, "unit": unit,
+           "source": source}
+    if message:
+        out["message"] = message
+    if geometry is not None and not geometry.is_empty:
+        out["geometry"] = geometry_json(geometry)
+    return out
+
+
+def _source(part: ZonePart) -> dict:
+    zone = part.rule["zone"]
+    return {"plan": zone["plan"], "zone": zone["code"], "sector": zone["sector"], "article": part.rule.get("article")}
+
+
+def _compare(rule: str, label: str, measured, limit, unit: str, source: dict, at_least: bool = False) -> dict:
+    if limit is None:
+        return _rule(rule, label, NA, measured, None, unit, source, message="pas de limite dans le règlement")
+    if measured is None:
+        return _rule(rule, label, UNKNOWN, None, limit, unit, source, message="valeur du projet non fournie")
+    ok = measured >= limit - 1e-9 if at_least else measured <= limit + 1e-9
+    return _rule(rule, label, PASS if ok else FAIL, r2(measured), limit, unit, source)
+
+
+# ------------------------------------------------------------------------------------ limits of the land
+def _segments(geom: shapely.Geometry) -> list[shapely.LineString]:
+    out = []
+    for poly in shapely.get_parts(geom):
+        coords = np.asarray(poly.exterior.coords)
+        out += [shapely.LineString(coords[i:i + 2]) for i in range(len(coords) - 1)
+                if np.hypot(*(coords[i + 1] - coords[i])) > 1e-6]
+    return out
+
+
+def _angle(seg: shapely.LineString) -> float:
+    (x0, y0), (x1, y1) = seg.coords
+    return math.degrees(math.atan2(y1 - y0, x1 - x0)) % 180
+
+
+def classify_limits(land: shapely.Geometry, roads: list[shapely.Geometry], tolerance_m: float) -> dict[str, list]:
+    """Split the land's outline into road, side and rear limits.
+
+    A limit is on a road when its middle lies within `tolerance_m` of a road polygon; other limits that
+    meet a road limit are side limits; the rest are rear limits when roughly parallel (< 30°) to a road
+    limit, side limits otherwise.
+    """
+    segs = _segments(land)
+    road_union = shapely.union_all(roads) if roads else None
+    road = [s for s in segs if road_union is not None and
+            road_union.distance(s.interpolate(0.5, normalized=True)) <= tolerance_m]
+    others = [s for s in segs if s not in road]
+    ends = [shapely.Point(c) for s in road for c in s.coords]
+    side, rear = [], []
+    for s in others:
+        touches = any(shapely.Point(c).distance(e) <= tolerance_m for c in s.coords for e in ends)
+        parallel = any(min(abs(_angle(s) - _angle(r)), 180 - abs(_angle(s) - _angle(r))) < 30 for r in road)
+        (side if touches or not parallel else rear).append(s)
+    return {"road": road, "side": side, "rear": rear}
+
+
+def _setback(kind: str, label: str, lines: list, required: float | None, footprint: shapely.Geometry,
+             source: dict) -> dict:
+    rule = f"setback_{kind}"
+    if required is None:
+        return _rule(rule, label, NA, None, None, "m", source, message="pas de recul dans le règlement")
+    if not lines:
+        return _rule(rule, label, NA, None, required, "m", source, message="le terrain n'a pas de telle limite")
+    limit_lines = shapely.MultiLineString([list(s.coords) for s in lines])
+    measured = float(footprint.distance(limit_lines))
+    if measured + 1e-6 >= required:
+        return _rule(rule, label, PASS, r2(measured), required, "m", source)
+    offending = shapely.intersection(footprint, limit_lines.buffer(required, cap_style="flat"))
+    return _rule(rule, label, FAIL, r2(measured), required, "m", source, geometry=offending,
+                 message=f"il manque {r2(required - measured)} m ; la partie du bâti dans la bande de recul est jointe")
+
+
+# -------------------------------------------------------------------------------------------- the check
+def check_permit(*, land: shapely.Geometry, parts: list[ZonePart], project: Project, roads: list[shapely.Geometry],
+                 constraints: list[tuple[str, str, shapely.Geometry]], tolerance_m: float,
+                 road_tolerance_m: float) -> list[dict]:
+    """Evaluate every rule; `constraints` are (kind, label, geometry) of prescriptions crossing the land."""
+    rules: list[dict] = []
+    area = land.area
+    fp = project.footprint
+    if fp is not None:
+        outside = shapely.difference(fp, land.buffer(tolerance_m))
+        rules.append(_rule("footprint_inside_land", "emprise du projet à l'intérieur du terrain",
+                           FAIL if outside.area > 0.01 else PASS, r2(outside.area), 0, "m² hors du terrain",
+                           geometry=outside if outside.area > 0.01 else None))
+        for kind, label, geom in constraints:
+            if kind not in BLOCKING_KINDS:
+                continue
+            hit = shapely.intersection(fp, geom)
+            if hit.area > 0.01:
+                rules.append(_rule(f"no_build_{kind}", f"pas de construction sur : {label}", FAIL, r2(hit.area), 0,
+                                   "m²", geometry=hit, message=f"le bâti empiète sur {BLOCKING_KINDS[kind]}"))
+        governing = [p for p in parts if shapely.intersection(fp, p.geom).area > 0.01] or \
+            [p for p in parts if not p.rule["marginal"]]
+    else:
+        governing = [p for p in parts if not p.rule["marginal"]]
+    footprint_area = fp.area if fp is not None else project.footprint_area_m2
+    weighted = len(governing) > 1
+    for part in governing:
+        params = part.rule["parameters"]
+        src = _source(part)
+        code = part.rule["zone"]["code"]
+
+        def limit(key: str, _params: dict = params) -> float | None:
+            return _params.get(key, {}).get("value")
+
+        if project.use:
+            status = use_status(project.use, part.rule)
+            verdict = {"allowed": PASS, "forbidden": FAIL, "conditional": UNKNOWN, "unknown": UNKNOWN}[status]
+            message = {"conditional": "usage soumis à conditions : avis de l'agence",
+                       "unknown": "usage non cité par le règlement de la zone"}.get(status)
+            rules.append(_rule("use", f"usage « {project.use} » en zone {code}", verdict, project.use, None, "",
+                               src, message=message))
+        rules.append(_compare("storeys", f"niveaux (R+n) en zone {code}", project.storeys, limit("storeys_max"), "n", src))
+        rules.append(_compare("height", f"hauteur en zone {code}", project.height_m, limit("height_max_m"), "m", src))
+        part_area = part.geom.area if weighted else area
+        fp_here = (shapely.intersection(fp, part.geom).area if fp is not None else
+                   (footprint_area * part_area / area if footprint_area is not None else None)) if weighted else footprint_area
+        pct = limit("footprint_max_pct")
+        rules.append(_compare("footprint", f"emprise au sol en zone {code}", fp_here,
+                              r2(pct / 100 * part_area) if pct is not None else None, "m²", src))
+        floor_here = project.floor_area_m2 * part_area / area if (weighted and project.floor_area_m2) else project.floor_area_m2
+        for key, name in (("cos_value", "COS"), ("cus_value", "CUS")):
+            entry = params.get(key)
+            if not entry:
+                continue
+            if entry.get("meaning") == "plancher":
+                rules.append(_compare(key[:3], f"{name} (surface de plancher) en zone {code}", floor_here,
+                                      r2(entry["value"] * part_area), "m²", src))
+            else:
+                rules.append(_compare(key[:3], f"{name} (emprise) en zone {code}", fp_here,
+                                      r2(entry["value"] * part_area), "m²", src))
+        rules.append(_compare("plot_area", f"superficie minimale du terrain en zone {code}", area,
+                              limit("min_plot_area_m2"), "m²", src, at_least=True))
+        if fp is not None:
+            limits = classify_limits(land, roads, road_tolerance_m)
+            fp_zone = shapely.intersection(fp, part.geom) if weighted else fp
+            if not limits["road"]:
+                for kind, label in (("road", "recul sur voie"), ("side", "recul latéral"), ("rear", "recul de fond")):
+                    rules.append(_rule(f"setback_{kind}", f"{label} en zone {code}", UNKNOWN, None,
+                                       limit(f"setback_{kind}_m"), "m", src,
+                                       message="aucune voie le long du terrain : limites non classées"))
+            else:
+                for kind, label in (("road", "recul sur voie"), ("side", "recul latéral"), ("rear", "recul de fond")):
+                    rules.append(_setback(kind, f"{label} en zone {code}", limits[kind], limit(f"setback_{kind}_m"),
+                                          fp_zone, src))
+        else:
+            rules.append(_rule("setbacks", f"reculs en zone {code}", UNKNOWN, None, None, "m", src,
+                               message="donnez l'emprise du projet (polygone) pour mesurer les reculs"))
+    if project.basement is not None:
+        rules.append(_rule("basement", "sous-sol", NA, project.basement, None, "",
+                           message="le règlement ne fixe pas de règle de sous-sol dans ces données"))
+    if not governing:
+        rules.append(_rule("zoning", "zonage applicable", UNKNOWN, message="aucune zone de plan d'aménagement ici"))
+    return rules
