@@ -14,7 +14,7 @@ import shapely
 from shapely.geometry import shape
 
 from gis.errors import InputError
-from instruction.engine import Options, instruct
+from instruction.engine import DEFAULT_OPTIONS, Options, instruct
 from instruction.findings import canonical_json
 from instruction.land import LandRequest, parse_geometry, parse_point
 from instruction.licence import activity_of, distance_rule, public_domain_rule, zone_compatibility
@@ -80,7 +80,7 @@ def _finish(conn: psycopg.Connection, kind: str, request: dict, result: dict, ru
 
 
 def permit_check(conn: psycopg.Connection, land: LandRequest, project: dict, day: date | None = None,
-                 options: Options = Options(), crs: str | None = None) -> dict:
+                 options: Options = DEFAULT_OPTIONS, crs: str | None = None) -> dict:
     """Check a building project on a land: per rule pass / fail / not applicable / cannot tell."""
     if not isinstance(project, dict):
         raise InputError("projet attendu : un objet {use, storeys, height_m, floor_area_m2, footprint…}")
@@ -115,7 +115,7 @@ def _geoms(items: list, what: str, crs: str | None, options: Options) -> list[sh
 
 def lot_check(conn: psycopg.Connection, land: LandRequest, lots: list[dict], internal_roads: list | None = None,
               green_spaces: list | None = None, facilities: list | None = None, day: date | None = None,
-              options: Options = Options(), crs: str | None = None) -> dict:
+              options: Options = DEFAULT_OPTIONS, crs: str | None = None) -> dict:
     """Check a subdivision plan: lots inside, no overlap, all assigned, lot sizes, frontage and access."""
     if not isinstance(lots, list) or not lots:
         raise InputError("lots : une liste non vide de {id, geometry} est attendue")
@@ -143,7 +143,7 @@ def lot_check(conn: psycopg.Connection, land: LandRequest, lots: list[dict], int
 
 
 def licence_check(conn: psycopg.Connection, location: LandRequest, activity: str, filed_at: str | None = None,
-                  day: date | None = None, options: Options = Options()) -> dict:
+                  day: date | None = None, options: Options = DEFAULT_OPTIONS) -> dict:
     """Check an activity at a location: zone compatibility, distances to others, public domain."""
     day_ = day or date.today()
     version, catalogue = q.rule_set(conn, "activities", day_)

@@ -25,6 +25,9 @@ class Options:
     point_buffer_m: float | None = None  # a point off any parcel becomes a small disc (licence checks)
 
 
+DEFAULT_OPTIONS = Options()
+
+
 def resolve_land(conn: psycopg.Connection, request: LandRequest, options: Options, tolerance_m: float) -> Land:
     """Titles (merged when several), a geometry, or the parcel under a point."""
     check_request(request)
@@ -62,7 +65,7 @@ def resolve_land(conn: psycopg.Connection, request: LandRequest, options: Option
 
 
 def instruct(conn: psycopg.Connection, request: LandRequest, day: date | None = None,
-             options: Options = Options()) -> dict:
+             options: Options = DEFAULT_OPTIONS) -> dict:
     """The instruction result for the land as of `day` (today by default): deterministic for the same data."""
     day = day or date.today()
     thresholds = q.rule_set(conn, "thresholds", day)

@@ -136,10 +136,11 @@ def check_permit(*, land: shapely.Geometry, parts: list[ZonePart], project: Proj
     area = land.area
     fp = project.footprint
     if fp is not None:
-        outside = shapely.difference(fp, land.buffer(tolerance_m))
+        beyond = shapely.difference(fp, land.buffer(tolerance_m)).area > 0.01  # digitising noise is not a fault
+        outside = shapely.difference(fp, land)
         rules.append(_rule("footprint_inside_land", "emprise du projet à l'intérieur du terrain",
-                           FAIL if outside.area > 0.01 else PASS, r2(outside.area), 0, "m² hors du terrain",
-                           geometry=outside if outside.area > 0.01 else None))
+                           FAIL if beyond else PASS, r2(outside.area), 0, "m² hors du terrain",
+                           geometry=outside if beyond else None))
         for kind, label, geom in constraints:
             if kind not in BLOCKING_KINDS:
                 continue
@@ -171,12 +172,18 @@ def check_permit(*, land: shapely.Geometry, parts: list[ZonePart], project: Proj
         rules.append(_compare("storeys", f"niveaux (R+n) en zone {code}", project.storeys, limit("storeys_max"), "n", src))
         rules.append(_compare("height", f"hauteur en zone {code}", project.height_m, limit("height_max_m"), "m", src))
         part_area = part.geom.area if weighted else area
-        fp_here = (shapely.intersection(fp, part.geom).area if fp is not None else
-                   (footprint_area * part_area / area if footprint_area is not None else None)) if weighted else footprint_area
+        if not weighted:
+            fp_here = footprint_area
+        elif fp is not None:
+            fp_here = shapely.intersection(fp, part.geom).area
+        else:  # no polygon: the declared footprint is spread over the zones in proportion of their area
+            fp_here = footprint_area * part_area / area if footprint_area is not None else None
         pct = limit("footprint_max_pct")
         rules.append(_compare("footprint", f"emprise au sol en zone {code}", fp_here,
                               r2(pct / 100 * part_area) if pct is not None else None, "m²", src))
-        floor_here = project.floor_area_m2 * part_area / area if (weighted and project.floor_area_m2) else project.floor_area_m2
+        floor_here = project.floor_area_m2
+        if weighted and floor_here is not None:
+            floor_here = floor_here * part_area / area
         for key, name in (("cos_value", "COS"), ("cus_value", "CUS")):
             entry = params.get(key)
             if not entry:

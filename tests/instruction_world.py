@@ -69,7 +69,8 @@ def build(conn: psycopg.Connection) -> None:
     sdau = create_plan(conn, {"code": "SDAU-T", "kind": "SDAU", "name": "SDAU test", "status": "homologue",
                               "status_date": "2000-01-01"})
     conn.execute("INSERT INTO sdau_zones (plan_id, code, label, destination, geom) VALUES (%s, 'UE', "
-                 "'Urbanisation existante', 'habitat', ST_Multi(ST_GeomFromText(%s, 26191)))", (sdau, box(-500, -500, 3500, 2500).wkt))
+                 "'Urbanisation existante', 'habitat', ST_Multi(ST_GeomFromText(%s, 26191)))",
+                 (sdau, box(-500, -500, 3500, 2500).wkt))
     conn.execute("UPDATE plans SET perimeter = ST_Multi(ST_GeomFromText(%s, 26191)) WHERE id = %s",
                  (box(-500, -500, 3500, 2500).wkt, sdau))
     for code, start, cut in (("PA-T-2006", "2006-06-12", None), ("PA-T-2020", "2019-01-01", 300)):
