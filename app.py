@@ -238,6 +238,24 @@ def instruct_cmd(land: tuple[str, ...], day: object | None, as_json: bool, geome
     click.echo(canonical_json(result) if as_json else summary_text(result))
 
 
+@cli.command("bulk-instruct")
+@click.argument("commune")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Date de la situation (AAAA-MM-JJ).")
+@click.option("--out", type=click.Path(path_type=Path), help="Fichier CSV (sinon sortie standard).")
+def bulk_instruct_cmd(commune: str, day: object | None, out: Path | None) -> None:
+    """Zonage de toutes les parcelles d'une commune : parts de chaque zone, bandes marginales (CSV)."""
+    from instruction.bulk import bulk_instruct
+    from layers.db import connect
+
+    with connect(_db_url(_settings())) as conn:
+        summary, text = bulk_instruct(conn, commune, day.date() if day else None)
+    if out:
+        out.write_text(text, encoding="utf-8")
+        click.echo(json.dumps(summary, ensure_ascii=False), err=True)
+    else:
+        click.echo(text, nl=False)
+
+
 @cli.command("plan-status")
 @click.argument("plan_code")
 @click.argument("status", type=click.Choice(["etude", "enquete_publique", "homologue", "remplace", "abroge", "annule"]))

@@ -53,15 +53,19 @@ def srid_of(crs: CRS) -> int | None:
     return None
 
 
-@lru_cache(maxsize=64)
 def transformer(src: CRS, dst: CRS) -> Transformer:
     """A cached transformer from src to dst with x/y (lon/lat) axis order."""
-    return Transformer.from_crs(src, dst, always_xy=True)
+    return _transformer(src.srs, dst.srs)  # keyed by the CRS text: hashing a CRS object writes its WKT
+
+
+@lru_cache(maxsize=64)
+def _transformer(src: str, dst: str) -> Transformer:
+    return Transformer.from_crs(CRS.from_user_input(src), CRS.from_user_input(dst), always_xy=True)
 
 
 def reproject(geoms: np.ndarray, src: CRS, dst: CRS) -> np.ndarray:
     """Reproject an array of shapely geometries; a no-op when the CRSs are equal."""
-    if src == dst:
+    if src.srs == dst.srs or src == dst:
         return geoms
     tr = transformer(src, dst)
 
@@ -75,9 +79,14 @@ def reproject(geoms: np.ndarray, src: CRS, dst: CRS) -> np.ndarray:
     return out
 
 
-@lru_cache(maxsize=64)
 def crs_extent(crs: CRS, margin_m: float = 20_000.0) -> tuple[float, float, float, float] | None:
     """The CRS's area of use in its own coordinates (with a margin for projected CRSs)."""
+    return _crs_extent(crs.srs, margin_m)
+
+
+@lru_cache(maxsize=64)
+def _crs_extent(srs: str, margin_m: float) -> tuple[float, float, float, float] | None:
+    crs = CRS.from_user_input(srs)
     area = crs.area_of_use
     if area is None:
         return None

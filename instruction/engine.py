@@ -68,8 +68,7 @@ def instruct(conn: psycopg.Connection, request: LandRequest, day: date | None = 
              options: Options = DEFAULT_OPTIONS) -> dict:
     """The instruction result for the land as of `day` (today by default): deterministic for the same data."""
     day = day or date.today()
-    thresholds = q.rule_set(conn, "thresholds", day)
-    earliest = q.earliest_plan_date(conn)
+    earliest, stamp, thresholds = q.instruction_context(conn, day)
     if earliest is None or day < earliest:
         raise InputError(f"date antérieure à tout document d'urbanisme enregistré (le plus ancien date du {earliest})"
                          if earliest else "aucun document d'urbanisme n'est enregistré")
@@ -82,4 +81,4 @@ def instruct(conn: psycopg.Connection, request: LandRequest, day: date | None = 
     return build_result(request=request.describe(), land=land, day=day, plans=plans, rows=rows,
                         roads=[{k: v for k, v in r.items() if k != "wkb"} for r in roads], thresholds=thresholds,
                         apply_inquiry=options.apply_plans_in_inquiry, with_geometry=options.with_geometry,
-                        data_timestamp=q.data_timestamp(conn), code_version=code_version())
+                        data_timestamp=stamp, code_version=code_version())

@@ -62,9 +62,12 @@ def plans_at(conn: psycopg.Connection, land_ewkb: bytes, day: date) -> list[dict
         return cur.execute(PLANS_AT, {"land": land_ewkb, "day": day}, prepare=True).fetchall()
 
 
-def earliest_plan_date(conn: psycopg.Connection) -> date | None:
-    """The first date any plan had a status."""
-    return conn.execute("SELECT min(effective_date) FROM plan_statuses", prepare=True).fetchone()[0]
+def _attrs(alias: str, layer: str) -> str:
+    """jsonb_build_object of a layer's attribute columns (never to_jsonb(row): it would serialise the geometry)."""
+    from layers.catalog import LAYERS
+
+    names = ["id"] + [c.name for c in LAYERS[layer].columns if c.type != "landref"]
+    return "jsonb_build_object(" + ", ".join(f"'{n}', {alias}.{n}" for n in names) + ")"
 
 
 _AREA = "CASE WHEN ST_CoveredBy(land.g, {t}.geom) THEN land.a ELSE ST_Area(ST_Intersection({t}.geom, land.g)) END"
@@ -73,21 +76,21 @@ _WKB = "CASE WHEN ST_CoveredBy(land.g, {t}.geom) THEN NULL ELSE ST_AsBinary(ST_I
 OVERLAY = f"""
 WITH land AS (SELECT g, ST_Area(g) AS a FROM (SELECT ST_GeomFromEWKB(%(land)s) AS g) x)
 SELECT 'zones' AS layer, z.id, z.plan_id,
-       to_jsonb(z) - 'geom' - 'import_id' AS attrs, {_AREA.format(t="z")} AS area, 0.0::float8 AS length,
+       {_attrs("z", "zones")} AS attrs, {_AREA.format(t="z")} AS area, 0.0::float8 AS length,
        CASE WHEN %(geom)s THEN {_WKB.format(t="z")} END AS wkb
 FROM zones z, land WHERE z.plan_id = ANY(%(plans)s) AND z.geom && land.g AND ST_Intersects(z.geom, land.g)
 UNION ALL
-SELECT 'prescriptions', r.id, r.plan_id, to_jsonb(r) - 'geom' - 'import_id',
+SELECT 'prescriptions', r.id, r.plan_id, {_attrs("r", "prescriptions")},
        CASE WHEN ST_Dimension(r.geom) = 2 THEN {_AREA.format(t="r")} ELSE 0.0 END,
        CASE WHEN ST_Dimension(r.geom) = 1 THEN ST_Length(ST_Intersection(r.geom, land.g)) ELSE 0.0 END,
        ST_AsBinary(ST_Intersection(r.geom, land.g))
 FROM prescriptions r, land WHERE r.plan_id = ANY(%(plans)s) AND r.geom && land.g AND ST_Intersects(r.geom, land.g)
 UNION ALL
-SELECT 'sdau', s.id, s.plan_id, to_jsonb(s) - 'geom' - 'import_id', {_AREA.format(t="s")}, 0.0,
+SELECT 'sdau', s.id, s.plan_id, {_attrs("s", "sdau")}, {_AREA.format(t="s")}, 0.0,
        CASE WHEN %(geom)s THEN {_WKB.format(t="s")} END
 FROM sdau_zones s, land WHERE s.plan_id = ANY(%(plans)s) AND s.geom && land.g AND ST_Intersects(s.geom, land.g)
 UNION ALL
-SELECT 'communes', 0, NULL, to_jsonb(c) - 'geom' - 'import_id', {_AREA.format(t="c")}, 0.0, NULL
+SELECT 'communes', 0, NULL, {_attrs("c", "communes").replace("'id', c.id, ", "")}, {_AREA.format(t="c")}, 0.0, NULL
 FROM communes c, land WHERE c.geom && land.g AND ST_Intersects(c.geom, land.g)
 ORDER BY 1, 2
 """
@@ -120,11 +123,24 @@ def roads_near(conn: psycopg.Connection, land_ewkb: bytes, tolerance_m: float) -
         return cur.execute(ROADS_NEAR, {"land": land_ewkb, "tolerance": tolerance_m}, prepare=True).fetchall()
 
 
-def data_timestamp(conn: psycopg.Connection) -> str | None:
-    """When the planning layers last changed (ISO 8601, UTC)."""
-    row = conn.execute("SELECT to_char(max(changed_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
-                       "FROM layer_versions", prepare=True).fetchone()
-    return row[0]
+CONTEXT = """
+SELECT (SELECT min(effective_date) FROM plan_statuses),
+       (SELECT to_char(max(changed_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') FROM layer_versions),
+       r.version, r.content
+FROM (SELECT 1) one
+LEFT JOIN LATERAL (SELECT version, content FROM rule_sets WHERE kind = 'thresholds' AND valid_from <= %(day)s
+                   ORDER BY valid_from DESC, id DESC LIMIT 1) r ON true
+"""
+
+
+def instruction_context(conn: psycopg.Connection, day: date) -> tuple[date | None, str | None, tuple[str, dict]]:
+    """In one round trip: the first plan date, the data timestamp and the thresholds valid on `day`."""
+    earliest, stamp, version, content = conn.execute(CONTEXT, {"day": day}, prepare=True).fetchone()
+    if version is None:
+        from gis.errors import ConfigError
+
+        raise ConfigError(f"aucune version des seuils en vigueur le {day} (table rule_sets)")
+    return earliest, stamp, (version, content)
 
 
 def rule_set(conn: psycopg.Connection, kind: str, day: date) -> tuple[str, dict]:
@@ -176,3 +192,41 @@ def store_check(conn: psycopg.Connection, kind: str, request: dict, result: dict
     return conn.execute("INSERT INTO check_results (kind, request, result, outcome, code_version) "
                         "VALUES (%s, %s, %s, %s, %s) RETURNING id",
                         (kind, Jsonb(request), Jsonb(result), outcome, code_version)).fetchone()[0]
+
+
+def commune_parcels(conn: psycopg.Connection, commune_code: str) -> tuple[list[int], list[str | None], list[bytes]]:
+    """Ids, titles and WKB geometries of every parcel of a commune (binary transfer)."""
+    with conn.cursor(binary=True) as cur:
+        rows = cur.execute("SELECT id, land_ref, ST_AsBinary(geom) FROM parcels WHERE commune_code = %s ORDER BY id",
+                           (commune_code,)).fetchall()
+    return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+
+
+def plan_zones(conn: psycopg.Connection, plan_ids: list[int]) -> list[dict]:
+    """Zones of some plan versions with their WKB geometry."""
+    with conn.cursor(binary=True, row_factory=dict_row) as cur:
+        return cur.execute("SELECT z.id, z.code, z.sector, p.code AS plan, ST_AsBinary(z.geom) AS wkb FROM zones z "
+                           "JOIN plans p ON p.id = z.plan_id WHERE z.plan_id = ANY(%s) ORDER BY z.id",
+                           (plan_ids,)).fetchall()
+
+
+def plans_in_force(conn: psycopg.Connection, commune_code: str, day: date) -> list[int]:
+    """Ids of the regulatory plans homologated on `day` whose perimeter touches the commune."""
+    rows = conn.execute("SELECT p.id FROM plans p JOIN communes c ON c.code = %s AND ST_Intersects(p.perimeter, c.geom) "
+                        "WHERE p.kind <> 'SDAU' AND plan_status_on(p.id, %s) = 'homologue' ORDER BY p.id",
+                        (commune_code, day)).fetchall()
+    return [r[0] for r in rows]
+
+
+BULK_SQL = """
+SELECT p.id, z.id,
+       CASE WHEN ST_CoveredBy(p.geom, z.geom) THEN p.area_m2 ELSE ST_Area(ST_Intersection(p.geom, z.geom)) END,
+       p.area_m2
+FROM parcels p JOIN zones z ON z.plan_id = ANY(%(plans)s) AND p.geom && z.geom AND ST_Intersects(p.geom, z.geom)
+WHERE p.commune_code = %(commune)s
+"""
+
+
+def bulk_zone_shares_sql(conn: psycopg.Connection, commune_code: str, plan_ids: list[int]) -> list[tuple]:
+    """(parcel id, zone id, intersection m², parcel m²) for a whole commune in one set-based statement."""
+    return conn.execute(BULK_SQL, {"plans": plan_ids, "commune": commune_code}).fetchall()
