@@ -33,6 +33,11 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     app.extensions["urbasig.pool"] = make_pool(database_url(settings), settings.pool_min, settings.pool_max)
     logging.basicConfig(level=settings.log_level)
     register_web(app)
+    from api.ogc.openapi import build_openapi
+    from api.ogc.routes import ogc
+
+    app.register_blueprint(ogc)
+    app.extensions["urbasig.openapi"] = build_openapi()  # once, not per request
     return app
 
 
@@ -254,6 +259,45 @@ def bulk_instruct_cmd(commune: str, day: object | None, out: Path | None) -> Non
         click.echo(json.dumps(summary, ensure_ascii=False), err=True)
     else:
         click.echo(text, nl=False)
+
+
+@cli.group(cls=_Group)
+def apikey() -> None:
+    """Clés d'API des partenaires (collections et champs réservés)."""
+
+
+@apikey.command("create")
+@click.argument("name")
+def apikey_create(name: str) -> None:
+    """Créer la clé d'un partenaire (affichée une seule fois)."""
+    from layers.apikeys import create_key
+    from layers.db import connect
+
+    with connect(_db_url(_settings())) as conn:
+        click.echo(create_key(conn, name))
+
+
+@apikey.command("revoke")
+@click.argument("name")
+def apikey_revoke(name: str) -> None:
+    """Révoquer la clé d'un partenaire."""
+    from layers.apikeys import revoke_key
+    from layers.db import connect
+
+    with connect(_db_url(_settings())) as conn:
+        revoke_key(conn, name)
+    click.echo(f"clé de « {name} » révoquée")
+
+
+@apikey.command("list")
+def apikey_list() -> None:
+    """Lister les clés (jamais les clés elles-mêmes)."""
+    from layers.apikeys import list_keys
+    from layers.db import connect
+
+    with connect(_db_url(_settings())) as conn:
+        for name, created, revoked in list_keys(conn):
+            click.echo(f"{name:<30} créée {created:%Y-%m-%d}" + (f", révoquée {revoked:%Y-%m-%d}" if revoked else ""))
 
 
 @cli.command("plan-status")

@@ -51,6 +51,8 @@ class Settings:
     # Instruction: largest land accepted (m²), and whether a plan past public inquiry is applied.
     max_land_area_m2: float = 5_000_000.0
     apply_plans_in_inquiry: bool = False
+    # OGC API: origins allowed by CORS ("*" or a comma-separated list; empty = no CORS headers).
+    cors_origins: str = ""
     log_level: str = "INFO"
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 

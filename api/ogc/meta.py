@@ -1,0 +1,90 @@
+"""Landing page, conformance and collection documents of the OGC API."""
+
+from __future__ import annotations
+
+import psycopg
+
+from api.ogc.features import CRS, CRS84, collection_or_404
+from layers.features import COLLECTIONS, Collection, extent
+
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/collections",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions",
+]
+_EXTENTS: dict[str, tuple[object, list[float] | None]] = {}
+
+
+def landing_doc(base: str) -> dict:
+    """The landing page."""
+    return {"title": "urbasig — API OGC", "description": "Parcelles, plans d'aménagement et leurs versions, SDAU, "
+            "prescriptions de la région Casablanca-Settat (OGC API Features)",
+            "links": [{"href": f"{base}/", "rel": "self", "type": "application/json", "title": "cette page"},
+                      {"href": f"{base}/?f=html", "rel": "alternate", "type": "text/html", "title": "en HTML"},
+                      {"href": f"{base}/openapi", "rel": "service-desc",
+                       "type": "application/vnd.oai.openapi+json;version=3.0", "title": "OpenAPI"},
+                      {"href": f"{base}/conformance", "rel": "conformance", "type": "application/json",
+                       "title": "classes de conformité"},
+                      {"href": f"{base}/collections", "rel": "data", "type": "application/json",
+                       "title": "collections"}]}
+
+
+def conformance_doc() -> dict:
+    """Only the conformance classes that the tests prove."""
+    return {"conformsTo": CONFORMANCE}
+
+
+def _extent(conn: psycopg.Connection, c: Collection) -> list[float] | None:
+    version = conn.execute("SELECT COALESCE(sum(version), 0) FROM layer_versions WHERE layer = ANY(%s)",
+                           (list(c.layer_versions),)).fetchone()[0]
+    cached = _EXTENTS.get(c.id)
+    if cached and cached[0] == version:
+        return cached[1]
+    box = extent(conn, c)
+    _EXTENTS[c.id] = (version, box)
+    return box
+
+
+def describe(conn: psycopg.Connection, base: str, c: Collection) -> dict:
+    """One collection's description."""
+    href = f"{base}/collections/{c.id}"
+    doc = {"id": c.id, "title": c.title, "description": c.description, "itemType": "feature",
+           "crs": list(CRS), "storageCrs": "http://www.opengis.net/def/crs/EPSG/0/26191",
+           "extent": {"spatial": {"bbox": [_extent(conn, c) or [-180, -90, 180, 90]], "crs": CRS84}},
+           "links": [{"href": href, "rel": "self", "type": "application/json", "title": c.title},
+                     {"href": f"{href}/items", "rel": "items", "type": "application/geo+json", "title": "entités"},
+                     {"href": f"{href}/items?f=html", "rel": "items", "type": "text/html", "title": "entités (HTML)"},
+                     {"href": f"{href}/queryables", "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                      "type": "application/schema+json", "title": "propriétés filtrables"}]}
+    if c.temporal:
+        doc["extent"]["temporal"] = {"interval": [[None, None]],
+                                     "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}
+    return doc
+
+
+def collections_doc(conn: psycopg.Connection, base: str, partner: bool) -> dict:
+    """Every collection the caller may see."""
+    visible = [c for c in COLLECTIONS.values() if partner or not c.restricted]
+    return {"links": [{"href": f"{base}/collections", "rel": "self", "type": "application/json"}],
+            "collections": [describe(conn, base, c) for c in visible]}
+
+
+def collection_doc(conn: psycopg.Connection, base: str, collection_id: str, partner: bool) -> dict:
+    """One collection (404 when unknown or restricted)."""
+    return describe(conn, base, collection_or_404(collection_id, partner))

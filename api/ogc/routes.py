@@ -1,0 +1,127 @@
+"""The /ogc blueprint: thin Flask adapters over the handlers (OGC API Features for now)."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, current_app, render_template, request
+
+from api.ogc import features
+from api.ogc.meta import collection_doc, collections_doc, conformance_doc, landing_doc
+from gis.errors import UrbasigError
+from layers.db import pooled
+
+ogc = Blueprint("ogc", __name__, url_prefix="/ogc")
+
+
+def _base() -> str:
+    return request.url_root.rstrip("/") + "/ogc"
+
+
+def _partner() -> bool:
+    key = request.headers.get("X-API-Key") or request.args.get("api_key")
+    if not key:
+        return False
+    from layers.apikeys import check_key
+
+    with pooled(current_app.extensions["urbasig.pool"]) as conn:
+        return check_key(conn, key)
+
+
+def _wants_html() -> bool:
+    f = request.args.get("f")
+    if f:
+        return f == "html"
+    best = request.accept_mimetypes.best_match(["application/json", "application/geo+json", "text/html"])
+    return best == "text/html"
+
+
+def _json(doc: object, status: int = 200, mimetype: str = "application/json") -> Response:
+    return Response(json.dumps(doc, ensure_ascii=False), status=status, mimetype=mimetype)
+
+
+@ogc.get("/")
+def landing() -> Response:
+    """Landing page."""
+    doc = landing_doc(_base())
+    return Response(render_template("ogc/landing.html", doc=doc)) if _wants_html() else _json(doc)
+
+
+@ogc.get("/conformance")
+def conformance() -> Response:
+    """Conformance classes proven by the tests."""
+    doc = conformance_doc()
+    return Response(render_template("ogc/conformance.html", doc=doc)) if _wants_html() else _json(doc)
+
+
+@ogc.get("/openapi")
+def openapi() -> Response:
+    """The OpenAPI document (built once at start-up)."""
+    return Response(current_app.extensions["urbasig.openapi"], mimetype="application/vnd.oai.openapi+json;version=3.0")
+
+
+@ogc.get("/collections")
+def collections() -> Response:
+    """The collections."""
+    with pooled(current_app.extensions["urbasig.pool"]) as conn:
+        doc = collections_doc(conn, _base(), _partner())
+    return Response(render_template("ogc/collections.html", doc=doc)) if _wants_html() else _json(doc)
+
+
+@ogc.get("/collections/<collection_id>")
+def collection(collection_id: str) -> Response:
+    """One collection."""
+    with pooled(current_app.extensions["urbasig.pool"]) as conn:
+        doc = collection_doc(conn, _base(), collection_id, _partner())
+    return Response(render_template("ogc/collection.html", doc=doc)) if _wants_html() else _json(doc)
+
+
+@ogc.get("/collections/<collection_id>/queryables")
+def queryables(collection_id: str) -> Response:
+    """Properties usable in filters."""
+    return _json(features.queryables(_base(), collection_id, _partner()), mimetype="application/schema+json")
+
+
+@ogc.get("/collections/<collection_id>/items")
+def items(collection_id: str) -> Response:
+    """Features of a collection (GeoJSON built in PostGIS)."""
+    args = request.args.to_dict()
+    partner = _partner()
+    with pooled(current_app.extensions["urbasig.pool"]) as conn:
+        headers, status, body = features.items(conn, _base(), collection_id, args, partner)
+    if _wants_html():
+        doc = json.loads(body)
+        return Response(render_template("ogc/items.html", doc=doc, collection_id=collection_id))
+    return Response(body, status=status, headers=headers)
+
+
+@ogc.get("/collections/<collection_id>/items/<item_id>")
+def item(collection_id: str, item_id: str) -> Response:
+    """One feature."""
+    args = request.args.to_dict()
+    partner = _partner()
+    with pooled(current_app.extensions["urbasig.pool"]) as conn:
+        headers, status, body = features.item(conn, _base(), collection_id, item_id, args, partner)
+    if _wants_html():
+        return Response(render_template("ogc/item.html", doc=json.loads(body), collection_id=collection_id))
+    return Response(body, status=status, headers=headers)
+
+
+@ogc.errorhandler(UrbasigError)
+def ogc_error(exc: UrbasigError) -> Response:
+    """OGC API exception document."""
+    code = {400: "InvalidParameterValue", 404: "NotFound", 503: "ServiceUnavailable"}.get(exc.status, exc.code)
+    return _json({"code": code, "description": exc.message}, exc.status)
+
+
+@ogc.after_request
+def cors(response: Response) -> Response:
+    """CORS headers when origins are configured (URBASIG_CORS_ORIGINS)."""
+    origins = current_app.config["URBASIG"].cors_origins
+    origin = request.headers.get("Origin")
+    if origins and origin and (origins == "*" or origin in origins.split(",")):
+        response.headers["Access-Control-Allow-Origin"] = "*" if origins == "*" else origin
+        response.headers["Access-Control-Allow-Headers"] = "X-API-Key, Content-Type"
+        response.headers["Access-Control-Expose-Headers"] = "Content-Crs, ETag"
+        response.headers["Vary"] = "Origin"
+    return response

@@ -1,0 +1,49 @@
+"""Partner API keys: created and revoked with the CLI, checked per request (only hashes are stored)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+import psycopg
+
+from gis.errors import Conflict, NotFound
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_key(conn: psycopg.Connection, name: str) -> str:
+    """Create a key for a partner; the clear key is returned once and never stored."""
+    key = "ubk_" + secrets.token_urlsafe(32)
+    try:
+        conn.execute("INSERT INTO api_keys (name, key_hash) VALUES (%s, %s)", (name, _hash(key)))
+    except psycopg.errors.UniqueViolation:
+        conn.rollback()
+        raise Conflict(f"une clé existe déjà pour « {name} » : révoquez-la d'abord") from None
+    conn.commit()
+    return key
+
+
+def revoke_key(conn: psycopg.Connection, name: str) -> None:
+    """Revoke a partner's key."""
+    row = conn.execute("UPDATE api_keys SET revoked_at = now(), name = name || ' (révoquée ' || id || ')' "
+                       "WHERE name = %s AND revoked_at IS NULL RETURNING id", (name,)).fetchone()
+    if row is None:
+        raise NotFound(f"aucune clé active pour « {name} »")
+    conn.commit()
+
+
+def list_keys(conn: psycopg.Connection) -> list[tuple]:
+    """(name, created, revoked) of every key."""
+    return conn.execute("SELECT name, created_at, revoked_at FROM api_keys ORDER BY id").fetchall()
+
+
+def check_key(conn: psycopg.Connection, key: str) -> bool:
+    """Whether a key is valid (unknown or revoked keys are simply public callers)."""
+    if len(key) > 200:
+        return False
+    row = conn.execute("SELECT 1 FROM api_keys WHERE key_hash = %s AND revoked_at IS NULL", (_hash(key),),
+                       prepare=True).fetchone()
+    return row is not None

@@ -1,0 +1,264 @@
+"""CQL2 filters: a small AST, the CQL2-JSON reader, and the translation to SQL against a collection.
+
+Every property is checked against the collection's registry and every value is bound: an unknown property,
+a wrong type or an unsupported operator raises FilterError (400), never a database error.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import shapely
+from psycopg import sql
+
+from gis.errors import InputError
+from layers.features import Collection
+
+
+class FilterError(InputError):
+    """A CQL2 filter that cannot be applied."""
+
+    code = "filtre-invalide"
+
+
+# ------------------------------------------------------------------------------------------------ AST
+@dataclass(frozen=True)
+class Prop:
+    """A property reference."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Geom:
+    """A geometry literal (shapely) in the filter CRS."""
+
+    geom: shapely.Geometry
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A temporal interval (open ends are None)."""
+
+    start: date | None
+    end: date | None
+
+
+@dataclass(frozen=True)
+class Op:
+    """An operator with its arguments: and, or, not, =, <>, <, <=, >, >=, like, in, between, isNull,
+    s_intersects, s_within, s_contains, s_disjoint, t_before, t_after, t_intersects, t_during, t_equals."""
+
+    op: str
+    args: tuple
+
+
+COMPARISONS = {"=": "=", "<>": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+SPATIAL = {"s_intersects": "ST_Intersects", "s_within": "ST_Within", "s_contains": "ST_Contains",
+           "s_disjoint": "ST_Disjoint"}
+TEMPORAL = ("t_before", "t_after", "t_intersects", "t_during", "t_equals", "anyinteracts")
+
+
+# ---------------------------------------------------------------------------------------- CQL2-JSON
+def _date(text: str) -> date:
+    try:
+        if "T" in text:
+            return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+        return date.fromisoformat(text)
+    except ValueError:
+        raise FilterError(f"date invalide dans le filtre : « {text} »") from None
+
+
+def from_json(node: object) -> object:
+    """Read a CQL2-JSON expression into the AST."""
+    if isinstance(node, str) and node.lstrip().startswith("{"):
+        try:
+            node = json.loads(node)
+        except json.JSONDecodeError as exc:
+            raise FilterError(f"filtre CQL2-JSON illisible : {exc.msg} (position {exc.pos})") from None
+    if isinstance(node, bool | int | float | str) or node is None:
+        return node
+    if isinstance(node, list):
+        return tuple(from_json(n) for n in node)
+    if not isinstance(node, dict):
+        raise FilterError("filtre CQL2-JSON : expression inattendue")
+    if "property" in node:
+        return Prop(str(node["property"]))
+    if "date" in node:
+        return _date(node["date"])
+    if "timestamp" in node:
+        return _date(node["timestamp"])
+    if "interval" in node:
+        ends = node["interval"]
+        if not isinstance(ends, list) or len(ends) != 2:
+            raise FilterError("intervalle CQL2-JSON : deux bornes attendues")
+        return Interval(*(None if e in ("..", None) else _date(e) for e in ends))
+    if "bbox" in node:
+        box = node["bbox"]
+        if not isinstance(box, list) or len(box) != 4 or not all(isinstance(v, int | float) for v in box):
+            raise FilterError("bbox CQL2-JSON : quatre nombres attendus")
+        return Geom(shapely.box(*box))
+    if "type" in node and "coordinates" in node:
+        try:
+            return Geom(shapely.geometry.shape(node))
+        except Exception:
+            raise FilterError("géométrie GeoJSON invalide dans le filtre") from None
+    if "op" in node:
+        op = str(node["op"])
+        args = node.get("args", [])
+        if not isinstance(args, list):
+            raise FilterError(f"opérateur « {op} » : « args » doit être une liste")
+        op = {"isnull": "isNull", "not": "not"}.get(op.lower(), op.lower() if op.lower() != "isnull" else "isNull")
+        if op == "in" and len(args) == 2 and isinstance(args[1], list):
+            return Op("in", (from_json(args[0]), tuple(from_json(a) for a in args[1])))
+        return Op(op, tuple(from_json(a) for a in args))
+    raise FilterError("filtre CQL2-JSON : objet inconnu (attendu op, property, date, interval, bbox ou géométrie)")
+
+
+# ----------------------------------------------------------------------------------------- to SQL
+class Translator:
+    """Turn an AST into SQL for one collection, binding values."""
+
+    def __init__(self, collection: Collection, filter_srid: int, flip: bool, partner: bool):
+        self.c = collection
+        self.srid = filter_srid
+        self.flip = flip
+        self.partner = partner
+        self.params: list[object] = []
+
+    def prop(self, p: Prop) -> tuple[sql.Composable, str]:
+        if p.name in ("geometry", "geom"):
+            return sql.SQL(self.c.geom), "geometry"
+        prop = self.c.prop(p.name)
+        if prop is None or (prop.restricted and not self.partner):
+            known = ", ".join(q.name for q in self.c.visible(self.partner))
+            raise FilterError(f"propriété inconnue dans le filtre : « {p.name} » (propriétés : {known}, geometry)")
+        return sql.SQL(prop.expr), prop.type
+
+    def value(self, v: object, kind: str) -> sql.Composable:
+        if isinstance(v, Prop):
+            return self.prop(v)[0]
+        if isinstance(v, Op | Geom | Interval | tuple):
+            raise FilterError("valeur simple attendue (texte, nombre, date)")
+        if kind in ("number", "integer") and (isinstance(v, bool) or not isinstance(v, int | float)):
+            raise FilterError(f"nombre attendu, reçu {v!r}")
+        if kind == "string" and not isinstance(v, str):
+            raise FilterError(f"texte attendu, reçu {v!r}")
+        if kind == "boolean" and not isinstance(v, bool):
+            raise FilterError(f"vrai/faux attendu, reçu {v!r}")
+        if kind == "date" and not isinstance(v, date):
+            if isinstance(v, str):
+                v = _date(v)
+            else:
+                raise FilterError(f"date attendue, reçu {v!r}")
+        self.params.append(v)
+        return sql.SQL("%s")
+
+    def geometry(self, g: object) -> sql.Composable:
+        if not isinstance(g, Geom):
+            raise FilterError("géométrie attendue (WKT, GeoJSON ou BBOX)")
+        geom = g.geom
+        if self.flip:
+            geom = shapely.transform(geom, lambda c: c[:, ::-1])
+        if geom.is_empty or not geom.is_valid:
+            raise FilterError("géométrie du filtre vide ou invalide")
+        self.params.append(geom.wkt)
+        if self.srid == 26191:
+            return sql.SQL("ST_GeomFromText(%s, 26191)")
+        return sql.SQL("ST_Transform(ST_GeomFromText(%s, {}), 26191)").format(sql.Literal(self.srid))
+
+    def __call__(self, node: object) -> sql.Composable:
+        if not isinstance(node, Op):
+            raise FilterError("le filtre doit être une condition (comparaison, LIKE, IN, S_INTERSECTS…)")
+        op, args = node.op, node.args
+
+        def arity(n: int) -> None:
+            if len(args) != n:
+                raise FilterError(f"opérateur « {op} » : {n} argument(s) attendu(s)")
+
+        if op in ("and", "or"):
+            if len(args) < 2:
+                raise FilterError(f"« {op.upper()} » relie au moins deux conditions")
+            joined = sql.SQL(f" {op.upper()} ").join(self(a) for a in args)
+            return sql.SQL("({})").format(joined)
+        if op == "not":
+            arity(1)
+            return sql.SQL("NOT ({})").format(self(args[0]))
+        if op in COMPARISONS:
+            arity(2)
+            left, kind = self._side(args[0])
+            right = self.value(args[1], kind)
+            if kind in ("geometry", "array"):
+                raise FilterError(f"comparaison « {op} » impossible sur {kind}")
+            return sql.SQL("({} {} {})").format(left, sql.SQL(COMPARISONS[op]), right)
+        if op == "like":
+            arity(2)
+            left, kind = self._side(args[0])
+            if kind != "string":
+                raise FilterError("LIKE s'applique à une propriété texte")
+            return sql.SQL("({} LIKE {})").format(left, self.value(args[1], "string"))
+        if op == "in":
+            arity(2)
+            left, kind = self._side(args[0])
+            values = args[1] if isinstance(args[1], tuple) else (args[1],)
+            if not values:
+                raise FilterError("IN attend au moins une valeur")
+            return sql.SQL("({} IN ({}))").format(left, sql.SQL(", ").join(self.value(v, kind) for v in values))
+        if op == "between":
+            arity(3)
+            left, kind = self._side(args[0])
+            return sql.SQL("({} BETWEEN {} AND {})").format(left, self.value(args[1], kind), self.value(args[2], kind))
+        if op == "isNull":
+            arity(1)
+            return sql.SQL("({} IS NULL)").format(self._side(args[0])[0])
+        if op in SPATIAL:
+            arity(2)
+            left, kind = self._side(args[0])
+            if kind != "geometry":
+                raise FilterError(f"{op.upper()} s'applique à la géométrie")
+            return sql.SQL("{}({}, {})").format(sql.SQL(SPATIAL[op]), left, self.geometry(args[1]))
+        if op in TEMPORAL:
+            arity(2)
+            return self._temporal(op, args)
+        raise FilterError(f"opérateur CQL2 non pris en charge : « {op} »")
+
+    def _side(self, v: object) -> tuple[sql.Composable, str]:
+        if not isinstance(v, Prop):
+            raise FilterError("le premier argument d'une comparaison doit être une propriété")
+        return self.prop(v)
+
+    def _temporal(self, op: str, args: tuple) -> sql.Composable:
+        prop = args[0]
+        if isinstance(prop, Prop) and prop.name in ("validity", "valid"):
+            if not self.c.temporal:
+                raise FilterError(f"la collection {self.c.id} n'a pas de validité temporelle")
+            plan = "t.id" if self.c.temporal == "self" else "t.plan_id"
+            left = sql.SQL("(SELECT daterange(pv.valid_from, pv.valid_to) FROM plans pv WHERE pv.id = {})").format(
+                sql.SQL(plan))
+        else:
+            expr, kind = self._side(prop)
+            if kind != "date":
+                raise FilterError(f"{op.upper()} s'applique à une date ou à « validity »")
+            left = sql.SQL("daterange({e}, {e}, '[]')").format(e=expr)
+        other = args[1]
+        if isinstance(other, Interval):
+            self.params += [other.start, other.end]
+            right = sql.SQL("daterange(%s, %s, '[]')")
+        elif isinstance(other, date):
+            self.params += [other, other]
+            right = sql.SQL("daterange(%s, %s, '[]')")
+        else:
+            raise FilterError(f"{op.upper()} attend une date ou un intervalle")
+        template = {"t_before": "(upper({l}) <= lower({r}))", "t_after": "(lower({l}) >= upper({r}))",
+                    "t_intersects": "({l} && {r})", "anyinteracts": "({l} && {r})",
+                    "t_during": "({r} @> {l})", "t_equals": "({l} = {r})"}[op]
+        return sql.SQL(template).format(l=left, r=right)
+
+
+def to_sql(ast: object, collection: Collection, filter_srid: int = 4326, flip: bool = False,
+           partner: bool = False) -> tuple[sql.Composable, list[object]]:
+    """The SQL condition and its parameters."""
+    translator = Translator(collection, filter_srid, flip, partner)
+    return translator(ast), translator.params

@@ -1,0 +1,255 @@
+"""OGC API Features in SQL: the public collections, and small pure functions that build one query each.
+
+GeoJSON is built by PostGIS (`json_build_object`, `ST_AsGeoJSON`) and returned as text, one feature per
+row; only `run_items` and `run_item` touch the connection. Identifiers come from the registry below, never
+from the request; values are always bound.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+COUNT_CAP = 10_000  # numberMatched is exact up to this many features, left out beyond
+
+
+@dataclass(frozen=True)
+class Prop:
+    """A property of a collection: its SQL expression (on alias t, plans as p) and JSON type."""
+
+    name: str
+    expr: str
+    type: str = "string"  # string, number, integer, boolean, date, array
+    restricted: bool = False  # only for partner keys
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Collection:
+    """A collection: table, id, geometry, properties, temporal semantics, access."""
+
+    id: str
+    title: str
+    description: str
+    table: str
+    id_expr: str
+    id_type: str  # integer or string
+    geom: str
+    geometry_type: str
+    props: tuple[Prop, ...]
+    join_plan: bool = False
+    temporal: str | None = None  # "plan": in force through its plan version
+    restricted: bool = False
+    extra_where: str = ""
+    layer_versions: tuple[str, ...] = field(default_factory=tuple)
+
+    def prop(self, name: str) -> Prop | None:
+        """The property called name."""
+        return next((p for p in self.props if p.name == name), None)
+
+    def visible(self, partner: bool) -> tuple[Prop, ...]:
+        """Properties a caller may see."""
+        return tuple(p for p in self.props if partner or not p.restricted)
+
+
+def _p(name: str, expr: str | None = None, type_: str = "string", restricted: bool = False, title: str = "") -> Prop:
+    return Prop(name, expr or f"t.{name}", type_, restricted, title)
+
+
+PLAN = _p("plan", "p.code", title="version de plan")
+COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
+    Collection("parcels", "Parcelles", "Parcelles cadastrales (références foncières normalisées)", "parcels", "t.id",
+               "integer", "t.geom", "MultiPolygon", (
+                   _p("land_ref", title="référence foncière"), _p("ref_kind"),
+                   _p("area_m2", "round(t.area_m2::numeric, 2)", "number", title="surface calculée (m²)"),
+                   _p("legal_area_m2", "t.legal_area_m2", "number", title="contenance du titre (m²)"),
+                   _p("commune_code"), _p("address", restricted=True), _p("ref_text", restricted=True)),
+               layer_versions=("parcels",)),
+    Collection("zones", "Zones des plans d'aménagement", "Zonage de chaque version de plan, avec son règlement",
+               "zones", "t.id", "integer", "t.geom", "MultiPolygon", (
+                   PLAN, _p("code"), _p("sector"), _p("label"), _p("dominant_use"),
+                   _p("height_max_m", type_="number"), _p("storeys_max", type_="integer"),
+                   _p("footprint_max_pct", type_="number"), _p("cos_value", type_="number"), _p("cos_meaning"),
+                   _p("cus_value", type_="number"), _p("cus_meaning"), _p("min_plot_area_m2", type_="number"),
+                   _p("min_frontage_m", type_="number"), _p("setback_road_m", type_="number"),
+                   _p("setback_side_m", type_="number"), _p("setback_rear_m", type_="number"),
+                   _p("continuous_frontage", type_="boolean"), _p("uses_allowed", type_="array"),
+                   _p("uses_forbidden", type_="array"), _p("uses_conditional", type_="array"),
+                   _p("regulation_article")),
+               join_plan=True, temporal="plan", layer_versions=("zones", "plans")),
+    Collection("prescriptions", "Prescriptions", "Voirie, alignements, réserves, espaces verts et servitudes",
+               "prescriptions", "t.id", "integer", "t.geom", "Geometry", (
+                   PLAN, _p("kind"), _p("code"), _p("label"), _p("width_m", type_="number"), _p("facility_code"),
+                   _p("facility_label"), _p("road_name")),
+               join_plan=True, temporal="plan", layer_versions=("prescriptions", "plans")),
+    Collection("sdau", "SDAU", "Affectation des sols du schéma directeur", "sdau_zones", "t.id", "integer", "t.geom",
+               "MultiPolygon", (PLAN, _p("code"), _p("label"), _p("destination")), join_plan=True, temporal="plan",
+               layer_versions=("sdau_zones", "plans")),
+    Collection("communes", "Communes et arrondissements", "Limites administratives", "communes", "t.code", "string",
+               "t.geom", "MultiPolygon", (_p("code"), _p("name"), _p("kind"), _p("prefecture"), _p("prefecture_kind")),
+               layer_versions=("communes",)),
+    Collection("plans", "Versions de plans", "Chaque version de plan avec son statut et son périmètre", "plans",
+               "t.code", "string", "t.perimeter", "MultiPolygon", (
+                   _p("code"), _p("kind"), _p("name"), _p("status"), _p("status_date", type_="date"),
+                   _p("approval_act"), _p("approval_date", type_="date"), _p("valid_from", type_="date"),
+                   _p("valid_to", type_="date")),
+               temporal="self", extra_where="t.perimeter IS NOT NULL", layer_versions=("plans",)),
+    Collection("roads", "Voirie existante", "Emprise des voies publiques", "roads", "t.id", "integer", "t.geom",
+               "MultiPolygon", (_p("name"), _p("width_m", type_="number"), _p("status"), _p("commune_code")),
+               layer_versions=("roads",)),
+    Collection("establishments", "Établissements réglementés", "Pharmacies, écoles, lieux de culte…", "establishments",
+               "t.id", "integer", "t.geom", "Point", (
+                   _p("kind"), _p("name"), _p("status"), _p("opened_on", type_="date"), _p("commune_code"),
+                   _p("filed_at", "to_char(t.filed_at, 'YYYY-MM-DD\"T\"HH24:MI:SSOF')", restricted=True)),
+               restricted=True, layer_versions=("establishments",)),
+)}
+
+
+@dataclass
+class ItemsQuery:
+    """A parsed items request: everything is validated before it reaches SQL."""
+
+    collection: Collection
+    limit: int
+    srid: int = 4326  # output SRID
+    flip: bool = False  # EPSG:4326 axis order (lat, lon)
+    precision: int = 7
+    bbox: tuple[float, float, float, float] | None = None
+    bbox_srid: int = 4326
+    bbox_flip: bool = False
+    where: list[sql.Composable] = field(default_factory=list)  # e.g. from CQL2
+    params: list[object] = field(default_factory=list)
+    day: object | None = None  # instant or (start, end) for temporal collections
+    after: object | None = None  # keyset: last id of the previous page
+    offset: int = 0
+    sort: list[tuple[Prop, bool]] = field(default_factory=list)  # (property, descending)
+    properties: tuple[Prop, ...] | None = None
+    partner: bool = False
+    skip_geometry: bool = False
+
+
+def geometry_sql(q: ItemsQuery) -> sql.Composable:
+    """ST_AsGeoJSON of the geometry in the output CRS (integer SRID, axis order handled)."""
+    geom = sql.SQL(q.collection.geom)
+    if q.srid != 26191:
+        geom = sql.SQL("ST_Transform({}, {})").format(geom, sql.Literal(q.srid))
+    if q.flip:
+        geom = sql.SQL("ST_FlipCoordinates({})").format(geom)
+    return sql.SQL("ST_AsGeoJSON({}, {}, 0)::json").format(geom, sql.Literal(q.precision))  # 0: no crs member
+
+
+def properties_sql(q: ItemsQuery) -> sql.Composable:
+    """json_build_object of the selected properties."""
+    props = q.properties if q.properties is not None else q.collection.visible(q.partner)
+    if not props:
+        return sql.SQL("'{}'::json")
+    parts = [sql.SQL("{}, {}").format(sql.Literal(p.name), sql.SQL(p.expr)) for p in props]
+    return sql.SQL("json_build_object({})").format(sql.SQL(", ").join(parts))
+
+
+def from_sql(c: Collection) -> sql.Composable:
+    """FROM clause (with the plan joined where features belong to a plan version)."""
+    table = sql.Identifier(c.table)
+    if c.join_plan:
+        return sql.SQL("{} t JOIN plans p ON p.id = t.plan_id").format(table)
+    return sql.SQL("{} t").format(table)
+
+
+def where_sql(q: ItemsQuery, with_keyset: bool = True) -> tuple[sql.Composable, list[object]]:
+    """WHERE clause and its parameters: bbox, filter, datetime, keyset."""
+    c = q.collection
+    clauses: list[sql.Composable] = []
+    params: list[object] = []
+    if c.extra_where:
+        clauses.append(sql.SQL(c.extra_where))
+    if q.bbox is not None:
+        x0, y0, x1, y1 = q.bbox
+        if q.bbox_flip:
+            x0, y0, x1, y1 = y0, x0, y1, x1
+        env = sql.SQL("ST_MakeEnvelope(%s, %s, %s, %s, {})").format(sql.Literal(q.bbox_srid))
+        if q.bbox_srid != 26191:
+            env = sql.SQL("ST_Transform(ST_Segmentize({}, %s), 26191)").format(env)
+        clauses.append(sql.SQL("{g} && {e} AND ST_Intersects({g}, {e})").format(g=sql.SQL(c.geom), e=env))
+        seg = [] if q.bbox_srid == 26191 else [abs(x1 - x0) / 16 or 1.0]
+        params += [x0, y0, x1, y1, *seg, x0, y0, x1, y1, *seg]
+    clauses += q.where
+    params += q.params
+    if q.day is not None and c.temporal:
+        plan_id = sql.SQL("t.id" if c.temporal == "self" else "t.plan_id")
+        if isinstance(q.day, tuple):
+            clauses.append(sql.SQL("EXISTS (SELECT 1 FROM plans pv WHERE pv.id = {} AND daterange(pv.valid_from, "
+                                   "pv.valid_to) && daterange(%s, %s, '[]'))").format(plan_id))
+            params += list(q.day)
+        else:
+            clauses.append(sql.SQL("plan_status_on({}, %s) = 'homologue'").format(plan_id))
+            params.append(q.day)
+    if with_keyset and q.after is not None and not q.sort:
+        clauses.append(sql.SQL("{} > %s").format(sql.SQL(c.id_expr)))
+        params.append(q.after)
+    if not clauses:
+        return sql.SQL(""), params
+    return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(clauses), params
+
+
+def order_sql(q: ItemsQuery) -> sql.Composable:
+    """ORDER BY: the requested properties, then the id (stable pages)."""
+    keys = [sql.SQL("{} {}").format(sql.SQL(p.expr), sql.SQL("DESC NULLS LAST" if desc else "ASC NULLS FIRST"))
+            for p, desc in q.sort]
+    keys.append(sql.SQL(q.collection.id_expr))
+    return sql.SQL(" ORDER BY ") + sql.SQL(", ").join(keys)
+
+
+def items_sql(q: ItemsQuery) -> tuple[sql.Composable, list[object]]:
+    """The query returning (id, feature JSON text) rows, one more than the limit to know if a page follows."""
+    c = q.collection
+    geometry = sql.SQL("NULL::json") if q.skip_geometry else geometry_sql(q)
+    where, params = where_sql(q)
+    query = sql.SQL(
+        "SELECT {id}, json_build_object('type', 'Feature', 'id', {id}, 'geometry', {geom}, 'properties', {props})::text"
+        " FROM {frm}{where}{order} LIMIT %s OFFSET %s").format(
+        id=sql.SQL(c.id_expr), geom=geometry, props=properties_sql(q), frm=from_sql(c), where=where, order=order_sql(q))
+    return query, [*params, q.limit + 1, q.offset]
+
+
+def count_sql(q: ItemsQuery) -> tuple[sql.Composable, list[object]]:
+    """A capped count: exact up to COUNT_CAP (cheap), more means "not given"."""
+    where, params = where_sql(q, with_keyset=False)
+    query = sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {frm}{where} LIMIT %s) s").format(
+        frm=from_sql(q.collection), where=where)
+    return query, [*params, COUNT_CAP + 1]
+
+
+def run_items(conn: psycopg.Connection, q: ItemsQuery, count: bool) -> tuple[list[tuple[object, str]], int | None]:
+    """Rows (id, feature JSON) and numberMatched (None when above the cap)."""
+    query, params = items_sql(q)
+    rows = conn.execute(query, params, prepare=True).fetchall()
+    matched = None
+    if count:
+        cq, cparams = count_sql(q)
+        n = conn.execute(cq, cparams, prepare=True).fetchone()[0]
+        matched = n if n <= COUNT_CAP else None
+    return rows, matched
+
+
+def run_item(conn: psycopg.Connection, q: ItemsQuery, item_id: object) -> str | None:
+    """One feature's JSON, or None."""
+    c = q.collection
+    geometry = geometry_sql(q)
+    query = sql.SQL("SELECT json_build_object('type', 'Feature', 'id', {id}, 'geometry', {geom}, 'properties', "
+                    "{props})::text FROM {frm} WHERE {id} = %s").format(
+        id=sql.SQL(c.id_expr), geom=geometry, props=properties_sql(q), frm=from_sql(c))
+    row = conn.execute(query, [item_id], prepare=True).fetchone()
+    return row[0] if row else None
+
+
+def extent(conn: psycopg.Connection, c: Collection) -> list[float] | None:
+    """The collection's bounding box in CRS84."""
+    query = sql.SQL("SELECT ST_Extent(ST_Transform({g}, 4326)) FROM {t} t").format(g=sql.SQL(c.geom),
+                                                                                    t=sql.Identifier(c.table))
+    box = conn.execute(query).fetchone()[0]
+    if not box:
+        return None
+    nums = box.replace("BOX(", "").replace(")", "").replace(",", " ").split()
+    return [round(float(v), 6) for v in nums]
