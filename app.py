@@ -30,6 +30,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
             settings = settings.with_(**config)
     app = Flask(__name__, template_folder="api/templates", static_folder="api/static")
     app.config["URBASIG"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = 5 * 1024 * 1024  # geometries come in POST bodies; larger is a 413
     app.extensions["urbasig.pool"] = make_pool(database_url(settings), settings.pool_min, settings.pool_max)
     logging.basicConfig(level=settings.log_level)
     register_web(app)

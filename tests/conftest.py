@@ -7,16 +7,21 @@ import os
 import shutil
 import socket
 import tempfile
+import threading
 from pathlib import Path
 
 import psycopg
 import pytest
+from werkzeug.serving import make_server
 
 from layers import migrate
 from layers.cluster import Cluster
 from layers.db import drop_database, ensure_database, with_dbname
+from layers.sample import load_sample
+from settings import Settings
 
 _counter = itertools.count()
+OGC_SAMPLE = 2000  # parcels of the sample territory behind the live OGC server
 
 
 def _free_port() -> int:
@@ -93,3 +98,28 @@ def conn(db_url):
     """A connection to the test's database."""
     with psycopg.connect(db_url) as connection:
         yield connection
+
+
+@pytest.fixture(scope="session")
+def sample_url(server_url, template_name):
+    name = f"urbasig_ogc_{os.getpid()}"
+    ensure_database(server_url, name, template=template_name)
+    url = with_dbname(server_url, name)
+    with psycopg.connect(url) as conn:
+        load_sample(conn, OGC_SAMPLE, 11)
+        conn.execute("INSERT INTO api_keys (name, key_hash) VALUES ('ANCFCC', encode(sha256('ubk_test'::bytea), 'hex'))")
+        conn.commit()
+    yield url
+    drop_database(server_url, name)
+
+
+@pytest.fixture(scope="session")
+def live(sample_url):
+    from app import create_app
+
+    app = create_app(Settings(database_url=sample_url, pool_min=1, pool_max=4, cors_origins="https://carte.example"))
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/ogc"
+    server.shutdown()

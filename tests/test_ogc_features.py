@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import threading
 from urllib.parse import quote
 
 import psycopg
@@ -13,37 +11,8 @@ import pytest
 import requests
 import shapely
 from owslib.ogcapi.features import Features
-from werkzeug.serving import make_server
 
-from app import create_app
-from layers.db import drop_database, ensure_database, with_dbname
-from layers.sample import load_sample
-from settings import Settings
-
-N = 2000
-
-
-@pytest.fixture(scope="module")
-def sample_url(server_url, template_name):
-    name = f"urbasig_ogc_{os.getpid()}"
-    ensure_database(server_url, name, template=template_name)
-    url = with_dbname(server_url, name)
-    with psycopg.connect(url) as conn:
-        load_sample(conn, N, 11)
-        conn.execute("INSERT INTO api_keys (name, key_hash) VALUES ('ANCFCC', encode(sha256('ubk_test'::bytea), 'hex'))")
-        conn.commit()
-    yield url
-    drop_database(server_url, name)
-
-
-@pytest.fixture(scope="module")
-def live(sample_url):
-    app = create_app(Settings(database_url=sample_url, pool_min=1, pool_max=4, cors_origins="https://carte.example"))
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/ogc"
-    server.shutdown()
+from tests.conftest import OGC_SAMPLE as N
 
 
 @pytest.fixture

@@ -27,6 +27,14 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
     "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
     "http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/ogc-process-description",
+    "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/json",
 ]
 _EXTENTS: dict[str, tuple[object, list[float] | None]] = {}
 
@@ -42,7 +50,11 @@ def landing_doc(base: str) -> dict:
                       {"href": f"{base}/conformance", "rel": "conformance", "type": "application/json",
                        "title": "classes de conformité"},
                       {"href": f"{base}/collections", "rel": "data", "type": "application/json",
-                       "title": "collections"}]}
+                       "title": "collections"},
+                      {"href": f"{base}/processes", "rel": "http://www.opengis.net/def/rel/ogc/1.0/processes",
+                       "type": "application/json", "title": "processus"},
+                      {"href": f"{base}/tileMatrixSets", "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes",
+                       "type": "application/json", "title": "jeux de tuiles"}]}
 
 
 def conformance_doc() -> dict:
@@ -72,6 +84,11 @@ def describe(conn: psycopg.Connection, base: str, c: Collection) -> dict:
                      {"href": f"{href}/items?f=html", "rel": "items", "type": "text/html", "title": "entités (HTML)"},
                      {"href": f"{href}/queryables", "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
                       "type": "application/schema+json", "title": "propriétés filtrables"}]}
+    from layers.tiles import TILE_LAYERS
+
+    if c.id in TILE_LAYERS:
+        doc["links"].append({"href": f"{href}/tiles", "rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
+                             "type": "application/json", "title": "tuiles vectorielles"})
     if c.temporal:
         doc["extent"]["temporal"] = {"interval": [[None, None]],
                                      "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian"}

@@ -6,9 +6,9 @@ import json
 
 from flask import Blueprint, Response, current_app, render_template, request
 
-from api.ogc import features
+from api.ogc import features, processes, tiles
 from api.ogc.meta import collection_doc, collections_doc, conformance_doc, landing_doc
-from gis.errors import UrbasigError
+from gis.errors import NotFound, UrbasigError
 from layers.db import pooled
 
 ogc = Blueprint("ogc", __name__, url_prefix="/ogc")
@@ -105,6 +105,85 @@ def item(collection_id: str, item_id: str) -> Response:
     if _wants_html():
         return Response(render_template("ogc/item.html", doc=json.loads(body), collection_id=collection_id))
     return Response(body, status=status, headers=headers)
+
+
+@ogc.get("/tileMatrixSets")
+def tile_matrix_sets() -> Response:
+    """The tile matrix sets served."""
+    return _json({"tileMatrixSets": [{"id": tiles.TMS, "uri": tiles.TMS_URI, "links": [
+        {"href": f"{_base()}/tileMatrixSets/{tiles.TMS}", "rel": "self", "type": "application/json"}]}]})
+
+
+@ogc.get("/tileMatrixSets/<tms>")
+def tile_matrix_set(tms: str) -> Response:
+    """WebMercatorQuad."""
+    if tms != tiles.TMS:
+        raise NotFound(f"jeu de tuiles inconnu : « {tms} » (WebMercatorQuad)")
+    return _json(tiles.tile_matrix_set())
+
+
+@ogc.get("/collections/<collection_id>/tiles")
+def collection_tilesets(collection_id: str) -> Response:
+    """Tilesets of a collection."""
+    return _json(tiles.tilesets(_base(), collection_id))
+
+
+@ogc.get("/collections/<collection_id>/tiles/<tms>")
+def collection_tileset(collection_id: str, tms: str) -> Response:
+    """Tileset metadata."""
+    if tms != tiles.TMS:
+        raise NotFound(f"jeu de tuiles inconnu : « {tms} » (WebMercatorQuad)")
+    with pooled(current_app.extensions["urbasig.pool"]) as conn:
+        return _json(tiles.tileset(conn, _base(), collection_id))
+
+
+@ogc.get("/collections/<collection_id>/tiles/<tms>/tilejson")
+def collection_tilejson(collection_id: str, tms: str) -> Response:
+    """TileJSON for web maps."""
+    if tms != tiles.TMS:
+        raise NotFound(f"jeu de tuiles inconnu : « {tms} » (WebMercatorQuad)")
+    with pooled(current_app.extensions["urbasig.pool"]) as conn:
+        return _json(tiles.tilejson(conn, _base(), collection_id))
+
+
+@ogc.get("/collections/<collection_id>/tiles/<tms>/<z>/<y>/<x>")
+def collection_tile(collection_id: str, tms: str, z: str, y: str, x: str) -> Response:
+    """One vector tile (cached in the database, ETag, Cache-Control)."""
+    if tms != tiles.TMS:
+        raise NotFound(f"jeu de tuiles inconnu : « {tms} » (WebMercatorQuad)")
+    with pooled(current_app.extensions["urbasig.pool"]) as conn:
+        headers, status, body = tiles.tile(conn, collection_id, z, y, x, request.args.to_dict(),
+                                           request.headers.get("If-None-Match"))
+    return Response(body, status=status, headers=headers)
+
+
+@ogc.get("/processes")
+def process_list() -> Response:
+    """Processes offered."""
+    return _json(processes.process_list(_base()))
+
+
+@ogc.get("/processes/<pid>")
+def process_description(pid: str) -> Response:
+    """A process and its inputs."""
+    return _json(processes.process_description(_base(), pid))
+
+
+@ogc.post("/processes/<pid>/execution")
+def process_execution(pid: str) -> Response:
+    """Execute a process synchronously (JSON in, JSON out)."""
+    from instruction.engine import Options
+
+    body = request.get_json(silent=True)
+    if body is None:
+        raise features.OgcError("corps JSON attendu (Content-Type: application/json)")
+    settings = current_app.config["URBASIG"]
+    options = Options(settings.max_land_area_m2, settings.apply_plans_in_inquiry)
+    with pooled(current_app.extensions["urbasig.pool"]) as conn:
+        result = processes.execute(conn, pid, body, options)
+    from instruction.findings import canonical_json
+
+    return Response(canonical_json(result), mimetype="application/json")
 
 
 @ogc.errorhandler(UrbasigError)

@@ -1,0 +1,142 @@
+"""OGC API Processes: instruction and the permit, subdivision and licence checks, executed synchronously."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import psycopg
+
+from api.ogc.features import OgcError
+from gis.errors import NotFound
+from instruction.checks import licence_check, lot_check, permit_check
+from instruction.engine import Options, instruct
+from instruction.land import LandRequest
+
+GEOJSON_GEOMETRY = {"type": "object", "required": ["type", "coordinates"],
+                    "properties": {"type": {"type": "string"}, "coordinates": {"type": "array"}}}
+LAND = {"title": "terrain", "description": "références foncières, ou géométrie GeoJSON, ou point [x, y]",
+        "schema": {"type": "object", "properties": {
+            "refs": {"type": "array", "items": {"type": "string"}, "minItems": 1, "examples": [["TF 3875/C"]]},
+            "geometry": GEOJSON_GEOMETRY,
+            "point": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}}}}
+CRS_INPUT = {"title": "SCR des géométries", "schema": {"type": "string", "default": "OGC:CRS84",
+                                                       "examples": ["EPSG:26191"]}}
+DATE_INPUT = {"title": "date de la situation", "schema": {"type": "string", "format": "date"}}
+PROJECT = {"title": "projet", "schema": {"type": "object", "properties": {
+    "use": {"type": "string"}, "storeys": {"type": "integer", "minimum": 0}, "height_m": {"type": "number"},
+    "floor_area_m2": {"type": "number"}, "footprint_area_m2": {"type": "number"}, "footprint": GEOJSON_GEOMETRY,
+    "basement": {"type": "boolean"}}}}
+GEOMS = {"type": "array", "items": GEOJSON_GEOMETRY}
+PROCESSES = {
+    "instruction": {"title": "Instruction d'un terrain", "description": "Ce que les plans permettent sur un terrain à "
+                    "une date : zones et parts, règles, voirie, réserves, servitudes, SDAU, avertissements.",
+                    "inputs": {"land": LAND, "crs": CRS_INPUT, "date": DATE_INPUT,
+                               "geometry": {"title": "inclure les géométries", "schema": {"type": "boolean"}}}},
+    "permit-check": {"title": "Contrôle d'un permis de construire", "description": "Règle par règle : conforme, non "
+                     "conforme, sans objet ou indéterminé, avec la mesure, la limite et sa source.",
+                     "inputs": {"land": LAND, "crs": CRS_INPUT, "date": DATE_INPUT, "project": PROJECT}},
+    "lot-check": {"title": "Contrôle d'un lotissement", "description": "Lots dans le terrain, sans chevauchement, "
+                  "surface et façade minimales, accès à une voie.",
+                  "inputs": {"land": LAND, "crs": CRS_INPUT, "date": DATE_INPUT,
+                             "lots": {"title": "lots", "schema": {"type": "array", "items": {"type": "object",
+                                      "required": ["geometry"], "properties": {"id": {"type": "string"},
+                                                                               "geometry": GEOJSON_GEOMETRY}}}},
+                             "internal_roads": {"title": "voies internes", "schema": GEOMS},
+                             "green_spaces": {"title": "espaces verts", "schema": GEOMS},
+                             "facilities": {"title": "équipements", "schema": GEOMS}}},
+    "licence-check": {"title": "Contrôle d'une activité économique", "description": "Compatibilité avec la zone, "
+                      "distances réglementaires (pharmacies), domaine public.",
+                      "inputs": {"location": LAND, "crs": CRS_INPUT, "date": DATE_INPUT,
+                                 "activity": {"title": "activité du catalogue", "schema": {"type": "string", "enum": [
+                                     "pharmacy", "tobacco_shop", "cafe_restaurant", "classified_1", "classified_2",
+                                     "classified_3", "terrace"]}},
+                                 "filed_at": {"title": "date et heure de dépôt", "schema": {"type": "string",
+                                                                                          "format": "date-time"}}}},
+}
+REQUIRED = {"instruction": {"land"}, "permit-check": {"land", "project"}, "lot-check": {"land", "lots"},
+            "licence-check": {"location", "activity"}}
+
+
+def _summary(base: str, pid: str) -> dict:
+    p = PROCESSES[pid]
+    return {"id": pid, "title": p["title"], "description": p["description"], "version": "1.0",
+            "jobControlOptions": ["sync-execute"], "outputTransmission": ["value"],
+            "links": [{"href": f"{base}/processes/{pid}", "rel": "self", "type": "application/json"},
+                      {"href": f"{base}/processes/{pid}/execution", "rel": "http://www.opengis.net/def/rel/ogc/1.0/"
+                       "execute", "type": "application/json"}]}
+
+
+def process_list(base: str) -> dict:
+    """Every process."""
+    return {"processes": [_summary(base, pid) for pid in PROCESSES],
+            "links": [{"href": f"{base}/processes", "rel": "self", "type": "application/json"}]}
+
+
+def process_description(base: str, pid: str) -> dict:
+    """A process with its input schemas."""
+    if pid not in PROCESSES:
+        raise NotFound(f"processus inconnu : « {pid} » (processus : {', '.join(PROCESSES)})")
+    inputs = {name: {**spec, "minOccurs": 1 if name in REQUIRED[pid] else 0, "maxOccurs": 1}
+              for name, spec in PROCESSES[pid]["inputs"].items()}
+    return {**_summary(base, pid), "inputs": inputs,
+            "outputs": {"result": {"title": "résultat", "schema": {"type": "object",
+                                                                   "contentMediaType": "application/json"}}}}
+
+
+def _land(value: object, crs: str | None, what: str) -> LandRequest:
+    if not isinstance(value, dict):
+        raise OgcError(f"{what} : objet attendu {{refs | geometry | point}}")
+    unknown = set(value) - {"refs", "geometry", "point"}
+    if unknown:
+        raise OgcError(f"{what} : champ(s) inconnu(s) {sorted(unknown)}")
+    refs = value.get("refs") or ()
+    if isinstance(refs, str):
+        refs = (refs,)
+    if not isinstance(refs, list | tuple) or not all(isinstance(r, str) for r in refs):
+        raise OgcError(f"{what}.refs : liste de références attendue")
+    point = value.get("point")
+    return LandRequest(refs=tuple(refs), geometry=value.get("geometry"), point=tuple(point) if point else None,
+                       crs=crs)
+
+
+def _date(value: object) -> date | None:
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise OgcError(f"date invalide : « {value} » (AAAA-MM-JJ)") from None
+
+
+def execute(conn: psycopg.Connection, pid: str, body: object, options: Options) -> dict:
+    """Run a process synchronously on its JSON inputs."""
+    if pid not in PROCESSES:
+        raise NotFound(f"processus inconnu : « {pid} »")
+    if not isinstance(body, dict) or not isinstance(body.get("inputs"), dict):
+        raise OgcError("corps attendu : {\"inputs\": {...}}")
+    inputs = body["inputs"]
+    unknown = set(inputs) - set(PROCESSES[pid]["inputs"])
+    if unknown:
+        raise OgcError(f"entrée(s) inconnue(s) : {', '.join(sorted(unknown))} (entrées : "
+                       f"{', '.join(PROCESSES[pid]['inputs'])})")
+    missing = REQUIRED[pid] - set(inputs)
+    if missing:
+        raise OgcError(f"entrée(s) obligatoire(s) manquante(s) : {', '.join(sorted(missing))}")
+    crs = inputs.get("crs")
+    if crs is not None and not isinstance(crs, str):
+        raise OgcError("crs : texte attendu (ex. EPSG:26191)")
+    day = _date(inputs.get("date"))
+    if pid == "instruction":
+        with_geometry = bool(inputs.get("geometry", False))
+        return instruct(conn, _land(inputs["land"], crs, "land"), day,
+                        Options(options.max_land_area_m2, options.apply_plans_in_inquiry, with_geometry))
+    if pid == "permit-check":
+        return permit_check(conn, _land(inputs["land"], crs, "land"), inputs["project"], day, options, crs)
+    if pid == "lot-check":
+        return lot_check(conn, _land(inputs["land"], crs, "land"), inputs["lots"], inputs.get("internal_roads"),
+                         inputs.get("green_spaces"), inputs.get("facilities"), day, options, crs)
+    activity = inputs["activity"]
+    if not isinstance(activity, str):
+        raise OgcError("activity : texte attendu")
+    return licence_check(conn, _land(inputs["location"], crs, "location"), activity, inputs.get("filed_at"), day,
+                         options)

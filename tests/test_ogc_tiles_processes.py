@@ -1,0 +1,160 @@
+"""Vector tiles (decoded by GDAL's MVT driver) and processes (executed through OWSLib) on the live server."""
+
+from __future__ import annotations
+
+import math
+
+import psycopg
+import pyogrio
+import pytest
+import requests
+from owslib.ogcapi.processes import Processes
+
+from app import create_app
+from layers.sample import load_sample
+from settings import Settings
+
+TMS = "/collections/{c}/tiles/WebMercatorQuad"
+
+
+def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+
+
+@pytest.fixture
+def db(sample_url):
+    with psycopg.connect(sample_url) as conn:
+        yield conn
+
+
+def _centre(db):
+    return db.execute("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_SetSRID(ST_Centroid(ST_Extent(geom)::geometry), 26191), 4326) "
+                      "p FROM parcels) s").fetchone()
+
+
+def _decode(data: bytes, z: int, x: int, y: int, tmp_path, layer: str):
+    path = tmp_path / str(z) / str(x) / f"{y}.pbf"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return pyogrio.read_dataframe(path, layer=layer)
+
+
+def test_parcels_tile_holds_every_parcel_of_the_tile(live, db, tmp_path):
+    lon, lat = _centre(db)
+    z = 16
+    x, y = _tile_of(lon, lat, z)
+    r = requests.get(f"{live}{TMS.format(c='parcels')}/{z}/{y}/{x}", timeout=30)
+    assert r.status_code == 200 and r.headers["Content-Type"] == "application/vnd.mapbox-vector-tile"
+    assert r.headers["Cache-Control"].startswith("public") and r.headers["ETag"]
+    frame = _decode(r.content, z, x, y, tmp_path, "parcels")
+    expected = db.execute("SELECT count(*) FROM parcels WHERE ST_Intersects(geom, ST_Transform(ST_TileEnvelope(%s, %s, "
+                          "%s), 26191))", (z, x, y)).fetchone()[0]
+    assert expected > 0 and abs(len(frame) - expected) <= 2  # a parcel only touching the edge may clip to nothing
+    assert set(frame.columns) >= {"land_ref", "commune"}
+    names = [r[0] for r in db.execute("SELECT full_name FROM parcel_owners LIMIT 50")]
+    assert not any(name.encode() in r.content for name in names)
+    again = requests.get(r.url, headers={"If-None-Match": r.headers["ETag"]}, timeout=30)
+    assert again.status_code == 304
+
+
+def test_zones_tile_changes_when_the_layer_changes(sample_url, tmp_path):
+    app = create_app(Settings(database_url=sample_url, pool_min=1, pool_max=2))
+    client = app.test_client()
+    with psycopg.connect(sample_url) as conn:
+        lon, lat = _centre(conn)
+        z = 14
+        x, y = _tile_of(lon, lat, z)
+        url = f"/ogc{TMS.format(c='zones')}/{z}/{y}/{x}?datetime=2026-11-23"
+        first = client.get(url)
+        assert first.status_code == 200
+        assert client.get(url).headers["ETag"] == first.headers["ETag"]  # served from the cache
+        assert conn.execute("SELECT count(*) FROM tile_cache WHERE collection = 'zones'").fetchone()[0] >= 1
+        codes = set(_decode(first.data, z, x, y, tmp_path / "a", "zones")["code"])
+        zone_id = conn.execute("SELECT z.id FROM zones z JOIN plans p ON p.id = z.plan_id WHERE "
+                               "plan_status_on(p.id, '2026-11-23') = 'homologue' AND ST_Intersects(z.geom, "
+                               "ST_Transform(ST_TileEnvelope(%s, %s, %s), 26191)) ORDER BY z.id LIMIT 1",
+                               (z, x, y)).fetchone()[0]
+        old = conn.execute("SELECT code FROM zones WHERE id = %s", (zone_id,)).fetchone()[0]
+        conn.execute("UPDATE zones SET code = 'NOUVEAU' WHERE id = %s", (zone_id,))
+        conn.commit()
+        try:
+            second = client.get(url)
+            assert second.headers["ETag"] != first.headers["ETag"]
+            new_codes = set(_decode(second.data, z, x, y, tmp_path / "b", "zones")["code"])
+            assert "NOUVEAU" in new_codes and "NOUVEAU" not in codes
+        finally:
+            conn.execute("UPDATE zones SET code = %s WHERE id = %s", (old, zone_id))
+            conn.commit()
+
+
+def test_tile_errors_and_metadata(live):
+    base = f"{live}{TMS.format(c='parcels')}"
+    assert requests.get(f"{base}/9/100/100", timeout=30).status_code == 404  # below zoom 10
+    assert requests.get(f"{base}/21/1/1", timeout=30).status_code == 404
+    assert requests.get(f"{base}/14/a/1", timeout=30).status_code == 400
+    assert requests.get(f"{live}/collections/communes/tiles/WebMercatorQuad/14/1/1", timeout=30).status_code == 404
+    assert requests.get(f"{live}/collections/parcels/tiles/WorldCRS84Quad", timeout=30).status_code == 404
+    tilejson = requests.get(f"{base}/tilejson", timeout=30).json()
+    assert tilejson["tilejson"] == "3.0.0" and tilejson["minzoom"] == 10 and tilejson["maxzoom"] == 20
+    assert tilejson["tiles"][0].endswith("/{z}/{y}/{x}")
+    tileset = requests.get(base, timeout=30).json()
+    assert tileset["dataType"] == "vector" and len(tileset["tileMatrixSetLimits"]) == 11
+    assert any(link["rel"] == "item" and link["templated"] for link in tileset["links"])
+    tms = requests.get(f"{live}/tileMatrixSets/WebMercatorQuad", timeout=30).json()
+    assert [m["id"] for m in tms["tileMatrices"]][0] == "10"
+
+
+def test_owslib_executes_the_instruction_process(live, db):
+    ref, area = db.execute("SELECT land_ref, area_m2 FROM parcels WHERE land_ref IS NOT NULL ORDER BY id "
+                           "LIMIT 1").fetchone()
+    api = Processes(live)
+    ids = {p["id"] for p in api.processes()}
+    assert ids == {"instruction", "permit-check", "lot-check", "licence-check"}
+    description = api.process("permit-check")
+    assert description["inputs"]["project"]["minOccurs"] == 1
+    result = api.execute("instruction", {"land": {"refs": [ref]}, "date": "2026-11-23"})  # OWSLib wraps "inputs"
+    assert result["land"]["refs"] == [ref] and result["land"]["area_m2"] == round(area, 2)
+    assert result["schema"] == "urbasig/instruction/1"
+
+
+def test_permit_process_with_a_footprint_in_merchich(live, db):
+    ref, x0, y0 = db.execute("SELECT land_ref, ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM parcels "
+                             "WHERE land_ref IS NOT NULL ORDER BY id LIMIT 1").fetchone()
+    footprint = {"type": "Polygon", "coordinates": [[[x0 - 3, y0 - 3], [x0 + 3, y0 - 3], [x0 + 3, y0 + 3],
+                                                     [x0 - 3, y0 + 3], [x0 - 3, y0 - 3]]]}
+    body = {"inputs": {"land": {"refs": [ref]}, "crs": "EPSG:26191",
+                       "project": {"use": "habitation", "storeys": 2, "height_m": 9, "footprint": footprint}}}
+    r = requests.post(f"{live}/processes/permit-check/execution", json=body, timeout=60)
+    assert r.status_code == 200, r.text
+    result = r.json()
+    assert result["outcome"] in ("pass", "fail", "cannot_tell") and result["check_id"]
+    assert {rule["rule"] for rule in result["rules"]} >= {"footprint_inside_land", "storeys", "height"}
+
+
+@pytest.mark.parametrize("pid,body,status,message", [
+    ("instruction", {"inputs": {}}, 400, "manquante"),
+    ("instruction", {"inputs": {"land": {"refs": ["TF 1/Z"]}, "foo": 1}}, 400, "inconnue"),
+    ("instruction", {"inputs": {"land": {"refs": ["lot B"]}}}, 400, "illisible"),
+    ("instruction", {"inputs": {"land": {"refs": ["TF 9999999/Z"]}}}, 404, "inconnu"),
+    ("instruction", {"inputs": {"land": {"geometry": {"type": "Polygon", "coordinates": []}}}}, 400, "vide"),
+    ("instruction", {"inputs": {"land": "TF 1"}}, 400, "objet"),
+    ("instruction", {"land": {}}, 400, "inputs"),
+    ("licence-check", {"inputs": {"location": {"point": [-7.7, 33.48]}, "activity": "casino"}}, 400, "activité"),
+    ("nope", {"inputs": {}}, 404, "inconnu"),
+])
+def test_process_errors(live, pid, body, status, message):
+    r = requests.post(f"{live}/processes/{pid}/execution", json=body, timeout=30)
+    assert r.status_code == status, r.text
+    assert message in r.json()["description"]
+
+
+def test_huge_body_is_refused(live):
+    r = requests.post(f"{live}/processes/instruction/execution", data=b"{" + b" " * (6 * 1024 * 1024) + b"}",
+                      headers={"Content-Type": "application/json"}, timeout=60)
+    assert r.status_code == 413
+
+
+def test_small_sample_loads_for_isolated_tile_tests(db_url):
+    with psycopg.connect(db_url) as conn:
+        assert load_sample(conn, 300, 1).counts["parcels"] == 300
