@@ -29,8 +29,8 @@ def db(sample_url):
 
 
 def _centre(db):
-    return db.execute("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_SetSRID(ST_Centroid(ST_Extent(geom)::geometry), 26191), 4326) "
-                      "p FROM parcels) s").fetchone()
+    return db.execute("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_SetSRID(ST_Centroid(ST_Extent(geom)::geometry), "
+                      "26191), 4326) p FROM parcels) s").fetchone()
 
 
 def _decode(data: bytes, z: int, x: int, y: int, tmp_path, layer: str):
