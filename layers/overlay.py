@@ -137,9 +137,7 @@ def instruction_context(conn: psycopg.Connection, day: date) -> tuple[date | Non
     """In one round trip: the first plan date, the data timestamp and the thresholds valid on `day`."""
     earliest, stamp, version, content = conn.execute(CONTEXT, {"day": day}, prepare=True).fetchone()
     if version is None:
-        from gis.errors import ConfigError
-
-        raise ConfigError(f"aucune version des seuils en vigueur le {day} (table rule_sets)")
+        _no_rules(conn, "thresholds", day)
     return earliest, stamp, (version, content)
 
 
@@ -148,10 +146,18 @@ def rule_set(conn: psycopg.Connection, kind: str, day: date) -> tuple[str, dict]
     row = conn.execute("SELECT version, content FROM rule_sets WHERE kind = %s AND valid_from <= %s "
                        "ORDER BY valid_from DESC, id DESC LIMIT 1", (kind, day), prepare=True).fetchone()
     if row is None:
-        from gis.errors import ConfigError
-
-        raise ConfigError(f"aucune version des règles « {kind} » en vigueur le {day} (table rule_sets)")
+        _no_rules(conn, kind, day)
     return row[0], row[1]
+
+
+def _no_rules(conn: psycopg.Connection, kind: str, day: date) -> None:
+    """A date before every version is the caller's mistake (400); no version at all is ours (500)."""
+    from gis.errors import ConfigError, InputError
+
+    first = conn.execute("SELECT min(valid_from) FROM rule_sets WHERE kind = %s", (kind,)).fetchone()[0]
+    if first is None:
+        raise ConfigError(f"aucune version des règles « {kind} » (table rule_sets)")
+    raise InputError(f"date du {day} antérieure aux règles « {kind} » enregistrées (à partir du {first})")
 
 
 ESTABLISHMENTS_NEAR = """

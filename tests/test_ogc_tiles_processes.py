@@ -158,3 +158,18 @@ def test_huge_body_is_refused(live):
 def test_small_sample_loads_for_isolated_tile_tests(db_url):
     with psycopg.connect(db_url) as conn:
         assert load_sample(conn, 300, 1).counts["parcels"] == 300
+
+
+def test_schemathesis_finds_no_server_error(live, tmp_path):
+    """Property-based requests generated from our OpenAPI document: never a 500."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = shutil.which("schemathesis") or str(Path(sys.executable).parent / "schemathesis")
+    root = live.rsplit("/ogc", 1)[0]
+    result = subprocess.run([exe, "run", f"{live}/openapi", "--url", root, "--checks", "not_a_server_error",
+                             "--max-examples", "12", "--request-timeout", "30", "--no-color"],
+                            capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-4000:]

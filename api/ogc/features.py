@@ -84,6 +84,17 @@ def _bbox(value: str) -> tuple[float, float, float, float]:
     return tuple(nums)
 
 
+RANGES = {4326: (-180, -90, 180, 90), 3857: (-20037508.35, -20048966.11, 20037508.35, 20048966.11),
+          26191: (-1e7, -1e7, 1e7, 1e7)}
+
+
+def _check_range(box: tuple[float, float, float, float], srid: int, flip: bool) -> None:
+    x0, y0, x1, y1 = (box[1], box[0], box[3], box[2]) if flip else box
+    lo_x, lo_y, hi_x, hi_y = RANGES[srid]
+    if not (lo_x <= x0 <= hi_x and lo_x <= x1 <= hi_x and lo_y <= y0 <= hi_y and lo_y <= y1 <= hi_y):
+        raise OgcError(f"bbox hors du domaine du SCR (EPSG:{srid}) : vérifiez l'ordre des axes et bbox-crs")
+
+
 def _day(text: str) -> date:
     try:
         if "T" in text:
@@ -131,6 +142,7 @@ def build_query(c: Collection, args: dict[str, str], partner: bool) -> tuple[Ite
     if args.get("bbox"):
         q.bbox = _bbox(args["bbox"])
         _, q.bbox_srid, q.bbox_flip, _ = crs_of(args.get("bbox-crs"), "bbox-crs")
+        _check_range(q.bbox, q.bbox_srid, q.bbox_flip)
     elif args.get("bbox-crs"):
         crs_of(args["bbox-crs"], "bbox-crs")
     if args.get("properties") is not None:
@@ -187,9 +199,10 @@ def items(conn: psycopg.Connection, base_url: str, collection_id: str, args: dic
     first_page = q.after is None and q.offset == 0
     try:
         rows, matched = run_items(conn, q, count=True)
-    except psycopg.errors.DataException as exc:  # e.g. a value out of range for its column
+    except (psycopg.errors.DataException, psycopg.errors.InternalError) as exc:
+        # a value out of range for its column, coordinates PROJ cannot transform: the request's fault
         conn.rollback()
-        raise OgcError(f"filtre inapplicable : {exc.diag.message_primary}") from None
+        raise OgcError(f"requête inapplicable : {exc.diag.message_primary}") from None
     more = len(rows) > q.limit
     rows = rows[: q.limit]
     href = f"{base_url}/collections/{c.id}/items"

@@ -70,6 +70,41 @@ def build_openapi() -> str:
                            ITEM_PARAMS[3], ITEM_PARAMS[-1]],
             "responses": {"200": {"description": "Feature GeoJSON", "content": {"application/geo+json": {}}},
                           "400": _ERROR, "404": _ERROR}}}
+    from api.ogc.processes import PROCESSES, REQUIRED
+    from layers.tiles import MAX_ZOOM, MIN_ZOOM, TILE_LAYERS
+
+    for layer in TILE_LAYERS:
+        base = f"/ogc/collections/{layer}/tiles"
+        paths[base] = {"get": {"summary": f"{layer} : jeux de tuiles", "operationId": f"tilesets_{layer}",
+                               "responses": {"200": {"description": "jeux de tuiles"}}}}
+        paths[f"{base}/WebMercatorQuad"] = {"get": {"summary": f"{layer} : tuiles WebMercatorQuad",
+                                                    "operationId": f"tileset_{layer}",
+                                                    "responses": {"200": {"description": "métadonnées"}}}}
+        paths[f"{base}/WebMercatorQuad/tilejson"] = {"get": {"summary": f"{layer} : TileJSON",
+                                                             "operationId": f"tilejson_{layer}",
+                                                             "responses": {"200": {"description": "TileJSON 3.0.0"}}}}
+        tile_params = [{"name": n, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
+                       for n in ("tileMatrix", "tileRow", "tileCol")]
+        tile_params[0]["schema"] = {"type": "integer", "minimum": MIN_ZOOM, "maximum": MAX_ZOOM}
+        tile_params.append(_param("datetime", {"type": "string", "format": "date"}, "plans en vigueur à cette date"))
+        paths[f"{base}/WebMercatorQuad/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"] = {"get": {
+            "summary": f"{layer} : une tuile vectorielle", "operationId": f"tile_{layer}", "parameters": tile_params,
+            "responses": {"200": {"description": "tuile MVT", "content": {"application/vnd.mapbox-vector-tile": {}}},
+                          "204": {"description": "tuile vide"}, "304": {"description": "inchangée"},
+                          "400": _ERROR, "404": _ERROR}}}
+    paths["/ogc/processes"] = {"get": {"summary": "Processus", "operationId": "processes",
+                                       "responses": {"200": {"description": "liste"}}}}
+    for pid, spec in PROCESSES.items():
+        paths[f"/ogc/processes/{pid}"] = {"get": {"summary": spec["title"], "operationId": f"process_{pid}",
+                                                  "responses": {"200": {"description": "description"}}}}
+        inputs = {name: item["schema"] for name, item in spec["inputs"].items()}
+        body = {"type": "object", "required": ["inputs"], "properties": {"inputs": {
+            "type": "object", "required": sorted(REQUIRED[pid]), "properties": inputs, "additionalProperties": False}}}
+        paths[f"/ogc/processes/{pid}/execution"] = {"post": {
+            "summary": f"Exécuter : {spec['title']}", "operationId": f"execute_{pid}",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+            "responses": {"200": {"description": "résultat", "content": {"application/json": {}}}, "400": _ERROR,
+                          "404": _ERROR, "413": {"description": "corps trop grand"}}}}
     doc = {"openapi": "3.0.3",
            "info": {"title": "urbasig — API OGC", "version": "1.0",
                     "description": "OGC API Features des couches d'urbanisme de Casablanca-Settat"},

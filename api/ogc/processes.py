@@ -95,8 +95,13 @@ def _land(value: object, crs: str | None, what: str) -> LandRequest:
     if not isinstance(refs, list | tuple) or not all(isinstance(r, str) for r in refs):
         raise OgcError(f"{what}.refs : liste de références attendue")
     point = value.get("point")
-    return LandRequest(refs=tuple(refs), geometry=value.get("geometry"), point=tuple(point) if point else None,
-                       crs=crs)
+    if point is not None and (not isinstance(point, list) or len(point) != 2
+                              or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in point)):
+        raise OgcError(f"{what}.point : deux nombres attendus [x, y]")
+    geometry = value.get("geometry")
+    if geometry is not None and not isinstance(geometry, dict):
+        raise OgcError(f"{what}.geometry : géométrie GeoJSON attendue")
+    return LandRequest(refs=tuple(refs), geometry=geometry, point=tuple(point) if point else None, crs=crs)
 
 
 def _date(value: object) -> date | None:
