@@ -53,6 +53,8 @@ class Settings:
     apply_plans_in_inquiry: bool = False
     # OGC API: origins allowed by CORS ("*" or a comma-separated list; empty = no CORS headers).
     cors_origins: str = ""
+    # Vector tiles: keep rendered tiles in the database (shared by every process); off for benchmarks.
+    tile_cache: bool = True
     log_level: str = "INFO"
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 

@@ -79,8 +79,9 @@ def connect(url: str, autocommit: bool = False) -> psycopg.Connection:
 
 def make_pool(url: str, min_size: int, max_size: int) -> ConnectionPool:
     """A connection pool, opened lazily on first use so that nothing connects at import or app creation."""
+    # autocommit: a read is one round trip, with no BEGIN/ROLLBACK around it; writers open transactions
     return ConnectionPool(url, min_size=min_size, max_size=max_size, open=False, name="urbasig",
-                          kwargs={"application_name": "urbasig", "connect_timeout": 10})
+                          kwargs={"application_name": "urbasig", "connect_timeout": 10, "autocommit": True})
 
 
 @contextmanager

@@ -8,6 +8,7 @@ from the request; values are always bound.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import psycopg
 from psycopg import sql
@@ -233,14 +234,20 @@ def run_items(conn: psycopg.Connection, q: ItemsQuery, count: bool) -> tuple[lis
     return rows, matched
 
 
-def run_item(conn: psycopg.Connection, q: ItemsQuery, item_id: object) -> str | None:
-    """One feature's JSON, or None."""
-    c = q.collection
-    geometry = geometry_sql(q)
+@lru_cache(maxsize=256)
+def _item_sql(collection_id: str, srid: int, flip: bool, precision: int, partner: bool) -> str:
+    c = COLLECTIONS[collection_id]
+    q = ItemsQuery(collection=c, limit=1, srid=srid, flip=flip, precision=precision, partner=partner)
     query = sql.SQL("SELECT json_build_object('type', 'Feature', 'id', {id}, 'geometry', {geom}, 'properties', "
                     "{props})::text FROM {frm} WHERE {id} = %s").format(
-        id=sql.SQL(c.id_expr), geom=geometry, props=properties_sql(q), frm=from_sql(c))
-    row = conn.execute(query, [item_id], prepare=True).fetchone()
+        id=sql.SQL(c.id_expr), geom=geometry_sql(q), props=properties_sql(q), frm=from_sql(c))
+    return query.as_string()
+
+
+def run_item(conn: psycopg.Connection, q: ItemsQuery, item_id: object) -> str | None:
+    """One feature's JSON, or None (the statement text is built once per variant, then prepared)."""
+    text = _item_sql(q.collection.id, q.srid, q.flip, q.precision, q.partner)
+    row = conn.execute(text.encode(), [item_id], prepare=True).fetchone()
     return row[0] if row else None
 
 

@@ -15,7 +15,7 @@ from data.generator import GENERATOR_VERSION, Table, Territory, generate
 from gis.crs import STORAGE_SRID
 from gis.errors import Conflict
 from gis.geometry import to_ewkb_hex
-from layers.bulk import copy_rows
+from layers.bulk import bulk_deferral, copy_rows
 from layers.plans import create_plan, ensure_perimeter, record_meta
 from layers.provenance import code_version
 
@@ -121,12 +121,15 @@ def _write(conn: psycopg.Connection, territory: Territory, progress: bool) -> di
     base = conn.execute("SELECT COALESCE(max(id), 0) FROM parcels").fetchone()[0]
     conn.execute("SELECT setval('parcels_id_seq', %s)", (base + n,))
     parcel_ids = list(range(base + 1, base + n + 1))
-    conn.execute("DROP INDEX IF EXISTS parcels_geom_gist")  # one index build beats a million insertions
+    deferred = bulk_deferral(conn, "parcels")  # one index build beats a million insertions
+    for drop, _create in deferred:
+        conn.execute(drop)
     counts["parcels"] = _copy_table(conn, "parcels", territory.parcels, {"id": parcel_ids, "import_id": ids(n)},
                                     progress=progress)
     if progress:
-        tqdm.write("urbasig : index spatial des parcelles")
-    conn.execute("CREATE INDEX parcels_geom_gist ON parcels USING gist (geom)")
+        tqdm.write("urbasig : index des parcelles")
+    for _drop, create in deferred:
+        conn.execute(create)
     owners = territory.owners
     owner_cols = {k: v for k, v in owners.columns.items() if k != "parcel_index"}
     owner_cols["parcel_id"] = [parcel_ids[i] for i in owners.columns["parcel_index"]]

@@ -28,6 +28,7 @@ class TileLayer:
     caps: tuple[tuple[int, int], ...]  # (from zoom, max features)
     join_plan: bool = False
     layer_versions: tuple[str, ...] = ()
+    geom_3857: str | None = None  # a stored Web Mercator copy, when the table has one
 
     def cap(self, z: int) -> int:
         """Feature cap at zoom z."""
@@ -36,7 +37,8 @@ class TileLayer:
 
 TILE_LAYERS = {t.id: t for t in (
     TileLayer("parcels", "parcels", (("id", "t.id"), ("land_ref", "t.land_ref"), ("commune", "t.commune_code")),
-              "t.area_m2 DESC", ((10, 2000), (13, 8000), (15, 20000)), layer_versions=("parcels",)),
+              "t.area_m2 DESC", ((10, 2000), (13, 8000), (15, 20000)), layer_versions=("parcels",),
+              geom_3857="t.geom_3857"),
     TileLayer("zones", "zones", (("id", "t.id"), ("plan", "p.code"), ("code", "t.code"), ("sector", "t.sector"),
                                  ("storeys_max", "t.storeys_max"), ("height_max_m", "t.height_max_m::float8")),
               "ST_Area(t.geom) DESC", ((10, 5000),), join_plan=True, layer_versions=("zones", "plans")),
@@ -59,6 +61,19 @@ def tile_sql(layer: TileLayer, z: int, day: date | None) -> sql.Composable:
     frm = sql.SQL("{} t JOIN plans p ON p.id = t.plan_id" if layer.join_plan else "{} t").format(
         sql.Identifier(layer.table))
     when = sql.SQL(" AND plan_status_on(t.plan_id, %(day)s) = 'homologue'") if (layer.join_plan and day) else sql.SQL("")
+    if layer.geom_3857:  # stored Web Mercator copy: no transform, simplify in Mercator units
+        pixel = WORLD / 2**z / EXTENT
+        return sql.SQL("""
+            WITH b AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env)
+            SELECT ST_AsMVT(q, {name}, {extent}, 'geom', 'id') FROM (
+                SELECT {props}, ST_AsMVTGeom(ST_Simplify({g}, {tol}, true), b.env, {extent}, 64, true) AS geom
+                FROM {frm}, b
+                WHERE {g} && b.env AND ST_Intersects({g}, b.env){when}
+                ORDER BY {order} LIMIT {cap}) q
+            WHERE q.geom IS NOT NULL""").format(
+            name=sql.Literal(layer.id), extent=sql.Literal(EXTENT), props=props, g=sql.SQL(layer.geom_3857),
+            tol=sql.Literal(round(pixel, 4)), frm=frm, when=when, order=sql.SQL(layer.order),
+            cap=sql.Literal(layer.cap(z)))
     # simplify in Merchich metres to a pixel, skip in-tile work for what is smaller than half a pixel
     return sql.SQL("""
         WITH b AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env,
@@ -81,19 +96,21 @@ def layers_version(conn: psycopg.Connection, layer: TileLayer) -> int:
 
 
 def get_tile(conn: psycopg.Connection, layer: TileLayer, z: int, x: int, y: int,
-             day: date | None) -> tuple[bytes, str, bool]:
+             day: date | None, use_cache: bool = True) -> tuple[bytes, str, bool]:
     """(MVT bytes, ETag, served from cache): from the cache when built from the current layer versions."""
     version = layers_version(conn, layer)
     variant = day.isoformat() if day else ""
-    row = conn.execute("SELECT data, etag FROM tile_cache WHERE collection = %s AND z = %s AND x = %s AND y = %s "
-                       "AND variant = %s AND version = %s", (layer.id, z, x, y, variant, version),
-                       prepare=True).fetchone()
+    row = None if not use_cache else conn.execute(
+        "SELECT data, etag FROM tile_cache WHERE collection = %s AND z = %s AND x = %s AND y = %s AND variant = %s "
+        "AND version = %s", (layer.id, z, x, y, variant, version), prepare=True).fetchone()
     if row:
         return bytes(row[0]), row[1], True
     params = {"z": z, "x": x, "y": y, "day": day}
     data = conn.execute(tile_sql(layer, z, day), params).fetchone()[0] or b""
     data = bytes(data)
     etag = hashlib.sha1(f"{layer.id}/{z}/{x}/{y}/{variant}/{version}".encode() + data).hexdigest()[:20]
+    if not use_cache:
+        return data, etag, False
     conn.execute("INSERT INTO tile_cache (collection, z, x, y, variant, version, etag, data) VALUES "
                  "(%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (collection, z, x, y, variant) DO UPDATE SET "
                  "version = EXCLUDED.version, etag = EXCLUDED.etag, data = EXCLUDED.data, created_at = now()",

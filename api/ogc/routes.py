@@ -153,7 +153,8 @@ def collection_tile(collection_id: str, tms: str, z: str, y: str, x: str) -> Res
         raise NotFound(f"jeu de tuiles inconnu : « {tms} » (WebMercatorQuad)")
     with pooled(current_app.extensions["urbasig.pool"]) as conn:
         headers, status, body = tiles.tile(conn, collection_id, z, y, x, request.args.to_dict(),
-                                           request.headers.get("If-None-Match"))
+                                           request.headers.get("If-None-Match"),
+                                           current_app.config["URBASIG"].tile_cache)
     return Response(body, status=status, headers=headers)
 
 

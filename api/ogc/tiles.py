@@ -92,7 +92,7 @@ def tilejson(conn: psycopg.Connection, base: str, collection_id: str) -> dict:
 
 
 def tile(conn: psycopg.Connection, collection_id: str, z: str, y: str, x: str, args: dict[str, str],
-         if_none_match: str | None) -> tuple[dict, int, bytes]:
+         if_none_match: str | None, use_cache: bool = True) -> tuple[dict, int, bytes]:
     """One MVT tile with ETag and Cache-Control; 304 when the client's copy is current."""
     layer = tile_layer(collection_id)
     try:
@@ -111,7 +111,7 @@ def tile(conn: psycopg.Connection, collection_id: str, z: str, y: str, x: str, a
         from datetime import date
 
         day = date.today()  # zoning and prescriptions of the plans in force today by default
-    data, etag, _cached = get_tile(conn, layer, zi, xi, yi, day)
+    data, etag, _cached = get_tile(conn, layer, zi, xi, yi, day, use_cache)
     headers = {"ETag": f'"{etag}"', "Cache-Control": "public, max-age=300", "Content-Type": MVT}
     if if_none_match and etag in if_none_match:
         return headers, 304, b""
