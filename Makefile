@@ -43,8 +43,10 @@ lint: venv
 	$(BIN)/ruff check .
 
 bench: db
-	$(BIN)/python bench/generation.py
-	$(BIN)/python bench/import_throughput.py
+	cd bench && ../$(BIN)/python generation.py
+	cd bench && ../$(BIN)/python import_throughput.py
+	cd bench && ../$(BIN)/python instruction.py
+	cd bench && ../$(BIN)/python ogc.py
 
 clean-db: stop
 	rm -rf var/pg

@@ -32,6 +32,8 @@ from api.ogc.features import encode_cursor
 from layers.sample import load_sample
 
 ROOT = Path(__file__).resolve().parent.parent
+# server output goes to a file: an unread pipe fills up and blocks the server (tipg logs every request)
+LOG = open(tempfile.gettempdir() + "/urbasig-bench-ogc-servers.log", "ab")  # noqa: SIM115
 VENVS = ROOT / "var" / "bench"
 WRK_LUA = """
 local paths = {}
@@ -72,7 +74,7 @@ def wait(url: str, proc: subprocess.Popen, seconds: float = 90) -> None:
     end = time.time() + seconds
     while time.time() < end:
         if proc.poll() is not None:
-            raise RuntimeError(f"le serveur s'est arrêté : {proc.stdout.read()[-2000:] if proc.stdout else ''}")
+            raise RuntimeError(f"le serveur s'est arrêté (voir {LOG.name})")
         try:
             if requests.get(url, timeout=5).status_code < 500:
                 return
@@ -87,14 +89,14 @@ def start_urbasig(url: str, port: int) -> subprocess.Popen:
            "URBASIG_LOG_LEVEL": "WARNING"}
     return subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
                              "--log-level", "warning", "app:create_app()"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stdout=LOG, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def start_tipg(url: str, port: int) -> subprocess.Popen:
     env = {**os.environ, "DATABASE_URL": url, "TIPG_DB_SCHEMAS": '["public"]'}
     return subprocess.Popen([str(VENVS / "tipg-venv" / "bin" / "uvicorn"), "tipg.main:app", "--host", "127.0.0.1",
                              "--port", str(port), "--workers", "2", "--log-level", "warning"], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stdout=LOG, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def start_pygeoapi(url: str, port: int, workdir: Path, bbox: list[float]) -> subprocess.Popen:
@@ -119,7 +121,9 @@ def start_pygeoapi(url: str, port: int, workdir: Path, bbox: list[float]) -> sub
             "extents": {"spatial": {"bbox": bbox, "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}},
             "providers": [
                 {"type": "feature", "name": "PostgreSQL", "data": data, "id_field": "id", "table": "parcels",
-                 "geom_field": "geom", "storage_crs": "http://www.opengis.net/def/crs/EPSG/0/26191"},
+                 "geom_field": "geom", "storage_crs": "http://www.opengis.net/def/crs/EPSG/0/26191",
+                 # the same public properties as ours (and not the second geometry column, which it cannot serialise)
+                 "properties": ["land_ref", "ref_kind", "area_m2", "legal_area_m2", "commune_code"]},
                 {"type": "tile", "name": "MVT-postgresql", "data": data, "id_field": "id", "table": "parcels",
                  "geom_field": "geom", "options": {"zoom": {"min": 0, "max": 22}},
                  "format": {"name": "pbf", "mimetype": "application/vnd.mapbox-vector-tile"}}]}},
@@ -134,8 +138,8 @@ def start_pygeoapi(url: str, port: int, workdir: Path, bbox: list[float]) -> sub
     subprocess.run([str(bindir / "pygeoapi"), "openapi", "generate", str(cfg), "--output-file", str(oas)], env=env,
                    check=True, capture_output=True)
     return subprocess.Popen([str(bindir / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--log-level",
-                             "warning", "pygeoapi.flask_app:APP"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                             "warning", "pygeoapi.flask_app:APP"], env=env, stdout=LOG,
+                            stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def wrk(paths: list[str], base: str, seconds: int, workdir: Path, method: str = "GET",
@@ -224,11 +228,15 @@ def main(n: int, seconds: int) -> None:
                 wait(base + spec["ready"], proc)
                 results[name] = {}
                 for key in ("items", "item", "deep", "z14", "z16"):
-                    sample = requests.get(base + spec[key][0], timeout=300)
-                    if sample.status_code >= 400:
-                        print(f"  {name} {key}: HTTP {sample.status_code} {sample.text[:200]}", flush=True)
-                    wrk(spec[key][:20], base, 2, workdir)  # warm-up
-                    results[name][key] = wrk(spec[key], base, seconds, workdir)
+                    try:
+                        sample = requests.get(base + spec[key][0], timeout=120)
+                        if sample.status_code >= 400:
+                            print(f"  {name} {key}: HTTP {sample.status_code} {sample.text[:200]}", flush=True)
+                        wrk(spec[key][:20], base, 2, workdir)  # warm-up
+                        results[name][key] = wrk(spec[key], base, seconds, workdir)
+                    except (requests.RequestException, subprocess.TimeoutExpired, AttributeError) as exc:
+                        print(f"  {name:<9} {labels[key]:<32} échec ({type(exc).__name__})", flush=True)
+                        continue
                     print(f"  {name:<9} {labels[key]:<32} {results[name][key][0]:8.1f} req/s", flush=True)
                 if name == "urbasig":
                     body = json.dumps({"inputs": {"land": {"refs": refs}}})

@@ -7,6 +7,8 @@ import psycopg
 from api.ogc.features import CRS, CRS84, collection_or_404
 from layers.features import COLLECTIONS, Collection, extent
 
+# Only what the tests prove. Not declared: cql2 spatial-functions and temporal-functions (we implement
+# S_INTERSECTS/WITHIN/CONTAINS/DISJOINT and T_BEFORE/AFTER/INTERSECTS/DURING/EQUALS, not the full sets).
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/collections",
@@ -24,9 +26,6 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
     "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
-    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
-    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
-    "http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
