@@ -569,6 +569,16 @@ def _multi(geoms) -> np.ndarray:
     return out
 
 
+def _add_servitudes(servitudes: list, a: Arr, rows: list[dict], geoms: list) -> None:
+    """Clip the territory-wide servitudes to an arrondissement's plan."""
+    perimeter = shapely.box(*a.box)
+    for row, geom in servitudes:
+        piece = shapely.intersection(geom, perimeter)
+        if not piece.is_empty and piece.area > 1:
+            rows.append({**row, "attributes": dict(row.get("attributes", {}))})
+            geoms.append(piece)
+
+
 def _make_plans(rng: np.random.Generator, grid: Grid, arrs: list[Arr], zonings: list[Zoning], centre):
     servitudes = make_servitudes(grid, rng, arrs)
     plans: list[PlanVersion] = []
@@ -576,12 +586,7 @@ def _make_plans(rng: np.random.Generator, grid: Grid, arrs: list[Arr], zonings: 
     for a in arrs:
         zone_rows, zone_geoms = zoning_table(zonings[a.index], rng)
         p_rows, p_geoms = make_prescriptions(rng, grid, a)
-        perimeter = shapely.box(*a.box)
-        for row, geom in servitudes:
-            piece = shapely.intersection(geom, perimeter)
-            if not piece.is_empty and piece.area > 1:
-                p_rows.append({**row, "attributes": dict(row.get("attributes", {}))})
-                p_geoms.append(piece)
+        _add_servitudes(servitudes, a, p_rows, p_geoms)
         approved = homologations[a.index % len(homologations)]
         code = f"PA-{a.code}-{approved.year}"
         spec = {"code": code, "kind": "PA", "name": f"Plan d'aménagement de l'arrondissement {a.name}",
@@ -611,12 +616,7 @@ def _revision(rng: np.random.Generator, grid: Grid, a: Arr, zoning: Zoning, serv
     revised = Zoning(zoning.xb, zoning.yb, codes)
     zone_rows, zone_geoms = zoning_table(revised, rng)
     p_rows, p_geoms = make_prescriptions(rng, grid, a, new_version=True)
-    perimeter = shapely.box(*a.box)
-    for row, geom in servitudes:
-        piece = shapely.intersection(geom, perimeter)
-        if not piece.is_empty and piece.area > 1:
-            p_rows.append({**row, "attributes": dict(row.get("attributes", {}))})
-            p_geoms.append(piece)
+    _add_servitudes(servitudes, a, p_rows, p_geoms)
     spec = {"code": f"PA-{a.code}-2026", "kind": "PA", "name": f"Plan d'aménagement de l'arrondissement {a.name} "
             "(révision)", "status": "enquete_publique", "status_date": date(2026, 9, 15), "replaces": replaces,
             "commune_codes": [a.code], "notes": "Révision en cours — données d'exemple fictives",

@@ -62,11 +62,16 @@ TEMPORAL = ("t_before", "t_after", "t_intersects", "t_during", "t_equals", "anyi
 
 
 # ---------------------------------------------------------------------------------------- CQL2-JSON
+def iso_date(text: str) -> date:
+    """The day of an ISO 8601 date or date-time ("2026-11-23", "2026-11-23T10:00:00Z"); ValueError otherwise."""
+    if "T" in text:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
+    return date.fromisoformat(text)
+
+
 def _date(text: str) -> date:
     try:
-        if "T" in text:
-            return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
-        return date.fromisoformat(text)
+        return iso_date(text)
     except ValueError:
         raise FilterError(f"date invalide dans le filtre : « {text} »") from None
 

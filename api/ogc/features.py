@@ -97,9 +97,7 @@ def _check_range(box: tuple[float, float, float, float], srid: int, flip: bool) 
 
 def _day(text: str) -> date:
     try:
-        if "T" in text:
-            return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
-        return date.fromisoformat(text)
+        return cql.iso_date(text)
     except ValueError:
         raise OgcError(f"datetime : date ISO 8601 attendue (reçu « {text} »)") from None
 
