@@ -38,6 +38,9 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     from api.ogc.routes import ogc
 
     app.register_blueprint(ogc)
+    from api.notes import notes
+
+    app.register_blueprint(notes)
     app.extensions["urbasig.openapi"] = build_openapi()  # once, not per request
     return app
 

@@ -55,6 +55,8 @@ class Settings:
     cors_origins: str = ""
     # Vector tiles: keep rendered tiles in the database (shared by every process); off for benchmarks.
     tile_cache: bool = True
+    # Indicative notes: requests per client and minute (the public service answers ~300 notes a day).
+    indicative_per_minute: int = 20
     log_level: str = "INFO"
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 

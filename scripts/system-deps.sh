@@ -10,6 +10,7 @@ if ! ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then
 fi
 command -v ogr2ogr >/dev/null 2>&1 || missing+=(gdal-bin)
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
+command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)  # tests read the notes' PDF text
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "urbasig: installation des paquets système manquants : ${missing[*]}" >&2
 SUDO=""

@@ -1,0 +1,58 @@
+"""Public notes: GET /notes/indicative (PDF or HTML), rate-limited per client."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, Response, current_app, render_template, request
+
+from gis.errors import InputError
+from instruction.engine import Options
+from instruction.land import LandRequest
+from layers.db import pooled
+from layers.ratelimit import hit
+from notes.indicative import DISCLAIMER, build, pdf, svg
+
+notes = Blueprint("notes", __name__, url_prefix="/notes")
+
+
+def land_from_args(args: dict[str, str]) -> LandRequest:
+    """`land=TF 3875/C` (several separated by « ; »), or `lon` and `lat` (WGS 84)."""
+    if args.get("land"):
+        refs = tuple(r.strip() for r in args["land"].split(";") if r.strip())
+        return LandRequest(refs=refs)
+    if args.get("lon") and args.get("lat"):
+        try:
+            return LandRequest(point=(float(args["lon"]), float(args["lat"])))
+        except ValueError:
+            raise InputError("lon et lat doivent être des nombres (degrés WGS 84)") from None
+    raise InputError("indiquez le terrain : land=« TF 3875/C » ou lon=…&lat=…")
+
+
+@notes.get("/indicative")
+def indicative() -> Response:
+    """The free, instant, non-binding note for a land."""
+    args = request.args.to_dict()
+    fmt = args.get("format", "pdf")
+    if fmt not in ("pdf", "html"):
+        raise InputError("format : pdf ou html")
+    land = land_from_args(args)
+    day = None
+    if args.get("date"):
+        try:
+            day = date.fromisoformat(args["date"])
+        except ValueError:
+            raise InputError("date : AAAA-MM-JJ") from None
+    settings = current_app.config["URBASIG"]
+    with pooled(current_app.extensions["urbasig.pool"]) as conn:
+        hit(conn, "indicative", request.remote_addr or "inconnu", settings.indicative_per_minute)
+        note = build(conn, land, day, Options(settings.max_land_area_m2, settings.apply_plans_in_inquiry))
+    name = "note-indicative-" + ("-".join(note.result["land"]["refs"]) or "terrain").replace(" ", "").replace("/", "-")
+    if fmt == "html":
+        from instruction.summary import summary_text
+
+        return Response(render_template("notes/indicative.html", r=note.result, map_svg=svg(note),
+                                        summary=summary_text(note.result).splitlines(), disclaimer=DISCLAIMER,
+                                        issued_at=note.issued_at))
+    return Response(pdf(note), mimetype="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{name}.pdf"', "Cache-Control": "no-store"})

@@ -1,0 +1,28 @@
+"""A fixed-window rate limit kept in the database, so every server process counts the same requests."""
+
+from __future__ import annotations
+
+import psycopg
+
+from gis.errors import UrbasigError
+
+
+class TooManyRequests(UrbasigError):
+    """The client asked too often."""
+
+    status = 429
+    code = "trop-de-requetes"
+
+
+def hit(conn: psycopg.Connection, scope: str, client: str, per_minute: int) -> int:
+    """Count one request of `client` in the current minute; raise TooManyRequests above the limit."""
+    hits = conn.execute(
+        "INSERT INTO rate_limits AS r (scope, client, window_start) VALUES (%s, %s, date_trunc('minute', now())) "
+        "ON CONFLICT (scope, client, window_start) DO UPDATE SET hits = r.hits + 1 RETURNING hits",
+        (scope, client[:100]), prepare=True).fetchone()[0]
+    if hits == 1:  # first request of a new minute: forget the old windows now and then
+        conn.execute("DELETE FROM rate_limits WHERE window_start < now() - interval '10 minutes'")
+    if hits > per_minute:
+        raise TooManyRequests(f"trop de demandes : {per_minute} notes indicatives par minute au plus, "
+                              "réessayez dans une minute")
+    return hits

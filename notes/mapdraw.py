@@ -1,0 +1,135 @@
+"""The map extract of a note, drawn on the server (reportlab graphics): pure, from geometries in EPSG:26191.
+
+The land is outlined in red over the zones (one colour per code), roads, prescriptions and neighbouring
+parcels, with a scale bar, a north arrow (grid north of Merchich / Nord Maroc) and a legend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import shapely
+from reportlab.graphics.shapes import Drawing, Group, Line, Polygon, PolyLine, Rect, String
+from reportlab.lib import colors
+
+PALETTE = ["#f6d38b", "#f4a582", "#c2a5cf", "#a6dba0", "#92c5de", "#fddbc7", "#d9f0d3", "#e7d4e8", "#fee090",
+           "#b2abd2", "#80cdc1", "#dfc27d"]
+PRESCRIPTION_STYLE = {
+    "road_widening": ("#e66101", "élargissement de voie"), "new_road": ("#e66101", "voie projetée"),
+    "alignment": ("#b2182b", "alignement"), "facility_reservation": ("#7b3294", "réserve d'équipement"),
+    "green_space": ("#1b7837", "espace vert"), "non_aedificandi": ("#000000", "non aedificandi"),
+}
+SERVITUDE = ("#2166ac", "servitude")
+
+
+def _translucent(hex_colour: str) -> colors.Color:
+    c = colors.HexColor(hex_colour)
+    return colors.Color(c.red, c.green, c.blue, alpha=0.25)
+
+
+def zone_colour(code: str) -> colors.Color:
+    """A stable colour for a zone code."""
+    index = int(hashlib.md5(code.encode()).hexdigest(), 16) % len(PALETTE)  # noqa: S324 - a colour, not security
+    return colors.HexColor(PALETTE[index])
+
+
+def frame_around(land: shapely.Geometry, ratio: float) -> tuple[float, float, float, float]:
+    """A frame of the given width/height ratio around the land with a margin (at least 40 m)."""
+    x0, y0, x1, y1 = land.bounds
+    margin = max(40.0, 0.35 * max(x1 - x0, y1 - y0))
+    x0, y0, x1, y1 = x0 - margin, y0 - margin, x1 + margin, y1 + margin
+    w, h = x1 - x0, y1 - y0
+    if w / h < ratio:
+        extra = (h * ratio - w) / 2
+        x0, x1 = x0 - extra, x1 + extra
+    else:
+        extra = (w / ratio - h) / 2
+        y0, y1 = y0 - extra, y1 + extra
+    return x0, y0, x1, y1
+
+
+def _nice(length_m: float) -> float:
+    exponent = 10 ** math.floor(math.log10(length_m))
+    for step in (1, 2, 5, 10):
+        if step * exponent >= length_m:
+            return step * exponent
+    return 10 * exponent
+
+
+def draw_map(land: shapely.Geometry, layers: list[tuple[str, str | None, shapely.Geometry]],
+             frame: tuple[float, float, float, float], width: float = 480, height: float = 300) -> Drawing:
+    """Draw the map; `layers` are (layer, code, geometry) already clipped to `frame`."""
+    map_w = width - 130  # legend on the right
+    x0, y0, x1, y1 = frame
+    scale = min(map_w / (x1 - x0), height / (y1 - y0))
+
+    def pt(x: float, y: float) -> tuple[float, float]:
+        return (x - x0) * scale, (y - y0) * scale
+
+    def flat(coords) -> list[float]:
+        return [v for x, y in coords for v in pt(x, y)]
+
+    drawing = Drawing(width, height)
+    drawing.add(Rect(0, 0, map_w, height, fillColor=colors.white, strokeColor=colors.grey, strokeWidth=0.5))
+    body = Group()
+    codes: list[str] = []
+    kinds: list[str] = []
+
+    def polys(geom: shapely.Geometry):
+        return [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon" and not p.is_empty]
+
+    for layer, code, geom in layers:
+        if layer != "zones":
+            continue
+        if code not in codes:
+            codes.append(code)
+        for p in polys(geom):
+            body.add(Polygon(flat(p.exterior.coords), fillColor=zone_colour(code), strokeColor=colors.HexColor("#8c6d31"),
+                             strokeWidth=0.4))
+    for layer, _code, geom in layers:
+        if layer == "roads":
+            for p in polys(geom):
+                body.add(Polygon(flat(p.exterior.coords), fillColor=colors.HexColor("#e0e0e0"), strokeColor=None))
+    for layer, _code, geom in layers:
+        if layer == "parcels":
+            for p in polys(geom):
+                body.add(Polygon(flat(p.exterior.coords), fillColor=None, strokeColor=colors.HexColor("#606060"),
+                                 strokeWidth=0.3))
+    for layer, kind, geom in layers:
+        if layer != "prescriptions":
+            continue
+        colour, _label = PRESCRIPTION_STYLE.get(kind, SERVITUDE)
+        key = kind if kind in PRESCRIPTION_STYLE else "servitude"
+        if key not in kinds:
+            kinds.append(key)
+        for part in shapely.get_parts(geom):
+            if part.geom_type == "Polygon":
+                body.add(Polygon(flat(part.exterior.coords), fillColor=_translucent(colour),
+                                 strokeColor=colors.HexColor(colour), strokeWidth=0.8, strokeDashArray=[3, 2]))
+            elif part.geom_type == "LineString":
+                body.add(PolyLine(flat(part.coords), strokeColor=colors.HexColor(colour), strokeWidth=1.4))
+    for p in polys(land):
+        body.add(Polygon(flat(p.exterior.coords), fillColor=None, strokeColor=colors.red, strokeWidth=2))
+    drawing.add(body)
+    # scale bar (bottom left) and north arrow (top left): the map is in Lambert grid coordinates
+    bar_m = _nice((x1 - x0) / 5)
+    bar = bar_m * scale
+    drawing.add(Rect(10, 10, bar, 4, fillColor=colors.black, strokeColor=colors.black))
+    drawing.add(String(10, 18, f"{bar_m:g} m", fontSize=7))
+    drawing.add(Line(20, height - 40, 20, height - 14, strokeColor=colors.black, strokeWidth=1.2))
+    drawing.add(Polygon([16, height - 22, 20, height - 12, 24, height - 22], fillColor=colors.black))
+    drawing.add(String(16, height - 52, "N", fontSize=9, fontName="Helvetica-Bold"))
+    # legend
+    lx, ly = map_w + 10, height - 14
+    drawing.add(String(lx, ly, "Légende", fontSize=8, fontName="Helvetica-Bold"))
+    entries = [("terrain", None, colors.red)] + [(f"zone {c}", zone_colour(c), None) for c in codes] + \
+        [(PRESCRIPTION_STYLE.get(k, SERVITUDE)[1], None, colors.HexColor(PRESCRIPTION_STYLE.get(k, SERVITUDE)[0]))
+         for k in kinds] + [("voirie", colors.HexColor("#e0e0e0"), None), ("parcelles", None, colors.HexColor("#606060"))]
+    for i, (label, fill, stroke) in enumerate(entries[:16]):
+        y = ly - 14 - i * 12
+        drawing.add(Rect(lx, y, 12, 8, fillColor=fill, strokeColor=stroke or colors.HexColor("#8c6d31"),
+                         strokeWidth=1.5 if stroke else 0.4))
+        drawing.add(String(lx + 16, y + 1, label, fontSize=7))
+    drawing.add(String(lx, 10, "EPSG:26191 — nord du quadrillage", fontSize=5.5, fillColor=colors.grey))
+    return drawing

@@ -1,0 +1,71 @@
+"""The indicative note: PDF and HTML from the instruction, map drawn on the server, rate limit, errors."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+from app import create_app
+from gis.crs import parse_crs, reproject
+from settings import Settings
+from tests import instruction_world as world
+
+
+@pytest.fixture
+def client(db_url, conn):
+    world.build(conn)
+    return create_app(Settings(database_url=db_url, pool_min=1, pool_max=2, indicative_per_minute=5)).test_client()
+
+
+def _pdf_text(data: bytes, tmp_path) -> str:
+    path = tmp_path / "note.pdf"
+    path.write_bytes(data)
+    exe = shutil.which("pdftotext")
+    assert exe, "pdftotext (poppler-utils) is installed by scripts/system-deps.sh"
+    return subprocess.run([exe, "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
+
+
+def test_pdf_note_carries_zones_shares_plan_and_disclaimer(client, tmp_path):
+    r = client.get("/notes/indicative?land=TF%201/T&date=2015-01-01")
+    assert r.status_code == 200 and r.mimetype == "application/pdf" and r.data.startswith(b"%PDF")
+    text = _pdf_text(r.data, tmp_path)
+    assert "INDICATIVE" in text and "aucune valeur" in text
+    assert "PA-T-2006" in text and "TF 1/T" in text
+    assert "V2" in text and "40,00" in text and "60,00" in text and "2 000" in text
+    assert "Légende" in text and "terrain" in text  # the map extract and its legend
+
+
+def test_html_note_has_the_map_as_svg(client):
+    r = client.get("/notes/indicative?land=TF%202/T&format=html&date=2015-01-01")
+    assert r.status_code == 200 and r.mimetype == "text/html"
+    body = r.get_data(as_text=True)
+    assert "<svg" in body and "indicative" in body and "Élargissement de la rue A" in body
+
+
+def test_point_designates_the_parcel(client):
+    lon, lat = reproject(__import__("numpy").array([world.PARCELS["TF 4/T"].centroid], dtype=object),
+                         parse_crs(26191), parse_crs(4326))[0].coords[0]
+    r = client.get(f"/notes/indicative?lon={lon}&lat={lat}&format=html")
+    assert r.status_code == 200 and "TF 4/T" in r.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("query,status,message", [
+    ("land=TF%20999/T", 404, "inconnu"),
+    ("land=lot%20B", 400, "illisible"),
+    ("", 400, "indiquez le terrain"),
+    ("land=TF%201/T&format=docx", 400, "format"),
+    ("lon=abc&lat=1", 400, "nombres"),
+    ("land=TF%201/T&date=hier", 400, "AAAA-MM-JJ"),
+])
+def test_errors(client, query, status, message):
+    r = client.get(f"/notes/indicative?{query}")
+    assert r.status_code == status and message in r.get_json()["message"]
+
+
+def test_rate_limit_per_client(client):
+    for _ in range(5):
+        assert client.get("/notes/indicative?land=TF%201/T&format=html").status_code == 200
+    r = client.get("/notes/indicative?land=TF%201/T&format=html")
+    assert r.status_code == 429 and "par minute" in r.get_json()["message"]
