@@ -47,6 +47,7 @@ bench: db
 	cd bench && ../$(BIN)/python import_throughput.py
 	cd bench && ../$(BIN)/python instruction.py
 	cd bench && ../$(BIN)/python ogc.py
+	cd bench && ../$(BIN)/python notes.py
 
 clean-db: stop
 	rm -rf var/pg

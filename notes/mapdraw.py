@@ -104,6 +104,8 @@ def draw_map(land: shapely.Geometry, layers: list[tuple[str, str | None, shapely
         if key not in kinds:
             kinds.append(key)
         for part in shapely.get_parts(geom):
+            if part.is_empty:  # ST_Intersection gives empty pieces for features whose box only meets the frame
+                continue
             if part.geom_type == "Polygon":
                 body.add(Polygon(flat(part.exterior.coords), fillColor=_translucent(colour),
                                  strokeColor=colors.HexColor(colour), strokeWidth=0.8, strokeDashArray=[3, 2]))

@@ -69,3 +69,16 @@ def test_rate_limit_per_client(client):
         assert client.get("/notes/indicative?land=TF%201/T&format=html").status_code == 200
     r = client.get("/notes/indicative?land=TF%201/T&format=html")
     assert r.status_code == 429 and "par minute" in r.get_json()["message"]
+
+
+def test_map_skips_empty_pieces_of_clipped_features():
+    import shapely
+
+    from notes.mapdraw import draw_map
+
+    land = shapely.box(0, 0, 10, 10)
+    layers = [("prescriptions", "alignment", shapely.from_wkt("LINESTRING EMPTY")),
+              ("prescriptions", "flood_zone", shapely.from_wkt("GEOMETRYCOLLECTION (POINT (1 1), POLYGON EMPTY)")),
+              ("zones", "D", shapely.box(-5, -5, 15, 15))]
+    drawing = draw_map(land, layers, (-20, -20, 30, 30))
+    assert drawing.width == 480  # drawn, no error on the empty pieces
