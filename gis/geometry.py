@@ -53,7 +53,7 @@ def invalidity_reason(geom: shapely.Geometry) -> str:
     return text
 
 
-def _closed_lines_to_polygons(geoms: np.ndarray) -> np.ndarray:
+def closed_lines_to_polygons(geoms: np.ndarray) -> np.ndarray:
     """Turn closed (multi)linestrings into polygons: CAD drawings give zones as closed polylines."""
     out = geoms.copy()
     types = shapely.get_type_id(geoms)
@@ -97,7 +97,7 @@ def check_geometries(geoms: np.ndarray, kind: str, repair: bool = False) -> tupl
     geoms = geoms.copy()
     geoms[present] = shapely.force_2d(geoms[present])
     if kind == "polygon":
-        geoms[present] = _closed_lines_to_polygons(geoms[present])
+        geoms[present] = closed_lines_to_polygons(geoms[present])
     empty = present & shapely.is_empty(geoms)
     for i in np.flatnonzero(empty):
         report.problems.append((int(i) + 1, "géométrie vide"))

@@ -57,6 +57,12 @@ def _land_geom(result: dict) -> shapely.Geometry:
     return shape(result["land"]["geometry"])
 
 
+def _roads_along(conn: psycopg.Connection, land: shapely.Geometry, tolerance_m: float) -> list[shapely.Geometry]:
+    """Geometries of the existing roads the land fronts."""
+    ewkb = shapely.to_wkb(shapely.set_srid(land, 26191), include_srid=True)
+    return [shapely.from_wkb(r["wkb"]) for r in q.roads_near(conn, ewkb, tolerance_m)]
+
+
 def _number(project: dict, key: str, integer: bool = False) -> float | int | None:
     value = project.get(key)
     if value is None:
@@ -97,9 +103,7 @@ def permit_check(conn: psycopg.Connection, land: LandRequest, project: dict, day
     result = instruct(conn, land, day, replace(options, with_geometry=True))
     t = result["provenance"]["thresholds"]
     geom = _land_geom(result)
-    roads = [shapely.from_wkb(r["wkb"]) for r in q.roads_near(conn, shapely.to_wkb(shapely.set_srid(geom, 26191),
-                                                                                       include_srid=True),
-                                                                t["road_limit_tolerance_m"])]
+    roads = _roads_along(conn, geom, t["road_limit_tolerance_m"])
     rules = check_permit(land=geom, parts=_zone_parts(result, geom), project=spec, roads=roads,
                          constraints=_constraints(result), tolerance_m=t["geometry_tolerance_m"],
                          road_tolerance_m=t["road_limit_tolerance_m"])
@@ -132,8 +136,7 @@ def lot_check(conn: psycopg.Connection, land: LandRequest, lots: list[dict], int
     result = instruct(conn, land, day, replace(options, with_geometry=True))
     t = result["provenance"]["thresholds"]
     geom = _land_geom(result)
-    existing = [shapely.from_wkb(r["wkb"]) for r in q.roads_near(
-        conn, shapely.to_wkb(shapely.set_srid(geom, 26191), include_srid=True), t["road_limit_tolerance_m"])]
+    existing = _roads_along(conn, geom, t["road_limit_tolerance_m"])
     body = check_lots(land=geom, lots=parsed, internal_roads=roads_in, existing_roads=existing, green_spaces=greens,
                       facilities=equip, parts=_zone_parts(result, geom), thresholds=t)
     all_rules = body["rules"] + [r for lot in body["lots"] for r in lot["rules"]]

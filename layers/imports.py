@@ -26,8 +26,8 @@ from tqdm import tqdm
 
 from gis.crs import STORAGE_SRID, check_extent, crs_label, parse_crs, reproject
 from gis.errors import Conflict, CRSError, FileFormatError, GeometryError, InputError
+from gis.geometry import KIND_TYPES, closed_lines_to_polygons, describe_problems, to_ewkb_hex
 from gis.geometry import check_geometries as check_geoms
-from gis.geometry import describe_problems, to_ewkb_hex
 from gis.landref import parse_land_ref
 from layers.bulk import bulk_deferral, copy_rows, estimated_rows
 from layers.catalog import Column, Layer, get_layer
@@ -497,12 +497,10 @@ def _after_write(conn: psycopg.Connection, layer: Layer, import_id: int, plan: d
 
 def _keep_drawn_shapes(source: Source, layer: Layer) -> tuple[Source, list[tuple[int, str]]]:
     """From a CAD drawing keep the entities that can be features of the layer (texts, open lines are skipped)."""
-    from gis.geometry import KIND_TYPES, _closed_lines_to_polygons
-
     present = ~shapely.is_missing(source.geoms)
     geoms = source.geoms.copy()
     if layer.geometry == "polygon":
-        geoms[present] = _closed_lines_to_polygons(geoms[present])
+        geoms[present] = closed_lines_to_polygons(geoms[present])
     types = np.array([shapely.get_type_id(g) if g is not None else -1 for g in geoms])
     allowed = [t.value for t in KIND_TYPES.get(layer.geometry, ())] or list(range(8))
     keep = np.isin(types, allowed)
