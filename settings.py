@@ -57,6 +57,10 @@ class Settings:
     tile_cache: bool = True
     # Indicative notes: requests per client and minute (the public service answers ~300 notes a day).
     indicative_per_minute: int = 20
+    # Official notes: fee, and the shared secret of the payment gateway (HMAC of orders and callbacks).
+    note_fee_mad: str = "450.00"
+    payment_secret: str = ""
+    payment_gateway_url: str = "http://127.0.0.1:5055/pay"
     log_level: str = "INFO"
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -111,6 +115,8 @@ class Settings:
             value = getattr(self, f.name)
             if f.name == "database_url" and value:
                 value = mask_password(value)
+            if f.name == "payment_secret" and value:
+                value = "***"
             out[f.name] = str(value)
         return out
 

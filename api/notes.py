@@ -29,6 +29,21 @@ def land_from_args(args: dict[str, str]) -> LandRequest:
     raise InputError("indiquez le terrain : land=« TF 3875/C » ou lon=…&lat=…")
 
 
+@notes.post("/payments/callback")
+def payment_callback() -> Response:
+    """Server-to-server callback of the payment gateway: signed, checked, applied once."""
+    from layers.payments import apply_callback
+    from notes.payment import verify
+
+    secret = current_app.config["URBASIG"].payment_secret
+    fields = request.form.to_dict()
+    if not secret or not verify(fields, secret):
+        return Response("signature invalide", status=403, mimetype="text/plain")
+    with pooled(current_app.extensions["urbasig.pool"]) as conn:
+        _order, changed = apply_callback(conn, fields)
+    return Response("ACTION=POSTAUTH" if changed else "ACTION=POSTAUTH;DEJA_TRAITE", mimetype="text/plain")
+
+
 @notes.get("/indicative")
 def indicative() -> Response:
     """The free, instant, non-binding note for a land."""
