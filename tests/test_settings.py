@@ -10,7 +10,7 @@ def test_values_from_the_environment(tmp_path):
     s = Settings.from_env({"URBASIG_PORT": "8080", "URBASIG_POOL_MAX": "4",
                            "URBASIG_DATABASE_URL": "postgresql://u:secret@db/x"}, dotenv=tmp_path / "none")
     assert (s.port, s.pool_max, s.embedded) == (8080, 4, False)
-    assert "secret" not in str(s.safe_repr())
+    assert "secret" not in str(list(s.safe_repr().values()))  # the password is masked (keys may say "secret")
 
 
 def test_dotenv_is_read_but_environment_wins(tmp_path):
