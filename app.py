@@ -304,6 +304,27 @@ def apikey_list() -> None:
             click.echo(f"{name:<30} créée {created:%Y-%m-%d}" + (f", révoquée {revoked:%Y-%m-%d}" if revoked else ""))
 
 
+@cli.command("mail-deliver")
+@click.option("--loop", "interval", type=int, default=0, help="Recommencer toutes les N secondes (0 : une fois).")
+def mail_deliver_cmd(interval: int) -> None:
+    """Envoyer les courriels en attente (les échecs sont retentés plus tard)."""
+    import time
+
+    from layers.db import connect
+    from notes.mail import SmtpSettings, deliver_due
+
+    settings = _settings()
+    smtp = SmtpSettings(settings.smtp_host, settings.smtp_port, settings.smtp_sender, settings.smtp_username or None,
+                        settings.smtp_password or None, settings.smtp_starttls)
+    with connect(_db_url(settings)) as conn:
+        while True:
+            sent, failed = deliver_due(conn, smtp)
+            click.echo(f"{sent} courriel(s) envoyé(s), {failed} échec(s)")
+            if not interval:
+                return
+            time.sleep(interval)
+
+
 @cli.command("plan-status")
 @click.argument("plan_code")
 @click.argument("status", type=click.Choice(["etude", "enquete_publique", "homologue", "remplace", "abroge", "annule"]))

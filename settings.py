@@ -61,6 +61,13 @@ class Settings:
     note_fee_mad: str = "450.00"
     payment_secret: str = ""
     payment_gateway_url: str = "http://127.0.0.1:5055/pay"
+    # E-mail (outbox delivered by `urbasig mail-deliver`)
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_sender: str = "notes@auc.example.ma"
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
     log_level: str = "INFO"
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -115,7 +122,7 @@ class Settings:
             value = getattr(self, f.name)
             if f.name == "database_url" and value:
                 value = mask_password(value)
-            if f.name == "payment_secret" and value:
+            if f.name in ("payment_secret", "smtp_password") and value:
                 value = "***"
             out[f.name] = str(value)
         return out

@@ -35,3 +35,8 @@ def test_bad_values_are_refused_with_a_reason(env, message, tmp_path):
 def test_mask_password():
     assert mask_password("postgresql://u:pw@h:5/d") == "postgresql://u:***@h:5/d"
     assert mask_password("postgresql://h/d") == "postgresql://h/d"
+
+
+def test_payment_secret_is_never_shown(tmp_path):
+    s = Settings.from_env({"URBASIG_PAYMENT_SECRET": "hmac-key-42"}, dotenv=tmp_path / "none")
+    assert s.payment_secret == "hmac-key-42" and "hmac-key-42" not in str(s.safe_repr())
