@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 
 from api.ogc import features, processes, tiles
 from api.ogc.meta import collection_doc, collections_doc, conformance_doc, landing_doc
-from gis.errors import NotFound, UrbasigError
+from gis.errors import UrbasigError
 from layers.db import pooled
 
 ogc = Blueprint("ogc", __name__, url_prefix="/ogc")
@@ -117,8 +117,7 @@ def tile_matrix_sets() -> Response:
 @ogc.get("/tileMatrixSets/<tms>")
 def tile_matrix_set(tms: str) -> Response:
     """WebMercatorQuad."""
-    if tms != tiles.TMS:
-        raise NotFound(f"jeu de tuiles inconnu : « {tms} » (WebMercatorQuad)")
+    tiles.check_tms(tms)
     return _json(tiles.tile_matrix_set())
 
 
@@ -131,8 +130,7 @@ def collection_tilesets(collection_id: str) -> Response:
 @ogc.get("/collections/<collection_id>/tiles/<tms>")
 def collection_tileset(collection_id: str, tms: str) -> Response:
     """Tileset metadata."""
-    if tms != tiles.TMS:
-        raise NotFound(f"jeu de tuiles inconnu : « {tms} » (WebMercatorQuad)")
+    tiles.check_tms(tms)
     with pooled(current_app.extensions["urbasig.pool"]) as conn:
         return _json(tiles.tileset(conn, _base(), collection_id))
 
@@ -140,8 +138,7 @@ def collection_tileset(collection_id: str, tms: str) -> Response:
 @ogc.get("/collections/<collection_id>/tiles/<tms>/tilejson")
 def collection_tilejson(collection_id: str, tms: str) -> Response:
     """TileJSON for web maps."""
-    if tms != tiles.TMS:
-        raise NotFound(f"jeu de tuiles inconnu : « {tms} » (WebMercatorQuad)")
+    tiles.check_tms(tms)
     with pooled(current_app.extensions["urbasig.pool"]) as conn:
         return _json(tiles.tilejson(conn, _base(), collection_id))
 
@@ -149,8 +146,7 @@ def collection_tilejson(collection_id: str, tms: str) -> Response:
 @ogc.get("/collections/<collection_id>/tiles/<tms>/<z>/<y>/<x>")
 def collection_tile(collection_id: str, tms: str, z: str, y: str, x: str) -> Response:
     """One vector tile (cached in the database, ETag, Cache-Control)."""
-    if tms != tiles.TMS:
-        raise NotFound(f"jeu de tuiles inconnu : « {tms} » (WebMercatorQuad)")
+    tiles.check_tms(tms)
     with pooled(current_app.extensions["urbasig.pool"]) as conn:
         headers, status, body = tiles.tile(conn, collection_id, z, y, x, request.args.to_dict(),
                                            request.headers.get("If-None-Match"),

@@ -16,6 +16,12 @@ MVT = "application/vnd.mapbox-vector-tile"
 HALF = 20037508.342789244
 
 
+def check_tms(tms: str) -> None:
+    """Only WebMercatorQuad is served."""
+    if tms != TMS:
+        raise NotFound(f"jeu de tuiles inconnu : « {tms} » ({TMS})")
+
+
 def tile_layer(collection_id: str) -> TileLayer:
     """The tile layer of a collection, 404 otherwise."""
     layer = TILE_LAYERS.get(collection_id)
