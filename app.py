@@ -31,6 +31,8 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     app = Flask(__name__, template_folder="api/templates", static_folder="api/static")
     app.config["URBASIG"] = settings
     app.config["MAX_CONTENT_LENGTH"] = 5 * 1024 * 1024  # geometries come in POST bodies; larger is a 413
+    app.config["SECRET_KEY"] = settings.secret_key or _persistent_secret(settings.var_dir)
+    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
     app.extensions["urbasig.pool"] = make_pool(database_url(settings), settings.pool_min, settings.pool_max)
     logging.basicConfig(level=settings.log_level)
     register_web(app)
@@ -41,8 +43,23 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     from api.notes import notes
 
     app.register_blueprint(notes)
+    from api.accounts import accounts
+
+    app.register_blueprint(accounts)
     app.extensions["urbasig.openapi"] = build_openapi()  # once, not per request
     return app
+
+
+def _persistent_secret(var_dir: Path) -> str:
+    """A random key created once under var/, so every worker and restart signs sessions alike."""
+    import secrets
+
+    path = Path(var_dir) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 # ---------------------------------------------------------------------------------------------- CLI
@@ -323,6 +340,22 @@ def mail_deliver_cmd(interval: int) -> None:
             if not interval:
                 return
             time.sleep(interval)
+
+
+@cli.command("staff-account")
+@click.argument("email")
+@click.argument("role", type=click.Choice(["instructor", "signatory", "admin"]))
+@click.option("--name", "full_name", required=True, help="Nom complet.")
+@click.password_option(help="Mot de passe (10 caractères au moins).")
+def staff_account_cmd(email: str, role: str, full_name: str, password: str) -> None:
+    """Créer le compte d'un instructeur, d'un signataire ou d'un administrateur."""
+    from layers.accounts import create_account
+    from layers.db import connect
+
+    with connect(_db_url(_settings())) as conn:
+        account_id, _ = create_account(conn, email, full_name, password, role=role, verified=True)
+        conn.commit()
+    click.echo(f"compte {role} n° {account_id} créé pour {email}")
 
 
 @cli.command("plan-status")

@@ -68,6 +68,8 @@ class Settings:
     smtp_username: str = ""
     smtp_password: str = ""
     smtp_starttls: bool = False
+    # Signs session cookies; when empty, one is generated once and kept in var/secret_key (shared by workers).
+    secret_key: str = ""
     log_level: str = "INFO"
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -122,7 +124,7 @@ class Settings:
             value = getattr(self, f.name)
             if f.name == "database_url" and value:
                 value = mask_password(value)
-            if f.name in ("payment_secret", "smtp_password") and value:
+            if f.name in ("payment_secret", "smtp_password", "secret_key") and value:
                 value = "***"
             out[f.name] = str(value)
         return out

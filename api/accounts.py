@@ -1,0 +1,90 @@
+"""Accounts over HTTP: registration with e-mail verification, sign in and out, role checks on the server."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import Blueprint, Response, current_app, jsonify, request, session
+
+from gis.errors import InputError
+from layers.accounts import Forbidden, Unauthorized, authenticate, create_account, verify_email
+from layers.db import pooled
+from notes.mail import queue_mail
+
+accounts = Blueprint("accounts", __name__, url_prefix="/notes")
+
+
+def require_role(*roles: str):
+    """Allow the view to signed-in accounts whose role is one of `roles` (401 / 403 otherwise)."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            account = session.get("account")
+            if not account:
+                raise Unauthorized("connectez-vous d'abord (POST /notes/session)")
+            if account["role"] not in roles:
+                raise Forbidden(f"action réservée : {', '.join(roles)}")
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise InputError("corps JSON attendu")
+    return body
+
+
+@accounts.post("/accounts")
+def register() -> tuple[Response, int]:
+    """Create an applicant account and e-mail the verification link."""
+    body = _body()
+    with pooled(current_app.extensions["urbasig.pool"]) as conn, conn.transaction():
+        account_id, token = create_account(conn, body.get("email", ""), body.get("full_name", ""),
+                                           body.get("password", ""))
+        link = f"{request.url_root.rstrip('/')}/notes/accounts/verify?token={token}"
+        queue_mail(conn, body["email"].strip().lower(), "Vérifiez votre adresse — notes de renseignements",
+                   f"Bonjour,\n\nPour activer votre compte, ouvrez ce lien :\n{link}\n\nAgence urbaine de Casablanca",
+                   entity="account", entity_id=str(account_id))
+    return jsonify({"id": account_id, "message": "compte créé : un lien de vérification a été envoyé"}), 201
+
+
+@accounts.get("/accounts/verify")
+def verify() -> Response:
+    """Follow the e-mailed link."""
+    with pooled(current_app.extensions["urbasig.pool"]) as conn:
+        verify_email(conn, request.args.get("token", ""))
+    return jsonify({"message": "adresse vérifiée : vous pouvez vous connecter"})
+
+
+@accounts.post("/session")
+def sign_in() -> Response:
+    """Sign in (a signed session cookie; no state kept in the server process)."""
+    body = _body()
+    with pooled(current_app.extensions["urbasig.pool"]) as conn:
+        account = authenticate(conn, body.get("email", ""), body.get("password", ""))
+    session.clear()
+    session["account"] = {"id": account["id"], "role": account["role"], "email": account["email"]}
+    return jsonify({"email": account["email"], "role": account["role"]})
+
+
+@accounts.delete("/session")
+def sign_out() -> Response:
+    """Sign out."""
+    session.clear()
+    return jsonify({"message": "déconnecté"})
+
+
+@accounts.get("/payments")
+@require_role("instructor", "admin")
+def payments() -> Response:
+    """Payments, for the agency's staff only."""
+    with pooled(current_app.extensions["urbasig.pool"]) as conn:
+        rows = conn.execute("SELECT order_id, request_ref, amount_mad::text, status, created_at FROM payments "
+                            "ORDER BY id DESC LIMIT 200").fetchall()
+    return jsonify([{"order_id": r[0], "request": r[1], "amount_mad": r[2], "status": r[3],
+                     "created_at": r[4].isoformat()} for r in rows])
