@@ -30,6 +30,26 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _pools_closed_at_the_end():
+    """Keep every app's pool until the end and close it then: a pool collected mid-run warns from its thread."""
+    from layers import db
+
+    made = []
+    original = db.make_pool
+
+    def tracking(*args, **kwargs):
+        pool = original(*args, **kwargs)
+        made.append(pool)
+        return pool
+
+    db.make_pool = tracking
+    yield
+    db.make_pool = original
+    for pool in made:
+        pool.close(timeout=1)
+
+
 @pytest.fixture(scope="session")
 def server_url():
     """URL of the maintenance database of a PostGIS server: URBASIG_TEST_DATABASE_URL or a throwaway cluster."""
