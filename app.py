@@ -46,6 +46,9 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     from api.accounts import accounts
 
     app.register_blueprint(accounts)
+    from api.official import official
+
+    app.register_blueprint(official)
     app.extensions["urbasig.openapi"] = build_openapi()  # once, not per request
     return app
 

@@ -70,6 +70,10 @@ class Settings:
     smtp_starttls: bool = False
     # Signs session cookies; when empty, one is generated once and kept in var/secret_key (shared by workers).
     secret_key: str = ""
+    # PAdES signing key and certificates (PEM); when empty, a development CA under var/signing (no legal value).
+    signing_key: str = ""
+    signing_cert: str = ""
+    signing_ca: str = ""
     log_level: str = "INFO"
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 

@@ -39,8 +39,13 @@ def payment_callback() -> Response:
     fields = request.form.to_dict()
     if not secret or not verify(fields, secret):
         return Response("signature invalide", status=403, mimetype="text/plain")
+    settings = current_app.config["URBASIG"]
     with pooled(current_app.extensions["urbasig.pool"]) as conn:
-        _order, changed = apply_callback(conn, fields)
+        order, changed = apply_callback(conn, fields)
+        if changed:  # a paid request is instructed at once
+            from notes.official import on_payment
+
+            on_payment(conn, order, Options(settings.max_land_area_m2, settings.apply_plans_in_inquiry))
     return Response("ACTION=POSTAUTH" if changed else "ACTION=POSTAUTH;DEJA_TRAITE", mimetype="text/plain")
 
 

@@ -44,15 +44,20 @@ class IndicativeNote:
     issued_at: datetime
 
 
-def build(conn: psycopg.Connection, land: LandRequest, day: date | None, options: Options) -> IndicativeNote:
-    """Instruct the land and draw its map extract."""
-    result = instruct(conn, land, day, Options(options.max_land_area_m2, options.apply_plans_in_inquiry, True))
+def map_for(conn: psycopg.Connection, result: dict) -> Drawing:
+    """The map extract of an instruction result made with geometries."""
     geom = shapely.geometry.shape(result["land"]["geometry"])
     frame = frame_around(geom, (480 - 130) / 300)
     plans = [p["code"] for p in result["plans"]["applied"]]
     rows = map_layers(conn, frame, plans)
     layers = [(r["layer"], r["code"], shapely.from_wkb(r["wkb"])) for r in rows if r["wkb"]]
-    return IndicativeNote(result, draw_map(geom, layers, frame), datetime.now().replace(microsecond=0))
+    return draw_map(geom, layers, frame)
+
+
+def build(conn: psycopg.Connection, land: LandRequest, day: date | None, options: Options) -> IndicativeNote:
+    """Instruct the land and draw its map extract."""
+    result = instruct(conn, land, day, Options(options.max_land_area_m2, options.apply_plans_in_inquiry, True))
+    return IndicativeNote(result, map_for(conn, result), datetime.now().replace(microsecond=0))
 
 
 def _styles() -> dict[str, ParagraphStyle]:
@@ -73,8 +78,8 @@ def _n(value: float | None) -> str:
     return "—" if value is None else f"{value:,.2f}".replace(",", " ").replace(".", ",")
 
 
-def pdf(note: IndicativeNote) -> bytes:
-    """The note as a one- or two-page A4 PDF."""
+def pdf(note: IndicativeNote, official: dict | None = None) -> bytes:
+    """The note as an A4 PDF: indicative, or official with its number, applicant and verification code."""
     r = note.result
     s = _styles()
     buffer = io.BytesIO()
@@ -83,15 +88,22 @@ def pdf(note: IndicativeNote) -> bytes:
                             author="urbasig", subject=", ".join(r["land"]["refs"]) or "terrain")
     land = r["land"]
     refs = ", ".join(land["refs"]) or "terrain désigné par sa géométrie"
-    story = [
-        Paragraph("Note de renseignements urbanistiques — INDICATIVE", s["title"]),
-        Paragraph(f"Agence urbaine de Casablanca · établie le {note.issued_at:%d/%m/%Y à %H:%M} · situation au "
-                  f"{date.fromisoformat(r['date']):%d/%m/%Y}", s["sub"]),
-        Spacer(1, 4),
-        Paragraph(escape(DISCLAIMER), s["banner"]),
-        Spacer(1, 6),
-    ]
-    ident = [["Terrain", refs], ["Commune", ", ".join(c["name"] for c in land["communes"]) or "—"],
+    if official:
+        story = [Paragraph(f"Note de renseignements urbanistiques n° {escape(official['number'])}", s["title"]),
+                 Paragraph(f"Agence urbaine de Casablanca · demande du {official['requested_on']:%d/%m/%Y} · établie le "
+                           f"{note.issued_at:%d/%m/%Y} · situation au {date.fromisoformat(r['date']):%d/%m/%Y}", s["sub"]),
+                 Spacer(1, 4), _qr_block(official, s), Spacer(1, 6)]
+    else:
+        story = [
+            Paragraph("Note de renseignements urbanistiques — INDICATIVE", s["title"]),
+            Paragraph(f"Agence urbaine de Casablanca · établie le {note.issued_at:%d/%m/%Y à %H:%M} · situation au "
+                      f"{date.fromisoformat(r['date']):%d/%m/%Y}", s["sub"]),
+            Spacer(1, 4),
+            Paragraph(escape(DISCLAIMER), s["banner"]),
+            Spacer(1, 6),
+        ]
+    ident = ([["Demandeur", f"{official['applicant']} ({official['standing']})"]] if official else []) + [
+        ["Terrain", refs], ["Commune", ", ".join(c["name"] for c in land["communes"]) or "—"],
              ["Superficie calculée", f"{_n(land['area_m2'])} m²"],
              ["Contenance du titre", f"{_n(land['legal_area_m2'])} m²" if land["legal_area_m2"] else "—"]]
     for plan in r["plans"]["applied"]:
@@ -128,6 +140,24 @@ def pdf(note: IndicativeNote) -> bytes:
                                f"{r['provenance']['code_version']}"), s["small"])]
     doc.build(story)
     return buffer.getvalue()
+
+
+def _qr_block(official: dict, s: dict) -> Table:
+    """The verification block: QR code to the public page, short code, signature notice."""
+    from reportlab.graphics.barcode.qr import QrCodeWidget
+
+    url = official["verify_url"]
+    widget = QrCodeWidget(url)
+    x0, y0, x1, y1 = widget.getBounds()
+    size = 26 * mm
+    drawing = Drawing(size, size, transform=[size / (x1 - x0), 0, 0, size / (y1 - y0), 0, 0])
+    drawing.add(widget)
+    text = Paragraph(f"<b>Note officielle signée électroniquement.</b> Vérifiez-la sur {escape(url)} "
+                     f"ou avec le code <b>{escape(official['short_code'])}</b> sur la page de vérification.", s["p"])
+    block = Table([[drawing, text]], colWidths=[30 * mm, 148 * mm])
+    block.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                               ("BOX", (0, 0), (-1, -1), 0.5, colors.HexColor("#1b7837"))]))
+    return block
 
 
 def svg(note: IndicativeNote) -> str:

@@ -58,7 +58,7 @@ def deliver_due(conn: psycopg.Connection, smtp: SmtpSettings, max_attempts: int 
     sent = failed = 0
     while True:
         with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-            row = cur.execute("SELECT * FROM outbox WHERE status = 'en_attente' AND next_attempt_at <= now() "
+            row = cur.execute("SELECT * FROM outbox WHERE status = 'en_attente' AND next_attempt_at <= clock_timestamp() "
                               "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED").fetchone()
             if row is None:
                 return sent, failed
