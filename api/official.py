@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, jsonify, request, session
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, session
 
 from api.accounts import require_role
 from gis.errors import InputError, NotFound
@@ -110,14 +110,23 @@ def verify_code(code: str) -> Response:
                               options=Options(s.max_land_area_m2, s.apply_plans_in_inquiry)))
 
 
+@official.get("/verify")
+def verify_page() -> str:
+    """The public verification page: type the code or upload the PDF."""
+    return render_template("notes/verify.html", result=None)
+
+
 @official.post("/verify")
 def verify_upload() -> Response:
-    """Public verification of an uploaded PDF (or a code typed in the form)."""
+    """Public verification of an uploaded PDF (or a code typed in the form); HTML with f=html."""
     from instruction.engine import Options
 
     s = current_app.config["URBASIG"]
     upload = request.files.get("pdf")
+    data = upload.read() if upload and upload.filename else None
     with pooled(current_app.extensions["urbasig.pool"]) as conn:
-        return jsonify(verify(conn, [signing_files().ca], code=request.form.get("code"),
-                              data=upload.read() if upload else None,
-                              options=Options(s.max_land_area_m2, s.apply_plans_in_inquiry)))
+        result = verify(conn, [signing_files().ca], code=request.form.get("code") or None, data=data,
+                        options=Options(s.max_land_area_m2, s.apply_plans_in_inquiry))
+    if request.form.get("f") == "html":
+        return Response(render_template("notes/verify.html", result=result))
+    return jsonify(result)

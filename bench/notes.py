@@ -19,6 +19,39 @@ from layers.sample import load_sample
 from settings import Settings
 
 
+def pipeline(url: str, refs: list[str]) -> None:
+    """Machine time of the official pipeline per note: instruction, PDF with map and QR code, PAdES signature."""
+    import tempfile
+    from datetime import date, datetime
+    from pathlib import Path
+
+    from instruction.engine import Options, instruct
+    from instruction.land import LandRequest
+    from notes.indicative import IndicativeNote, map_for, pdf
+    from notes.signing import ensure_dev_ca, sign_pdf
+
+    files = ensure_dev_ca(Path(tempfile.mkdtemp()) / "signing")
+    steps: dict[str, list[float]] = {"instruction": [], "PDF": [], "signature": []}
+    with psycopg.connect(url) as conn:
+        for i, ref in enumerate(refs):
+            t0 = time.perf_counter()
+            result = instruct(conn, LandRequest(refs=(ref,)), None, Options(with_geometry=True))
+            t1 = time.perf_counter()
+            note = IndicativeNote(result, map_for(conn, result), datetime.now())
+            data = pdf(note, {"number": f"NRU-BENCH-{i}", "short_code": "ABCDEF12", "requested_on": date.today(),
+                              "verify_url": "http://127.0.0.1:5000/verify/ABCDEF12", "applicant": "Bench",
+                              "standing": "propriétaire"})
+            t2 = time.perf_counter()
+            sign_pdf(data, files, reason="bench")
+            t3 = time.perf_counter()
+            if i >= 5:
+                for key, value in zip(steps, (t1 - t0, t2 - t1, t3 - t2), strict=True):
+                    steps[key].append(value)
+    parts = ", ".join(f"{k} {statistics.median(v) * 1000:.1f} ms" for k, v in steps.items())
+    total = sum(statistics.median(v) for v in steps.values()) * 1000
+    print(f"note officielle, temps machine médian : {parts} ; total {total:.1f} ms")
+
+
 def main(n_parcels: int, n: int) -> None:
     with scratch_db("urbasig_bench_notes") as url:
         with psycopg.connect(url) as conn:
@@ -27,6 +60,7 @@ def main(n_parcels: int, n: int) -> None:
         random.Random(5).shuffle(refs)
         app = create_app(Settings(database_url=url, indicative_per_minute=1_000_000))
         client = app.test_client()
+        pipeline(url, refs[:50])
         for fmt in ("pdf", "html"):
             times = []
             for i, ref in enumerate(refs[: n + 20]):

@@ -115,7 +115,7 @@ def pdf(note: IndicativeNote, official: dict | None = None) -> bytes:
                   colWidths=[42 * mm, 136 * mm])
     table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.3, colors.HexColor("#bbbbbb")),
                                ("VALIGN", (0, 0), (-1, -1), "TOP")]))
-    story += [table, Spacer(1, 6), note.drawing, Spacer(1, 4)]
+    story += [table, Spacer(1, 4), *_situation(r, s), Spacer(1, 4), note.drawing, Spacer(1, 4)]
     if r["rules"]:
         rows = [["Zone", "Secteur", "Libellé", "m²", "%", ""]]
         for rule in r["rules"]:
@@ -140,6 +140,24 @@ def pdf(note: IndicativeNote, official: dict | None = None) -> bytes:
                                f"{r['provenance']['code_version']}"), s["small"])]
     doc.build(story)
     return buffer.getvalue()
+
+
+def _situation(r: dict, s: dict) -> list:
+    """The layout's headline for the three situations: plan in force, plan in public inquiry, SDAU only."""
+    box = ParagraphStyle("box", parent=s["p"], borderPadding=4, leading=11)
+    out = []
+    for inquiry in r["inquiry"]:
+        plan = inquiry["plan"]
+        what = "modifierait le zonage de ce terrain" if inquiry["zoning_changed"] else "ne modifie pas le zonage ici"
+        out.append(Paragraph(f"<b>Plan en enquête publique</b> : {escape(plan['name'])} ({escape(plan['code'])}), "
+                             f"depuis le {escape(str(plan['status_since']))} ; il {what}.",
+                             ParagraphStyle("inq", parent=box, backColor=colors.HexColor("#fff3bf"))))
+    if not r["plans"]["applied"]:
+        sdau = ", ".join(p["name"] for p in r["plans"]["sdau"]) or "aucun"
+        out.append(Paragraph(f"<b>Aucun plan d'aménagement en vigueur</b> : seul le schéma directeur s'applique "
+                             f"({escape(sdau)}) ; ses orientations ne sont pas opposables aux tiers.",
+                             ParagraphStyle("sdau", parent=box, backColor=colors.HexColor("#e7f0fa"))))
+    return out
 
 
 def _qr_block(official: dict, s: dict) -> Table:

@@ -82,3 +82,13 @@ def test_map_skips_empty_pieces_of_clipped_features():
               ("zones", "D", shapely.box(-5, -5, 15, 15))]
     drawing = draw_map(land, layers, (-20, -20, 30, 30))
     assert drawing.width == 480  # drawn, no error on the empty pieces
+
+
+@pytest.mark.parametrize("query,headline", [
+    ("land=TF%204/T&date=2019-06-01", "Plan en enquête publique"),  # PA-T-2020 in inquiry then
+    ("land=TF%205/T&date=2015-01-01", "Aucun plan d'aménagement en vigueur"),  # SDAU only
+])
+def test_layouts_for_a_plan_in_inquiry_and_sdau_only(client, tmp_path, query, headline):
+    r = client.get(f"/notes/indicative?{query}")
+    assert r.status_code == 200
+    assert headline in " ".join(_pdf_text(r.data, tmp_path).split())

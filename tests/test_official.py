@@ -138,6 +138,9 @@ def test_official_note_end_to_end(env, conn):
     assert by_code["land"] == ["TF 7/T", "TF 8/T"] and by_code["zones"]
     by_upload = requests.post(f"{base}/verify", files={"pdf": ("n.pdf", signed)}, timeout=60).json()
     assert by_upload["signature_valid"] and by_upload["number"] == number
+    page = requests.post(f"{base}/verify", data={"code": code, "f": "html"}, timeout=60)
+    assert page.status_code == 200 and "Signature valide" in page.text and "TF 7/T" in page.text
+    assert "Vérifier" in requests.get(f"{base}/verify", timeout=30).text
     tampered = bytearray(signed)
     j = tampered.index(b"stream") + 20  # a byte inside the first (signed) stream; the length is unchanged
     tampered[j] ^= 0x01
