@@ -54,6 +54,18 @@ def _request_row(conn, number: str) -> dict:
             "signed": row[5]}
 
 
+@official.get("/notes/requests")
+@require_role("instructor", "signatory", "admin")
+def review_queue() -> Response:
+    """The agency's queue: requests by status (default: instructed, waiting for review)."""
+    status = request.args.get("status", "instruite")
+    with pooled(current_app.extensions["urbasig.pool"]) as conn:
+        rows = conn.execute("SELECT number, refs, status, created_at, updated_at FROM note_requests WHERE status = %s "
+                            "ORDER BY updated_at LIMIT 500", (status,)).fetchall()
+    return jsonify([{"number": r[0], "refs": r[1], "status": r[2], "requested_at": r[3].isoformat(),
+                     "updated_at": r[4].isoformat()} for r in rows])
+
+
 @official.get("/notes/requests/<number>")
 @require_role("applicant", "instructor", "signatory", "admin")
 def request_status(number: str) -> Response:

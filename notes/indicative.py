@@ -134,6 +134,12 @@ def pdf(note: IndicativeNote, official: dict | None = None) -> bytes:
             continue
         indent = len(line) - len(line.lstrip())
         story.append(Paragraph(escape(line.strip()), ParagraphStyle("l", parent=s["p"], leftIndent=indent * 3)))
+    extracts = [(rule["zone"], rule.get("text")) for rule in r["rules"] if rule.get("text") and not rule["marginal"]]
+    if extracts:
+        story.append(Paragraph("Extrait du règlement", s["h"]))
+        for zone, text in extracts:
+            story.append(Paragraph(f"<b>Zone {escape(zone['code'])}</b> ({escape(zone['plan'] or '')}) : "
+                                   f"{escape(text)}", s["p"]))
     story += [Spacer(1, 6), Paragraph(escape(LEGAL), s["small"]),
               Paragraph(escape(f"Données du {r['provenance']['data_timestamp']} · seuils v"
                                f"{r['provenance']['thresholds']['version']} · urbasig "

@@ -98,6 +98,9 @@ def test_official_note_end_to_end(env, conn):
     assert applicant.post(f"{base}/notes/requests/{number}/review", json={"accept": True}, timeout=30).status_code == 403
     assert applicant.post(f"{base}/notes/requests/{number}/sign", timeout=30).status_code == 403
     instructor = _session(base, "instructeur@auc.ma")
+    queue = instructor.get(f"{base}/notes/requests", timeout=30).json()
+    assert [q["number"] for q in queue] == [number]  # waiting for review
+    assert applicant.get(f"{base}/notes/requests", timeout=30).status_code == 403
     assert instructor.post(f"{base}/notes/requests/{number}/sign", timeout=30).status_code == 403
     assert instructor.post(f"{base}/notes/requests/{number}/review", json={"accept": True, "text": "RAS"},
                            timeout=30).status_code == 200
