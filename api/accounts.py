@@ -6,8 +6,8 @@ from functools import wraps
 
 from flask import Blueprint, Response, current_app, jsonify, request, session
 
-from gis.errors import InputError
-from layers.accounts import Forbidden, Unauthorized, authenticate, create_account, verify_email
+from gis.errors import Forbidden, InputError, Unauthorized
+from layers.accounts import authenticate, create_account, verify_email
 from layers.db import pooled
 from notes.mail import queue_mail
 

@@ -73,6 +73,27 @@ class LandRefError(InputError):
     code = "reference-fonciere"
 
 
+class Unauthorized(UrbasigError):
+    """Not signed in, or wrong credentials."""
+
+    status = 401
+    code = "non-authentifie"
+
+
+class Forbidden(UrbasigError):
+    """Signed in, but this role may not do that."""
+
+    status = 403
+    code = "interdit"
+
+
+class TooManyRequests(UrbasigError):
+    """The client asked too often."""
+
+    status = 429
+    code = "trop-de-requetes"
+
+
 class DatabaseUnavailable(UrbasigError):
     """The database cannot be reached."""
 

@@ -10,25 +10,11 @@ import secrets
 import psycopg
 from psycopg.rows import dict_row
 
-from gis.errors import Conflict, InputError, NotFound, UrbasigError
+from gis.errors import Conflict, Forbidden, InputError, NotFound, Unauthorized
 from layers.payments import audit
 
 ROLES = ("applicant", "instructor", "signatory", "admin")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
-
-
-class Unauthorized(UrbasigError):
-    """Not signed in, or wrong credentials."""
-
-    status = 401
-    code = "non-authentifie"
-
-
-class Forbidden(UrbasigError):
-    """Signed in, but this role may not do that."""
-
-    status = 403
-    code = "interdit"
 
 
 def hash_password(password: str) -> str:

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
-from gis.errors import UrbasigError
-
-
-class TooManyRequests(UrbasigError):
-    """The client asked too often."""
-
-    status = 429
-    code = "trop-de-requetes"
+from gis.errors import TooManyRequests
 
 
 def hit(conn: psycopg.Connection, scope: str, client: str, per_minute: int) -> int:

@@ -17,10 +17,9 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from gis.errors import Conflict, InputError, NotFound
+from gis.errors import Conflict, Forbidden, InputError, NotFound
 from instruction.engine import Options, instruct
 from instruction.land import LandRequest, parse_refs
-from layers.accounts import Forbidden
 from layers.payments import audit, create_order
 from notes.indicative import IndicativeNote, map_for, pdf
 from notes.mail import queue_mail

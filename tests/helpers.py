@@ -38,3 +38,27 @@ def add_commune(conn: psycopg.Connection, code: str, geom: shapely.Geometry, nam
 def count(conn: psycopg.Connection, table: str) -> int:
     """Rows in a table."""
     return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 - test helper, fixed names
+
+
+def serve(app) -> tuple[object, str]:
+    """Serve a WSGI app on a free loopback port in a thread: (server, base URL)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_port}"
+
+
+class Inbox:
+    """An aiosmtpd handler keeping every message received."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        import email
+
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import email
 import socket
 
 import pytest
 from aiosmtpd.controller import Controller
 
 from notes.mail import SmtpSettings, deliver_due, queue_mail
-
-
-class Inbox:
-    """aiosmtpd handler keeping every message."""
-
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
+from tests.helpers import Inbox
 
 
 def _port():

@@ -3,17 +3,14 @@ automatic instruction, review, signature, e-mail to a real SMTP server, pyHanko 
 
 from __future__ import annotations
 
-import email
 import re
 import shutil
 import socket
 import subprocess
-import threading
 
 import pytest
 import requests
 from aiosmtpd.controller import Controller
-from werkzeug.serving import make_server
 
 from app import create_app
 from layers.accounts import create_account
@@ -22,31 +19,20 @@ from notes.mail import SmtpSettings, deliver_due
 from notes.signing import ensure_dev_ca, verify_pdf
 from settings import Settings
 from tests import instruction_world as world
+from tests.helpers import Inbox, serve
 
 SECRET = "secret-passerelle"
 PASSWORD = "mot de passe solide"
 
 
-def _serve(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_port}"
 
-
-class Inbox:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
 
 
 @pytest.fixture
 def env(db_url, conn, tmp_path):
     world.build(conn)
-    gateway, gateway_url = _serve(create_gateway(SECRET))
-    ours, base = _serve(create_app(Settings(database_url=db_url, pool_min=1, pool_max=3, payment_secret=SECRET,
+    gateway, gateway_url = serve(create_gateway(SECRET))
+    ours, base = serve(create_app(Settings(database_url=db_url, pool_min=1, pool_max=3, payment_secret=SECRET,
                                             payment_gateway_url=f"{gateway_url}/pay", var_dir=tmp_path)))
     for mail, role in (("instructeur@auc.ma", "instructor"), ("signataire@auc.ma", "signatory")):
         create_account(conn, mail, role.title(), PASSWORD, role=role, verified=True)

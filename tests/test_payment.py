@@ -2,33 +2,27 @@
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 
 import psycopg
 import pytest
 import requests
-from werkzeug.serving import make_server
 
 from app import create_app
 from layers.payments import create_order
 from notes.gateway import create_gateway
 from notes.payment import Order, sign, verify
 from settings import Settings
+from tests.helpers import serve
 
 SECRET = "secret-de-test"
 
 
-def _serve(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_port}"
-
 
 @pytest.fixture
 def servers(db_url):
-    ours, ours_url = _serve(create_app(Settings(database_url=db_url, pool_min=1, pool_max=2, payment_secret=SECRET)))
-    gateway, gateway_url = _serve(create_gateway(SECRET))
+    ours, ours_url = serve(create_app(Settings(database_url=db_url, pool_min=1, pool_max=2, payment_secret=SECRET)))
+    gateway, gateway_url = serve(create_gateway(SECRET))
     yield ours_url, gateway_url
     ours.shutdown()
     gateway.shutdown()
