@@ -75,8 +75,3 @@ def parse_land_ref(text: str | None) -> LandRef:
     if number == 0:
         raise LandRefError(f"référence foncière invalide : « {text} » (numéro nul)")
     return LandRef(kind, number, match["suffix"])
-
-
-def normalize_land_ref(text: str | None) -> str | None:
-    """Return the canonical form of a reference (None for untitled land)."""
-    return parse_land_ref(text).normalized

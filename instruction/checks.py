@@ -15,7 +15,6 @@ from shapely.geometry import shape
 
 from gis.errors import InputError
 from instruction.engine import DEFAULT_OPTIONS, Options, instruct
-from instruction.findings import canonical_json
 from instruction.land import LandRequest, parse_geometry, parse_point
 from instruction.licence import activity_of, distance_rule, public_domain_rule, zone_compatibility
 from instruction.lots import Lot, check_lots
@@ -169,8 +168,3 @@ def licence_check(conn: psycopg.Connection, location: LandRequest, activity: str
     body = {"activity": {"code": activity, **{k: v for k, v in spec.items() if k != "distance_rules"}},
             "catalogue_version": version, "rules": rules}
     return _finish(conn, "licence", request, result, outcome(rules), body)
-
-
-def to_json(check: dict) -> str:
-    """Deterministic JSON of a check."""
-    return canonical_json(check)

@@ -11,7 +11,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from gis.errors import Conflict, Forbidden, InputError, NotFound, Unauthorized
-from layers.payments import audit
+from layers.audit import audit
 
 ROLES = ("applicant", "instructor", "signatory", "admin")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")

@@ -14,7 +14,7 @@ from email.message import EmailMessage
 
 import psycopg
 
-from layers.payments import audit
+from layers.audit import audit
 
 
 @dataclass(frozen=True)

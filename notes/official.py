@@ -20,7 +20,8 @@ from psycopg.types.json import Jsonb
 from gis.errors import Conflict, Forbidden, InputError, NotFound
 from instruction.engine import Options, instruct
 from instruction.land import LandRequest, parse_refs
-from layers.payments import audit, create_order
+from layers.audit import audit
+from layers.payments import create_order
 from notes.indicative import IndicativeNote, map_for, pdf
 from notes.mail import queue_mail
 from notes.signing import SigningFiles, sign_pdf, verify_pdf
