@@ -196,6 +196,9 @@ ERRORS = [
     ({"properties": "nope"}, "properties"),
     ({"datetime": "hier"}, "datetime"),
     ({"cursor": "%%%"}, "cursor"),
+    ({"offset": "8254638588856028684976390144"}, "offset"),  # found by schemathesis: was a 500
+    ({"cursor": "eyJvIjogMWUzMH0"}, "cursor"),  # {"o": 1e30}
+    ({"cursor": "eyJhIjogMTAwMDAwMDAwMDAwMDAwMDAwMDAwMDB9"}, "cursor"),  # {"a": 10**24}
     ({"foo": "bar"}, "inconnu"),
 ]
 

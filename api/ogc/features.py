@@ -20,6 +20,7 @@ from layers.features import COLLECTIONS, Collection, ItemsQuery, run_item, run_i
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000
+MAX_OFFSET = 1_000_000  # deeper pages are reached with the keyset cursor of the next links
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CRS = {  # URI -> (srid, flip to lat/lon, decimals)
     CRS84: (4326, False, 7),
@@ -176,10 +177,14 @@ def build_query(c: Collection, args: dict[str, str], partner: bool) -> tuple[Ite
     q.day = parse_datetime(args.get("datetime"))
     if args.get("cursor"):
         token = decode_cursor(args["cursor"])
-        q.after = token.get("a")
-        q.offset = int(token.get("o", 0))
+        q.after, q.offset = token.get("a"), token.get("o", 0)
+        if not (isinstance(q.offset, int) and 0 <= q.offset <= MAX_OFFSET) or not (
+                q.after is None or isinstance(q.after, str) or (isinstance(q.after, int) and abs(q.after) < 2**63)):
+            raise OgcError("cursor invalide : suivez les liens next/prev de la réponse")
     elif args.get("offset"):
         q.offset = _int(args.get("offset"), "offset", 0, 0)
+        if q.offset > MAX_OFFSET:
+            raise OgcError(f"offset au plus {MAX_OFFSET} : suivez les liens next (curseur) pour aller plus loin")
     return q, crs_uri
 
 

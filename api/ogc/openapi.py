@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from api.ogc.features import CRS, DEFAULT_LIMIT, MAX_LIMIT
+from api.ogc.features import CRS, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 from layers.features import COLLECTIONS
 
 _ERROR = {"description": "Requête invalide", "content": {"application/json": {"schema": {
@@ -31,7 +31,8 @@ ITEM_PARAMS = [
     _param("sortby", {"type": "string"}, "propriétés de tri (+nom, -nom)"),
     _param("properties", {"type": "string"}, "propriétés à renvoyer, séparées par des virgules"),
     _param("cursor", {"type": "string"}, "jeton de page (liens next/prev)"),
-    _param("offset", {"type": "integer", "minimum": 0}, "décalage (tri sur d'autres propriétés que l'identifiant)"),
+    _param("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+           "décalage (tri sur d'autres propriétés que l'identifiant)"),
     _param("skipGeometry", {"type": "boolean"}, "sans géométrie"),
     _param("f", {"type": "string", "enum": ["json", "html"]}, "format"),
 ]
