@@ -162,6 +162,7 @@ def test_small_sample_loads_for_isolated_tile_tests(db_url):
 
 def test_schemathesis_finds_no_server_error(live, tmp_path):
     """Property-based requests generated from our OpenAPI document: never a 500."""
+    import os
     import shutil
     import subprocess
     import sys
@@ -169,7 +170,10 @@ def test_schemathesis_finds_no_server_error(live, tmp_path):
 
     exe = shutil.which("schemathesis") or str(Path(sys.executable).parent / "schemathesis")
     root = live.rsplit("/ogc", 1)[0]
+    # a fixed seed keeps CI reproducible; URBASIG_SCHEMATHESIS_SEED=random explores new cases (nightly, by hand)
+    seed = os.environ.get("URBASIG_SCHEMATHESIS_SEED", "20261123")
+    seed_args = [] if seed == "random" else ["--seed", seed]
     result = subprocess.run([exe, "run", f"{live}/openapi", "--url", root, "--checks", "not_a_server_error",
-                             "--max-examples", "12", "--request-timeout", "30", "--no-color"],
+                             "--max-examples", "12", "--request-timeout", "30", "--no-color", *seed_args],
                             capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-4000:]
