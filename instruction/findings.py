@@ -65,13 +65,13 @@ def geometry_json(geom: shapely.Geometry | None) -> dict | None:
 def classify_plans(plans: list[dict], apply_inquiry: bool) -> dict[str, list[dict]]:
     """Split the plans touching the land into applied, in inquiry (warning only) and SDAU."""
     regulatory = [p for p in plans if p["kind"] in REGULATORY_KINDS]
-    in_force = [p for p in regulatory if p["status_on"] == "homologue"]
+    in_force = [p for p in regulatory if p["in_force"]]
     inquiry = [p for p in regulatory if p["status_on"] == "enquete_publique"]
     if apply_inquiry and inquiry:
         replaced = {p["replaces"] for p in inquiry if p["replaces"]}
         in_force = [p for p in in_force if p["code"] not in replaced] + inquiry
         inquiry = []
-    sdau = [p for p in plans if p["kind"] == "SDAU" and p["status_on"] == "homologue"]
+    sdau = [p for p in plans if p["kind"] == "SDAU" and p["in_force"]]
     return {"applied": in_force, "inquiry": inquiry, "sdau": sdau}
 
 

@@ -184,7 +184,7 @@ def where_sql(q: ItemsQuery, with_keyset: bool = True) -> tuple[sql.Composable, 
                                    "pv.valid_to) && daterange(%s, %s, '[]'))").format(plan_id))
             params += list(q.day)
         else:
-            clauses.append(sql.SQL("plan_status_on({}, %s) = 'homologue'").format(plan_id))
+            clauses.append(sql.SQL("plan_in_force({}, %s)").format(plan_id))
             params.append(q.day)
     if with_keyset and q.after is not None and not q.sort:
         clauses.append(sql.SQL("{} > %s").format(sql.SQL(c.id_expr)))

@@ -43,7 +43,8 @@ def merge_parcels(conn: psycopg.Connection, ewkbs: list[bytes], tolerance_m: flo
 
 PLANS_AT = """
 WITH land AS (SELECT ST_GeomFromEWKB(%(land)s) AS g)
-SELECT p.id, p.code, p.kind, p.name, p.status, plan_status_on(p.id, %(day)s) AS status_on, p.approval_act,
+SELECT p.id, p.code, p.kind, p.name, p.status, plan_status_on(p.id, %(day)s) AS status_on,
+       plan_in_force(p.id, %(day)s) AS in_force, p.approval_act,
        p.approval_date, p.valid_from, p.valid_to, r.code AS replaces,
        (SELECT max(effective_date) FROM plan_statuses s WHERE s.plan_id = p.id AND s.effective_date <= %(day)s)
            AS status_since,
@@ -219,7 +220,7 @@ def plan_zones(conn: psycopg.Connection, plan_ids: list[int]) -> list[dict]:
 def plans_in_force(conn: psycopg.Connection, commune_code: str, day: date) -> list[int]:
     """Ids of the regulatory plans homologated on `day` whose perimeter touches the commune."""
     rows = conn.execute("SELECT p.id FROM plans p JOIN communes c ON c.code = %s AND ST_Intersects(p.perimeter, c.geom) "
-                        "WHERE p.kind <> 'SDAU' AND plan_status_on(p.id, %s) = 'homologue' ORDER BY p.id",
+                        "WHERE p.kind <> 'SDAU' AND plan_in_force(p.id, %s) ORDER BY p.id",
                         (commune_code, day)).fetchall()
     return [r[0] for r in rows]
 

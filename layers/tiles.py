@@ -60,7 +60,7 @@ def tile_sql(layer: TileLayer, z: int, day: date | None) -> sql.Composable:
                                for name, expr in layer.props)
     frm = sql.SQL("{} t JOIN plans p ON p.id = t.plan_id" if layer.join_plan else "{} t").format(
         sql.Identifier(layer.table))
-    when = sql.SQL(" AND plan_status_on(t.plan_id, %(day)s) = 'homologue'") if (layer.join_plan and day) else sql.SQL("")
+    when = sql.SQL(" AND plan_in_force(t.plan_id, %(day)s)") if (layer.join_plan and day) else sql.SQL("")
     if layer.geom_3857:  # stored Web Mercator copy: no transform, simplify in Mercator units
         pixel = WORLD / 2**z / EXTENT
         return sql.SQL("""
