@@ -367,3 +367,15 @@ def test_a_title_already_in_the_database_is_named_in_french(conn, commune, tmp_p
     with pytest.raises(Conflict, match=r"1 titre\(s\) déjà dans la base : TF 3875/C"):
         _import(conn, _parcels_file(tmp_path / "p2.gpkg", rows=again))
     assert count(conn, "parcels") == 4
+
+
+def test_every_plan_key_is_documented_in_the_example_mapping_and_the_readme():
+    from layers.plans import SPEC_KEYS, check_spec
+
+    root = Path(__file__).resolve().parent.parent
+    example = (root / "data" / "mappings" / "zones-pa.toml").read_text(encoding="utf-8")
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    for key in SPEC_KEYS:
+        assert f"{key} =" in example and f"`{key}`" in readme, key
+    assert check_spec(load_mapping(root / "data" / "mappings" / "zones-pa.toml").plan)["code"] == "PA-ANFA-2026"
+    assert load_mapping(root / "data" / "mappings" / "prescriptions-pa.toml").plan == {"code": "PA-ANFA-2026"}
