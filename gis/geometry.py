@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 from shapely import GeometryType
+from shapely.geometry.base import BaseGeometry
 
 POLYGONAL = (GeometryType.POLYGON, GeometryType.MULTIPOLYGON)
 LINEAR = (GeometryType.LINESTRING, GeometryType.MULTILINESTRING, GeometryType.LINEARRING)
@@ -42,7 +43,7 @@ _GEOS_REASONS = {
 }
 
 
-def invalidity_reason(geom: shapely.Geometry) -> str:
+def invalidity_reason(geom: BaseGeometry) -> str:
     """Why a geometry is invalid, in French, with the location GEOS gives ("auto-intersection en (x, y)")."""
     reason = shapely.is_valid_reason(geom)
     label, _, where = reason.partition("[")
@@ -65,7 +66,7 @@ def closed_lines_to_polygons(geoms: np.ndarray) -> np.ndarray:
     return out
 
 
-def _polygonal_part(geom: shapely.Geometry) -> shapely.Geometry:
+def _polygonal_part(geom: BaseGeometry) -> BaseGeometry:
     """Keep the polygons of a (possibly mixed) geometry, as one MultiPolygon."""
     parts = [p for p in shapely.get_parts(geom) if shapely.get_type_id(p) in (3, 6)]
     polys = [q for p in parts for q in shapely.get_parts(p)]
@@ -134,6 +135,6 @@ def describe_problems(problems: list[tuple[int, str]], limit: int = 10) -> str:
     return shown + (f" ; et {more} autre(s)" if more > 0 else "")
 
 
-def to_ewkb_hex(geoms: np.ndarray, srid: int) -> list[str]:
+def to_ewkb_hex(geoms: np.ndarray, srid: int) -> list[str | None]:
     """Hex EWKB with the SRID, the text form PostGIS reads in COPY (bytes.hex is 4× faster than shapely's hex)."""
     return [None if w is None else w.hex() for w in shapely.to_wkb(shapely.set_srid(geoms, srid), include_srid=True)]

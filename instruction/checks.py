@@ -12,6 +12,7 @@ from datetime import date
 import psycopg
 import shapely
 from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
 
 from gis.errors import InputError
 from instruction.engine import DEFAULT_OPTIONS, Options, instruct
@@ -33,7 +34,7 @@ def _strip_geometry(value: object) -> object:
     return value
 
 
-def _zone_parts(result: dict, land: shapely.Geometry) -> list[ZonePart]:
+def _zone_parts(result: dict, land: BaseGeometry) -> list[ZonePart]:
     geoms = {f["id"]: f.get("geometry") for f in result["layers"][0]["features"]}
     parts = []
     for rule in result["rules"]:
@@ -42,7 +43,7 @@ def _zone_parts(result: dict, land: shapely.Geometry) -> list[ZonePart]:
     return parts
 
 
-def _constraints(result: dict) -> list[tuple[str, str, shapely.Geometry]]:
+def _constraints(result: dict) -> list[tuple[str, str, BaseGeometry]]:
     out = []
     for layer in result["layers"]:
         if not layer["layer"].startswith("prescriptions/"):
@@ -52,17 +53,17 @@ def _constraints(result: dict) -> list[tuple[str, str, shapely.Geometry]]:
     return out
 
 
-def _land_geom(result: dict) -> shapely.Geometry:
+def _land_geom(result: dict) -> BaseGeometry:
     return shape(result["land"]["geometry"])
 
 
-def _roads_along(conn: psycopg.Connection, land: shapely.Geometry, tolerance_m: float) -> list[shapely.Geometry]:
+def _roads_along(conn: psycopg.Connection, land: BaseGeometry, tolerance_m: float) -> list[BaseGeometry]:
     """Geometries of the existing roads the land fronts."""
     ewkb = shapely.to_wkb(shapely.set_srid(land, 26191), include_srid=True)
     return [shapely.from_wkb(r["wkb"]) for r in q.roads_near(conn, ewkb, tolerance_m)]
 
 
-def _number(project: dict, key: str, integer: bool = False) -> float | int | None:
+def _number(project: dict, key: str) -> float | None:
     value = project.get(key)
     if value is None:
         return None
@@ -70,9 +71,14 @@ def _number(project: dict, key: str, integer: bool = False) -> float | int | Non
         raise InputError(f"projet : « {key} » doit être un nombre (reçu {value!r})")
     if value < 0:
         raise InputError(f"projet : « {key} » ne peut être négatif")
-    if integer and int(value) != value:
+    return float(value)
+
+
+def _whole_number(project: dict, key: str) -> int | None:
+    value = _number(project, key)
+    if value is not None and not value.is_integer():
         raise InputError(f"projet : « {key} » doit être un entier")
-    return int(value) if integer else float(value)
+    return None if value is None else int(value)
 
 
 def _finish(conn: psycopg.Connection, kind: str, request: dict, result: dict, rules_outcome: str, body: dict) -> dict:
@@ -95,7 +101,7 @@ def permit_check(conn: psycopg.Connection, land: LandRequest, project: dict, day
         raise InputError(f"projet : champ(s) inconnu(s) {sorted(unknown)}")
     footprint = parse_geometry(project["footprint"], crs or land.crs, options.max_land_area_m2) \
         if project.get("footprint") is not None else None
-    spec = Project(use=project.get("use"), storeys=_number(project, "storeys", True),
+    spec = Project(use=project.get("use"), storeys=_whole_number(project, "storeys"),
                    height_m=_number(project, "height_m"), floor_area_m2=_number(project, "floor_area_m2"),
                    footprint_area_m2=_number(project, "footprint_area_m2"), footprint=footprint,
                    basement=project.get("basement"))
@@ -110,7 +116,7 @@ def permit_check(conn: psycopg.Connection, land: LandRequest, project: dict, day
     return _finish(conn, "permit", request, result, outcome(rules), {"rules": rules})
 
 
-def _geoms(items: list, what: str, crs: str | None, options: Options) -> list[shapely.Geometry]:
+def _geoms(items: list, what: str, crs: str | None, options: Options) -> list[BaseGeometry]:
     if not isinstance(items, list):
         raise InputError(f"{what} : une liste de géométries GeoJSON est attendue")
     return [parse_geometry(g, crs, options.max_land_area_m2) for g in items]

@@ -35,7 +35,7 @@ def resolve_land(conn: psycopg.Connection, request: LandRequest, options: Option
         refs = parse_refs(request.refs)
         found = q.find_parcels(conn, refs)
         known = {p["land_ref"] for p in found}
-        missing = [r.normalized for r in refs if r.normalized not in known]
+        missing = [str(r) for r in refs if r.normalized not in known]
         if missing:
             raise NotFound(f"titre(s) inconnu(s) : {', '.join(missing)}")
         legal = sum(p["legal_area_m2"] for p in found) if all(p["legal_area_m2"] for p in found) else None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import shapely
 from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
 
 from gis.crs import CRS84, STORAGE_SRID, check_extent, crs_extent, crs_label, parse_crs, reproject
 from gis.errors import CRSError, GeometryError, InputError
@@ -14,6 +17,9 @@ from gis.geometry import invalidity_reason
 from gis.landref import LandRef, parse_land_ref
 
 STORAGE = parse_crs(STORAGE_SRID)
+ONE_WAY = "désignez le terrain d'une seule façon : référence(s) foncière(s), géométrie GeoJSON, ou point (lon, lat)"
+NO_POINT = "point attendu : deux nombres (longitude, latitude)"
+G = TypeVar("G", bound=BaseGeometry)
 
 
 @dataclass(frozen=True)
@@ -31,6 +37,8 @@ class LandRequest:
             return {"refs": [parse_land_ref(r).normalized or r for r in self.refs]}
         if self.geometry is not None:
             return {"geometry": self.geometry, "crs": self.crs or CRS84}
+        if self.point is None:  # check_request refuses such a request before anything is recorded
+            raise InputError(ONE_WAY)
         return {"point": list(self.point), "crs": self.crs or CRS84}
 
 
@@ -38,7 +46,7 @@ class LandRequest:
 class Land:
     """The resolved land in EPSG:26191."""
 
-    geom: shapely.Geometry
+    geom: BaseGeometry
     refs: list[str] = field(default_factory=list)
     parcel_ids: list[int] = field(default_factory=list)
     legal_area_m2: float | None = None
@@ -59,8 +67,7 @@ def check_request(request: LandRequest) -> None:
     """Exactly one way of designating land."""
     given = [bool(request.refs), request.geometry is not None, request.point is not None]
     if sum(given) != 1:
-        raise InputError("désignez le terrain d'une seule façon : référence(s) foncière(s), géométrie GeoJSON, "
-                         "ou point (lon, lat)")
+        raise InputError(ONE_WAY)
 
 
 def parse_refs(texts: tuple[str, ...]) -> list[LandRef]:
@@ -71,15 +78,18 @@ def parse_refs(texts: tuple[str, ...]) -> list[LandRef]:
     return list(dict.fromkeys(refs))
 
 
-def _in_territory(geom: shapely.Geometry, label: str) -> None:
-    xmin, ymin, xmax, ymax = crs_extent(STORAGE, 0.0)
+def _in_territory(geom: BaseGeometry, label: str) -> None:
+    extent = crs_extent(STORAGE, 0.0)
+    if extent is None:  # EPSG:26191 has an area of use: only a PROJ database without it gets here
+        return
+    xmin, ymin, xmax, ymax = extent
     bx = shapely.bounds(geom)
     if bx[0] < xmin or bx[1] < ymin or bx[2] > xmax or bx[3] > ymax:
         raise CRSError(f"{label} hors du Maroc (zone Nord, EPSG:26191 : au nord de 31°30'N) : vérifiez l'ordre "
                        "longitude, latitude et le SCR indiqué")
 
 
-def to_storage(geom: shapely.Geometry, crs_text: str | None) -> shapely.Geometry:
+def to_storage(geom: G, crs_text: str | None) -> G:
     """Reproject a geometry given in `crs_text` (CRS84 by default) to EPSG:26191, checking its extent."""
     crs = parse_crs(crs_text or CRS84)
     check_extent(tuple(shapely.total_bounds(geom)), crs)
@@ -88,7 +98,7 @@ def to_storage(geom: shapely.Geometry, crs_text: str | None) -> shapely.Geometry
     return out
 
 
-def parse_geometry(geojson: dict, crs_text: str | None, max_area_m2: float) -> shapely.Geometry:
+def parse_geometry(geojson: dict, crs_text: str | None, max_area_m2: float) -> BaseGeometry:
     """A polygonal GeoJSON geometry → a valid geometry in EPSG:26191, or a clear 400."""
     if not isinstance(geojson, dict) or "type" not in geojson:
         raise GeometryError("géométrie GeoJSON attendue : un objet {\"type\": \"Polygon\", \"coordinates\": …}")
@@ -115,12 +125,14 @@ def parse_geometry(geojson: dict, crs_text: str | None, max_area_m2: float) -> s
     return out
 
 
-def parse_point(point: tuple[float, float], crs_text: str | None) -> shapely.Point:
+def parse_point(point: Sequence[float] | None, crs_text: str | None) -> shapely.Point:
     """A point (lon, lat in CRS84 by default) in EPSG:26191."""
+    if point is None:
+        raise GeometryError(NO_POINT)
     try:
         x, y = float(point[0]), float(point[1])
     except (TypeError, ValueError, IndexError):
-        raise GeometryError("point attendu : deux nombres (longitude, latitude)") from None
+        raise GeometryError(NO_POINT) from None
     if not (np.isfinite(x) and np.isfinite(y)):
         raise GeometryError("point attendu : coordonnées finies")
     return to_storage(shapely.Point(x, y), crs_text)

@@ -80,6 +80,7 @@ def distance_rule(rule: dict, nearby: list[dict], method: str, filed_at: object,
         else:
             deferred.append(e)
     nearest = nearby[0]["distance_m"] if nearby else None
+    message: str | None
     if conflicts:
         status = FAIL
         message = f"{len(conflicts)} établissement(s) à moins de {rule['min_m']} m, le plus proche à " \

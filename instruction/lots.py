@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from instruction.findings import geometry_json, r2
 from instruction.permit import FAIL, NA, PASS, ZonePart, _rule
@@ -15,19 +16,19 @@ class Lot:
     """A lot of the subdivision plan (EPSG:26191)."""
 
     id: str
-    geom: shapely.Geometry
+    geom: BaseGeometry
 
 
-def _frontage(lot: shapely.Geometry, roads: shapely.Geometry | None, tolerance_m: float) -> float:
+def _frontage(lot: BaseGeometry, roads: BaseGeometry | None, tolerance_m: float) -> float:
     """Length of the lot's limit that runs along a road (within the tolerance)."""
     if roads is None or roads.is_empty:
         return 0.0
     return float(shapely.intersection(lot.boundary, roads.buffer(tolerance_m)).length)
 
 
-def check_lots(*, land: shapely.Geometry, lots: list[Lot], internal_roads: list[shapely.Geometry],
-               existing_roads: list[shapely.Geometry], green_spaces: list[shapely.Geometry],
-               facilities: list[shapely.Geometry], parts: list[ZonePart], thresholds: dict) -> dict:
+def check_lots(*, land: BaseGeometry, lots: list[Lot], internal_roads: list[BaseGeometry],
+               existing_roads: list[BaseGeometry], green_spaces: list[BaseGeometry],
+               facilities: list[BaseGeometry], parts: list[ZonePart], thresholds: dict) -> dict:
     """Global rules (inside, overlaps, unassigned, green share) and per-lot rules (area, frontage, access)."""
     tol = thresholds["geometry_tolerance_m"]
     area = land.area

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from instruction.findings import geometry_json, r2
 from instruction.rules import use_status
@@ -30,7 +31,7 @@ class Project:
     height_m: float | None = None
     floor_area_m2: float | None = None
     footprint_area_m2: float | None = None
-    footprint: shapely.Geometry | None = None  # EPSG:26191
+    footprint: BaseGeometry | None = None  # EPSG:26191
     basement: bool | None = None
 
 
@@ -39,7 +40,7 @@ class ZonePart:
     """A zone's rules and the part of the land it governs."""
 
     rule: dict  # an entry of result["rules"]
-    geom: shapely.Geometry
+    geom: BaseGeometry
 
 
 def outcome(rules: list[dict]) -> str:
@@ -50,8 +51,8 @@ def outcome(rules: list[dict]) -> str:
     return UNKNOWN if UNKNOWN in statuses else PASS
 
 
-def _rule(rule: str, label: str, status: str, measured=None, limit=None, unit: str = "", source: dict | None = None,
-          geometry: shapely.Geometry | None = None, message: str | None = None) -> dict:
+def _rule(rule: str, label: str, status: str, measured: object = None, limit: float | None = None, unit: str = "",
+          source: dict | None = None, geometry: BaseGeometry | None = None, message: str | None = None) -> dict:
     out = {"rule": rule, "label": label, "status": status, "measured": measured, "limit": limit, "unit": unit,
            "source": source}
     if message:
@@ -66,7 +67,8 @@ def _source(part: ZonePart) -> dict:
     return {"plan": zone["plan"], "zone": zone["code"], "sector": zone["sector"], "article": part.rule.get("article")}
 
 
-def _compare(rule: str, label: str, measured, limit, unit: str, source: dict, at_least: bool = False) -> dict:
+def _compare(rule: str, label: str, measured: float | None, limit: float | None, unit: str, source: dict,
+             at_least: bool = False) -> dict:
     if limit is None:
         return _rule(rule, label, NA, measured, None, unit, source, message="pas de limite dans le règlement")
     if measured is None:
@@ -76,7 +78,7 @@ def _compare(rule: str, label: str, measured, limit, unit: str, source: dict, at
 
 
 # ------------------------------------------------------------------------------------ limits of the land
-def _segments(geom: shapely.Geometry) -> list[shapely.LineString]:
+def _segments(geom: BaseGeometry) -> list[shapely.LineString]:
     out = []
     for poly in shapely.get_parts(geom):
         coords = np.asarray(poly.exterior.coords)
@@ -90,7 +92,7 @@ def _angle(seg: shapely.LineString) -> float:
     return math.degrees(math.atan2(y1 - y0, x1 - x0)) % 180
 
 
-def classify_limits(land: shapely.Geometry, roads: list[shapely.Geometry], tolerance_m: float) -> dict[str, list]:
+def classify_limits(land: BaseGeometry, roads: list[BaseGeometry], tolerance_m: float) -> dict[str, list]:
     """Split the land's outline into road, side and rear limits.
 
     A limit is on a road when its middle lies within `tolerance_m` of a road polygon; other limits that
@@ -103,7 +105,8 @@ def classify_limits(land: shapely.Geometry, roads: list[shapely.Geometry], toler
             road_union.distance(s.interpolate(0.5, normalized=True)) <= tolerance_m]
     others = [s for s in segs if s not in road]
     ends = [shapely.Point(c) for s in road for c in s.coords]
-    side, rear = [], []
+    side: list[shapely.LineString] = []
+    rear: list[shapely.LineString] = []
     for s in others:
         touches = any(shapely.Point(c).distance(e) <= tolerance_m for c in s.coords for e in ends)
         parallel = any(min(abs(_angle(s) - _angle(r)), 180 - abs(_angle(s) - _angle(r))) < 30 for r in road)
@@ -111,7 +114,7 @@ def classify_limits(land: shapely.Geometry, roads: list[shapely.Geometry], toler
     return {"road": road, "side": side, "rear": rear}
 
 
-def _setback(kind: str, label: str, lines: list, required: float | None, footprint: shapely.Geometry,
+def _setback(kind: str, label: str, lines: list, required: float | None, footprint: BaseGeometry,
              source: dict) -> dict:
     rule = f"setback_{kind}"
     if required is None:
@@ -128,8 +131,8 @@ def _setback(kind: str, label: str, lines: list, required: float | None, footpri
 
 
 # -------------------------------------------------------------------------------------------- the check
-def check_permit(*, land: shapely.Geometry, parts: list[ZonePart], project: Project, roads: list[shapely.Geometry],
-                 constraints: list[tuple[str, str, shapely.Geometry]], tolerance_m: float,
+def check_permit(*, land: BaseGeometry, parts: list[ZonePart], project: Project, roads: list[BaseGeometry],
+                 constraints: list[tuple[str, str, BaseGeometry]], tolerance_m: float,
                  road_tolerance_m: float) -> list[dict]:
     """Evaluate every rule; `constraints` are (kind, label, geometry) of prescriptions crossing the land."""
     rules: list[dict] = []

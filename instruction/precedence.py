@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from gis.errors import Conflict
 
@@ -32,7 +33,7 @@ class PlanConflict:
 
     applied: dict
     set_aside: dict
-    overlap: shapely.Geometry
+    overlap: BaseGeometry
 
     @property
     def overlap_m2(self) -> float:
@@ -40,15 +41,15 @@ class PlanConflict:
         return float(self.overlap.area)
 
 
-def resolve(plans: list[dict], covers: dict[int, shapely.Geometry],
-            noise_m2: float = NOISE_M2) -> tuple[list[PlanConflict], dict[int, shapely.Geometry]]:
+def resolve(plans: list[dict], covers: dict[int, BaseGeometry],
+            noise_m2: float = NOISE_M2) -> tuple[list[PlanConflict], dict[int, BaseGeometry]]:
     """The conflicts between `plans` (each with id, code, dates) and, per plan, the ground it yields to newer ones.
 
     `covers` maps a plan id to the ground it covers here (the land, or the commune, within its perimeter).
     """
     ranked = sorted(plans, key=lambda p: (in_force_since(p) or date.min, p["code"]), reverse=True)
     conflicts: list[PlanConflict] = []
-    yielded: dict[int, list[shapely.Geometry]] = {}
+    yielded: dict[int, list[BaseGeometry]] = {}
     for i, newer in enumerate(ranked):
         for older in ranked[i + 1:]:
             overlap = shapely.intersection(covers[newer["id"]], covers[older["id"]])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import SupportsFloat
 
 PARAMETERS = {
     "height_max_m": ("hauteur maximale", "m"),
@@ -34,7 +35,7 @@ class Context:
     plot_area_m2: float
 
 
-def _num(value: object) -> float | int | None:
+def _num(value: SupportsFloat | str | None) -> float | int | None:
     if value is None:
         return None
     number = float(value)
@@ -43,7 +44,8 @@ def _num(value: object) -> float | int | None:
 
 def condition_holds(when: dict, context: Context) -> tuple[bool | None, list[str]]:
     """Whether every condition holds (None when one cannot be evaluated), with their French labels."""
-    labels, verdict = [], True
+    labels: list[str] = []
+    verdict: bool | None = True
     for key, limit in sorted(when.items()):
         if key not in CONDITIONS:
             return None, [f"condition inconnue « {key} »"]
@@ -65,7 +67,7 @@ def zone_rules(zone: dict, context: Context) -> dict:
         value = _num(zone.get(key))
         if value is None:
             continue
-        entry = {"value": value, "label": label, "unit": unit, "base_value": value}
+        entry: dict[str, object] = {"value": value, "label": label, "unit": unit, "base_value": value}
         if key == "cos_value":
             entry["meaning"] = zone.get("cos_meaning")
         if key == "cus_value":
