@@ -131,89 +131,128 @@ def _setback(kind: str, label: str, lines: list, required: float | None, footpri
 
 
 # -------------------------------------------------------------------------------------------- the check
+USE_VERDICTS = {"allowed": PASS, "forbidden": FAIL, "conditional": UNKNOWN, "unknown": UNKNOWN}
+USE_MESSAGES = {"conditional": "usage soumis à conditions : avis de l'agence",
+                "unknown": "usage non cité par le règlement de la zone"}
+SETBACKS = (("road", "recul sur voie"), ("side", "recul latéral"), ("rear", "recul de fond"))
+
+
+@dataclass(frozen=True)
+class _Share:
+    """The part of the land and of the project that one zone governs."""
+
+    area_m2: float  # of the land in the zone (the whole land when one zone governs)
+    footprint_m2: float | None
+    floor_area_m2: float | None
+    footprint: BaseGeometry | None  # the footprint polygon's part in the zone, when a polygon was given
+
+
+def _footprint_rules(fp: BaseGeometry, land: BaseGeometry, constraints: list[tuple[str, str, BaseGeometry]],
+                     tolerance_m: float) -> list[dict]:
+    """The footprint polygon inside the land, and off every prescription where building is barred."""
+    beyond = shapely.difference(fp, land.buffer(tolerance_m)).area > 0.01  # digitising noise is not a fault
+    outside = shapely.difference(fp, land)
+    rules = [_rule("footprint_inside_land", "emprise du projet à l'intérieur du terrain", FAIL if beyond else PASS,
+                   r2(outside.area), 0, "m² hors du terrain", geometry=outside if beyond else None)]
+    for kind, label, geom in constraints:
+        if kind not in BLOCKING_KINDS:
+            continue
+        hit = shapely.intersection(fp, geom)
+        if hit.area > 0.01:
+            rules.append(_rule(f"no_build_{kind}", f"pas de construction sur : {label}", FAIL, r2(hit.area), 0,
+                               "m²", geometry=hit, message=f"le bâti empiète sur {BLOCKING_KINDS[kind]}"))
+    return rules
+
+
+def _governing(parts: list[ZonePart], fp: BaseGeometry | None) -> list[ZonePart]:
+    """The zones whose rules apply: those the footprint stands in, else every zone not merely marginal."""
+    if fp is not None:
+        standing = [p for p in parts if shapely.intersection(fp, p.geom).area > 0.01]
+        if standing:
+            return standing
+    return [p for p in parts if not p.rule["marginal"]]
+
+
+def _share(part: ZonePart, project: Project, land_area: float, weighted: bool) -> _Share:
+    """What of the land and the project falls in this zone (all of it when one zone governs)."""
+    fp = project.footprint
+    footprint_area = fp.area if fp is not None else project.footprint_area_m2
+    if not weighted:
+        return _Share(land_area, footprint_area, project.floor_area_m2, fp)
+    part_area = part.geom.area
+    if fp is not None:
+        fp_here: float | None = shapely.intersection(fp, part.geom).area
+    else:  # no polygon: the declared footprint is spread over the zones in proportion of their area
+        fp_here = footprint_area * part_area / land_area if footprint_area is not None else None
+    floor = project.floor_area_m2 * part_area / land_area if project.floor_area_m2 is not None else None
+    return _Share(part_area, fp_here, floor, shapely.intersection(fp, part.geom) if fp is not None else None)
+
+
+def _density_rules(params: dict, share: _Share, code: str, src: dict) -> list[dict]:
+    """Footprint, COS and CUS of the project's part in a zone against the zone's limits."""
+    pct = params.get("footprint_max_pct", {}).get("value")
+    rules = [_compare("footprint", f"emprise au sol en zone {code}", share.footprint_m2,
+                      r2(pct / 100 * share.area_m2) if pct is not None else None, "m²", src)]
+    for key, name in (("cos_value", "COS"), ("cus_value", "CUS")):
+        entry = params.get(key)
+        if not entry:
+            continue
+        if entry.get("meaning") == "plancher":
+            rules.append(_compare(key[:3], f"{name} (surface de plancher) en zone {code}", share.floor_area_m2,
+                                  r2(entry["value"] * share.area_m2), "m²", src))
+        else:
+            rules.append(_compare(key[:3], f"{name} (emprise) en zone {code}", share.footprint_m2,
+                                  r2(entry["value"] * share.area_m2), "m²", src))
+    return rules
+
+
+def _setback_rules(params: dict, share: _Share, limits: dict[str, list] | None, code: str, src: dict) -> list[dict]:
+    """Road, side and rear setbacks measured from the footprint polygon, or why they cannot be."""
+    if share.footprint is None or limits is None:
+        return [_rule("setbacks", f"reculs en zone {code}", UNKNOWN, None, None, "m", src,
+                      message="donnez l'emprise du projet (polygone) pour mesurer les reculs")]
+    if not limits["road"]:
+        return [_rule(f"setback_{kind}", f"{label} en zone {code}", UNKNOWN, None,
+                      params.get(f"setback_{kind}_m", {}).get("value"), "m", src,
+                      message="aucune voie le long du terrain : limites non classées") for kind, label in SETBACKS]
+    return [_setback(kind, f"{label} en zone {code}", limits[kind], params.get(f"setback_{kind}_m", {}).get("value"),
+                     share.footprint, src) for kind, label in SETBACKS]
+
+
+def _zone_rules(part: ZonePart, project: Project, share: _Share, land_area: float,
+                limits: dict[str, list] | None) -> list[dict]:
+    """Every rule of one governing zone: use, storeys, height, density, plot area, setbacks."""
+    params = part.rule["parameters"]
+    src = _source(part)
+    code = part.rule["zone"]["code"]
+
+    def limit(key: str) -> float | None:
+        return params.get(key, {}).get("value")
+
+    rules = []
+    if project.use:
+        status = use_status(project.use, part.rule)
+        rules.append(_rule("use", f"usage « {project.use} » en zone {code}", USE_VERDICTS[status], project.use, None,
+                           "", src, message=USE_MESSAGES.get(status)))
+    rules.append(_compare("storeys", f"niveaux (R+n) en zone {code}", project.storeys, limit("storeys_max"), "n", src))
+    rules.append(_compare("height", f"hauteur en zone {code}", project.height_m, limit("height_max_m"), "m", src))
+    rules += _density_rules(params, share, code, src)
+    rules.append(_compare("plot_area", f"superficie minimale du terrain en zone {code}", land_area,
+                          limit("min_plot_area_m2"), "m²", src, at_least=True))
+    return rules + _setback_rules(params, share, limits, code, src)
+
+
 def check_permit(*, land: BaseGeometry, parts: list[ZonePart], project: Project, roads: list[BaseGeometry],
                  constraints: list[tuple[str, str, BaseGeometry]], tolerance_m: float,
                  road_tolerance_m: float) -> list[dict]:
     """Evaluate every rule; `constraints` are (kind, label, geometry) of prescriptions crossing the land."""
-    rules: list[dict] = []
-    area = land.area
     fp = project.footprint
-    if fp is not None:
-        beyond = shapely.difference(fp, land.buffer(tolerance_m)).area > 0.01  # digitising noise is not a fault
-        outside = shapely.difference(fp, land)
-        rules.append(_rule("footprint_inside_land", "emprise du projet à l'intérieur du terrain",
-                           FAIL if beyond else PASS, r2(outside.area), 0, "m² hors du terrain",
-                           geometry=outside if beyond else None))
-        for kind, label, geom in constraints:
-            if kind not in BLOCKING_KINDS:
-                continue
-            hit = shapely.intersection(fp, geom)
-            if hit.area > 0.01:
-                rules.append(_rule(f"no_build_{kind}", f"pas de construction sur : {label}", FAIL, r2(hit.area), 0,
-                                   "m²", geometry=hit, message=f"le bâti empiète sur {BLOCKING_KINDS[kind]}"))
-        governing = [p for p in parts if shapely.intersection(fp, p.geom).area > 0.01] or \
-            [p for p in parts if not p.rule["marginal"]]
-    else:
-        governing = [p for p in parts if not p.rule["marginal"]]
-    footprint_area = fp.area if fp is not None else project.footprint_area_m2
+    rules = _footprint_rules(fp, land, constraints, tolerance_m) if fp is not None else []
+    governing = _governing(parts, fp)
+    limits = classify_limits(land, roads, road_tolerance_m) if fp is not None and governing else None
     weighted = len(governing) > 1
     for part in governing:
-        params = part.rule["parameters"]
-        src = _source(part)
-        code = part.rule["zone"]["code"]
-
-        def limit(key: str, _params: dict = params) -> float | None:
-            return _params.get(key, {}).get("value")
-
-        if project.use:
-            status = use_status(project.use, part.rule)
-            verdict = {"allowed": PASS, "forbidden": FAIL, "conditional": UNKNOWN, "unknown": UNKNOWN}[status]
-            message = {"conditional": "usage soumis à conditions : avis de l'agence",
-                       "unknown": "usage non cité par le règlement de la zone"}.get(status)
-            rules.append(_rule("use", f"usage « {project.use} » en zone {code}", verdict, project.use, None, "",
-                               src, message=message))
-        rules.append(_compare("storeys", f"niveaux (R+n) en zone {code}", project.storeys, limit("storeys_max"), "n", src))
-        rules.append(_compare("height", f"hauteur en zone {code}", project.height_m, limit("height_max_m"), "m", src))
-        part_area = part.geom.area if weighted else area
-        if not weighted:
-            fp_here = footprint_area
-        elif fp is not None:
-            fp_here = shapely.intersection(fp, part.geom).area
-        else:  # no polygon: the declared footprint is spread over the zones in proportion of their area
-            fp_here = footprint_area * part_area / area if footprint_area is not None else None
-        pct = limit("footprint_max_pct")
-        rules.append(_compare("footprint", f"emprise au sol en zone {code}", fp_here,
-                              r2(pct / 100 * part_area) if pct is not None else None, "m²", src))
-        floor_here = project.floor_area_m2
-        if weighted and floor_here is not None:
-            floor_here = floor_here * part_area / area
-        for key, name in (("cos_value", "COS"), ("cus_value", "CUS")):
-            entry = params.get(key)
-            if not entry:
-                continue
-            if entry.get("meaning") == "plancher":
-                rules.append(_compare(key[:3], f"{name} (surface de plancher) en zone {code}", floor_here,
-                                      r2(entry["value"] * part_area), "m²", src))
-            else:
-                rules.append(_compare(key[:3], f"{name} (emprise) en zone {code}", fp_here,
-                                      r2(entry["value"] * part_area), "m²", src))
-        rules.append(_compare("plot_area", f"superficie minimale du terrain en zone {code}", area,
-                              limit("min_plot_area_m2"), "m²", src, at_least=True))
-        if fp is not None:
-            limits = classify_limits(land, roads, road_tolerance_m)
-            fp_zone = shapely.intersection(fp, part.geom) if weighted else fp
-            if not limits["road"]:
-                for kind, label in (("road", "recul sur voie"), ("side", "recul latéral"), ("rear", "recul de fond")):
-                    rules.append(_rule(f"setback_{kind}", f"{label} en zone {code}", UNKNOWN, None,
-                                       limit(f"setback_{kind}_m"), "m", src,
-                                       message="aucune voie le long du terrain : limites non classées"))
-            else:
-                for kind, label in (("road", "recul sur voie"), ("side", "recul latéral"), ("rear", "recul de fond")):
-                    rules.append(_setback(kind, f"{label} en zone {code}", limits[kind], limit(f"setback_{kind}_m"),
-                                          fp_zone, src))
-        else:
-            rules.append(_rule("setbacks", f"reculs en zone {code}", UNKNOWN, None, None, "m", src,
-                               message="donnez l'emprise du projet (polygone) pour mesurer les reculs"))
+        rules += _zone_rules(part, project, _share(part, project, land.area, weighted), land.area, limits)
     if project.basement is not None:
         rules.append(_rule("basement", "sous-sol", NA, project.basement, None, "",
                            message="le règlement ne fixe pas de règle de sous-sol dans ces données"))
