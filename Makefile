@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PORT ?= $(or $(URBASIG_PORT),5000)
 WORKERS ?= $(or $(URBASIG_WORKERS),2)
 
-.PHONY: run test stop setup sysdeps venv db lint bench clean-db
+.PHONY: run test stop setup sysdeps venv db lint unit bench clean-db
 
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,14 +33,22 @@ run: db
 	@echo "urbasig : http://127.0.0.1:$(PORT)/"
 	exec $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --access-logfile - 'app:create_app()'
 
+# Gates first (seconds), then the database suite (minutes): a lint or unit failure stops here.
 test: setup
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@$(MAKE) --no-print-directory lint unit
+	$(BIN)/python -m pytest --ignore=tests/unit $(PYTEST_ARGS)
 
 stop:
 	@if [ -x $(BIN)/urbasig ]; then $(BIN)/urbasig db stop; fi
 
+# Style, docstrings (D1) and complexity (C90, PLR0912/0915) with ruff; types with mypy (settings: pyproject.toml).
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# The pure parts, without PostgreSQL (tests/unit/conftest.py refuses any connection).
+unit: venv
+	$(BIN)/python -m pytest tests/unit -q -p no:cacheprovider
 
 bench: db
 	cd bench && ../$(BIN)/python generation.py

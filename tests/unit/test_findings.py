@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -153,7 +153,7 @@ def test_an_open_establishment_too_close_fails():
 
 
 def test_between_two_pending_requests_the_earlier_filing_wins():
-    them = datetime(2026, 2, 1, 9, tzinfo=timezone.utc)
+    them = datetime(2026, 2, 1, 9, tzinfo=UTC)
     pending = [_near(100.0, status="demande", filed_at=them)]
     assert distance_rule(RULE, pending, "straight", "2026-01-15T10:00:00+00:00", 3)["status"] == PASS
     assert distance_rule(RULE, pending, "straight", "2026-03-01T10:00:00+00:00", 3)["status"] == FAIL
