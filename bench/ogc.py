@@ -173,6 +173,78 @@ def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
     return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
 
 
+def _endpoints(url: str, workdir: Path, extent: list[float], bboxes: list[str], ids: list[int],
+               tiles: dict[int, list[tuple[int, int]]]) -> dict[str, dict]:
+    """Each server's start function and the URLs of each measured endpoint."""
+    return {
+        "urbasig": {"start": lambda p: start_urbasig(url, p), "ready": "/ogc/collections",
+                    "items": [f"/ogc/collections/parcels/items?bbox={b}&limit=100" for b in bboxes],
+                    "item": [f"/ogc/collections/parcels/items/{i}" for i in ids],
+                    "deep": [f"/ogc/collections/parcels/items?limit=100&cursor={encode_cursor({'a': 10000 + k})}"
+                             for k in range(0, 300, 7)],
+                    "z14": [f"/ogc/collections/parcels/tiles/WebMercatorQuad/14/{y}/{x}" for x, y in tiles[14]],
+                    "z16": [f"/ogc/collections/parcels/tiles/WebMercatorQuad/16/{y}/{x}" for x, y in tiles[16]]},
+        "tipg": {"start": lambda p: start_tipg(url, p), "ready": "/collections",
+                 "items": [f"/collections/public.parcels/items?bbox={b}&limit=100" for b in bboxes],
+                 "item": [f"/collections/public.parcels/items/{i}" for i in ids],
+                 "deep": [f"/collections/public.parcels/items?limit=100&offset={10000 + k}" for k in range(0, 300, 7)],
+                 "z14": [f"/collections/public.parcels/tiles/WebMercatorQuad/14/{x}/{y}" for x, y in tiles[14]],
+                 "z16": [f"/collections/public.parcels/tiles/WebMercatorQuad/16/{x}/{y}" for x, y in tiles[16]]},
+        "pygeoapi": {"start": lambda p: start_pygeoapi(url, p, workdir, extent), "ready": "/collections",
+                     "items": [f"/collections/parcels/items?bbox={b}&limit=100&f=json" for b in bboxes],
+                     "item": [f"/collections/parcels/items/{i}?f=json" for i in ids],
+                     "deep": [f"/collections/parcels/items?limit=100&offset={10000 + k}&f=json"
+                              for k in range(0, 300, 7)],
+                     "z14": [f"/collections/parcels/tiles/WebMercatorQuad/14/{y}/{x}?f=mvt" for x, y in tiles[14]],
+                     "z16": [f"/collections/parcels/tiles/WebMercatorQuad/16/{y}/{x}?f=mvt" for x, y in tiles[16]]},
+    }
+
+
+def _measure(name: str, spec: dict, seconds: int, workdir: Path, labels: dict[str, str], refs: list[str],
+             results: dict[str, dict[str, tuple]], empty: set[tuple[str, str]]) -> None:
+    """Start one server, measure each endpoint with wrk, stop it."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        proc = spec["start"](port)
+    except Exception as exc:  # a peer that cannot start is reported, the others still run
+        print(f"  {name} : démarrage impossible ({exc})", flush=True)
+        return
+    try:
+        wait(base + spec["ready"], proc)
+        results[name] = {}
+        for key in ("items", "item", "deep", "z14", "z16"):
+            try:
+                sample = requests.get(base + spec[key][0], timeout=120)
+                if sample.status_code >= 400:
+                    print(f"  {name} {key}: HTTP {sample.status_code} {sample.text[:200]}", flush=True)
+                if sample.status_code == 204 or not sample.content:
+                    # an empty answer is not a comparable measure (stock pygeoapi's MVT provider gives
+                    # 204 on a table stored in EPSG:26191)
+                    empty.add((name, key))
+                    print(f"  {name} {key}: réponse vide (HTTP {sample.status_code})", flush=True)
+                wrk(spec[key][:20], base, 2, workdir)  # warm-up
+                results[name][key] = wrk(spec[key], base, seconds, workdir)
+            except (requests.RequestException, subprocess.TimeoutExpired, AttributeError) as exc:
+                print(f"  {name:<9} {labels[key]:<32} échec ({type(exc).__name__})", flush=True)
+                continue
+            print(f"  {name:<9} {labels[key]:<32} {results[name][key][0]:8.1f} req/s", flush=True)
+        if name == "urbasig":
+            body = json.dumps({"inputs": {"land": {"refs": refs}}})
+            results[name]["process"] = wrk(["/ogc/processes/instruction/execution"], base, seconds, workdir,
+                                           "POST", body)
+            print(f"  {name:<9} {labels['process']:<32} {results[name]['process'][0]:8.1f} req/s", flush=True)
+    except Exception as exc:
+        print(f"  {name} : mesure interrompue ({exc})", flush=True)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=15)
+
+
 def main(n: int, seconds: int) -> None:
     ensure_tools()
     workdir = Path(tempfile.mkdtemp(prefix="urbasig-bench-ogc-"))
@@ -190,74 +262,14 @@ def main(n: int, seconds: int) -> None:
         conn.commit()
         bboxes = [f"{x - 0.0016:.6f},{y - 0.0014:.6f},{x + 0.0016:.6f},{y + 0.0014:.6f}" for x, y in centres]
         tiles = {z: [tile_of(x, y, z) for x, y in centres] for z in (14, 16)}
-        servers = {
-            "urbasig": {"start": lambda p: start_urbasig(url, p), "ready": "/ogc/collections",
-                        "items": [f"/ogc/collections/parcels/items?bbox={b}&limit=100" for b in bboxes],
-                        "item": [f"/ogc/collections/parcels/items/{i}" for i in ids],
-                        "deep": [f"/ogc/collections/parcels/items?limit=100&cursor={encode_cursor({'a': 10000 + k})}"
-                                 for k in range(0, 300, 7)],
-                        "z14": [f"/ogc/collections/parcels/tiles/WebMercatorQuad/14/{y}/{x}" for x, y in tiles[14]],
-                        "z16": [f"/ogc/collections/parcels/tiles/WebMercatorQuad/16/{y}/{x}" for x, y in tiles[16]]},
-            "tipg": {"start": lambda p: start_tipg(url, p), "ready": "/collections",
-                     "items": [f"/collections/public.parcels/items?bbox={b}&limit=100" for b in bboxes],
-                     "item": [f"/collections/public.parcels/items/{i}" for i in ids],
-                     "deep": [f"/collections/public.parcels/items?limit=100&offset={10000 + k}" for k in range(0, 300, 7)],
-                     "z14": [f"/collections/public.parcels/tiles/WebMercatorQuad/14/{x}/{y}" for x, y in tiles[14]],
-                     "z16": [f"/collections/public.parcels/tiles/WebMercatorQuad/16/{x}/{y}" for x, y in tiles[16]]},
-            "pygeoapi": {"start": lambda p: start_pygeoapi(url, p, workdir, list(e)), "ready": "/collections",
-                         "items": [f"/collections/parcels/items?bbox={b}&limit=100&f=json" for b in bboxes],
-                         "item": [f"/collections/parcels/items/{i}?f=json" for i in ids],
-                         "deep": [f"/collections/parcels/items?limit=100&offset={10000 + k}&f=json"
-                                  for k in range(0, 300, 7)],
-                         "z14": [f"/collections/parcels/tiles/WebMercatorQuad/14/{y}/{x}?f=mvt" for x, y in tiles[14]],
-                         "z16": [f"/collections/parcels/tiles/WebMercatorQuad/16/{y}/{x}?f=mvt" for x, y in tiles[16]]},
-        }
+        servers = _endpoints(url, workdir, list(e), bboxes, ids, tiles)
         labels = {"items": "items, bbox ~300 m, limit=100", "item": "item by id", "deep": "deep page (10 000, 100)",
                   "z14": "parcels tile z14 (uncached)", "z16": "parcels tile z16 (uncached)",
                   "process": "process: instruction"}
         results: dict[str, dict[str, tuple]] = {}
         empty: set[tuple[str, str]] = set()
         for name, spec in servers.items():
-            port = free_port()
-            base = f"http://127.0.0.1:{port}"
-            try:
-                proc = spec["start"](port)
-            except Exception as exc:  # a peer that cannot start is reported, the others still run
-                print(f"  {name} : démarrage impossible ({exc})", flush=True)
-                continue
-            try:
-                wait(base + spec["ready"], proc)
-                results[name] = {}
-                for key in ("items", "item", "deep", "z14", "z16"):
-                    try:
-                        sample = requests.get(base + spec[key][0], timeout=120)
-                        if sample.status_code >= 400:
-                            print(f"  {name} {key}: HTTP {sample.status_code} {sample.text[:200]}", flush=True)
-                        if sample.status_code == 204 or not sample.content:
-                            # an empty answer is not a comparable measure (stock pygeoapi's MVT provider gives
-                            # 204 on a table stored in EPSG:26191)
-                            empty.add((name, key))
-                            print(f"  {name} {key}: réponse vide (HTTP {sample.status_code})", flush=True)
-                        wrk(spec[key][:20], base, 2, workdir)  # warm-up
-                        results[name][key] = wrk(spec[key], base, seconds, workdir)
-                    except (requests.RequestException, subprocess.TimeoutExpired, AttributeError) as exc:
-                        print(f"  {name:<9} {labels[key]:<32} échec ({type(exc).__name__})", flush=True)
-                        continue
-                    print(f"  {name:<9} {labels[key]:<32} {results[name][key][0]:8.1f} req/s", flush=True)
-                if name == "urbasig":
-                    body = json.dumps({"inputs": {"land": {"refs": refs}}})
-                    results[name]["process"] = wrk(["/ogc/processes/instruction/execution"], base, seconds, workdir,
-                                                   "POST", body)
-                    print(f"  {name:<9} {labels['process']:<32} {results[name]['process'][0]:8.1f} req/s", flush=True)
-            except Exception as exc:
-                print(f"  {name} : mesure interrompue ({exc})", flush=True)
-            finally:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout=15)
+            _measure(name, spec, seconds, workdir, labels, refs, results, empty)
     rows = []
     for key, label in labels.items():
         row = [label]

@@ -109,10 +109,12 @@ class Grid:
 
     @property
     def ncols(self) -> int:
+        """Number of block columns between the north–south streets."""
         return len(self.sx0) - 1
 
     @property
     def nrows(self) -> int:
+        """Number of block rows between the east–west streets."""
         return len(self.sy0) - 1
 
 

@@ -7,6 +7,7 @@ a wrong type or an unsupported operator raises FilterError (400), never a databa
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -76,6 +77,48 @@ def _date(text: str) -> date:
         raise FilterError(f"date invalide dans le filtre : « {text} »") from None
 
 
+def _interval(ends: object) -> Interval:
+    if not isinstance(ends, list) or len(ends) != 2:
+        raise FilterError("intervalle CQL2-JSON : deux bornes attendues")
+    return Interval(*(None if e in ("..", None) else _date(e) for e in ends))
+
+
+def _bbox(box: object) -> Geom:
+    if not isinstance(box, list) or len(box) != 4 or not all(isinstance(v, int | float) for v in box):
+        raise FilterError("bbox CQL2-JSON : quatre nombres attendus")
+    return Geom(shapely.box(*box))
+
+
+def _geojson(node: dict) -> Geom:
+    try:
+        return Geom(shapely.geometry.shape(node))
+    except Exception:
+        raise FilterError("géométrie GeoJSON invalide dans le filtre") from None
+
+
+def _op(node: dict) -> Op:
+    op = str(node["op"])
+    args = node.get("args", [])
+    if not isinstance(args, list):
+        raise FilterError(f"opérateur « {op} » : « args » doit être une liste")
+    op = "isNull" if op.lower() == "isnull" else op.lower()
+    if op == "in" and len(args) == 2 and isinstance(args[1], list):
+        return Op("in", (from_json(args[0]), tuple(from_json(a) for a in args[1])))
+    return Op(op, tuple(from_json(a) for a in args))
+
+
+# the first key of an object that says what it is, and how to read it
+_OBJECTS: tuple[tuple[str, Callable[[dict], object]], ...] = (
+    ("property", lambda node: Prop(str(node["property"]))),
+    ("date", lambda node: _date(node["date"])),
+    ("timestamp", lambda node: _date(node["timestamp"])),
+    ("interval", lambda node: _interval(node["interval"])),
+    ("bbox", lambda node: _bbox(node["bbox"])),
+    ("coordinates", lambda node: _geojson(node) if "type" in node else None),
+    ("op", _op),
+)
+
+
 def from_json(node: object) -> object:
     """Read a CQL2-JSON expression into the AST."""
     if isinstance(node, str) and node.lstrip().startswith("{"):
@@ -89,36 +132,9 @@ def from_json(node: object) -> object:
         return tuple(from_json(n) for n in node)
     if not isinstance(node, dict):
         raise FilterError("filtre CQL2-JSON : expression inattendue")
-    if "property" in node:
-        return Prop(str(node["property"]))
-    if "date" in node:
-        return _date(node["date"])
-    if "timestamp" in node:
-        return _date(node["timestamp"])
-    if "interval" in node:
-        ends = node["interval"]
-        if not isinstance(ends, list) or len(ends) != 2:
-            raise FilterError("intervalle CQL2-JSON : deux bornes attendues")
-        return Interval(*(None if e in ("..", None) else _date(e) for e in ends))
-    if "bbox" in node:
-        box = node["bbox"]
-        if not isinstance(box, list) or len(box) != 4 or not all(isinstance(v, int | float) for v in box):
-            raise FilterError("bbox CQL2-JSON : quatre nombres attendus")
-        return Geom(shapely.box(*box))
-    if "type" in node and "coordinates" in node:
-        try:
-            return Geom(shapely.geometry.shape(node))
-        except Exception:
-            raise FilterError("géométrie GeoJSON invalide dans le filtre") from None
-    if "op" in node:
-        op = str(node["op"])
-        args = node.get("args", [])
-        if not isinstance(args, list):
-            raise FilterError(f"opérateur « {op} » : « args » doit être une liste")
-        op = {"isnull": "isNull", "not": "not"}.get(op.lower(), op.lower() if op.lower() != "isnull" else "isNull")
-        if op == "in" and len(args) == 2 and isinstance(args[1], list):
-            return Op("in", (from_json(args[0]), tuple(from_json(a) for a in args[1])))
-        return Op(op, tuple(from_json(a) for a in args))
+    for key, read in _OBJECTS:
+        if key in node and (out := read(node)) is not None:
+            return out
     raise FilterError("filtre CQL2-JSON : objet inconnu (attendu op, property, date, interval, bbox ou géométrie)")
 
 
@@ -134,6 +150,7 @@ class Translator:
         self.params: list[object] = []
 
     def prop(self, p: Prop) -> tuple[sql.Composable, str]:
+        """The SQL expression of a property of the collection and its type; unknown or restricted ones refused."""
         if p.name in ("geometry", "geom"):
             return sql.SQL(self.c.geom), "geometry"
         prop = self.c.prop(p.name)
@@ -143,6 +160,7 @@ class Translator:
         return sql.SQL(prop.expr), prop.type
 
     def value(self, v: object, kind: str) -> sql.Composable:
+        """Bind a literal checked against the property's type (a placeholder in the SQL, the value in params)."""
         if isinstance(v, Prop):
             return self.prop(v)[0]
         if isinstance(v, Op | Geom | Interval | tuple):
@@ -162,6 +180,7 @@ class Translator:
         return sql.SQL("%s")
 
     def geometry(self, g: object) -> sql.Composable:
+        """Bind a geometry literal as WKT, transformed to the storage CRS."""
         if not isinstance(g, Geom):
             raise FilterError("géométrie attendue (WKT, GeoJSON ou BBOX)")
         geom = g.geom
@@ -175,59 +194,63 @@ class Translator:
         return sql.SQL("ST_Transform(ST_GeomFromText(%s, {}), 26191)").format(sql.Literal(self.srid))
 
     def __call__(self, node: object) -> sql.Composable:
+        """Translate one condition (and what it contains) to SQL."""
         if not isinstance(node, Op):
             raise FilterError("le filtre doit être une condition (comparaison, LIKE, IN, S_INTERSECTS…)")
         op, args = node.op, node.args
-
-        def arity(n: int) -> None:
-            if len(args) != n:
-                raise FilterError(f"opérateur « {op} » : {n} argument(s) attendu(s)")
-
         if op in ("and", "or"):
             if len(args) < 2:
                 raise FilterError(f"« {op.upper()} » relie au moins deux conditions")
-            joined = sql.SQL(f" {op.upper()} ").join(self(a) for a in args)
-            return sql.SQL("({})").format(joined)
+            return sql.SQL("({})").format(sql.SQL(f" {op.upper()} ").join(self(a) for a in args))
         if op == "not":
-            arity(1)
+            _arity(op, args, 1)
             return sql.SQL("NOT ({})").format(self(args[0]))
         if op in COMPARISONS:
-            arity(2)
-            left, kind = self._side(args[0])
-            right = self.value(args[1], kind)
-            if kind in ("geometry", "array"):
-                raise FilterError(f"comparaison « {op} » impossible sur {kind}")
-            return sql.SQL("({} {} {})").format(left, sql.SQL(COMPARISONS[op]), right)
-        if op == "like":
-            arity(2)
-            left, kind = self._side(args[0])
-            if kind != "string":
-                raise FilterError("LIKE s'applique à une propriété texte")
-            return sql.SQL("({} LIKE {})").format(left, self.value(args[1], "string"))
-        if op == "in":
-            arity(2)
-            left, kind = self._side(args[0])
-            values = args[1] if isinstance(args[1], tuple) else (args[1],)
-            if not values:
-                raise FilterError("IN attend au moins une valeur")
-            return sql.SQL("({} IN ({}))").format(left, sql.SQL(", ").join(self.value(v, kind) for v in values))
-        if op == "between":
-            arity(3)
-            left, kind = self._side(args[0])
-            return sql.SQL("({} BETWEEN {} AND {})").format(left, self.value(args[1], kind), self.value(args[2], kind))
-        if op == "isNull":
-            arity(1)
-            return sql.SQL("({} IS NULL)").format(self._side(args[0])[0])
+            return self._comparison(op, args)
+        if op in _SCALAR_OPS:
+            return _SCALAR_OPS[op](self, args)
         if op in SPATIAL:
-            arity(2)
+            _arity(op, args, 2)
             left, kind = self._side(args[0])
             if kind != "geometry":
                 raise FilterError(f"{op.upper()} s'applique à la géométrie")
             return sql.SQL("{}({}, {})").format(sql.SQL(SPATIAL[op]), left, self.geometry(args[1]))
         if op in TEMPORAL:
-            arity(2)
+            _arity(op, args, 2)
             return self._temporal(op, args)
         raise FilterError(f"opérateur CQL2 non pris en charge : « {op} »")
+
+    def _comparison(self, op: str, args: tuple) -> sql.Composable:
+        _arity(op, args, 2)
+        left, kind = self._side(args[0])
+        right = self.value(args[1], kind)
+        if kind in ("geometry", "array"):
+            raise FilterError(f"comparaison « {op} » impossible sur {kind}")
+        return sql.SQL("({} {} {})").format(left, sql.SQL(COMPARISONS[op]), right)
+
+    def _like(self, args: tuple) -> sql.Composable:
+        _arity("like", args, 2)
+        left, kind = self._side(args[0])
+        if kind != "string":
+            raise FilterError("LIKE s'applique à une propriété texte")
+        return sql.SQL("({} LIKE {})").format(left, self.value(args[1], "string"))
+
+    def _in(self, args: tuple) -> sql.Composable:
+        _arity("in", args, 2)
+        left, kind = self._side(args[0])
+        values = args[1] if isinstance(args[1], tuple) else (args[1],)
+        if not values:
+            raise FilterError("IN attend au moins une valeur")
+        return sql.SQL("({} IN ({}))").format(left, sql.SQL(", ").join(self.value(v, kind) for v in values))
+
+    def _between(self, args: tuple) -> sql.Composable:
+        _arity("between", args, 3)
+        left, kind = self._side(args[0])
+        return sql.SQL("({} BETWEEN {} AND {})").format(left, self.value(args[1], kind), self.value(args[2], kind))
+
+    def _is_null(self, args: tuple) -> sql.Composable:
+        _arity("isNull", args, 1)
+        return sql.SQL("({} IS NULL)").format(self._side(args[0])[0])
 
     def _side(self, v: object) -> tuple[sql.Composable, str]:
         if not isinstance(v, Prop):
@@ -260,6 +283,15 @@ class Translator:
                     "t_intersects": "({l} && {r})", "anyinteracts": "({l} && {r})",
                     "t_during": "({r} @> {l})", "t_equals": "({l} = {r})"}[op]
         return sql.SQL(template).format(l=left, r=right)
+
+
+def _arity(op: str, args: tuple, n: int) -> None:
+    if len(args) != n:
+        raise FilterError(f"opérateur « {op} » : {n} argument(s) attendu(s)")
+
+
+_SCALAR_OPS: dict[str, Callable[[Translator, tuple], sql.Composable]] = {
+    "like": Translator._like, "in": Translator._in, "between": Translator._between, "isNull": Translator._is_null}
 
 
 def to_sql(ast: object, collection: Collection, filter_srid: int = 4326, flip: bool = False,

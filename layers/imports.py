@@ -11,6 +11,8 @@ import json
 import math
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -22,11 +24,12 @@ import shapely
 from psycopg import errors as pgerrors
 from psycopg import sql
 from psycopg.types.json import Jsonb
+from pyproj import CRS
 from tqdm import tqdm
 
 from gis.crs import STORAGE_SRID, check_extent, crs_label, parse_crs, reproject
 from gis.errors import Conflict, CRSError, FileFormatError, GeometryError, InputError
-from gis.geometry import KIND_TYPES, closed_lines_to_polygons, describe_problems, to_ewkb_hex
+from gis.geometry import KIND_TYPES, CheckReport, closed_lines_to_polygons, describe_problems, to_ewkb_hex
 from gis.geometry import check_geometries as check_geoms
 from gis.landref import parse_land_ref
 from layers.bulk import bulk_deferral, copy_rows, estimated_rows
@@ -153,64 +156,88 @@ _TRUE = {"1", "true", "vrai", "oui", "o", "yes", "y", "t"}
 _FALSE = {"0", "false", "faux", "non", "n", "no", "f"}
 
 
+def _to_float(value: object) -> float:
+    number = float(str(value).replace(",", ".").replace(" ", "")) if isinstance(value, str) else float(value)
+    if not math.isfinite(number):
+        raise ValueError("nombre infini")
+    return number
+
+
+def _to_int(value: object) -> int:
+    number = float(str(value).replace(",", ".")) if isinstance(value, str) else float(value)
+    if number != int(number):
+        raise ValueError(f"entier attendu, reçu {value}")
+    return int(number)
+
+
+def _to_storeys(value: object) -> int:
+    """Storeys above the ground floor: "R" or "RDC" is 0, "R+4" is 4."""
+    text = str(value).strip().upper().replace(" ", "")
+    if text in ("R", "RDC"):
+        return 0
+    return int(float(text.removeprefix("R+")))
+
+
+def _to_bool(value: object) -> bool:
+    if isinstance(value, bool | int):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"oui/non attendu, reçu « {value} »")
+
+
+def _to_date(value: object) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()[:10]
+    if "/" in text:
+        return datetime.strptime(text, "%d/%m/%Y").date()
+    return date.fromisoformat(text)
+
+
+def _to_datetime(value: object) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value).strip())
+
+
+def _to_list(value: object) -> list[str]:
+    if isinstance(value, list | tuple):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [part.strip() for part in str(value).replace("|", ";").split(";") if part.strip()]
+
+
+def _to_json(value: object) -> Jsonb:
+    return Jsonb(json.loads(value) if isinstance(value, str) else value)
+
+
+_CONVERTERS: dict[str, Callable[[object], object]] = {
+    "text": lambda value: str(value).strip(),
+    "float": _to_float,
+    "int": _to_int,
+    "rplus": _to_storeys,
+    "bool": _to_bool,
+    "date": _to_date,
+    "datetime": _to_datetime,
+    "text[]": _to_list,
+    "json": _to_json,
+    "landref": lambda value: parse_land_ref(str(value)),
+}
+
+
 def convert_value(value: object, col: Column) -> object:
     """Convert one source value to the column's type; raise ValueError with a French reason."""
     if _is_null(value):
         return None
-    kind = col.type
     if isinstance(value, np.generic):
         value = value.item()
-    if kind == "text":
-        return str(value).strip()
-    if kind == "float":
-        number = float(str(value).replace(",", ".").replace(" ", "")) if isinstance(value, str) else float(value)
-        if not math.isfinite(number):
-            raise ValueError("nombre infini")
-        return number
-    if kind == "int":
-        number = float(str(value).replace(",", ".")) if isinstance(value, str) else float(value)
-        if number != int(number):
-            raise ValueError(f"entier attendu, reçu {value}")
-        return int(number)
-    if kind == "rplus":
-        text = str(value).strip().upper().replace(" ", "")
-        if text in ("R", "RDC"):
-            return 0
-        if text.startswith("R+"):
-            text = text[2:]
-        return int(float(text))
-    if kind == "bool":
-        if isinstance(value, bool | int):
-            return bool(value)
-        text = str(value).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        raise ValueError(f"oui/non attendu, reçu « {value} »")
-    if kind == "date":
-        if isinstance(value, datetime):
-            return value.date()
-        if isinstance(value, date):
-            return value
-        text = str(value).strip()[:10]
-        if "/" in text:
-            return datetime.strptime(text, "%d/%m/%Y").date()
-        return date.fromisoformat(text)
-    if kind == "datetime":
-        if isinstance(value, datetime):
-            return value
-        return datetime.fromisoformat(str(value).strip())
-    if kind == "text[]":
-        if isinstance(value, list | tuple):
-            return [str(v).strip() for v in value if str(v).strip()]
-        return [part.strip() for part in str(value).replace("|", ";").split(";") if part.strip()]
-    if kind == "json":
-        parsed = json.loads(value) if isinstance(value, str) else value
-        return Jsonb(parsed)
-    if kind == "landref":
-        return parse_land_ref(str(value))
-    raise ValueError(f"type inconnu {kind}")
+    convert = _CONVERTERS.get(col.type)
+    if convert is None:
+        raise ValueError(f"type inconnu {col.type}")
+    return convert(value)
 
 
 def _fast_column(raw: np.ndarray, type_: str) -> list[object] | None:
@@ -422,13 +449,26 @@ def _check_communes(conn: psycopg.Connection, codes: list[object]) -> None:
         raise InputError(f"code(s) de commune inconnu(s) : {', '.join(unknown[:10])} (importez d'abord les communes)")
 
 
-def run_import(conn: psycopg.Connection, request: ImportRequest, progress: bool = False) -> ImportResult:
-    """Import a file into a layer in one transaction; raise (writing nothing) on the first problem."""
-    started = time.perf_counter()
-    layer = get_layer(request.layer)
+@dataclass
+class _Prepared:
+    """A source read, checked and converted, ready to be written."""
+
+    source: Source
+    src_crs: CRS
+    skipped: list[tuple[int, str]]
+    report: CheckReport
+    columns: dict[str, list[object]]
+    ewkb: list[str | None]
+
+    @property
+    def n(self) -> int:
+        """Number of features to write."""
+        return len(self.source.geoms)
+
+
+def _prepare(request: ImportRequest, layer: Layer, progress: bool) -> _Prepared:
+    """Read the file and check everything that needs no database: size, CRS, geometries, attributes."""
     mapping = request.mapping
-    if mapping and mapping.layer and mapping.layer != layer.name:
-        raise InputError(f"le fichier de correspondance est pour la couche « {mapping.layer} », pas « {layer.name} »")
     _step(progress, f"lecture de {Path(request.path).name}")
     source = read_source(request.path, request.source_layer or (mapping.source_layer if mapping else None))
     n = len(source.geoms)
@@ -458,48 +498,72 @@ def run_import(conn: psycopg.Connection, request: ImportRequest, progress: bool 
           else "coordonnées déjà en EPSG:26191")
     geoms = reproject(geoms, src_crs, STORAGE_CRS)
     check_extent(tuple(shapely.total_bounds(geoms)), STORAGE_CRS)
-    ewkb = to_ewkb_hex(geoms, STORAGE_SRID)
+    return _Prepared(source, src_crs, skipped, report, columns, to_ewkb_hex(geoms, STORAGE_SRID))
 
-    result = ImportResult(layer=layer.name, count=n, source_layer=source.layer_name, source_crs=crs_label(src_crs),
-                          repaired=report.repaired, skipped=skipped, dry_run=request.dry_run)
+
+def _store(conn: psycopg.Connection, layer: Layer, request: ImportRequest, prep: _Prepared, result: ImportResult,
+           progress: bool) -> None:
+    """Record the import, check what needs the database, write the rows, in one transaction (rolled back on a dry run)."""
+    mapping, n = request.mapping, prep.n
+    with conn.transaction() as tx:
+        import_id = conn.execute(
+            "INSERT INTO imports (layer, source_path, source_layer, source_crs, options, mapping, code_version) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+            (layer.name, str(Path(request.path).resolve()), prep.source.layer_name, crs_label(prep.src_crs),
+             Jsonb({"repair": request.repair, "crs_option": request.crs}),
+             Jsonb({"fields": mapping.fields, "defaults": mapping.defaults} if mapping else {}), code_version()),
+        ).fetchone()[0]
+        plan = _plan_for(conn, layer, request, import_id, prep.columns)
+        if "commune_code" in prep.columns:
+            _check_communes(conn, prep.columns["commune_code"])
+        names, data = prepare_rows(prep.columns, prep.ewkb)
+        _check_keys(conn, layer, prep.columns)
+        check_rows(conn, layer.table, names[:-1], data[:-1])  # every constraint, before writing (not geom)
+        names.append("import_id")
+        data.append([import_id] * n)
+        if plan:
+            names.append("plan_id")
+            data.append([plan["id"]] * n)
+        _write(conn, layer, names, data, n, progress)
+        _after_write(conn, layer, import_id, plan, prep.columns)
+        conn.execute("UPDATE imports SET feature_count = %s, repaired_count = %s, plan_id = %s, "
+                     "finished_at = clock_timestamp() WHERE id = %s",
+                     (n, len(prep.report.repaired), plan["id"] if plan else None, import_id))
+        result.import_id = None if request.dry_run else import_id
+        result.plan_code = plan["code"] if plan else None
+        if request.dry_run:
+            raise psycopg.Rollback(tx)
+
+
+@contextmanager
+def _refusals(table: str) -> Iterator[None]:
+    """Translate what the database refuses into our errors (the checks before writing should say it first)."""
     try:
-        with conn.transaction() as tx:
-            import_id = conn.execute(
-                "INSERT INTO imports (layer, source_path, source_layer, source_crs, options, mapping, code_version) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                (layer.name, str(Path(request.path).resolve()), source.layer_name, crs_label(src_crs),
-                 Jsonb({"repair": request.repair, "crs_option": request.crs}),
-                 Jsonb({"fields": mapping.fields, "defaults": mapping.defaults} if mapping else {}), code_version()),
-            ).fetchone()[0]
-            plan = _plan_for(conn, layer, request, import_id, columns)
-            if "commune_code" in columns:
-                _check_communes(conn, columns["commune_code"])
-            names, data = prepare_rows(columns, ewkb)
-            _check_keys(conn, layer, columns)
-            check_rows(conn, layer.table, names[:-1], data[:-1])  # every constraint, before writing (not geom)
-            names.append("import_id")
-            data.append([import_id] * n)
-            if plan:
-                names.append("plan_id")
-                data.append([plan["id"]] * n)
-            _write(conn, layer, names, data, n, progress)
-            _after_write(conn, layer, import_id, plan, columns)
-            conn.execute("UPDATE imports SET feature_count = %s, repaired_count = %s, plan_id = %s, "
-                         "finished_at = clock_timestamp() WHERE id = %s",
-                         (n, len(report.repaired), plan["id"] if plan else None, import_id))
-            result.import_id = None if request.dry_run else import_id
-            result.plan_code = plan["code"] if plan else None
-            if request.dry_run:
-                raise psycopg.Rollback(tx)
+        yield
     except pgerrors.UniqueViolation as exc:
         raise Conflict(f"import refusé, rien n'a été écrit : une entité du fichier existe déjà ou y figure deux fois "
                        f"(clé {exc.diag.constraint_name or 'unique'})") from exc
-    except pgerrors.IntegrityError as exc:  # the checks above should have said it first: never the driver's text
+    except pgerrors.IntegrityError as exc:  # never the driver's text
         raise InputError(f"import refusé, rien n'a été écrit : une valeur viole la contrainte "
-                         f"« {exc.diag.constraint_name or 'de la table'} » de {layer.table}") from exc
+                         f"« {exc.diag.constraint_name or 'de la table'} » de {table}") from exc
     except pgerrors.DataError as exc:
-        raise InputError(f"import refusé, rien n'a été écrit : une valeur n'a pas le type attendu par {layer.table} "
+        raise InputError(f"import refusé, rien n'a été écrit : une valeur n'a pas le type attendu par {table} "
                          "(nombre trop grand, texte illisible…)") from exc
+
+
+def run_import(conn: psycopg.Connection, request: ImportRequest, progress: bool = False) -> ImportResult:
+    """Import a file into a layer in one transaction; raise (writing nothing) on the first problem."""
+    started = time.perf_counter()
+    layer = get_layer(request.layer)
+    mapping = request.mapping
+    if mapping and mapping.layer and mapping.layer != layer.name:
+        raise InputError(f"le fichier de correspondance est pour la couche « {mapping.layer} », pas « {layer.name} »")
+    prep = _prepare(request, layer, progress)
+    result = ImportResult(layer=layer.name, count=prep.n, source_layer=prep.source.layer_name,
+                          source_crs=crs_label(prep.src_crs), repaired=prep.report.repaired, skipped=prep.skipped,
+                          dry_run=request.dry_run)
+    with _refusals(layer.table):
+        _store(conn, layer, request, prep, result, progress)
     result.seconds = time.perf_counter() - started
     return result
 

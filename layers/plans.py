@@ -55,11 +55,7 @@ def plan_exists(conn: psycopg.Connection, code: str) -> bool:
     return conn.execute("SELECT 1 FROM plans WHERE code = %s", (code,)).fetchone() is not None
 
 
-def check_spec(spec: dict) -> dict:
-    """Validate a new plan version's description (the `[plan]` section of a mapping); return it with dates parsed.
-
-    Every refusal names the key, the value and what is allowed, before anything is written.
-    """
+def _check_required_and_texts(spec: dict) -> None:
     unknown = sorted(set(spec) - set(SPEC_KEYS))
     if unknown:
         raise InputError(f"plan : clé(s) inconnue(s) {unknown} (clés possibles : {', '.join(SPEC_KEYS)})")
@@ -74,6 +70,25 @@ def check_spec(spec: dict) -> dict:
         raise InputError(f"plan : nature « {spec['kind']} » inconnue (natures : {', '.join(PLAN_KINDS)})")
     if spec["status"] not in PLAN_STATUSES:
         raise InputError(f"plan : statut « {spec['status']} » inconnu (statuts : {', '.join(PLAN_STATUSES)})")
+
+
+def _check_history(history: object) -> None:
+    if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
+        raise InputError("plan : « statuses » doit être une liste de tables {status, date, act, note}")
+    for item in history:
+        if item.get("status") not in PLAN_STATUSES:
+            raise InputError(f"plan : statut « {item.get('status')} » inconnu dans l'historique "
+                             f"(statuts : {', '.join(PLAN_STATUSES)})")
+        if _day(item.get("date"), "statuses.date") is None:
+            raise InputError(f"plan : le statut « {item['status']} » de l'historique n'a pas de date")
+
+
+def check_spec(spec: dict) -> dict:
+    """Validate a new plan version's description (the `[plan]` section of a mapping); return it with dates parsed.
+
+    Every refusal names the key, the value and what is allowed, before anything is written.
+    """
+    _check_required_and_texts(spec)
     communes = spec.get("commune_codes") or []
     if not isinstance(communes, list) or not all(isinstance(c, str) for c in communes):
         raise InputError("plan : « commune_codes » doit être une liste de codes, par ex. [\"ANFA\"]")
@@ -84,15 +99,7 @@ def check_spec(spec: dict) -> dict:
         out["approval_date"] = out["approval_date"] or out["status_date"]
         out["valid_from"] = out["valid_from"] or out["approval_date"]
     _check_dates(out["code"], out["approval_date"], out["valid_from"], out["valid_to"])
-    history = spec.get("statuses") or []
-    if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
-        raise InputError("plan : « statuses » doit être une liste de tables {status, date, act, note}")
-    for item in history:
-        if item.get("status") not in PLAN_STATUSES:
-            raise InputError(f"plan : statut « {item.get('status')} » inconnu dans l'historique "
-                             f"(statuts : {', '.join(PLAN_STATUSES)})")
-        if _day(item.get("date"), "statuses.date") is None:
-            raise InputError(f"plan : le statut « {item['status']} » de l'historique n'a pas de date")
+    _check_history(spec.get("statuses") or [])
     return out
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterable
 
 import shapely
 from reportlab.graphics.shapes import Drawing, Group, Line, Polygon, PolyLine, Rect, String
 from reportlab.lib import colors
+from shapely.geometry.base import BaseGeometry
 
 PALETTE = ["#f6d38b", "#f4a582", "#c2a5cf", "#a6dba0", "#92c5de", "#fddbc7", "#d9f0d3", "#e7d4e8", "#fee090",
            "#b2abd2", "#80cdc1", "#dfc27d"]
@@ -34,7 +36,7 @@ def zone_colour(code: str) -> colors.Color:
     return colors.HexColor(PALETTE[index])
 
 
-def frame_around(land: shapely.Geometry, ratio: float) -> tuple[float, float, float, float]:
+def frame_around(land: BaseGeometry, ratio: float) -> tuple[float, float, float, float]:
     """A frame of the given width/height ratio around the land with a margin (at least 40 m)."""
     x0, y0, x1, y1 = land.bounds
     margin = max(40.0, 0.35 * max(x1 - x0, y1 - y0))
@@ -57,49 +59,56 @@ def _nice(length_m: float) -> float:
     return 10 * exponent
 
 
-def draw_map(land: shapely.Geometry, layers: list[tuple[str, str | None, shapely.Geometry]],
-             frame: tuple[float, float, float, float], width: float = 480, height: float = 300) -> Drawing:
-    """Draw the map; `layers` are (layer, code, geometry) already clipped to `frame`."""
-    map_w = width - 130  # legend on the right
-    x0, y0, x1, y1 = frame
-    scale = min(map_w / (x1 - x0), height / (y1 - y0))
+def _polygons(geom: BaseGeometry) -> list[shapely.Polygon]:
+    return [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon" and not p.is_empty]
 
-    def pt(x: float, y: float) -> tuple[float, float]:
-        return (x - x0) * scale, (y - y0) * scale
 
-    def flat(coords) -> list[float]:
-        return [v for x, y in coords for v in pt(x, y)]
+class _Page:
+    """Map coordinates (EPSG:26191) to drawing points."""
 
-    drawing = Drawing(width, height)
-    drawing.add(Rect(0, 0, map_w, height, fillColor=colors.white, strokeColor=colors.grey, strokeWidth=0.5))
-    body = Group()
+    def __init__(self, frame: tuple[float, float, float, float], scale: float):
+        self.x0, self.y0 = frame[0], frame[1]
+        self.scale = scale
+
+    def flat(self, coords: Iterable[tuple[float, float]]) -> list[float]:
+        """Return the drawing coordinates of a sequence of points, flattened as reportlab takes them."""
+        return [v for x, y in coords for v in ((x - self.x0) * self.scale, (y - self.y0) * self.scale)]
+
+
+def _draw_zones(body: Group, page: _Page, layers: list[tuple[str, str | None, BaseGeometry]]) -> list[str]:
+    """Fill each zone with its colour; return the zone codes in order of appearance."""
     codes: list[str] = []
-    kinds: list[str] = []
-
-    def polys(geom: shapely.Geometry):
-        return [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon" and not p.is_empty]
-
     for layer, code, geom in layers:
-        if layer != "zones":
+        if layer != "zones" or code is None:
             continue
         if code not in codes:
             codes.append(code)
-        for p in polys(geom):
-            body.add(Polygon(flat(p.exterior.coords), fillColor=zone_colour(code), strokeColor=colors.HexColor("#8c6d31"),
-                             strokeWidth=0.4))
+        for p in _polygons(geom):
+            body.add(Polygon(page.flat(p.exterior.coords), fillColor=zone_colour(code),
+                             strokeColor=colors.HexColor("#8c6d31"), strokeWidth=0.4))
+    return codes
+
+
+def _draw_context(body: Group, page: _Page, layers: list[tuple[str, str | None, BaseGeometry]]) -> None:
+    """Roads in grey, then the neighbouring parcels' outlines."""
     for layer, _code, geom in layers:
         if layer == "roads":
-            for p in polys(geom):
-                body.add(Polygon(flat(p.exterior.coords), fillColor=colors.HexColor("#e0e0e0"), strokeColor=None))
+            for p in _polygons(geom):
+                body.add(Polygon(page.flat(p.exterior.coords), fillColor=colors.HexColor("#e0e0e0"), strokeColor=None))
     for layer, _code, geom in layers:
         if layer == "parcels":
-            for p in polys(geom):
-                body.add(Polygon(flat(p.exterior.coords), fillColor=None, strokeColor=colors.HexColor("#606060"),
+            for p in _polygons(geom):
+                body.add(Polygon(page.flat(p.exterior.coords), fillColor=None, strokeColor=colors.HexColor("#606060"),
                                  strokeWidth=0.3))
+
+
+def _draw_prescriptions(body: Group, page: _Page, layers: list[tuple[str, str | None, BaseGeometry]]) -> list[str]:
+    """Draw the prescriptions (areas dashed, lines solid); return their legend keys in order of appearance."""
+    kinds: list[str] = []
     for layer, kind, geom in layers:
         if layer != "prescriptions":
             continue
-        colour, _label = PRESCRIPTION_STYLE.get(kind, SERVITUDE)
+        colour, _label = PRESCRIPTION_STYLE.get(kind or "", SERVITUDE)
         key = kind if kind in PRESCRIPTION_STYLE else "servitude"
         if key not in kinds:
             kinds.append(key)
@@ -107,23 +116,26 @@ def draw_map(land: shapely.Geometry, layers: list[tuple[str, str | None, shapely
             if part.is_empty:  # ST_Intersection gives empty pieces for features whose box only meets the frame
                 continue
             if part.geom_type == "Polygon":
-                body.add(Polygon(flat(part.exterior.coords), fillColor=_translucent(colour),
+                body.add(Polygon(page.flat(part.exterior.coords), fillColor=_translucent(colour),
                                  strokeColor=colors.HexColor(colour), strokeWidth=0.8, strokeDashArray=[3, 2]))
             elif part.geom_type == "LineString":
-                body.add(PolyLine(flat(part.coords), strokeColor=colors.HexColor(colour), strokeWidth=1.4))
-    for p in polys(land):
-        body.add(Polygon(flat(p.exterior.coords), fillColor=None, strokeColor=colors.red, strokeWidth=2))
-    drawing.add(body)
-    # scale bar (bottom left) and north arrow (top left): the map is in Lambert grid coordinates
-    bar_m = _nice((x1 - x0) / 5)
-    bar = bar_m * scale
-    drawing.add(Rect(10, 10, bar, 4, fillColor=colors.black, strokeColor=colors.black))
+                body.add(PolyLine(page.flat(part.coords), strokeColor=colors.HexColor(colour), strokeWidth=1.4))
+    return kinds
+
+
+def _draw_scale_and_north(drawing: Drawing, frame_width_m: float, scale: float, height: float) -> None:
+    """Scale bar (bottom left) and north arrow (top left): the map is in Lambert grid coordinates."""
+    bar_m = _nice(frame_width_m / 5)
+    drawing.add(Rect(10, 10, bar_m * scale, 4, fillColor=colors.black, strokeColor=colors.black))
     drawing.add(String(10, 18, f"{bar_m:g} m", fontSize=7))
     drawing.add(Line(20, height - 40, 20, height - 14, strokeColor=colors.black, strokeWidth=1.2))
     drawing.add(Polygon([16, height - 22, 20, height - 12, 24, height - 22], fillColor=colors.black))
     drawing.add(String(16, height - 52, "N", fontSize=9, fontName="Helvetica-Bold"))
-    # legend
-    lx, ly = map_w + 10, height - 14
+
+
+def _draw_legend(drawing: Drawing, codes: list[str], kinds: list[str], left: float, height: float) -> None:
+    """The legend on the right: land, zones, prescriptions, roads, parcels (16 entries at most)."""
+    lx, ly = left + 10, height - 14
     drawing.add(String(lx, ly, "Légende", fontSize=8, fontName="Helvetica-Bold"))
     entries = [("terrain", None, colors.red)] + [(f"zone {c}", zone_colour(c), None) for c in codes] + \
         [(PRESCRIPTION_STYLE.get(k, SERVITUDE)[1], None, colors.HexColor(PRESCRIPTION_STYLE.get(k, SERVITUDE)[0]))
@@ -134,4 +146,24 @@ def draw_map(land: shapely.Geometry, layers: list[tuple[str, str | None, shapely
                          strokeWidth=1.5 if stroke else 0.4))
         drawing.add(String(lx + 16, y + 1, label, fontSize=7))
     drawing.add(String(lx, 10, "EPSG:26191 — nord du quadrillage", fontSize=5.5, fillColor=colors.grey))
+
+
+def draw_map(land: BaseGeometry, layers: list[tuple[str, str | None, BaseGeometry]],
+             frame: tuple[float, float, float, float], width: float = 480, height: float = 300) -> Drawing:
+    """Draw the map; `layers` are (layer, code, geometry) already clipped to `frame`."""
+    map_w = width - 130  # legend on the right
+    x0, y0, x1, y1 = frame
+    scale = min(map_w / (x1 - x0), height / (y1 - y0))
+    page = _Page(frame, scale)
+    drawing = Drawing(width, height)
+    drawing.add(Rect(0, 0, map_w, height, fillColor=colors.white, strokeColor=colors.grey, strokeWidth=0.5))
+    body = Group()
+    codes = _draw_zones(body, page, layers)
+    _draw_context(body, page, layers)
+    kinds = _draw_prescriptions(body, page, layers)
+    for p in _polygons(land):
+        body.add(Polygon(page.flat(p.exterior.coords), fillColor=None, strokeColor=colors.red, strokeWidth=2))
+    drawing.add(body)
+    _draw_scale_and_north(drawing, x1 - x0, scale, height)
+    _draw_legend(drawing, codes, kinds, map_w, height)
     return drawing

@@ -44,12 +44,14 @@ class Parser:
         self.i = 0
 
     def peek(self, upper: bool = True) -> str | None:
+        """Return the next token's text without taking it (keywords upper-cased), or None at the end."""
         if self.i >= len(self.tokens):
             return None
         kind, value, _ = self.tokens[self.i]
         return value.upper() if upper and kind == "word" else value
 
     def take(self) -> tuple[str, str, int]:
+        """Take the next token (kind, text, position); the end of the filter is an error."""
         if self.i >= len(self.tokens):
             raise FilterError("filtre CQL2 incomplet : fin inattendue")
         tok = self.tokens[self.i]
@@ -57,12 +59,14 @@ class Parser:
         return tok
 
     def expect(self, value: str) -> None:
+        """Take the next token, which must be `value`."""
         kind, got, pos = self.take()
         if (got.upper() if kind == "word" else got) != value:
             raise FilterError(f"filtre CQL2 : « {value} » attendu à la position {pos + 1}, trouvé « {got} »")
 
     # boolean structure
     def parse(self) -> object:
+        """Parse the whole filter into the AST."""
         node = self.or_()
         if self.i != len(self.tokens):
             _, got, pos = self.tokens[self.i]
@@ -70,6 +74,7 @@ class Parser:
         return node
 
     def or_(self) -> object:
+        """Parse conditions joined by OR."""
         parts = [self.and_()]
         while self.peek() == "OR":
             self.take()
@@ -77,6 +82,7 @@ class Parser:
         return parts[0] if len(parts) == 1 else Op("or", tuple(parts))
 
     def and_(self) -> object:
+        """Parse conditions joined by AND (which binds tighter than OR)."""
         parts = [self.not_()]
         while self.peek() == "AND":
             self.take()
@@ -84,12 +90,14 @@ class Parser:
         return parts[0] if len(parts) == 1 else Op("and", tuple(parts))
 
     def not_(self) -> object:
+        """Parse a condition with its NOT prefixes."""
         if self.peek() == "NOT":
             self.take()
             return Op("not", (self.not_(),))
         return self.predicate()
 
     def predicate(self) -> object:
+        """Parse one predicate: parenthesised, spatial, temporal, comparison, LIKE, IN, BETWEEN, IS NULL."""
         head = self.peek()
         if head == "(":
             self.take()
@@ -145,6 +153,7 @@ class Parser:
 
     # values
     def scalar(self) -> object:
+        """Parse a literal (text, number, boolean, DATE, TIMESTAMP) or a property name."""
         kind, value, pos = self.take()
         if kind == "string":
             return value[1:-1].replace("''", "'")
@@ -167,6 +176,7 @@ class Parser:
         raise FilterError(f"filtre CQL2 : valeur attendue à la position {pos + 1}, trouvé « {value} »")
 
     def temporal(self) -> object:
+        """Parse the right side of a temporal predicate: INTERVAL(a, b) or a date."""
         if self.peek() == "INTERVAL":
             self.take()
             self.expect("(")
@@ -179,6 +189,7 @@ class Parser:
         return self.scalar()
 
     def geometry(self) -> Geom:
+        """Parse a geometry literal: WKT or BBOX(x min, y min, x max, y max)."""
         kind, value, pos = self.take()
         upper = value.upper() if kind == "word" else value
         if upper == "BBOX":

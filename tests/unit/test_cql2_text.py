@@ -85,3 +85,27 @@ def test_text_and_json_give_the_same_tree():
     assert text.op == json_.op == "and"
     assert text.args[0] == json_.args[0]
     assert text.args[1].args[1].geom.equals(json_.args[1].args[1].geom)
+
+
+# ------------------------------------------------------------------------------ CQL2-JSON (layers/cql.py)
+def test_json_objects_of_each_kind():
+    assert from_json('{"op": "isNull", "args": [{"property": "road_name"}]}') == Op("isNull", (Prop("road_name"),))
+    assert from_json({"op": "IN", "args": [{"property": "code"}, ["A", "B"]]}) == Op("in", (Prop("code"), ("A", "B")))
+    assert from_json({"interval": ["2020-01-01", ".."]}) == Interval(date(2020, 1, 1), None)
+    assert from_json({"timestamp": "2021-03-04T10:00:00Z"}) == date(2021, 3, 4)
+    point = from_json({"type": "Point", "coordinates": [1, 2]})
+    assert isinstance(point, Geom) and point.geom.equals(shapely.Point(1, 2))
+
+
+@pytest.mark.parametrize(("node", "message"), [
+    ('{"op": ', "CQL2-JSON illisible"),
+    ({"interval": ["2020-01-01"]}, "deux bornes"),
+    ({"bbox": [0, 0, 1]}, "quatre nombres"),
+    ({"type": "Polygon", "coordinates": [[1]]}, "GeoJSON invalide"),
+    ({"op": "=", "args": {"property": "code"}}, "doit être une liste"),
+    ({"coordinates": [1, 2]}, "objet inconnu"),  # coordinates without a type are not a geometry
+    ({"foo": 1}, "objet inconnu"),
+])
+def test_bad_json_filters(node, message):
+    with pytest.raises(FilterError, match=message):
+        from_json(node)
