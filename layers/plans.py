@@ -123,10 +123,12 @@ def set_status(conn: psycopg.Connection, code: str, status: str, day: date, act:
 
 
 def list_plans(conn: psycopg.Connection, on: date) -> list[dict]:
-    """Every plan version with its status on date `on`."""
-    rows = conn.execute("""SELECT code, kind, name, status, plan_status_on(id, %s), valid_from, valid_to,
-                                  approval_act FROM plans ORDER BY kind, code""", (on,)).fetchall()
-    keys = ("code", "kind", "name", "status", "status_on", "valid_from", "valid_to", "approval_act")
+    """Every plan version with its status on date `on` and the date that status took effect (`status_since`)."""
+    rows = conn.execute("""SELECT code, kind, name, status, plan_status_on(id, %(on)s), valid_from, valid_to,
+                                  approval_act, (SELECT max(effective_date) FROM plan_statuses s
+                                                 WHERE s.plan_id = plans.id AND s.effective_date <= %(on)s)
+                           FROM plans ORDER BY kind, code""", {"on": on}).fetchall()
+    keys = ("code", "kind", "name", "status", "status_on", "valid_from", "valid_to", "approval_act", "status_since")
     return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
