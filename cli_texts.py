@@ -150,6 +150,7 @@ class FrenchCommand(click.Command):
     context_class = FrenchContext
 
     def __init__(self, *args: object, **kwargs: object) -> None:
+        """Build the command, then give its options French metavars."""
         super().__init__(*args, **kwargs)
         _frenchify(self)
 
@@ -167,6 +168,7 @@ class FrenchGroup(click.Group):
     group_class = type  # subgroups are of the same class as their parent
 
     def __init__(self, *args: object, **kwargs: object) -> None:
+        """Build the group with a French subcommand metavar and French option metavars."""
         kwargs.setdefault("subcommand_metavar", "COMMANDE [ARGS]...")
         super().__init__(*args, **kwargs)
         _frenchify(self)

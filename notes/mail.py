@@ -42,6 +42,7 @@ class DeliveryFailure:
     abandoned: bool
 
     def __str__(self) -> str:
+        """The failure as one French line."""
         then = "abandonné après cette tentative" if self.abandoned else "nouvel essai plus tard"
         return f"courriel n° {self.message_id} à {self.recipient} (tentative {self.attempt}) : {self.reason} ; {then}"
 
