@@ -13,6 +13,7 @@ from flask import Flask
 
 from cli_texts import VERSION_TEXT, FrenchGroup
 from gis.errors import UrbasigError
+from layers.plan_terms import PLAN_STATUSES
 from settings import Settings
 
 __version__ = "0.1.0"
@@ -252,12 +253,12 @@ def plans_cmd(day: object | None) -> None:
 
 def _plans_table(plans: list[dict], on: date) -> list[str]:
     """The lines of the `plans` table: a header, then one plan version a line, columns aligned."""
-    from layers.plans import STATUSES
+    from layers.plan_terms import status_label
 
-    headers = ["code", "nature", f"statut au {on.isoformat()}", "depuis", "valable du", "fin", "acte d'approbation",
-               "nom"]
-    rows = [[p["code"], p["kind"], STATUSES.get(p["status_on"], p["status_on"] or "—"), p["status_since"],
-             p["valid_from"], p["valid_to"], p["approval_act"], p["name"]] for p in plans]
+    headers = ["code", "nature", f"statut au {on.isoformat()}", "depuis", "applicable", "approuvé le", "valable du",
+               "fin", "acte d'approbation", "nom"]
+    rows = [[p["code"], p["kind"], status_label(p["status_on"]), p["status_since"], "oui" if p["in_force"] else "non",
+             p["approval_date"], p["valid_from"], p["valid_to"], p["approval_act"], p["name"]] for p in plans]
     cells = [headers] + [["—" if v is None else str(v) for v in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     return ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells]
@@ -385,18 +386,21 @@ def staff_account_cmd(email: str, role: str, full_name: str, password: str) -> N
 
 @cli.command("plan-status")
 @click.argument("plan_code", metavar="PLAN")
-@click.argument("status", type=click.Choice(["etude", "enquete_publique", "homologue", "remplace", "abroge", "annule"]),
-                metavar="STATUT")
-@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Date d'effet (AAAA-MM-JJ).")
+@click.argument("status", type=click.Choice(list(PLAN_STATUSES)), metavar="STATUT")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), required=True,
+              help="Date d'effet (AAAA-MM-JJ) ; pour l'homologation, la date de l'acte d'approbation.")
 @click.option("--act", help="Acte (décret, arrêté, jugement…).")
-def plan_status_cmd(plan_code: str, status: str, day: object, act: str | None) -> None:
+@click.option("--in-force-from", "in_force", type=click.DateTime(["%Y-%m-%d"]),
+              help="Homologation : date d'entrée en vigueur si elle suit l'acte (publication au Bulletin officiel).")
+def plan_status_cmd(plan_code: str, status: str, day: object, act: str | None, in_force: object | None) -> None:
     """Enregistrer un nouveau statut de plan (l'homologation remplace la version précédente)."""
     from layers.db import connect
     from layers.plans import set_status
 
+    start = in_force.date() if in_force else None
     with connect(_db_url(_settings())) as conn, conn.transaction():
-        set_status(conn, plan_code, status, day.date(), act)
-    click.echo(f"{plan_code} : {status} au {day.date()}")
+        set_status(conn, plan_code, status, day.date(), act, in_force_from=start)
+    click.echo(f"{plan_code} : {status} au {day.date()}" + (f", en vigueur à partir du {start}" if start else ""))
 
 
 def main() -> None:

@@ -107,7 +107,7 @@ def test_cli_qa_of_an_sdau(sdau):
     assert "4 problème(s) au total." in result.stdout
     data = json.loads(_run(["qa", sdau, "--json"]).stdout)
     assert data["zones"] == 3 and data["counts"] == {"gap": 1, "overlap": 2, "no_regulation": 0,
-                                                     "outside_perimeter": 1}
+                                                     "outside_perimeter": 1, "plans_overlap": 0}
 
 
 def test_qa_says_when_a_plan_has_no_zones(conn, db_url, monkeypatch):
@@ -124,14 +124,14 @@ def test_plans_prints_a_header_and_the_dates(wconn):
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == "Versions de plans au 2021-01-01 : 3"
-    assert lines[1].split() == ["code", "nature", "statut", "au", "2021-01-01", "depuis", "valable", "du", "fin",
-                                "acte", "d'approbation", "nom"]
+    assert lines[1].split() == ["code", "nature", "statut", "au", "2021-01-01", "depuis", "applicable", "approuvé",
+                                "le", "valable", "du", "fin", "acte", "d'approbation", "nom"]
     rows = {line.split()[0]: line.split() for line in lines[2:]}
-    assert rows["PA-T-2006"][:8] == ["PA-T-2006", "PA", "remplacé", "2020-01-01", "2006-06-12", "2020-01-01",
-                                     "Décret", "test"]
-    assert rows["PA-T-2020"][:8] == ["PA-T-2020", "PA", "homologué", "2020-01-01", "2020-01-01", "—", "Décret",
-                                     "test"]
-    assert rows["SDAU-T"][:7] == ["SDAU-T", "SDAU", "homologué", "2000-01-01", "2000-01-01", "—", "—"]
+    assert rows["PA-T-2006"][:9] == ["PA-T-2006", "PA", "remplacé", "2020-01-01", "non", "2006-06-12", "2006-06-12",
+                                     "2020-01-01", "Décret"]
+    assert rows["PA-T-2020"][:9] == ["PA-T-2020", "PA", "homologué", "2020-01-01", "oui", "2020-01-01", "2020-01-01",
+                                     "—", "Décret"]
+    assert rows["SDAU-T"][:8] == ["SDAU-T", "SDAU", "homologué", "2000-01-01", "oui", "2000-01-01", "2000-01-01", "—"]
     header = lines[1]
     for line in lines[2:]:  # columns aligned under their heading
         assert line[header.index("depuis")] in "0123456789—" and line[header.index("nom") - 2] == " "
@@ -140,7 +140,7 @@ def test_plans_prints_a_header_and_the_dates(wconn):
 def test_plans_on_a_day_before_a_status(wconn):
     lines = _run(["plans", "--on", "2019-06-01"]).stdout.splitlines()
     row = next(line for line in lines if line.startswith("PA-T-2020"))
-    assert row.split()[2:5] == ["enquête", "publique", "2019-01-01"]
+    assert row.split()[2:7] == ["en", "enquête", "publique", "2019-01-01", "non"]
 
 
 # --------------------------------------------------------------------------------------- mail-deliver
