@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 from flask import Flask
 
+from cli_texts import VERSION_TEXT, FrenchGroup
 from gis.errors import UrbasigError
 from layers.plan_terms import PLAN_STATUSES
 from settings import Settings
@@ -78,8 +79,8 @@ def _db_url(settings: Settings) -> str:
     return settings.database_url or start_embedded(settings)
 
 
-class _Group(click.Group):
-    """Turn our errors into one readable line and a non-zero exit code instead of a traceback."""
+class _Group(FrenchGroup):
+    """Turn our errors into one readable line and a non-zero exit code instead of a traceback (texts in French)."""
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -91,8 +92,8 @@ class _Group(click.Group):
             sys.exit(2 if exc.status < 500 else 1)
 
 
-@click.group(cls=_Group)
-@click.version_option(__version__, prog_name="urbasig")
+@click.group(cls=_Group, name="urbasig")
+@click.version_option(__version__, prog_name="urbasig", help=VERSION_TEXT, message="%(prog)s, version %(version)s")
 def cli() -> None:
     """urbasig : serveur de données spatiales d'urbanisme."""
 
@@ -143,18 +144,18 @@ def db_status() -> None:
 
 
 @db.command("upgrade")
-@click.argument("revision", default="head")
+@click.argument("revision", default="head", metavar="[RÉVISION]")
 def db_upgrade(revision: str) -> None:
-    """Appliquer les migrations (jusqu'à REVISION, par défaut la dernière)."""
+    """Appliquer les migrations (jusqu'à RÉVISION, par défaut la dernière)."""
     from layers import migrate
 
     migrate.upgrade(_db_url(_settings()), revision)
 
 
 @db.command("downgrade")
-@click.argument("revision")
+@click.argument("revision", metavar="RÉVISION")
 def db_downgrade(revision: str) -> None:
-    """Revenir à la révision REVISION (« base » pour tout retirer)."""
+    """Revenir à la révision RÉVISION (« base » pour tout retirer)."""
     from layers import migrate
 
     migrate.downgrade(_db_url(_settings()), revision)
@@ -178,7 +179,7 @@ def sample_data(n_parcels: int | None, seed: int | None, if_empty: bool, replace
 
 
 @cli.command("import")
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("path", type=click.Path(path_type=Path), metavar="FICHIER")
 @click.option("--layer", "target", required=True, help="Couche cible : parcels, zones, prescriptions, sdau, "
               "communes, roads, establishments.")
 @click.option("--mapping", type=click.Path(path_type=Path), help="Fichier TOML de correspondance des attributs.")
@@ -205,8 +206,8 @@ def import_cmd(path: Path, target: str, mapping: Path | None, source_layer: str 
 
 
 @cli.command("export")
-@click.argument("layer")
-@click.argument("path", type=click.Path(path_type=Path))
+@click.argument("layer", metavar="COUCHE")
+@click.argument("path", type=click.Path(path_type=Path), metavar="FICHIER")
 @click.option("--plan", "plan_code", help="Exporter seulement cette version de plan.")
 @click.option("--crs", default="EPSG:26191", show_default=True, help="SCR du fichier écrit.")
 def export_cmd(layer: str, path: Path, plan_code: str | None, crs: str) -> None:
@@ -220,7 +221,7 @@ def export_cmd(layer: str, path: Path, plan_code: str | None, crs: str) -> None:
 
 
 @cli.command("qa")
-@click.argument("plan_code")
+@click.argument("plan_code", metavar="PLAN")
 @click.option("--json", "as_json", is_flag=True, help="Sortie JSON.")
 @click.option("--strict", is_flag=True, help="Code de sortie 1 si un problème est trouvé.")
 def qa_cmd(plan_code: str, as_json: bool, strict: bool) -> None:
@@ -238,23 +239,38 @@ def qa_cmd(plan_code: str, as_json: bool, strict: bool) -> None:
 @cli.command("plans")
 @click.option("--on", "day", type=click.DateTime(["%Y-%m-%d"]), help="Statut à cette date (AAAA-MM-JJ).")
 def plans_cmd(day: object | None) -> None:
-    """Lister les versions de plans avec leur statut."""
+    """Lister les versions de plans : statut à la date (aujourd'hui par défaut) et depuis quand, validité, acte."""
     from layers.db import connect
     from layers.plans import list_plans
 
     on = day.date() if day else date.today()
     with connect(_db_url(_settings())) as conn:
-        for plan in list_plans(conn, on):
-            click.echo(f"{plan['code']:<22} {plan['kind']:<5} {plan['status_on'] or '—':<17} {plan['name']}")
+        plans = list_plans(conn, on)
+    click.echo(f"Versions de plans au {on.isoformat()} : {len(plans)}")
+    if plans:
+        click.echo("\n".join(_plans_table(plans, on)))
+
+
+def _plans_table(plans: list[dict], on: date) -> list[str]:
+    """The lines of the `plans` table: a header, then one plan version a line, columns aligned."""
+    from layers.plan_terms import status_label
+
+    headers = ["code", "nature", f"statut au {on.isoformat()}", "depuis", "applicable", "approuvé le", "valable du",
+               "fin", "acte d'approbation", "nom"]
+    rows = [[p["code"], p["kind"], status_label(p["status_on"]), p["status_since"], "oui" if p["in_force"] else "non",
+             p["approval_date"], p["valid_from"], p["valid_to"], p["approval_act"], p["name"]] for p in plans]
+    cells = [headers] + [["—" if v is None else str(v) for v in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    return ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells]
 
 
 @cli.command("instruct")
-@click.argument("land", nargs=-1, required=True)
+@click.argument("land", nargs=-1, required=True, metavar="RÉF...")
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Date de la situation (AAAA-MM-JJ).")
 @click.option("--json", "as_json", is_flag=True, help="Résultat JSON complet (déterministe).")
 @click.option("--geometry", is_flag=True, help="Inclure les géométries des intersections.")
 def instruct_cmd(land: tuple[str, ...], day: object | None, as_json: bool, geometry: bool) -> None:
-    """Instruire un terrain : LAND est une ou plusieurs références (« TF 3875/C »)."""
+    """Instruire un terrain : RÉF est une ou plusieurs références (« TF 3875/C »)."""
     from instruction.engine import Options, instruct
     from instruction.findings import canonical_json
     from instruction.land import LandRequest
@@ -273,12 +289,14 @@ def instruct_cmd(land: tuple[str, ...], day: object | None, as_json: bool, geome
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Date de la situation (AAAA-MM-JJ).")
 @click.option("--out", type=click.Path(path_type=Path), help="Fichier CSV (sinon sortie standard).")
 def bulk_instruct_cmd(commune: str, day: object | None, out: Path | None) -> None:
-    """Zonage de toutes les parcelles d'une commune : parts de chaque zone, bandes marginales (CSV)."""
+    """Zonage de toutes les parcelles d'une commune (code ou nom : ANFA, Anfa, maarif) : parts de chaque zone (CSV)."""
     from instruction.bulk import bulk_instruct
+    from layers.communes import find_commune
     from layers.db import connect
 
     with connect(_db_url(_settings())) as conn:
-        summary, text = bulk_instruct(conn, commune, day.date() if day else None)
+        code = find_commune(conn, commune)["code"]
+        summary, text = bulk_instruct(conn, code, day.date() if day else None)
     if out:
         out.write_text(text, encoding="utf-8")
         click.echo(json.dumps(summary, ensure_ascii=False), err=True)
@@ -292,7 +310,7 @@ def apikey() -> None:
 
 
 @apikey.command("create")
-@click.argument("name")
+@click.argument("name", metavar="NOM")
 def apikey_create(name: str) -> None:
     """Créer la clé d'un partenaire (affichée une seule fois)."""
     from layers.apikeys import create_key
@@ -303,7 +321,7 @@ def apikey_create(name: str) -> None:
 
 
 @apikey.command("revoke")
-@click.argument("name")
+@click.argument("name", metavar="NOM")
 def apikey_revoke(name: str) -> None:
     """Révoquer la clé d'un partenaire."""
     from layers.apikeys import revoke_key
@@ -328,7 +346,7 @@ def apikey_list() -> None:
 @cli.command("mail-deliver")
 @click.option("--loop", "interval", type=int, default=0, help="Recommencer toutes les N secondes (0 : une fois).")
 def mail_deliver_cmd(interval: int) -> None:
-    """Envoyer les courriels en attente (les échecs sont retentés plus tard)."""
+    """Envoyer les courriels en attente ; code de sortie 1 si un envoi échoue (il sera retenté plus tard)."""
     import time
 
     from layers.db import connect
@@ -337,20 +355,24 @@ def mail_deliver_cmd(interval: int) -> None:
     settings = _settings()
     smtp = SmtpSettings(settings.smtp_host, settings.smtp_port, settings.smtp_sender, settings.smtp_username or None,
                         settings.smtp_password or None, settings.smtp_starttls)
+
+    def report(failure: object) -> None:
+        click.echo(f"échec : {failure}", err=True)
+
     with connect(_db_url(settings)) as conn:
         while True:
-            sent, failed = deliver_due(conn, smtp)
+            sent, failed = deliver_due(conn, smtp, on_failure=report)
             click.echo(f"{sent} courriel(s) envoyé(s), {failed} échec(s)")
             if not interval:
-                return
+                sys.exit(1 if failed else 0)
             time.sleep(interval)
 
 
 @cli.command("staff-account")
-@click.argument("email")
-@click.argument("role", type=click.Choice(["instructor", "signatory", "admin"]))
+@click.argument("email", metavar="COURRIEL")
+@click.argument("role", type=click.Choice(["instructor", "signatory", "admin"]), metavar="RÔLE")
 @click.option("--name", "full_name", required=True, help="Nom complet.")
-@click.password_option(help="Mot de passe (10 caractères au moins).")
+@click.password_option(help="Mot de passe (10 caractères au moins).", prompt="Mot de passe")
 def staff_account_cmd(email: str, role: str, full_name: str, password: str) -> None:
     """Créer le compte d'un instructeur, d'un signataire ou d'un administrateur."""
     from layers.accounts import create_account
@@ -363,8 +385,8 @@ def staff_account_cmd(email: str, role: str, full_name: str, password: str) -> N
 
 
 @cli.command("plan-status")
-@click.argument("plan_code")
-@click.argument("status", type=click.Choice(list(PLAN_STATUSES)))
+@click.argument("plan_code", metavar="PLAN")
+@click.argument("status", type=click.Choice(list(PLAN_STATUSES)), metavar="STATUT")
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), required=True,
               help="Date d'effet (AAAA-MM-JJ) ; pour l'homologation, la date de l'acte d'approbation.")
 @click.option("--act", help="Acte (décret, arrêté, jugement…).")

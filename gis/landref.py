@@ -1,7 +1,12 @@
 """Lenient parsing and normalisation of Moroccan land references.
 
-"TF 3875/C", "T.3875/C", "T.F. n° 3875/C" and "tf3875-c" are the same title; "R 1234/C" or
-"Réq. 1234/C" is a réquisition (land in registration); "NI" or "non immatriculé" is untitled land.
+"TF 3875/C", "T.3875/C", "T.F. n° 3875/C", "TF-3875-C" and "tf3875-c" are the same title; "R 1234/C",
+"R-1234-C" or "Réq. 1234/C" is a réquisition (land in registration); "NI" or "non immatriculé" is untitled land.
+
+Grammar (after folding case and accents): [prefix [one of space, "." or "-"]] [n°] number [suffix], where the
+suffix follows "/" or "-" (with or without spaces), or a space when it starts with a letter: "TF 3875 C" is
+TF 3875/C but "TF 3875 12" is two numbers and is refused. Numbers are 1 to 8 ASCII digits, not zero;
+suffixes 1 to 4 letters or digits. Without a prefix the land is a titre foncier.
 """
 
 from __future__ import annotations
@@ -15,11 +20,12 @@ from gis.errors import LandRefError
 KINDS = {"TF": "titre foncier", "R": "réquisition", "NI": "non immatriculé"}
 
 _UNTITLED = re.compile(r"N\.?\s*I\.?|NON[\s.-]*IMMATRICULEE?S?")
+_PREFIX = r"T\.?\s*F\.?|TITRE(?:\s+FONCIER)?|T\.?|REQUISITION|REQ\.?|R\.?"
 _REF = re.compile(
-    r"(?P<prefix>T\.?\s*F\.?|T\.?|TITRE(?:\s+FONCIER)?|R\.?|REQ\.?|REQUISITION)?"
-    r"\s*(?:N\s*°|NO\.?|N\.)?\s*"
-    r"(?P<number>\d{1,8})"
-    r"(?:\s*[/\-\s]\s*(?P<suffix>[A-Z0-9]{1,4}))?"
+    rf"(?:(?P<prefix>{_PREFIX})\s*[.\-]?\s*)?"  # a space, dot or hyphen may part the prefix from the number
+    r"(?:(?:N\s*°|NO\.?|N\.)\s*)?"
+    r"(?P<number>[0-9]{1,8})"
+    r"(?:\s*[/\-]\s*(?P<suffix>[A-Z0-9]{1,4})|\s+(?P<word>[A-Z][A-Z0-9]{0,3}))?"  # "TF 1 2": two numbers
 )
 
 
@@ -51,12 +57,12 @@ def _fold(text: str) -> str:
     return re.sub(r"\s+", " ", ascii_text.replace("º", "°").upper()).strip()
 
 
-_CANONICAL = re.compile(r"(TF|R) ([1-9]\d{0,7})(?:/([A-Z0-9]{1,4}))?")
+_CANONICAL = re.compile(r"(TF|R) ([1-9][0-9]{0,7})(?:/([A-Z0-9]{1,4}))?")
 
 
 def parse_land_ref(text: str | None) -> LandRef:
     """Parse a land reference leniently; raise LandRefError with an example when it cannot be read."""
-    if text is not None and (canonical := _CANONICAL.fullmatch(text)):  # fast path: already normalised
+    if isinstance(text, str) and (canonical := _CANONICAL.fullmatch(text)):  # fast path: already normalised
         return LandRef(canonical[1], int(canonical[2]), canonical[3])
     if text is None or not str(text).strip():
         raise LandRefError("référence foncière vide : indiquez par exemple « TF 3875/C » ou « R 1234/C »")
@@ -67,11 +73,11 @@ def parse_land_ref(text: str | None) -> LandRef:
     if match is None:
         raise LandRefError(
             f"référence foncière illisible : « {text} » ; formes acceptées : « TF 3875/C », « T.3875/C », "
-            "« R 1234/C » (réquisition), « non immatriculé »"
+            "« TF-3875-C », « R 1234/C » (réquisition), « non immatriculé »"
         )
     prefix = (match["prefix"] or "T").replace(".", "").replace(" ", "")
     kind = "R" if prefix.startswith("R") else "TF"
     number = int(match["number"])
     if number == 0:
         raise LandRefError(f"référence foncière invalide : « {text} » (numéro nul)")
-    return LandRef(kind, number, match["suffix"])
+    return LandRef(kind, number, match["suffix"] or match["word"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable, Sequence
 
 import psycopg
@@ -15,7 +16,7 @@ def copy_rows(conn: psycopg.Connection, table: str, columns: Sequence[str], rows
     query = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns))
     count = 0
-    bar = tqdm(total=total, desc=desc, unit=" ent.", disable=not progress, leave=False, mininterval=0.5)
+    bar = tqdm(total=total, desc=desc, unit=" ent.", disable=not show_bar(progress), leave=False, mininterval=0.5)
     with conn.cursor() as cur, cur.copy(query) as copy:
         for row in rows:
             copy.write_row(row)
@@ -25,6 +26,13 @@ def copy_rows(conn: psycopg.Connection, table: str, columns: Sequence[str], rows
     bar.update(count % 5000)
     bar.close()
     return count
+
+
+def show_bar(progress: bool, stream: object | None = None) -> bool:
+    """Whether to draw a progress bar: asked for, and stderr is a terminal (in a log a bar is only noise)."""
+    stream = sys.stderr if stream is None else stream
+    isatty = getattr(stream, "isatty", None)
+    return bool(progress and isatty and isatty())
 
 
 def estimated_rows(conn: psycopg.Connection, table: str) -> int:

@@ -1,10 +1,15 @@
-"""Plan QA: gaps and overlaps between the zones of a plan version, zones without rules, stray prescriptions."""
+"""Plan QA: gaps and overlaps between the zones of a plan version, zones without rules, stray prescriptions.
+
+The zones of an SDAU are in `sdau_zones`: the same gap, overlap and perimeter checks run on them (an SDAU
+zone has no building rules, so "zones without rules" does not apply).
+"""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
 import psycopg
+from psycopg import sql
 
 from layers.plan_terms import REGULATORY_KINDS
 from layers.plans import get_plan
@@ -16,7 +21,7 @@ _LOCATION = ("ST_Area({g}), ST_X(ST_PointOnSurface({g})), ST_Y(ST_PointOnSurface
              "ST_X(ST_Transform(ST_PointOnSurface({g}), 4326)), ST_Y(ST_Transform(ST_PointOnSurface({g}), 4326))")
 
 GAPS = f"""
-WITH z AS (SELECT ST_Union(geom) AS g FROM zones WHERE plan_id = %(plan)s),
+WITH z AS (SELECT ST_Union(geom) AS g FROM {{zones}} WHERE plan_id = %(plan)s),
 filled AS (  -- without a recorded perimeter, the outline of the zones (their holes are gaps)
     SELECT ST_Union(ST_MakePolygon(ST_ExteriorRing(d.geom))) AS g FROM z, ST_Dump(z.g) AS d),
 p AS (SELECT COALESCE(perimeter, (SELECT g FROM filled)) AS g FROM plans WHERE id = %(plan)s)
@@ -28,8 +33,8 @@ ORDER BY ST_Area(d.geom) DESC
 
 OVERLAPS = f"""
 SELECT a.id, b.id, a.code, b.code, {_LOCATION.format(g="x.g")}
-FROM zones a
-JOIN zones b ON b.plan_id = a.plan_id AND a.id < b.id AND a.geom && b.geom
+FROM {{zones}} a
+JOIN {{zones}} b ON b.plan_id = a.plan_id AND a.id < b.id AND a.geom && b.geom
 CROSS JOIN LATERAL (SELECT ST_Intersection(a.geom, b.geom) AS g) x
 WHERE a.plan_id = %(plan)s AND ST_Relate(a.geom, b.geom, '2********') AND ST_Area(x.g) > %(min_area)s
 ORDER BY ST_Area(x.g) DESC
@@ -44,7 +49,7 @@ ORDER BY id
 """
 
 OUTSIDE = f"""
-WITH p AS (SELECT COALESCE(perimeter, (SELECT ST_Union(geom) FROM zones WHERE plan_id = %(plan)s)) AS g
+WITH p AS (SELECT COALESCE(perimeter, (SELECT ST_Union(geom) FROM {{zones}} WHERE plan_id = %(plan)s)) AS g
            FROM plans WHERE id = %(plan)s)
 SELECT r.id, r.kind, r.code, ST_Length(x.g), {_LOCATION.format(g="x.g")}
 FROM prescriptions r, p
@@ -89,6 +94,7 @@ class QAReport:
     zone_count: int
     findings: list[Finding] = field(default_factory=list)
     min_area_m2: float = MIN_AREA_M2
+    kind: str = "PA"
 
     @property
     def ok(self) -> bool:
@@ -108,9 +114,13 @@ class QAReport:
 
     def describe(self) -> str:
         """A French report: one section per kind, each finding with its area and location."""
-        lines = [f"Contrôle du plan {self.plan_code} : {self.zone_count} zone(s), périmètre : {self.perimeter}"]
+        lines = [f"Contrôle du plan {self.plan_code} ({self.kind}) : {self.zone_count} zone(s)"
+                 f"{' du SDAU (sdau_zones)' if self.kind == 'SDAU' else ''}, périmètre : {self.perimeter}"]
         for kind, label in LABELS.items():
             found = self.of(kind)
+            if kind == "no_regulation" and self.kind == "SDAU":
+                lines.append(f"- {label} : sans objet pour un SDAU (orientations, pas de règlement)")
+                continue
             lines.append(f"- {label} : {len(found) if found else 'aucun'}")
             for f in found[:50]:
                 size = f"{f.length_m:.2f} m" if f.length_m and f.area_m2 < MIN_AREA_M2 else f"{f.area_m2:.2f} m²"
@@ -118,6 +128,8 @@ class QAReport:
                              f" — {f.detail}")
             if len(found) > 50:
                 lines.append(f"    … et {len(found) - 50} autre(s) (--json pour tout voir)")
+        if not self.zone_count:
+            lines.append("Aucune zone enregistrée pour ce plan : trous, chevauchements et règlements non contrôlés.")
         lines.append("Aucun problème détecté." if self.ok else f"{len(self.findings)} problème(s) au total.")
         return "\n".join(lines)
 
@@ -130,22 +142,24 @@ LABELS = {"gap": "trous entre zones", "overlap": "chevauchements de zones", "no_
 def check_plan(conn: psycopg.Connection, plan_code: str, min_area_m2: float = MIN_AREA_M2) -> QAReport:
     """Run every check on one plan version."""
     plan = get_plan(conn, plan_code)
+    table = sql.Identifier("sdau_zones" if plan["kind"] == "SDAU" else "zones")
     params = {"plan": plan["id"], "min_area": min_area_m2, "min_length": MIN_LENGTH_M, "kinds": list(REGULATORY_KINDS)}
-    has_perimeter, zone_count = conn.execute(
-        "SELECT perimeter IS NOT NULL, (SELECT count(*) FROM zones WHERE plan_id = %(plan)s) FROM plans "
-        "WHERE id = %(plan)s", params).fetchone()
+    has_perimeter, zone_count = conn.execute(sql.SQL(
+        "SELECT perimeter IS NOT NULL, (SELECT count(*) FROM {zones} WHERE plan_id = %(plan)s) FROM plans "
+        "WHERE id = %(plan)s").format(zones=table), params).fetchone()
     report = QAReport(plan_code, "enregistré avec le plan" if has_perimeter else
                       "non enregistré : contour des zones (seuls les trous intérieurs sont vus)", zone_count,
-                      min_area_m2=min_area_m2)
+                      min_area_m2=min_area_m2, kind=plan["kind"])
     if zone_count:
-        for area, x, y, lon, lat in conn.execute(GAPS, params):
+        for area, x, y, lon, lat in conn.execute(sql.SQL(GAPS).format(zones=table), params):
             report.findings.append(Finding("gap", area, x, y, lon, lat, "surface du périmètre couverte par aucune zone"))
-        for a, b, ca, cb, area, x, y, lon, lat in conn.execute(OVERLAPS, params):
+        for a, b, ca, cb, area, x, y, lon, lat in conn.execute(sql.SQL(OVERLAPS).format(zones=table), params):
             report.findings.append(Finding("overlap", area, x, y, lon, lat, f"zones {a} ({ca}) et {b} ({cb})"))
+    if zone_count and plan["kind"] != "SDAU":  # an SDAU zone carries orientations, not building rules
         for zid, code, sector, area, x, y, lon, lat in conn.execute(NO_RULES, params):
             report.findings.append(Finding("no_regulation", area, x, y, lon, lat,
                                            f"zone {zid} ({code}{'/' + sector if sector else ''}) sans aucune règle"))
-    for pid, kind, code, length, area, x, y, lon, lat in conn.execute(OUTSIDE, params):
+    for pid, kind, code, length, area, x, y, lon, lat in conn.execute(sql.SQL(OUTSIDE).format(zones=table), params):
         report.findings.append(Finding("outside_perimeter", area, x, y, lon, lat,
                                        f"prescription {pid} ({kind}{' ' + code if code else ''}) déborde du périmètre",
                                        length_m=length))

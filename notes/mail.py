@@ -8,6 +8,7 @@ when the server is down, records the error and schedules a retry (1, 2, 4 … mi
 from __future__ import annotations
 
 import smtplib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
@@ -28,6 +29,39 @@ class SmtpSettings:
     password: str | None = None
     starttls: bool = False
     timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class DeliveryFailure:
+    """A message that could not be sent this round, and why (in French, with the technical cause)."""
+
+    message_id: int
+    recipient: str
+    attempt: int
+    reason: str
+    abandoned: bool
+
+    def __str__(self) -> str:
+        """The failure as one French line."""
+        then = "abandonné après cette tentative" if self.abandoned else "nouvel essai plus tard"
+        return f"courriel n° {self.message_id} à {self.recipient} (tentative {self.attempt}) : {self.reason} ; {then}"
+
+
+_UNREACHABLE = "serveur SMTP {smtp.host}:{smtp.port} injoignable (URBASIG_SMTP_HOST, URBASIG_SMTP_PORT)"
+_REASONS: tuple[tuple[type[BaseException], str], ...] = (  # first match wins: the SMTP errors are OSErrors too
+    (smtplib.SMTPAuthenticationError, "identifiants SMTP refusés (URBASIG_SMTP_USERNAME, URBASIG_SMTP_PASSWORD)"),
+    (smtplib.SMTPRecipientsRefused, "destinataire refusé par le serveur SMTP"),
+    (smtplib.SMTPSenderRefused, "expéditeur « {smtp.sender} » refusé par le serveur SMTP (URBASIG_SMTP_SENDER)"),
+    (smtplib.SMTPServerDisconnected, _UNREACHABLE),
+    (smtplib.SMTPConnectError, _UNREACHABLE),
+    (smtplib.SMTPException, "message refusé par le serveur SMTP"),
+)
+
+
+def failure_reason(exc: BaseException, smtp: SmtpSettings) -> str:
+    """Say in French why sending failed, with the library's text as the technical cause."""
+    what = next((text for kind, text in _REASONS if isinstance(exc, kind)), _UNREACHABLE)
+    return f"{what.format(smtp=smtp)} — {type(exc).__name__}: {exc}"[:400]
 
 
 def queue_mail(conn: psycopg.Connection, recipient: str, subject: str, body: str, attachment: bytes | None = None,
@@ -51,8 +85,9 @@ def _message(row: dict, smtp: SmtpSettings) -> EmailMessage:
     return msg
 
 
-def deliver_due(conn: psycopg.Connection, smtp: SmtpSettings, max_attempts: int = 10) -> tuple[int, int]:
-    """Send every due message; returns (sent, failed this round)."""
+def deliver_due(conn: psycopg.Connection, smtp: SmtpSettings, max_attempts: int = 10,
+                on_failure: Callable[[DeliveryFailure], None] | None = None) -> tuple[int, int]:
+    """Send every due message; returns (sent, failed this round) and tells `on_failure` about each failure."""
     from psycopg.rows import dict_row
 
     sent = failed = 0
@@ -79,6 +114,9 @@ def deliver_due(conn: psycopg.Connection, smtp: SmtpSettings, max_attempts: int 
                             (attempt, f"{type(exc).__name__}: {exc}"[:500], status, delay, row["id"]))
                 audit(conn, "messagerie", "courriel.echec", row["entity"] or "outbox", row["entity_id"] or str(row["id"]),
                       None, {"tentative": attempt, "erreur": type(exc).__name__, "statut": status})
+                if on_failure:
+                    on_failure(DeliveryFailure(row["id"], row["recipient"], attempt, failure_reason(exc, smtp),
+                                               status == "abandonne"))
                 if status == "en_attente":
                     return sent, failed  # the server is down: try the others at the next round
                 continue
