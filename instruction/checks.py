@@ -79,8 +79,7 @@ def _finish(conn: psycopg.Connection, kind: str, request: dict, result: dict, ru
     out = {"schema": CHECK_SCHEMA.format(kind=kind), "date": result["date"], "outcome": rules_outcome,
            "land": _strip_geometry(result["land"]), **body,
            "instruction": _strip_geometry(result), "provenance": result["provenance"]}
-    out["check_id"] = q.store_check(conn, kind, request, out, rules_outcome, code_version())
-    conn.commit()
+    out["check_id"] = q.store_check(conn, kind, request, out, rules_outcome, code_version())  # the caller commits
     return out
 
 
