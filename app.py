@@ -12,6 +12,7 @@ import click
 from flask import Flask
 
 from gis.errors import UrbasigError
+from layers.plan_terms import PLAN_STATUSES
 from settings import Settings
 
 __version__ = "0.1.0"
@@ -370,17 +371,21 @@ def staff_account_cmd(email: str, role: str, full_name: str, password: str) -> N
 
 @cli.command("plan-status")
 @click.argument("plan_code")
-@click.argument("status", type=click.Choice(["etude", "enquete_publique", "homologue", "remplace", "abroge", "annule"]))
-@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), required=True, help="Date d'effet (AAAA-MM-JJ).")
+@click.argument("status", type=click.Choice(list(PLAN_STATUSES)))
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), required=True,
+              help="Date d'effet (AAAA-MM-JJ) ; pour l'homologation, la date de l'acte d'approbation.")
 @click.option("--act", help="Acte (décret, arrêté, jugement…).")
-def plan_status_cmd(plan_code: str, status: str, day: object, act: str | None) -> None:
+@click.option("--in-force-from", "in_force", type=click.DateTime(["%Y-%m-%d"]),
+              help="Homologation : date d'entrée en vigueur si elle suit l'acte (publication au Bulletin officiel).")
+def plan_status_cmd(plan_code: str, status: str, day: object, act: str | None, in_force: object | None) -> None:
     """Enregistrer un nouveau statut de plan (l'homologation remplace la version précédente)."""
     from layers.db import connect
     from layers.plans import set_status
 
+    start = in_force.date() if in_force else None
     with connect(_db_url(_settings())) as conn, conn.transaction():
-        set_status(conn, plan_code, status, day.date(), act)
-    click.echo(f"{plan_code} : {status} au {day.date()}")
+        set_status(conn, plan_code, status, day.date(), act, in_force_from=start)
+    click.echo(f"{plan_code} : {status} au {day.date()}" + (f", en vigueur à partir du {start}" if start else ""))
 
 
 def main() -> None:

@@ -45,7 +45,7 @@ def latency(conn: psycopg.Connection, refs: list[str]) -> tuple[float, float]:
 
 def bulk(conn: psycopg.Connection, commune: str) -> list[list[str]]:
     day = date.today()
-    plans = q.plans_in_force(conn, commune, day)
+    plans = [p["id"] for p in q.plans_in_force(conn, commune, day)]
     timings: dict[str, list[float]] = {k: [] for k in ("load", "ours", "sql", "gpd")}
     n = 0
     for _ in range(RUNS):

@@ -15,6 +15,7 @@ import numpy as np
 import psycopg
 import shapely
 
+from instruction import precedence
 from layers import overlay as q
 
 
@@ -60,11 +61,16 @@ def bulk_instruct(conn: psycopg.Connection, commune_code: str, day: date | None 
     """Zone shares of every parcel of a commune on `day`: a summary and the CSV text."""
     day = day or date.today()
     _version, thresholds = q.rule_set(conn, "thresholds", day)
-    plan_ids = q.plans_in_force(conn, commune_code, day)
+    plans = q.plans_in_force(conn, commune_code, day)
+    conflicts, yielded = precedence.resolve(plans, {p["id"]: shapely.from_wkb(p["cover_wkb"]) for p in plans})
     ids, refs, wkbs = q.commune_parcels(conn, commune_code)
-    zones = q.plan_zones(conn, plan_ids)
+    zones = q.plan_zones(conn, [p["id"] for p in plans])
     parcels = shapely.from_wkb(wkbs)
     zone_geoms = shapely.from_wkb([z["wkb"] for z in zones])
+    plan_ids = {p["code"]: p["id"] for p in plans}
+    for i, zone in enumerate(zones):  # a plan yields the ground a later one also covers (instruction/precedence.py)
+        if plan_ids[zone["plan"]] in yielded:
+            zone_geoms[i] = shapely.difference(zone_geoms[i], yielded[plan_ids[zone["plan"]]])
     result = zone_shares(parcels, zone_geoms, thresholds["marginal_share_pct"], thresholds["marginal_area_m2"])
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -77,5 +83,7 @@ def bulk_instruct(conn: psycopg.Connection, commune_code: str, day: date | None 
     covered = np.unique(result.parcel_index)
     summary = {"commune": commune_code, "date": day.isoformat(), "parcels": len(ids), "with_zone": int(len(covered)),
                "straddling": result.straddling, "pairs": int(len(result.parcel_index)),
-               "plans": sorted({z["plan"] for z in zones})}
+               "plans": sorted({z["plan"] for z in zones}),
+               "conflicts": [{"applied": c.applied["code"], "set_aside": c.set_aside["code"],
+                              "overlap_m2": round(c.overlap_m2, 2)} for c in conflicts]}
     return summary, out.getvalue()

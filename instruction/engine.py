@@ -9,7 +9,7 @@ import psycopg
 import shapely
 
 from gis.errors import InputError, NotFound
-from instruction.findings import build_result
+from instruction.findings import build_result, may_conflict
 from instruction.land import Land, LandRequest, check_request, parse_geometry, parse_point, parse_refs
 from layers import overlay as q
 from layers.provenance import code_version
@@ -76,7 +76,8 @@ def instruct(conn: psycopg.Connection, request: LandRequest, day: date | None = 
     ewkb = land.ewkb
     plans = q.plans_at(conn, ewkb, day)
     plan_ids = [p["id"] for p in plans]
-    rows = q.overlay(conn, ewkb, plan_ids, options.with_geometry)
+    pieces_geometry = options.with_geometry or may_conflict(plans, options.apply_plans_in_inquiry)
+    rows = q.overlay(conn, ewkb, plan_ids, pieces_geometry)
     roads = q.roads_near(conn, ewkb, thresholds[1]["road_limit_tolerance_m"])
     return build_result(request=request.describe(), land=land, day=day, plans=plans, rows=rows,
                         roads=[{k: v for k, v in r.items() if k != "wkb"} for r in roads], thresholds=thresholds,

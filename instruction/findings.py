@@ -10,11 +10,11 @@ import numpy as np
 import shapely
 
 from gis.crs import CRS84, parse_crs, reproject
-from instruction import SCHEMA_VERSION
+from instruction import SCHEMA_VERSION, precedence
 from instruction.land import STORAGE, Land
 from instruction.rules import Context, zone_rules
+from layers.plan_terms import REGULATORY_KINDS, status_label
 
-REGULATORY_KINDS = ("PA", "PS", "PZ", "PDAR", "autre")
 PRESCRIPTION_KINDS = {
     "road_widening": "élargissement de voie",
     "new_road": "voie projetée",
@@ -33,8 +33,6 @@ PRESCRIPTION_KINDS = {
 }
 ROAD_KINDS = ("road_widening", "new_road")
 RESERVATION_KINDS = ("facility_reservation", "green_space", "non_aedificandi")
-STATUS_LABELS = {"etude": "en étude", "enquete_publique": "en enquête publique", "homologue": "homologué",
-                 "remplace": "remplacé", "abroge": "abrogé", "annule": "annulé"}
 
 
 def r2(value: float | Decimal | None) -> float | None:
@@ -75,10 +73,15 @@ def classify_plans(plans: list[dict], apply_inquiry: bool) -> dict[str, list[dic
     return {"applied": in_force, "inquiry": inquiry, "sdau": sdau}
 
 
+def may_conflict(plans: list[dict], apply_inquiry: bool) -> bool:
+    """Whether several regulatory plans would apply (their overlaps then need the pieces' geometries)."""
+    return len(classify_plans(plans, apply_inquiry)["applied"]) > 1
+
+
 def plan_summary(plan: dict) -> dict:
     """What the result says of a plan version."""
     return {"code": plan["code"], "kind": plan["kind"], "name": plan["name"], "status": plan["status_on"],
-            "status_label": STATUS_LABELS.get(plan["status_on"], plan["status_on"]),
+            "status_label": status_label(plan["status_on"]),
             "status_since": _iso(plan.get("status_since")), "approval_act": plan.get("approval_act"),
             "approval_date": _iso(plan.get("approval_date")), "valid_from": _iso(plan.get("valid_from")),
             "replaces": plan.get("replaces")}
@@ -98,13 +101,27 @@ class Piece:
         self.attrs = row["attrs"]
         self.layer = row["layer"]
         self.plan = plan_codes.get(row["plan_id"])
-        self.area = float(row["area"] or 0.0)
-        self.length = float(row["length"] or 0.0)
-        self.share = 100.0 * self.area / land.area_m2 if land.area_m2 else 0.0
+        self._land = land
+        self._thresholds = thresholds
         wkb = row.get("wkb")
-        self.geom = shapely.from_wkb(wkb) if wkb else (land.geom if self.area else None)
-        self.marginal = (self.area > 0 and self.share < thresholds["marginal_share_pct"]
-                         and self.area < thresholds["marginal_area_m2"])
+        area = float(row["area"] or 0.0)
+        self.geom = shapely.from_wkb(wkb) if wkb else (land.geom if area else None)
+        self._measure(area, float(row["length"] or 0.0))
+
+    def _measure(self, area: float, length: float) -> None:
+        self.area = area
+        self.length = length
+        self.share = 100.0 * area / self._land.area_m2 if self._land.area_m2 else 0.0
+        self.marginal = (area > 0 and self.share < self._thresholds["marginal_share_pct"]
+                         and area < self._thresholds["marginal_area_m2"])
+
+    def clip(self, yielded: shapely.Geometry) -> None:
+        """Remove the ground this piece's plan yields to a later plan (instruction/precedence.py)."""
+        if self.geom is None:
+            return
+        self.geom = shapely.difference(self.geom, yielded)
+        linear = shapely.get_dimensions(self.geom) == 1
+        self._measure(0.0 if linear else float(self.geom.area), float(self.geom.length) if linear else 0.0)
 
     @property
     def relevant(self) -> bool:
@@ -130,17 +147,43 @@ def _depth(geom: shapely.Geometry | None) -> float | None:
     return r2(float(sides.min()))
 
 
+def _conflict(c: precedence.PlanConflict, land_area: float) -> dict:
+    """A conflict between two plans as the result reports it."""
+    share = 100.0 * c.overlap_m2 / land_area if land_area else 0.0
+    newer, older = c.applied, c.set_aside
+    return {
+        "code": "conflit_de_plans", "applied": newer["code"], "set_aside": older["code"],
+        "applied_since": _iso(precedence.in_force_since(newer)), "set_aside_since": _iso(precedence.in_force_since(older)),
+        "overlap_m2": r2(c.overlap_m2), "overlap_pct": r2(share), "rule": "acte postérieur",
+        "message": (f"Deux plans en vigueur se chevauchent sur {r2(c.overlap_m2)} m² de ce terrain ({r2(share)} %) : "
+                    f"{older['name']} ({older['code']}, en vigueur depuis le {_iso(precedence.in_force_since(older))}) et "
+                    f"{newer['name']} ({newer['code']}, depuis le {_iso(precedence.in_force_since(newer))}). Sur cette "
+                    f"partie, le plus récent ({newer['code']}) est appliqué (l'acte postérieur l'emporte) ; "
+                    "l'incohérence des données est à signaler à l'agence urbaine."),
+    }
+
+
 def build_result(*, request: dict, land: Land, day: date, plans: list[dict], rows: list[dict], roads: list[dict],
                  thresholds: tuple[str, dict], apply_inquiry: bool, with_geometry: bool, data_timestamp: str | None,
                  code_version: str) -> dict:
     """The whole instruction result (see schema/instruction-result.schema.json)."""
     t_version, t = thresholds
     groups = classify_plans(plans, apply_inquiry)
+    covers = {p["id"]: land.geom if p.get("cover_wkb") is None else shapely.from_wkb(p["cover_wkb"])
+              for p in groups["applied"]}
+    conflicts, yielded = precedence.resolve(groups["applied"], covers)
+    # a plan that yields all of its ground here no longer applies to this land at all
+    groups["applied"] = [p for p in groups["applied"] if p["id"] not in yielded
+                         or shapely.difference(covers[p["id"]], yielded[p["id"]]).area > precedence.NOISE_M2]
     codes = {p["id"]: p["code"] for p in plans}
     applied_ids = {p["id"] for p in groups["applied"]}
     inquiry_ids = {p["id"] for p in groups["inquiry"]}
     sdau_ids = {p["id"] for p in groups["sdau"]}
-    pieces = [p for p in (Piece(r, land, t, codes) for r in rows) if p.relevant]
+    pieces = [Piece(r, land, t, codes) for r in rows]
+    for piece in pieces:
+        if piece.row["plan_id"] in yielded:
+            piece.clip(yielded[piece.row["plan_id"]])
+    pieces = [p for p in pieces if p.relevant]
     area = land.area_m2
     widest = max((float(r["width_m"]) for r in roads if r["width_m"] is not None), default=None)
     context = Context(road_width_m=widest, plot_area_m2=area)
@@ -161,7 +204,8 @@ def build_result(*, request: dict, land: Land, day: date, plans: list[dict], row
         land_out["geometry"] = geometry_json(land.geom)
 
     # --- layers and their coverage
-    zone_cover = sum(float(p["covered_m2"] or 0) for p in groups["applied"])
+    zone_cover = (float(shapely.union_all([covers[p["id"]] for p in groups["applied"]]).area) if conflicts
+                  else sum(float(p["covered_m2"] or 0) for p in groups["applied"]))
     sdau_cover = sum(float(p["covered_m2"] or 0) for p in groups["sdau"])
     commune_cover = sum(p.area for p in communes)
     zones = sorted((p for p in pieces if p.layer == "zones" and p.row["plan_id"] in applied_ids),
@@ -249,6 +293,11 @@ def build_result(*, request: dict, land: Land, day: date, plans: list[dict], row
         warn("plan_en_enquete", f"Le {plan['name']} ({plan['code']}) est en enquête publique depuis le "
                                 f"{_iso(plan.get('status_since'))} : il {change}.")
 
+    # --- two regulatory plans in force on the same ground: the later act applies there (precedence.py)
+    conflicts_out = [_conflict(c, area) for c in conflicts]
+    for c in conflicts_out:
+        warn("conflit_de_plans", c["message"])
+
     # --- warnings
     if land.parts > 1:
         warn("titres_non_contigus", f"Les titres ne sont pas contigus : le terrain compte {land.parts} parties "
@@ -294,6 +343,7 @@ def build_result(*, request: dict, land: Land, day: date, plans: list[dict], row
         "sdau": [{"code": p.attrs["code"], "label": p.attrs["label"], "destination": p.attrs["destination"],
                   "area_m2": r2(p.area), "share_pct": r2(p.share), "plan": p.plan} for p in sdau],
         "inquiry": inquiry_out,
+        "conflicts": conflicts_out,
         "warnings": warnings,
         "provenance": {"code_version": code_version, "data_timestamp": data_timestamp,
                        "thresholds": {"version": t_version, **t}, "apply_plans_in_inquiry": apply_inquiry,

@@ -12,6 +12,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from gis.landref import LandRef
+from layers.plan_terms import REGULATORY_KINDS
 
 PARCEL_COLUMNS = "id, land_ref, ref_kind, legal_area_m2::float8 AS legal_area_m2, area_m2, commune_code, " \
                  "ST_AsEWKB(geom) AS ewkb"
@@ -48,9 +49,11 @@ SELECT p.id, p.code, p.kind, p.name, p.status, plan_status_on(p.id, %(day)s) AS 
        p.approval_date, p.valid_from, p.valid_to, r.code AS replaces,
        (SELECT max(effective_date) FROM plan_statuses s WHERE s.plan_id = p.id AND s.effective_date <= %(day)s)
            AS status_since,
-       CASE WHEN ST_CoveredBy(land.g, p.perimeter) THEN ST_Area(land.g)
-            ELSE ST_Area(ST_Intersection(p.perimeter, land.g)) END AS covered_m2
+       CASE WHEN c.whole THEN ST_Area(land.g) ELSE ST_Area(c.part) END AS covered_m2,
+       CASE WHEN c.whole THEN NULL ELSE ST_AsBinary(c.part) END AS cover_wkb
 FROM plans p CROSS JOIN land LEFT JOIN plans r ON r.id = p.replaces_id
+CROSS JOIN LATERAL (SELECT ST_CoveredBy(land.g, p.perimeter) AS whole) w
+CROSS JOIN LATERAL (SELECT w.whole, CASE WHEN w.whole THEN NULL ELSE ST_Intersection(p.perimeter, land.g) END AS part) c
 WHERE p.perimeter && land.g AND ST_Intersects(p.perimeter, land.g)
   AND plan_status_on(p.id, %(day)s) IS NOT NULL
 ORDER BY p.kind, p.valid_from NULLS LAST, p.code
@@ -217,12 +220,15 @@ def plan_zones(conn: psycopg.Connection, plan_ids: list[int]) -> list[dict]:
                            (plan_ids,)).fetchall()
 
 
-def plans_in_force(conn: psycopg.Connection, commune_code: str, day: date) -> list[int]:
-    """Ids of the regulatory plans homologated on `day` whose perimeter touches the commune."""
-    rows = conn.execute("SELECT p.id FROM plans p JOIN communes c ON c.code = %s AND ST_Intersects(p.perimeter, c.geom) "
-                        "WHERE p.kind <> 'SDAU' AND plan_in_force(p.id, %s) ORDER BY p.id",
-                        (commune_code, day)).fetchall()
-    return [r[0] for r in rows]
+def plans_in_force(conn: psycopg.Connection, commune_code: str, day: date) -> list[dict]:
+    """The regulatory plans in force on `day` whose perimeter touches the commune, with their dates and the
+    part of the commune they cover (WKB), so that overlaps between them can be resolved."""
+    with conn.cursor(row_factory=dict_row, binary=True) as cur:
+        return cur.execute(
+            "SELECT p.id, p.code, p.valid_from, p.approval_date, ST_AsBinary(ST_Intersection(p.perimeter, c.geom)) "
+            "AS cover_wkb FROM plans p JOIN communes c ON c.code = %s AND ST_Intersects(p.perimeter, c.geom) "
+            "WHERE p.kind = ANY(%s) AND plan_in_force(p.id, %s) ORDER BY p.id",
+            (commune_code, list(REGULATORY_KINDS), day)).fetchall()
 
 
 BULK_SQL = """

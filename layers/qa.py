@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 import psycopg
 
+from layers.plan_terms import REGULATORY_KINDS
 from layers.plans import get_plan
 
 MIN_AREA_M2 = 0.01  # below this a difference is floating-point noise, not a digitising error
@@ -53,12 +54,23 @@ WHERE r.plan_id = %(plan)s AND p.g IS NOT NULL AND NOT ST_CoveredBy(r.geom, p.g)
 ORDER BY r.id
 """
 
+PLANS_OVERLAP = f"""
+SELECT o.code, o.valid_from, o.valid_to, lower(r.span), upper(r.span), {_LOCATION.format(g="x.g")}
+FROM plans p
+JOIN plans o ON o.id <> p.id AND o.kind = ANY(%(kinds)s) AND o.valid_from IS NOT NULL AND o.perimeter && p.perimeter
+CROSS JOIN LATERAL (SELECT daterange(p.valid_from, p.valid_to) * daterange(o.valid_from, o.valid_to) AS span) r
+CROSS JOIN LATERAL (SELECT ST_Intersection(p.perimeter, o.perimeter) AS g) x
+WHERE p.id = %(plan)s AND p.kind = ANY(%(kinds)s) AND p.valid_from IS NOT NULL
+  AND NOT isempty(r.span) AND ST_Relate(p.perimeter, o.perimeter, '2********') AND ST_Area(x.g) > %(min_area)s
+ORDER BY lower(r.span), o.code
+"""
+
 
 @dataclass
 class Finding:
     """One problem with its size and where it is (EPSG:26191 and WGS 84)."""
 
-    kind: str  # gap, overlap, no_regulation, outside_perimeter
+    kind: str  # gap, overlap, no_regulation, outside_perimeter, plans_overlap
     area_m2: float
     x: float
     y: float
@@ -111,13 +123,14 @@ class QAReport:
 
 
 LABELS = {"gap": "trous entre zones", "overlap": "chevauchements de zones", "no_regulation": "zones sans règlement",
-          "outside_perimeter": "prescriptions hors du périmètre"}
+          "outside_perimeter": "prescriptions hors du périmètre",
+          "plans_overlap": "autres plans en vigueur sur le même sol"}
 
 
 def check_plan(conn: psycopg.Connection, plan_code: str, min_area_m2: float = MIN_AREA_M2) -> QAReport:
     """Run every check on one plan version."""
     plan = get_plan(conn, plan_code)
-    params = {"plan": plan["id"], "min_area": min_area_m2, "min_length": MIN_LENGTH_M}
+    params = {"plan": plan["id"], "min_area": min_area_m2, "min_length": MIN_LENGTH_M, "kinds": list(REGULATORY_KINDS)}
     has_perimeter, zone_count = conn.execute(
         "SELECT perimeter IS NOT NULL, (SELECT count(*) FROM zones WHERE plan_id = %(plan)s) FROM plans "
         "WHERE id = %(plan)s", params).fetchone()
@@ -136,4 +149,14 @@ def check_plan(conn: psycopg.Connection, plan_code: str, min_area_m2: float = MI
         report.findings.append(Finding("outside_perimeter", area, x, y, lon, lat,
                                        f"prescription {pid} ({kind}{' ' + code if code else ''}) déborde du périmètre",
                                        length_m=length))
+    for code, start, end, since, until, area, x, y, lon, lat in conn.execute(PLANS_OVERLAP, params):
+        report.findings.append(Finding("plans_overlap", area, x, y, lon, lat, _overlap_detail(code, start, end, since,
+                                                                                              until)))
     return report
+
+
+def _overlap_detail(code: str, start: object, end: object, since: object, until: object) -> str:
+    """How two plans in force overlap in time, and which one applies (instruction/precedence.py)."""
+    period = f"du {since} au {until} (exclu)" if until else f"depuis le {since}"
+    return (f"plan {code} (en vigueur du {start} au {end or '—'}) : tous deux en vigueur {period} sur ce sol ; "
+            "l'instruction y applique le plus récent et le signale (conflit_de_plans)")

@@ -43,9 +43,9 @@ def test_vectorised_and_sql_agree(wconn):
     _, text = bulk_instruct(wconn, "ANFA", day)
     ids = {r["land_ref"]: int(r["parcel_id"]) for r in _rows(text)}
     ours = {(int(r["parcel_id"]), r["zone"]): float(r["area_m2"]) for r in _rows(text)}
-    zones = {z["id"]: z["code"] for z in q.plan_zones(wconn, q.plans_in_force(wconn, "ANFA", day))}
-    sql = {(p, zones[z]): a for p, z, a, _ in q.bulk_zone_shares_sql(wconn, "ANFA", q.plans_in_force(wconn, "ANFA", day))
-           if a > 0.005}
+    plan_ids = [p["id"] for p in q.plans_in_force(wconn, "ANFA", day)]
+    zones = {z["id"]: z["code"] for z in q.plan_zones(wconn, plan_ids)}
+    sql = {(p, zones[z]): a for p, z, a, _ in q.bulk_zone_shares_sql(wconn, "ANFA", plan_ids) if a > 0.005}
     assert set(ours) == set(sql) and ids
     for key, area in sql.items():
         assert ours[key] == pytest.approx(area, abs=0.01)
