@@ -40,8 +40,8 @@ def _deferred_violation():
     return jsonify({"ok": True})
 
 
-def _app(db_url):
-    app = create_app(Settings(database_url=db_url, pool_min=1, pool_max=2))
+def _app(db_url, pool_max: int = 2):
+    app = create_app(Settings(database_url=db_url, pool_min=1, pool_max=pool_max, pool_timeout_s=2))
     app.add_url_rule("/notes/_test/crash", "crash", _write_then(RuntimeError("en plein milieu")), methods=["POST"])
     app.add_url_rule("/notes/_test/refused", "refused", _write_then(InputError("refusé après écriture")),
                      methods=["POST"])
@@ -76,13 +76,11 @@ def test_a_failed_commit_is_an_error_answer_never_a_success(db_url, conn):
 
 
 def test_one_connection_per_request_autocommit_for_reads_a_transaction_for_writes(db_url):
-    app = _app(db_url)
-    client = app.test_client()
-    assert client.get("/notes/_test/state").get_json() == {"same": True, "transaction": "IDLE"}  # no BEGIN for a read
-    assert client.post("/notes/_test/state").get_json() == {"same": True, "transaction": "INTRANS"}
-    pool = app.extensions["urbasig.pool"]
-    stats = pool.get_stats()
-    assert stats["pool_size"] - stats.get("pool_available", 0) == 0  # every connection is back in the pool
+    client = _app(db_url, pool_max=1).test_client()  # one connection: a request that kept it would block the next
+    for _ in range(5):
+        assert client.get("/notes/_test/state").get_json() == {"same": True, "transaction": "IDLE"}  # no BEGIN
+        assert client.post("/notes/_test/state").get_json() == {"same": True, "transaction": "INTRANS"}
+        assert client.post("/notes/_test/crash").status_code == 500  # given back after a failure too
 
 
 def test_a_request_that_needs_no_database_takes_no_connection(db_url):
