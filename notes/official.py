@@ -21,7 +21,7 @@ from instruction.land import LandRequest, parse_refs
 from layers import note_requests
 from layers.audit import audit
 from layers.outbox import queue_mail
-from layers.overlay import find_parcels
+from layers.parcels import find_parcels
 from layers.payments import create_order
 from notes.indicative import IndicativeNote, map_for, pdf
 from notes.signing import SigningFiles, sign_pdf, verify_pdf
