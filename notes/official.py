@@ -58,7 +58,7 @@ def create_request(conn: psycopg.Connection, applicant: dict, refs: list[str], s
     kinds = [(name, document_type(name, data), data) for name, data in documents]
     with conn.transaction():
         _, number = note_requests.create(conn, applicant["id"], parsed, standing, Decimal(fee_mad), kinds,
-                                    secrets.token_hex(4).upper())
+                                         secrets.token_hex(4).upper())
         order_id = create_order(conn, number, Decimal(fee_mad), applicant["email"])
         note_requests.attach_order(conn, number, order_id)
         audit(conn, applicant["email"], "note.demandee", "note_request", number, None,
@@ -114,7 +114,7 @@ def sign_and_send(conn: psycopg.Connection, number: str, signatory: dict, delive
     """
     with conn.transaction():
         note_requests.transition(conn, number, "acceptee", "signee", signatory["email"], signed_by=signatory["id"],
-                            signed_at=datetime.now())
+                                 signed_at=datetime.now())
         req = note_requests.for_signing(conn, number)
         result = req["instruction"]
         official = {"number": number, "short_code": req["short_code"], "requested_on": req["created_at"].date(),
@@ -127,7 +127,7 @@ def sign_and_send(conn: psycopg.Connection, number: str, signatory: dict, delive
                    f"{number}, signée électroniquement.\nVérification : {official['verify_url']}\n\n"
                    "Agence urbaine de Casablanca", signed, f"{number}.pdf", "note_request", number)
         note_requests.transition(conn, number, "signee", "envoyee", "messagerie", signed_pdf=signed,
-                            pdf_sha256=hashlib.sha256(signed).hexdigest())
+                                 pdf_sha256=hashlib.sha256(signed).hexdigest())
     return signed
 
 

@@ -93,3 +93,21 @@ def test_two_reviews_at_once_one_wins_the_other_is_refused(db_url, instructed):
     assert "acceptée" in outcome["second"]
     with psycopg.connect(db_url) as conn:
         assert note_requests.status_of(conn, instructed) == "acceptee"
+
+
+def test_a_failed_automatic_instruction_keeps_the_payment_and_the_request_paid(conn):
+    """No plan is recorded in this database: the instruction fails, the payment and the « payée » status stay."""
+    from instruction.engine import Options
+    from notes.official import on_payment
+
+    applicant, _ = create_account(conn, "amina@example.ma", "Amina Alaoui", "mot de passe solide", verified=True)
+    _, number = note_requests.create(conn, applicant, ["TF 7/T"], "proprietaire", Decimal("450.00"),
+                                     [("titre.pdf", "application/pdf", b"%PDF-1.4")], "EFGH5678")
+    order_id = payments.create_order(conn, number, Decimal("450.00"), "amina@example.ma")
+    note_requests.attach_order(conn, number, order_id)
+    conn.execute("UPDATE payments SET status = 'payee' WHERE order_id = %s", (order_id,))
+    assert on_payment(conn, order_id, Options()) == number
+    assert note_requests.status_of(conn, number) == "payee"
+    assert conn.execute("SELECT status FROM payments WHERE order_id = %s", (order_id,)).fetchone()[0] == "payee"
+    actions = [r[0] for r in conn.execute("SELECT action FROM audit_log WHERE entity_id = %s ORDER BY id", (number,))]
+    assert actions == ["note.payee", "note.instruction_echec"]
