@@ -31,7 +31,8 @@ db: setup
 
 run: db
 	@echo "urbasig : http://127.0.0.1:$(PORT)/"
-	exec $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --access-logfile - 'app:create_app()'
+	exec $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --access-logfile - \
+	  --access-logformat '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s' 'app:create_app()'
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -37,9 +37,10 @@ class Settings:
     pg_port: int = 54329
     pg_bindir: Path | None = None
     pg_system_user: str = "urbasig"
-    # Connection pool of each server process.
+    # Connection pool of each server process, and how long a request waits for a connection (then 503).
     pool_min: int = 1
     pool_max: int = 8
+    pool_timeout_s: float = 10.0
     # HTTP server.
     port: int = 5000
     workers: int = 2
