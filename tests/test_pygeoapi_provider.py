@@ -61,6 +61,7 @@ def pygeoapi_config(database_url: str, port: int) -> dict:
             "zones": resource("zones", "Zones des plans d'aménagement", time_field="validity"),
             "parcels-merchich": resource("parcels", "Parcelles (stockage EPSG:26191)", storage_crs=EPSG + "26191"),
             "parcels-partner": resource("parcels", "Parcelles (partenaire)", options={"partner": True}),
+            "parcels-light": resource("parcels", "Parcelles (deux champs)", properties=["land_ref", "commune_code"]),
         },
     }
 
@@ -211,6 +212,12 @@ def test_hits_queryables_partner_and_errors(pygeoapi, live, bbox):
     assert queryables["area_m2"]["type"] == "number"
     partner = theirs(pygeoapi, "/collections/parcels-partner/items", limit=1)["features"][0]["properties"]
     assert "address" in partner
+    light = theirs(pygeoapi, "/collections/parcels-light/items", limit=2)["features"]
+    assert [set(f["properties"]) for f in light] == [{"land_ref", "commune_code"}] * 2
+    one = theirs(pygeoapi, f"/collections/parcels-light/items/{light[0]['id']}")
+    assert one["properties"] == light[0]["properties"]
+    assert set(theirs(pygeoapi, "/collections/parcels-light/queryables")["properties"]) == {
+        "geometry", "land_ref", "commune_code"}
     assert requests.get(f"{pygeoapi}/collections/parcels/items/999999999", timeout=30).status_code == 404
     assert requests.get(f"{pygeoapi}/collections/parcels/items/abc", timeout=30).status_code == 404
     bad = requests.get(f"{pygeoapi}/collections/parcels/items", params={"area_m2": "grand"}, timeout=30)

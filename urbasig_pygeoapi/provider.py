@@ -103,8 +103,9 @@ class UrbasigProvider(BaseProvider):
 
     Definition keys: ``data`` (the database URL), ``collection`` (an urbasig collection id: parcels, zones,
     prescriptions, sdau, communes, plans, roads), ``storage_crs`` (optional; CRS84 by default, so that bbox and
-    output transforms are done by PostGIS), ``options.partner`` (true to publish restricted properties and
-    collections), ``options.pool_max`` (connections per process, default 4).
+    output transforms are done by PostGIS), ``properties`` (optional: publish only these), ``options.partner``
+    (true to publish restricted properties and collections), ``options.pool_max`` (connections per process,
+    default 4).
     """
 
     def __init__(self, provider_def: dict) -> None:
@@ -123,11 +124,17 @@ class UrbasigProvider(BaseProvider):
         self.collection: Collection = collection
         self.storage_crs = provider_def.get("storage_crs", CRS84_URI)
         self.storage = crs_params(self.storage_crs)
+        # `properties:` in the definition narrows what is published (pygeoapi's meaning of the key)
+        visible = collection.visible(self.partner)
+        unknown = [field for field in self.properties if collection.prop(field) not in visible]
+        if unknown:
+            raise ProviderConnectionError(f"urbasig provider: unknown properties {unknown} in {name!r}")
+        self.published = tuple(collection.prop(field) for field in self.properties) or visible
         self._fields = self.get_fields()
 
     def get_fields(self) -> dict[str, dict]:
-        """The properties this caller may see, as JSON Schema types."""
-        return {p.name: dict(JSON_TYPES[p.type]) for p in self.collection.visible(self.partner)}
+        """The published properties, as JSON Schema types."""
+        return {p.name: dict(JSON_TYPES[p.type]) for p in self.published}
 
     def _output_crs(self, crs_transform_spec: object | None) -> tuple[int, bool, int]:
         # pygeoapi asks for features in the storage CRS, or hands a spec for another CRS: PostGIS transforms.
@@ -137,7 +144,7 @@ class UrbasigProvider(BaseProvider):
 
     def _prop(self, name: str, what: str) -> Prop:
         prop = self.collection.prop(name)
-        if prop is None or (prop.restricted and not self.partner):
+        if prop is None or prop not in self.published:
             raise ProviderInvalidQueryError(user_msg=f"{what} : propriété inconnue « {name} »")
         return prop
 
@@ -166,6 +173,8 @@ class UrbasigProvider(BaseProvider):
             q.sort.append((prop, item.get("order") == "-"))
         if select_properties:
             q.properties = tuple(self._prop(name, "properties") for name in select_properties)
+        elif self.properties:
+            q.properties = self.published
         q.day = parse_datetime(datetime_)
         return q
 
@@ -221,7 +230,10 @@ class UrbasigProvider(BaseProvider):
             raise ProviderQueryError(str(exc)) from exc
         if feature is None:
             raise ProviderItemNotFoundError(user_msg=f"entité inconnue : « {identifier} » dans {self.collection.id}")
-        return json.loads(feature)
+        out = json.loads(feature)
+        if self.properties:  # the item statement is prepared once per collection: narrow here
+            out["properties"] = {p.name: out["properties"].get(p.name) for p in self.published}
+        return out
 
     def __repr__(self) -> str:
         """Name the collection served."""
