@@ -224,3 +224,10 @@ def test_hits_queryables_partner_and_errors(pygeoapi, live, bbox):
     assert bad.status_code == 400 and "area_m2" in bad.json()["description"]
     cql = requests.get(f"{pygeoapi}/collections/parcels/items", params={"filter": "area_m2 > 100"}, timeout=30)
     assert cql.status_code == 400 and "/ogc" in cql.json()["description"]
+
+
+def test_the_plugin_writes_no_sql_of_its_own():
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "urbasig_pygeoapi").glob("*.py"))
+    assert "execute(" not in source and "psycopg.sql" not in source and "from psycopg import sql" not in source
+    assert not any(word in source for word in ("SELECT ", "FROM ", "WHERE ", "ST_"))
+    assert "run_items" in source and "run_item" in source  # layers/features.py runs urbasig's statements
