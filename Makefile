@@ -43,12 +43,13 @@ stop:
 lint: venv
 	$(BIN)/ruff check .
 
+# From the checkout's root, like every target: var/ (the embedded cluster) is relative to the working directory.
 bench: db
-	cd bench && ../$(BIN)/python generation.py
-	cd bench && ../$(BIN)/python import_throughput.py
-	cd bench && ../$(BIN)/python instruction.py
-	cd bench && ../$(BIN)/python ogc.py
-	cd bench && ../$(BIN)/python notes.py
+	$(BIN)/python bench/generation.py
+	$(BIN)/python bench/import_throughput.py
+	$(BIN)/python bench/instruction.py
+	$(BIN)/python bench/ogc.py
+	$(BIN)/python bench/notes.py
 
 clean-db: stop
 	rm -rf var/pg

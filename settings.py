@@ -9,7 +9,6 @@ from pathlib import Path
 from gis.errors import ConfigError
 
 PREFIX = "URBASIG_"
-ROOT = Path(__file__).resolve().parent
 
 
 def _read_dotenv(path: Path) -> dict[str, str]:
@@ -32,8 +31,10 @@ class Settings:
 
     # An existing PostGIS database; when set, the embedded cluster is never touched.
     database_url: str | None = None
+    # Local state (embedded cluster, session key, development CA): var/ in the working directory, as `make run`
+    # and an installed package both expect; never beside the code, which may be a read-only site-packages.
+    var_dir: Path = field(default_factory=lambda: Path.cwd() / "var")
     # Embedded cluster (used only when database_url is unset).
-    var_dir: Path = ROOT / "var"
     pg_port: int = 54329
     pg_bindir: Path | None = None
     pg_system_user: str = "urbasig"

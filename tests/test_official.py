@@ -13,8 +13,8 @@ import requests
 from aiosmtpd.controller import Controller
 
 from app import create_app
+from devtools.gateway import create_gateway
 from layers.accounts import create_account
-from notes.gateway import create_gateway
 from notes.mail import SmtpSettings, deliver_due
 from notes.signing import ensure_dev_ca, verify_pdf
 from settings import Settings
