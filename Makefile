@@ -31,7 +31,8 @@ db: setup
 
 run: db
 	@echo "urbasig : http://127.0.0.1:$(PORT)/"
-	exec $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --access-logfile - 'app:create_app()'
+	exec $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --access-logfile - \
+	  --access-logformat '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s' 'app:create_app()'
 
 # Gates first (seconds), then the database suite (minutes): a lint or unit failure stops here.
 test: setup
@@ -50,12 +51,13 @@ lint: venv
 unit: venv
 	$(BIN)/python -m pytest tests/unit -q -p no:cacheprovider
 
+# From the checkout's root, like every target: var/ (the embedded cluster) is relative to the working directory.
 bench: db
-	cd bench && ../$(BIN)/python generation.py
-	cd bench && ../$(BIN)/python import_throughput.py
-	cd bench && ../$(BIN)/python instruction.py
-	cd bench && ../$(BIN)/python ogc.py
-	cd bench && ../$(BIN)/python notes.py
+	$(BIN)/python bench/generation.py
+	$(BIN)/python bench/import_throughput.py
+	$(BIN)/python bench/instruction.py
+	$(BIN)/python bench/ogc.py
+	$(BIN)/python bench/notes.py
 
 clean-db: stop
 	rm -rf var/pg

@@ -20,7 +20,9 @@ __version__ = "0.1.0"
 
 
 def create_app(config: Settings | dict | None = None) -> Flask:
-    """Build the web application: settings, a lazily opened connection pool, routes, error handler."""
+    """Build the web application: settings, a lazily opened connection pool, routes, the error boundary."""
+    from api import db as request_db
+    from api.errors import register_errors
     from api.web import register_web
     from layers.db import database_url, make_pool
 
@@ -37,6 +39,8 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
     app.extensions["urbasig.pool"] = make_pool(database_url(settings), settings.pool_min, settings.pool_max)
     logging.basicConfig(level=settings.log_level)
+    register_errors(app)
+    request_db.init_app(app)
     register_web(app)
     from api.ogc.openapi import build_openapi
     from api.ogc.routes import ogc
@@ -317,7 +321,9 @@ def apikey_create(name: str) -> None:
     from layers.db import connect
 
     with connect(_db_url(_settings())) as conn:
-        click.echo(create_key(conn, name))
+        key = create_key(conn, name)
+        conn.commit()
+    click.echo(key)
 
 
 @apikey.command("revoke")
@@ -329,6 +335,7 @@ def apikey_revoke(name: str) -> None:
 
     with connect(_db_url(_settings())) as conn:
         revoke_key(conn, name)
+        conn.commit()
     click.echo(f"clé de « {name} » révoquée")
 
 

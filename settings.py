@@ -9,7 +9,6 @@ from pathlib import Path
 from gis.errors import ConfigError
 
 PREFIX = "URBASIG_"
-ROOT = Path(__file__).resolve().parent
 
 
 def _read_dotenv(path: Path) -> dict[str, str]:
@@ -32,14 +31,17 @@ class Settings:
 
     # An existing PostGIS database; when set, the embedded cluster is never touched.
     database_url: str | None = None
+    # Local state (embedded cluster, session key, development CA): var/ in the working directory, as `make run`
+    # and an installed package both expect; never beside the code, which may be a read-only site-packages.
+    var_dir: Path = field(default_factory=lambda: Path.cwd() / "var")
     # Embedded cluster (used only when database_url is unset).
-    var_dir: Path = ROOT / "var"
     pg_port: int = 54329
     pg_bindir: Path | None = None
     pg_system_user: str = "urbasig"
-    # Connection pool of each server process.
+    # Connection pool of each server process, and how long a request waits for a connection (then 503).
     pool_min: int = 1
     pool_max: int = 8
+    pool_timeout_s: float = 10.0
     # HTTP server.
     port: int = 5000
     workers: int = 2

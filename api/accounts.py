@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, Response, current_app, jsonify, request, session
+from flask import Blueprint, Response, jsonify, request, session
 
+from api.db import get_db
 from gis.errors import Forbidden, InputError, Unauthorized
 from layers.accounts import authenticate, create_account, verify_email
-from layers.db import pooled
-from notes.mail import queue_mail
+from layers.outbox import queue_mail
+from layers.payments import recent_payments
 
 accounts = Blueprint("accounts", __name__, url_prefix="/notes")
 
@@ -43,21 +44,19 @@ def _body() -> dict:
 def register() -> tuple[Response, int]:
     """Create an applicant account and e-mail the verification link."""
     body = _body()
-    with pooled(current_app.extensions["urbasig.pool"]) as conn, conn.transaction():
-        account_id, token = create_account(conn, body.get("email", ""), body.get("full_name", ""),
-                                           body.get("password", ""))
-        link = f"{request.url_root.rstrip('/')}/notes/accounts/verify?token={token}"
-        queue_mail(conn, body["email"].strip().lower(), "Vérifiez votre adresse — notes de renseignements",
-                   f"Bonjour,\n\nPour activer votre compte, ouvrez ce lien :\n{link}\n\nAgence urbaine de Casablanca",
-                   entity="account", entity_id=str(account_id))
+    conn = get_db()
+    account_id, token = create_account(conn, body.get("email", ""), body.get("full_name", ""), body.get("password", ""))
+    link = f"{request.url_root.rstrip('/')}/notes/accounts/verify?token={token}"
+    queue_mail(conn, body["email"].strip().lower(), "Vérifiez votre adresse — notes de renseignements",
+               f"Bonjour,\n\nPour activer votre compte, ouvrez ce lien :\n{link}\n\nAgence urbaine de Casablanca",
+               entity="account", entity_id=str(account_id))
     return jsonify({"id": account_id, "message": "compte créé : un lien de vérification a été envoyé"}), 201
 
 
 @accounts.get("/accounts/verify")
 def verify() -> Response:
     """Follow the e-mailed link."""
-    with pooled(current_app.extensions["urbasig.pool"]) as conn:
-        verify_email(conn, request.args.get("token", ""))
+    verify_email(get_db(), request.args.get("token", ""))
     return jsonify({"message": "adresse vérifiée : vous pouvez vous connecter"})
 
 
@@ -65,8 +64,7 @@ def verify() -> Response:
 def sign_in() -> Response:
     """Sign in (a signed session cookie; no state kept in the server process)."""
     body = _body()
-    with pooled(current_app.extensions["urbasig.pool"]) as conn:
-        account = authenticate(conn, body.get("email", ""), body.get("password", ""))
+    account = authenticate(get_db(), body.get("email", ""), body.get("password", ""))
     session.clear()
     session["account"] = {"id": account["id"], "role": account["role"], "email": account["email"]}
     return jsonify({"email": account["email"], "role": account["role"]})
@@ -83,8 +81,4 @@ def sign_out() -> Response:
 @require_role("instructor", "admin")
 def payments() -> Response:
     """Payments, for the agency's staff only."""
-    with pooled(current_app.extensions["urbasig.pool"]) as conn:
-        rows = conn.execute("SELECT order_id, request_ref, amount_mad::text, status, created_at FROM payments "
-                            "ORDER BY id DESC LIMIT 200").fetchall()
-    return jsonify([{"order_id": r[0], "request": r[1], "amount_mad": r[2], "status": r[3],
-                     "created_at": r[4].isoformat()} for r in rows])
+    return jsonify(recent_payments(get_db()))

@@ -6,10 +6,10 @@ from datetime import date
 
 from flask import Blueprint, Response, current_app, render_template, request
 
+from api.db import get_db
 from gis.errors import InputError
 from instruction.engine import Options
 from instruction.land import LandRequest
-from layers.db import pooled
 from layers.ratelimit import hit
 from notes.indicative import DISCLAIMER, build, pdf, svg
 
@@ -40,12 +40,12 @@ def payment_callback() -> Response:
     if not secret or not verify(fields, secret):
         return Response("signature invalide", status=403, mimetype="text/plain")
     settings = current_app.config["URBASIG"]
-    with pooled(current_app.extensions["urbasig.pool"]) as conn:
-        order, changed = apply_callback(conn, fields)
-        if changed:  # a paid request is instructed at once
-            from notes.official import on_payment
+    conn = get_db()
+    order, changed = apply_callback(conn, fields)
+    if changed:  # a paid request is instructed at once
+        from notes.official import on_payment
 
-            on_payment(conn, order, Options(settings.max_land_area_m2, settings.apply_plans_in_inquiry))
+        on_payment(conn, order, Options(settings.max_land_area_m2, settings.apply_plans_in_inquiry))
     return Response("ACTION=POSTAUTH" if changed else "ACTION=POSTAUTH;DEJA_TRAITE", mimetype="text/plain")
 
 
@@ -64,9 +64,9 @@ def indicative() -> Response:
         except ValueError:
             raise InputError("date : AAAA-MM-JJ") from None
     settings = current_app.config["URBASIG"]
-    with pooled(current_app.extensions["urbasig.pool"]) as conn:
-        hit(conn, "indicative", request.remote_addr or "inconnu", settings.indicative_per_minute)
-        note = build(conn, land, day, Options(settings.max_land_area_m2, settings.apply_plans_in_inquiry))
+    conn = get_db()
+    hit(conn, "indicative", request.remote_addr or "inconnu", settings.indicative_per_minute)
+    note = build(conn, land, day, Options(settings.max_land_area_m2, settings.apply_plans_in_inquiry))
     name = "note-indicative-" + ("-".join(note.result["land"]["refs"]) or "terrain").replace(" ", "").replace("/", "-")
     if fmt == "html":
         from instruction.summary import summary_text

@@ -7,8 +7,9 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, session
 
 from api.accounts import require_role
-from gis.errors import InputError, NotFound
-from layers.db import pooled
+from api.db import get_db
+from gis.errors import InputError
+from layers import note_requests
 from notes.official import Delivery, create_request, owner_or_staff, review, sign_and_send, verify
 from notes.payment import Order
 from notes.signing import SigningFiles, ensure_dev_ca
@@ -36,22 +37,12 @@ def new_request() -> tuple[Response, int]:
     documents = [(f.filename or "document", f.read()) for f in request.files.getlist("documents")]
     settings = current_app.config["URBASIG"]
     account = session["account"]
-    with pooled(current_app.extensions["urbasig.pool"]) as conn:
-        number, order_id = create_request(conn, account, refs, request.form.get("standing", ""), documents,
-                                          settings.note_fee_mad)
+    number, order_id = create_request(get_db(), account, refs, request.form.get("standing", ""), documents,
+                                      settings.note_fee_mad)
     order = Order(order_id, settings.note_fee_mad, f"{_base()}/notes/payments/callback",
                   f"{_base()}/notes/requests/{number}", f"{_base()}/notes/requests/{number}")
     return jsonify({"number": number, "order_id": order_id, "amount_mad": settings.note_fee_mad,
                     "payment": {"url": settings.payment_gateway_url, "fields": order.fields(settings.payment_secret)}}), 201
-
-
-def _request_row(conn, number: str) -> dict:
-    row = conn.execute("SELECT applicant_id, status, remarks, return_reason, refs, signed_pdf IS NOT NULL "
-                       "FROM note_requests WHERE number = %s", (number,)).fetchone()
-    if row is None:
-        raise NotFound(f"demande inconnue : « {number} »")
-    return {"applicant_id": row[0], "status": row[1], "remarks": row[2], "return_reason": row[3], "refs": row[4],
-            "signed": row[5]}
 
 
 @official.get("/notes/requests")
@@ -59,34 +50,29 @@ def _request_row(conn, number: str) -> dict:
 def review_queue() -> Response:
     """The agency's queue: requests by status (default: instructed, waiting for review)."""
     status = request.args.get("status", "instruite")
-    with pooled(current_app.extensions["urbasig.pool"]) as conn:
-        rows = conn.execute("SELECT number, refs, status, created_at, updated_at FROM note_requests WHERE status = %s "
-                            "ORDER BY updated_at LIMIT 500", (status,)).fetchall()
-    return jsonify([{"number": r[0], "refs": r[1], "status": r[2], "requested_at": r[3].isoformat(),
-                     "updated_at": r[4].isoformat()} for r in rows])
+    if status not in note_requests.STATUSES:
+        raise InputError(f"statut inconnu « {status} » (statuts : {', '.join(note_requests.STATUSES)})")
+    return jsonify([{"number": r["number"], "refs": r["refs"], "status": r["status"],
+                     "status_label": note_requests.label(r["status"]), "requested_at": r["created_at"].isoformat(),
+                     "updated_at": r["updated_at"].isoformat()} for r in note_requests.queue(get_db(), status)])
 
 
 @official.get("/notes/requests/<number>")
 @require_role("applicant", "instructor", "signatory", "admin")
 def request_status(number: str) -> Response:
     """Status of a request (the applicant sees the reason of a return)."""
-    with pooled(current_app.extensions["urbasig.pool"]) as conn:
-        row = _request_row(conn, number)
+    row = note_requests.summary(get_db(), number)
     owner_or_staff(session["account"], row.pop("applicant_id"))
-    return jsonify({"number": number, **row})
+    return jsonify({"number": number, **row, "status_label": note_requests.label(row["status"])})
 
 
 @official.get("/notes/requests/<number>/pdf")
 @require_role("applicant", "instructor", "signatory", "admin")
 def request_pdf(number: str) -> Response:
     """The signed note, from the applicant's space."""
-    with pooled(current_app.extensions["urbasig.pool"]) as conn:
-        row = conn.execute("SELECT applicant_id, signed_pdf FROM note_requests WHERE number = %s",
-                           (number,)).fetchone()
-    if row is None or row[1] is None:
-        raise NotFound("note signée introuvable")
-    owner_or_staff(session["account"], row[0])
-    return Response(bytes(row[1]), mimetype="application/pdf",
+    applicant_id, signed = note_requests.signed_pdf(get_db(), number)
+    owner_or_staff(session["account"], applicant_id)
+    return Response(signed, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{number}.pdf"'})
 
 
@@ -97,18 +83,16 @@ def request_review(number: str) -> Response:
     body = request.get_json(silent=True) or {}
     if not isinstance(body.get("accept"), bool):
         raise InputError("« accept » (vrai ou faux) est obligatoire")
-    with pooled(current_app.extensions["urbasig.pool"]) as conn:
-        review(conn, number, session["account"], body["accept"], body.get("text"))
-    return jsonify({"number": number, "status": "acceptee" if body["accept"] else "retournee"})
+    status = review(get_db(), number, session["account"], body["accept"], body.get("text"))
+    return jsonify({"number": number, "status": status, "status_label": note_requests.label(status)})
 
 
 @official.post("/notes/requests/<number>/sign")
 @require_role("signatory", "admin")
 def request_sign(number: str) -> Response:
     """Sign and send."""
-    with pooled(current_app.extensions["urbasig.pool"]) as conn:
-        sign_and_send(conn, number, session["account"], Delivery(_base(), signing_files()))
-    return jsonify({"number": number, "status": "envoyee"})
+    sign_and_send(get_db(), number, session["account"], Delivery(_base(), signing_files()))
+    return jsonify({"number": number, "status": "envoyee", "status_label": note_requests.label("envoyee")})
 
 
 @official.get("/verify/<code>")
@@ -117,9 +101,8 @@ def verify_code(code: str) -> Response:
     from instruction.engine import Options
 
     s = current_app.config["URBASIG"]
-    with pooled(current_app.extensions["urbasig.pool"]) as conn:
-        return jsonify(verify(conn, [signing_files().ca], code=code,
-                              options=Options(s.max_land_area_m2, s.apply_plans_in_inquiry)))
+    return jsonify(verify(get_db(), [signing_files().ca], code=code,
+                          options=Options(s.max_land_area_m2, s.apply_plans_in_inquiry)))
 
 
 @official.get("/verify")
@@ -136,9 +119,8 @@ def verify_upload() -> Response:
     s = current_app.config["URBASIG"]
     upload = request.files.get("pdf")
     data = upload.read() if upload and upload.filename else None
-    with pooled(current_app.extensions["urbasig.pool"]) as conn:
-        result = verify(conn, [signing_files().ca], code=request.form.get("code") or None, data=data,
-                        options=Options(s.max_land_area_m2, s.apply_plans_in_inquiry))
+    result = verify(get_db(), [signing_files().ca], code=request.form.get("code") or None, data=data,
+                    options=Options(s.max_land_area_m2, s.apply_plans_in_inquiry))
     if request.form.get("f") == "html":
         return Response(render_template("notes/verify.html", result=result))
     return jsonify(result)

@@ -1,4 +1,4 @@
-"""Home page, /health and the JSON error handler."""
+"""Home page and /health."""
 
 from __future__ import annotations
 
@@ -27,12 +27,6 @@ def home():
     return render_template("home.html")
 
 
-def handle_error(exc: UrbasigError):
-    """Map our errors to a JSON body with the status they carry."""
-    return jsonify(exc.to_dict()), exc.status
-
-
 def register_web(app: Flask) -> None:
-    """Attach the routes and the error handler."""
+    """Attach the routes."""
     app.register_blueprint(web)
-    app.register_error_handler(UrbasigError, handle_error)

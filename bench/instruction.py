@@ -25,7 +25,7 @@ from _common import scratch_db, table
 from instruction.bulk import zone_shares
 from instruction.engine import instruct
 from instruction.land import LandRequest
-from layers import overlay as q
+from layers import bulk_zoning as q
 from layers.sample import load_sample
 
 RUNS = 3

@@ -87,6 +87,20 @@ class Forbidden(UrbasigError):
     code = "interdit"
 
 
+class MethodNotAllowed(UrbasigError):
+    """This address does not answer to this HTTP method."""
+
+    status = 405
+    code = "methode-non-permise"
+
+
+class PayloadTooLarge(UrbasigError):
+    """The request body is larger than the server accepts."""
+
+    status = 413
+    code = "trop-volumineux"
+
+
 class TooManyRequests(UrbasigError):
     """The client asked too often."""
 
@@ -99,3 +113,9 @@ class DatabaseUnavailable(UrbasigError):
 
     status = 503
     code = "base-indisponible"
+
+
+class DatabaseTimeout(DatabaseUnavailable):
+    """The database did not answer within the statement time limit."""
+
+    code = "delai-depasse"

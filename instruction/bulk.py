@@ -16,7 +16,8 @@ import psycopg
 import shapely
 
 from instruction import precedence
-from layers import overlay as q
+from layers import bulk_zoning as q
+from layers.rule_sets import rule_set
 
 
 @dataclass
@@ -60,7 +61,7 @@ def zone_shares(parcels: np.ndarray, zones: np.ndarray, marginal_share_pct: floa
 def bulk_instruct(conn: psycopg.Connection, commune_code: str, day: date | None = None) -> tuple[dict, str]:
     """Zone shares of every parcel of a commune on `day`: a summary and the CSV text."""
     day = day or date.today()
-    _version, thresholds = q.rule_set(conn, "thresholds", day)
+    _version, thresholds = rule_set(conn, "thresholds", day)
     plans = q.plans_in_force(conn, commune_code, day)
     conflicts, yielded = precedence.resolve(plans, {p["id"]: shapely.from_wkb(p["cover_wkb"]) for p in plans})
     ids, refs, wkbs = q.commune_parcels(conn, commune_code)

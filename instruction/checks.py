@@ -20,8 +20,10 @@ from instruction.land import LandRequest, parse_geometry, parse_point
 from instruction.licence import activity_of, distance_rule, public_domain_rule, zone_compatibility
 from instruction.lots import Lot, check_lots
 from instruction.permit import Project, ZonePart, check_permit, outcome
-from layers import overlay as q
+from layers import checks as q
+from layers.overlay import roads_near
 from layers.provenance import code_version
+from layers.rule_sets import rule_set
 
 CHECK_SCHEMA = "urbasig/check/{kind}/1"
 
@@ -60,7 +62,7 @@ def _land_geom(result: dict) -> BaseGeometry:
 def _roads_along(conn: psycopg.Connection, land: BaseGeometry, tolerance_m: float) -> list[BaseGeometry]:
     """Geometries of the existing roads the land fronts."""
     ewkb = shapely.to_wkb(shapely.set_srid(land, 26191), include_srid=True)
-    return [shapely.from_wkb(r["wkb"]) for r in q.roads_near(conn, ewkb, tolerance_m)]
+    return [shapely.from_wkb(r["wkb"]) for r in roads_near(conn, ewkb, tolerance_m)]
 
 
 def _number(project: dict, key: str) -> float | None:
@@ -85,8 +87,7 @@ def _finish(conn: psycopg.Connection, kind: str, request: dict, result: dict, ru
     out = {"schema": CHECK_SCHEMA.format(kind=kind), "date": result["date"], "outcome": rules_outcome,
            "land": _strip_geometry(result["land"]), **body,
            "instruction": _strip_geometry(result), "provenance": result["provenance"]}
-    out["check_id"] = q.store_check(conn, kind, request, out, rules_outcome, code_version())
-    conn.commit()
+    out["check_id"] = q.store_check(conn, kind, request, out, rules_outcome, code_version())  # the caller commits
     return out
 
 
@@ -154,7 +155,7 @@ def licence_check(conn: psycopg.Connection, location: LandRequest, activity: str
                   day: date | None = None, options: Options = DEFAULT_OPTIONS) -> dict:
     """Check an activity at a location: zone compatibility, distances to others, public domain."""
     day_ = day or date.today()
-    version, catalogue = q.rule_set(conn, "activities", day_)
+    version, catalogue = rule_set(conn, "activities", day_)
     spec = activity_of(catalogue, activity)
     result = instruct(conn, location, day_, replace(options, with_geometry=True, point_buffer_m=1.0))
     t = result["provenance"]["thresholds"]

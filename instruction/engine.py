@@ -12,6 +12,7 @@ from gis.errors import InputError, NotFound
 from instruction.findings import build_result, may_conflict
 from instruction.land import Land, LandRequest, check_request, parse_geometry, parse_point, parse_refs
 from layers import overlay as q
+from layers import parcels
 from layers.provenance import code_version
 
 
@@ -33,7 +34,7 @@ def resolve_land(conn: psycopg.Connection, request: LandRequest, options: Option
     check_request(request)
     if request.refs:
         refs = parse_refs(request.refs)
-        found = q.find_parcels(conn, refs)
+        found = parcels.find_parcels(conn, refs)
         known = {p["land_ref"] for p in found}
         missing = [str(r) for r in refs if r.normalized not in known]
         if missing:
@@ -43,7 +44,7 @@ def resolve_land(conn: psycopg.Connection, request: LandRequest, options: Option
             geom = shapely.from_wkb(found[0]["ewkb"])
             parts = 1
         else:
-            ewkb, parts = q.merge_parcels(conn, [p["ewkb"] for p in found], tolerance_m)
+            ewkb, parts = parcels.merge_parcels(conn, [p["ewkb"] for p in found], tolerance_m)
             geom = shapely.from_wkb(ewkb)
         if geom.area > options.max_land_area_m2:
             raise InputError(f"terrain de {geom.area / 1e6:.2f} km² : au-delà de la limite (URBASIG_MAX_LAND_AREA_M2)")
@@ -54,7 +55,7 @@ def resolve_land(conn: psycopg.Connection, request: LandRequest, options: Option
         parts = len(shapely.get_parts(geom))
         return Land(geom, parts=parts)
     point = parse_point(request.point, request.crs)
-    parcel = q.parcel_at(conn, point.x, point.y)
+    parcel = parcels.parcel_at(conn, point.x, point.y)
     if parcel is None and options.point_buffer_m:
         return Land(point.buffer(options.point_buffer_m, quad_segs=4))
     if parcel is None:

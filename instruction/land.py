@@ -106,8 +106,9 @@ def parse_geometry(geojson: dict, crs_text: str | None, max_area_m2: float) -> B
         geojson = geojson.get("geometry") or {}
     try:
         geom = shape(geojson)
-    except Exception as exc:  # shapely raises several kinds for malformed coordinates
-        raise GeometryError(f"géométrie GeoJSON illisible : {exc}") from None
+    except Exception:  # shapely raises several kinds for malformed coordinates; its text is not for users
+        raise GeometryError("géométrie GeoJSON illisible : « coordinates » doit être une liste d'anneaux, chacun une "
+                            "liste de paires [x, y] fermée (premier point = dernier)") from None
     if geom.is_empty:
         raise GeometryError("géométrie vide : donnez le contour du terrain")
     if geom.geom_type not in ("Polygon", "MultiPolygon"):

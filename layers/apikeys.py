@@ -1,4 +1,4 @@
-"""Partner API keys: created and revoked with the CLI, checked per request (only hashes are stored)."""
+"""Partner API keys: created and revoked with the CLI (which commits), checked per request (only hashes are stored)."""
 
 from __future__ import annotations
 
@@ -18,11 +18,10 @@ def create_key(conn: psycopg.Connection, name: str) -> str:
     """Create a key for a partner; the clear key is returned once and never stored."""
     key = "ubk_" + secrets.token_urlsafe(32)
     try:
-        conn.execute("INSERT INTO api_keys (name, key_hash) VALUES (%s, %s)", (name, _hash(key)))
+        with conn.transaction():  # a savepoint: the caller's transaction stays usable after a refusal
+            conn.execute("INSERT INTO api_keys (name, key_hash) VALUES (%s, %s)", (name, _hash(key)))
     except psycopg.errors.UniqueViolation:
-        conn.rollback()
         raise Conflict(f"une clé existe déjà pour « {name} » : révoquez-la d'abord") from None
-    conn.commit()
     return key
 
 
@@ -32,7 +31,6 @@ def revoke_key(conn: psycopg.Connection, name: str) -> None:
                        "WHERE name = %s AND revoked_at IS NULL RETURNING id", (name,)).fetchone()
     if row is None:
         raise NotFound(f"aucune clé active pour « {name} »")
-    conn.commit()
 
 
 def list_keys(conn: psycopg.Connection) -> list[tuple]:

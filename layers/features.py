@@ -13,6 +13,8 @@ from functools import lru_cache
 import psycopg
 from psycopg import sql
 
+from gis.errors import InputError
+
 COUNT_CAP = 10_000  # numberMatched is exact up to this many features, left out beyond
 
 
@@ -225,12 +227,17 @@ def count_sql(q: ItemsQuery) -> tuple[sql.Composable, list[object]]:
 def run_items(conn: psycopg.Connection, q: ItemsQuery, count: bool) -> tuple[list[tuple[object, str]], int | None]:
     """Rows (id, feature JSON) and numberMatched (None when above the cap)."""
     query, params = items_sql(q)
-    rows = conn.execute(query, params, prepare=True).fetchall()
-    matched = None
-    if count:
-        cq, cparams = count_sql(q)
-        n = conn.execute(cq, cparams, prepare=True).fetchone()[0]
-        matched = n if n <= COUNT_CAP else None
+    try:
+        rows = conn.execute(query, params, prepare=True).fetchall()
+        matched = None
+        if count:
+            cq, cparams = count_sql(q)
+            n = conn.execute(cq, cparams, prepare=True).fetchone()[0]
+            matched = n if n <= COUNT_CAP else None
+    except (psycopg.errors.DataException, psycopg.errors.InternalError) as exc:
+        # a value out of range for its column, coordinates PROJ cannot transform: the request's fault
+        raise InputError("requête inapplicable : une valeur du filtre sort du domaine de sa propriété, ou des "
+                         "coordonnées ne peuvent être transformées dans le SCR demandé") from exc
     return rows, matched
 
 

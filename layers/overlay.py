@@ -1,7 +1,8 @@
-"""Queries of the instruction engine: land lookup, plans in force on a date, the overlay of every layer.
+"""Queries of the instruction of one land as of a date: plans on that date, the overlay of every layer, the roads
+it fronts, and the context (first plan date, data timestamp, thresholds) in one round trip.
 
 Each function runs one parameterised, prepared statement and returns plain Python values; the
-instruction package turns them into findings and rules.
+instruction package turns them into findings and rules. Land lookup is in layers/parcels.py.
 """
 
 from __future__ import annotations
@@ -11,36 +12,7 @@ from datetime import date
 import psycopg
 from psycopg.rows import dict_row
 
-from gis.landref import LandRef
-from layers.plan_terms import REGULATORY_KINDS
-
-PARCEL_COLUMNS = "id, land_ref, ref_kind, legal_area_m2::float8 AS legal_area_m2, area_m2, commune_code, " \
-                 "ST_AsEWKB(geom) AS ewkb"
-
-
-def find_parcels(conn: psycopg.Connection, refs: list[LandRef]) -> list[dict]:
-    """Parcels with these normalised references (missing ones are simply absent)."""
-    wanted = [r.normalized for r in refs]
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(f"SELECT {PARCEL_COLUMNS} FROM parcels WHERE land_ref = ANY(%s) ORDER BY land_ref",
-                           (wanted,), prepare=True).fetchall()
-
-
-def parcel_at(conn: psycopg.Connection, x: float, y: float) -> dict | None:
-    """The parcel that holds a point given in EPSG:26191."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(f"SELECT {PARCEL_COLUMNS} FROM parcels WHERE ST_Covers(geom, ST_SetSRID(ST_MakePoint(%s, %s), "
-                           "26191)) ORDER BY id LIMIT 1", (x, y), prepare=True).fetchone()
-
-
-def merge_parcels(conn: psycopg.Connection, ewkbs: list[bytes], tolerance_m: float) -> tuple[bytes, int]:
-    """Union of several parcels (snapping shared limits within `tolerance_m`) and its number of parts."""
-    row = conn.execute(
-        "WITH u AS (SELECT ST_Union(ST_SnapToGrid(ST_GeomFromEWKB(g), 0.001)) AS g FROM unnest(%s::bytea[]) AS g) "
-        "SELECT ST_AsEWKB(ST_Multi(g)), ST_NumGeometries(ST_Buffer(ST_Buffer(g, %s), -%s)) FROM u",
-        (ewkbs, tolerance_m, tolerance_m), prepare=True).fetchone()
-    return row[0], row[1]
-
+from layers.rule_sets import no_rules
 
 PLANS_AT = """
 WITH land AS (SELECT ST_GeomFromEWKB(%(land)s) AS g)
@@ -141,128 +113,5 @@ def instruction_context(conn: psycopg.Connection, day: date) -> tuple[date | Non
     """In one round trip: the first plan date, the data timestamp and the thresholds valid on `day`."""
     earliest, stamp, version, content = conn.execute(CONTEXT, {"day": day}, prepare=True).fetchone()
     if version is None:
-        _no_rules(conn, "thresholds", day)
+        no_rules(conn, "thresholds", day)
     return earliest, stamp, (version, content)
-
-
-def rule_set(conn: psycopg.Connection, kind: str, day: date) -> tuple[str, dict]:
-    """The version of a rule set valid on `day`, and its content."""
-    row = conn.execute("SELECT version, content FROM rule_sets WHERE kind = %s AND valid_from <= %s "
-                       "ORDER BY valid_from DESC, id DESC LIMIT 1", (kind, day), prepare=True).fetchone()
-    if row is None:
-        _no_rules(conn, kind, day)
-    return row[0], row[1]
-
-
-def _no_rules(conn: psycopg.Connection, kind: str, day: date) -> None:
-    """A date before every version is the caller's mistake (400); no version at all is ours (500)."""
-    from gis.errors import ConfigError, InputError
-
-    first = conn.execute("SELECT min(valid_from) FROM rule_sets WHERE kind = %s", (kind,)).fetchone()[0]
-    if first is None:
-        raise ConfigError(f"aucune version des règles « {kind} » (table rule_sets)")
-    raise InputError(f"date du {day} antérieure aux règles « {kind} » enregistrées (à partir du {first})")
-
-
-ESTABLISHMENTS_NEAR = """
-WITH here AS (SELECT ST_GeomFromEWKB(%(geom)s) AS g)
-SELECT e.id, e.kind, e.name, e.status, e.opened_on, e.filed_at, ST_Distance(e.geom, here.g) AS distance_m
-FROM establishments e, here
-WHERE e.kind = %(kind)s AND e.status IN ('ouvert', 'demande') AND ST_DWithin(e.geom, here.g, %(radius)s)
-ORDER BY ST_Distance(e.geom, here.g), e.id
-LIMIT %(limit)s
-"""
-
-
-def establishments_near(conn: psycopg.Connection, geom_ewkb: bytes, kind: str, radius_m: float,
-                        limit: int) -> list[dict]:
-    """Open or pending establishments of a kind within `radius_m`, nearest first."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(ESTABLISHMENTS_NEAR, {"geom": geom_ewkb, "kind": kind, "radius": radius_m,
-                                                 "limit": limit}, prepare=True).fetchall()
-
-
-def on_public_domain(conn: psycopg.Connection, geom_ewkb: bytes, tolerance_m: float) -> float:
-    """Share (0–1) of a location lying on public road space (a point counts as 1 or 0)."""
-    row = conn.execute(
-        "WITH g AS (SELECT ST_GeomFromEWKB(%s) AS g), "
-        "r AS (SELECT ST_Union(geom) AS u FROM roads, g WHERE ST_DWithin(roads.geom, g.g, %s)) "
-        "SELECT CASE WHEN r.u IS NULL THEN 0 WHEN ST_Dimension(g.g) < 2 THEN "
-        "(CASE WHEN ST_DWithin(r.u, g.g, %s) THEN 1 ELSE 0 END) "
-        "ELSE ST_Area(ST_Intersection(ST_Buffer(r.u, %s), g.g)) / ST_Area(g.g) END FROM g, r",
-        (geom_ewkb, tolerance_m, tolerance_m, tolerance_m), prepare=True).fetchone()
-    return float(row[0] or 0)
-
-
-def store_check(conn: psycopg.Connection, kind: str, request: dict, result: dict, outcome: str | None,
-                code_version: str) -> int:
-    """Keep a check's request and result (with everything it used) so it can be reproduced."""
-    from psycopg.types.json import Jsonb
-
-    return conn.execute("INSERT INTO check_results (kind, request, result, outcome, code_version) "
-                        "VALUES (%s, %s, %s, %s, %s) RETURNING id",
-                        (kind, Jsonb(request), Jsonb(result), outcome, code_version)).fetchone()[0]
-
-
-def commune_parcels(conn: psycopg.Connection, commune_code: str) -> tuple[list[int], list[str | None], list[bytes]]:
-    """Ids, titles and WKB geometries of every parcel of a commune (binary transfer)."""
-    with conn.cursor(binary=True) as cur:
-        rows = cur.execute("SELECT id, land_ref, ST_AsBinary(geom) FROM parcels WHERE commune_code = %s ORDER BY id",
-                           (commune_code,)).fetchall()
-    return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
-
-
-def plan_zones(conn: psycopg.Connection, plan_ids: list[int]) -> list[dict]:
-    """Zones of some plan versions with their WKB geometry."""
-    with conn.cursor(binary=True, row_factory=dict_row) as cur:
-        return cur.execute("SELECT z.id, z.code, z.sector, p.code AS plan, ST_AsBinary(z.geom) AS wkb FROM zones z "
-                           "JOIN plans p ON p.id = z.plan_id WHERE z.plan_id = ANY(%s) ORDER BY z.id",
-                           (plan_ids,)).fetchall()
-
-
-def plans_in_force(conn: psycopg.Connection, commune_code: str, day: date) -> list[dict]:
-    """The regulatory plans in force on `day` whose perimeter touches the commune, with their dates and the
-    part of the commune they cover (WKB), so that overlaps between them can be resolved."""
-    with conn.cursor(row_factory=dict_row, binary=True) as cur:
-        return cur.execute(
-            "SELECT p.id, p.code, p.valid_from, p.approval_date, ST_AsBinary(ST_Intersection(p.perimeter, c.geom)) "
-            "AS cover_wkb FROM plans p JOIN communes c ON c.code = %s AND ST_Intersects(p.perimeter, c.geom) "
-            "WHERE p.kind = ANY(%s) AND plan_in_force(p.id, %s) ORDER BY p.id",
-            (commune_code, list(REGULATORY_KINDS), day)).fetchall()
-
-
-BULK_SQL = """
-SELECT p.id, z.id,
-       CASE WHEN ST_CoveredBy(p.geom, z.geom) THEN p.area_m2 ELSE ST_Area(ST_Intersection(p.geom, z.geom)) END,
-       p.area_m2
-FROM parcels p JOIN zones z ON z.plan_id = ANY(%(plans)s) AND p.geom && z.geom AND ST_Intersects(p.geom, z.geom)
-WHERE p.commune_code = %(commune)s
-"""
-
-
-def bulk_zone_shares_sql(conn: psycopg.Connection, commune_code: str, plan_ids: list[int]) -> list[tuple]:
-    """(parcel id, zone id, intersection m², parcel m²) for a whole commune in one set-based statement."""
-    return conn.execute(BULK_SQL, {"plans": plan_ids, "commune": commune_code}).fetchall()
-
-
-MAP = """
-WITH b AS (SELECT ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 26191) AS g),
-pl AS (SELECT id FROM plans WHERE code = ANY(%(plans)s))
-SELECT 'parcels' AS layer, NULL AS code, ST_AsBinary(ST_Intersection(t.geom, b.g)) AS wkb
-FROM parcels t, b WHERE t.geom && b.g
-UNION ALL
-SELECT 'zones', z.code, ST_AsBinary(ST_Intersection(z.geom, b.g)) FROM zones z, b
-WHERE z.plan_id IN (SELECT id FROM pl) AND z.geom && b.g
-UNION ALL
-SELECT 'roads', r.name, ST_AsBinary(ST_Intersection(r.geom, b.g)) FROM roads r, b WHERE r.geom && b.g
-UNION ALL
-SELECT 'prescriptions', p.kind, ST_AsBinary(ST_Intersection(p.geom, b.g)) FROM prescriptions p, b
-WHERE p.plan_id IN (SELECT id FROM pl) AND p.geom && b.g
-"""
-
-
-def map_layers(conn: psycopg.Connection, bbox: tuple[float, float, float, float], plan_codes: list[str]) -> list[dict]:
-    """What a map extract shows around a land: parcels, zones, roads and prescriptions clipped to the frame."""
-    x0, y0, x1, y1 = bbox
-    with conn.cursor(row_factory=dict_row, binary=True) as cur:
-        return cur.execute(MAP, {"x0": x0, "y0": y0, "x1": x1, "y1": y1, "plans": plan_codes}).fetchall()

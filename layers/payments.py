@@ -10,6 +10,9 @@ import psycopg
 from gis.errors import Conflict, InputError, NotFound
 from layers.audit import audit
 
+# The CHECK constraint of payments.status holds exactly these keys (tested against the migrated database).
+STATUSES = {"initiee": "initiée", "payee": "payée", "refusee": "refusée"}
+
 
 def create_order(conn: psycopg.Connection, request_ref: str, amount_mad: Decimal, actor: str) -> str:
     """A new payment order for a request; returns its order id."""
@@ -52,3 +55,11 @@ def apply_callback(conn: psycopg.Connection, fields: dict[str, str]) -> tuple[st
         audit(conn, "passerelle", f"paiement.{outcome}", "payment", order_id, {"status": status},
               {"status": outcome, "provider_ref": fields.get("TransId")})
     return order_id, True
+
+
+def recent_payments(conn: psycopg.Connection, limit: int = 200) -> list[dict]:
+    """The latest payments, newest first (for the agency's staff)."""
+    rows = conn.execute("SELECT order_id, request_ref, amount_mad::text, status, created_at FROM payments "
+                        "ORDER BY id DESC LIMIT %s", (limit,)).fetchall()
+    return [{"order_id": r[0], "request": r[1], "amount_mad": r[2], "status": r[3], "created_at": r[4].isoformat()}
+            for r in rows]

@@ -15,8 +15,8 @@ def code_version() -> str:
         version = metadata.version("urbasig")
     except metadata.PackageNotFoundError:
         version = "0+unknown"
-    root = Path(__file__).resolve().parent.parent
-    if (root / ".git").exists():
+    root = Path(__file__).resolve().parent.parent  # the checkout; site-packages when installed from the wheel
+    if (root / ".git").exists() and (root / "pyproject.toml").is_file():
         result = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=10", "HEAD"],
                                 capture_output=True, text=True)
         if result.returncode == 0 and result.stdout.strip():

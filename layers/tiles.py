@@ -115,7 +115,6 @@ def get_tile(conn: psycopg.Connection, layer: TileLayer, z: int, x: int, y: int,
                  "(%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (collection, z, x, y, variant) DO UPDATE SET "
                  "version = EXCLUDED.version, etag = EXCLUDED.etag, data = EXCLUDED.data, created_at = now()",
                  (layer.id, z, x, y, variant, version, etag, data))
-    conn.commit()
     return data, etag, False
 
 

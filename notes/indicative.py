@@ -24,7 +24,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from instruction.engine import Options, instruct
 from instruction.land import LandRequest
 from instruction.summary import summary_text
-from layers.overlay import map_layers
+from layers.map_extract import map_layers
 from notes.mapdraw import draw_map, frame_around
 
 DISCLAIMER = ("Document indicatif, établi automatiquement à partir des données disponibles : il n'a aucune valeur "

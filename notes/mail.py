@@ -1,6 +1,6 @@
 """E-mail delivery through an outbox: queue in the transaction that decides to send, deliver later, retry.
 
-`queue_mail` writes the message (with its PDF) to `outbox`; `deliver_due` sends what is due over SMTP and,
+`layers.outbox.queue_mail` writes the message (with its PDF) to `outbox`; `deliver_due` sends what is due over SMTP and,
 when the server is down, records the error and schedules a retry (1, 2, 4 … minutes, at most an hour, up to
 `max_attempts`). Each attempt, success or failure, is written to the audit trail.
 """
@@ -15,6 +15,7 @@ from email.message import EmailMessage
 
 import psycopg
 
+from layers import outbox
 from layers.audit import audit
 
 
@@ -64,15 +65,6 @@ def failure_reason(exc: BaseException, smtp: SmtpSettings) -> str:
     return f"{what.format(smtp=smtp)} — {type(exc).__name__}: {exc}"[:400]
 
 
-def queue_mail(conn: psycopg.Connection, recipient: str, subject: str, body: str, attachment: bytes | None = None,
-               attachment_name: str | None = None, entity: str | None = None, entity_id: str | None = None) -> int:
-    """Put a message in the outbox (in the caller's transaction); returns its id."""
-    return conn.execute(
-        "INSERT INTO outbox (recipient, subject, body, attachment, attachment_name, entity, entity_id) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-        (recipient, subject, body, attachment, attachment_name, entity, entity_id)).fetchone()[0]
-
-
 def _message(row: dict, smtp: SmtpSettings) -> EmailMessage:
     msg = EmailMessage()
     msg["From"] = smtp.sender
@@ -88,40 +80,38 @@ def _message(row: dict, smtp: SmtpSettings) -> EmailMessage:
 def deliver_due(conn: psycopg.Connection, smtp: SmtpSettings, max_attempts: int = 10,
                 on_failure: Callable[[DeliveryFailure], None] | None = None) -> tuple[int, int]:
     """Send every due message; returns (sent, failed this round) and tells `on_failure` about each failure."""
-    from psycopg.rows import dict_row
-
     sent = failed = 0
     while True:
-        with conn.transaction(), conn.cursor(row_factory=dict_row) as cur:
-            row = cur.execute("SELECT * FROM outbox WHERE status = 'en_attente' AND next_attempt_at <= clock_timestamp() "
-                              "ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED").fetchone()
+        with conn.transaction():  # one message per transaction: a later failure keeps the earlier ones sent
+            row = outbox.claim_due(conn)
             if row is None:
                 return sent, failed
             attempt = row["attempts"] + 1
+            entity, entity_id = row["entity"] or "outbox", row["entity_id"] or str(row["id"])
             try:
-                with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_s) as client:
-                    if smtp.starttls:
-                        client.starttls()
-                    if smtp.username:
-                        client.login(smtp.username, smtp.password or "")
-                    client.send_message(_message(row, smtp))
+                _send(_message(row, smtp), smtp)
             except (OSError, smtplib.SMTPException) as exc:
                 failed += 1
-                status = "abandonne" if attempt >= max_attempts else "en_attente"
-                delay = timedelta(minutes=min(60, 2 ** (attempt - 1)))
-                cur.execute("UPDATE outbox SET attempts = %s, last_error = %s, status = %s, "
-                            "next_attempt_at = now() + %s WHERE id = %s",
-                            (attempt, f"{type(exc).__name__}: {exc}"[:500], status, delay, row["id"]))
-                audit(conn, "messagerie", "courriel.echec", row["entity"] or "outbox", row["entity_id"] or str(row["id"]),
-                      None, {"tentative": attempt, "erreur": type(exc).__name__, "statut": status})
+                status = outbox.mark_failed(conn, row["id"], attempt, f"{type(exc).__name__}: {exc}",
+                                            attempt >= max_attempts, timedelta(minutes=min(60, 2 ** (attempt - 1))))
+                audit(conn, "messagerie", "courriel.echec", entity, entity_id, None,
+                      {"tentative": attempt, "erreur": type(exc).__name__, "statut": status})
                 if on_failure:
                     on_failure(DeliveryFailure(row["id"], row["recipient"], attempt, failure_reason(exc, smtp),
                                                status == "abandonne"))
                 if status == "en_attente":
                     return sent, failed  # the server is down: try the others at the next round
                 continue
-            cur.execute("UPDATE outbox SET attempts = %s, status = 'envoye', sent_at = now(), last_error = NULL "
-                        "WHERE id = %s", (attempt, row["id"]))
-            audit(conn, "messagerie", "courriel.envoye", row["entity"] or "outbox", row["entity_id"] or str(row["id"]),
-                  None, {"tentative": attempt, "destinataire": row["recipient"]})
+            outbox.mark_sent(conn, row["id"], attempt)
+            audit(conn, "messagerie", "courriel.envoye", entity, entity_id, None,
+                  {"tentative": attempt, "destinataire": row["recipient"]})
             sent += 1
+
+
+def _send(message: EmailMessage, smtp: SmtpSettings) -> None:
+    with smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_s) as client:
+        if smtp.starttls:
+            client.starttls()
+        if smtp.username:
+            client.login(smtp.username, smtp.password or "")
+        client.send_message(message)

@@ -5,7 +5,7 @@ from datetime import date
 import pytest
 
 from instruction.bulk import bulk_instruct
-from layers import overlay as q
+from layers import bulk_zoning as q
 from tests import instruction_world as world
 
 

@@ -19,9 +19,9 @@ from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 
 from app import cli
+from layers.outbox import queue_mail
 from layers.plans import create_plan
 from layers.qa import check_plan
-from notes.mail import queue_mail
 from tests import instruction_world as world
 from tests.helpers import Inbox, add_commune, box, write_layer
 

@@ -7,7 +7,8 @@ import socket
 import pytest
 from aiosmtpd.controller import Controller
 
-from notes.mail import SmtpSettings, deliver_due, queue_mail
+from layers.outbox import queue_mail
+from notes.mail import SmtpSettings, deliver_due
 from tests.helpers import Inbox
 
 

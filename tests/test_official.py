@@ -13,8 +13,8 @@ import requests
 from aiosmtpd.controller import Controller
 
 from app import create_app
+from devtools.gateway import create_gateway
 from layers.accounts import create_account
-from notes.gateway import create_gateway
 from notes.mail import SmtpSettings, deliver_due
 from notes.signing import ensure_dev_ca, verify_pdf
 from settings import Settings
@@ -153,6 +153,10 @@ def test_returned_request_shows_its_reason(env, conn):
                     json={"accept": False, "text": "Pièce d'identité illisible"}, timeout=30)
     status = applicant.get(f"{base}/notes/requests/{req['number']}", timeout=30).json()
     assert status["status"] == "retournee" and status["return_reason"] == "Pièce d'identité illisible"
+    assert status["status_label"] == "retournée au demandeur"
+    again = instructor.post(f"{base}/notes/requests/{req['number']}/review", json={"accept": True}, timeout=30)
+    assert again.status_code == 409 and "retournée au demandeur" in again.json()["message"]  # reviewed once only
+    assert instructor.get(f"{base}/notes/requests?status=perdue", timeout=30).status_code == 400
 
 
 def test_request_errors(env, conn):

@@ -9,8 +9,8 @@ import pytest
 import requests
 
 from app import create_app
+from devtools.gateway import create_gateway
 from layers.payments import create_order
-from notes.gateway import create_gateway
 from notes.payment import Order, sign, verify
 from settings import Settings
 from tests.helpers import serve

@@ -215,8 +215,9 @@ class Parser:
                 raise FilterError("géométrie WKT incomplète dans le filtre")
             try:
                 return Geom(shapely.from_wkt(self.text[start:end]))
-            except shapely.errors.GEOSException as exc:
-                raise FilterError(f"géométrie WKT illisible dans le filtre : {exc}") from None
+            except shapely.errors.GEOSException:
+                raise FilterError("géométrie WKT illisible dans le filtre : vérifiez le type, les parenthèses et "
+                                  "les paires de coordonnées, ex. POLYGON((x y, x y, x y, x y))") from None
         raise FilterError(f"géométrie attendue (WKT ou BBOX) à la position {pos + 1}")
 
 

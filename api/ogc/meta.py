@@ -5,7 +5,8 @@ from __future__ import annotations
 import psycopg
 
 from api.ogc.features import CRS, CRS84, collection_or_404
-from layers.features import COLLECTIONS, Collection, extent
+from layers.features import COLLECTIONS, Collection
+from layers.metadata import collection_extent
 
 # Only what the tests prove. Not declared: cql2 spatial-functions and temporal-functions (we implement
 # S_INTERSECTS/WITHIN/CONTAINS/DISJOINT and T_BEFORE/AFTER/INTERSECTS/DURING/EQUALS, not the full sets).
@@ -35,7 +36,6 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/ogc-process-description",
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/json",
 ]
-_EXTENTS: dict[str, tuple[object, list[float] | None]] = {}
 
 
 def landing_doc(base: str) -> dict:
@@ -61,23 +61,12 @@ def conformance_doc() -> dict:
     return {"conformsTo": CONFORMANCE}
 
 
-def _extent(conn: psycopg.Connection, c: Collection) -> list[float] | None:
-    version = conn.execute("SELECT COALESCE(sum(version), 0) FROM layer_versions WHERE layer = ANY(%s)",
-                           (list(c.layer_versions),)).fetchone()[0]
-    cached = _EXTENTS.get(c.id)
-    if cached and cached[0] == version:
-        return cached[1]
-    box = extent(conn, c)
-    _EXTENTS[c.id] = (version, box)
-    return box
-
-
 def describe(conn: psycopg.Connection, base: str, c: Collection) -> dict:
     """One collection's description."""
     href = f"{base}/collections/{c.id}"
     doc = {"id": c.id, "title": c.title, "description": c.description, "itemType": "feature",
            "crs": list(CRS), "storageCrs": "http://www.opengis.net/def/crs/EPSG/0/26191",
-           "extent": {"spatial": {"bbox": [_extent(conn, c) or [-180, -90, 180, 90]], "crs": CRS84}},
+           "extent": {"spatial": {"bbox": [collection_extent(conn, c) or [-180, -90, 180, 90]], "crs": CRS84}},
            "links": [{"href": href, "rel": "self", "type": "application/json", "title": c.title},
                      {"href": f"{href}/items", "rel": "items", "type": "application/geo+json", "title": "entités"},
                      {"href": f"{href}/items?f=html", "rel": "items", "type": "text/html", "title": "entités (HTML)"},

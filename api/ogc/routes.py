@@ -6,10 +6,9 @@ import json
 
 from flask import Blueprint, Response, current_app, render_template, request
 
+from api.db import get_db
 from api.ogc import features, processes, tiles
 from api.ogc.meta import collection_doc, collections_doc, conformance_doc, landing_doc
-from gis.errors import UrbasigError
-from layers.db import pooled
 
 ogc = Blueprint("ogc", __name__, url_prefix="/ogc")
 
@@ -24,8 +23,7 @@ def _partner() -> bool:
         return False
     from layers.apikeys import check_key
 
-    with pooled(current_app.extensions["urbasig.pool"]) as conn:
-        return check_key(conn, key)
+    return check_key(get_db(), key)
 
 
 def _wants_html() -> bool:
@@ -63,16 +61,14 @@ def openapi() -> Response:
 @ogc.get("/collections")
 def collections() -> Response:
     """The collections."""
-    with pooled(current_app.extensions["urbasig.pool"]) as conn:
-        doc = collections_doc(conn, _base(), _partner())
+    doc = collections_doc(get_db(), _base(), _partner())
     return Response(render_template("ogc/collections.html", doc=doc)) if _wants_html() else _json(doc)
 
 
 @ogc.get("/collections/<collection_id>")
 def collection(collection_id: str) -> Response:
     """One collection."""
-    with pooled(current_app.extensions["urbasig.pool"]) as conn:
-        doc = collection_doc(conn, _base(), collection_id, _partner())
+    doc = collection_doc(get_db(), _base(), collection_id, _partner())
     return Response(render_template("ogc/collection.html", doc=doc)) if _wants_html() else _json(doc)
 
 
@@ -87,8 +83,7 @@ def items(collection_id: str) -> Response:
     """Features of a collection (GeoJSON built in PostGIS)."""
     args = request.args.to_dict()
     partner = _partner()
-    with pooled(current_app.extensions["urbasig.pool"]) as conn:
-        headers, status, body = features.items(conn, _base(), collection_id, args, partner)
+    headers, status, body = features.items(get_db(), _base(), collection_id, args, partner)
     if _wants_html():
         doc = json.loads(body)
         return Response(render_template("ogc/items.html", doc=doc, collection_id=collection_id))
@@ -100,8 +95,7 @@ def item(collection_id: str, item_id: str) -> Response:
     """One feature."""
     args = request.args.to_dict()
     partner = _partner()
-    with pooled(current_app.extensions["urbasig.pool"]) as conn:
-        headers, status, body = features.item(conn, _base(), collection_id, item_id, args, partner)
+    headers, status, body = features.item(get_db(), _base(), collection_id, item_id, args, partner)
     if _wants_html():
         return Response(render_template("ogc/item.html", doc=json.loads(body), collection_id=collection_id))
     return Response(body, status=status, headers=headers)
@@ -131,26 +125,22 @@ def collection_tilesets(collection_id: str) -> Response:
 def collection_tileset(collection_id: str, tms: str) -> Response:
     """Tileset metadata."""
     tiles.check_tms(tms)
-    with pooled(current_app.extensions["urbasig.pool"]) as conn:
-        return _json(tiles.tileset(conn, _base(), collection_id))
+    return _json(tiles.tileset(get_db(), _base(), collection_id))
 
 
 @ogc.get("/collections/<collection_id>/tiles/<tms>/tilejson")
 def collection_tilejson(collection_id: str, tms: str) -> Response:
     """TileJSON for web maps."""
     tiles.check_tms(tms)
-    with pooled(current_app.extensions["urbasig.pool"]) as conn:
-        return _json(tiles.tilejson(conn, _base(), collection_id))
+    return _json(tiles.tilejson(get_db(), _base(), collection_id))
 
 
 @ogc.get("/collections/<collection_id>/tiles/<tms>/<z>/<y>/<x>")
 def collection_tile(collection_id: str, tms: str, z: str, y: str, x: str) -> Response:
     """One vector tile (cached in the database, ETag, Cache-Control)."""
     tiles.check_tms(tms)
-    with pooled(current_app.extensions["urbasig.pool"]) as conn:
-        headers, status, body = tiles.tile(conn, collection_id, z, y, x, request.args.to_dict(),
-                                           request.headers.get("If-None-Match"),
-                                           current_app.config["URBASIG"].tile_cache)
+    headers, status, body = tiles.tile(get_db(), collection_id, z, y, x, request.args.to_dict(),
+                                       request.headers.get("If-None-Match"), current_app.config["URBASIG"].tile_cache)
     return Response(body, status=status, headers=headers)
 
 
@@ -176,18 +166,10 @@ def process_execution(pid: str) -> Response:
         raise features.OgcError("corps JSON attendu (Content-Type: application/json)")
     settings = current_app.config["URBASIG"]
     options = Options(settings.max_land_area_m2, settings.apply_plans_in_inquiry)
-    with pooled(current_app.extensions["urbasig.pool"]) as conn:
-        result = processes.execute(conn, pid, body, options)
+    result = processes.execute(get_db(), pid, body, options)
     from instruction.findings import canonical_json
 
     return Response(canonical_json(result), mimetype="application/json")
-
-
-@ogc.errorhandler(UrbasigError)
-def ogc_error(exc: UrbasigError) -> Response:
-    """OGC API exception document."""
-    code = {400: "InvalidParameterValue", 404: "NotFound", 503: "ServiceUnavailable"}.get(exc.status, exc.code)
-    return _json({"code": code, "description": exc.message}, exc.status)
 
 
 @ogc.after_request

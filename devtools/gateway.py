@@ -3,7 +3,7 @@
 For development and tests only (a bank's gateway cannot run here): it checks the merchant's signature,
 shows a payment page, and on confirmation calls the merchant back server to server with a signed result,
 then sends the browser to the merchant's ok or fail page.
-Run it by hand: `python -m notes.gateway --port 5055 --secret SECRET`.
+Run it by hand: `python -m devtools.gateway --port 5055 --secret SECRET`.
 """
 
 from __future__ import annotations

@@ -1,0 +1,165 @@
+"""Official note requests in the database: their statuses, the allowed transitions, and every query on them.
+
+The workflow is data: `TRANSITIONS` says which status may follow which, and `transition` applies one in a
+single `UPDATE … WHERE number = %(number)s AND status = %(from)s RETURNING …`, so no status is checked in one
+statement and written in another (two instructors reviewing at once: one wins, the other gets a 409).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from gis.errors import Conflict, NotFound
+from layers.audit import audit
+
+# Every status of a request, with the words a person reads; the CHECK constraint of note_requests.status holds
+# exactly these keys (tested against the migrated database).
+STATUSES = {
+    "attente_paiement": "en attente de paiement",
+    "payee": "payée",
+    "instruite": "instruite, en attente de révision",
+    "retournee": "retournée au demandeur",
+    "acceptee": "acceptée, en attente de signature",
+    "signee": "signée",
+    "envoyee": "envoyée",
+}
+TRANSITIONS = {  # status → the statuses that may follow it
+    "attente_paiement": {"payee"},
+    "payee": {"instruite"},
+    "instruite": {"acceptee", "retournee"},
+    "retournee": set(),
+    "acceptee": {"signee"},
+    "signee": {"envoyee"},
+    "envoyee": set(),
+}
+STANDINGS = {"proprietaire": "propriétaire", "mandataire": "mandataire", "autre": "autre qualité"}  # CHECK too
+CHANGEABLE = {"instruction", "remarks", "return_reason", "signed_pdf", "pdf_sha256", "signed_by", "signed_at"}
+JSON_COLUMNS = {"instruction"}
+
+
+def label(status: str) -> str:
+    """The French words for a status."""
+    return STATUSES.get(status, status)
+
+
+def create(conn: psycopg.Connection, applicant_id: int, refs: list[str], standing: str, fee_mad: Decimal,
+           documents: list[tuple[str, str, bytes]], short_code: str) -> tuple[int, str]:
+    """Store a new request and its documents (name, content type, bytes): (id, number NRU-year-000123)."""
+    seq = conn.execute("SELECT nextval('note_number_seq')").fetchone()[0]
+    number = f"NRU-{date.today().year}-{seq:06d}"
+    request_id = conn.execute(
+        "INSERT INTO note_requests (number, short_code, applicant_id, refs, standing, fee_mad) "
+        "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+        (number, short_code, applicant_id, refs, standing, fee_mad)).fetchone()[0]
+    with conn.cursor() as cur:
+        cur.executemany("INSERT INTO note_documents (request_id, filename, content_type, size, data) "
+                        "VALUES (%s, %s, %s, %s, %s)",
+                        [(request_id, name[:200], kind, len(data), data) for name, kind, data in documents])
+    return request_id, number
+
+
+def attach_order(conn: psycopg.Connection, number: str, order_id: str) -> None:
+    """Link a request to its payment order."""
+    conn.execute("UPDATE note_requests SET order_id = %s WHERE number = %s", (order_id, number))
+
+
+def transition(conn: psycopg.Connection, number: str, from_status: str, to_status: str, actor: str,
+               **changes: object) -> None:
+    """Move a request from `from_status` to `to_status` (with column changes) atomically, and audit it.
+
+    404 when the request does not exist, 409 when it is no longer in `from_status`.
+    """
+    if to_status not in TRANSITIONS[from_status]:
+        raise ValueError(f"transition non prévue : {from_status} → {to_status}")
+    if set(changes) - CHANGEABLE:
+        raise ValueError(f"colonnes non modifiables : {sorted(set(changes) - CHANGEABLE)}")
+    sets = sql.SQL("").join(sql.SQL(", {} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in changes)
+    query = sql.SQL("UPDATE note_requests SET status = %(to)s, updated_at = now(){sets} "
+                    "WHERE number = %(number)s AND status = %(from)s RETURNING id").format(sets=sets)
+    values = {k: Jsonb(v) if k in JSON_COLUMNS else v for k, v in changes.items()}
+    row = conn.execute(query, {"to": to_status, "number": number, "from": from_status, **values}).fetchone()
+    if row is None:
+        current = status_of(conn, number)
+        if current is None:
+            raise NotFound(f"demande inconnue : « {number} »")
+        raise Conflict(f"la demande {number} est « {label(current)} » : cette action demande une demande "
+                       f"« {label(from_status)} »")
+    after = {"status": to_status, **{k: v for k, v in changes.items() if isinstance(v, str | int | None)}}
+    audit(conn, actor, f"note.{to_status}", "note_request", number, {"status": from_status}, after)
+
+
+def status_of(conn: psycopg.Connection, number: str) -> str | None:
+    """The current status of a request (None when unknown)."""
+    row = conn.execute("SELECT status FROM note_requests WHERE number = %s", (number,)).fetchone()
+    return row[0] if row else None
+
+
+def summary(conn: psycopg.Connection, number: str) -> dict:
+    """What the applicant's space shows of a request (404 when unknown)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute("SELECT applicant_id, status, remarks, return_reason, refs, signed_pdf IS NOT NULL AS signed "
+                          "FROM note_requests WHERE number = %s", (number,)).fetchone()
+    if row is None:
+        raise NotFound(f"demande inconnue : « {number} »")
+    return row
+
+
+def queue(conn: psycopg.Connection, status: str, limit: int = 500) -> list[dict]:
+    """The requests in a status, oldest change first (the agency's work queue)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT number, refs, status, created_at, updated_at FROM note_requests WHERE status = %s "
+                           "ORDER BY updated_at LIMIT %s", (status, limit)).fetchall()
+
+
+def signed_pdf(conn: psycopg.Connection, number: str) -> tuple[int, bytes]:
+    """(applicant id, signed PDF) of a request (404 when unknown or not signed yet)."""
+    row = conn.execute("SELECT applicant_id, signed_pdf FROM note_requests WHERE number = %s", (number,)).fetchone()
+    if row is None or row[1] is None:
+        raise NotFound("note signée introuvable")
+    return row[0], bytes(row[1])
+
+
+def for_order(conn: psycopg.Connection, order_id: str) -> tuple[str, list[str], str] | None:
+    """(number, titles, payment status) of the request paid by an order, None when no request has it."""
+    row = conn.execute("SELECT r.number, r.refs, p.status FROM note_requests r JOIN payments p "
+                       "ON p.order_id = r.order_id WHERE r.order_id = %s", (order_id,)).fetchone()
+    return (row[0], row[1], row[2]) if row else None
+
+
+def for_signing(conn: psycopg.Connection, number: str) -> dict:
+    """Everything the official PDF is rendered from: the request, its stored instruction, the applicant."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute("SELECT r.number, r.short_code, r.standing, r.instruction, r.created_at, a.full_name, a.email "
+                          "FROM note_requests r JOIN accounts a ON a.id = r.applicant_id WHERE r.number = %s",
+                          (number,)).fetchone()
+    if row is None:
+        raise NotFound(f"demande inconnue : « {number} »")
+    return row
+
+
+def number_by_digest(conn: psycopg.Connection, sha256_hex: str) -> str | None:
+    """The number of the note whose signed PDF has this SHA-256."""
+    row = conn.execute("SELECT number FROM note_requests WHERE pdf_sha256 = %s", (sha256_hex,)).fetchone()
+    return row[0] if row else None
+
+
+def signed_by_code(conn: psycopg.Connection, short_code: str) -> tuple[str, bytes]:
+    """(number, signed PDF) of the note with this verification code (404 when unknown)."""
+    row = conn.execute("SELECT number, signed_pdf FROM note_requests WHERE short_code = %s AND signed_pdf IS NOT NULL",
+                       (short_code,)).fetchone()
+    if row is None:
+        raise NotFound("code de vérification inconnu")
+    return row[0], bytes(row[1])
+
+
+def issued(conn: psycopg.Connection, number: str) -> dict:
+    """Titles, stored instruction and signature time of a signed note."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT refs, instruction, signed_at FROM note_requests WHERE number = %s",
+                           (number,)).fetchone()
