@@ -8,7 +8,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 
 from api.ogc import features, processes, tiles
 from api.ogc.meta import collection_doc, collections_doc, conformance_doc, landing_doc
-from gis.errors import UrbasigError
+from gis.errors import Unauthorized, UrbasigError
 from layers.db import pooled
 
 ogc = Blueprint("ogc", __name__, url_prefix="/ogc")
@@ -19,13 +19,17 @@ def _base() -> str:
 
 
 def _partner() -> bool:
+    """Whether the caller sent a valid partner key; a key that is sent but unknown or revoked is a 401."""
     key = request.headers.get("X-API-Key") or request.args.get("api_key")
     if not key:
         return False
     from layers.apikeys import check_key
 
     with pooled(current_app.extensions["urbasig.pool"]) as conn:
-        return check_key(conn, key)
+        if not check_key(conn, key):
+            raise Unauthorized("clé d'API (X-API-Key) inconnue ou révoquée : vérifiez la clé reçue de l'agence, "
+                               "ou retirez l'en-tête pour un accès public")
+    return True
 
 
 def _wants_html() -> bool:
@@ -110,15 +114,13 @@ def item(collection_id: str, item_id: str) -> Response:
 @ogc.get("/tileMatrixSets")
 def tile_matrix_sets() -> Response:
     """The tile matrix sets served."""
-    return _json({"tileMatrixSets": [{"id": tiles.TMS, "uri": tiles.TMS_URI, "links": [
-        {"href": f"{_base()}/tileMatrixSets/{tiles.TMS}", "rel": "self", "type": "application/json"}]}]})
+    return _json(tiles.tile_matrix_sets(_base()))
 
 
 @ogc.get("/tileMatrixSets/<tms>")
 def tile_matrix_set(tms: str) -> Response:
-    """WebMercatorQuad."""
-    tiles.check_tms(tms)
-    return _json(tiles.tile_matrix_set())
+    """The standard definition of WebMercatorQuad or WorldCRS84Quad."""
+    return _json(tiles.tile_matrix_set(tms))
 
 
 @ogc.get("/collections/<collection_id>/tiles")
@@ -130,17 +132,15 @@ def collection_tilesets(collection_id: str) -> Response:
 @ogc.get("/collections/<collection_id>/tiles/<tms>")
 def collection_tileset(collection_id: str, tms: str) -> Response:
     """Tileset metadata."""
-    tiles.check_tms(tms)
     with pooled(current_app.extensions["urbasig.pool"]) as conn:
-        return _json(tiles.tileset(conn, _base(), collection_id))
+        return _json(tiles.tileset(conn, _base(), collection_id, tms))
 
 
 @ogc.get("/collections/<collection_id>/tiles/<tms>/tilejson")
 def collection_tilejson(collection_id: str, tms: str) -> Response:
     """TileJSON for web maps."""
-    tiles.check_tms(tms)
     with pooled(current_app.extensions["urbasig.pool"]) as conn:
-        return _json(tiles.tilejson(conn, _base(), collection_id))
+        return _json(tiles.tilejson(conn, _base(), collection_id, tms))
 
 
 @ogc.get("/collections/<collection_id>/tiles/<tms>/<z>/<y>/<x>")
@@ -150,7 +150,7 @@ def collection_tile(collection_id: str, tms: str, z: str, y: str, x: str) -> Res
     with pooled(current_app.extensions["urbasig.pool"]) as conn:
         headers, status, body = tiles.tile(conn, collection_id, z, y, x, request.args.to_dict(),
                                            request.headers.get("If-None-Match"),
-                                           current_app.config["URBASIG"].tile_cache)
+                                           current_app.config["URBASIG"].tile_cache, tms)
     return Response(body, status=status, headers=headers)
 
 
@@ -186,8 +186,12 @@ def process_execution(pid: str) -> Response:
 @ogc.errorhandler(UrbasigError)
 def ogc_error(exc: UrbasigError) -> Response:
     """OGC API exception document."""
-    code = {400: "InvalidParameterValue", 404: "NotFound", 503: "ServiceUnavailable"}.get(exc.status, exc.code)
-    return _json({"code": code, "description": exc.message}, exc.status)
+    code = {400: "InvalidParameterValue", 401: "Unauthorized", 404: "NotFound",
+            503: "ServiceUnavailable"}.get(exc.status, exc.code)
+    response = _json({"code": code, "description": exc.message}, exc.status)
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = 'X-API-Key realm="urbasig"'
+    return response
 
 
 @ogc.after_request
