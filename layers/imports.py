@@ -31,6 +31,7 @@ from gis.geometry import check_geometries as check_geoms
 from gis.landref import parse_land_ref
 from layers.bulk import bulk_deferral, copy_rows, estimated_rows
 from layers.catalog import Column, Layer, get_layer
+from layers.constraints import check_rows, check_unique_codes, check_unique_titles
 from layers.mapping import Mapping
 from layers.plans import create_plan, ensure_perimeter, get_plan
 from layers.provenance import code_version
@@ -327,31 +328,52 @@ def resolve_crs(source: Source, declared: str | None):
                    "indiquez-le avec --crs (ex. --crs EPSG:26191 pour Merchich / Nord Maroc)")
 
 
-def _plan_for(conn: psycopg.Connection, layer: Layer, request: ImportRequest, import_id: int | None) -> dict | None:
+def _plan_for(conn: psycopg.Connection, layer: Layer, request: ImportRequest, import_id: int | None,
+              columns: dict[str, list[object]]) -> dict | None:
+    """The plan version the features go to: an existing one (--plan, or [plan] with only its code) or a new
+    one described in [plan]; never a layer the version already has."""
     if not layer.plan_bound:
         if request.plan_code or (request.mapping and request.mapping.plan):
             raise InputError(f"la couche {layer.name} n'appartient pas à un plan : retirez --plan / [plan]")
         return None
-    spec = request.mapping.plan if request.mapping else None
-    if spec:
-        if request.plan_code and request.plan_code != spec.get("code"):
-            raise InputError(f"--plan {request.plan_code} contredit [plan] code = {spec.get('code')} du fichier "
-                             "de correspondance")
-        create_plan(conn, dict(spec), import_id)
+    spec = dict(request.mapping.plan) if request.mapping and request.mapping.plan else None
+    if spec and request.plan_code and request.plan_code != spec.get("code"):
+        raise InputError(f"--plan {request.plan_code} contredit [plan] code = {spec.get('code')} du fichier "
+                         "de correspondance")
+    if spec and set(spec) != {"code"}:
+        create_plan(conn, spec, import_id)
         plan = get_plan(conn, spec["code"])
-    elif request.plan_code:
-        plan = get_plan(conn, request.plan_code)
+    elif spec or request.plan_code:
+        plan = get_plan(conn, spec["code"] if spec else request.plan_code)
     else:
-        raise InputError(f"la couche {layer.name} appartient à une version de plan : indiquez --plan CODE "
-                         "ou une section [plan] dans le fichier de correspondance pour en créer une")
+        raise InputError(f"la couche {layer.name} appartient à une version de plan : indiquez --plan CODE (version "
+                         "existante) ou une section [plan] dans le fichier de correspondance")
     if plan["kind"] not in layer.plan_kinds:
         raise InputError(f"le plan {plan['code']} est de nature {plan['kind']} ; la couche {layer.name} "
                          f"attend : {', '.join(layer.plan_kinds)}")
-    query = sql.SQL("SELECT 1 FROM {} WHERE plan_id = %s LIMIT 1").format(sql.Identifier(layer.table))
-    if conn.execute(query, (plan["id"],)).fetchone():
-        raise Conflict(f"le plan {plan['code']} a déjà des entités dans « {layer.name} » : une nouvelle version "
-                       "s'importe à côté de l'ancienne, sous un nouveau code ([plan] du fichier de correspondance)")
+    _never_overwrite(conn, layer, plan, columns)
     return plan
+
+
+def _never_overwrite(conn: psycopg.Connection, layer: Layer, plan: dict, columns: dict[str, list[object]]) -> None:
+    """A version's features are never written over: a layer (or a prescription kind) it has is refused."""
+    new_version = ("une version de plan ne s'écrase jamais : pour la modifier, importez une nouvelle version sous "
+                   "un nouveau code, avec « replaces »")
+    if layer.name == "prescriptions":
+        kinds = sorted({k for k in columns.get("kind", []) if k})
+        present = [r[0] for r in conn.execute("SELECT DISTINCT kind FROM prescriptions WHERE plan_id = %s "
+                                              "AND kind = ANY(%s) ORDER BY 1", (plan["id"], kinds))]
+        if present:
+            others = [k for k in kinds if k not in present]
+            raise Conflict(f"le plan {plan['code']} a déjà des prescriptions de nature {', '.join(present)} : "
+                           f"{new_version}" + (f" ; les natures qu'il n'a pas encore ({', '.join(others)}) "
+                                               "peuvent s'importer seules" if others else ""))
+        return
+    query = sql.SQL("SELECT count(*) FROM {} WHERE plan_id = %s").format(sql.Identifier(layer.table))
+    existing = conn.execute(query, (plan["id"],)).fetchone()[0]
+    if existing:
+        raise Conflict(f"le plan {plan['code']} a déjà {existing} entité(s) dans « {layer.name} » : {new_version} ; "
+                       "une couche qu'il n'a pas encore (prescriptions, SDAU…) peut s'y ajouter")
 
 
 def _land_refs(values: list[object]) -> tuple[list[object], ...]:
@@ -377,6 +399,17 @@ def prepare_rows(columns: dict[str, list[object]], ewkb: np.ndarray) -> tuple[li
     names.append("geom")
     data.append(list(ewkb))
     return names, data
+
+
+def _check_keys(conn: psycopg.Connection, layer: Layer, columns: dict[str, list[object]]) -> None:
+    """Keys the table already holds: titles of parcels, codes of communes."""
+    if layer.name == "parcels":
+        check_unique_titles(conn, [r.normalized for r in columns["land_ref"]])
+    elif layer.name == "communes":
+        dups = sorted(c for c, n in Counter(columns["code"]).items() if n > 1)
+        if dups:
+            raise InputError(f"code(s) de commune en double dans le fichier : {', '.join(map(str, dups[:10]))}")
+        check_unique_codes(conn, "communes", "code", columns["code"])
 
 
 def _check_communes(conn: psycopg.Connection, codes: list[object]) -> None:
@@ -438,10 +471,12 @@ def run_import(conn: psycopg.Connection, request: ImportRequest, progress: bool 
                  Jsonb({"repair": request.repair, "crs_option": request.crs}),
                  Jsonb({"fields": mapping.fields, "defaults": mapping.defaults} if mapping else {}), code_version()),
             ).fetchone()[0]
-            plan = _plan_for(conn, layer, request, import_id)
+            plan = _plan_for(conn, layer, request, import_id, columns)
             if "commune_code" in columns:
                 _check_communes(conn, columns["commune_code"])
             names, data = prepare_rows(columns, ewkb)
+            _check_keys(conn, layer, columns)
+            check_rows(conn, layer.table, names[:-1], data[:-1])  # every constraint, before writing (not geom)
             names.append("import_id")
             data.append([import_id] * n)
             if plan:
@@ -457,12 +492,14 @@ def run_import(conn: psycopg.Connection, request: ImportRequest, progress: bool 
             if request.dry_run:
                 raise psycopg.Rollback(tx)
     except pgerrors.UniqueViolation as exc:
-        detail = (exc.diag.message_detail or "").replace("is duplicated", "en double")
-        raise Conflict(f"import refusé, rien n'a été écrit : une entité existe déjà ({detail})") from exc
-    except (pgerrors.ForeignKeyViolation, pgerrors.CheckViolation, pgerrors.NotNullViolation,
-            pgerrors.NumericValueOutOfRange, pgerrors.InvalidTextRepresentation) as exc:
-        raise InputError(f"import refusé, rien n'a été écrit : {exc.diag.message_primary} "
-                         f"{exc.diag.message_detail or ''}".strip()) from exc
+        raise Conflict(f"import refusé, rien n'a été écrit : une entité du fichier existe déjà ou y figure deux fois "
+                       f"(clé {exc.diag.constraint_name or 'unique'})") from exc
+    except pgerrors.IntegrityError as exc:  # the checks above should have said it first: never the driver's text
+        raise InputError(f"import refusé, rien n'a été écrit : une valeur viole la contrainte "
+                         f"« {exc.diag.constraint_name or 'de la table'} » de {layer.table}") from exc
+    except pgerrors.DataError as exc:
+        raise InputError(f"import refusé, rien n'a été écrit : une valeur n'a pas le type attendu par {layer.table} "
+                         "(nombre trop grand, texte illisible…)") from exc
     result.seconds = time.perf_counter() - started
     return result
 

@@ -293,3 +293,89 @@ def test_cli_import_error_is_one_line_and_non_zero(db_url, tmp_path, monkeypatch
     result = CliRunner().invoke(cli, ["import", str(path), "--layer", "parcels"])
     assert result.exit_code == 2
     assert result.output.startswith("erreur : le fichier ne déclare pas de système de coordonnées")
+
+
+# --- a plan version that arrives as several files (issue 11, point 4)
+def _presc_file(path, kinds):
+    return write_layer(path, [{"NATURE": k, "LIB": f"{k} test"} for k in kinds],
+                       [box(5 + 10 * i, 5, 5, 5) for i, _ in enumerate(kinds)])
+
+
+PRESC_MAPPING = {"layer": "prescriptions", "fields": {"kind": "NATURE", "label": "LIB"}}
+
+
+def test_a_version_gets_its_layers_from_several_files(conn, commune, tmp_path):
+    _import(conn, _zones_file(tmp_path / "z.gpkg"), layer="zones", mapping=ZONES_MAPPING)
+    existing = {**PRESC_MAPPING, "plan": {"code": "PA-TEST-2026"}}  # [plan] with only a code: an existing version
+    _import(conn, _presc_file(tmp_path / "w.gpkg", ["road_widening"]), layer="prescriptions", mapping=existing)
+    _import(conn, _presc_file(tmp_path / "a.gpkg", ["green_space", "flood_zone"]), layer="prescriptions",
+            plan_code="PA-TEST-2026", mapping=PRESC_MAPPING)
+    kinds = conn.execute("SELECT kind, count(*) FROM prescriptions GROUP BY 1 ORDER BY 1").fetchall()
+    assert kinds == [("flood_zone", 1), ("green_space", 1), ("road_widening", 1)]
+    assert conn.execute("SELECT count(*) FROM plans").fetchone()[0] == 1
+    with pytest.raises(Conflict, match=r"déjà des prescriptions de nature road_widening.*alignment.*seules"):
+        _import(conn, _presc_file(tmp_path / "b.gpkg", ["road_widening", "alignment"]), layer="prescriptions",
+                mapping=existing)
+    with pytest.raises(Conflict, match=r"déjà 2 entité\(s\) dans « zones »"):
+        _import(conn, _zones_file(tmp_path / "z2.gpkg"), layer="zones", plan_code="PA-TEST-2026",
+                mapping={k: v for k, v in ZONES_MAPPING.items() if k != "plan"})
+    with pytest.raises(NotFound, match="plan inconnu"):
+        _import(conn, _presc_file(tmp_path / "c.gpkg", ["alignment"]), layer="prescriptions",
+                mapping={**PRESC_MAPPING, "plan": {"code": "PA-NOPE"}})
+    assert conn.execute("SELECT count(*) FROM prescriptions").fetchone()[0] == 3
+
+
+# --- values a constraint refuses are named in French before anything is written (point 5)
+def _zones_with(tmp_path, **values):
+    record = {"ZONE": "V2", **values}
+    return write_layer(tmp_path / "zc.gpkg", [record, {**record, "ZONE": "D"}], [box(0, 0, 40, 50), box(40, 0, 20, 50)])
+
+
+@pytest.mark.parametrize(("values", "defaults", "expected"), [
+    ({"COS": 1.2}, {"cos_meaning": "Plancher"}, "cos_meaning = « Plancher » : valeur non admise (valeurs admises : "
+                                                "emprise, plancher)"),
+    ({"COS": 1.2}, {}, "un COS doit avoir son sens"),
+    ({"EMPRISE": 120.0}, {}, "footprint_max_pct = « 120.0 » : doit être compris entre 0 et 100"),
+    ({"HAUT": 123456.0}, {}, "height_max_m = « 123456.0 » : valeur trop grande (au plus 9999.99"),
+    ({"HAUT": -3.0}, {}, "height_max_m = « -3.0 » : doit être supérieur ou égal à 0"),
+])
+def test_constrained_values_are_refused_with_feature_column_value_and_allowed(conn, commune, tmp_path, values,
+                                                                                defaults, expected):
+    fields = {"code": "ZONE", **{{"COS": "cos_value", "EMPRISE": "footprint_max_pct", "HAUT": "height_max_m"}[k]: k
+                                 for k in values}}
+    mapping = {**ZONES_MAPPING, "fields": fields, "defaults": defaults}
+    with pytest.raises(InputError) as caught:
+        _import(conn, _zones_with(tmp_path, **values), layer="zones", mapping=mapping)
+    message = caught.value.message
+    assert "entité 1" in message and "entité 2" in message and expected in message, message
+    assert "violates" not in message and "Key (" not in message and "\\x" not in message
+    conn.rollback()
+    _nothing_written(conn)
+
+
+def test_an_unaccented_enumeration_value_is_refused_with_the_allowed_spelling(conn, commune, tmp_path):
+    path = write_layer(tmp_path / "e.gpkg", [{"KIND": "pharmacy", "STATUS": "ferme"}],
+                       [shapely.Point(X0 + 5, Y0 + 5)])
+    with pytest.raises(InputError, match=r"entité 1 : status = « ferme » : valeur non admise \(valeurs admises : "
+                                         r"ouvert, fermé, demande\)"):
+        _import(conn, path, layer="establishments", mapping={"fields": {"kind": "KIND", "status": "STATUS"}})
+
+
+def test_a_title_already_in_the_database_is_named_in_french(conn, commune, tmp_path):
+    _import(conn, _parcels_file(tmp_path / "p.gpkg"))
+    again = [({"NUM_TF": "T.3875/C", "SUP": 1.0, "ADR": None}, box(200, 200, 10, 10))]
+    with pytest.raises(Conflict, match=r"1 titre\(s\) déjà dans la base : TF 3875/C"):
+        _import(conn, _parcels_file(tmp_path / "p2.gpkg", rows=again))
+    assert count(conn, "parcels") == 4
+
+
+def test_every_plan_key_is_documented_in_the_example_mapping_and_the_readme():
+    from layers.plans import SPEC_KEYS, check_spec
+
+    root = Path(__file__).resolve().parent.parent
+    example = (root / "data" / "mappings" / "zones-pa.toml").read_text(encoding="utf-8")
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    for key in SPEC_KEYS:
+        assert f"{key} =" in example and f"`{key}`" in readme, key
+    assert check_spec(load_mapping(root / "data" / "mappings" / "zones-pa.toml").plan)["code"] == "PA-ANFA-2026"
+    assert load_mapping(root / "data" / "mappings" / "prescriptions-pa.toml").plan == {"code": "PA-ANFA-2026"}

@@ -20,7 +20,7 @@ def _tables(url: str) -> set[str]:
 def test_upgrade_then_downgrade_then_upgrade(empty_db_url):
     migrate.upgrade(empty_db_url)
     assert _tables(empty_db_url) >= TABLES
-    assert migrate.current(empty_db_url) == "0011"
+    assert migrate.current(empty_db_url) == "0012"
     migrate.downgrade(empty_db_url, "base")
     assert not (TABLES & _tables(empty_db_url))
     assert migrate.current(empty_db_url) is None
@@ -60,3 +60,26 @@ def test_layer_version_bumps_on_write(conn):
     first = conn.execute("SELECT version FROM layer_versions WHERE layer = 'communes'").fetchone()[0]
     conn.execute("UPDATE communes SET name = 'Y'")
     assert conn.execute("SELECT version FROM layer_versions WHERE layer = 'communes'").fetchone()[0] == first + 1
+
+
+def _allowed(conn, table: str, column: str) -> list[str]:
+    """The values a single-column CHECK (… IN (…)) constraint allows, in their order."""
+    import re
+
+    (definition,) = conn.execute(
+        "SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid "
+        "AND a.attnum = c.conkey[1] WHERE c.conrelid = %s::regclass AND c.contype = 'c' "
+        "AND cardinality(c.conkey) = 1 AND a.attname = %s", (table, column)).fetchone()
+    return re.findall(r"'([^']*)'::text", definition)
+
+
+def test_plan_vocabulary_is_the_one_the_database_enforces(conn):
+    from layers.catalog import LAYERS
+    from layers.plan_terms import PLAN_KINDS, PLAN_STATUSES, REGULATORY_KINDS
+
+    assert _allowed(conn, "plans", "status") == list(PLAN_STATUSES) == _allowed(conn, "plan_statuses", "status")
+    assert _allowed(conn, "plans", "kind") == list(PLAN_KINDS)
+    assert set(LAYERS["zones"].plan_kinds) == set(REGULATORY_KINDS)
+    # plan_status_on breaks ties between statuses of one day by this order (a later status wins)
+    source = conn.execute("SELECT prosrc FROM pg_proc WHERE proname = 'plan_status_on'").fetchone()[0]
+    assert ", ".join(f"'{s}'" for s in PLAN_STATUSES) in source

@@ -49,7 +49,7 @@ def test_clean_plan_reports_nothing(conn):
     _zone(conn, plan_id, "B", box(40, 0, 60, 50))
     report = check_plan(conn, "PA-OK")
     assert report.ok and report.to_dict()["counts"] == {"gap": 0, "overlap": 0, "no_regulation": 0,
-                                                        "outside_perimeter": 0}
+                                                        "outside_perimeter": 0, "plans_overlap": 0}
 
 
 def test_holes_are_gaps_without_a_perimeter(conn):
