@@ -26,8 +26,8 @@ from gis.errors import InputError, MethodNotAllowed, NotFound, PayloadTooLarge, 
 log = logging.getLogger("urbasig.http")
 
 JSON_APIS = ("/health", "/notes/accounts", "/notes/session", "/notes/payments", "/notes/requests")
-OGC_CODES = {400: "InvalidParameterValue", 404: "NotFound", 405: "MethodNotAllowed", 413: "PayloadTooLarge",
-             500: "ServerError", 503: "ServiceUnavailable"}
+OGC_CODES = {400: "InvalidParameterValue", 401: "Unauthorized", 404: "NotFound", 405: "MethodNotAllowed",
+             413: "PayloadTooLarge", 500: "ServerError", 503: "ServiceUnavailable"}
 TITLES = {400: "Demande incorrecte", 401: "Connexion nécessaire", 403: "Accès refusé", 404: "Page introuvable",
           405: "Méthode non permise", 409: "Action impossible", 413: "Envoi trop volumineux",
           429: "Trop de demandes", 500: "Erreur interne", 503: "Service momentanément indisponible"}
@@ -108,6 +108,8 @@ def handle_error(exc: Exception) -> Response:
         body = {**error.to_dict(), "request_id": request_id()}
         response = Response(json.dumps(body, ensure_ascii=False, default=str), error.status,
                             mimetype="application/json")
+    if error.status == 401 and form == "ogc":  # a partner key refused (RFC 9110: say how to authenticate)
+        response.headers["WWW-Authenticate"] = 'X-API-Key realm="urbasig"'
     if isinstance(exc, HTTPException) and exc.code == 405:
         response.headers["Allow"] = ", ".join(sorted(getattr(exc, "valid_methods", None) or []))
     return response

@@ -15,6 +15,30 @@ from gis.errors import CRSError
 STORAGE_SRID = 26191  # Merchich / Nord Maroc: every cadastre and plan geometry is stored in it.
 CRS84 = "OGC:CRS84"
 
+# The CRSs the OGC API serves: URI -> (SRID, coordinates in lat/lon order, decimals kept in responses).
+CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
+API_CRS: dict[str, tuple[int, bool, int]] = {
+    CRS84_URI: (4326, False, 7),
+    "http://www.opengis.net/def/crs/EPSG/0/4326": (4326, True, 7),  # EPSG:4326 is lat/lon, as the standard says
+    "http://www.opengis.net/def/crs/EPSG/0/3857": (3857, False, 2),
+    "http://www.opengis.net/def/crs/EPSG/0/26191": (26191, False, 3),  # the storage CRS, to the millimetre
+}
+_API_CRS_ALIASES = {"CRS84": CRS84_URI, "OGC:CRS84": CRS84_URI, "EPSG:4326": "http://www.opengis.net/def/crs/EPSG/0/4326",
+                    "[EPSG:4326]": "http://www.opengis.net/def/crs/EPSG/0/4326",
+                    "EPSG:3857": "http://www.opengis.net/def/crs/EPSG/0/3857",
+                    "EPSG:26191": "http://www.opengis.net/def/crs/EPSG/0/26191"}
+# Coordinates outside these ranges (x0, y0, x1, y1, in x/y order) cannot be in the CRS of that SRID.
+SRID_DOMAINS: dict[int, tuple[float, float, float, float]] = {
+    4326: (-180, -90, 180, 90), 3857: (-20037508.35, -20048966.11, 20037508.35, 20048966.11),
+    26191: (-1e7, -1e7, 1e7, 1e7)}
+
+
+def api_crs_uri(value: str) -> str | None:
+    """The URI of a CRS the OGC API serves, given its URI or a short name (EPSG:4326, CRS84), else None."""
+    text = value.strip("<>")
+    uri = _API_CRS_ALIASES.get(text, text)
+    return uri if uri in API_CRS else None
+
 _URI = re.compile(r"(?:https?://www\.opengis\.net/def/crs/|urn:ogc:def:crs:)(?P<auth>[A-Z]+)[/:](?:[\d.]*)[/:]+(?P<code>\w+)",
                   re.IGNORECASE)
 
@@ -95,6 +119,13 @@ def _crs_extent(srs: str, margin_m: float) -> tuple[float, float, float, float] 
     lonlat = CRS.from_epsg(4326)
     xmin, ymin, xmax, ymax = transformer(lonlat, crs).transform_bounds(area.west, area.south, area.east, area.north)
     return (xmin - margin_m, ymin - margin_m, xmax + margin_m, ymax + margin_m)
+
+
+def storage_area_lonlat(margin_deg: float = 1.0) -> tuple[float, float, float, float]:
+    """The storage CRS's area of use in degrees (west, south, east, north), with a margin: outside it nothing
+    is stored and coordinates cannot be transformed to it."""
+    area = CRS.from_epsg(STORAGE_SRID).area_of_use
+    return area.west - margin_deg, area.south - margin_deg, area.east + margin_deg, area.north + margin_deg
 
 
 def check_extent(bounds: tuple[float, float, float, float], crs: CRS) -> None:

@@ -1,6 +1,7 @@
-"""The layer catalogue: which tables hold which layer, their attributes, types and short names.
+"""The one layer catalogue: each layer's table, attributes, types, short names, publication and tiles.
 
-Imports, exports, QA and (later) the OGC API all read this one description.
+Imports and exports read the importable columns; the OGC API collections (layers/features.py) and the
+vector tile layers (layers/tiles.py) are derived from the same declarations, never declared again.
 """
 
 from __future__ import annotations
@@ -12,30 +13,62 @@ from gis.errors import InputError
 
 @dataclass(frozen=True)
 class Column:
-    """An attribute a file can fill: target name, type, Shapefile short name (≤10 chars), description."""
+    """An attribute: name, type, Shapefile short name (≤10 chars, empty when no file fills it), label,
+    and how it is published (OGC API: public, partner-only or not at all; name in vector tiles)."""
 
     name: str
     type: str  # text, int, float, bool, date, datetime, text[], json, rplus, landref
     short: str
     label: str
     required: bool = False
+    ogc: str = "public"  # "public", "partner" (X-API-Key only) or "" (not published)
+    expr: str = ""  # SQL on alias t (and p, the plan version) when it is not t.<name>
+    tile: str = ""  # property name in vector tiles ("" = not in tiles)
+
+    @property
+    def importable(self) -> bool:
+        """Whether import files fill this attribute (computed and derived ones have no short name)."""
+        return bool(self.short)
+
+
+@dataclass(frozen=True)
+class Tiles:
+    """How a layer is cut into vector tiles: order (biggest first, so a capped tile keeps what shows),
+    feature caps from a zoom on, and a stored Web Mercator geometry when the table has one."""
+
+    order: str
+    caps: tuple[tuple[int, int], ...]
+    geom_3857: str | None = None
 
 
 @dataclass(frozen=True)
 class Layer:
-    """A layer: its table, geometry kind, importable columns and whether it belongs to a plan version."""
+    """A layer: its table, geometry kind, attributes, plan kinds, and its OGC collection and tiles."""
 
     name: str
     table: str
     geometry: str  # polygon, line, point, any
-    columns: tuple[Column, ...]
+    fields: tuple[Column, ...]
     plan_kinds: tuple[str, ...] = ()  # non-empty: features belong to a plan version of these kinds
     label: str = ""
+    description: str = ""  # of the OGC collection
+    importable: bool = True
+    restricted: bool = False  # the whole collection is for partner keys only
+    id_column: str = "id"
+    geom_column: str = "geom"
+    where: str = ""  # a condition every published feature meets
+    temporal: str | None = None  # "plan": through its plan version; "self": the layer is the plan versions
+    tiles: Tiles | None = None
 
     @property
     def plan_bound(self) -> bool:
         """Whether each feature belongs to a plan version."""
         return bool(self.plan_kinds)
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        """The attributes an import file can fill, in declaration order."""
+        return tuple(c for c in self.fields if c.importable)
 
     def column(self, name: str) -> Column:
         """The column called `name` (or whose short name is `name`)."""
@@ -46,33 +79,52 @@ class Layer:
         raise InputError(f"la couche {self.name} n'a pas d'attribut « {name} » (attributs : {known})")
 
 
-def _c(name: str, type_: str, short: str, label: str, required: bool = False) -> Column:
-    return Column(name, type_, short, label, required)
+def _c(name: str, type_: str, short: str, label: str, required: bool = False, **publication: str) -> Column:
+    return Column(name, type_, short, label, required, **publication)
 
 
-LAYERS: dict[str, Layer] = {
+def _derived(name: str, type_: str, label: str, expr: str = "", **publication: str) -> Column:
+    """An attribute computed by the database or taken from the plan version: published, never imported."""
+    return Column(name, type_, "", label, expr=expr, **publication)
+
+
+# Every feature of a plan-bound layer carries its plan version's code and current status.
+PLAN_FIELDS = (
+    _derived("plan", "text", "version de plan", "p.code", tile="plan"),
+    _derived("plan_status", "text", "statut de la version de plan aujourd'hui (homologue, enquete_publique…)",
+             "plan_status_on(p.id, CURRENT_DATE)"),  # not in tiles: a tile shows only versions in force that day
+)
+IN_FORCE_NOTE = (" Par défaut, seules les versions de plan en vigueur aujourd'hui (homologuées et dans leur "
+                 "période de validité) ; datetime=AAAA-MM-JJ pour un autre jour, un intervalle pour les versions "
+                 "en vigueur à un moment de l'intervalle, datetime=../.. pour toutes les versions (y compris en "
+                 "étude ou en enquête publique). Chaque entité porte le code (plan) et le statut (plan_status) "
+                 "de sa version.")
+
+
+CATALOGUE: dict[str, Layer] = {
     layer.name: layer
     for layer in (
-        Layer("communes", "communes", "polygon", (
-            _c("code", "text", "code", "code de la commune ou de l'arrondissement", True),
-            _c("name", "text", "name", "nom", True),
-            _c("kind", "text", "kind", "commune ou arrondissement", True),
-            _c("prefecture", "text", "prefecture", "préfecture ou province", True),
-            _c("prefecture_kind", "text", "pref_kind", "« préfecture » ou « province »", True),
-        ), label="Communes et arrondissements"),
         Layer("parcels", "parcels", "polygon", (
-            _c("land_ref", "landref", "land_ref", "référence foncière (TF 3875/C, R 1234/C, non immatriculé)", True),
+            _c("land_ref", "landref", "land_ref", "référence foncière (TF 3875/C, R 1234/C, non immatriculé)", True,
+               tile="land_ref"),
+            _derived("ref_kind", "text", "nature de la référence : TF, R ou NI"),
+            _derived("area_m2", "float", "surface calculée, m²", "round(t.area_m2::numeric, 2)"),
             _c("legal_area_m2", "float", "legal_area", "contenance du titre, m²"),
-            _c("commune_code", "text", "commune", "code de l'arrondissement (déduit de la géométrie sinon)"),
-            _c("address", "text", "address", "adresse"),
-        ), label="Parcelles"),
+            _c("commune_code", "text", "commune", "code de l'arrondissement (déduit de la géométrie sinon)",
+               tile="commune"),
+            _c("address", "text", "address", "adresse", ogc="partner"),
+            _derived("ref_text", "text", "référence telle qu'écrite à la source", ogc="partner"),
+        ), label="Parcelles", description="Parcelles cadastrales (références foncières normalisées)",
+            tiles=Tiles("t.area_m2 DESC", ((10, 2000), (13, 8000), (15, 20000)), geom_3857="t.geom_3857")),
         Layer("zones", "zones", "polygon", (
-            _c("code", "text", "code", "code de zone (V1, D, I…)", True),
-            _c("sector", "text", "sector", "secteur (D2…)"),
+            *PLAN_FIELDS,
+            _c("code", "text", "code", "code de zone (V1, D, I…)", True, tile="code"),
+            _c("sector", "text", "sector", "secteur (D2…)", tile="sector"),
             _c("label", "text", "label", "libellé"),
             _c("dominant_use", "text", "dom_use", "vocation dominante"),
-            _c("height_max_m", "float", "height_m", "hauteur maximale, m"),
-            _c("storeys_max", "rplus", "storeys", "niveaux au-dessus du rez-de-chaussée (R+n : n, « R+4 » accepté)"),
+            _c("height_max_m", "float", "height_m", "hauteur maximale, m", tile="height_max_m"),
+            _c("storeys_max", "rplus", "storeys", "niveaux au-dessus du rez-de-chaussée (R+n : n, « R+4 » accepté)",
+               tile="storeys_max"),
             _c("footprint_max_pct", "float", "footprint", "emprise au sol maximale, %"),
             _c("cos_value", "float", "cos", "COS"),
             _c("cos_meaning", "text", "cos_mean", "sens du COS : emprise ou plancher"),
@@ -87,43 +139,72 @@ LAYERS: dict[str, Layer] = {
             _c("uses_allowed", "text[]", "uses_allow", "usages autorisés (séparés par « ; »)"),
             _c("uses_forbidden", "text[]", "uses_forb", "usages interdits"),
             _c("uses_conditional", "text[]", "uses_cond", "usages sous conditions"),
-            _c("conditional_rules", "json", "cond_rules", "règles conditionnelles (JSON)"),
+            _c("conditional_rules", "json", "cond_rules", "règles conditionnelles (JSON)", ogc=""),
             _c("regulation_article", "text", "reg_art", "article du règlement"),
-            _c("regulation_text", "text", "reg_text", "texte du règlement"),
-        ), plan_kinds=("PA", "PS", "PZ", "PDAR", "autre"), label="Zones des plans d'aménagement"),
+            _c("regulation_text", "text", "reg_text", "texte du règlement", ogc=""),
+        ), plan_kinds=("PA", "PS", "PZ", "PDAR", "autre"), label="Zones des plans d'aménagement",
+            description="Zonage de chaque version de plan, avec son règlement." + IN_FORCE_NOTE, temporal="plan",
+            tiles=Tiles("ST_Area(t.geom) DESC", ((10, 5000),))),
         Layer("prescriptions", "prescriptions", "any", (
-            _c("kind", "text", "kind", "nature (road_widening, alignment, facility_reservation…)", True),
-            _c("code", "text", "code", "code"),
-            _c("label", "text", "label", "libellé"),
+            *PLAN_FIELDS,
+            _c("kind", "text", "kind", "nature (road_widening, alignment, facility_reservation…)", True, tile="kind"),
+            _c("code", "text", "code", "code", tile="code"),
+            _c("label", "text", "label", "libellé", tile="label"),
             _c("width_m", "float", "width_m", "emprise de la voie, m"),
             _c("facility_code", "text", "fac_code", "code de l'équipement réservé (E, S, M, Sp, EV…)"),
             _c("facility_label", "text", "fac_label", "équipement réservé"),
             _c("road_name", "text", "road_name", "voie concernée"),
-            _c("attributes", "json", "attributes", "autres attributs (JSON)"),
-        ), plan_kinds=("PA", "PS", "PZ", "PDAR", "SDAU", "autre"), label="Prescriptions (voirie, réserves, servitudes)"),
+            _c("attributes", "json", "attributes", "autres attributs (JSON)", ogc=""),
+        ), plan_kinds=("PA", "PS", "PZ", "PDAR", "SDAU", "autre"), label="Prescriptions (voirie, réserves, servitudes)",
+            description="Voirie, alignements, réserves, espaces verts et servitudes." + IN_FORCE_NOTE, temporal="plan",
+            tiles=Tiles("ST_Area(t.geom) DESC", ((10, 5000),))),
         Layer("sdau", "sdau_zones", "polygon", (
+            *PLAN_FIELDS,
             _c("code", "text", "code", "code", True),
             _c("label", "text", "label", "libellé"),
             _c("destination", "text", "destination", "destination"),
-        ), plan_kinds=("SDAU",), label="Affectation des sols du SDAU"),
+        ), plan_kinds=("SDAU",), label="Affectation des sols du SDAU",
+            description="Affectation des sols du schéma directeur." + IN_FORCE_NOTE, temporal="plan"),
+        Layer("communes", "communes", "polygon", (
+            _c("code", "text", "code", "code de la commune ou de l'arrondissement", True),
+            _c("name", "text", "name", "nom", True),
+            _c("kind", "text", "kind", "commune ou arrondissement", True),
+            _c("prefecture", "text", "prefecture", "préfecture ou province", True),
+            _c("prefecture_kind", "text", "pref_kind", "« préfecture » ou « province »", True),
+        ), label="Communes et arrondissements", description="Limites administratives", id_column="code"),
+        Layer("plans", "plans", "polygon", (
+            _derived("code", "text", "code de la version"),
+            _derived("kind", "text", "nature (PA, SDAU, PS, PZ, PDAR, autre)"),
+            _derived("name", "text", "nom"),
+            _derived("status", "text", "statut enregistré"),
+            _derived("status_date", "date", "date du statut"),
+            _derived("approval_act", "text", "acte d'approbation"),
+            _derived("approval_date", "date", "date d'approbation"),
+            _derived("valid_from", "date", "premier jour d'application"),
+            _derived("valid_to", "date", "premier jour où elle ne s'applique plus"),
+        ), label="Versions de plans", description="Chaque version de plan avec son statut et son périmètre",
+            importable=False, id_column="code", geom_column="perimeter", where="t.perimeter IS NOT NULL",
+            temporal="self"),
         Layer("roads", "roads", "polygon", (
             _c("name", "text", "name", "nom de la voie"),
             _c("width_m", "float", "width_m", "emprise, m"),
             _c("status", "text", "status", "existante ou projetée"),
             _c("commune_code", "text", "commune", "arrondissement"),
-        ), label="Voirie existante"),
+        ), label="Voirie existante", description="Emprise des voies publiques"),
         Layer("establishments", "establishments", "point", (
             _c("kind", "text", "kind", "nature (pharmacy, school, mosque…)", True),
             _c("name", "text", "name", "nom"),
-            _c("address", "text", "address", "adresse"),
+            _c("address", "text", "address", "adresse", ogc=""),
             _c("status", "text", "status", "ouvert, fermé ou demande"),
             _c("opened_on", "date", "opened_on", "date d'ouverture"),
-            _c("closed_on", "date", "closed_on", "date de fermeture"),
-            _c("filed_at", "datetime", "filed_at", "date et heure de dépôt de la demande"),
+            _c("closed_on", "date", "closed_on", "date de fermeture", ogc=""),
+            _c("filed_at", "datetime", "filed_at", "date et heure de dépôt de la demande", ogc="partner",
+               expr="to_char(t.filed_at, 'YYYY-MM-DD\"T\"HH24:MI:SSOF')"),
             _c("commune_code", "text", "commune", "arrondissement"),
-        ), label="Registre des établissements"),
+        ), label="Registre des établissements", description="Pharmacies, écoles, lieux de culte…", restricted=True),
     )
 }
+LAYERS: dict[str, Layer] = {name: layer for name, layer in CATALOGUE.items() if layer.importable}
 
 
 def get_layer(name: str) -> Layer:

@@ -1,4 +1,5 @@
-"""OGC API Features in SQL: the public collections, and small pure functions that build one query each.
+"""OGC API Features in SQL: the collections (derived from the layer catalogue) and small pure functions that
+build one query each.
 
 GeoJSON is built by PostGIS (`json_build_object`, `ST_AsGeoJSON`) and returned as text, one feature per
 row; only `run_items` and `run_item` touch the connection. Identifiers come from the registry below, never
@@ -8,12 +9,14 @@ from the request; values are always bound.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from functools import lru_cache
 
 import psycopg
 from psycopg import sql
 
 from gis.errors import InputError
+from layers.catalog import CATALOGUE, Column, Layer
 
 COUNT_CAP = 10_000  # numberMatched is exact up to this many features, left out beyond
 
@@ -27,6 +30,7 @@ class Prop:
     type: str = "string"  # string, number, integer, boolean, date, array
     restricted: bool = False  # only for partner keys
     title: str = ""
+    format: str = ""  # "landref": a land reference, matched in any accepted spelling
 
 
 @dataclass(frozen=True)
@@ -57,57 +61,28 @@ class Collection:
         return tuple(p for p in self.props if partner or not p.restricted)
 
 
-def _p(name: str, expr: str | None = None, type_: str = "string", restricted: bool = False, title: str = "") -> Prop:
-    return Prop(name, expr or f"t.{name}", type_, restricted, title)
+JSON_TYPES = {"text": "string", "landref": "string", "int": "integer", "rplus": "integer", "float": "number",
+              "bool": "boolean", "date": "date", "datetime": "string", "text[]": "array"}
+GEOMETRY_TYPES = {"polygon": "MultiPolygon", "line": "MultiLineString", "point": "Point", "any": "Geometry"}
 
 
-PLAN = _p("plan", "p.code", title="version de plan")
-COLLECTIONS: dict[str, Collection] = {c.id: c for c in (
-    Collection("parcels", "Parcelles", "Parcelles cadastrales (références foncières normalisées)", "parcels", "t.id",
-               "integer", "t.geom", "MultiPolygon", (
-                   _p("land_ref", title="référence foncière"), _p("ref_kind"),
-                   _p("area_m2", "round(t.area_m2::numeric, 2)", "number", title="surface calculée (m²)"),
-                   _p("legal_area_m2", "t.legal_area_m2", "number", title="contenance du titre (m²)"),
-                   _p("commune_code"), _p("address", restricted=True), _p("ref_text", restricted=True)),
-               layer_versions=("parcels",)),
-    Collection("zones", "Zones des plans d'aménagement", "Zonage de chaque version de plan, avec son règlement",
-               "zones", "t.id", "integer", "t.geom", "MultiPolygon", (
-                   PLAN, _p("code"), _p("sector"), _p("label"), _p("dominant_use"),
-                   _p("height_max_m", type_="number"), _p("storeys_max", type_="integer"),
-                   _p("footprint_max_pct", type_="number"), _p("cos_value", type_="number"), _p("cos_meaning"),
-                   _p("cus_value", type_="number"), _p("cus_meaning"), _p("min_plot_area_m2", type_="number"),
-                   _p("min_frontage_m", type_="number"), _p("setback_road_m", type_="number"),
-                   _p("setback_side_m", type_="number"), _p("setback_rear_m", type_="number"),
-                   _p("continuous_frontage", type_="boolean"), _p("uses_allowed", type_="array"),
-                   _p("uses_forbidden", type_="array"), _p("uses_conditional", type_="array"),
-                   _p("regulation_article")),
-               join_plan=True, temporal="plan", layer_versions=("zones", "plans")),
-    Collection("prescriptions", "Prescriptions", "Voirie, alignements, réserves, espaces verts et servitudes",
-               "prescriptions", "t.id", "integer", "t.geom", "Geometry", (
-                   PLAN, _p("kind"), _p("code"), _p("label"), _p("width_m", type_="number"), _p("facility_code"),
-                   _p("facility_label"), _p("road_name")),
-               join_plan=True, temporal="plan", layer_versions=("prescriptions", "plans")),
-    Collection("sdau", "SDAU", "Affectation des sols du schéma directeur", "sdau_zones", "t.id", "integer", "t.geom",
-               "MultiPolygon", (PLAN, _p("code"), _p("label"), _p("destination")), join_plan=True, temporal="plan",
-               layer_versions=("sdau_zones", "plans")),
-    Collection("communes", "Communes et arrondissements", "Limites administratives", "communes", "t.code", "string",
-               "t.geom", "MultiPolygon", (_p("code"), _p("name"), _p("kind"), _p("prefecture"), _p("prefecture_kind")),
-               layer_versions=("communes",)),
-    Collection("plans", "Versions de plans", "Chaque version de plan avec son statut et son périmètre", "plans",
-               "t.code", "string", "t.perimeter", "MultiPolygon", (
-                   _p("code"), _p("kind"), _p("name"), _p("status"), _p("status_date", type_="date"),
-                   _p("approval_act"), _p("approval_date", type_="date"), _p("valid_from", type_="date"),
-                   _p("valid_to", type_="date")),
-               temporal="self", extra_where="t.perimeter IS NOT NULL", layer_versions=("plans",)),
-    Collection("roads", "Voirie existante", "Emprise des voies publiques", "roads", "t.id", "integer", "t.geom",
-               "MultiPolygon", (_p("name"), _p("width_m", type_="number"), _p("status"), _p("commune_code")),
-               layer_versions=("roads",)),
-    Collection("establishments", "Établissements réglementés", "Pharmacies, écoles, lieux de culte…", "establishments",
-               "t.id", "integer", "t.geom", "Point", (
-                   _p("kind"), _p("name"), _p("status"), _p("opened_on", type_="date"), _p("commune_code"),
-                   _p("filed_at", "to_char(t.filed_at, 'YYYY-MM-DD\"T\"HH24:MI:SSOF')", restricted=True)),
-               restricted=True, layer_versions=("establishments",)),
-)}
+def prop_of(column: Column) -> Prop:
+    """The OGC property of a catalogue column."""
+    return Prop(column.name, column.expr or f"t.{column.name}", JSON_TYPES[column.type], column.ogc == "partner",
+                column.label, "landref" if column.type == "landref" else "")
+
+
+def collection_of(layer: Layer) -> Collection:
+    """The OGC collection of a catalogue layer (its published columns, in declaration order)."""
+    props = tuple(prop_of(c) for c in layer.fields if c.ogc and c.type in JSON_TYPES)
+    versions = (layer.table, "plans") if layer.plan_bound else (layer.table,)
+    return Collection(layer.name, layer.label, layer.description, layer.table, f"t.{layer.id_column}",
+                      "integer" if layer.id_column == "id" else "string", f"t.{layer.geom_column}",
+                      GEOMETRY_TYPES[layer.geometry], props, join_plan=layer.plan_bound, temporal=layer.temporal,
+                      restricted=layer.restricted, extra_where=layer.where, layer_versions=versions)
+
+
+COLLECTIONS: dict[str, Collection] = {name: collection_of(layer) for name, layer in CATALOGUE.items()}
 
 
 @dataclass
@@ -160,6 +135,43 @@ def from_sql(c: Collection) -> sql.Composable:
     return sql.SQL("{} t").format(table)
 
 
+def equals_sql(prop: Prop, value: object) -> tuple[sql.Composable, list[object]]:
+    """A property equal to a bound value (IS NULL for None)."""
+    if value is None:
+        return sql.SQL("({} IS NULL)").format(sql.SQL(prop.expr)), []
+    return sql.SQL("({} = %s)").format(sql.SQL(prop.expr)), [value]
+
+
+def temporal_sql(c: Collection, day: object) -> tuple[sql.Composable, list[object]]:
+    """Features of the plan versions in force on a day, or on some day of an interval (start, end).
+
+    Being in force is plan_in_force(plan, day), the one definition. It only becomes true on the interval's
+    first day, a version's valid_from or one of its status dates, so testing those days within the interval
+    is enough; the set of versions is computed once, not per feature.
+    """
+    plan_id = sql.SQL("t.id" if c.temporal == "self" else "t.plan_id")
+    if not isinstance(day, tuple):
+        return sql.SQL("plan_in_force({}, %s)").format(plan_id), [day]
+    start, end = day[0] or date.min, day[1] or date.max
+    return sql.SQL(
+        "{} IN (SELECT pv.id FROM plans pv WHERE EXISTS (SELECT 1 FROM (SELECT %s::date AS d UNION ALL "
+        "SELECT pv.valid_from UNION ALL SELECT s.effective_date FROM plan_statuses s WHERE s.plan_id = pv.id) c "
+        "WHERE c.d BETWEEN %s AND %s AND plan_in_force(pv.id, c.d)))").format(plan_id), [start, start, end]
+
+
+def bbox_sql(q: ItemsQuery) -> tuple[sql.Composable, list[object]]:
+    """Features intersecting the bbox (index-friendly: && first), the box transformed to the storage CRS."""
+    x0, y0, x1, y1 = q.bbox
+    if q.bbox_flip:
+        x0, y0, x1, y1 = y0, x0, y1, x1
+    env = sql.SQL("ST_MakeEnvelope(%s, %s, %s, %s, {})").format(sql.Literal(q.bbox_srid))
+    if q.bbox_srid != 26191:
+        env = sql.SQL("ST_Transform(ST_Segmentize({}, %s), 26191)").format(env)
+    clause = sql.SQL("{g} && {e} AND ST_Intersects({g}, {e})").format(g=sql.SQL(q.collection.geom), e=env)
+    seg = [] if q.bbox_srid == 26191 else [abs(x1 - x0) / 16 or 1.0]
+    return clause, [x0, y0, x1, y1, *seg, x0, y0, x1, y1, *seg]
+
+
 def where_sql(q: ItemsQuery, with_keyset: bool = True) -> tuple[sql.Composable, list[object]]:
     """WHERE clause and its parameters: bbox, filter, datetime, keyset."""
     c = q.collection
@@ -168,26 +180,15 @@ def where_sql(q: ItemsQuery, with_keyset: bool = True) -> tuple[sql.Composable, 
     if c.extra_where:
         clauses.append(sql.SQL(c.extra_where))
     if q.bbox is not None:
-        x0, y0, x1, y1 = q.bbox
-        if q.bbox_flip:
-            x0, y0, x1, y1 = y0, x0, y1, x1
-        env = sql.SQL("ST_MakeEnvelope(%s, %s, %s, %s, {})").format(sql.Literal(q.bbox_srid))
-        if q.bbox_srid != 26191:
-            env = sql.SQL("ST_Transform(ST_Segmentize({}, %s), 26191)").format(env)
-        clauses.append(sql.SQL("{g} && {e} AND ST_Intersects({g}, {e})").format(g=sql.SQL(c.geom), e=env))
-        seg = [] if q.bbox_srid == 26191 else [abs(x1 - x0) / 16 or 1.0]
-        params += [x0, y0, x1, y1, *seg, x0, y0, x1, y1, *seg]
+        clause, bbox_params = bbox_sql(q)
+        clauses.append(clause)
+        params += bbox_params
     clauses += q.where
     params += q.params
     if q.day is not None and c.temporal:
-        plan_id = sql.SQL("t.id" if c.temporal == "self" else "t.plan_id")
-        if isinstance(q.day, tuple):
-            clauses.append(sql.SQL("EXISTS (SELECT 1 FROM plans pv WHERE pv.id = {} AND daterange(pv.valid_from, "
-                                   "pv.valid_to) && daterange(%s, %s, '[]'))").format(plan_id))
-            params += list(q.day)
-        else:
-            clauses.append(sql.SQL("plan_in_force({}, %s)").format(plan_id))
-            params.append(q.day)
+        clause, day_params = temporal_sql(c, q.day)
+        clauses.append(clause)
+        params += day_params
     if with_keyset and q.after is not None and not q.sort:
         clauses.append(sql.SQL("{} > %s").format(sql.SQL(c.id_expr)))
         params.append(q.after)

@@ -1,5 +1,5 @@
-"""Mapbox vector tiles (WebMercatorQuad) built by PostGIS, with per-zoom simplification and feature caps,
-and a tile cache in the database invalidated by layer versions."""
+"""Mapbox vector tiles (WebMercatorQuad, WorldCRS84Quad) built by PostGIS, with per-zoom simplification and
+feature caps, and a tile cache in the database invalidated by layer versions."""
 
 from __future__ import annotations
 
@@ -7,11 +7,16 @@ import hashlib
 import math
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 import psycopg
 from psycopg import sql
 
-MIN_ZOOM, MAX_ZOOM = 10, 20
+from gis.crs import storage_area_lonlat
+from gis.tms import METRES_PER_DEGREE, WEB_MERCATOR_QUAD, WORLD_CRS84_QUAD, TileMatrixSet
+from layers.catalog import CATALOGUE, Column, Layer
+
+MIN_ZOOM, MAX_ZOOM = WEB_MERCATOR_QUAD.served
 EXTENT = 4096
 WORLD = 2 * math.pi * 6378137.0
 COS_LAT = math.cos(math.radians(33.5))  # Web Mercator metres → ground metres around Casablanca
@@ -35,34 +40,36 @@ class TileLayer:
         return next(n for zoom, n in sorted(self.caps, reverse=True) if z >= zoom)
 
 
-TILE_LAYERS = {t.id: t for t in (
-    TileLayer("parcels", "parcels", (("id", "t.id"), ("land_ref", "t.land_ref"), ("commune", "t.commune_code")),
-              "t.area_m2 DESC", ((10, 2000), (13, 8000), (15, 20000)), layer_versions=("parcels",),
-              geom_3857="t.geom_3857"),
-    TileLayer("zones", "zones", (("id", "t.id"), ("plan", "p.code"), ("code", "t.code"), ("sector", "t.sector"),
-                                 ("storeys_max", "t.storeys_max"), ("height_max_m", "t.height_max_m::float8")),
-              "ST_Area(t.geom) DESC", ((10, 5000),), join_plan=True, layer_versions=("zones", "plans")),
-    TileLayer("prescriptions", "prescriptions", (("id", "t.id"), ("plan", "p.code"), ("kind", "t.kind"),
-                                                 ("code", "t.code"), ("label", "t.label")),
-              "ST_Area(t.geom) DESC", ((10, 5000),), join_plan=True, layer_versions=("prescriptions", "plans")),
-)}
+def _tile_expr(column: Column) -> str:
+    expr = column.expr or f"t.{column.name}"
+    return f"{expr}::float8" if column.type == "float" else expr  # MVT has no numeric type
 
 
-def tile_bounds_ok(z: int, x: int, y: int) -> bool:
-    """Whether z/x/y is a tile of WebMercatorQuad within the served zooms."""
-    return MIN_ZOOM <= z <= MAX_ZOOM and 0 <= x < 2**z and 0 <= y < 2**z
+def tile_layer_of(layer: Layer) -> TileLayer:
+    """The vector tile layer of a catalogue layer that declares tiles (its `tile` columns, never personal data)."""
+    spec = layer.tiles
+    props = (("id", "t.id"), *((c.tile, _tile_expr(c)) for c in layer.fields if c.tile and c.ogc == "public"))
+    versions = (layer.table, "plans") if layer.plan_bound else (layer.table,)
+    return TileLayer(layer.name, layer.table, props, spec.order, spec.caps, join_plan=layer.plan_bound,
+                     layer_versions=versions, geom_3857=spec.geom_3857)
 
 
-def tile_sql(layer: TileLayer, z: int, day: date | None) -> sql.Composable:
-    """The ST_AsMVT query of one tile (parameters: z, x, y twice, then the day when given)."""
-    pixel_ground_m = WORLD / 2**z / EXTENT * COS_LAT
-    props = sql.SQL(", ").join(sql.SQL("{} AS {}").format(sql.SQL(expr), sql.Identifier(name))
-                               for name, expr in layer.props)
-    frm = sql.SQL("{} t JOIN plans p ON p.id = t.plan_id" if layer.join_plan else "{} t").format(
-        sql.Identifier(layer.table))
-    when = sql.SQL(" AND plan_in_force(t.plan_id, %(day)s)") if (layer.join_plan and day) else sql.SQL("")
+TILE_LAYERS = {name: tile_layer_of(layer) for name, layer in CATALOGUE.items() if layer.tiles}
+
+
+def _common(layer: TileLayer, z: int, day: date | None) -> dict[str, sql.Composable]:
+    return {"name": sql.Literal(layer.id), "extent": sql.Literal(EXTENT), "order": sql.SQL(layer.order),
+            "props": sql.SQL(", ").join(sql.SQL("{} AS {}").format(sql.SQL(expr), sql.Identifier(name))
+                                        for name, expr in layer.props),
+            "frm": sql.SQL("{} t JOIN plans p ON p.id = t.plan_id" if layer.join_plan else "{} t").format(
+                sql.Identifier(layer.table)),
+            "when": sql.SQL(" AND plan_in_force(t.plan_id, %(day)s)") if (layer.join_plan and day) else sql.SQL("")}
+
+
+def _mercator_sql(layer: TileLayer, z: int, day: date | None) -> sql.Composable:
+    """WebMercatorQuad (parameters z, x, y, day)."""
+    parts = _common(layer, z, day) | {"cap": sql.Literal(layer.cap(z))}
     if layer.geom_3857:  # stored Web Mercator copy: no transform, simplify in Mercator units
-        pixel = WORLD / 2**z / EXTENT
         return sql.SQL("""
             WITH b AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env)
             SELECT ST_AsMVT(q, {name}, {extent}, 'geom', 'id') FROM (
@@ -70,10 +77,8 @@ def tile_sql(layer: TileLayer, z: int, day: date | None) -> sql.Composable:
                 FROM {frm}, b
                 WHERE {g} && b.env AND ST_Intersects({g}, b.env){when}
                 ORDER BY {order} LIMIT {cap}) q
-            WHERE q.geom IS NOT NULL""").format(
-            name=sql.Literal(layer.id), extent=sql.Literal(EXTENT), props=props, g=sql.SQL(layer.geom_3857),
-            tol=sql.Literal(round(pixel, 4)), frm=frm, when=when, order=sql.SQL(layer.order),
-            cap=sql.Literal(layer.cap(z)))
+            WHERE q.geom IS NOT NULL""").format(g=sql.SQL(layer.geom_3857),
+                                                tol=sql.Literal(round(WORLD / 2**z / EXTENT, 4)), **parts)
     # simplify in Merchich metres to a pixel, skip in-tile work for what is smaller than half a pixel
     return sql.SQL("""
         WITH b AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env,
@@ -84,9 +89,38 @@ def tile_sql(layer: TileLayer, z: int, day: date | None) -> sql.Composable:
             FROM {frm}, b
             WHERE t.geom && b.env_m AND ST_Intersects(t.geom, b.env_m){when}
             ORDER BY {order} LIMIT {cap}) q
-        WHERE q.geom IS NOT NULL""").format(
-        name=sql.Literal(layer.id), extent=sql.Literal(EXTENT), props=props, tol=sql.Literal(round(pixel_ground_m, 4)),
-        frm=frm, when=when, order=sql.SQL(layer.order), cap=sql.Literal(layer.cap(z)))
+        WHERE q.geom IS NOT NULL""").format(tol=sql.Literal(round(WORLD / 2**z / EXTENT * COS_LAT, 4)), **parts)
+
+
+def _crs84_sql(layer: TileLayer, z: int, day: date | None) -> sql.Composable:
+    """WorldCRS84Quad (parameters x0, y0, x1, y1 of the tile in degrees, margin, day)."""
+    cell_deg = WORLD_CRS84_QUAD.cell(z) * 256 / EXTENT
+    parts = _common(layer, z, day) | {"cap": sql.Literal(layer.cap(z + 1))}  # level z ~ WebMercatorQuad z + 1
+    return sql.SQL("""
+        WITH b AS (SELECT ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4326) AS env,
+                          ST_Transform(ST_Segmentize(ST_Expand(ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4326),
+                                                               %(margin)s), %(margin)s), 26191) AS env_m)
+        SELECT ST_AsMVT(q, {name}, {extent}, 'geom', 'id') FROM (
+            SELECT {props},
+                   ST_AsMVTGeom(ST_Transform(ST_Simplify(t.geom, {tol}, true), 4326), b.env, {extent}, 64, true) AS geom
+            FROM {frm}, b
+            WHERE t.geom && b.env_m AND ST_Intersects(t.geom, b.env_m){when}
+            ORDER BY {order} LIMIT {cap}) q
+        WHERE q.geom IS NOT NULL""").format(tol=sql.Literal(round(cell_deg * METRES_PER_DEGREE * COS_LAT, 4)),
+                                            **parts)
+
+
+def tile_sql(layer: TileLayer, z: int, day: date | None, tms: TileMatrixSet = WEB_MERCATOR_QUAD) -> sql.Composable:
+    """The ST_AsMVT query of one tile of a tile matrix set (parameters from tile_params)."""
+    return _crs84_sql(layer, z, day) if tms is WORLD_CRS84_QUAD else _mercator_sql(layer, z, day)
+
+
+def tile_params(tms: TileMatrixSet, z: int, x: int, y: int, day: date | None) -> dict[str, object]:
+    """The parameters of tile_sql for tile z/y/x (x: column, y: row)."""
+    if tms is not WORLD_CRS84_QUAD:
+        return {"z": z, "x": x, "y": y, "day": day}
+    x0, y0, x1, y1 = tms.envelope(z, y, x)
+    return {"x0": x0, "y0": y0, "x1": x1, "y1": y1, "margin": (x1 - x0) / 64, "day": day}
 
 
 def layers_version(conn: psycopg.Connection, layer: TileLayer) -> int:
@@ -95,18 +129,32 @@ def layers_version(conn: psycopg.Connection, layer: TileLayer) -> int:
                         (list(layer.layer_versions),), prepare=True).fetchone()[0]
 
 
-def get_tile(conn: psycopg.Connection, layer: TileLayer, z: int, x: int, y: int,
-             day: date | None, use_cache: bool = True) -> tuple[bytes, str, bool]:
+@lru_cache(maxsize=1)
+def _storage_area() -> tuple[float, float, float, float]:
+    return storage_area_lonlat()
+
+
+def _may_hold_data(tms: TileMatrixSet, z: int, x: int, y: int) -> bool:
+    west, south, east, north = tms.lonlat_envelope(z, y, x)
+    a_west, a_south, a_east, a_north = _storage_area()
+    return west < a_east and east > a_west and south < a_north and north > a_south
+
+
+def get_tile(conn: psycopg.Connection, layer: TileLayer, z: int, x: int, y: int, day: date | None,
+             use_cache: bool = True, tms: TileMatrixSet = WEB_MERCATOR_QUAD) -> tuple[bytes, str, bool]:
     """(MVT bytes, ETag, served from cache): from the cache when built from the current layer versions."""
     version = layers_version(conn, layer)
     variant = day.isoformat() if day else ""
+    if tms is not WEB_MERCATOR_QUAD:
+        variant = f"{tms.id}:{variant}"
+    if not _may_hold_data(tms, z, x, y):  # far from Morocco: empty, and not transformable to the storage CRS
+        return b"", hashlib.sha1(f"{layer.id}/{z}/{x}/{y}/{variant}/{version}".encode()).hexdigest()[:20], False
     row = None if not use_cache else conn.execute(
         "SELECT data, etag FROM tile_cache WHERE collection = %s AND z = %s AND x = %s AND y = %s AND variant = %s "
         "AND version = %s", (layer.id, z, x, y, variant, version), prepare=True).fetchone()
     if row:
         return bytes(row[0]), row[1], True
-    params = {"z": z, "x": x, "y": y, "day": day}
-    data = conn.execute(tile_sql(layer, z, day), params).fetchone()[0] or b""
+    data = conn.execute(tile_sql(layer, z, day, tms), tile_params(tms, z, x, y, day)).fetchone()[0] or b""
     data = bytes(data)
     etag = hashlib.sha1(f"{layer.id}/{z}/{x}/{y}/{variant}/{version}".encode() + data).hexdigest()[:20]
     if not use_cache:

@@ -133,13 +133,30 @@ def sample_url(server_url, template_name):
     drop_database(server_url, name)
 
 
+LIVE_REQUESTS: list[str] = []  # path?query of every request the live OGC server answered
+
+
 @pytest.fixture(scope="session")
 def live(sample_url):
     from app import create_app
 
     app = create_app(Settings(database_url=sample_url, pool_min=1, pool_max=4, cors_origins="https://carte.example"))
+    inner = app.wsgi_app
+
+    def logged(environ, start_response):
+        LIVE_REQUESTS.append(f"{environ['PATH_INFO']}?{environ.get('QUERY_STRING', '')}")
+        return inner(environ, start_response)
+
+    app.wsgi_app = logged
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}/ogc"
     server.shutdown()
+
+
+@pytest.fixture
+def live_requests(live):
+    """The requests the live server answers during the test (a client's request count)."""
+    LIVE_REQUESTS.clear()
+    return LIVE_REQUESTS

@@ -26,7 +26,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-SERVER_MODULES = ("app.py", "settings.py")
+SERVER_MODULES = tuple(f"{m}.py" for m in PYPROJECT["tool"]["setuptools"]["py-modules"])
 SERVER_PACKAGES = ("gis", "layers", "instruction", "api", "notes", "data")
 PLUGIN_PACKAGES = ("urbasig_pygeoapi",)
 NOT_SHIPPED = ("tests", "bench", "devtools", "docs", "scripts")

@@ -175,7 +175,9 @@ class UrbasigProvider(BaseProvider):
             q.properties = tuple(self._prop(name, "properties") for name in select_properties)
         elif self.properties:
             q.properties = self.published
-        q.day = parse_datetime(datetime_)
+        day = parse_datetime(datetime_)  # zoning layers: the versions in force today unless asked (as /ogc does)
+        q.day = date.today() if day is None and self.collection.temporal == "plan" else (
+            None if day == (None, None) else day)
         return q
 
     def query(self, offset: int = 0, limit: int = 10, resulttype: str = "results", bbox: list | None = None,

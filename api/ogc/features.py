@@ -8,30 +8,22 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from datetime import date, datetime
 from urllib.parse import urlencode
 
 import psycopg
 
 from api.ogc.cql2_text import parse_text
+from gis.crs import API_CRS, CRS84_URI, SRID_DOMAINS, api_crs_uri
 from gis.errors import InputError, NotFound
+from gis.landref import parse_land_ref
 from layers import cql
-from layers.features import COLLECTIONS, Collection, ItemsQuery, run_item, run_items
+from layers.features import COLLECTIONS, Collection, ItemsQuery, Prop, equals_sql, run_item, run_items
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000
 MAX_OFFSET = 1_000_000  # deeper pages are reached with the keyset cursor of the next links
-CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
-CRS = {  # URI -> (srid, flip to lat/lon, decimals)
-    CRS84: (4326, False, 7),
-    "http://www.opengis.net/def/crs/EPSG/0/4326": (4326, True, 7),
-    "http://www.opengis.net/def/crs/EPSG/0/3857": (3857, False, 2),
-    "http://www.opengis.net/def/crs/EPSG/0/26191": (26191, False, 3),
-}
-ALIASES = {"CRS84": CRS84, "OGC:CRS84": CRS84, "EPSG:4326": "http://www.opengis.net/def/crs/EPSG/0/4326",
-           "EPSG:3857": "http://www.opengis.net/def/crs/EPSG/0/3857",
-           "EPSG:26191": "http://www.opengis.net/def/crs/EPSG/0/26191",
-           "[EPSG:4326]": "http://www.opengis.net/def/crs/EPSG/0/4326"}
 ITEM_PARAMS = {"f", "limit", "bbox", "bbox-crs", "crs", "filter", "filter-lang", "filter-crs", "datetime", "sortby",
                "properties", "cursor", "offset", "skipGeometry", "api_key"}
 GEOJSON = "application/geo+json"
@@ -54,11 +46,11 @@ def collection_or_404(collection_id: str, partner: bool) -> Collection:
 def crs_of(value: str | None, what: str) -> tuple[str, int, bool, int]:
     """(URI, srid, flip, decimals) of a supported CRS, 400 otherwise."""
     if value is None or value == "":
-        return (CRS84, *CRS[CRS84])
-    uri = ALIASES.get(value.strip("<>"), value.strip("<>"))
-    if uri not in CRS:
-        raise OgcError(f"{what} non pris en charge : « {value} » (SCR : {', '.join(CRS)})")
-    return (uri, *CRS[uri])
+        return (CRS84_URI, *API_CRS[CRS84_URI])
+    uri = api_crs_uri(value)
+    if uri is None:
+        raise OgcError(f"{what} non pris en charge : « {value} » (SCR : {', '.join(API_CRS)})")
+    return (uri, *API_CRS[uri])
 
 
 def _int(value: str | None, name: str, default: int, low: int, high: int | None = None) -> int:
@@ -85,13 +77,9 @@ def _bbox(value: str) -> tuple[float, float, float, float]:
     return tuple(nums)
 
 
-RANGES = {4326: (-180, -90, 180, 90), 3857: (-20037508.35, -20048966.11, 20037508.35, 20048966.11),
-          26191: (-1e7, -1e7, 1e7, 1e7)}
-
-
 def _check_range(box: tuple[float, float, float, float], srid: int, flip: bool) -> None:
     x0, y0, x1, y1 = (box[1], box[0], box[3], box[2]) if flip else box
-    lo_x, lo_y, hi_x, hi_y = RANGES[srid]
+    lo_x, lo_y, hi_x, hi_y = SRID_DOMAINS[srid]
     if not (lo_x <= x0 <= hi_x and lo_x <= x1 <= hi_x and lo_y <= y0 <= hi_y and lo_y <= y1 <= hi_y):
         raise OgcError(f"bbox hors du domaine du SCR (EPSG:{srid}) : vérifiez l'ordre des axes et bbox-crs")
 
@@ -129,52 +117,106 @@ def decode_cursor(token: str) -> dict:
         raise OgcError("cursor invalide : suivez les liens next/prev de la réponse") from None
 
 
-def build_query(c: Collection, args: dict[str, str], partner: bool) -> tuple[ItemsQuery, str]:
-    """Validate every parameter into an ItemsQuery; returns it with the response CRS URI."""
-    unknown = set(args) - ITEM_PARAMS
-    if unknown:
-        raise OgcError(f"paramètre(s) inconnu(s) : {', '.join(sorted(unknown))}")
-    crs_uri, srid, flip, decimals = crs_of(args.get("crs"), "crs")
-    q = ItemsQuery(collection=c, limit=_int(args.get("limit"), "limit", DEFAULT_LIMIT, 1, MAX_LIMIT), srid=srid,
-                   flip=flip, precision=decimals, partner=partner)
-    q.skip_geometry = args.get("skipGeometry", "false").lower() == "true"
+SIMPLE_TYPES = ("string", "number", "integer", "boolean", "date")  # queryables usable as query parameters
+
+
+def simple_queryables(c: Collection, partner: bool) -> dict[str, Prop]:
+    """The queryables with a simple value, each usable as a query parameter of the same name (Part 3)."""
+    return {p.name: p for p in c.visible(partner) if p.type in SIMPLE_TYPES and p.name not in ITEM_PARAMS}
+
+
+def _number(prop: Prop, text: str) -> int | float:
+    try:
+        value = int(text) if prop.type == "integer" else float(text)
+    except ValueError:
+        kind = "un entier" if prop.type == "integer" else "un nombre"
+        raise OgcError(f"{prop.name} : {kind} attendu (reçu « {text} »)") from None
+    if not math.isfinite(value) or abs(value) >= 2**63:
+        raise OgcError(f"{prop.name} : nombre hors limites (reçu « {text} »)")
+    return value
+
+
+def queryable_value(prop: Prop, text: str) -> object:
+    """The typed value of a queryable given as a query parameter; 400 with a French message when it cannot be."""
+    if prop.type in ("integer", "number"):
+        return _number(prop, text)
+    if prop.type == "boolean":
+        if text.lower() not in ("true", "false"):
+            raise OgcError(f"{prop.name} : true ou false attendu (reçu « {text} »)")
+        return text.lower() == "true"
+    if prop.type == "date":
+        try:
+            return cql.iso_date(text)
+        except ValueError:
+            raise OgcError(f"{prop.name} : date AAAA-MM-JJ attendue (reçu « {text} »)") from None
+    if "\x00" in text or len(text) > 1000:
+        raise OgcError(f"{prop.name} : texte invalide (caractère nul ou plus de 1000 caractères)")
+    if prop.format == "landref":
+        return parse_land_ref(text).normalized  # any accepted spelling; None: untitled land
+    return text
+
+
+def _apply_bbox(q: ItemsQuery, args: dict[str, str]) -> None:
     if args.get("bbox"):
         q.bbox = _bbox(args["bbox"])
         _, q.bbox_srid, q.bbox_flip, _ = crs_of(args.get("bbox-crs"), "bbox-crs")
         _check_range(q.bbox, q.bbox_srid, q.bbox_flip)
     elif args.get("bbox-crs"):
         crs_of(args["bbox-crs"], "bbox-crs")
-    if args.get("properties") is not None:
-        names = [n.strip() for n in args["properties"].split(",") if n.strip()]
-        props = []
-        for name in names:
-            prop = c.prop(name)
-            if prop is None or (prop.restricted and not partner):
-                raise OgcError(f"properties : propriété inconnue « {name} »")
-            props.append(prop)
-        q.properties = tuple(props)
-    if args.get("sortby"):
-        for item in args["sortby"].split(","):
-            item = item.strip()
-            desc = item.startswith("-")
-            name = item.lstrip("+-")
-            prop = c.prop(name)
-            if prop is None or (prop.restricted and not partner) or prop.type == "array":
-                raise OgcError(f"sortby : propriété inconnue ou non triable « {name} »")
-            q.sort.append((prop, desc))
-    if args.get("filter"):
-        lang = args.get("filter-lang", "cql2-text")
-        if lang == "cql2-text":
-            ast = parse_text(args["filter"])
-        elif lang == "cql2-json":
-            ast = cql.from_json(args["filter"])
-        else:
-            raise OgcError(f"filter-lang non pris en charge : « {lang} » (cql2-text, cql2-json)")
-        _, fsrid, fflip, _ = crs_of(args.get("filter-crs"), "filter-crs")
-        condition, params = cql.to_sql(ast, c, fsrid, fflip, partner)
+
+
+def _visible_prop(c: Collection, name: str, partner: bool) -> Prop | None:
+    prop = c.prop(name)
+    return None if prop is None or (prop.restricted and not partner) else prop
+
+
+def _apply_properties(q: ItemsQuery, args: dict[str, str]) -> None:
+    if args.get("properties") is None:
+        return
+    props = []
+    for name in (n.strip() for n in args["properties"].split(",")):
+        if not name:
+            continue
+        prop = _visible_prop(q.collection, name, q.partner)
+        if prop is None:
+            raise OgcError(f"properties : propriété inconnue « {name} »")
+        props.append(prop)
+    q.properties = tuple(props)
+
+
+def _apply_sortby(q: ItemsQuery, args: dict[str, str]) -> None:
+    for item in (i.strip() for i in args.get("sortby", "").split(",") if i.strip()):
+        name = item.lstrip("+-")
+        prop = _visible_prop(q.collection, name, q.partner)
+        if prop is None or prop.type == "array":
+            raise OgcError(f"sortby : propriété inconnue ou non triable « {name} »")
+        q.sort.append((prop, item.startswith("-")))
+
+
+def _apply_filter(q: ItemsQuery, args: dict[str, str]) -> None:
+    if not args.get("filter"):
+        return
+    lang = args.get("filter-lang", "cql2-text")
+    if lang == "cql2-text":
+        ast = parse_text(args["filter"])
+    elif lang == "cql2-json":
+        ast = cql.from_json(args["filter"])
+    else:
+        raise OgcError(f"filter-lang non pris en charge : « {lang} » (cql2-text, cql2-json)")
+    _, fsrid, fflip, _ = crs_of(args.get("filter-crs"), "filter-crs")
+    condition, params = cql.to_sql(ast, q.collection, fsrid, fflip, q.partner)
+    q.where.append(condition)
+    q.params += params
+
+
+def _apply_queryables(q: ItemsQuery, args: dict[str, str], queryables: dict[str, Prop]) -> None:
+    for name in sorted(set(args) & set(queryables)):
+        condition, params = equals_sql(queryables[name], queryable_value(queryables[name], args[name]))
         q.where.append(condition)
         q.params += params
-    q.day = parse_datetime(args.get("datetime"))
+
+
+def _apply_paging(q: ItemsQuery, args: dict[str, str]) -> None:
     if args.get("cursor"):
         token = decode_cursor(args["cursor"])
         q.after, q.offset = token.get("a"), token.get("o", 0)
@@ -185,6 +227,35 @@ def build_query(c: Collection, args: dict[str, str], partner: bool) -> tuple[Ite
         q.offset = _int(args.get("offset"), "offset", 0, 0)
         if q.offset > MAX_OFFSET:
             raise OgcError(f"offset au plus {MAX_OFFSET} : suivez les liens next (curseur) pour aller plus loin")
+
+
+def day_of(c: Collection, value: str | None) -> object | None:
+    """The datetime asked for; zoning layers default to the plan versions in force today, "../.." means all."""
+    day = parse_datetime(value)
+    if day is None and c.temporal == "plan":
+        return date.today()
+    return None if day == (None, None) else day
+
+
+def build_query(c: Collection, args: dict[str, str], partner: bool) -> tuple[ItemsQuery, str]:
+    """Validate every parameter into an ItemsQuery; returns it with the response CRS URI."""
+    queryables = simple_queryables(c, partner)
+    unknown = set(args) - ITEM_PARAMS - set(queryables)
+    if unknown:
+        raise OgcError(f"paramètre(s) inconnu(s) : {', '.join(sorted(unknown))} (paramètres : "
+                       f"{', '.join(sorted(ITEM_PARAMS - {'api_key'}))} et les propriétés filtrables "
+                       f"{', '.join(queryables)})")
+    crs_uri, srid, flip, decimals = crs_of(args.get("crs"), "crs")
+    q = ItemsQuery(collection=c, limit=_int(args.get("limit"), "limit", DEFAULT_LIMIT, 1, MAX_LIMIT), srid=srid,
+                   flip=flip, precision=decimals, partner=partner)
+    q.skip_geometry = args.get("skipGeometry", "false").lower() == "true"
+    _apply_bbox(q, args)
+    _apply_properties(q, args)
+    _apply_sortby(q, args)
+    _apply_filter(q, args)
+    _apply_queryables(q, args, queryables)
+    q.day = day_of(c, args.get("datetime"))
+    _apply_paging(q, args)
     return q, crs_uri
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import psycopg
 
-from api.ogc.features import CRS, CRS84, collection_or_404
+from api.ogc.features import collection_or_404
+from gis.crs import API_CRS, CRS84_URI
 from layers.features import COLLECTIONS, Collection
 from layers.metadata import collection_extent
 
@@ -65,8 +66,8 @@ def describe(conn: psycopg.Connection, base: str, c: Collection) -> dict:
     """One collection's description."""
     href = f"{base}/collections/{c.id}"
     doc = {"id": c.id, "title": c.title, "description": c.description, "itemType": "feature",
-           "crs": list(CRS), "storageCrs": "http://www.opengis.net/def/crs/EPSG/0/26191",
-           "extent": {"spatial": {"bbox": [collection_extent(conn, c) or [-180, -90, 180, 90]], "crs": CRS84}},
+           "crs": list(API_CRS), "storageCrs": "http://www.opengis.net/def/crs/EPSG/0/26191",
+           "extent": {"spatial": {"bbox": [collection_extent(conn, c) or [-180, -90, 180, 90]], "crs": CRS84_URI}},
            "links": [{"href": href, "rel": "self", "type": "application/json", "title": c.title},
                      {"href": f"{href}/items", "rel": "items", "type": "application/geo+json", "title": "entités"},
                      {"href": f"{href}/items?f=html", "rel": "items", "type": "text/html", "title": "entités (HTML)"},

@@ -1,12 +1,21 @@
-"""The OpenAPI 3.0 document of /ogc, generated once at start-up from the collection registry."""
+"""The OpenAPI 3.0 document of /ogc, generated once at start-up from the collection registry.
+
+Paths are relative to the API's landing page (`servers: [{"url": "/ogc"}]`), as GDAL's OAPIF driver and
+QGIS look them up: `/collections/{id}/items`. Standard parameters are components referenced by `$ref`
+(GDAL ≥ 3.8 and QGIS read `#/components/parameters/limit` for its maximum and default); each collection's
+simple queryables are query parameters of its items path (GDAL then sends `-where` equalities to the server).
+"""
 
 from __future__ import annotations
 
 import json
 
-from api.ogc.features import CRS, DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
-from layers.features import COLLECTIONS
+from api.ogc.features import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, simple_queryables
+from gis.crs import API_CRS
+from gis.tms import TILE_MATRIX_SETS
+from layers.features import COLLECTIONS, Collection, Prop
 
+SERVER = "/ogc"
 _ERROR = {"description": "Requête invalide", "content": {"application/json": {"schema": {
     "type": "object", "required": ["code", "description"],
     "properties": {"code": {"type": "string"}, "description": {"type": "string"}}}}}}
@@ -17,17 +26,18 @@ def _param(name: str, schema: dict, description: str, explode: bool = False, sty
             "style": style, "explode": explode}
 
 
-ITEM_PARAMS = [
+PARAMETERS = {p["name"]: p for p in (
     _param("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-           f"nombre d'entités (au plus {MAX_LIMIT})"),
+           f"nombre d'entités par page (au plus {MAX_LIMIT})"),
     _param("bbox", {"type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "number"}},
            "minx,miny,maxx,maxy dans bbox-crs (CRS84 par défaut)"),
-    _param("bbox-crs", {"type": "string", "enum": list(CRS)}, "SCR de bbox"),
-    _param("crs", {"type": "string", "enum": list(CRS)}, "SCR de la réponse"),
+    _param("bbox-crs", {"type": "string", "enum": list(API_CRS)}, "SCR de bbox"),
+    _param("crs", {"type": "string", "enum": list(API_CRS)}, "SCR de la réponse"),
     _param("filter", {"type": "string"}, "filtre CQL2"),
     _param("filter-lang", {"type": "string", "enum": ["cql2-text", "cql2-json"]}, "langage du filtre"),
-    _param("filter-crs", {"type": "string", "enum": list(CRS)}, "SCR des géométries du filtre"),
-    _param("datetime", {"type": "string"}, "instant ou intervalle : versions de plan en vigueur"),
+    _param("filter-crs", {"type": "string", "enum": list(API_CRS)}, "SCR des géométries du filtre"),
+    _param("datetime", {"type": "string"}, "jour ou intervalle : versions de plan en vigueur (par défaut : "
+           "aujourd'hui pour les zones, prescriptions et SDAU ; ../.. : toutes les versions)"),
     _param("sortby", {"type": "string"}, "propriétés de tri (+nom, -nom)"),
     _param("properties", {"type": "string"}, "propriétés à renvoyer, séparées par des virgules"),
     _param("cursor", {"type": "string"}, "jeton de page (liens next/prev)"),
@@ -35,79 +45,116 @@ ITEM_PARAMS = [
            "décalage (tri sur d'autres propriétés que l'identifiant)"),
     _param("skipGeometry", {"type": "boolean"}, "sans géométrie"),
     _param("f", {"type": "string", "enum": ["json", "html"]}, "format"),
-]
+)}
+ITEMS_PARAMS = [name for name in PARAMETERS if name != "f"] + ["f"]
+SCHEMAS = {"string": {"type": "string"}, "number": {"type": "number"}, "integer": {"type": "integer"},
+           "boolean": {"type": "boolean"}, "date": {"type": "string", "format": "date"}}
 
 
-def build_openapi() -> str:
-    """The document as JSON text."""
-    paths: dict[str, dict] = {
-        "/ogc/": {"get": {"summary": "Page d'accueil", "operationId": "landing",
-                          "parameters": [ITEM_PARAMS[-1]], "responses": {"200": {"description": "accueil"}}}},
-        "/ogc/conformance": {"get": {"summary": "Classes de conformité", "operationId": "conformance",
-                                     "parameters": [ITEM_PARAMS[-1]],
-                                     "responses": {"200": {"description": "conformité"}}}},
-        "/ogc/collections": {"get": {"summary": "Collections", "operationId": "collections",
-                                     "parameters": [ITEM_PARAMS[-1]],
-                                     "responses": {"200": {"description": "collections"}}}},
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/parameters/{name}"}
+
+
+def _get(summary: str, operation: str, responses: dict, parameters: list | None = None) -> dict:
+    return {"get": {"summary": summary, "operationId": operation, "parameters": parameters or [_ref("f")],
+                    "responses": responses}}
+
+
+def queryable_parameter(prop: Prop) -> dict:
+    """A simple queryable as a query parameter of the items path (same name and schema)."""
+    return _param(prop.name, SCHEMAS[prop.type], f"{prop.title or prop.name} (égalité)")
+
+
+def _collection_paths(c: Collection) -> dict:
+    base = f"/collections/{c.id}"
+    ok = {"description": "FeatureCollection GeoJSON", "content": {"application/geo+json": {}}}
+    items_params = [_ref(n) for n in ITEMS_PARAMS] + [queryable_parameter(p)
+                                                      for p in simple_queryables(c, partner=False).values()]
+    id_schema = {"type": "integer"} if c.id_type == "integer" else {"type": "string"}
+    item_params = [{"name": "featureId", "in": "path", "required": True, "schema": id_schema}, _ref("crs"), _ref("f")]
+    return {
+        base: _get(c.title, f"describe_{c.id}", {"200": {"description": c.description}, "404": _ERROR}),
+        f"{base}/queryables": _get(f"{c.title} : propriétés filtrables", f"queryables_{c.id}",
+                                   {"200": {"description": "JSON Schema"}}, []),
+        f"{base}/items": _get(f"{c.title} : entités", f"items_{c.id}", {"200": ok, "400": _ERROR, "404": _ERROR},
+                              items_params),
+        f"{base}/items/{{featureId}}": _get(f"{c.title} : une entité", f"item_{c.id}",
+                                            {"200": {**ok, "description": "Feature GeoJSON"}, "400": _ERROR,
+                                             "404": _ERROR}, item_params),
     }
-    for c in COLLECTIONS.values():
-        if c.restricted:
-            continue
-        base = f"/ogc/collections/{c.id}"
-        paths[base] = {"get": {"summary": c.title, "operationId": f"describe_{c.id}", "parameters": [ITEM_PARAMS[-1]],
-                               "responses": {"200": {"description": c.description}, "404": _ERROR}}}
-        paths[f"{base}/queryables"] = {"get": {"summary": f"{c.title} : propriétés filtrables",
-                                               "operationId": f"queryables_{c.id}",
-                                               "responses": {"200": {"description": "JSON Schema"}}}}
-        paths[f"{base}/items"] = {"get": {"summary": f"{c.title} : entités", "operationId": f"items_{c.id}",
-                                          "parameters": ITEM_PARAMS,
-                                          "responses": {"200": {"description": "FeatureCollection GeoJSON",
-                                                                "content": {"application/geo+json": {}}},
-                                                        "400": _ERROR, "404": _ERROR}}}
-        id_schema = {"type": "integer"} if c.id_type == "integer" else {"type": "string"}
-        paths[f"{base}/items/{{featureId}}"] = {"get": {
-            "summary": f"{c.title} : une entité", "operationId": f"item_{c.id}",
-            "parameters": [{"name": "featureId", "in": "path", "required": True, "schema": id_schema},
-                           ITEM_PARAMS[3], ITEM_PARAMS[-1]],
-            "responses": {"200": {"description": "Feature GeoJSON", "content": {"application/geo+json": {}}},
-                          "400": _ERROR, "404": _ERROR}}}
-    from api.ogc.processes import PROCESSES, REQUIRED
-    from layers.tiles import MAX_ZOOM, MIN_ZOOM, TILE_LAYERS
 
-    for layer in TILE_LAYERS:
-        base = f"/ogc/collections/{layer}/tiles"
-        paths[base] = {"get": {"summary": f"{layer} : jeux de tuiles", "operationId": f"tilesets_{layer}",
-                               "responses": {"200": {"description": "jeux de tuiles"}}}}
-        paths[f"{base}/WebMercatorQuad"] = {"get": {"summary": f"{layer} : tuiles WebMercatorQuad",
-                                                    "operationId": f"tileset_{layer}",
-                                                    "responses": {"200": {"description": "métadonnées"}}}}
-        paths[f"{base}/WebMercatorQuad/tilejson"] = {"get": {"summary": f"{layer} : TileJSON",
-                                                             "operationId": f"tilejson_{layer}",
-                                                             "responses": {"200": {"description": "TileJSON 3.0.0"}}}}
-        tile_params = [{"name": n, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
-                       for n in ("tileMatrix", "tileRow", "tileCol")]
-        tile_params[0]["schema"] = {"type": "integer", "minimum": MIN_ZOOM, "maximum": MAX_ZOOM}
-        tile_params.append(_param("datetime", {"type": "string", "format": "date"}, "plans en vigueur à cette date"))
-        paths[f"{base}/WebMercatorQuad/{{tileMatrix}}/{{tileRow}}/{{tileCol}}"] = {"get": {
-            "summary": f"{layer} : une tuile vectorielle", "operationId": f"tile_{layer}", "parameters": tile_params,
-            "responses": {"200": {"description": "tuile MVT", "content": {"application/vnd.mapbox-vector-tile": {}}},
-                          "204": {"description": "tuile vide"}, "304": {"description": "inchangée"},
-                          "400": _ERROR, "404": _ERROR}}}
-    paths["/ogc/processes"] = {"get": {"summary": "Processus", "operationId": "processes",
-                                       "responses": {"200": {"description": "liste"}}}}
+
+def _tile_paths(layer: str) -> dict:
+    from layers.tiles import TILE_LAYERS
+
+    if layer not in TILE_LAYERS:
+        return {}
+    base = f"/collections/{layer}/tiles"
+    tms = {"name": "tileMatrixSetId", "in": "path", "required": True,
+           "schema": {"type": "string", "enum": list(TILE_MATRIX_SETS)}}
+    low = min(t.served[0] for t in TILE_MATRIX_SETS.values())
+    high = max(t.served[1] for t in TILE_MATRIX_SETS.values())
+    cells = [{"name": n, "in": "path", "required": True, "schema": {"type": "integer", "minimum": 0}}
+             for n in ("tileRow", "tileCol")]
+    level = {"name": "tileMatrix", "in": "path", "required": True,
+             "schema": {"type": "integer", "minimum": low, "maximum": high}}
+    day = _param("datetime", {"type": "string", "format": "date"}, "plans en vigueur ce jour (par défaut aujourd'hui)")
+    mvt = {"description": "tuile MVT", "content": {"application/vnd.mapbox-vector-tile": {}}}
+    return {
+        base: _get(f"{layer} : jeux de tuiles", f"tilesets_{layer}", {"200": {"description": "jeux de tuiles"}}, []),
+        f"{base}/{{tileMatrixSetId}}": _get(f"{layer} : métadonnées du jeu de tuiles", f"tileset_{layer}",
+                                            {"200": {"description": "métadonnées"}, "404": _ERROR}, [tms]),
+        f"{base}/{{tileMatrixSetId}}/tilejson": _get(f"{layer} : TileJSON (WebMercatorQuad)", f"tilejson_{layer}",
+                                                     {"200": {"description": "TileJSON 3.0.0"}, "404": _ERROR}, [tms]),
+        f"{base}/{{tileMatrixSetId}}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}": _get(
+            f"{layer} : une tuile vectorielle", f"tile_{layer}",
+            {"200": mvt, "204": {"description": "tuile vide"}, "304": {"description": "inchangée"}, "400": _ERROR,
+             "404": _ERROR}, [tms, level, *cells, day]),
+    }
+
+
+def _process_paths() -> dict:
+    from api.ogc.processes import PROCESSES, REQUIRED
+
+    paths = {"/processes": _get("Processus", "processes", {"200": {"description": "liste"}}, [])}
     for pid, spec in PROCESSES.items():
-        paths[f"/ogc/processes/{pid}"] = {"get": {"summary": spec["title"], "operationId": f"process_{pid}",
-                                                  "responses": {"200": {"description": "description"}}}}
+        paths[f"/processes/{pid}"] = _get(spec["title"], f"process_{pid}", {"200": {"description": "description"}}, [])
         inputs = {name: item["schema"] for name, item in spec["inputs"].items()}
         body = {"type": "object", "required": ["inputs"], "properties": {"inputs": {
             "type": "object", "required": sorted(REQUIRED[pid]), "properties": inputs, "additionalProperties": False}}}
-        paths[f"/ogc/processes/{pid}/execution"] = {"post": {
+        paths[f"/processes/{pid}/execution"] = {"post": {
             "summary": f"Exécuter : {spec['title']}", "operationId": f"execute_{pid}",
             "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
             "responses": {"200": {"description": "résultat", "content": {"application/json": {}}}, "400": _ERROR,
                           "404": _ERROR, "413": {"description": "corps trop grand"}}}}
-    doc = {"openapi": "3.0.3",
-           "info": {"title": "urbasig — API OGC", "version": "1.0",
-                    "description": "OGC API Features des couches d'urbanisme de Casablanca-Settat"},
-           "paths": paths}
-    return json.dumps(doc, ensure_ascii=False)
+    return paths
+
+
+def build_document() -> dict:
+    """The OpenAPI document as a dict."""
+    paths: dict[str, dict] = {
+        "/": _get("Page d'accueil", "landing", {"200": {"description": "accueil"}}),
+        "/conformance": _get("Classes de conformité", "conformance", {"200": {"description": "conformité"}}),
+        "/collections": _get("Collections", "collections", {"200": {"description": "collections"}}),
+        "/tileMatrixSets": _get("Jeux de matrices de tuiles", "tile_matrix_sets", {"200": {"description": "liste"}},
+                                []),
+        "/tileMatrixSets/{tileMatrixSetId}": _get(
+            "Définition d'un jeu de matrices de tuiles", "tile_matrix_set",
+            {"200": {"description": "OGC 2D TMS"}, "404": _ERROR},
+            [{"name": "tileMatrixSetId", "in": "path", "required": True,
+              "schema": {"type": "string", "enum": list(TILE_MATRIX_SETS)}}]),
+    }
+    for c in COLLECTIONS.values():
+        if not c.restricted:
+            paths |= _collection_paths(c) | _tile_paths(c.id)
+    paths |= _process_paths()
+    return {"openapi": "3.0.3",
+            "info": {"title": "urbasig — API OGC", "version": "1.0",
+                     "description": "OGC API Features, Tiles et Processes des couches d'urbanisme de Casablanca-Settat"},
+            "servers": [{"url": SERVER, "description": "cette API (chemins relatifs à sa page d'accueil)"}],
+            "paths": paths, "components": {"parameters": PARAMETERS}}
+
+
+def build_openapi() -> str:
+    """The document as JSON text."""
+    return json.dumps(build_document(), ensure_ascii=False)

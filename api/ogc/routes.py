@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 from api.db import get_db
 from api.ogc import features, processes, tiles
 from api.ogc.meta import collection_doc, collections_doc, conformance_doc, landing_doc
+from gis.errors import Unauthorized
 
 ogc = Blueprint("ogc", __name__, url_prefix="/ogc")
 
@@ -18,12 +19,16 @@ def _base() -> str:
 
 
 def _partner() -> bool:
+    """Whether the caller sent a valid partner key; a key that is sent but unknown or revoked is a 401."""
     key = request.headers.get("X-API-Key") or request.args.get("api_key")
     if not key:
         return False
     from layers.apikeys import check_key
 
-    return check_key(get_db(), key)
+    if not check_key(get_db(), key):
+        raise Unauthorized("clé d'API (X-API-Key) inconnue ou révoquée : vérifiez la clé reçue de l'agence, "
+                           "ou retirez l'en-tête pour un accès public")
+    return True
 
 
 def _wants_html() -> bool:
@@ -104,15 +109,13 @@ def item(collection_id: str, item_id: str) -> Response:
 @ogc.get("/tileMatrixSets")
 def tile_matrix_sets() -> Response:
     """The tile matrix sets served."""
-    return _json({"tileMatrixSets": [{"id": tiles.TMS, "uri": tiles.TMS_URI, "links": [
-        {"href": f"{_base()}/tileMatrixSets/{tiles.TMS}", "rel": "self", "type": "application/json"}]}]})
+    return _json(tiles.tile_matrix_sets(_base()))
 
 
 @ogc.get("/tileMatrixSets/<tms>")
 def tile_matrix_set(tms: str) -> Response:
-    """WebMercatorQuad."""
-    tiles.check_tms(tms)
-    return _json(tiles.tile_matrix_set())
+    """The standard definition of WebMercatorQuad or WorldCRS84Quad."""
+    return _json(tiles.tile_matrix_set(tms))
 
 
 @ogc.get("/collections/<collection_id>/tiles")
@@ -124,15 +127,13 @@ def collection_tilesets(collection_id: str) -> Response:
 @ogc.get("/collections/<collection_id>/tiles/<tms>")
 def collection_tileset(collection_id: str, tms: str) -> Response:
     """Tileset metadata."""
-    tiles.check_tms(tms)
-    return _json(tiles.tileset(get_db(), _base(), collection_id))
+    return _json(tiles.tileset(get_db(), _base(), collection_id, tms))
 
 
 @ogc.get("/collections/<collection_id>/tiles/<tms>/tilejson")
 def collection_tilejson(collection_id: str, tms: str) -> Response:
     """TileJSON for web maps."""
-    tiles.check_tms(tms)
-    return _json(tiles.tilejson(get_db(), _base(), collection_id))
+    return _json(tiles.tilejson(get_db(), _base(), collection_id, tms))
 
 
 @ogc.get("/collections/<collection_id>/tiles/<tms>/<z>/<y>/<x>")
@@ -140,7 +141,8 @@ def collection_tile(collection_id: str, tms: str, z: str, y: str, x: str) -> Res
     """One vector tile (cached in the database, ETag, Cache-Control)."""
     tiles.check_tms(tms)
     headers, status, body = tiles.tile(get_db(), collection_id, z, y, x, request.args.to_dict(),
-                                       request.headers.get("If-None-Match"), current_app.config["URBASIG"].tile_cache)
+                                       request.headers.get("If-None-Match"), current_app.config["URBASIG"].tile_cache,
+                                       tms)
     return Response(body, status=status, headers=headers)
 
 

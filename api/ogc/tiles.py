@@ -1,25 +1,33 @@
-"""OGC API Tiles handlers: tile matrix set, tilesets, TileJSON and the tiles themselves."""
+"""OGC API Tiles handlers: tile matrix sets, tilesets, TileJSON and the tiles themselves.
+
+Two standard tile matrix sets: WebMercatorQuad (web maps, TileJSON) and WorldCRS84Quad, the one GDAL's OGCAPI
+driver prefers and the only one whose layer extents it computes right (it reads the collection's lon/lat
+bbox as coordinates of the tile matrix set).
+"""
 
 from __future__ import annotations
 
-import math
+from datetime import date
 
 import psycopg
 
 from api.ogc.features import OgcError, parse_datetime
 from gis.errors import NotFound
-from layers.tiles import EXTENT, MAX_ZOOM, MIN_ZOOM, TILE_LAYERS, TileLayer, get_tile, tile_bounds_ok, tile_limits
+from gis.tms import TILE_MATRIX_SETS, WEB_MERCATOR_QUAD, TileMatrixSet
+from layers.tiles import EXTENT, TILE_LAYERS, TileLayer, get_tile, tile_limits
 
-TMS = "WebMercatorQuad"
-TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
+TMS = WEB_MERCATOR_QUAD.id
+TMS_URI = WEB_MERCATOR_QUAD.uri
 MVT = "application/vnd.mapbox-vector-tile"
-HALF = 20037508.342789244
+JSON = "application/json"
 
 
-def check_tms(tms: str) -> None:
-    """Only WebMercatorQuad is served."""
-    if tms != TMS:
-        raise NotFound(f"jeu de tuiles inconnu : « {tms} » ({TMS})")
+def check_tms(tms: str) -> TileMatrixSet:
+    """The tile matrix set called tms, 404 when it is not served."""
+    found = TILE_MATRIX_SETS.get(tms)
+    if found is None:
+        raise NotFound(f"jeu de matrices de tuiles inconnu : « {tms} » ({', '.join(TILE_MATRIX_SETS)})")
+    return found
 
 
 def tile_layer(collection_id: str) -> TileLayer:
@@ -30,98 +38,95 @@ def tile_layer(collection_id: str) -> TileLayer:
     return layer
 
 
-def tile_matrix_set() -> dict:
-    """The WebMercatorQuad definition (zoom levels served by this server)."""
-    matrices = []
-    for z in range(MIN_ZOOM, MAX_ZOOM + 1):
-        size = 2**z
-        cell = 2 * HALF / size / 256
-        matrices.append({"id": str(z), "scaleDenominator": cell / 0.00028, "cellSize": cell,
-                         "cornerOfOrigin": "topLeft", "pointOfOrigin": [-HALF, HALF], "tileWidth": 256,
-                         "tileHeight": 256, "matrixWidth": size, "matrixHeight": size})
-    return {"id": TMS, "title": "Google Maps Compatible for the World", "uri": TMS_URI,
-            "crs": "http://www.opengis.net/def/crs/EPSG/0/3857", "orderedAxes": ["X", "Y"], "tileMatrices": matrices}
+def tile_matrix_sets(base: str) -> dict:
+    """The list of tile matrix sets."""
+    return {"tileMatrixSets": [{"id": t.id, "title": t.title, "uri": t.uri, "crs": t.crs, "links": [
+        {"href": f"{base}/tileMatrixSets/{t.id}", "rel": "self", "type": JSON}]} for t in TILE_MATRIX_SETS.values()]}
 
 
-def _row_col(lon: float, lat: float, z: int) -> tuple[int, int]:
-    n = 2**z
-    x = int((lon + 180) / 360 * n)
-    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
-    return min(max(x, 0), n - 1), min(max(y, 0), n - 1)
+def tile_matrix_set(tms: str) -> dict:
+    """The standard definition of a tile matrix set (every level; tilesets give the levels served)."""
+    return check_tms(tms).definition()
 
 
-def tileset(conn: psycopg.Connection, base: str, collection_id: str) -> dict:
-    """Tileset metadata with limits per zoom and the templated tile link."""
-    layer = tile_layer(collection_id)
+def _props_schema(layer: TileLayer) -> dict:
+    return {"type": "object", "properties": {name: {"type": "string"} for name, _ in layer.props}}
+
+
+def tileset(conn: psycopg.Connection, base: str, collection_id: str, tms: str) -> dict:
+    """Tileset metadata with the limits of each level served and the templated tile link."""
+    layer, matrix_set = tile_layer(collection_id), check_tms(tms)
     bounds = tile_limits(conn, layer)
-    limits = []
-    if bounds:
-        for z in range(MIN_ZOOM, MAX_ZOOM + 1):
-            x0, y1 = _row_col(bounds[0], bounds[1], z)
-            x1, y0 = _row_col(bounds[2], bounds[3], z)
-            limits.append({"tileMatrix": str(z), "minTileRow": y0, "maxTileRow": y1, "minTileCol": x0,
-                           "maxTileCol": x1})
-    href = f"{base}/collections/{layer.id}/tiles/{TMS}"
-    return {"title": f"{layer.id} — tuiles vectorielles", "dataType": "vector",
-            "crs": "http://www.opengis.net/def/crs/EPSG/0/3857", "tileMatrixSetURI": TMS_URI,
-            "tileMatrixSetLimits": limits,
-            "layers": [{"id": layer.id, "dataType": "vector", "minTileMatrix": str(MIN_ZOOM),
-                        "maxTileMatrix": str(MAX_ZOOM), "propertiesSchema": {"type": "object", "properties": {
-                            name: {"type": "string"} for name, _ in layer.props}}}],
-            "links": [{"href": href, "rel": "self", "type": "application/json"},
-                      {"href": f"{base}/tileMatrixSets/{TMS}", "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme",
-                       "type": "application/json"},
-                      {"href": f"{href}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}", "rel": "item", "type": MVT,
-                       "templated": True},
-                      {"href": f"{href}/tilejson", "rel": "describedby", "type": "application/json",
-                       "title": "TileJSON"}]}
+    href = f"{base}/collections/{layer.id}/tiles/{matrix_set.id}"
+    low, high = matrix_set.served
+    links = [{"href": href, "rel": "self", "type": JSON},
+             {"href": f"{base}/tileMatrixSets/{matrix_set.id}",
+              "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "type": JSON},
+             {"href": f"{href}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}", "rel": "item", "type": MVT, "templated": True}]
+    if matrix_set is WEB_MERCATOR_QUAD:
+        links.append({"href": f"{href}/tilejson", "rel": "describedby", "type": JSON, "title": "TileJSON"})
+    return {"title": f"{layer.id} — tuiles vectorielles ({matrix_set.id})", "dataType": "vector",
+            "crs": matrix_set.crs, "tileMatrixSetURI": matrix_set.uri,
+            "tileMatrixSetLimits": matrix_set.limits(bounds) if bounds else [],
+            "layers": [{"id": layer.id, "dataType": "vector", "minTileMatrix": str(low), "maxTileMatrix": str(high),
+                        "propertiesSchema": _props_schema(layer)}],
+            "links": links}
 
 
 def tilesets(base: str, collection_id: str) -> dict:
-    """The tilesets of a collection (one: WebMercatorQuad)."""
+    """The tilesets of a collection: one per tile matrix set."""
     layer = tile_layer(collection_id)
-    href = f"{base}/collections/{layer.id}/tiles/{TMS}"
-    return {"tilesets": [{"title": f"{layer.id}", "dataType": "vector", "tileMatrixSetURI": TMS_URI,
-                          "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
-                          "links": [{"href": href, "rel": "self", "type": "application/json"}]}]}
+    return {"tilesets": [{"title": f"{layer.id} ({t.id})", "dataType": "vector", "tileMatrixSetURI": t.uri,
+                          "crs": t.crs, "links": [
+                              {"href": f"{base}/collections/{layer.id}/tiles/{t.id}", "rel": "self", "type": JSON},
+                              {"href": f"{base}/tileMatrixSets/{t.id}",
+                               "rel": "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme", "type": JSON}]}
+                         for t in TILE_MATRIX_SETS.values()]}
 
 
-def tilejson(conn: psycopg.Connection, base: str, collection_id: str) -> dict:
-    """TileJSON 3.0.0 for web maps (MapLibre)."""
+def tilejson(conn: psycopg.Connection, base: str, collection_id: str, tms: str) -> dict:
+    """TileJSON 3.0.0 for web maps (MapLibre, QGIS): WebMercatorQuad only, as TileJSON is XYZ Web Mercator."""
     layer = tile_layer(collection_id)
+    if check_tms(tms) is not WEB_MERCATOR_QUAD:
+        raise NotFound(f"TileJSON n'existe qu'en {TMS}")
     bounds = tile_limits(conn, layer)
+    low, high = WEB_MERCATOR_QUAD.served
     return {"tilejson": "3.0.0", "name": layer.id, "scheme": "xyz",
             "tiles": [f"{base}/collections/{layer.id}/tiles/{TMS}/{{z}}/{{y}}/{{x}}"],
-            "minzoom": MIN_ZOOM, "maxzoom": MAX_ZOOM, "bounds": list(bounds) if bounds else [-180, -85, 180, 85],
+            "minzoom": low, "maxzoom": high, "bounds": list(bounds) if bounds else [-180, -85, 180, 85],
             "vector_layers": [{"id": layer.id, "fields": {name: "String" for name, _ in layer.props},
-                               "minzoom": MIN_ZOOM, "maxzoom": MAX_ZOOM}]}
+                               "minzoom": low, "maxzoom": high}]}
+
+
+def _tile_day(layer: TileLayer, args: dict[str, str]) -> date | None:
+    unknown = set(args) - {"datetime", "f", "api_key"}
+    if unknown:
+        raise OgcError(f"paramètre(s) inconnu(s) : {', '.join(sorted(unknown))} (paramètres : datetime, f)")
+    day = parse_datetime(args.get("datetime"))
+    if isinstance(day, tuple):
+        raise OgcError("datetime : un instant est attendu pour les tuiles")
+    if day is None and layer.join_plan:
+        return date.today()  # zoning and prescriptions of the plans in force today by default
+    return day
 
 
 def tile(conn: psycopg.Connection, collection_id: str, z: str, y: str, x: str, args: dict[str, str],
-         if_none_match: str | None, use_cache: bool = True) -> tuple[dict, int, bytes]:
+         if_none_match: str | None, use_cache: bool = True, tms: str = TMS) -> tuple[dict, int, bytes]:
     """One MVT tile with ETag and Cache-Control; 304 when the client's copy is current."""
-    layer = tile_layer(collection_id)
+    layer, matrix_set = tile_layer(collection_id), check_tms(tms)
     try:
         zi, yi, xi = int(z), int(y), int(x)
     except ValueError:
         raise OgcError("tuile : z, y et x doivent être des entiers") from None
-    if not tile_bounds_ok(zi, xi, yi):
-        raise NotFound(f"tuile hors de la pyramide servie (niveaux {MIN_ZOOM} à {MAX_ZOOM}) : {z}/{y}/{x}")
-    unknown = set(args) - {"datetime", "f", "api_key"}
-    if unknown:
-        raise OgcError(f"paramètre(s) inconnu(s) : {', '.join(sorted(unknown))}")
-    day = parse_datetime(args.get("datetime"))
-    if isinstance(day, tuple):
-        raise OgcError("datetime : un instant est attendu pour les tuiles")
-    if day is None and layer.id != "parcels":
-        from datetime import date
-
-        day = date.today()  # zoning and prescriptions of the plans in force today by default
-    data, etag, _cached = get_tile(conn, layer, zi, xi, yi, day, use_cache)
+    if not matrix_set.served_tile(zi, yi, xi):
+        low, high = matrix_set.served
+        raise NotFound(f"tuile hors de la pyramide servie ({matrix_set.id}, niveaux {low} à {high}) : {z}/{y}/{x}")
+    day = _tile_day(layer, args)
+    data, etag, _cached = get_tile(conn, layer, zi, xi, yi, day, use_cache, matrix_set)
     headers = {"ETag": f'"{etag}"', "Cache-Control": "public, max-age=300", "Content-Type": MVT}
     if if_none_match and etag in if_none_match:
         return headers, 304, b""
     return headers, (200 if data else 204), data
 
 
-__all__ = ["EXTENT", "tile", "tile_matrix_set", "tilejson", "tileset", "tilesets"]
+__all__ = ["EXTENT", "tile", "tile_matrix_set", "tile_matrix_sets", "tilejson", "tileset", "tilesets"]
