@@ -10,7 +10,7 @@ import shapely
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError as ProjCRSError
 
-from gis.errors import CRSError
+from gis.errors import ConfigError, CRSError
 
 STORAGE_SRID = 26191  # Merchich / Nord Maroc: every cadastre and plan geometry is stored in it.
 CRS84 = "OGC:CRS84"
@@ -125,6 +125,8 @@ def storage_area_lonlat(margin_deg: float = 1.0) -> tuple[float, float, float, f
     """The storage CRS's area of use in degrees (west, south, east, north), with a margin: outside it nothing
     is stored and coordinates cannot be transformed to it."""
     area = CRS.from_epsg(STORAGE_SRID).area_of_use
+    if area is None:  # only a PROJ database stripped of areas of use gets here
+        raise ConfigError(f"la base PROJ ne donne pas l'emprise d'EPSG:{STORAGE_SRID} : réinstallez pyproj")
     return area.west - margin_deg, area.south - margin_deg, area.east + margin_deg, area.north + margin_deg
 
 

@@ -150,6 +150,9 @@ def test_count_is_capped_and_ignores_the_keyset():
 def test_a_datetime_interval_on_a_temporal_collection():
     q = ItemsQuery(collection=ZONES, limit=10, day=(date(2020, 1, 1), None))
     where, params = where_sql(q)
-    assert "daterange(pv.valid_from, pv.valid_to) && daterange(%s, %s, '[]')" in text(where)
-    assert params == [date(2020, 1, 1), None]
+    statement = text(where)
+    assert statement.startswith(" WHERE t.plan_id IN (SELECT pv.id FROM plans pv WHERE EXISTS")
+    assert "plan_in_force(pv.id, c.d)" in statement  # the one definition of "in force", on the interval's days
+    assert placeholders(statement) == len(params)
+    assert params == [date(2020, 1, 1), date(2020, 1, 1), date.max]  # an open end is the last representable day
     assert where_sql(ItemsQuery(collection=PARCELS, limit=10, day=date(2020, 1, 1)))[1] == []  # not temporal
