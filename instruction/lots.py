@@ -20,10 +20,25 @@ class Lot:
 
 
 def _frontage(lot: BaseGeometry, roads: BaseGeometry | None, tolerance_m: float) -> float:
-    """Length of the lot's limit that runs along a road (within the tolerance)."""
+    """Length of the lot's limit that runs along a road (within the tolerance).
+
+    Only the pieces of limit that run along the road count: a side limit meeting the road enters the
+    tolerance band too, for `tolerance_m` at each end of the façade, and must not lengthen it (a piece counts
+    when its distance to the road changes by less than half its length: within 30° of the road's direction).
+    """
     if roads is None or roads.is_empty:
         return 0.0
-    return float(shapely.intersection(lot.boundary, roads.buffer(tolerance_m)).length)
+    ring = shapely.get_coordinates(lot.boundary)
+    edges = shapely.linestrings(list(zip(ring[:-1], ring[1:], strict=True)))
+    pieces = shapely.get_parts(shapely.intersection(edges, roads.buffer(tolerance_m)))
+    pieces = pieces[shapely.get_type_id(pieces) == 1]  # LineStrings (points where an edge only touches the band)
+    if not len(pieces):
+        return 0.0
+    starts = shapely.distance(shapely.get_point(pieces, 0), roads)
+    ends = shapely.distance(shapely.get_point(pieces, -1), roads)
+    lengths = shapely.length(pieces)
+    along = abs(ends - starts) < 0.5 * lengths
+    return float(lengths[along].sum())
 
 
 def check_lots(*, land: BaseGeometry, lots: list[Lot], internal_roads: list[BaseGeometry],

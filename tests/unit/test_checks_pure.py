@@ -130,9 +130,18 @@ def test_two_lots_filling_the_land_pass_the_global_rules_and_are_judged_each():
         "facilities_share": NA}
     lot1 = out["lots"][0]
     assert lot1["status"] == FAIL and lot1["area_m2"] == 300.0  # its façade is short
-    # 10 m of façade < 15 m; the side limits count within the 0.05 m tolerance at both ends (10.1 m)
+    # 10 m of façade < 15 m; the side limits entering the 0.05 m tolerance band do not lengthen it
     assert {r["rule"]: (r["status"], r["measured"]) for r in lot1["rules"]} == {
-        "area": (PASS, 300.0), "road_access": (PASS, 10.1), "frontage": (FAIL, 10.1)}
+        "area": (PASS, 300.0), "road_access": (PASS, 10.0), "frontage": (FAIL, 10.0)}
+
+
+def test_a_facade_just_under_the_minimum_fails():
+    out = _lots([Lot("1", shapely.box(0, 0, 14.95, 30)), Lot("2", shapely.box(14.95, 0, 30, 30))],
+                land=shapely.box(0, 0, 30, 30))
+    lot1 = {r["rule"]: (r["status"], r["measured"]) for r in out["lots"][0]["rules"]}
+    assert lot1["frontage"] == (FAIL, 14.95)
+    lot2 = {r["rule"]: (r["status"], r["measured"]) for r in out["lots"][1]["rules"]}
+    assert lot2["frontage"] == (PASS, 15.05)
 
 
 def test_overlapping_lots_and_a_landlocked_lot_fail():
