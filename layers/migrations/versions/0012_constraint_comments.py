@@ -27,9 +27,10 @@ COMMENTS = (
 )
 
 
-def upgrade() -> None:
-    """Comment the constraints."""
+def _comment_each(clear: bool = False) -> None:
+    """Set (or clear) the comment of each constraint of COMMENTS, found by its definition."""
     for table, fragment, text in COMMENTS:
+        literal = "NULL" if clear else "%L"
         op.execute(f"""
         DO $$
         DECLARE r record;
@@ -38,24 +39,18 @@ def upgrade() -> None:
                      WHERE conrelid = '{table}'::regclass AND contype = 'c'
                        AND pg_get_constraintdef(oid) LIKE '%{fragment}%'
             LOOP
-                EXECUTE format('COMMENT ON CONSTRAINT %I ON {table} IS %L', r.conname, '{text.replace("'", "''")}');
+                EXECUTE format('COMMENT ON CONSTRAINT %I ON {table} IS {literal}', r.conname,
+                               '{text.replace("'", "''")}');
             END LOOP;
         END $$;
         """)
+
+
+def upgrade() -> None:
+    """Comment the constraints."""
+    _comment_each()
 
 
 def downgrade() -> None:
     """Remove the comments."""
-    for table, fragment, _text in COMMENTS:
-        op.execute(f"""
-        DO $$
-        DECLARE r record;
-        BEGIN
-            FOR r IN SELECT conname FROM pg_constraint
-                     WHERE conrelid = '{table}'::regclass AND contype = 'c'
-                       AND pg_get_constraintdef(oid) LIKE '%{fragment}%'
-            LOOP
-                EXECUTE format('COMMENT ON CONSTRAINT %I ON {table} IS NULL', r.conname);
-            END LOOP;
-        END $$;
-        """)
+    _comment_each(clear=True)
