@@ -33,7 +33,9 @@ class Parser:
         self.tokens: list[tuple[str, str, int]] = []
         pos = 0
         while pos < len(text):
-            if text[pos:].strip() == "":
+            while pos < len(text) and text[pos].isspace():  # an error points at the token, not the blank before it
+                pos += 1
+            if pos == len(text):
                 break
             m = TOKEN.match(text, pos)
             if not m or m.end() == pos:

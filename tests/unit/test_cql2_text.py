@@ -109,3 +109,8 @@ def test_json_objects_of_each_kind():
 def test_bad_json_filters(node, message):
     with pytest.raises(FilterError, match=message):
         from_json(node)
+
+
+def test_an_unreadable_token_is_pointed_at_not_the_blank_before_it():
+    with pytest.raises(FilterError, match=r"position 8 : « 'abc »"):
+        parse_text("code = 'abc")
