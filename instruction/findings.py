@@ -347,6 +347,16 @@ def _plan_warnings(groups: dict[str, list[dict]], zones_layer: dict, apply_inqui
     return out
 
 
+def _upcoming_warnings(plans: list[dict], day: date) -> list[dict]:
+    """A plan approved but not yet in force on `day` is said, with the day it will apply."""
+    return [_warning("plan_homologue_a_venir", f"Le {p['name']} ({p['code']}) est homologué"
+                     + (f" ({p['approval_act']})" if p.get("approval_act") else "")
+                     + f" mais n'entre en vigueur que le {_iso(p['valid_from'])} : il ne s'applique pas encore"
+                     + (f" ; il remplacera alors {p['replaces']}." if p.get("replaces") else "."))
+            for p in plans if p["kind"] in REGULATORY_KINDS and p["status_on"] == "homologue" and not p["in_force"]
+            and p.get("valid_from") and p["valid_from"] > day]
+
+
 def _land_warnings(land: Land, zones: list[Piece], rules: list[dict]) -> list[dict]:
     """Warnings on the land itself: titles apart, several or marginal zones, area unlike the title's, conditions."""
     out = []
@@ -384,6 +394,7 @@ def build_result(*, request: dict, land: Land, day: date, plans: list[dict], row
     inquiry = [_inquiry_out(plan, found) for plan in groups["inquiry"]]
     conflicts_out = [_conflict(c, area) for c in conflicts]  # the later act applies on the overlap (precedence.py)
     warnings = [w for _, w in inquiry] + [_warning("conflit_de_plans", c["message"]) for c in conflicts_out]
+    warnings += _upcoming_warnings(plans, day)
     if land.parts > 1:
         warnings.append(_warning("titres_non_contigus", f"Les titres ne sont pas contigus : le terrain compte "
                                                         f"{land.parts} parties distinctes, instruites ensemble."))

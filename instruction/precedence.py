@@ -51,8 +51,12 @@ def resolve(plans: list[dict], covers: dict[int, BaseGeometry],
     conflicts: list[PlanConflict] = []
     yielded: dict[int, list[BaseGeometry]] = {}
     for i, newer in enumerate(ranked):
+        # the ground the newer plan really governs: what it does not itself yield to a still newer one
+        governed = covers[newer["id"]]
+        if newer["id"] in yielded:
+            governed = shapely.difference(governed, shapely.union_all(yielded[newer["id"]]))
         for older in ranked[i + 1:]:
-            overlap = shapely.intersection(covers[newer["id"]], covers[older["id"]])
+            overlap = shapely.intersection(governed, covers[older["id"]])
             if overlap.is_empty or overlap.area <= noise_m2:
                 continue
             if in_force_since(newer) == in_force_since(older):

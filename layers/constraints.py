@@ -32,6 +32,7 @@ class _Column:
     type: str  # format_type with modifiers: numeric(6,2), text, smallint…
     base: str  # the type without modifiers, for array casts
     default: str | None
+    not_null: bool
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,7 @@ class _Check:
 def _columns(conn: psycopg.Connection, table: str) -> dict[str, _Column]:
     rows = conn.execute(
         "SELECT a.attname, format_type(a.atttypid, a.atttypmod), format_type(a.atttypid, NULL), "
-        "CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END "
+        "CASE WHEN a.attgenerated = '' THEN pg_get_expr(d.adbin, d.adrelid) END, a.attnotnull "
         "FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
         "WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped", (table,)).fetchall()
     return {r[0]: _Column(*r) for r in rows}
@@ -123,15 +124,42 @@ def _check_problems(conn: psycopg.Connection, table: str, columns: dict[str, _Co
 
 
 def _value(names: list[str], data: list[list[object]], column: str, row_n: int) -> object:
-    return data[names.index(column)][row_n - 1] if column in names else "—"
+    value = data[names.index(column)][row_n - 1] if column in names else None
+    if value is None:
+        return "vide"
+    return getattr(value, "obj", value)  # a Jsonb shows its content
+
+
+def _fill_defaults(conn: psycopg.Connection, columns: dict[str, _Column], names: list[str],
+                   data: list[list[object]]) -> list[tuple[int, str]]:
+    """Give an empty value of a NOT NULL column its default (an empty list of uses…); say which have none."""
+    from psycopg.types.json import Jsonb
+
+    problems = []
+    for name, values in zip(names, data, strict=True):
+        column = columns.get(name)
+        if column is None or not column.not_null or all(v is not None for v in values):
+            continue
+        if column.default is None:
+            problems += [(i + 1, f"{name} : valeur obligatoire manquante") for i, v in enumerate(values) if v is None]
+            continue
+        default = conn.execute(sql.SQL("SELECT ({})::{}").format(sql.SQL(column.default), sql.SQL(column.type))
+                               ).fetchone()[0]
+        if column.base in ("json", "jsonb"):
+            default = Jsonb(default)
+        values[:] = [default if v is None else v for v in values]
+    return problems
 
 
 def check_rows(conn: psycopg.Connection, table: str, names: list[str], data: list[list[object]]) -> None:
-    """Raise InputError listing every value the table's constraints would refuse (nothing is written)."""
+    """Raise InputError listing every value the table's constraints would refuse (nothing is written).
+
+    Empty values of NOT NULL columns that have a default get it here (in `data`), as an INSERT would.
+    """
     from gis.geometry import describe_problems
 
     columns = _columns(conn, table)
-    problems = _range_problems(columns, names, data)
+    problems = _fill_defaults(conn, columns, names, data) + _range_problems(columns, names, data)
     if not problems:
         problems = _check_problems(conn, table, columns, names, data)
     if problems:

@@ -384,6 +384,7 @@ def _plan_for(conn: psycopg.Connection, layer: Layer, request: ImportRequest, im
 
 def _never_overwrite(conn: psycopg.Connection, layer: Layer, plan: dict, columns: dict[str, list[object]]) -> None:
     """A version's features are never written over: a layer (or a prescription kind) it has is refused."""
+    conn.execute("SELECT 1 FROM plans WHERE id = %s FOR UPDATE", (plan["id"],))  # one import at a time per version
     new_version = ("une version de plan ne s'écrase jamais : pour la modifier, importez une nouvelle version sous "
                    "un nouveau code, avec « replaces »")
     if layer.name == "prescriptions":
@@ -594,6 +595,11 @@ def _after_write(conn: psycopg.Connection, layer: Layer, import_id: int, plan: d
         ).format(t=sql.Identifier(layer.table)), (import_id,))
     if plan and layer.geometry == "polygon":
         ensure_perimeter(conn, plan["id"], layer.table)
+    if plan and conn.execute("SELECT valid_from IS NOT NULL AND perimeter IS NULL FROM plans WHERE id = %s",
+                             (plan["id"],)).fetchone()[0]:
+        # a version in force without a perimeter would apply nowhere (and may just have ended the one it replaces)
+        raise InputError(f"le périmètre de la version {plan['code']} est inconnu : donnez commune_codes dans [plan], "
+                         "ou importez d'abord ses zones (leur contour devient le périmètre)")
 
 
 def _keep_drawn_shapes(source: Source, layer: Layer) -> tuple[Source, list[tuple[int, str]]]:

@@ -95,11 +95,22 @@ def check_spec(spec: dict) -> dict:
     out = {**spec, "commune_codes": communes}
     for key in ("status_date", "approval_date", "valid_from", "valid_to"):
         out[key] = _day(spec.get(key), key)
-    if out["status"] == "homologue":
-        out["approval_date"] = out["approval_date"] or out["status_date"]
-        out["valid_from"] = out["valid_from"] or out["approval_date"]
-    _check_dates(out["code"], out["approval_date"], out["valid_from"], out["valid_to"])
     _check_history(spec.get("statuses") or [])
+    if out["status"] == "homologue":
+        if out["approval_date"] and out["approval_date"] != out["status_date"]:
+            raise InputError(f"plan {out['code']} : pour une version homologuée, status_date est la date de l'acte "
+                             f"d'approbation : approval_date ({out['approval_date']}) doit lui être égale ou être omise "
+                             "(une entrée en vigueur plus tardive se donne dans valid_from)")
+        out["approval_date"] = out["status_date"]
+        out["valid_from"] = out["valid_from"] or out["approval_date"]
+    elif out["status"] in ENDING_STATUSES:  # a past version loaded with its history: when did it apply?
+        homologated = [_day(h.get("date"), "statuses.date") for h in spec.get("statuses") or []
+                       if h.get("status") == "homologue"]
+        out["approval_date"] = out["approval_date"] or (min(homologated) if homologated else None)
+        out["valid_from"] = out["valid_from"] or out["approval_date"]
+        if out["valid_from"]:
+            out["valid_to"] = out["valid_to"] or out["status_date"]
+    _check_dates(out["code"], out["approval_date"], out["valid_from"], out["valid_to"])
     return out
 
 
@@ -180,14 +191,22 @@ def set_status(conn: psycopg.Connection, code: str, status: str, day: date, act:
     if status == "homologue":
         _homologate(conn, plan, day, in_force_from or day, act)
     elif status in ENDING_STATUSES:
-        _check_dates(code, None, plan["valid_from"], day)
-        conn.execute("UPDATE plans SET valid_to = %s WHERE id = %s", (day, plan["id"]))
+        if plan["valid_from"] is not None and day <= plan["valid_from"]:
+            # ended before it ever applied (e.g. annulled between approval and entry into force): it never
+            # applies, and the version it was to replace goes on
+            _unschedule_replacement(conn, plan)
+            conn.execute("UPDATE plans SET valid_from = NULL, valid_to = %s WHERE id = %s", (day, plan["id"]))
+        else:
+            conn.execute("UPDATE plans SET valid_to = %s WHERE id = %s", (day, plan["id"]))
     _record_status(conn, plan["id"], status, day, act)
 
 
 def _record_status(conn: psycopg.Connection, plan_id: int, status: str, day: date, act: str | None,
                    note: str | None = None) -> None:
-    conn.execute("INSERT INTO plan_statuses (plan_id, status, effective_date, act, note) VALUES (%s, %s, %s, %s, %s)",
+    """Add a status to the history (the same status on the same day again only completes its act and note)."""
+    conn.execute("INSERT INTO plan_statuses (plan_id, status, effective_date, act, note) VALUES (%s, %s, %s, %s, %s) "
+                 "ON CONFLICT (plan_id, effective_date, status) DO UPDATE SET "
+                 "act = COALESCE(EXCLUDED.act, plan_statuses.act), note = COALESCE(EXCLUDED.note, plan_statuses.note)",
                  (plan_id, status, day, act, note))
     conn.execute("UPDATE plans SET status = %s, status_date = %s WHERE id = %s AND (status_date IS NULL "
                  "OR status_date <= %s)", (status, day, plan_id, day))
@@ -195,8 +214,12 @@ def _record_status(conn: psycopg.Connection, plan_id: int, status: str, day: dat
 
 def _homologate(conn: psycopg.Connection, plan: dict, approved_on: date, in_force_from: date,
                 act: str | None) -> None:
-    """Approval on `approved_on`, in force from `in_force_from`; the replaced version ends that day."""
+    """Approval on `approved_on`, in force from `in_force_from`; the replaced version ends that day.
+
+    Homologating again (to correct the date of entry into force) moves the end of the replaced version too.
+    """
     _check_dates(plan["code"], approved_on, in_force_from, plan["valid_to"])
+    _unschedule_replacement(conn, plan)
     conn.execute("UPDATE plans SET valid_from = %s, approval_act = COALESCE(%s, approval_act), approval_date = %s "
                  "WHERE id = %s", (in_force_from, act, approved_on, plan["id"]))
     if plan["replaces_id"]:
@@ -204,8 +227,29 @@ def _homologate(conn: psycopg.Connection, plan: dict, approved_on: date, in_forc
         _end_replaced(conn, get_plan(conn, replaced), plan["code"], in_force_from, act)
 
 
+def _unschedule_replacement(conn: psycopg.Connection, plan: dict) -> None:
+    """Take back the end this version gave the one(s) it replaces (it will not enter into force that day)."""
+    if plan["valid_from"] is None or plan["replaces_id"] is None:
+        return
+    note = f"remplacé par {plan['code']}"
+    ended = conn.execute("DELETE FROM plan_statuses WHERE status = 'remplace' AND effective_date = %s AND note = %s "
+                         "RETURNING plan_id", (plan["valid_from"], note)).fetchall()
+    for (plan_id,) in ended:
+        conn.execute("""UPDATE plans p SET valid_to = NULL, status = s.status, status_date = s.effective_date
+                        FROM (SELECT status, effective_date FROM plan_statuses WHERE plan_id = %(id)s
+                              ORDER BY effective_date DESC LIMIT 1) s
+                        WHERE p.id = %(id)s AND p.valid_to = %(day)s""", {"id": plan_id, "day": plan["valid_from"]})
+
+
 def _end_replaced(conn: psycopg.Connection, replaced: dict, by_code: str, day: date, act: str | None) -> None:
-    """End the version `replaced` on `day` (the day its successor enters into force)."""
+    """End the version `replaced` on `day` (the day its successor enters into force).
+
+    A replaced version that never came into force (a draft) passes the replacement on to the one it was to
+    replace, so that the version really in force is ended too.
+    """
+    if replaced["valid_from"] is None and replaced["replaces_id"] is not None:
+        earlier = conn.execute("SELECT code FROM plans WHERE id = %s", (replaced["replaces_id"],)).fetchone()[0]
+        _end_replaced(conn, get_plan(conn, earlier), by_code, day, act)
     if replaced["valid_to"] is not None and replaced["valid_to"] <= day:
         return  # it had already ceased to apply
     if replaced["valid_from"] is not None and day <= replaced["valid_from"]:

@@ -60,13 +60,15 @@ ORDER BY r.id
 """
 
 PLANS_OVERLAP = f"""
-SELECT o.code, o.valid_from, o.valid_to, lower(r.span), upper(r.span), {_LOCATION.format(g="x.g")}
+SELECT o.code, o.valid_from, o.valid_to, lower(r.span), upper(r.span), p.valid_from = o.valid_from,
+       {_LOCATION.format(g="x.g")}
 FROM plans p
 JOIN plans o ON o.id <> p.id AND o.kind = ANY(%(kinds)s) AND o.valid_from IS NOT NULL AND o.perimeter && p.perimeter
 CROSS JOIN LATERAL (SELECT daterange(p.valid_from, p.valid_to) * daterange(o.valid_from, o.valid_to) AS span) r
 CROSS JOIN LATERAL (SELECT ST_Intersection(p.perimeter, o.perimeter) AS g) x
 WHERE p.id = %(plan)s AND p.kind = ANY(%(kinds)s) AND p.valid_from IS NOT NULL
-  AND NOT isempty(r.span) AND ST_Relate(p.perimeter, o.perimeter, '2********') AND ST_Area(x.g) > %(min_area)s
+  AND NOT isempty(r.span) AND plan_in_force(p.id, lower(r.span)) AND plan_in_force(o.id, lower(r.span))
+  AND ST_Relate(p.perimeter, o.perimeter, '2********') AND ST_Area(x.g) > %(min_area)s
 ORDER BY lower(r.span), o.code
 """
 
@@ -163,14 +165,15 @@ def check_plan(conn: psycopg.Connection, plan_code: str, min_area_m2: float = MI
         report.findings.append(Finding("outside_perimeter", area, x, y, lon, lat,
                                        f"prescription {pid} ({kind}{' ' + code if code else ''}) déborde du périmètre",
                                        length_m=length))
-    for code, start, end, since, until, area, x, y, lon, lat in conn.execute(PLANS_OVERLAP, params):
-        report.findings.append(Finding("plans_overlap", area, x, y, lon, lat, _overlap_detail(code, start, end, since,
-                                                                                              until)))
+    for code, start, end, since, until, same_day, area, x, y, lon, lat in conn.execute(PLANS_OVERLAP, params):
+        detail = _overlap_detail(code, start, end, since, until, same_day)
+        report.findings.append(Finding("plans_overlap", area, x, y, lon, lat, detail))
     return report
 
 
-def _overlap_detail(code: str, start: object, end: object, since: object, until: object) -> str:
+def _overlap_detail(code: str, start: object, end: object, since: object, until: object, same_day: bool) -> str:
     """How two plans in force overlap in time, and which one applies (instruction/precedence.py)."""
     period = f"du {since} au {until} (exclu)" if until else f"depuis le {since}"
-    return (f"plan {code} (en vigueur du {start} au {end or '—'}) : tous deux en vigueur {period} sur ce sol ; "
-            "l'instruction y applique le plus récent et le signale (conflit_de_plans)")
+    what = ("entrés en vigueur le même jour : l'instruction refuse d'en choisir un (409) tant que ce n'est pas "
+            "corrigé" if same_day else "l'instruction y applique le plus récent et le signale (conflit_de_plans)")
+    return f"plan {code} (en vigueur du {start} au {end or '—'}) : tous deux en vigueur {period} sur ce sol ; {what}"

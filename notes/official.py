@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 
-from gis.errors import Forbidden, InputError, NotFound, UrbasigError
+from gis.errors import Conflict, Forbidden, InputError, NotFound, UrbasigError
 from instruction.engine import Options, instruct
 from instruction.land import LandRequest, parse_refs
 from layers import note_requests
@@ -151,7 +151,12 @@ def verify(conn: psycopg.Connection, trust: list[Path], code: str | None = None,
         out.update(land=req["refs"], issued_on=req["signed_at"].date().isoformat(),
                    zones=[{"code": r["zone"]["code"], "share_pct": r["share_pct"], "plan": r["zone"]["plan"]}
                           for r in stored["rules"]], plans=[p["code"] for p in stored["plans"]["applied"]])
-        today = instruct(conn, LandRequest(refs=tuple(req["refs"])), None, options or Options())
+        try:
+            today = instruct(conn, LandRequest(refs=tuple(req["refs"])), None, options or Options())
+        except (Conflict, NotFound) as exc:  # the signature still verifies; only today's comparison cannot be made
+            out["plans_changed_since"] = None
+            out["plans_changed_reason"] = exc.message
+            return out
         now = [(r["zone"]["code"], r["share_pct"]) for r in today["rules"]]
         then = [(r["zone"]["code"], r["share_pct"]) for r in stored["rules"]]
         out["plans_changed_since"] = now != then or [p["code"] for p in today["plans"]["applied"]] != out["plans"]

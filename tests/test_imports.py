@@ -379,3 +379,12 @@ def test_every_plan_key_is_documented_in_the_example_mapping_and_the_readme():
         assert f"{key} =" in example and f"`{key}`" in readme, key
     assert check_spec(load_mapping(root / "data" / "mappings" / "zones-pa.toml").plan)["code"] == "PA-ANFA-2026"
     assert load_mapping(root / "data" / "mappings" / "prescriptions-pa.toml").plan == {"code": "PA-ANFA-2026"}
+
+
+def test_empty_cells_of_a_column_with_a_default_take_the_default(conn, commune, tmp_path):
+    path = write_layer(tmp_path / "u.gpkg", [{"ZONE": "V2", "COND": None}, {"ZONE": "D", "COND": "commerce"}],
+                       [box(0, 0, 40, 50), box(40, 0, 20, 50)])
+    mapping = {**ZONES_MAPPING, "fields": {"code": "ZONE", "uses_conditional": "COND"}}
+    _import(conn, path, layer="zones", mapping=mapping)
+    rows = conn.execute("SELECT code, uses_conditional FROM zones ORDER BY code").fetchall()
+    assert rows == [("D", ["commerce"]), ("V2", [])]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+import shapely
 
 from gis.errors import Conflict, InputError
 from instruction.bulk import bulk_instruct
@@ -172,3 +173,96 @@ def _pdf_text(data: bytes) -> str:
     out = subprocess.run(["pdftotext", "-", "-"], input=data, capture_output=True, check=True)
     return " ".join(out.stdout.decode().split())
 
+
+
+# --- found in review: the corners of the lifecycle
+def _applied(conn, day, ref="TF 1/T"):
+    return [p["code"] for p in instruct(conn, LandRequest(refs=(ref,)), day)["plans"]["applied"]]
+
+
+def _successor(conn, code="PA-T-2024", replaces="PA-T-2020"):
+    create_plan(conn, {"code": code, "kind": "PA", "name": f"PA {code}", "status": "enquete_publique",
+                       "status_date": "2023-05-01", "replaces": replaces, "commune_codes": ["ANFA"]})
+
+
+def test_an_approval_date_unlike_the_status_date_of_a_homologated_version_is_refused(wconn):
+    with pytest.raises(InputError, match="approval_date"):
+        create_plan(wconn, {"code": "PA-T-2030", "kind": "PA", "name": "x", "status": "homologue",
+                            "status_date": "2030-01-15", "approval_date": "2029-12-01", "replaces": "PA-T-2020"})
+
+
+def test_homologating_again_moves_the_end_of_the_replaced_version(wconn):
+    _successor(wconn)
+    set_status(wconn, "PA-T-2024", "homologue", date(2024, 1, 10), "Décret", in_force_from=date(2024, 3, 1))
+    set_status(wconn, "PA-T-2024", "homologue", date(2024, 1, 10), "Décret", in_force_from=date(2024, 5, 1))
+    assert get_plan(wconn, "PA-T-2020")["valid_to"] == date(2024, 5, 1)
+    assert _applied(wconn, date(2024, 4, 1)) == ["PA-T-2020"]
+    assert _applied(wconn, date(2024, 5, 1)) == ["PA-T-2024"]
+
+
+def test_annulled_before_entering_into_force_the_old_version_goes_on(wconn):
+    _successor(wconn)
+    set_status(wconn, "PA-T-2024", "homologue", date(2024, 1, 10), "Décret", in_force_from=date(2024, 3, 1))
+    set_status(wconn, "PA-T-2024", "annule", date(2024, 2, 1), "Jugement")
+    old = get_plan(wconn, "PA-T-2020")
+    assert (old["status"], old["valid_to"]) == ("homologue", None)
+    assert _applied(wconn, date(2024, 6, 1)) == ["PA-T-2020"]
+
+
+def test_a_chain_through_a_draft_ends_the_version_really_in_force(wconn):
+    _successor(wconn, "PA-N", "PA-T-2020")  # a draft that never came into force
+    _successor(wconn, "PA-M", "PA-N")
+    set_status(wconn, "PA-M", "homologue", date(2025, 1, 1), "Décret")
+    assert get_plan(wconn, "PA-T-2020")["valid_to"] == date(2025, 1, 1)
+    result = instruct(wconn, LandRequest(refs=("TF 1/T",)), date(2025, 6, 1))
+    assert [p["code"] for p in result["plans"]["applied"]] == ["PA-M"] and not result["conflicts"]
+
+
+def test_with_three_plans_a_conflict_is_only_where_each_plan_really_governs(wconn):
+    _plan_with_zone(wconn, "PA-X-2022", box(50, 0, 30, 1000), status_date="2022-03-01")
+    _plan_with_zone(wconn, "PA-Z-2023", box(50, 0, 30, 1000), status_date="2023-03-01")  # same ground, later
+    result = instruct(wconn, LandRequest(refs=("TF 1/T",)), date(2024, 1, 1))
+    pairs = sorted((c["applied"], c["set_aside"], c["overlap_m2"]) for c in result["conflicts"])
+    assert pairs == [("PA-Z-2023", "PA-T-2020", 1500.0), ("PA-Z-2023", "PA-X-2022", 1500.0)]
+    assert _zones(result) == [("D", "PA-T-2020", 200.0), ("E", "PA-Z-2023", 1500.0), ("V2", "PA-T-2020", 300.0)]
+
+
+def test_a_plan_approved_but_not_yet_in_force_is_announced(wconn):
+    _successor(wconn)
+    set_status(wconn, "PA-T-2024", "homologue", date(2024, 1, 10), "Décret 2-24-010", in_force_from=date(2024, 3, 1))
+    result = instruct(wconn, LandRequest(refs=("TF 1/T",)), date(2024, 2, 1))
+    (warning,) = [w for w in result["warnings"] if w["code"] == "plan_homologue_a_venir"]
+    assert "2024-03-01" in warning["message"] and "PA-T-2020" in warning["message"]
+
+
+def test_qa_reports_only_the_periods_in_force(wconn):
+    # a draft in public inquiry that carries an intended valid_from is not in force: no overlap to report
+    create_plan(wconn, {"code": "PA-DRAFT", "kind": "PA", "name": "Projet", "status": "enquete_publique",
+                        "status_date": "2021-06-01", "valid_from": "2022-01-01", "commune_codes": ["ANFA"]})
+    assert not check_plan(wconn, "PA-DRAFT").of("plans_overlap")
+    # an abrogated one overlapped only while it was in force
+    _plan_with_zone(wconn, "PA-AB", box(50, 0, 30, 1000), status_date="2021-01-01")
+    set_status(wconn, "PA-AB", "abroge", date(2021, 6, 1), "Décret d'abrogation")
+    (found,) = check_plan(wconn, "PA-AB").of("plans_overlap")
+    assert "du 2021-01-01 au 2021-06-01 (exclu)" in found.detail and "PA-T-2020" in found.detail
+
+
+def test_a_past_version_loaded_with_its_history_applied_in_its_period(wconn):
+    create_plan(wconn, {"code": "PA-OLD", "kind": "PA", "name": "PA ancien", "status": "remplace",
+                        "status_date": "2005-01-01", "statuses": [{"status": "homologue", "date": "1995-01-01"}]})
+    plan = get_plan(wconn, "PA-OLD")
+    assert (plan["valid_from"], plan["valid_to"]) == (date(1995, 1, 1), date(2005, 1, 1))
+    on = {d: wconn.execute("SELECT plan_in_force(%s, %s)", (plan["id"], d)).fetchone()[0]
+          for d in (date(2000, 1, 1), date(2006, 1, 1))}
+    assert on == {date(2000, 1, 1): True, date(2006, 1, 1): False}
+
+
+def test_a_version_in_force_without_a_perimeter_is_refused_at_import(wconn, tmp_path):
+    path = write_layer(tmp_path / "w.gpkg", [{"NATURE": "alignment"}], [shapely.LineString(box(0, 0, 5, 5).exterior.coords)])
+    mapping = parse_mapping({"layer": "prescriptions", "fields": {"kind": "NATURE"},
+                             "plan": {"code": "PA-T-2030", "kind": "PA", "name": "PA 2030", "status": "homologue",
+                                      "status_date": "2030-01-15", "replaces": "PA-T-2020"}})
+    with pytest.raises(InputError, match="périmètre de la version PA-T-2030 est inconnu"):
+        run_import(wconn, ImportRequest(path=path, layer="prescriptions", mapping=mapping))
+    wconn.rollback()
+    assert get_plan(wconn, "PA-T-2020")["valid_to"] is None
