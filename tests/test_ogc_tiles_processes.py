@@ -219,7 +219,7 @@ def test_tileset_limits_hold_the_tiles_with_data(live, db, tms, levels):
     limits = {int(x["tileMatrix"]): x for x in tileset["tileMatrixSetLimits"]}
     assert sorted(limits) == list(range(levels[0], levels[1] + 1))
     z = levels[0] + 5
-    box = limits[z]
+    box = limits[z]  # its first tile holds parcel 1, at the north-west corner of the extent (the fixture's map)
     inside = requests.get(f"{live}/collections/parcels/tiles/{tms}/{z}/{box['minTileRow']}/{box['minTileCol']}",
                           timeout=30)
     outside = requests.get(f"{live}/collections/parcels/tiles/{tms}/{z}/{box['maxTileRow'] + 1}/"
