@@ -269,8 +269,9 @@ def test_a_version_approved_but_not_yet_in_force_is_served_from_its_entry_into_f
     """PA-MAARIF-2026 was homologated ten days before the load and applies twenty days after it: until then
     its zones are not served by default, though their plan_status is already homologue, and the version it
     replaces still applies."""
-    today, start = db.execute("SELECT CURRENT_DATE, valid_from FROM plans WHERE code = 'PA-MAARIF-2026'").fetchone()
-    assert start == today + timedelta(days=20)
+    today, approved, start = db.execute("SELECT CURRENT_DATE, approval_date, valid_from FROM plans "
+                                        "WHERE code = 'PA-MAARIF-2026'").fetchone()
+    assert start - approved == timedelta(days=30) and approved < today < start  # (not == today + 20: midnight)
     assert _plans_of_zones(live, None) == IN_FORCE_TODAY
     assert _plans_of_zones(live, (start - timedelta(days=1)).isoformat()) == IN_FORCE_TODAY
     assert _plans_of_zones(live, start.isoformat()) == {"PA-ANFA-2006", "PA-MAARIF-2026"}
