@@ -108,7 +108,8 @@ def _plan_rows(conn: psycopg.Connection) -> tuple[list, list]:
 def test_the_plan_rows_are_what_layers_plans_makes_of_the_same_history(db, make_db):
     """The SQL file writes plans and their history by hand: the same history through create_plan and set_status
     (as an import and `urbasig plan-status` do) gives the same rows, so the fixture means what the app means."""
-    today = db.execute("SELECT CURRENT_DATE").fetchone()[0]
+    # the pending version's dates are relative to the load day: take them from the fixture, not from today
+    approved = db.execute("SELECT approval_date FROM plans WHERE code = 'PA-MAARIF-2026'").fetchone()[0]
     with psycopg.connect(make_db()) as conn:
         for code, x in (("ANFA", 0), ("MAARIF", 600), ("SIDI-BELYOUT", 1200)):
             add_commune(conn, code, box(x, 0, 600, 1000))
@@ -127,8 +128,8 @@ def test_the_plan_rows_are_what_layers_plans_makes_of_the_same_history(db, make_
                            "commune_codes": ["MAARIF"]})
         create_plan(conn, {"code": "PA-MAARIF-2026", "kind": "PA", "name": "-", "status": "enquete_publique",
                            "status_date": "2025-05-01", "replaces": "PA-MAARIF-2008", "commune_codes": ["MAARIF"]})
-        set_status(conn, "PA-MAARIF-2026", "homologue", today - timedelta(days=10), "Décret n° 2-26-418",
-                   in_force_from=today + timedelta(days=20))
+        set_status(conn, "PA-MAARIF-2026", "homologue", approved, "Décret n° 2-26-418",
+                   in_force_from=approved + timedelta(days=30))
         create_plan(conn, {"code": "SDAU-CASA-2010", "kind": "SDAU", "name": "-", "status": "homologue",
                            "status_date": date(2010, 1, 14), "approval_act": "Décret n° 2-09-611",
                            "commune_codes": ["ANFA", "MAARIF", "SIDI-BELYOUT"],
