@@ -17,11 +17,10 @@ from werkzeug.serving import make_server
 from layers import migrate
 from layers.cluster import Cluster
 from layers.db import drop_database, ensure_database, with_dbname
-from layers.sample import load_sample
 from settings import Settings
+from tests.helpers import load_ogc_world
 
 _counter = itertools.count()
-OGC_SAMPLE = 2000  # parcels of the sample territory behind the live OGC server
 
 
 def _free_port() -> int:
@@ -121,14 +120,13 @@ def conn(db_url):
 
 
 @pytest.fixture(scope="session")
-def sample_url(server_url, template_name):
+def ogc_url(server_url, template_name):
+    """The database behind the live OGC server: tests/fixtures/ogc_world.sql and its grid of parcels."""
     name = f"urbasig_ogc_{os.getpid()}"
     ensure_database(server_url, name, template=template_name)
     url = with_dbname(server_url, name)
     with psycopg.connect(url) as conn:
-        load_sample(conn, OGC_SAMPLE, 11)
-        conn.execute("INSERT INTO api_keys (name, key_hash) VALUES ('ANCFCC', encode(sha256('ubk_test'::bytea), 'hex'))")
-        conn.commit()
+        load_ogc_world(conn)
     yield url
     drop_database(server_url, name)
 
@@ -137,10 +135,10 @@ LIVE_REQUESTS: list[str] = []  # path?query of every request the live OGC server
 
 
 @pytest.fixture(scope="session")
-def live(sample_url):
+def live(ogc_url):
     from app import create_app
 
-    app = create_app(Settings(database_url=sample_url, pool_min=1, pool_max=4, cors_origins="https://carte.example"))
+    app = create_app(Settings(database_url=ogc_url, pool_min=1, pool_max=4, cors_origins="https://carte.example"))
     inner = app.wsgi_app
 
     def logged(environ, start_response):

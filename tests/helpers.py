@@ -40,6 +40,63 @@ def count(conn: psycopg.Connection, table: str) -> int:
     return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 - test helper, fixed names
 
 
+# ------------------------------------------------------------------ the OGC world (tests/fixtures/ogc_world.sql)
+OGC_WORLD_SQL = Path(__file__).parent / "fixtures" / "ogc_world.sql"
+OGC_HAND_PARCELS = 14  # parcels 1–14 of the SQL file (its map)
+# The grid: per commune, the x of its west edge, its block columns and the suffix of its titles; 5 block rows.
+GRID_COMMUNES = (("ANFA", 0.0, 4, "C", "Les Palmiers"), ("MAARIF", 600.0, 4, "D", "Al Manar"),
+                 ("SIDI-BELYOUT", 1200.0, 2, "C", "Derb Omar"))
+GRID_ROWS, PARCEL_W, PARCEL_D, BLOCK_STEP_X, BLOCK_STEP_Y = 5, 12.0, 25.0, 132.0, 62.0  # 12 m streets
+GRID_PER_BLOCK = 20  # two rows of ten parcels back to back
+OGC_GRID_PARCELS = GRID_PER_BLOCK * GRID_ROWS * sum(c[2] for c in GRID_COMMUNES)  # 1 000
+OGC_PARCELS = OGC_HAND_PARCELS + OGC_GRID_PARCELS  # 1 014
+OGC_COMMUNE_PARCELS = {"ANFA": 10 + 400, "MAARIF": 2 + 400, "SIDI-BELYOUT": 2 + 200}  # hand-made + grid
+
+
+def grid_parcels() -> list[tuple[int, str, str, str, shapely.Polygon]]:
+    """The grid's parcels in id order: (title number, suffix, commune, address, geometry in EPSG:26191).
+
+    Blocks of 2 × 10 parcels of 12 × 25 m (300 m²) separated by 12 m streets, from y = 20; titles TF 20001…
+    """
+    out = []
+    for commune, west, columns, suffix, estate in GRID_COMMUNES:
+        for row in range(GRID_ROWS):
+            for col in range(columns):
+                bx, by = west + 30 + col * BLOCK_STEP_X, 20 + row * BLOCK_STEP_Y
+                for back in range(2):
+                    for k in range(10):
+                        number = 20001 + len(out)
+                        geom = box(bx + k * PARCEL_W, by + back * PARCEL_D, PARCEL_W, PARCEL_D)
+                        out.append((number, suffix, commune, f"lot {number - 20000}, lotissement {estate}", geom))
+    return out
+
+
+def load_ogc_world(conn: psycopg.Connection) -> None:
+    """Load tests/fixtures/ogc_world.sql and the grid of parcels after it (ids 15 onwards), then ANALYZE."""
+    conn.execute(OGC_WORLD_SQL.read_text(encoding="utf-8"))
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO parcels (ref_kind, ref_number, ref_suffix, ref_text, legal_area_m2, commune_code, address, "
+            "geom) VALUES ('TF', %s, %s, %s, 300, %s, %s, ST_Multi(ST_GeomFromText(%s, 26191)))",
+            [(n, s, f"TF {n}/{s}", c, a, g.wkt) for n, s, c, a, g in grid_parcels()])
+    for table in ("parcels", "zones", "prescriptions", "sdau_zones", "roads", "communes", "plans"):
+        conn.execute(f"ANALYZE {table}")
+    conn.commit()
+
+
+def lonlat_box(x0: float, y0: float, x1: float, y1: float, digits: int = 5) -> tuple[float, float, float, float]:
+    """The CRS84 box (lon/lat, rounded outwards) holding a box of local coordinates (metres from X0, Y0)."""
+    import math
+
+    from pyproj import Transformer
+
+    to84 = Transformer.from_crs("EPSG:26191", "OGC:CRS84", always_xy=True)
+    lons, lats = to84.transform([X0 + x for x in (x0, x1, x0, x1)], [Y0 + y for y in (y0, y0, y1, y1)])
+    scale = 10**digits
+    return (math.floor(min(lons) * scale) / scale, math.floor(min(lats) * scale) / scale,
+            math.ceil(max(lons) * scale) / scale, math.ceil(max(lats) * scale) / scale)
+
+
 def serve(app) -> tuple[object, str]:
     """Serve a WSGI app on a free loopback port in a thread: (server, base URL)."""
     import threading

@@ -1,9 +1,14 @@
-"""OGC API Features through real clients (OWSLib, GDAL's ogr2ogr) against a live server on loopback."""
+"""OGC API Features through real clients (OWSLib, GDAL's ogr2ogr) against a live server on loopback.
+
+The server holds tests/fixtures/ogc_world.sql (its map gives every number below) and a grid of 1 000 parcels
+(tests/helpers.py, grid_parcels): hand counts are written next to each assertion, with how they were counted.
+"""
 
 from __future__ import annotations
 
 import json
 import subprocess
+from datetime import date, timedelta
 from urllib.parse import quote
 
 import psycopg
@@ -12,12 +17,20 @@ import requests
 import shapely
 from owslib.ogcapi.features import Features
 
-from tests.conftest import OGC_SAMPLE as N
+from tests.helpers import OGC_COMMUNE_PARCELS, OGC_PARCELS, lonlat_box
+
+N = OGC_PARCELS  # 14 hand-made parcels + the grid's 1 000
+# ANFA's north strip (local x −15…350 m, y 860…1020 m) as a CRS84 box: parcels 1–6 and 9 lie inside it, 7 (the
+# courtyard house) and 8 (its enclave) across its east edge, 10 and the grid outside (see the fixture's map).
+STRIP = lonlat_box(-15, 860, 350, 1020)
+STRIP_BBOX = ", ".join(map(str, STRIP))
+STRIP_WKT = "POLYGON(({0} {1}, {2} {1}, {2} {3}, {0} {3}, {0} {1}))".format(*STRIP)
+IN_FORCE_TODAY = {"PA-ANFA-2006", "PA-MAARIF-2008"}  # regulatory plans with zones (the SDAU has none)
 
 
 @pytest.fixture
-def db(sample_url):
-    with psycopg.connect(sample_url) as conn:
+def db(ogc_url):
+    with psycopg.connect(ogc_url) as conn:
         yield conn
 
 
@@ -41,6 +54,7 @@ def test_owslib_lists_collections_and_reads_items_with_bbox_and_filter(live, db)
     assert zones["features"] and all(f["properties"]["code"] == "D" for f in zones["features"])
     assert zones["numberMatched"] == db.execute("SELECT count(*) FROM zones WHERE code = 'D' "
                                                 "AND plan_in_force(plan_id, CURRENT_DATE)").fetchone()[0]
+    assert zones["numberMatched"] == 2  # D-1 of PA-ANFA-2006 and D-2 of PA-MAARIF-2008, both R+4
 
 
 def test_ogr2ogr_copies_parcels_with_same_count_and_geometries(live, db, tmp_path):
@@ -58,6 +72,10 @@ def test_ogr2ogr_copies_parcels_with_same_count_and_geometries(live, db, tmp_pat
         SELECT max(ST_HausdorffDistance(p.geom, ST_Transform(ST_GeomFromText(g.wkt, 4326), 26191)))
         FROM unnest(%s::text[], %s::bigint[]) AS g(wkt, id) JOIN parcels p ON p.id = g.id""", (wkts, ids)).fetchone()[0]
     assert worst < 0.01  # 1 cm after reprojection back to Merchich
+    by_id = dict(zip(ids, frame.geometry, strict=True))
+    assert [shapely.get_num_interior_rings(p) for p in shapely.get_parts(by_id[7])] == [1]  # the courtyard
+    assert len(shapely.get_parts(by_id[9])) == 2  # one title in two parts
+    assert shapely.get_num_coordinates(by_id[13]) == 4801  # the park's outline, no vertex lost
 
 
 def test_paging_through_the_whole_collection_loses_nothing(live, db):
@@ -67,7 +85,7 @@ def test_paging_through_the_whole_collection_loses_nothing(live, db):
         seen += [f["id"] for f in body["features"]]
         url = next((link["href"] for link in body["links"] if link["rel"] == "next"), None)
         pages += 1
-    assert len(seen) == N == len(set(seen)) and pages == 7
+    assert len(seen) == N == len(set(seen)) and pages == -(-N // 300)  # 4 pages for 1 014 parcels
     assert seen == sorted(seen)
 
 
@@ -84,7 +102,7 @@ def test_paging_with_sortby_uses_offsets_without_loss(live):
 
 def test_merchich_output_matches_stored_coordinates_to_the_millimetre(live, db):
     body = get(live, "/collections/parcels/items", crs="http://www.opengis.net/def/crs/EPSG/0/26191", limit=50).json()
-    assert body["features"]
+    assert {7, 9, 13} <= {f["id"] for f in body["features"]}  # a hole, two parts, 4 801 vertices among them
     for feature in body["features"]:
         stored = db.execute("SELECT ST_AsBinary(geom) FROM parcels WHERE id = %s", (feature["id"],)).fetchone()[0]
         served = shapely.get_coordinates(shapely.geometry.shape(feature["geometry"]))
@@ -107,31 +125,41 @@ def test_epsg4326_is_lat_lon_and_crs84_lon_lat(live):
     assert a["numberMatched"] == b["numberMatched"] > 0
 
 
-CQL = [  # (collection, CQL2 text, equivalent SQL condition on the table t [+ plans p])
-    ("zones", "code = 'D'", "t.code = 'D'"),
-    ("zones", "code <> 'D'", "t.code <> 'D'"),
-    ("zones", "storeys_max < 4", "t.storeys_max < 4"),
-    ("zones", "storeys_max <= 4", "t.storeys_max <= 4"),
-    ("zones", "height_max_m > 20", "t.height_max_m > 20"),
-    ("zones", "height_max_m >= 17.5", "t.height_max_m >= 17.5"),
-    ("zones", "label LIKE 'Zone d''immeubles%'", "t.label LIKE 'Zone d''immeubles%'"),
-    ("zones", "code IN ('V1', 'V2')", "t.code IN ('V1', 'V2')"),
-    ("zones", "storeys_max BETWEEN 2 AND 4", "t.storeys_max BETWEEN 2 AND 4"),
-    ("zones", "cos_value IS NULL", "t.cos_value IS NULL"),
-    ("zones", "cos_value IS NOT NULL", "t.cos_value IS NOT NULL"),
-    ("zones", "NOT (code = 'D' OR code = 'C')", "NOT (t.code = 'D' OR t.code = 'C')"),
-    ("zones", "plan = 'PA-ANFA-2026' AND continuous_frontage = TRUE", "p.code = 'PA-ANFA-2026' AND t.continuous_frontage"),
+# (collection, CQL2 text, equivalent SQL condition on the table t [+ plans p], count by hand). The zoning
+# collections answer for the plan versions in force today: the 8 zones of PA-ANFA-2006 (V1, V2, D-1, ZV, C-1)
+# and PA-MAARIF-2008 (D-2, C-2, ZAE), the 10 prescriptions of those two and of the SDAU (the fixture's comments).
+CQL = [
+    ("zones", "code = 'D'", "t.code = 'D'", 2),
+    ("zones", "code <> 'D'", "t.code <> 'D'", 6),
+    ("zones", "storeys_max < 4", "t.storeys_max < 4", 4),  # V1 (1), V2 (2), ZV (0), ZAE (2)
+    ("zones", "storeys_max <= 4", "t.storeys_max <= 4", 6),  # and the two D (4)
+    ("zones", "height_max_m > 20", "t.height_max_m > 20", 2),  # the two C (23.5 m)
+    ("zones", "height_max_m >= 17.5", "t.height_max_m >= 17.5", 4),  # D and C, twice
+    ("zones", "label LIKE 'Zone d''immeubles%'", "t.label LIKE 'Zone d''immeubles%'", 4),  # D and C, twice
+    ("zones", "code IN ('V1', 'V2')", "t.code IN ('V1', 'V2')", 2),
+    ("zones", "storeys_max BETWEEN 2 AND 4", "t.storeys_max BETWEEN 2 AND 4", 4),  # V2, D, D, ZAE
+    ("zones", "cos_value IS NULL", "t.cos_value IS NULL", 5),  # a COS only on V1, V2 and ZAE
+    ("zones", "cos_value IS NOT NULL", "t.cos_value IS NOT NULL", 3),
+    ("zones", "NOT (code = 'D' OR code = 'C')", "NOT (t.code = 'D' OR t.code = 'C')", 4),
+    ("zones", "plan = 'PA-ANFA-2026' AND continuous_frontage = TRUE",  # in public inquiry: never in force
+     "p.code = 'PA-ANFA-2026' AND t.continuous_frontage", 0),
+    ("zones", "plan = 'PA-MAARIF-2008' AND continuous_frontage = TRUE",
+     "p.code = 'PA-MAARIF-2008' AND t.continuous_frontage", 2),  # D-2 and C-2, not ZAE
+    ("zones", "label LIKE '%خضراء%'", "t.label LIKE '%خضراء%'", 1),  # ZV, « Espace vert public — مساحة خضراء »
+    ("communes", "name = 'Maârif — المعاريف'", "t.name = 'Maârif — المعاريف'", 1),
     ("prescriptions", "kind IN ('road_widening', 'new_road') AND width_m > 15",
-     "t.kind IN ('road_widening', 'new_road') AND t.width_m > 15"),
-    ("parcels", "S_INTERSECTS(geometry, BBOX(-7.73, 33.47, -7.715, 33.485))",
-     "ST_Intersects(t.geom, ST_Transform(ST_MakeEnvelope(-7.73, 33.47, -7.715, 33.485, 4326), 26191))"),
-    ("parcels", "S_WITHIN(geometry, POLYGON((-7.73 33.47, -7.715 33.47, -7.715 33.485, -7.73 33.485, -7.73 33.47)))",
-     "ST_Within(t.geom, ST_Transform(ST_GeomFromText('POLYGON((-7.73 33.47, -7.715 33.47, -7.715 33.485, -7.73 33.485, "
-     "-7.73 33.47))', 4326), 26191))"),
-    ("zones", "T_INTERSECTS(validity, INTERVAL('2005-01-01', '2007-01-01'))",
-     "daterange(p.valid_from, p.valid_to) && daterange('2005-01-01', '2007-01-01', '[]')"),
-    ("plans", "T_BEFORE(approval_date, DATE('2010-01-01'))", "t.approval_date < '2010-01-01'"),
-    ("plans", "T_AFTER(approval_date, DATE('2010-01-01'))", "t.approval_date > '2010-01-01'"),
+     "t.kind IN ('road_widening', 'new_road') AND t.width_m > 15", 2),  # boulevard d'Anfa 30 m, Maârif–Oasis 20 m
+    ("prescriptions", "label LIKE 'Réservé%'", "t.label LIKE 'Réservé%'", 2),  # the school and the mosque (a point)
+    ("parcels", f"S_INTERSECTS(geometry, BBOX({STRIP_BBOX}))",
+     f"ST_Intersects(t.geom, ST_Transform(ST_MakeEnvelope({STRIP_BBOX}, 4326), 26191))", 9),  # 1–9
+    ("parcels", f"S_WITHIN(geometry, {STRIP_WKT})",
+     f"ST_Within(t.geom, ST_Transform(ST_GeomFromText('{STRIP_WKT}', 4326), 26191))", 7),  # 7 and 8 cross its edge
+    ("zones", "T_INTERSECTS(validity, INTERVAL('2005-01-01', '2007-01-01'))",  # PA-ANFA-1989 too, not in force today
+     "daterange(p.valid_from, p.valid_to) && daterange('2005-01-01', '2007-01-01', '[]')", 5),
+    # the plans collection lists every version unless datetime is given: PA-ANFA-1989, -2006, PA-MAARIF-2008
+    ("plans", "T_BEFORE(approval_date, DATE('2010-01-01'))", "t.approval_date < '2010-01-01'", 3),
+    # the SDAU (2010-01-14) and PA-MAARIF-2026 (approved ten days before the load); PA-ANFA-2026 has no approval
+    ("plans", "T_AFTER(approval_date, DATE('2010-01-01'))", "t.approval_date > '2010-01-01'", 2),
 ]
 
 
@@ -146,33 +174,35 @@ def _expected(db, collection, condition):
     return db.execute(f"SELECT count(*) FROM {c.table} t{join} WHERE ({condition}){extra}").fetchone()[0]  # noqa: S608
 
 
-@pytest.mark.parametrize("collection,text,condition", CQL, ids=[c[1][:40] for c in CQL])
-def test_cql2_text_matrix(live, db, collection, text, condition):
+@pytest.mark.parametrize("collection,text,condition,by_hand", CQL, ids=[c[1][:40] for c in CQL])
+def test_cql2_text_matrix(live, db, collection, text, condition, by_hand):
     expected = _expected(db, collection, condition)
     body = get(live, f"/collections/{collection}/items", filter=text, limit=1000).json()
-    assert body.get("numberMatched", body["numberReturned"]) == expected
+    assert body.get("numberMatched", body["numberReturned"]) == expected == by_hand
 
 
-CQL_JSON = [
-    ("zones", {"op": "=", "args": [{"property": "code"}, "D"]}, "t.code = 'D'"),
+CQL_JSON = [  # (collection, CQL2 JSON, SQL condition, count by hand: see CQL)
+    ("zones", {"op": "=", "args": [{"property": "code"}, "D"]}, "t.code = 'D'", 2),
     ("zones", {"op": "and", "args": [{"op": ">=", "args": [{"property": "storeys_max"}, 4]},
                                      {"op": "like", "args": [{"property": "sector"}, "C%"]}]},
-     "t.storeys_max >= 4 AND t.sector LIKE 'C%'"),
-    ("zones", {"op": "in", "args": [{"property": "code"}, ["V1", "V2"]]}, "t.code IN ('V1', 'V2')"),
-    ("zones", {"op": "between", "args": [{"property": "storeys_max"}, 2, 4]}, "t.storeys_max BETWEEN 2 AND 4"),
-    ("zones", {"op": "isNull", "args": [{"property": "cos_value"}]}, "t.cos_value IS NULL"),
-    ("parcels", {"op": "s_intersects", "args": [{"property": "geometry"}, {"bbox": [-7.73, 33.47, -7.715, 33.485]}]},
-     "ST_Intersects(t.geom, ST_Transform(ST_MakeEnvelope(-7.73, 33.47, -7.715, 33.485, 4326), 26191))"),
+     "t.storeys_max >= 4 AND t.sector LIKE 'C%'", 2),  # C-1 and C-2
+    ("zones", {"op": "in", "args": [{"property": "code"}, ["V1", "V2"]]}, "t.code IN ('V1', 'V2')", 2),
+    ("zones", {"op": "between", "args": [{"property": "storeys_max"}, 2, 4]}, "t.storeys_max BETWEEN 2 AND 4", 4),
+    ("zones", {"op": "isNull", "args": [{"property": "cos_value"}]}, "t.cos_value IS NULL", 5),
+    ("zones", {"op": "like", "args": [{"property": "label"}, "%خضراء%"]}, "t.label LIKE '%خضراء%'", 1),
+    ("parcels", {"op": "s_intersects", "args": [{"property": "geometry"}, {"bbox": list(STRIP)}]},
+     f"ST_Intersects(t.geom, ST_Transform(ST_MakeEnvelope({STRIP_BBOX}, 4326), 26191))", 9),
     ("zones", {"op": "t_intersects", "args": [{"property": "validity"}, {"interval": ["2005-01-01", "2007-01-01"]}]},
-     "daterange(p.valid_from, p.valid_to) && daterange('2005-01-01', '2007-01-01', '[]')"),
+     "daterange(p.valid_from, p.valid_to) && daterange('2005-01-01', '2007-01-01', '[]')", 5),
 ]
 
 
-@pytest.mark.parametrize("collection,expr,condition", CQL_JSON, ids=[json.dumps(c[1])[:40] for c in CQL_JSON])
-def test_cql2_json_matrix(live, db, collection, expr, condition):
+@pytest.mark.parametrize("collection,expr,condition,by_hand", CQL_JSON,
+                         ids=[json.dumps(c[1])[:40] for c in CQL_JSON])
+def test_cql2_json_matrix(live, db, collection, expr, condition, by_hand):
     body = get(live, f"/collections/{collection}/items", filter=json.dumps(expr), limit=1000,
                **{"filter-lang": "cql2-json"}).json()
-    assert body.get("numberMatched", body["numberReturned"]) == _expected(db, collection, condition)
+    assert body.get("numberMatched", body["numberReturned"]) == _expected(db, collection, condition) == by_hand
 
 
 ERRORS = [
@@ -220,31 +250,63 @@ def test_unknown_collection_and_item_are_404(live):
     assert get(live, "/collections/parcels/items/abc").status_code == 404
 
 
-def test_datetime_returns_the_plan_versions_in_force(live, db):
-    plans = {f["properties"]["plan"] for f in get(live, "/collections/zones/items", datetime="2026-11-23",
-                                                     limit=1000, properties="plan").json()["features"]}
-    assert "PA-ANFA-2006" in plans and "PA-ANFA-2026" not in plans  # the revision is only in public inquiry
-    before = get(live, "/collections/zones/items", datetime="2007-01-01", limit=1000, properties="plan").json()
-    assert {f["properties"]["plan"] for f in before["features"]} == {"PA-ANFA-2006"}
+def _plans_of_zones(live, day: str | None) -> set[str]:
+    body = get(live, "/collections/zones/items", datetime=day, limit=1000, properties="plan").json()
+    return {f["properties"]["plan"] for f in body["features"]}
+
+
+def test_datetime_returns_the_plan_versions_in_force(live):
+    # the Anfa revision is only in public inquiry; the Maârif one applies from 20 days after the load
+    assert _plans_of_zones(live, "2026-11-23") == {"PA-ANFA-2006", "PA-MAARIF-2008"}
+    assert _plans_of_zones(live, "2007-01-01") == {"PA-ANFA-2006"}  # before Maârif's first plan (2008-03-27)
+    assert _plans_of_zones(live, "2000-01-01") == {"PA-ANFA-1989"}  # the version since replaced applied then
+    # replaced on 2006-06-12: the old version applies the day before, the new one from that day
+    assert _plans_of_zones(live, "2006-06-11") == {"PA-ANFA-1989"}
+    assert _plans_of_zones(live, "2006-06-12") == {"PA-ANFA-2006"}
+
+
+def test_a_version_approved_but_not_yet_in_force_is_served_from_its_entry_into_force(live, db):
+    """PA-MAARIF-2026 was homologated ten days before the load and applies twenty days after it: until then
+    its zones are not served by default, though their plan_status is already homologue, and the version it
+    replaces still applies."""
+    today, start = db.execute("SELECT CURRENT_DATE, valid_from FROM plans WHERE code = 'PA-MAARIF-2026'").fetchone()
+    assert start == today + timedelta(days=20)
+    assert _plans_of_zones(live, None) == IN_FORCE_TODAY
+    assert _plans_of_zones(live, (start - timedelta(days=1)).isoformat()) == IN_FORCE_TODAY
+    assert _plans_of_zones(live, start.isoformat()) == {"PA-ANFA-2006", "PA-MAARIF-2026"}
+    pending = get(live, "/collections/zones/items", datetime="../..", filter="plan = 'PA-MAARIF-2026'",
+                  properties="plan_status").json()
+    assert pending["numberMatched"] == 2 and {f["properties"]["plan_status"] for f in pending["features"]} == {
+        "homologue"}  # B-2 and D-3
+    every = {f["id"] for f in get(live, "/collections/plans/items", limit=100).json()["features"]}
+    assert len(every) == 6 and "PA-MAARIF-2026" in every  # the plans collection lists every version
+    now = get(live, "/collections/plans/items", limit=100, datetime=today.isoformat()).json()
+    assert {f["id"] for f in now["features"]} == IN_FORCE_TODAY | {"SDAU-CASA-2010"}
+    later = get(live, "/collections/plans/items", limit=100, datetime=start.isoformat()).json()
+    assert {f["id"] for f in later["features"]} == {"PA-ANFA-2006", "PA-MAARIF-2026", "SDAU-CASA-2010"}
 
 
 def test_partner_key_unlocks_restricted_collections_and_fields(live):
     public = get(live, "/collections/parcels/items/1").json()
     assert "address" not in public["properties"] and "ref_text" not in public["properties"]
     partner = requests.get(f"{live}/collections/parcels/items/1", headers={"X-API-Key": "ubk_test"}, timeout=30).json()
-    assert partner["properties"]["address"]
+    assert partner["properties"]["address"] == "3, impasse des Jasmins — ٣ زنقة الياسمين"
+    assert partner["properties"]["ref_text"] == "TF 2451/C"
     assert get(live, "/collections/establishments/items").status_code == 404
     r = requests.get(f"{live}/collections/establishments/items", headers={"X-API-Key": "ubk_test"}, timeout=30)
-    assert r.status_code == 200 and r.json()["features"]
-    wrong = requests.get(f"{live}/collections/establishments/items", headers={"X-API-Key": "ubk_wrong"}, timeout=30)
-    assert wrong.status_code == 401  # a wrong key is not a public caller
+    assert r.status_code == 200 and r.json()["numberMatched"] == 5  # the fixture's registry
+    assert "Pharmacie Al Amal — صيدلية الأمل" in {f["properties"]["name"] for f in r.json()["features"]}
+    for key in ("ubk_wrong", "ubk_revoked"):  # a wrong or a revoked key is not a public caller
+        wrong = requests.get(f"{live}/collections/establishments/items", headers={"X-API-Key": key}, timeout=30)
+        assert wrong.status_code == 401, key
 
 
 def test_no_owner_data_in_any_public_response(live, db):
-    names = [r[0] for r in db.execute("SELECT DISTINCT full_name FROM parcel_owners LIMIT 20")]
-    for collection in ("parcels", "zones", "prescriptions", "plans", "communes"):
-        text = get(live, f"/collections/{collection}/items", limit=1000).text
-        assert not any(name in text for name in names)
+    owners = [v for row in db.execute("SELECT full_name, id_number FROM parcel_owners") for v in row if v]
+    assert len(owners) == 9 + 7  # the fixture's nine owners and their seven identity numbers
+    for collection in ("parcels", "zones", "prescriptions", "plans", "communes", "sdau", "roads"):
+        text = get(live, f"/collections/{collection}/items", limit=1000).text  # parcels 1–14 are on this page
+        assert not any(value in text for value in owners), collection
 
 
 def test_cors_and_content_types(live):
@@ -257,6 +319,24 @@ def test_cors_and_content_types(live):
     assert "Access-Control-Allow-Origin" not in other.headers
     html = requests.get(f"{live}/collections/parcels/items?limit=3&f=html", timeout=30)
     assert html.headers["Content-Type"].startswith("text/html") and "land_ref" in html.text
+
+
+def test_non_ascii_text_reaches_json_html_and_gdal_intact(live, tmp_path):
+    """French accents and Arabic (right to left) in names: in GeoJSON, as a query parameter, in HTML, in GDAL."""
+    names = {"ANFA": "Anfa — أنفا", "MAARIF": "Maârif — المعاريف", "SIDI-BELYOUT": "Sidi Belyout — سيدي بليوط"}
+    body = get(live, "/collections/communes/items").json()
+    assert {f["id"]: f["properties"]["name"] for f in body["features"]} == names
+    found = get(live, "/collections/communes/items", name=names["SIDI-BELYOUT"]).json()["features"]
+    assert [f["id"] for f in found] == ["SIDI-BELYOUT"]  # sent percent-encoded UTF-8
+    html = get(live, "/collections/communes/items", f="html")
+    assert "charset=utf-8" in html.headers["Content-Type"].lower() and "سيدي بليوط" in html.text
+    out = tmp_path / "communes.gpkg"
+    subprocess.run(["ogr2ogr", "-f", "GPKG", str(out), f"OAPIF:{live}", "communes"], check=True, capture_output=True,
+                   timeout=120)
+    import pyogrio
+
+    frame = pyogrio.read_dataframe(out)
+    assert dict(zip(frame["code"], frame["name"], strict=True)) == names
 
 
 def test_landing_conformance_openapi(live):
@@ -275,23 +355,33 @@ def test_landing_conformance_openapi(live):
 def test_queryables_are_query_parameters(live, db):
     ref, commune = db.execute("SELECT land_ref, commune_code FROM parcels WHERE land_ref LIKE 'TF %/%' "
                               "ORDER BY id LIMIT 1").fetchone()
+    assert (ref, commune) == ("TF 2451/C", "ANFA")  # parcel 1
     number, suffix = ref[3:].split("/")
     body = get(live, "/collections/parcels/items", land_ref=f"T.F. n° {number}-{suffix.lower()}").json()
     assert [f["properties"]["land_ref"] for f in body["features"]] == [ref]  # any accepted spelling of a title
+    for spelling, expected in (("TF-1005-D", "TF 1005/D"), ("Réq. 2002/C", "R 2002/C"), ("tf 7781 d", "TF 7781/D")):
+        found = get(live, "/collections/parcels/items", land_ref=spelling).json()["features"]
+        assert [f["properties"]["land_ref"] for f in found] == [expected], spelling
     in_commune = db.execute("SELECT count(*) FROM parcels WHERE commune_code = %s", (commune,)).fetchone()[0]
     assert get(live, "/collections/parcels/items", commune_code=commune, limit=1).json()["numberMatched"] == in_commune
+    assert in_commune == OGC_COMMUNE_PARCELS["ANFA"]  # parcels 1–10 and the grid's 400 in Anfa
     zones = get(live, "/collections/zones/items", code="D", storeys_max="4", limit=1000).json()
     expected = db.execute("SELECT count(*) FROM zones WHERE code = 'D' AND storeys_max = 4 "
                           "AND plan_in_force(plan_id, CURRENT_DATE)").fetchone()[0]
-    assert zones["numberMatched"] == expected > 0
+    assert zones["numberMatched"] == expected == 2  # D-1 (Anfa 2006) and D-2 (Maârif 2008)
     assert all(f["properties"]["code"] == "D" and f["properties"]["storeys_max"] == 4 for f in zones["features"])
     frontage = get(live, "/collections/zones/items", continuous_frontage="true", limit=1000).json()
     assert frontage["numberMatched"] == db.execute(
         "SELECT count(*) FROM zones WHERE continuous_frontage AND plan_in_force(plan_id, CURRENT_DATE)").fetchone()[0]
+    assert frontage["numberMatched"] == 4  # the D and C zones of both plans in force
     day = db.execute("SELECT status_date FROM plans WHERE code = 'PA-ANFA-2006'").fetchone()[0]
     plans = get(live, "/collections/plans/items", status_date=day.isoformat()).json()
     assert {f["id"] for f in plans["features"]} == {r[0] for r in db.execute(
         "SELECT code FROM plans WHERE status_date = %s AND perimeter IS NOT NULL", (day,))}
+    # the version it replaced has the same status date: remplacé on the day PA-ANFA-2006 was homologated
+    assert {f["id"] for f in plans["features"]} == {"PA-ANFA-1989", "PA-ANFA-2006"}
+    today = get(live, "/collections/plans/items", status_date=day.isoformat(), datetime=date.today().isoformat())
+    assert {f["id"] for f in today.json()["features"]} == {"PA-ANFA-2006"}  # the one in force
 
 
 QUERYABLE_ERRORS = [
@@ -316,9 +406,10 @@ def test_bad_queryable_values_are_400_in_french(live, collection, params, messag
 
 def test_partners_may_query_their_restricted_properties(live, db):
     address = db.execute("SELECT address FROM parcels WHERE address IS NOT NULL ORDER BY id LIMIT 1").fetchone()[0]
+    assert address == "3, impasse des Jasmins — ٣ زنقة الياسمين"  # parcel 1's, in French and Arabic
     r = requests.get(f"{live}/collections/parcels/items", params={"address": address},
                      headers={"X-API-Key": "ubk_test"}, timeout=30)
-    assert r.status_code == 200 and r.json()["features"]
+    assert r.status_code == 200 and [f["id"] for f in r.json()["features"]] == [1]
     assert all(f["properties"]["address"] == address for f in r.json()["features"])
 
 
@@ -339,6 +430,7 @@ def test_gdal_sends_where_equalities_to_the_server(live, db, live_requests):
     """GDAL's OAPIF driver (3.6, the system's ogrinfo) turns `-where a = 'x'` into `?a=x` for the queryables
     it finds in the API definition; without them it downloads every feature and filters on the client."""
     commune, n = db.execute("SELECT commune_code, count(*) FROM parcels GROUP BY 1 ORDER BY 2 LIMIT 1").fetchone()
+    assert (commune, n) == ("SIDI-BELYOUT", OGC_COMMUNE_PARCELS["SIDI-BELYOUT"])  # parcels 13, 14 and 200 of the grid
     out = subprocess.run(["ogrinfo", "-ro", "-al", "-so", "-where", f"commune_code = '{commune}'", f"OAPIF:{live}",
                           "parcels"], capture_output=True, text=True, timeout=300, check=True)
     assert f"Feature Count: {n}" in out.stdout
@@ -373,7 +465,7 @@ def test_gdal_pages_by_the_maximum_of_the_api_definition(live, live_requests):
     assert int(out.stdout) == N
     items = [r for r in live_requests if r.startswith("/ogc/collections/parcels/items")]
     pages = [r for r in items if "limit=1000" in r]
-    assert len(pages) == -(-N // 1000) and len(items) <= len(pages) + 1  # + one small probe for the schema
+    assert len(pages) == -(-N // 1000) == 2 and len(items) <= len(pages) + 1  # + one small probe for the schema
 
 
 def test_ogr2ogr_36_with_page_size_reads_the_collection_in_few_requests(live, live_requests, tmp_path):
@@ -389,12 +481,15 @@ def test_ogr2ogr_36_with_page_size_reads_the_collection_in_few_requests(live, li
 ZONING = [("zones", "zones"), ("prescriptions", "prescriptions"), ("sdau", "sdau_zones")]
 
 
+ZONING_TODAY = {"zones": 8, "prescriptions": 10, "sdau": 3}  # by hand: the fixture's « In force today »
+
+
 @pytest.mark.parametrize("collection,table", ZONING)
 def test_zoning_collections_default_to_the_plans_in_force_today(live, db, collection, table):
     body = get(live, f"/collections/{collection}/items", limit=1000, properties="plan,plan_status").json()
     expected = db.execute(f"SELECT count(*) FROM {table} WHERE plan_in_force(plan_id, CURRENT_DATE)"  # noqa: S608
                           ).fetchone()[0]
-    assert body["numberMatched"] == expected > 0
+    assert body["numberMatched"] == expected == ZONING_TODAY[collection]
     in_force = {r[0] for r in db.execute("SELECT code FROM plans WHERE plan_in_force(id, CURRENT_DATE)")}
     assert {f["properties"]["plan"] for f in body["features"]} <= in_force
     assert {f["properties"]["plan_status"] for f in body["features"]} == {"homologue"}
@@ -404,22 +499,23 @@ def test_zoning_collections_default_to_the_plans_in_force_today(live, db, collec
 
 def test_every_version_on_request_with_its_status(live, db):
     every = get(live, "/collections/zones/items", limit=1000, datetime="../..", properties="plan,plan_status").json()
-    assert every["numberMatched"] == db.execute("SELECT count(*) FROM zones").fetchone()[0]
+    assert every["numberMatched"] == db.execute("SELECT count(*) FROM zones").fetchone()[0] == 15
     statuses = {(f["properties"]["plan"], f["properties"]["plan_status"]) for f in every["features"]}
-    assert ("PA-ANFA-2026", "enquete_publique") in statuses  # the revision in public inquiry, marked as such
+    assert statuses == {("PA-ANFA-1989", "remplace"), ("PA-ANFA-2006", "homologue"),
+                        ("PA-ANFA-2026", "enquete_publique"),  # the revision in public inquiry, marked as such
+                        ("PA-MAARIF-2008", "homologue"),
+                        ("PA-MAARIF-2026", "homologue")}  # approved, not yet in force: the status alone says little
     item = get(live, f"/collections/zones/items/{every['features'][0]['id']}").json()
     assert {"plan", "plan_status"} <= set(item["properties"])
 
 
 def test_an_interval_gives_the_versions_in_force_at_some_day_of_it(live):
     """A version never in force (in public inquiry, no validity) is in no interval, however wide."""
-    during = get(live, "/collections/zones/items", limit=1000, datetime="2000-01-01/2030-12-31",
-                 properties="plan").json()
-    assert {f["properties"]["plan"] for f in during["features"]} == {"PA-ANFA-2006", "PA-MAARIF-2008",
-                                                                      "PA-SIDI-BELYOUT-2011"}
-    early = get(live, "/collections/zones/items", limit=1000, datetime="2007-01-01/2008-12-31",
-                properties="plan").json()
-    assert {f["properties"]["plan"] for f in early["features"]} == {"PA-ANFA-2006", "PA-MAARIF-2008"}
+    # every version but PA-ANFA-2026, including the one replaced in 2006 and the one in force in 20 days
+    assert _plans_of_zones(live, "1900-01-01/2100-12-31") == {"PA-ANFA-1989", "PA-ANFA-2006", "PA-MAARIF-2008",
+                                                              "PA-MAARIF-2026"}
+    assert _plans_of_zones(live, "2007-01-01/2008-12-31") == {"PA-ANFA-2006", "PA-MAARIF-2008"}
+    assert _plans_of_zones(live, "2005-01-01/2007-01-01") == {"PA-ANFA-1989", "PA-ANFA-2006"}  # across 2006-06-12
 
 
 @pytest.mark.parametrize("path", ["/collections", "/collections/parcels", "/collections/parcels/items",

@@ -1,4 +1,7 @@
-"""Vector tiles (decoded by GDAL's MVT driver) and processes (executed through OWSLib) on the live server."""
+"""Vector tiles (decoded by GDAL's MVT driver) and processes (executed through OWSLib) on the live server.
+
+The server holds tests/fixtures/ogc_world.sql and its grid of parcels (tests/helpers.py); see the fixture's map.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +13,10 @@ import psycopg
 import pyogrio
 import pytest
 import requests
+import shapely
 from owslib.ogcapi.processes import Processes
 
 from app import create_app
-from layers.sample import load_sample
 from settings import Settings
 
 TMS = "/collections/{c}/tiles/WebMercatorQuad"
@@ -25,8 +28,8 @@ def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
 
 
 @pytest.fixture
-def db(sample_url):
-    with psycopg.connect(sample_url) as conn:
+def db(ogc_url):
+    with psycopg.connect(ogc_url) as conn:
         yield conn
 
 
@@ -43,27 +46,39 @@ def _decode(data: bytes, z: int, x: int, y: int, tmp_path, layer: str):
 
 
 def test_parcels_tile_holds_every_parcel_of_the_tile(live, db, tmp_path):
-    lon, lat = _centre(db)
+    """Parcel 10 straddles the edge between two zoom-16 tiles: both hold it, each holds exactly the parcels it
+    meets (none of the fixture only grazes these tiles' edges, so none clips to nothing)."""
     z = 16
-    x, y = _tile_of(lon, lat, z)
-    r = requests.get(f"{live}{TMS.format(c='parcels')}/{z}/{y}/{x}", timeout=30)
-    assert r.status_code == 200 and r.headers["Content-Type"] == "application/vnd.mapbox-vector-tile"
-    assert r.headers["Cache-Control"].startswith("public") and r.headers["ETag"]
-    frame = _decode(r.content, z, x, y, tmp_path, "parcels")
-    expected = db.execute("SELECT count(*) FROM parcels WHERE ST_Intersects(geom, ST_Transform(ST_TileEnvelope(%s, %s, "
-                          "%s), 26191))", (z, x, y)).fetchone()[0]
-    assert expected > 0 and abs(len(frame) - expected) <= 2  # a parcel only touching the edge may clip to nothing
-    assert set(frame.columns) >= {"land_ref", "commune"}
-    names = [r[0] for r in db.execute("SELECT full_name FROM parcel_owners LIMIT 50")]
-    assert not any(name.encode() in r.content for name in names)
-    again = requests.get(r.url, headers={"If-None-Match": r.headers["ETag"]}, timeout=30)
-    assert again.status_code == 304
+    sides = db.execute("SELECT ST_X(p), ST_Y(p) FROM parcels, LATERAL (VALUES (ST_XMin(geom) + 5), (ST_XMax(geom) - 5)) "
+                       "v(x), ST_Transform(ST_SetSRID(ST_MakePoint(v.x, ST_Y(ST_Centroid(geom))), 26191), 4326) p "
+                       "WHERE id = 10").fetchall()
+    tiles = [_tile_of(lon, lat, z) for lon, lat in sides]
+    assert tiles == [(31383, 26272), (31384, 26272)]  # its west and east sides, 50 m apart, in two tiles
+    names = [r[0] for r in db.execute("SELECT full_name FROM parcel_owners")]
+    by_hand = {(31383, 26272): list(range(1, 11)), (31384, 26272): [10, 11, 12]}  # the map: x ≈ 450 parts them
+    for x, y in tiles:
+        r = requests.get(f"{live}{TMS.format(c='parcels')}/{z}/{y}/{x}", timeout=30)
+        assert r.status_code == 200 and r.headers["Content-Type"] == "application/vnd.mapbox-vector-tile"
+        assert r.headers["Cache-Control"].startswith("public") and r.headers["ETag"]
+        frame = _decode(r.content, z, x, y, tmp_path, "parcels")
+        expected = [row[0] for row in db.execute(
+            "SELECT id FROM parcels WHERE ST_Intersects(geom, ST_Transform(ST_TileEnvelope(%s, %s, %s), 26191)) "
+            "ORDER BY id", (z, x, y))]
+        assert sorted(frame["mvt_id"]) == expected == by_hand[(x, y)]
+        assert set(frame.columns) >= {"land_ref", "commune"}
+        assert not any(name.encode() in r.content for name in names)
+        again = requests.get(r.url, headers={"If-None-Match": r.headers["ETag"]}, timeout=30)
+        assert again.status_code == 304
+        if x == 31383:  # the west tile: the courtyard keeps its hole, the two-part title both parts
+            shapes = dict(zip(frame["mvt_id"], frame.geometry, strict=True))
+            assert [shapely.get_num_interior_rings(p) for p in shapely.get_parts(shapes[7])] == [1]
+            assert len(shapely.get_parts(shapes[9])) == 2
 
 
-def test_zones_tile_changes_when_the_layer_changes(sample_url, tmp_path):
-    app = create_app(Settings(database_url=sample_url, pool_min=1, pool_max=2))
+def test_zones_tile_changes_when_the_layer_changes(ogc_url, tmp_path):
+    app = create_app(Settings(database_url=ogc_url, pool_min=1, pool_max=2))
     client = app.test_client()
-    with psycopg.connect(sample_url) as conn:
+    with psycopg.connect(ogc_url) as conn:
         lon, lat = _centre(conn)
         z = 14
         x, y = _tile_of(lon, lat, z)
@@ -73,8 +88,10 @@ def test_zones_tile_changes_when_the_layer_changes(sample_url, tmp_path):
         assert client.get(url).headers["ETag"] == first.headers["ETag"]  # served from the cache
         assert conn.execute("SELECT count(*) FROM tile_cache WHERE collection = 'zones'").fetchone()[0] >= 1
         codes = set(_decode(first.data, z, x, y, tmp_path / "a", "zones")["code"])
+        # a zone the tile shows: of a version in force that day (PA-MAARIF-2026 is already homologated then
+        # but not yet in force, so its status alone would not do)
         zone_id = conn.execute("SELECT z.id FROM zones z JOIN plans p ON p.id = z.plan_id WHERE "
-                               "plan_status_on(p.id, '2026-11-23') = 'homologue' AND ST_Intersects(z.geom, "
+                               "plan_in_force(p.id, '2026-11-23') AND ST_Intersects(z.geom, "
                                "ST_Transform(ST_TileEnvelope(%s, %s, %s), 26191)) ORDER BY z.id LIMIT 1",
                                (z, x, y)).fetchone()[0]
         old = conn.execute("SELECT code FROM zones WHERE id = %s", (zone_id,)).fetchone()[0]
@@ -115,6 +132,7 @@ def test_owslib_executes_the_instruction_process(live, db):
     assert ids == {"instruction", "permit-check", "lot-check", "licence-check"}
     description = api.process("permit-check")
     assert description["inputs"]["project"]["minOccurs"] == 1
+    assert (ref, area) == ("TF 2451/C", 1200.0)  # parcel 1: 30 × 40 m
     result = api.execute("instruction", {"land": {"refs": [ref]}, "date": "2026-11-23"})  # OWSLib wraps "inputs"
     assert result["land"]["refs"] == [ref] and result["land"]["area_m2"] == round(area, 2)
     assert result["schema"] == "urbasig/instruction/1"
@@ -155,11 +173,6 @@ def test_huge_body_is_refused(live):
     r = requests.post(f"{live}/processes/instruction/execution", data=b"{" + b" " * (6 * 1024 * 1024) + b"}",
                       headers={"Content-Type": "application/json"}, timeout=60)
     assert r.status_code == 413
-
-
-def test_small_sample_loads_for_isolated_tile_tests(db_url):
-    with psycopg.connect(db_url) as conn:
-        assert load_sample(conn, 300, 1).counts["parcels"] == 300
 
 
 def test_schemathesis_finds_no_server_error(live, tmp_path):
@@ -206,7 +219,7 @@ def test_tileset_limits_hold_the_tiles_with_data(live, db, tms, levels):
     limits = {int(x["tileMatrix"]): x for x in tileset["tileMatrixSetLimits"]}
     assert sorted(limits) == list(range(levels[0], levels[1] + 1))
     z = levels[0] + 5
-    box = limits[z]
+    box = limits[z]  # its first tile holds parcel 1, at the north-west corner of the extent (the fixture's map)
     inside = requests.get(f"{live}/collections/parcels/tiles/{tms}/{z}/{box['minTileRow']}/{box['minTileCol']}",
                           timeout=30)
     outside = requests.get(f"{live}/collections/parcels/tiles/{tms}/{z}/{box['maxTileRow'] + 1}/"

@@ -116,3 +116,9 @@ def test_replace_reloads_and_owners_stay_private(conn):
     conn.execute("SET ROLE urbasig_public")
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("SELECT full_name FROM parcel_owners")
+
+
+def test_a_small_sample_loads(db_url):
+    """The smallest sample a developer loads (300 parcels) holds exactly that many (was in the tile tests)."""
+    with psycopg.connect(db_url) as conn:
+        assert load_sample(conn, 300, 1).counts["parcels"] == 300
