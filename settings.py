@@ -53,6 +53,12 @@ class Settings:
     # Instruction: largest land accepted (m²), and whether a plan past public inquiry is applied.
     max_land_area_m2: float = 5_000_000.0
     apply_plans_in_inquiry: bool = False
+    # Bounded work per request: vertices of one geometry sent by a caller, of all of a request's geometries,
+    # lots (and other pieces) of a subdivision, titles designating one land (past them: 413 with the limit).
+    max_vertices: int = 10_000
+    max_request_vertices: int = 100_000
+    max_lots: int = 2_000
+    max_land_refs: int = 50
     # OGC API: origins allowed by CORS ("*" or a comma-separated list; empty = no CORS headers).
     cors_origins: str = ""
     # Vector tiles: keep rendered tiles in the database (shared by every process); off for benchmarks.
@@ -109,6 +115,11 @@ class Settings:
             raise ConfigError("il faut 1 ≤ URBASIG_POOL_MIN ≤ URBASIG_POOL_MAX")
         if self.max_land_area_m2 <= 0:
             raise ConfigError("URBASIG_MAX_LAND_AREA_M2 doit être positif")
+        for name in ("max_vertices", "max_request_vertices", "max_lots", "max_land_refs"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"URBASIG_{name.upper()} doit valoir au moins 1 (reçu {getattr(self, name)})")
+        if self.max_request_vertices < self.max_vertices:
+            raise ConfigError("il faut URBASIG_MAX_VERTICES ≤ URBASIG_MAX_REQUEST_VERTICES")
         if self.sample_parcels < 100:
             raise ConfigError("URBASIG_SAMPLE_PARCELS doit valoir au moins 100")
 

@@ -45,7 +45,7 @@ def payment_callback() -> Response:
     if changed:  # a paid request is instructed at once
         from notes.official import on_payment
 
-        on_payment(conn, order, Options(settings.max_land_area_m2, settings.apply_plans_in_inquiry))
+        on_payment(conn, order, Options.from_settings(settings))
     return Response("ACTION=POSTAUTH" if changed else "ACTION=POSTAUTH;DEJA_TRAITE", mimetype="text/plain")
 
 
@@ -66,7 +66,7 @@ def indicative() -> Response:
     settings = current_app.config["URBASIG"]
     conn = get_db()
     hit(conn, "indicative", request.remote_addr or "inconnu", settings.indicative_per_minute)
-    note = build(conn, land, day, Options(settings.max_land_area_m2, settings.apply_plans_in_inquiry))
+    note = build(conn, land, day, Options.from_settings(settings))
     name = "note-indicative-" + ("-".join(note.result["land"]["refs"]) or "terrain").replace(" ", "").replace("/", "-")
     if fmt == "html":
         from instruction.summary import summary_text

@@ -102,7 +102,7 @@ def verify_code(code: str) -> Response:
 
     s = current_app.config["URBASIG"]
     return jsonify(verify(get_db(), [signing_files().ca], code=code,
-                          options=Options(s.max_land_area_m2, s.apply_plans_in_inquiry)))
+                          options=Options.from_settings(s)))
 
 
 @official.get("/verify")
@@ -120,7 +120,7 @@ def verify_upload() -> Response:
     upload = request.files.get("pdf")
     data = upload.read() if upload and upload.filename else None
     result = verify(get_db(), [signing_files().ca], code=request.form.get("code") or None, data=data,
-                    options=Options(s.max_land_area_m2, s.apply_plans_in_inquiry))
+                    options=Options.from_settings(s))
     if request.form.get("f") == "html":
         return Response(render_template("notes/verify.html", result=result))
     return jsonify(result)

@@ -49,7 +49,7 @@ class _RoadsNear:
     not the union of every road of the subdivision (which made the check quadratic in the number of lots)."""
 
     def __init__(self, roads: list[BaseGeometry], tolerance_m: float) -> None:
-        self.roads = roads
+        self.roads: np.ndarray = np.asarray(roads, dtype=object)
         self.tree = shapely.STRtree(roads)
         self.tolerance_m = tolerance_m
 
@@ -61,7 +61,7 @@ class _RoadsNear:
         near = self.tree.query(window)
         if not len(near):
             return None, None
-        local = shapely.union_all(shapely.intersection(np.take(self.roads, near), window))
+        local = shapely.union_all(shapely.intersection(self.roads[near], window))
         return local, local.buffer(self.tolerance_m)
 
 
@@ -70,7 +70,7 @@ def _best_parts(lots: list[Lot], parts: list[ZonePart]) -> list[ZonePart | None]
     if not parts:
         return [None] * len(lots)
     tree = shapely.STRtree([p.geom for p in parts])
-    out = []
+    out: list[ZonePart | None] = []
     for lot in lots:
         areas = dict.fromkeys(range(len(parts)), 0.0)
         for k in tree.query(lot.geom):

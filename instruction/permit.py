@@ -86,7 +86,8 @@ def _segments(geom: BaseGeometry) -> list[shapely.LineString]:
     same_ring = ring_of[:-1] == ring_of[1:]
     starts, ends = coords[:-1][same_ring], coords[1:][same_ring]
     keep = np.hypot(*(ends - starts).T) > 1e-6
-    return list(shapely.linestrings(np.stack([starts[keep], ends[keep]], axis=1)))
+    lines: np.ndarray = np.asarray(shapely.linestrings(np.stack([starts[keep], ends[keep]], axis=1)), dtype=object)
+    return list(lines.reshape(-1))
 
 
 def _angle(seg: shapely.LineString) -> float:
@@ -127,10 +128,12 @@ def classify_limits(land: BaseGeometry, roads: list[BaseGeometry], tolerance_m: 
         on_road = shapely.distance(road_union, middles) <= tolerance_m
     road = [s for s, hit in zip(segs, on_road, strict=True) if hit]
     others = [s for s, hit in zip(segs, on_road, strict=True) if not hit]
-    ends = shapely.points(np.array([c for s in road for c in s.coords]).reshape(-1, 2)) if road else np.array([])
+    ends: np.ndarray = np.asarray(shapely.points(np.array([c for s in road for c in s.coords]).reshape(-1, 2)),
+                                  dtype=object).reshape(-1) if road else np.array([], dtype=object)
     touching = np.zeros(len(others), dtype=bool)
     if len(ends) and others:
-        corners = shapely.points(np.array([c for s in others for c in s.coords]))  # two per limit
+        corners: np.ndarray = np.asarray(shapely.points(np.array([c for s in others for c in s.coords])),
+                                         dtype=object).reshape(-1)  # two per limit
         tree = shapely.STRtree(ends)
         pad = tolerance_m * 1.001 + 1e-9  # candidates by box, then the exact distance test
         boxes = shapely.box(*(shapely.get_coordinates(corners) + [[-pad, -pad]]).T,

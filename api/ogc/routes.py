@@ -167,7 +167,7 @@ def process_execution(pid: str) -> Response:
     if body is None:
         raise features.OgcError("corps JSON attendu (Content-Type: application/json)")
     settings = current_app.config["URBASIG"]
-    options = Options(settings.max_land_area_m2, settings.apply_plans_in_inquiry)
+    options = Options.from_settings(settings)
     result = processes.execute(get_db(), pid, body, options)
     from instruction.findings import canonical_json
 
