@@ -63,6 +63,9 @@ class Settings:
     cors_origins: str = ""
     # Vector tiles: keep rendered tiles in the database (shared by every process); off for benchmarks.
     tile_cache: bool = True
+    # …and its cap (rows, MiB): past either, the oldest tiles are evicted (empty tiles are never cached).
+    tile_cache_max_rows: int = 50_000
+    tile_cache_max_mb: int = 256
     # Indicative notes: requests per client and minute (the public service answers ~300 notes a day).
     indicative_per_minute: int = 20
     # Official notes: fee, and the shared secret of the payment gateway (HMAC of orders and callbacks).
@@ -118,6 +121,8 @@ class Settings:
         for name in ("max_vertices", "max_request_vertices", "max_lots", "max_land_refs"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"URBASIG_{name.upper()} doit valoir au moins 1 (reçu {getattr(self, name)})")
+        if self.tile_cache_max_rows < 1 or self.tile_cache_max_mb < 1:
+            raise ConfigError("URBASIG_TILE_CACHE_MAX_ROWS et URBASIG_TILE_CACHE_MAX_MB doivent valoir au moins 1")
         if self.max_request_vertices < self.max_vertices:
             raise ConfigError("il faut URBASIG_MAX_VERTICES ≤ URBASIG_MAX_REQUEST_VERTICES")
         if self.sample_parcels < 100:

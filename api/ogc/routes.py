@@ -139,10 +139,13 @@ def collection_tilejson(collection_id: str, tms: str) -> Response:
 @ogc.get("/collections/<collection_id>/tiles/<tms>/<z>/<y>/<x>")
 def collection_tile(collection_id: str, tms: str, z: str, y: str, x: str) -> Response:
     """One vector tile (cached in the database, ETag, Cache-Control)."""
+    from layers.tiles import CacheCap
+
     tiles.check_tms(tms)
+    settings = current_app.config["URBASIG"]
+    cap = CacheCap(settings.tile_cache_max_rows, settings.tile_cache_max_mb * 1024 * 1024)
     headers, status, body = tiles.tile(get_db(), collection_id, z, y, x, request.args.to_dict(),
-                                       request.headers.get("If-None-Match"), current_app.config["URBASIG"].tile_cache,
-                                       tms)
+                                       request.headers.get("If-None-Match"), settings.tile_cache, tms, cap)
     return Response(body, status=status, headers=headers)
 
 
