@@ -6,7 +6,6 @@ then approved, retried by the gateway, and fired concurrently.
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 
 import psycopg
@@ -19,7 +18,7 @@ from devtools.gateway import create_gateway
 from layers.payments import create_order
 from notes.payment import CALLBACK, ORDER, Order, purpose_key, read_callback, sign, signed, verify
 from settings import Settings
-from tests.helpers import serve
+from tests.helpers import fire_at_once, serve
 
 SECRET = "secret-de-test"
 
@@ -252,35 +251,19 @@ def test_gateway_refuses_an_unsigned_order_and_a_callback(servers, conn):
     assert _payment(conn, order.order_id)[:2] == ("initiee", 0)
 
 
-def _fire(n, call):
-    """Run `call(i)` in n threads released at once; their results in order."""
-    barrier, results = threading.Barrier(n), [None] * n
-
-    def run(i):
-        barrier.wait()
-        results[i] = call(i)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
-
-
 def test_concurrent_callbacks_apply_once(servers, conn):
     """8 copies of one callback at once, then 8 different approvals at once: one payment each time."""
     ours, _ = servers
     order = _order(conn, ours)
     fields = _callback(order.order_id, "T-UNIQUE")
-    answers = _fire(8, lambda i: _post(ours, fields))
+    answers = fire_at_once(8, lambda i: _post(ours, fields))
     assert [a.status_code for a in answers] == [200] * 8
     firsts = sorted(a.text.splitlines()[0] for a in answers)
     assert firsts == ["ACTION=NONE;DEJA_TRAITE"] * 7 + ["ACTION=POSTAUTH"]
     assert _payment(conn, order.order_id)[:2] == ("payee", 8) and _attempts(conn, order.order_id) == [
         ("T-UNIQUE", True, 7)]
     other = _order(conn, ours)
-    answers = _fire(8, lambda i: _post(ours, _callback(other.order_id, f"T-{i}")))
+    answers = fire_at_once(8, lambda i: _post(ours, _callback(other.order_id, f"T-{i}")))
     firsts = sorted(a.text.splitlines()[0] for a in answers)
     assert firsts == ["ACTION=NONE;DEJA_PAYEE"] * 7 + ["ACTION=POSTAUTH"]
     actions = _actions(conn, other.order_id)
