@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from decimal import Decimal
 
@@ -10,6 +11,7 @@ import psycopg
 from gis.errors import Conflict, InputError, NotFound
 from layers.audit import audit
 
+ORDER_ID = re.compile(r"NRU-[0-9A-F]{12}")  # what create_order makes
 # The CHECK constraint of payments.status holds exactly these keys (tested against the migrated database).
 # « refusee » is not final: the last attempt was declined and the order waits for a new one; « payee » is.
 STATUSES = {"initiee": "initiée", "payee": "payée", "refusee": "dernière tentative refusée"}
@@ -87,6 +89,8 @@ def apply_callback(conn: psycopg.Connection, order_id: str, transaction_id: str,
 
 def payment_status(conn: psycopg.Connection, order_id: str) -> tuple[str, str, str | None]:
     """(status, request reference, request status) of an order, for the browser's return page (404 if unknown)."""
+    if not ORDER_ID.fullmatch(order_id):
+        raise NotFound("commande inconnue")
     row = conn.execute("SELECT p.status, p.request_ref, r.status FROM payments p LEFT JOIN note_requests r "
                        "ON r.order_id = p.order_id WHERE p.order_id = %s", (order_id,)).fetchone()
     if row is None:

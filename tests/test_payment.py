@@ -202,6 +202,8 @@ def test_the_browser_return_page_reads_the_outcome_and_never_applies_it(servers,
     paid = requests.get(order.ok_url, timeout=30)
     assert "Paiement reçu" in paid.text and "Payer" not in paid.text and "demandeur@" not in paid.text
     assert requests.get(f"{ours}/notes/payments/return/NRU-INCONNUE", timeout=30).status_code == 404
+    assert requests.get(f"{ours}/notes/payments/return/NRU-%00", timeout=30).status_code == 404
+    assert requests.get(f"{ours}/notes/payments/return/NRU-000000000000", timeout=30).status_code == 404
 
 
 def test_the_gateway_retries_a_callback_until_acknowledged(servers, conn):
