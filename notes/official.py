@@ -130,7 +130,8 @@ def resubmit(conn: psycopg.Connection, number: str, applicant: dict, documents: 
     owner_or_staff(applicant, note_requests.summary(conn, number)["applicant_id"])
     kinds = [(name, document_type(name, data), data) for name, data in documents]
     with conn.transaction():
-        note_requests.transition(conn, number, "payee", applicant["email"], only_from=frozenset({"retournee"}))
+        note_requests.transition(conn, number, "payee", applicant["email"], only_from=frozenset({"retournee"}),
+                                 return_reason=None)
         note_requests.add_documents(conn, number, kinds)
     refs = note_requests.summary(conn, number)["refs"]
     _instruct(conn, number, refs, options)

@@ -278,6 +278,7 @@ def test_resubmit_a_returned_request_then_cancel(env, conn):
     again = applicant.post(f"{base}/notes/requests/{number}/resubmit",
                            files={"documents": ("plan.pdf", b"%PDF-1.4 plan lisible", "application/pdf")}, timeout=60)
     assert again.status_code == 200 and again.json()["status"] == "instruite"
+    assert applicant.get(f"{base}/notes/requests/{number}", timeout=30).json()["return_reason"] is None
     documents = conn.execute("SELECT count(*) FROM note_documents d JOIN note_requests r ON r.id = d.request_id "
                              "WHERE r.number = %s", (number,)).fetchone()[0]
     assert documents == 2
