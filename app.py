@@ -24,7 +24,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     from api import db as request_db
     from api.errors import register_errors
     from api.web import register_web
-    from layers.db import database_url, make_pool
+    from layers.db import app_database_url, make_pool
 
     if isinstance(config, Settings):
         settings = config
@@ -37,7 +37,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 5 * 1024 * 1024  # geometries come in POST bodies; larger is a 413
     app.config["SECRET_KEY"] = settings.secret_key or _persistent_secret(settings.var_dir)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
-    app.extensions["urbasig.pool"] = make_pool(database_url(settings), settings.pool_min, settings.pool_max)
+    app.extensions["urbasig.pool"] = make_pool(app_database_url(settings), settings.pool_min, settings.pool_max)
     logging.basicConfig(level=settings.log_level)
     register_errors(app)
     request_db.init_app(app)
@@ -152,8 +152,12 @@ def db_status() -> None:
 def db_upgrade(revision: str) -> None:
     """Appliquer les migrations (jusqu'à RÉVISION, par défaut la dernière)."""
     from layers import migrate
+    from layers.db import set_embedded_app_password
 
-    migrate.upgrade(_db_url(_settings()), revision)
+    settings = _settings()
+    migrate.upgrade(_db_url(settings), revision)
+    if settings.embedded:
+        set_embedded_app_password(settings)  # the role exists from migration 0013 on
 
 
 @db.command("downgrade")

@@ -12,8 +12,7 @@ from app import create_app
 from devtools.gateway import create_gateway
 from layers.payments import create_order
 from notes.payment import Order, sign, verify
-from settings import Settings
-from tests.helpers import serve
+from tests.helpers import app_settings, serve
 
 SECRET = "secret-de-test"
 
@@ -21,7 +20,7 @@ SECRET = "secret-de-test"
 
 @pytest.fixture
 def servers(db_url):
-    ours, ours_url = serve(create_app(Settings(database_url=db_url, pool_min=1, pool_max=2, payment_secret=SECRET)))
+    ours, ours_url = serve(create_app(app_settings(db_url, pool_min=1, pool_max=2, payment_secret=SECRET)))
     gateway, gateway_url = serve(create_gateway(SECRET))
     yield ours_url, gateway_url
     ours.shutdown()
