@@ -62,8 +62,8 @@ def _cli(monkeypatch, url: str, var: Path, args: list[str]):
     return CliRunner().invoke(cli, args)
 
 
-def test_backup_restored_into_a_new_cluster_keeps_signatures_and_the_audit_chain(env, conn, db_url, other_cluster,
-                                                                                  monkeypatch, tmp_path):
+def test_restored_into_a_new_cluster_signatures_and_audit_chain_verify(env, conn, db_url,  # noqa: F811
+                                                                           other_cluster, monkeypatch, tmp_path):
     base, gateway_url, var = env
     number = _signed_note(base, gateway_url, conn)
     original = verify_chain(conn)

@@ -136,3 +136,43 @@ def test_the_app_url_is_the_same_database_with_the_app_role(db_url):
     url = app_url(db_url)
     with psycopg.connect(url) as c:
         assert c.execute("SELECT current_user, current_database()").fetchone() == (APP_ROLE, db_url.rsplit("/", 1)[1])
+
+
+def test_the_embedded_cluster_serves_as_the_app_role_with_its_password_in_var(monkeypatch):
+    import shutil
+    import socket
+    import tempfile
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from app import cli
+    from layers.db import embedded_cluster
+    from settings import Settings
+
+    var = Path(tempfile.mkdtemp(prefix="urbasig-var-"))
+    var.chmod(0o755)  # the unprivileged cluster user must traverse it when tests run as root
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = Settings(var_dir=var, pg_port=port)
+    monkeypatch.delenv("URBASIG_DATABASE_URL", raising=False)
+    monkeypatch.setenv("URBASIG_VAR_DIR", str(var))
+    monkeypatch.setenv("URBASIG_PG_PORT", str(port))
+    try:
+        for args in (["db", "start"], ["db", "upgrade"]):
+            done = CliRunner().invoke(cli, args)
+            assert done.exit_code == 0, done.output
+        secret = var / "pg.app-password"
+        assert secret.stat().st_mode & 0o777 == 0o600
+        app = create_app(settings)
+        assert app.extensions["urbasig.pool"].conninfo.startswith(f"postgresql://{APP_ROLE}:")
+        assert app.test_client().get("/health").json["database"] == "joignable"
+        with app.extensions["urbasig.pool"].connection() as c:
+            assert c.execute("SELECT current_user").fetchone()[0] == APP_ROLE
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                c.execute("TRUNCATE audit_log")
+        app.extensions["urbasig.pool"].close()
+    finally:
+        embedded_cluster(settings).destroy()
+        shutil.rmtree(var, ignore_errors=True)
