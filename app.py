@@ -188,6 +188,7 @@ def db_downgrade(revision: str) -> None:
 @click.option("--replace", is_flag=True, help="Effacer le territoire existant avant de charger.")
 def sample_data(n_parcels: int | None, seed: int | None, if_empty: bool, replace: bool) -> None:
     """Générer et charger le territoire d'exemple (déterministe pour une graine donnée)."""
+    from layers.audit import audit
     from layers.db import connect
     from layers.sample import load_sample
 
@@ -195,6 +196,10 @@ def sample_data(n_parcels: int | None, seed: int | None, if_empty: bool, replace
     with connect(_db_url(settings)) as conn:
         summary = load_sample(conn, n_parcels or settings.sample_parcels, settings.sample_seed if seed is None else seed,
                               if_empty=if_empty, replace=replace, progress=True)
+        if not summary.skipped:  # load_sample commits its load; its line follows in the next transaction
+            audit(conn, _cli_actor(), "territoire_exemple.charge", "import", "sample", None,
+                  {"parcels": summary.counts.get("parcels"), "replace": replace})
+            conn.commit()
     click.echo(summary.describe())
 
 

@@ -189,3 +189,13 @@ def test_a_failed_staff_command_leaves_no_line(db_url, conn, monkeypatch):
     done = CliRunner().invoke(cli, ["plan-status", "INCONNU", "abroge", "--date", "2030-01-02"])
     assert done.exit_code != 0
     assert _trail(conn) == []
+
+
+def test_loading_the_sample_territory_is_in_the_trail_once(db_url, conn, monkeypatch):
+    monkeypatch.setenv("URBASIG_DATABASE_URL", db_url)
+    for _ in range(2):  # the second run finds parcels and does nothing
+        done = CliRunner().invoke(cli, ["sample-data", "--parcels", "100", "--if-empty"])
+        assert done.exit_code == 0, done.output
+    trail = _trail(conn)
+    assert [(a, e, i) for _, a, e, i, _, _ in trail] == [("territoire_exemple.charge", "import", "sample")]
+    assert trail[0][5]["parcels"] == conn.execute("SELECT count(*) FROM parcels").fetchone()[0]
