@@ -15,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 
-from gis.errors import Conflict, Forbidden, InputError, NotFound, UrbasigError
+from gis.errors import Conflict, InputError, NotFound, UrbasigError
 from instruction.engine import Options, instruct
 from instruction.land import LandRequest, parse_refs
 from layers import note_requests
@@ -163,7 +163,11 @@ def verify(conn: psycopg.Connection, trust: list[Path], code: str | None = None,
     return out
 
 
-def owner_or_staff(account: dict, applicant_id: int) -> None:
-    """Only the applicant or the agency's staff may see a request."""
+def owner_or_staff(account: dict, applicant_id: int, missing: str) -> None:
+    """Only the applicant or the agency's staff may see a request; to anyone else it is missing (`missing`).
+
+    Answering 404 with the same message as for a request that does not exist (never a 403) tells nobody
+    which request numbers exist.
+    """
     if account["role"] == "applicant" and account["id"] != applicant_id:
-        raise Forbidden("cette demande n'est pas la vôtre")
+        raise NotFound(missing)

@@ -19,7 +19,7 @@ from notes.mail import SmtpSettings, deliver_due
 from notes.signing import ensure_dev_ca, verify_pdf
 from settings import Settings
 from tests import instruction_world as world
-from tests.helpers import Inbox, serve
+from tests.helpers import Inbox, free_port, serve
 
 SECRET = "secret-passerelle"
 PASSWORD = "mot de passe solide"
@@ -32,8 +32,10 @@ PASSWORD = "mot de passe solide"
 def env(db_url, conn, tmp_path):
     world.build(conn)
     gateway, gateway_url = serve(create_gateway(SECRET))
+    port = free_port()
     ours, base = serve(create_app(Settings(database_url=db_url, pool_min=1, pool_max=3, payment_secret=SECRET,
-                                            payment_gateway_url=f"{gateway_url}/pay", var_dir=tmp_path)))
+                                            payment_gateway_url=f"{gateway_url}/pay", var_dir=tmp_path,
+                                            public_url=f"http://127.0.0.1:{port}")), port)
     for mail, role in (("instructeur@auc.ma", "instructor"), ("signataire@auc.ma", "signatory")):
         create_account(conn, mail, role.title(), PASSWORD, role=role, verified=True)
     conn.commit()
@@ -44,6 +46,7 @@ def env(db_url, conn, tmp_path):
 
 def _session(base, mail):
     s = requests.Session()
+    s.headers["Origin"] = base  # as a browser on the service's own pages (CSRF check)
     r = s.post(f"{base}/notes/session", json={"email": mail, "password": PASSWORD}, timeout=30)
     assert r.status_code == 200, r.text
     return s
