@@ -35,7 +35,8 @@ def env(db_url, conn, tmp_path):
     port = free_port()
     ours, base = serve(create_app(Settings(database_url=db_url, pool_min=1, pool_max=3, payment_secret=SECRET,
                                             payment_gateway_url=f"{gateway_url}/pay", var_dir=tmp_path,
-                                            public_url=f"http://127.0.0.1:{port}")), port)
+                                            public_url=f"http://localhost:{port}")), port)
+    # requests go to 127.0.0.1 (an allowed host); every link must still name the public URL, localhost
     for mail, role in (("instructeur@auc.ma", "instructor"), ("signataire@auc.ma", "signatory")):
         create_account(conn, mail, role.title(), PASSWORD, role=role, verified=True)
     conn.commit()
@@ -46,7 +47,7 @@ def env(db_url, conn, tmp_path):
 
 def _session(base, mail):
     s = requests.Session()
-    s.headers["Origin"] = base  # as a browser on the service's own pages (CSRF check)
+    s.headers["Origin"] = base.replace("127.0.0.1", "localhost")  # a browser on the public URL's pages (CSRF)
     r = s.post(f"{base}/notes/session", json={"email": mail, "password": PASSWORD}, timeout=30)
     assert r.status_code == 200, r.text
     return s
@@ -120,6 +121,11 @@ def test_official_note_end_to_end(env, conn):
     text = subprocess.run([shutil.which("pdftotext"), "-layout", str(path), "-"], capture_output=True, text=True,
                           check=True).stdout
     assert number in text and "Amina Alaoui" in text
+    code = conn.execute("SELECT short_code FROM note_requests WHERE number = %s", (number,)).fetchone()[0]
+    public = base.replace("127.0.0.1", "localhost")  # the public URL, not the Host the requests came through
+    assert f"{public}/verify/{code}" in text and f"{public}/verify/{code}" in next(
+        p for p in note_mail.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+    assert req["payment"]["fields"]["callbackUrl"] == f"{public}/notes/payments/callback"
     for rule in stored["rules"]:
         assert rule["zone"]["code"] in text and f"{rule['share_pct']:.2f}".replace(".", ",") in text
     assert stored["plans"]["applied"][0]["code"] in text and "TF 7/T, TF 8/T" in text
