@@ -78,8 +78,8 @@ def register() -> tuple[Response, int]:
     account_id, check = create_account(conn, body.get("email", ""), body.get("full_name", ""), body.get("password", ""))
     link = public_link(f"/notes/accounts/verify?token={check.token}")
     queue_mail(conn, normalized_email(body["email"]), "Vérifiez votre adresse — notes de renseignements",
-               f"Bonjour,\n\nPour activer votre compte, ouvrez ce lien :\n{link}\n\nou saisissez ce code sur la page "
-               f"de connexion : {check.code}\n\nLe lien et le code valent 48 heures.\n\nAgence urbaine de Casablanca",
+               f"Bonjour,\n\nPour activer votre compte, ouvrez ce lien :\n{link}\n\nou saisissez ce code de "
+               f"vérification : {check.code}\n\nLe lien et le code valent 48 heures.\n\nAgence urbaine de Casablanca",
                entity="account", entity_id=str(account_id))
     return jsonify({"id": account_id, "message": "compte créé : un lien de vérification a été envoyé"}), 201
 

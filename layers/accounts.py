@@ -75,9 +75,20 @@ def _code_hash(email: str, code: str) -> str:
     return hashlib.sha256(f"{email}:{code}".encode()).hexdigest()
 
 
-def normalized_email(email: str) -> str:
+def text(value: object, what: str, max_chars: int = 254) -> str:
+    """A field typed by a person: a string without NUL, of reasonable length (400 otherwise)."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InputError(f"{what} : du texte est attendu")
+    if "\x00" in value or len(value) > max_chars:
+        raise InputError(f"{what} : caractère nul interdit, {max_chars} caractères au plus")
+    return value
+
+
+def normalized_email(email: object) -> str:
     """The address as accounts store it (trimmed, lower case)."""
-    return (email or "").strip().lower()
+    return text(email, "adresse électronique").strip().lower()
 
 
 @dataclass(frozen=True)
@@ -94,7 +105,8 @@ def create_account(conn: psycopg.Connection, email: str, full_name: str, passwor
     email = normalized_email(email)
     if not EMAIL.fullmatch(email):
         raise InputError("adresse électronique invalide")
-    if not full_name or not full_name.strip():
+    full_name, password = text(full_name, "nom complet"), text(password, "mot de passe", 1024)
+    if not full_name.strip():
         raise InputError("nom complet obligatoire")
     check_new_password(password, email)
     if role not in ROLES:
@@ -150,13 +162,13 @@ def verify_code(conn: psycopg.Connection, email: str, code: str, attempts: int, 
     Every refusal says the same (unknown address, wrong, expired or void code), so the form tells nothing
     about which addresses have an account; guesses are also limited per address across accounts.
     """
-    email = normalized_email(email)
+    email, code = normalized_email(email), text(code, "code de vérification", 32)
     if ratelimit.add(conn, "code-adresse", address, "hour") > 10 * attempts:
         raise TooManyRequests("trop de codes essayés depuis cette adresse : réessayez dans une heure")
     with conn.transaction():
         row = conn.execute("SELECT id, verify_code_hash, verify_expires_at > now() FROM accounts WHERE email = %s "
                            "AND verified_at IS NULL AND verify_code_hash IS NOT NULL FOR UPDATE", (email,)).fetchone()
-        if row and row[2] and hmac.compare_digest(row[1], _code_hash(email, (code or "").strip())):
+        if row and row[2] and hmac.compare_digest(row[1], _code_hash(email, code.strip())):
             return _mark_verified(conn, row[0], email, "code")
         if row:
             conn.execute("UPDATE accounts SET verify_code_failures = verify_code_failures + 1, verify_code_hash = "
@@ -174,7 +186,7 @@ def authenticate(conn: psycopg.Connection, email: str, password: str) -> dict:
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute("SELECT id, email, full_name, role, password_hash, verified_at FROM accounts "
                           "WHERE email = %s", (normalized_email(email),)).fetchone()
-    matches = check_password(password or "", row["password_hash"] if row else _dummy_hash())
+    matches = check_password(text(password, "mot de passe", 1024), row["password_hash"] if row else _dummy_hash())
     if row is None or not matches:
         raise Unauthorized("adresse ou mot de passe incorrect")
     if row["verified_at"] is None:
@@ -198,7 +210,7 @@ def sign_in(conn: psycopg.Connection, email: str, password: str, address: str, l
     unknown addresses as for known ones. Successes and failures go to the audit trail. On a refusal, the
     caller commits what was written (counts, audit line) before answering.
     """
-    email = normalized_email(email)[:254]
+    email, password = normalized_email(email), text(password, "mot de passe", 1024)
     over_account = ratelimit.add(conn, "connexion-compte", email, "hour") > limits.per_account_hour
     over_address = ratelimit.add(conn, "connexion-adresse", address, "hour") > limits.per_address_hour
     if over_account or over_address:
