@@ -40,6 +40,9 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     app.extensions["urbasig.pool"] = make_pool(app_database_url(settings), settings.pool_min, settings.pool_max)
     logging.basicConfig(level=settings.log_level)
     register_errors(app)
+    from api.security import register_security
+
+    register_security(app)  # before any view: the Host and CSRF checks; the headers on every answer
     request_db.init_app(app)
     register_web(app)
     from api.ogc.openapi import build_openapi
