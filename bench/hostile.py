@@ -6,7 +6,7 @@ Times the pure rule evaluation (`instruction.permit.check_permit`, `instruction.
 where the time went (the database part of a check does not depend on the vertex or lot count the same way):
 - permit: a 40 m × 60 m land whose outline is digitised with N vertices (small jitter), fronting a road on
   its south side, and a footprint polygon inside it;
-- subdivision: N lots of 12 m × 20 m in rows facing internal roads, with the land around them.
+- subdivision: N lots of 12 m × 20 m in rows facing internal roads, on a land surveyed with a vertex a metre.
 A size whose previous size took more than --max-s seconds is skipped (the growth is printed instead).
 Run it before and after a change of the geometry code: same figures, same machine.
 """
@@ -84,7 +84,7 @@ def lots_case(count: int) -> dict:
             if len(lots) < count:
                 lots.append(Lot(f"L{len(lots) + 1}", shapely.box(c * 12, y, c * 12 + 12, y + 20)))
         y += 20
-    land = shapely.box(0, 0, cols * 12, y)
+    land = shapely.segmentize(shapely.box(0, 0, cols * 12, y), 1.0)  # a surveyed outline: a vertex a metre
     return {"land": land, "lots": lots, "internal_roads": roads, "existing_roads": [shapely.box(-20, -10, 400, 0)],
             "green_spaces": [], "facilities": [], "parts": [_part(land)], "thresholds": THRESHOLDS}
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
 import warnings
 from pathlib import Path
 
 import geopandas as gpd
 import psycopg
 import shapely
+
+from settings import Settings
 
 X0, Y0 = 295_000.0, 332_000.0  # a point in Casablanca, EPSG:26191
 
@@ -97,13 +100,22 @@ def lonlat_box(x0: float, y0: float, x1: float, y1: float, digits: int = 5) -> t
             math.ceil(max(lons) * scale) / scale, math.ceil(max(lats) * scale) / scale)
 
 
-def serve(app) -> tuple[object, str]:
-    """Serve a WSGI app on a free loopback port in a thread: (server, base URL)."""
+def free_port() -> int:
+    """A loopback port free right now (to give an app its public URL before serving it there)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve(app, port: int = 0) -> tuple[object, str]:
+    """Serve a WSGI app on a loopback port (a free one by default) in a thread: (server, base URL)."""
     import threading
 
     from werkzeug.serving import make_server
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", port, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_port}"
 
@@ -119,3 +131,37 @@ class Inbox:
 
         self.messages.append(email.message_from_bytes(envelope.content))
         return "250 OK"
+
+
+def fire_at_once(n: int, call) -> list:
+    """Run `call(i)` for i in range(n) in n threads released together by a barrier; their results in order."""
+    import threading
+
+    barrier, results = threading.Barrier(n), [None] * n
+
+    def run(i):
+        barrier.wait()
+        results[i] = call(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results
+
+
+# The server role's password in the test cluster (set once per session by conftest's template fixture).
+APP_PASSWORD = secrets.token_urlsafe(18)
+
+
+def app_url(db_url: str) -> str:
+    """The URL of the same test database for the web server's role urbasig_app (least privilege)."""
+    from layers.roles import app_url as role_url
+
+    return role_url(db_url, APP_PASSWORD)
+
+
+def app_settings(db_url: str, **values: object) -> Settings:
+    """Settings of an app over a test database: migrations' owner URL, and the server's own role for requests."""
+    return Settings(database_url=db_url, app_database_url=app_url(db_url), **values)  # type: ignore[arg-type]

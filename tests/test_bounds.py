@@ -21,7 +21,7 @@ from instruction.checks import lot_check, permit_check
 from instruction.land import LandRequest
 from settings import Settings
 from tests import instruction_world as world
-from tests.helpers import X0, Y0, box
+from tests.helpers import X0, Y0, app_settings, box
 
 CRS = "EPSG:26191"
 
@@ -43,7 +43,7 @@ def wconn(conn):
 
 @pytest.fixture
 def client(db_url, wconn):
-    app = create_app(Settings(database_url=db_url, pool_min=1, pool_max=2, max_vertices=200, max_request_vertices=400,
+    app = create_app(app_settings(db_url, pool_min=1, pool_max=2, max_vertices=200, max_request_vertices=400,
                               max_lots=5, max_land_refs=3))
     return app.test_client()
 
@@ -199,7 +199,7 @@ def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
 
 
 def test_empty_tiles_are_not_cached_and_the_cache_stays_under_its_cap(db_url, wconn):
-    app = create_app(Settings(database_url=db_url, pool_min=1, pool_max=2, tile_cache_max_rows=3))
+    app = create_app(app_settings(db_url, pool_min=1, pool_max=2, tile_cache_max_rows=3))
     client = app.test_client()
     lon, lat = wconn.execute("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_Transform(ST_PointOnSurface(geom), 4326) p "
                              "FROM parcels WHERE land_ref = 'TF 10/T') s").fetchone()
