@@ -34,6 +34,8 @@ def _text(value: object, what: str) -> str:
     text = value if isinstance(value, str) else str(value)
     if len(text) > MAX_TEXT:
         raise InputError(f"{what} : {len(text)} caractères, {MAX_TEXT} au plus")
+    if "\x00" in text:
+        raise InputError(f"{what} : caractère nul interdit")
     return text
 
 
