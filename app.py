@@ -40,6 +40,9 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     app.extensions["urbasig.pool"] = make_pool(database_url(settings), settings.pool_min, settings.pool_max)
     logging.basicConfig(level=settings.log_level)
     register_errors(app)
+    from api.inputs import register_inputs
+
+    register_inputs(app)  # before any view: NUL characters, malformed or too deep JSON bodies (400)
     request_db.init_app(app)
     register_web(app)
     from api.ogc.openapi import build_openapi

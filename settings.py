@@ -76,6 +76,9 @@ class Settings:
     signing_key: str = ""
     signing_cert: str = ""
     signing_ca: str = ""
+    # Malformed input: nesting depth of a JSON body, and of a CQL2 filter (parentheses, NOT, CQL2-JSON levels).
+    max_json_depth: int = 64
+    max_filter_depth: int = 32
     log_level: str = "INFO"
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -109,6 +112,8 @@ class Settings:
             raise ConfigError("il faut 1 ≤ URBASIG_POOL_MIN ≤ URBASIG_POOL_MAX")
         if self.max_land_area_m2 <= 0:
             raise ConfigError("URBASIG_MAX_LAND_AREA_M2 doit être positif")
+        if self.max_json_depth < 4 or self.max_filter_depth < 2:
+            raise ConfigError("il faut URBASIG_MAX_JSON_DEPTH ≥ 4 et URBASIG_MAX_FILTER_DEPTH ≥ 2")
         if self.sample_parcels < 100:
             raise ConfigError("URBASIG_SAMPLE_PARCELS doit valoir au moins 100")
 

@@ -7,7 +7,8 @@ from functools import wraps
 from flask import Blueprint, Response, jsonify, request, session
 
 from api.db import get_db
-from gis.errors import Forbidden, InputError, Unauthorized
+from api.inputs import field, json_object
+from gis.errors import Forbidden, Unauthorized
 from layers.accounts import authenticate, create_account, verify_email
 from layers.outbox import queue_mail
 from layers.payments import recent_payments
@@ -33,21 +34,16 @@ def require_role(*roles: str):
     return decorate
 
 
-def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InputError("corps JSON attendu")
-    return body
-
-
 @accounts.post("/accounts")
 def register() -> tuple[Response, int]:
     """Create an applicant account and e-mail the verification link."""
-    body = _body()
+    body = json_object()
+    email = field(body, "email", str, default="", max_len=320)
     conn = get_db()
-    account_id, token = create_account(conn, body.get("email", ""), body.get("full_name", ""), body.get("password", ""))
+    account_id, token = create_account(conn, email, field(body, "full_name", str, default="", max_len=200),
+                                       field(body, "password", str, default="", max_len=1024))
     link = f"{request.url_root.rstrip('/')}/notes/accounts/verify?token={token}"
-    queue_mail(conn, body["email"].strip().lower(), "Vérifiez votre adresse — notes de renseignements",
+    queue_mail(conn, email.strip().lower(), "Vérifiez votre adresse — notes de renseignements",
                f"Bonjour,\n\nPour activer votre compte, ouvrez ce lien :\n{link}\n\nAgence urbaine de Casablanca",
                entity="account", entity_id=str(account_id))
     return jsonify({"id": account_id, "message": "compte créé : un lien de vérification a été envoyé"}), 201
@@ -63,8 +59,9 @@ def verify() -> Response:
 @accounts.post("/session")
 def sign_in() -> Response:
     """Sign in (a signed session cookie; no state kept in the server process)."""
-    body = _body()
-    account = authenticate(get_db(), body.get("email", ""), body.get("password", ""))
+    body = json_object()
+    account = authenticate(get_db(), field(body, "email", str, default="", max_len=320),
+                           field(body, "password", str, default="", max_len=1024))
     session.clear()
     session["account"] = {"id": account["id"], "role": account["role"], "email": account["email"]}
     return jsonify({"email": account["email"], "role": account["role"]})
