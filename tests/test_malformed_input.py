@@ -112,7 +112,7 @@ def test_a_json_endpoint_wants_a_json_content_type(site):
 
 
 WRONG_TYPES = [
-    ("/notes/accounts", {"email": 5, "full_name": "A", "password": PASSWORD}, "« email » : du texte attendu, reçu un nombre"),
+    ("/notes/accounts", {"email": 5, "full_name": "A", "password": PASSWORD}, "« email » : du texte attendu, reçu un"),
     ("/notes/accounts", {"email": ["a@example.ma"], "full_name": "A", "password": PASSWORD}, "« email » : du texte"),
     ("/notes/accounts", {"email": "b@example.ma", "full_name": {"x": 1}, "password": PASSWORD}, "« full_name » : du texte"),
     ("/notes/accounts", {"email": "b@example.ma", "full_name": "B", "password": 12345678901}, "« password » : du texte"),
