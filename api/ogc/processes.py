@@ -14,16 +14,18 @@ from instruction.engine import Options, instruct
 from instruction.land import LandRequest
 
 GEOJSON_GEOMETRY = {"type": "object", "required": ["type", "coordinates"],
-                    "properties": {"type": {"type": "string"}, "coordinates": {"type": "array"}}}
+                    "properties": {"type": {"type": "string", "enum": ["Polygon", "MultiPolygon"]},
+                                   "coordinates": {"type": "array", "items": {"type": "array"}}}}
 LAND = {"title": "terrain", "description": "références foncières, ou géométrie GeoJSON, ou point [x, y]",
-        "schema": {"type": "object", "properties": {
+        "schema": {"type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": False,
+                   "properties": {
             "refs": {"type": "array", "items": {"type": "string"}, "minItems": 1, "examples": [["TF 3875/C"]]},
             "geometry": GEOJSON_GEOMETRY,
             "point": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}}}}
 CRS_INPUT = {"title": "SCR des géométries", "schema": {"type": "string", "default": "OGC:CRS84",
                                                        "examples": ["EPSG:26191"]}}
 DATE_INPUT = {"title": "date de la situation", "schema": {"type": "string", "format": "date"}}
-PROJECT = {"title": "projet", "schema": {"type": "object", "properties": {
+PROJECT = {"title": "projet", "schema": {"type": "object", "additionalProperties": False, "properties": {
     "use": {"type": "string"}, "storeys": {"type": "integer", "minimum": 0}, "height_m": {"type": "number"},
     "floor_area_m2": {"type": "number"}, "footprint_area_m2": {"type": "number"}, "footprint": GEOJSON_GEOMETRY,
     "basement": {"type": "boolean"}}}}

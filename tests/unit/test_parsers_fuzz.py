@@ -178,3 +178,25 @@ def test_strict_json(data, match):
         return
     with pytest.raises(InputError, match=match):
         parse_json(data, 8)
+
+
+# ------------------------------------------------------------------------------------- licence filing time
+@pytest.mark.parametrize("filed_at", ["2026-11-23T09:30:00", "2026-11-23", "2026-11-23T09:30:00+01:00"])
+def test_a_filing_time_without_offset_is_compared_with_stored_ones(filed_at):
+    """Found by hand: a naive filing time against a stored timestamptz was a TypeError (500)."""
+    from datetime import UTC, datetime
+
+    from instruction.licence import distance_rule
+
+    nearby = [{"id": 1, "name": "Pharmacie", "status": "demande", "distance_m": 50.0,
+               "filed_at": datetime(2026, 11, 22, 8, 0, tzinfo=UTC)}]
+    rule = distance_rule({"kind": "pharmacy", "min_m": 300}, nearby, "straight", filed_at, 3)
+    assert rule["status"] == "fail"  # the other request was filed first
+
+
+@pytest.mark.parametrize("filed_at", ["hier", "0000-01-01T00:00:00", "2026-13-01", "99999-01-01"])
+def test_a_bad_filing_time_is_an_input_error(filed_at):
+    from instruction.licence import distance_rule
+
+    with pytest.raises(InputError, match="dépôt invalides"):
+        distance_rule({"kind": "pharmacy", "min_m": 300}, [], "straight", filed_at, 3)
