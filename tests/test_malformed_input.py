@@ -15,9 +15,8 @@ import requests
 from app import create_app
 from layers.accounts import create_account
 from layers.db import drop_database, ensure_database, with_dbname
-from settings import Settings
 from tests import instruction_world as world
-from tests.helpers import serve
+from tests.helpers import app_settings, serve
 
 PASSWORD = "mot de passe solide"
 FRENCH = ("attendu", "invalide", "interdit", "trop", "illisible", "obligatoire", "inconnu", "hors", "doit", "au plus",
@@ -36,8 +35,8 @@ def site(server_url, template_name):
         create_account(conn, "instructeur@auc.ma", "Instructeur", PASSWORD, role="instructor", verified=True)
         create_account(conn, "amina@example.ma", "Amina Alaoui", PASSWORD, verified=True)
         conn.commit()
-    server, base = serve(create_app(Settings(database_url=url, pool_min=1, pool_max=3, payment_secret="s",
-                                             max_json_depth=64, max_filter_depth=32)))
+    server, base = serve(create_app(app_settings(url, pool_min=1, pool_max=3, payment_secret="s", max_json_depth=64,
+                                                 max_filter_depth=32)))
     yield base, url
     server.shutdown()
     drop_database(server_url, name)
@@ -246,7 +245,7 @@ def test_a_nul_character_in_a_form_or_an_upload_is_a_400_and_writes_nothing(site
 
 def test_a_nul_character_in_a_header_is_a_400(site):
     _, url = site
-    client = create_app(Settings(database_url=url, pool_min=1, pool_max=1)).test_client()
+    client = create_app(app_settings(url, pool_min=1, pool_max=1)).test_client()
     for path, headers in (("/ogc/collections", {"X-API-Key": "abc\x00"}),
                           ("/ogc/collections/parcels/tiles/WebMercatorQuad/15/0/0", {"If-None-Match": '"a\x00"'})):
         r = client.get(path, headers=headers)
