@@ -43,6 +43,10 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     from api.security import register_security
 
     register_security(app)  # before any view: the Host and CSRF checks; the headers on every answer
+
+    from api.inputs import register_inputs
+
+    register_inputs(app)  # before any view: NUL characters, malformed or too deep JSON bodies (400)
     request_db.init_app(app)
     register_web(app)
     from api.ogc.openapi import build_openapi

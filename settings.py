@@ -89,6 +89,9 @@ class Settings:
     signing_key: str = ""
     signing_cert: str = ""
     signing_ca: str = ""
+    # Malformed input: nesting depth of a JSON body, and of a CQL2 filter (parentheses, NOT, CQL2-JSON levels).
+    max_json_depth: int = 64
+    max_filter_depth: int = 32
     log_level: str = "INFO"
     # Public address of the service: every absolute link (e-mails, payment callback, QR code on the note, OGC
     # links) is built from it, never from the request's Host; https also makes cookies Secure and sends HSTS.
@@ -139,6 +142,8 @@ class Settings:
         if self.max_land_area_m2 <= 0:
             raise ConfigError("URBASIG_MAX_LAND_AREA_M2 doit être positif")
         self._validate_bounds()
+        if self.max_json_depth < 4 or self.max_filter_depth < 2:
+            raise ConfigError("il faut URBASIG_MAX_JSON_DEPTH ≥ 4 et URBASIG_MAX_FILTER_DEPTH ≥ 2")
         if self.sample_parcels < 100:
             raise ConfigError("URBASIG_SAMPLE_PARCELS doit valoir au moins 100")
         check_public_url(self.public_url)

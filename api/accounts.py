@@ -11,6 +11,7 @@ from functools import wraps
 from flask import Blueprint, Response, current_app, g, jsonify, request, session
 
 from api.db import get_db, keep_writes
+from api.inputs import field, json_object
 from api.security import public_link
 from gis.errors import Forbidden, InputError, TooManyRequests, Unauthorized
 from layers import sessions
@@ -57,27 +58,30 @@ def require_role(*roles: str):
     return decorate
 
 
-def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise InputError("corps JSON attendu")
-    return body
-
-
 def _address() -> str:
     return request.remote_addr or "inconnue"
+
+
+# Longest accepted value of each text field of the account forms (a longer one is a 400, never stored).
+_MAX_LEN = {"email": 320, "full_name": 200, "password": 1024, "code": 64}
+
+
+def _text(body: dict, name: str) -> str:
+    """A text field of the JSON body ("" when absent), typed and bounded (400 in French otherwise)."""
+    return field(body, name, str, default="", max_len=_MAX_LEN[name])
 
 
 @accounts.post("/accounts")
 def register() -> tuple[Response, int]:
     """Create an applicant account and e-mail the verification link and code."""
-    body = _body()
+    body = json_object()
     conn = get_db()
     limit_registrations(conn, _address(), current_app.config["URBASIG"].registrations_per_address_hour)
     keep_writes()  # the attempt counts even when refused below (the limit also slows probing for known addresses)
-    account_id, check = create_account(conn, body.get("email", ""), body.get("full_name", ""), body.get("password", ""))
+    email = _text(body, "email")
+    account_id, check = create_account(conn, email, _text(body, "full_name"), _text(body, "password"))
     link = public_link(f"/notes/accounts/verify?token={check.token}")
-    queue_mail(conn, normalized_email(body["email"]), "Vérifiez votre adresse — notes de renseignements",
+    queue_mail(conn, normalized_email(email), "Vérifiez votre adresse — notes de renseignements",
                f"Bonjour,\n\nPour activer votre compte, ouvrez ce lien :\n{link}\n\nou saisissez ce code de "
                f"vérification : {check.code}\n\nLe lien et le code valent 48 heures.\n\nAgence urbaine de Casablanca",
                entity="account", entity_id=str(account_id))
@@ -94,9 +98,9 @@ def verify() -> Response:
 @accounts.post("/accounts/verify")
 def verify_by_code() -> Response:
     """Type the short code of the e-mail instead of following its link."""
-    body = _body()
+    body = json_object()
     try:
-        check_code(get_db(), body.get("email", ""), body.get("code", ""),
+        check_code(get_db(), _text(body, "email"), _text(body, "code"),
                    current_app.config["URBASIG"].verify_code_attempts, _address())
     except (InputError, TooManyRequests):
         keep_writes()  # the failed guess counts
@@ -107,10 +111,10 @@ def verify_by_code() -> Response:
 @accounts.post("/session")
 def sign_in_view() -> Response:
     """Sign in: a session in the database, its random id in the signed cookie."""
-    body = _body()
+    body = json_object()
     s = current_app.config["URBASIG"]
     try:
-        account, session_id = sign_in(get_db(), body.get("email", ""), body.get("password", ""), _address(),
+        account, session_id = sign_in(get_db(), _text(body, "email"), _text(body, "password"), _address(),
                                       SignInLimits(s.signin_per_account_hour, s.signin_per_address_hour,
                                                    s.session_hours))
     except (Unauthorized, Forbidden, TooManyRequests):

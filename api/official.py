@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from api.accounts import current_account, require_role
 from api.db import get_db
+from api.inputs import field, json_object
 from api.security import public_link
 from gis.errors import InputError
 from layers import note_requests, payments
@@ -117,10 +118,9 @@ def request_pdf(number: str) -> Response:
 @require_role("instructor", "admin")
 def request_review(number: str) -> Response:
     """Accept (with remarks) or return (with a reason)."""
-    body = request.get_json(silent=True) or {}
-    if not isinstance(body.get("accept"), bool):
-        raise InputError("« accept » (vrai ou faux) est obligatoire")
-    status = review(get_db(), number, current_account(), body["accept"], body.get("text"))
+    body = json_object()
+    accept = field(body, "accept", bool, required=True)
+    status = review(get_db(), number, current_account(), accept, field(body, "text", str, max_len=5000))
     return jsonify({"number": number, "status": status, "status_label": note_requests.label(status)})
 
 

@@ -61,8 +61,10 @@ class TileMatrixSet:
 
     def served_tile(self, z: int, row: int, col: int) -> bool:
         """Whether z/row/col is a tile of a level this server has."""
+        if not self.served[0] <= z <= self.served[1]:  # first: matrix(z) is 2**z wide, a huge z would hang
+            return False
         width, height = self.matrix(z)
-        return self.served[0] <= z <= self.served[1] and 0 <= col < width and 0 <= row < height
+        return 0 <= col < width and 0 <= row < height
 
     def tile_of(self, lon: float, lat: float, z: int) -> tuple[int, int]:
         """(row, col) of the tile of level z holding a lon/lat point."""

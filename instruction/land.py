@@ -153,7 +153,7 @@ def parse_point(point: Sequence[float] | None, crs_text: str | None) -> shapely.
         raise GeometryError(NO_POINT)
     try:
         x, y = float(point[0]), float(point[1])
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, KeyError):
         raise GeometryError(NO_POINT) from None
     if not (np.isfinite(x) and np.isfinite(y)):
         raise GeometryError("point attendu : coordonnées finies")

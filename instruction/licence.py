@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from gis.errors import InputError
 from instruction.findings import r2
 from instruction.permit import FAIL, NA, PASS, UNKNOWN, _rule
 from instruction.rules import use_status
+
+CASABLANCA = ZoneInfo("Africa/Casablanca")
 
 
 def activity_of(catalogue: dict, code: str) -> dict:
@@ -19,13 +22,15 @@ def activity_of(catalogue: dict, code: str) -> dict:
 
 
 def _parse_time(value: object) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
+    if value is None:
+        return None
     try:
-        return datetime.fromisoformat(str(value))
+        when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     except ValueError:
         raise InputError(f"date et heure de dépôt invalides : « {value} » (ISO 8601, ex. 2026-11-23T09:30:00+01:00)") \
             from None
+    # a time without offset is Casablanca's: compared with stored filings (timestamptz), never a TypeError
+    return when if when.tzinfo else when.replace(tzinfo=CASABLANCA)
 
 
 def zone_compatibility(activity: dict, zones: list[dict], catalogue: dict) -> list[dict]:

@@ -7,6 +7,7 @@ a wrong type or an unsupported operator raises FilterError (400), never a databa
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -70,7 +71,12 @@ def iso_date(text: str) -> date:
     return date.fromisoformat(text)
 
 
-def _date(text: str) -> date:
+MAX_DEPTH = 32  # nesting of a filter (parentheses, NOT, CQL2-JSON levels): URBASIG_MAX_FILTER_DEPTH
+
+
+def _date(text: object) -> date:
+    if not isinstance(text, str):
+        raise FilterError(f"date du filtre : texte ISO 8601 attendu (« AAAA-MM-JJ »), reçu {text!r}"[:200])
     try:
         return iso_date(text)
     except ValueError:
@@ -84,9 +90,13 @@ def _interval(ends: object) -> Interval:
 
 
 def _bbox(box: object) -> Geom:
-    if not isinstance(box, list) or len(box) != 4 or not all(isinstance(v, int | float) for v in box):
+    if not isinstance(box, list) or len(box) != 4 or not all(_finite(v) for v in box):
         raise FilterError("bbox CQL2-JSON : quatre nombres attendus")
     return Geom(shapely.box(*box))
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _geojson(node: dict) -> Geom:
@@ -96,45 +106,68 @@ def _geojson(node: dict) -> Geom:
         raise FilterError("géométrie GeoJSON invalide dans le filtre") from None
 
 
-def _op(node: dict) -> Op:
-    op = str(node["op"])
+def _op(node: dict, depth: int, max_depth: int) -> Op:
+    op = node["op"]
+    if not isinstance(op, str):
+        raise FilterError(f"filtre CQL2-JSON : « op » doit être un texte, reçu {op!r}"[:200])
     args = node.get("args", [])
     if not isinstance(args, list):
         raise FilterError(f"opérateur « {op} » : « args » doit être une liste")
     op = "isNull" if op.lower() == "isnull" else op.lower()
     if op == "in" and len(args) == 2 and isinstance(args[1], list):
-        return Op("in", (from_json(args[0]), tuple(from_json(a) for a in args[1])))
-    return Op(op, tuple(from_json(a) for a in args))
+        return Op("in", (_read(args[0], depth + 1, max_depth), tuple(_read(a, depth + 2, max_depth) for a in args[1])))
+    return Op(op, tuple(_read(a, depth + 1, max_depth) for a in args))
+
+
+def _property(node: dict) -> Prop:
+    if not isinstance(node["property"], str):
+        raise FilterError(f"filtre CQL2-JSON : « property » doit être un nom (texte), reçu {node['property']!r}"[:200])
+    return Prop(node["property"])
 
 
 # the first key of an object that says what it is, and how to read it
 _OBJECTS: tuple[tuple[str, Callable[[dict], object]], ...] = (
-    ("property", lambda node: Prop(str(node["property"]))),
+    ("property", _property),
     ("date", lambda node: _date(node["date"])),
     ("timestamp", lambda node: _date(node["timestamp"])),
     ("interval", lambda node: _interval(node["interval"])),
     ("bbox", lambda node: _bbox(node["bbox"])),
     ("coordinates", lambda node: _geojson(node) if "type" in node else None),
-    ("op", _op),
 )
 
 
-def from_json(node: object) -> object:
-    """Read a CQL2-JSON expression into the AST."""
-    if isinstance(node, str) and node.lstrip().startswith("{"):
+def _no_constant(name: str) -> None:
+    raise FilterError(f"filtre CQL2-JSON : « {name} » n'est pas un nombre JSON")
+
+
+def from_json(node: object, max_depth: int = MAX_DEPTH) -> object:
+    """Read a CQL2-JSON expression (JSON text or parsed) into the AST, at most `max_depth` levels deep."""
+    if isinstance(node, str):
         try:
-            node = json.loads(node)
+            node = json.loads(node, parse_constant=_no_constant)
         except json.JSONDecodeError as exc:
             raise FilterError(f"filtre CQL2-JSON illisible : {exc.msg} (position {exc.pos})") from None
+        except RecursionError:  # Python's json recurses once per level
+            raise FilterError(f"filtre CQL2-JSON trop imbriqué : {max_depth} niveaux au plus") from None
+    return _read(node, 1, max_depth)
+
+
+def _read(node: object, depth: int, max_depth: int = MAX_DEPTH) -> object:
+    if depth > max_depth:
+        raise FilterError(f"filtre CQL2-JSON trop imbriqué : {max_depth} niveaux au plus")
+    if isinstance(node, float) and not math.isfinite(node):
+        raise FilterError("filtre CQL2-JSON : nombre non fini")
     if isinstance(node, bool | int | float | str) or node is None:
         return node
     if isinstance(node, list):
-        return tuple(from_json(n) for n in node)
+        return tuple(_read(n, depth + 1, max_depth) for n in node)
     if not isinstance(node, dict):
         raise FilterError("filtre CQL2-JSON : expression inattendue")
     for key, read in _OBJECTS:
         if key in node and (out := read(node)) is not None:
             return out
+    if "op" in node:
+        return _op(node, depth, max_depth)
     raise FilterError("filtre CQL2-JSON : objet inconnu (attendu op, property, date, interval, bbox ou géométrie)")
 
 
@@ -165,8 +198,10 @@ class Translator:
             return self.prop(v)[0]
         if isinstance(v, Op | Geom | Interval | tuple):
             raise FilterError("valeur simple attendue (texte, nombre, date)")
-        if kind in ("number", "integer") and (isinstance(v, bool) or not isinstance(v, int | float)):
-            raise FilterError(f"nombre attendu, reçu {v!r}")
+        if kind in ("number", "integer") and not _finite(v):
+            raise FilterError(f"nombre attendu, reçu {v!r}"[:200])
+        if isinstance(v, str) and ("\x00" in v or len(v) > 1000):
+            raise FilterError("texte du filtre invalide (caractère nul ou plus de 1000 caractères)")
         if kind == "string" and not isinstance(v, str):
             raise FilterError(f"texte attendu, reçu {v!r}")
         if kind == "boolean" and not isinstance(v, bool):
@@ -233,7 +268,11 @@ class Translator:
         left, kind = self._side(args[0])
         if kind != "string":
             raise FilterError("LIKE s'applique à une propriété texte")
-        return sql.SQL("({} LIKE {})").format(left, self.value(args[1], "string"))
+        pattern = args[1]
+        if isinstance(pattern, str) and (len(pattern) - len(pattern.rstrip("\\"))) % 2:
+            raise FilterError("motif LIKE terminé par une barre oblique inverse seule : doublez-la (\\\\) pour "
+                              "chercher le caractère « \\ » lui-même")
+        return sql.SQL("({} LIKE {})").format(left, self.value(pattern, "string"))
 
     def _in(self, args: tuple) -> sql.Composable:
         _arity("in", args, 2)

@@ -10,7 +10,7 @@ import re
 
 import shapely
 
-from layers.cql import FilterError, Geom, Interval, Op, Prop, _date
+from layers.cql import MAX_DEPTH, FilterError, Geom, Interval, Op, Prop, _date, _finite
 
 TOKEN = re.compile(r"""
     \s*(?:
@@ -28,8 +28,10 @@ TEMPORAL = {"T_BEFORE", "T_AFTER", "T_INTERSECTS", "T_DURING", "T_EQUALS", "ANYI
 class Parser:
     """Recursive descent over the token list."""
 
-    def __init__(self, text: str):
+    def __init__(self, text: str, max_depth: int = MAX_DEPTH):
         self.text = text
+        self.max_depth = max_depth
+        self.depth = 0  # open parentheses and NOT prefixes around the current predicate
         self.tokens: list[tuple[str, str, int]] = []
         pos = 0
         while pos < len(text):
@@ -95,17 +97,32 @@ class Parser:
         """Parse a condition with its NOT prefixes."""
         if self.peek() == "NOT":
             self.take()
-            return Op("not", (self.not_(),))
+            self._deeper()
+            node = Op("not", (self.not_(),))
+            self.depth -= 1
+            return node
         return self.predicate()
+
+    def _deeper(self) -> None:
+        self.depth += 1
+        if self.depth > self.max_depth:
+            raise FilterError(f"filtre CQL2 trop imbriqué : {self.max_depth} niveaux de parenthèses ou de NOT au plus "
+                              "(URBASIG_MAX_FILTER_DEPTH)")
+
+    def _group(self) -> object:
+        """Parse a parenthesised condition."""
+        self.take()
+        self._deeper()
+        node = self.or_()
+        self.expect(")")
+        self.depth -= 1
+        return node
 
     def predicate(self) -> object:
         """Parse one predicate: parenthesised, spatial, temporal, comparison, LIKE, IN, BETWEEN, IS NULL."""
         head = self.peek()
         if head == "(":
-            self.take()
-            node = self.or_()
-            self.expect(")")
-            return node
+            return self._group()
         if head in SPATIAL or head in TEMPORAL:
             self.take()
             self.expect("(")
@@ -201,8 +218,8 @@ class Parser:
                 self.take()
                 nums.append(self.scalar())
             self.expect(")")
-            if len(nums) != 4 or not all(isinstance(n, int | float) for n in nums):
-                raise FilterError("BBOX attend quatre nombres")
+            if len(nums) != 4 or not all(_finite(n) for n in nums):
+                raise FilterError("BBOX attend quatre nombres finis")
             return Geom(shapely.box(*nums))
         if upper in WKT_TYPES:
             depth, start, end = 0, pos, None
@@ -210,6 +227,8 @@ class Parser:
                 _, tok, tpos = self.take()
                 depth += tok == "("
                 depth -= tok == ")"
+                if depth > self.max_depth:
+                    raise FilterError("géométrie WKT trop imbriquée dans le filtre")
                 if depth == 0 and tok == ")":
                     end = tpos + 1
                     break
@@ -223,10 +242,10 @@ class Parser:
         raise FilterError(f"géométrie attendue (WKT ou BBOX) à la position {pos + 1}")
 
 
-def parse_text(text: str) -> object:
-    """Parse a CQL2-text filter."""
+def parse_text(text: str, max_depth: int = MAX_DEPTH) -> object:
+    """Parse a CQL2-text filter, at most `max_depth` parentheses or NOT deep."""
     if not text or not text.strip():
         raise FilterError("filtre vide")
     if len(text) > 20_000:
         raise FilterError("filtre trop long (20 000 caractères au plus ; envoyez les grandes géométries en POST)")
-    return Parser(text).parse()
+    return Parser(text, max_depth).parse()

@@ -109,11 +109,13 @@ def encode_cursor(data: dict) -> str:
 def decode_cursor(token: str) -> dict:
     """Read a page token."""
     try:
+        if len(token) > 200:
+            raise ValueError
         data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         if not isinstance(data, dict):
             raise ValueError
         return data
-    except (ValueError, json.JSONDecodeError):
+    except (ValueError, RecursionError):  # binascii.Error, UnicodeDecodeError and JSONDecodeError are ValueErrors
         raise OgcError("cursor invalide : suivez les liens next/prev de la réponse") from None
 
 
@@ -193,14 +195,16 @@ def _apply_sortby(q: ItemsQuery, args: dict[str, str]) -> None:
         q.sort.append((prop, item.startswith("-")))
 
 
-def _apply_filter(q: ItemsQuery, args: dict[str, str]) -> None:
+def _apply_filter(q: ItemsQuery, args: dict[str, str], max_depth: int = cql.MAX_DEPTH) -> None:
     if not args.get("filter"):
         return
     lang = args.get("filter-lang", "cql2-text")
     if lang == "cql2-text":
-        ast = parse_text(args["filter"])
+        ast = parse_text(args["filter"], max_depth)
     elif lang == "cql2-json":
-        ast = cql.from_json(args["filter"])
+        if len(args["filter"]) > 20_000:
+            raise OgcError("filtre trop long (20 000 caractères au plus)")
+        ast = cql.from_json(args["filter"], max_depth)
     else:
         raise OgcError(f"filter-lang non pris en charge : « {lang} » (cql2-text, cql2-json)")
     _, fsrid, fflip, _ = crs_of(args.get("filter-crs"), "filter-crs")
@@ -220,8 +224,12 @@ def _apply_paging(q: ItemsQuery, args: dict[str, str]) -> None:
     if args.get("cursor"):
         token = decode_cursor(args["cursor"])
         q.after, q.offset = token.get("a"), token.get("o", 0)
-        if not (isinstance(q.offset, int) and 0 <= q.offset <= MAX_OFFSET) or not (
-                q.after is None or isinstance(q.after, str) or (isinstance(q.after, int) and abs(q.after) < 2**63)):
+        key_type = int if q.collection.id_type == "integer" else str
+        if (set(token) - {"a", "o"} or isinstance(q.offset, bool) or not isinstance(q.offset, int)
+                or not 0 <= q.offset <= MAX_OFFSET or isinstance(q.after, bool)
+                or not (q.after is None or isinstance(q.after, key_type))
+                or (isinstance(q.after, int) and abs(q.after) >= 2**63)
+                or (isinstance(q.after, str) and (len(q.after) > 200 or "\x00" in q.after))):
             raise OgcError("cursor invalide : suivez les liens next/prev de la réponse")
     elif args.get("offset"):
         q.offset = _int(args.get("offset"), "offset", 0, 0)
@@ -237,7 +245,8 @@ def day_of(c: Collection, value: str | None) -> object | None:
     return None if day == (None, None) else day
 
 
-def build_query(c: Collection, args: dict[str, str], partner: bool) -> tuple[ItemsQuery, str]:
+def build_query(c: Collection, args: dict[str, str], partner: bool,
+                filter_depth: int = cql.MAX_DEPTH) -> tuple[ItemsQuery, str]:
     """Validate every parameter into an ItemsQuery; returns it with the response CRS URI."""
     queryables = simple_queryables(c, partner)
     unknown = set(args) - ITEM_PARAMS - set(queryables)
@@ -252,7 +261,7 @@ def build_query(c: Collection, args: dict[str, str], partner: bool) -> tuple[Ite
     _apply_bbox(q, args)
     _apply_properties(q, args)
     _apply_sortby(q, args)
-    _apply_filter(q, args)
+    _apply_filter(q, args, filter_depth)
     _apply_queryables(q, args, queryables)
     q.day = day_of(c, args.get("datetime"))
     _apply_paging(q, args)
@@ -266,10 +275,10 @@ def _link(base: str, args: dict[str, str], rel: str, title: str, **changes: str 
 
 
 def items(conn: psycopg.Connection, base_url: str, collection_id: str, args: dict[str, str],
-          partner: bool = False) -> tuple[dict, int, str]:
+          partner: bool = False, filter_depth: int = cql.MAX_DEPTH) -> tuple[dict, int, str]:
     """GET /collections/{id}/items as GeoJSON."""
     c = collection_or_404(collection_id, partner)
-    q, crs_uri = build_query(c, args, partner)
+    q, crs_uri = build_query(c, args, partner, filter_depth)
     first_page = q.after is None and q.offset == 0
     rows, matched = run_items(conn, q, count=True)
     more = len(rows) > q.limit

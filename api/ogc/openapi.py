@@ -135,6 +135,7 @@ def build_document() -> dict:
     paths: dict[str, dict] = {
         "/": _get("Page d'accueil", "landing", {"200": {"description": "accueil"}}),
         "/conformance": _get("Classes de conformité", "conformance", {"200": {"description": "conformité"}}),
+        "/openapi": _get("Ce document OpenAPI", "openapi", {"200": {"description": "OpenAPI 3.0"}}, []),
         "/collections": _get("Collections", "collections", {"200": {"description": "collections"}}),
         "/tileMatrixSets": _get("Jeux de matrices de tuiles", "tile_matrix_sets", {"200": {"description": "liste"}},
                                 []),

@@ -7,6 +7,7 @@ from datetime import date
 
 import psycopg
 
+from api.inputs import field, kind_of
 from api.ogc.features import OgcError
 from gis.errors import NotFound
 from instruction.checks import licence_check, lot_check, permit_check
@@ -14,16 +15,18 @@ from instruction.engine import Options, instruct
 from instruction.land import LandRequest
 
 GEOJSON_GEOMETRY = {"type": "object", "required": ["type", "coordinates"],
-                    "properties": {"type": {"type": "string"}, "coordinates": {"type": "array"}}}
+                    "properties": {"type": {"type": "string", "enum": ["Polygon", "MultiPolygon"]},
+                                   "coordinates": {"type": "array", "items": {"type": "array"}}}}
 LAND = {"title": "terrain", "description": "références foncières, ou géométrie GeoJSON, ou point [x, y]",
-        "schema": {"type": "object", "properties": {
+        "schema": {"type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": False,
+                   "properties": {
             "refs": {"type": "array", "items": {"type": "string"}, "minItems": 1, "examples": [["TF 3875/C"]]},
             "geometry": GEOJSON_GEOMETRY,
             "point": {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2}}}}
 CRS_INPUT = {"title": "SCR des géométries", "schema": {"type": "string", "default": "OGC:CRS84",
                                                        "examples": ["EPSG:26191"]}}
 DATE_INPUT = {"title": "date de la situation", "schema": {"type": "string", "format": "date"}}
-PROJECT = {"title": "projet", "schema": {"type": "object", "properties": {
+PROJECT = {"title": "projet", "schema": {"type": "object", "additionalProperties": False, "properties": {
     "use": {"type": "string"}, "storeys": {"type": "integer", "minimum": 0}, "height_m": {"type": "number"},
     "floor_area_m2": {"type": "number"}, "footprint_area_m2": {"type": "number"}, "footprint": GEOJSON_GEOMETRY,
     "basement": {"type": "boolean"}}}}
@@ -86,7 +89,7 @@ def process_description(base: str, pid: str) -> dict:
 
 def _land(value: object, crs: str | None, what: str) -> LandRequest:
     if not isinstance(value, dict):
-        raise OgcError(f"{what} : objet attendu {{refs | geometry | point}}")
+        raise OgcError(f"« {what} » : objet attendu {{refs | geometry | point}} (reçu {kind_of(value)})")
     unknown = set(value) - {"refs", "geometry", "point"}
     if unknown:
         raise OgcError(f"{what} : champ(s) inconnu(s) {sorted(unknown)}")
@@ -108,10 +111,52 @@ def _land(value: object, crs: str | None, what: str) -> LandRequest:
 def _date(value: object) -> date | None:
     if value in (None, ""):
         return None
+    if not isinstance(value, str):
+        raise OgcError(f"« date » : date AAAA-MM-JJ attendue en texte (reçu {kind_of(value)})")
     try:
-        return date.fromisoformat(str(value))
+        return date.fromisoformat(value)
     except ValueError:
         raise OgcError(f"date invalide : « {value} » (AAAA-MM-JJ)") from None
+
+
+PROJECT_FIELDS = {"use": str, "storeys": int, "height_m": float, "floor_area_m2": float, "footprint_area_m2": float,
+                  "footprint": dict, "basement": bool}
+
+
+def _typed(value: object, what: str, kinds: dict[str, type]) -> None:
+    """Check the type of each known member of an object (unknown members are the pure checks' business)."""
+    if not isinstance(value, dict):
+        raise OgcError(f"« {what} » : un objet {{…}} est attendu (reçu {kind_of(value)})")
+    for name, kind in kinds.items():
+        field(value, name, kind, where=f"{what}.", max_len=200 if kind is str else None)
+
+
+def _geometry_list(value: object, what: str) -> None:
+    if value is None:
+        return
+    if not isinstance(value, list):
+        raise OgcError(f"« {what} » : une liste de géométries GeoJSON est attendue (reçu {kind_of(value)})")
+    for i, item in enumerate(value):
+        if not isinstance(item, dict):
+            raise OgcError(f"« {what}[{i}] » : une géométrie GeoJSON (objet) est attendue (reçu {kind_of(item)})")
+
+
+def _check_inputs(pid: str, inputs: dict) -> None:
+    """The types of the inputs each process reads, before any of them reaches the engine (400 otherwise)."""
+    field(inputs, "crs", str, max_len=200, where="inputs.")
+    if pid == "instruction":
+        field(inputs, "geometry", bool, where="inputs.")
+    if pid == "permit-check":
+        _typed(inputs["project"], "project", PROJECT_FIELDS)
+    if pid == "lot-check":
+        lots = field(inputs, "lots", list, required=True, where="inputs.")
+        for i, lot in enumerate(lots):
+            _typed(lot, f"lots[{i}]", {"id": (str, int), "geometry": dict})
+        for name in ("internal_roads", "green_spaces", "facilities"):
+            _geometry_list(inputs.get(name), name)
+    if pid == "licence-check":
+        field(inputs, "activity", str, required=True, max_len=100, where="inputs.")
+        field(inputs, "filed_at", str, max_len=64, where="inputs.")
 
 
 def execute(conn: psycopg.Connection, pid: str, body: object, options: Options) -> dict:
@@ -128,6 +173,7 @@ def execute(conn: psycopg.Connection, pid: str, body: object, options: Options) 
     missing = REQUIRED[pid] - set(inputs)
     if missing:
         raise OgcError(f"entrée(s) obligatoire(s) manquante(s) : {', '.join(sorted(missing))}")
+    _check_inputs(pid, inputs)
     crs = inputs.get("crs")
     if crs is not None and (not isinstance(crs, str) or len(crs) > 200):
         raise OgcError("crs : texte attendu, 200 caractères au plus (ex. EPSG:26191)")

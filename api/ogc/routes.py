@@ -7,6 +7,7 @@ import json
 from flask import Blueprint, Response, current_app, render_template, request
 
 from api.db import get_db
+from api.inputs import json_body
 from api.ogc import features, processes, tiles
 from api.ogc.meta import collection_doc, collections_doc, conformance_doc, landing_doc
 from gis.errors import Unauthorized
@@ -88,7 +89,8 @@ def items(collection_id: str) -> Response:
     """Features of a collection (GeoJSON built in PostGIS)."""
     args = request.args.to_dict()
     partner = _partner()
-    headers, status, body = features.items(get_db(), _base(), collection_id, args, partner)
+    headers, status, body = features.items(get_db(), _base(), collection_id, args, partner,
+                                           current_app.config["URBASIG"].max_filter_depth)
     if _wants_html():
         doc = json.loads(body)
         return Response(render_template("ogc/items.html", doc=doc, collection_id=collection_id))
@@ -166,9 +168,7 @@ def process_execution(pid: str) -> Response:
     """Execute a process synchronously (JSON in, JSON out)."""
     from instruction.engine import Options
 
-    body = request.get_json(silent=True)
-    if body is None:
-        raise features.OgcError("corps JSON attendu (Content-Type: application/json)")
+    body = json_body()
     settings = current_app.config["URBASIG"]
     options = Options.from_settings(settings)
     result = processes.execute(get_db(), pid, body, options)

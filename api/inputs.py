@@ -1,0 +1,206 @@
+"""Malformed input stopped at the door: one guard before every request, one reader of JSON bodies and fields.
+
+PostgreSQL refuses a NUL character in text and psycopg refuses a lone surrogate, Python's json recurses once per
+nesting level, and a view that does `body.get("email", "").strip()` breaks on a number: each was a 500. Here:
+
+- `check_request` (a `before_request` guard) refuses a NUL character in the path, a query parameter's name or
+  value, a form field, an upload's field or file name, or a header, and reads a JSON body once (below);
+- `json_body()` parses the body as strict UTF-8 JSON, bounded in depth (URBASIG_MAX_JSON_DEPTH), without a NUL
+  character or a lone surrogate in any string or key; `field()` reads one member with the type the view expects.
+
+Every refusal is an InputError (400) whose French message says which field is wrong and what is expected.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable
+from itertools import accumulate
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, g, request
+
+from gis.errors import InputError
+
+T = TypeVar("T")
+DEFAULT_MAX_DEPTH = 64
+TYPE_LABELS = {str: "du texte", bool: "vrai ou faux (true / false)", int: "un nombre entier", float: "un nombre",
+               list: "une liste", dict: "un objet"}
+_MISSING = object()
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def kind_of(value: object) -> str:
+    """The JSON type of a value, in French, for an error message."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "un booléen"
+    if isinstance(value, int | float):
+        return "un nombre"
+    if isinstance(value, str):
+        return "du texte"
+    if isinstance(value, list | tuple):
+        return "une liste"
+    if isinstance(value, dict):
+        return "un objet"
+    return type(value).__name__
+
+
+def clean_text(value: str, where: str) -> str:
+    """The text itself, or InputError when it holds a NUL character or a lone surrogate (not UTF-8)."""
+    if "\x00" in value:
+        raise InputError(f"{where} : caractère nul (\\u0000) interdit")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InputError(f"{where} : texte invalide (caractère Unicode isolé, non codable en UTF-8)") from None
+    return value
+
+
+def check_tree(value: object, max_depth: int, where: str = "corps JSON") -> None:
+    """Walk a parsed JSON value without recursion: depth within `max_depth`, every key and string clean."""
+    stack: list[tuple[object, int, str]] = [(value, 1, where)]
+    while stack:
+        node, depth, path = stack.pop()
+        if isinstance(node, str):
+            clean_text(node, path)
+        elif isinstance(node, float) and not math.isfinite(node):
+            raise InputError(f"{path} : nombre non fini (NaN, Infinity) refusé")
+        elif isinstance(node, dict | list):
+            if depth > max_depth:
+                raise InputError(f"{where} trop imbriqué : {max_depth} niveaux au plus")
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            for key, child in items:
+                child_path = f"{path}.{key}" if isinstance(node, dict) else f"{path}[{key}]"
+                if isinstance(key, str):
+                    clean_text(key, f"{path} (nom de champ)")
+                stack.append((child, depth + 1, child_path))
+
+
+def parse_json(data: bytes | str, max_depth: int = DEFAULT_MAX_DEPTH, where: str = "corps JSON") -> Any:
+    """Parse JSON text strictly: UTF-8, no NaN or Infinity, bounded depth, no NUL or lone surrogate."""
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{where} : UTF-8 invalide (octet {exc.start + 1})") from None
+    if _nesting(data) > max_depth:
+        raise InputError(f"{where} trop imbriqué : {max_depth} niveaux au plus")
+    try:
+        value = json.loads(data, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where} illisible : JSON invalide ligne {exc.lineno}, colonne {exc.colno}") from None
+    except RecursionError:  # _nesting has counted the levels already: a safety net
+        raise InputError(f"{where} trop imbriqué : {max_depth} niveaux au plus") from None
+    check_tree(value, max_depth, where)
+    return value
+
+
+def _nesting(text: str) -> int:
+    """The nesting depth, counted without parsing (json.loads recurses on each level): strings left out."""
+    if text.count("[") + text.count("{") < 32:
+        return 0
+    brackets = _BRACKETS.findall(_STRINGS.sub("", text))
+    return max(accumulate(1 if b in "[{" else -1 for b in brackets), default=0)
+
+
+def _no_constant(name: str) -> None:
+    raise InputError(f"corps JSON : « {name} » n'est pas un nombre JSON")
+
+
+def max_json_depth() -> int:
+    """The depth limit of JSON bodies (URBASIG_MAX_JSON_DEPTH)."""
+    settings = current_app.config.get("URBASIG")
+    return getattr(settings, "max_json_depth", DEFAULT_MAX_DEPTH) or DEFAULT_MAX_DEPTH
+
+
+def json_body(required: bool = True) -> Any:
+    """This request's JSON body, read once (Content-Type: application/json); an object by default."""
+    if "json_body" not in g:
+        if not request.is_json:
+            if not required:
+                return None
+            raise InputError("corps JSON attendu (Content-Type: application/json)")
+        data = request.get_data(cache=True)
+        if not data.strip():
+            raise InputError("corps JSON attendu : le corps est vide")
+        g.json_body = parse_json(data, max_json_depth())
+    return g.json_body
+
+
+def json_object() -> dict:
+    """This request's JSON body, which must be an object `{…}`."""
+    body = json_body()
+    if not isinstance(body, dict):
+        raise InputError(f"corps JSON : un objet {{…}} est attendu (reçu {kind_of(body)})")
+    return body
+
+
+def field(body: dict, name: str, kind: type[T] | tuple[type, ...], *, required: bool = False, default: Any = None,
+          max_len: int | None = None, where: str = "") -> Any:
+    """Member `name` of a JSON object, of type `kind` (str, bool, int, float, list, dict); null is absent.
+
+    `float` accepts any finite number; `int` a whole number; `bool` is never taken for a number.
+    """
+    label = f"« {where}{name} »"
+    value = body.get(name, _MISSING) if isinstance(body, dict) else _MISSING
+    if value is _MISSING or value is None:
+        if required:
+            raise InputError(f"{label} est obligatoire ({_expected(kind)})")
+        return default
+    if not _is(value, kind):
+        raise InputError(f"{label} : {_expected(kind)} attendu, reçu {kind_of(value)}")
+    if max_len is not None and isinstance(value, str | list | dict) and len(value) > max_len:
+        unit = "caractères" if isinstance(value, str) else "éléments"
+        raise InputError(f"{label} : {max_len} {unit} au plus (reçu {len(value)})")
+    return float(value) if kind is float else value
+
+
+def _is(value: object, kind: type | tuple[type, ...]) -> bool:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    for k in kinds:
+        if k is bool and isinstance(value, bool):
+            return True
+        if k in (int, float) and isinstance(value, bool):
+            continue
+        if k is float and isinstance(value, int | float) and math.isfinite(value):
+            return True
+        if k is int and (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
+            return True
+        if k not in (int, float, bool) and isinstance(value, k):
+            return True
+    return False
+
+
+def _expected(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " ou ".join(TYPE_LABELS.get(k, k.__name__) for k in kinds)
+
+
+def _no_nul(values: Iterable[tuple[str, str]], what: str) -> None:
+    for name, value in values:
+        clean_text(name, f"{what} (nom)")
+        clean_text(value, f"{what} « {name} »")
+
+
+def check_request() -> None:
+    """Refuse, before any view runs, a NUL character anywhere the app reads text, and a malformed JSON body."""
+    clean_text(request.path, "adresse")
+    _no_nul(request.args.items(multi=True), "paramètre")
+    _no_nul(((k, v) for k, v in request.headers.items()), "en-tête")
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        _no_nul(request.form.items(multi=True), "champ")
+        for name, upload in request.files.items(multi=True):
+            clean_text(name, "fichier (nom du champ)")
+            clean_text(upload.filename or "", f"fichier « {name} » (nom)")
+    elif request.is_json and request.get_data(cache=True).strip():
+        json_body()
+
+
+def register_inputs(app: Flask) -> None:
+    """Install the guard in front of every view."""
+    app.before_request(check_request)
