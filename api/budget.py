@@ -64,8 +64,10 @@ class Watchdog:
                 self._thread = threading.Thread(target=self._run, name="urbasig-watchdog", daemon=True)
                 self._thread.start()
             self._armed[ident] = deadline
+            earliest = not self._queue or deadline.at < self._queue[0][0]
             heapq.heappush(self._queue, (deadline.at, next(self._order), ident))
-            self._cond.notify()
+            if earliest:  # otherwise the watchdog already wakes up before this deadline
+                self._cond.notify()
 
     def disarm(self) -> None:
         """Stop watching the calling thread (and withdraw an exception it has not received yet)."""
@@ -85,7 +87,8 @@ class Watchdog:
                     deadline = self._armed.get(ident)
                     if deadline is not None and deadline.at == at:
                         self._stop(ident, deadline)
-                wait = self._queue[0][0] - now if self._queue else None
+                # at most 20 wake-ups a second: most entries are of requests already finished
+                wait = max(0.05, self._queue[0][0] - now) if self._queue else None
                 self._cond.wait(timeout=wait)
 
     def _stop(self, ident: int, deadline: Deadline) -> None:

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import select
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
@@ -233,16 +235,35 @@ def make_pool(url: str, min_size: int, max_size: int, *, connect_timeout_s: int 
                         "cursor_factory": TranslatingCursor})
 
 
+# The statement_timeout (ms) each pooled connection has, so that it is set only when a request of another class
+# borrows it (a round trip saved on most requests).
+_statement_timeouts: weakref.WeakKeyDictionary[psycopg.Connection, int] = weakref.WeakKeyDictionary()
+
+
 def _set_statement_timeout(conn: psycopg.Connection, seconds: float | None) -> None:
-    """Give the borrowed connection its statement_timeout (0 = none); also proves the connection works."""
+    """Give the borrowed connection its statement_timeout (0 = none), at session level, outside any transaction."""
     milliseconds = 0 if seconds is None else max(1, int(seconds * 1000))
+    if _statement_timeouts.get(conn) == milliseconds:
+        return
     with _in_database():
         conn.execute("SELECT set_config('statement_timeout', %s, false)", (str(milliseconds),))
+    _statement_timeouts[conn] = milliseconds
+
+
+def _closed_by_server(conn: psycopg.Connection) -> bool:
+    """Whether an idle connection has something to read: the server ended it (restart, shutdown), without a query."""
+    try:
+        return bool(select.select([conn.fileno()], [], [], 0)[0])
+    except (OSError, ValueError, psycopg.Error):
+        return True
 
 
 def _take(pool: ConnectionPool, timeout: float, statement_timeout_s: float | None) -> psycopg.Connection:
     conn = pool.getconn(timeout=timeout)
     try:
+        if _closed_by_server(conn):
+            conn.close()
+            raise DatabaseUnavailable(UNREACHABLE)
         _set_statement_timeout(conn, statement_timeout_s)
     except BaseException:
         pool.putconn(conn)  # a broken one is discarded and replaced by the pool
