@@ -7,7 +7,7 @@ from datetime import date
 from flask import Blueprint, Response, current_app, render_template, request
 
 from api.db import get_db
-from gis.errors import InputError
+from gis.errors import Forbidden, InputError
 from instruction.engine import Options
 from instruction.land import LandRequest
 from layers.ratelimit import hit
@@ -29,24 +29,36 @@ def land_from_args(args: dict[str, str]) -> LandRequest:
     raise InputError("indiquez le terrain : land=« TF 3875/C » ou lon=…&lat=…")
 
 
+# The first line of the callback's answer (for the gateway's log and its capture), then the French words.
+CALLBACK_ANSWERS = {"payee": "ACTION=POSTAUTH", "refusee": "ACTION=NONE;REFUS_ENREGISTRE",
+                    "deja_traite": "ACTION=NONE;DEJA_TRAITE", "deja_payee": "ACTION=NONE;DEJA_PAYEE"}
+BROWSER_HEADERS = ("Origin", "Cookie", "Sec-Fetch-Mode", "Sec-Fetch-Site")
+
+
+def gateway_form() -> dict[str, str]:
+    """The fields of a callback as the gateway sends it: a form posted server to server, each field once."""
+    if request.mimetype != "application/x-www-form-urlencoded" or request.args:
+        raise InputError("un rappel de paiement est un formulaire application/x-www-form-urlencoded, sans paramètre "
+                         "dans l'adresse")
+    if any(h in request.headers for h in BROWSER_HEADERS):
+        raise Forbidden("un rappel de paiement vient de la passerelle, de serveur à serveur, jamais d'un navigateur")
+    fields = request.form.to_dict(flat=False)
+    repeated = sorted(k for k, v in fields.items() if len(v) != 1)
+    if repeated:
+        raise InputError(f"rappel de paiement : champ(s) répété(s) : {', '.join(repeated)}")
+    return {k: v[0] for k, v in fields.items()}
+
+
 @notes.post("/payments/callback")
 def payment_callback() -> Response:
-    """Server-to-server callback of the payment gateway: signed, checked, applied once."""
-    from layers.payments import apply_callback
-    from notes.payment import verify
+    """Server-to-server callback of the payment gateway: signed, checked, each transaction applied once."""
+    from layers.payments import OUTCOMES
+    from notes.official import receive_callback
 
-    secret = current_app.config["URBASIG"].payment_secret
-    fields = request.form.to_dict()
-    if not secret or not verify(fields, secret):
-        return Response("signature invalide", status=403, mimetype="text/plain")
     settings = current_app.config["URBASIG"]
-    conn = get_db()
-    order, changed = apply_callback(conn, fields)
-    if changed:  # a paid request is instructed at once
-        from notes.official import on_payment
-
-        on_payment(conn, order, Options(settings.max_land_area_m2, settings.apply_plans_in_inquiry))
-    return Response("ACTION=POSTAUTH" if changed else "ACTION=POSTAUTH;DEJA_TRAITE", mimetype="text/plain")
+    outcome = receive_callback(get_db(), gateway_form(), settings.payment_secret,
+                               Options(settings.max_land_area_m2, settings.apply_plans_in_inquiry))
+    return Response(f"{CALLBACK_ANSWERS[outcome]}\n{OUTCOMES[outcome]}\n", mimetype="text/plain")
 
 
 @notes.get("/indicative")

@@ -9,8 +9,8 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from api.accounts import require_role
 from api.db import get_db
 from gis.errors import InputError
-from layers import note_requests
-from notes.official import Delivery, create_request, owner_or_staff, review, sign_and_send, verify
+from layers import note_requests, payments
+from notes.official import Delivery, cancel, create_request, owner_or_staff, resubmit, review, sign_and_send, verify
 from notes.payment import Order
 from notes.signing import SigningFiles, ensure_dev_ca
 
@@ -39,10 +39,50 @@ def new_request() -> tuple[Response, int]:
     account = session["account"]
     number, order_id = create_request(get_db(), account, refs, request.form.get("standing", ""), documents,
                                       settings.note_fee_mad)
-    order = Order(order_id, settings.note_fee_mad, f"{_base()}/notes/payments/callback",
-                  f"{_base()}/notes/requests/{number}", f"{_base()}/notes/requests/{number}")
     return jsonify({"number": number, "order_id": order_id, "amount_mad": settings.note_fee_mad,
-                    "payment": {"url": settings.payment_gateway_url, "fields": order.fields(settings.payment_secret)}}), 201
+                    "payment": payment_form(order_id)}), 201
+
+
+def payment_form(order_id: str) -> dict:
+    """The gateway's address and the signed order fields the applicant's browser posts there."""
+    settings = current_app.config["URBASIG"]
+    back = f"{_base()}/notes/payments/return/{order_id}"  # the browser comes back here, paid or not
+    order = Order(order_id, settings.note_fee_mad, f"{_base()}/notes/payments/callback", back, back)
+    return {"url": settings.payment_gateway_url, "fields": order.fields(settings.payment_secret)}
+
+
+@official.get("/notes/payments/return/<order_id>")
+def payment_return(order_id: str) -> str:
+    """Where the gateway sends the browser back: the outcome read from the database, never applied from here.
+
+    Only the gateway's server-to-server callback applies a payment; whatever this address is sent is ignored.
+    An order still open (declined, or not confirmed yet) gets the payment form again.
+    """
+    status, number, request_status = payments.payment_status(get_db(), order_id)
+    form = payment_form(order_id) if status != "payee" and request_status != "annulee" else None
+    return render_template("notes/payment_return.html", status=status, number=number, form=form,
+                           request_label=note_requests.label(request_status) if request_status else None)
+
+
+@official.post("/notes/requests/<number>/resubmit")
+@require_role("applicant")
+def request_resubmit(number: str) -> Response:
+    """Resubmit a returned request, with more documents (multipart `documents`, optional)."""
+    from instruction.engine import Options
+
+    s = current_app.config["URBASIG"]
+    documents = [(f.filename or "document", f.read()) for f in request.files.getlist("documents")]
+    status = resubmit(get_db(), number, session["account"], documents,
+                      Options(s.max_land_area_m2, s.apply_plans_in_inquiry))
+    return jsonify({"number": number, "status": status, "status_label": note_requests.label(status)})
+
+
+@official.post("/notes/requests/<number>/cancel")
+@require_role("applicant", "admin")
+def request_cancel(number: str) -> Response:
+    """Cancel a request waiting for payment or returned."""
+    cancel(get_db(), number, session["account"])
+    return jsonify({"number": number, "status": "annulee", "status_label": note_requests.label("annulee")})
 
 
 @official.get("/notes/requests")

@@ -1,8 +1,10 @@
-"""A local payment gateway that speaks the hosted-payment protocol of notes/payment.py.
+"""A local payment gateway that speaks the hosted-payment protocol of notes/payment.py, as a bank's does.
 
-For development and tests only (a bank's gateway cannot run here): it checks the merchant's signature,
-shows a payment page, and on confirmation calls the merchant back server to server with a signed result,
-then sends the browser to the merchant's ok or fail page.
+For development and tests only (a bank's gateway cannot run here). It checks the merchant's order (its form
+and the order key's signature), shows a payment page, and on each confirmation makes one payment attempt
+with a new transaction id: it calls the merchant back server to server with the callback fields signed by the
+callback key, **retrying the same callback until it gets a 2xx** (a few times, with a growing delay), then
+sends the browser to the merchant's ok or fail page with a 303 (no payment data in the redirect).
 Run it by hand: `python -m devtools.gateway --port 5055 --secret SECRET`.
 """
 
@@ -10,23 +12,45 @@ from __future__ import annotations
 
 import argparse
 import secrets
+import time
 from html import escape
 
 import requests
 from flask import Flask, Response, redirect, request
 
-from notes.payment import SIGNATURE_FIELD, sign, verify
+from notes.payment import CALLBACK, ORDER, REQUIRED_FIELDS, SIGNATURE_FIELD, signed, verify
+
+DELAYS_S = (0.05, 0.2, 0.5, 1.0, 2.0)  # between the attempts to deliver one callback
 
 
-def create_gateway(secret: str) -> Flask:
-    """The gateway application."""
+def deliver(url: str, fields: dict[str, str], delays_s: tuple[float, ...] = DELAYS_S) -> bool:
+    """POST a callback until the merchant answers 2xx (len(delays_s) + 1 tries); whether it was acknowledged."""
+    for wait in (*delays_s, None):
+        try:
+            if requests.post(url, data=fields, timeout=30).ok:
+                return True
+        except requests.RequestException:
+            pass
+        if wait is None:
+            return False
+        time.sleep(wait)
+    return False
+
+
+def create_gateway(secret: str, delays_s: tuple[float, ...] = DELAYS_S) -> Flask:
+    """The gateway application (callbacks retried with these delays)."""
     app = Flask("passerelle-de-test")
+    app.config["ATTEMPTS"] = []  # (transaction id, decision, acknowledged), for a developer looking at it
+
+    def order_fields() -> dict[str, str] | None:
+        fields = {k: v for k, v in request.form.to_dict().items() if k in (*REQUIRED_FIELDS[ORDER], SIGNATURE_FIELD)}
+        return fields if verify(fields, secret, ORDER) else None
 
     @app.post("/pay")
     def pay() -> Response:
-        fields = request.form.to_dict()
-        if not verify(fields, secret):
-            return Response("signature du commerçant invalide", status=400)
+        fields = order_fields()
+        if fields is None:
+            return Response("ordre de paiement invalide (champs ou signature du commerçant)", status=400)
         hidden = "".join(f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">' for k, v in fields.items())
         return Response(f"""<!doctype html><html lang="fr"><meta charset="utf-8"><title>Paiement</title>
             <h1>Passerelle de paiement de test</h1><p>Commande {escape(fields['oid'])} : {escape(fields['amount'])} MAD</p>
@@ -36,17 +60,18 @@ def create_gateway(secret: str) -> Flask:
 
     @app.post("/pay/confirm")
     def confirm() -> Response:
-        fields = request.form.to_dict()
-        decision = fields.pop("decision", "approve")
-        if not verify(fields, secret):
-            return Response("signature du commerçant invalide", status=400)
-        result = {"oid": fields["oid"], "amount": fields["amount"], "currency": fields["currency"],
-                  "Response": "Approved" if decision == "approve" else "Declined",
-                  "ProcReturnCode": "00" if decision == "approve" else "05", "TransId": secrets.token_hex(8)}
-        result[SIGNATURE_FIELD] = sign(result, secret)
-        answer = requests.post(fields["callbackUrl"], data=result, timeout=30)
-        target = fields["okUrl"] if decision == "approve" and answer.ok else fields["failUrl"]
-        return redirect(target, code=303)
+        fields = order_fields()
+        if fields is None:
+            return Response("ordre de paiement invalide (champs ou signature du commerçant)", status=400)
+        approved = request.form.get("decision", "approve") == "approve"
+        transaction_id = secrets.token_hex(8)  # one per attempt; the retries of its callback keep it
+        result = signed({"clientid": fields["clientid"], "oid": fields["oid"], "amount": fields["amount"],
+                         "currency": fields["currency"], "Response": "Approved" if approved else "Declined",
+                         "ProcReturnCode": "00" if approved else "05", "TransId": transaction_id},
+                        secret, CALLBACK)
+        acknowledged = deliver(fields["callbackUrl"], result, delays_s)
+        app.config["ATTEMPTS"].append((transaction_id, approved, acknowledged))
+        return redirect(fields["okUrl"] if approved and acknowledged else fields["failUrl"], code=303)
 
     return app
 

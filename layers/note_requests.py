@@ -1,8 +1,9 @@
 """Official note requests in the database: their statuses, the allowed transitions, and every query on them.
 
-The workflow is data: `TRANSITIONS` says which status may follow which, and `transition` applies one in a
-single `UPDATE … WHERE number = %(number)s AND status = %(from)s RETURNING …`, so no status is checked in one
-statement and written in another (two instructors reviewing at once: one wins, the other gets a 409).
+The workflow is data: `TRANSITIONS` says which status may follow which, and `transition` is the only code that
+changes a status: one `UPDATE … WHERE number = %(number)s AND status = ANY(%(from)s) RETURNING …` (the statuses
+the target may follow), so no status is checked in one statement and written in another. Two staff members
+acting at once on one request: the second waits for the first's row lock, then matches nothing and gets a 409.
 """
 
 from __future__ import annotations
@@ -28,15 +29,17 @@ STATUSES = {
     "acceptee": "acceptée, en attente de signature",
     "signee": "signée",
     "envoyee": "envoyée",
+    "annulee": "annulée",
 }
 TRANSITIONS = {  # status → the statuses that may follow it
-    "attente_paiement": {"payee"},
-    "payee": {"instruite"},
-    "instruite": {"acceptee", "retournee"},
-    "retournee": set(),
+    "attente_paiement": {"payee", "annulee"},  # payment applied; cancelled by the applicant
+    "payee": {"instruite"},  # automatic instruction
+    "instruite": {"acceptee", "retournee"},  # review
+    "retournee": {"payee", "annulee"},  # resubmitted (already paid: instructed again); cancelled
     "acceptee": {"signee"},
     "signee": {"envoyee"},
     "envoyee": set(),
+    "annulee": set(),
 }
 STANDINGS = {"proprietaire": "propriétaire", "mandataire": "mandataire", "autre": "autre qualité"}  # CHECK too
 CHANGEABLE = {"instruction", "remarks", "return_reason", "signed_pdf", "pdf_sha256", "signed_by", "signed_at"}
@@ -57,11 +60,23 @@ def create(conn: psycopg.Connection, applicant_id: int, refs: list[str], standin
         "INSERT INTO note_requests (number, short_code, applicant_id, refs, standing, fee_mad) "
         "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
         (number, short_code, applicant_id, refs, standing, fee_mad)).fetchone()[0]
+    _insert_documents(conn, request_id, documents)
+    return request_id, number
+
+
+def _insert_documents(conn: psycopg.Connection, request_id: int, documents: list[tuple[str, str, bytes]]) -> None:
     with conn.cursor() as cur:
         cur.executemany("INSERT INTO note_documents (request_id, filename, content_type, size, data) "
                         "VALUES (%s, %s, %s, %s, %s)",
                         [(request_id, name[:200], kind, len(data), data) for name, kind, data in documents])
-    return request_id, number
+
+
+def add_documents(conn: psycopg.Connection, number: str, documents: list[tuple[str, str, bytes]]) -> None:
+    """Add supporting documents (name, content type, bytes) to a request (a resubmission)."""
+    row = conn.execute("SELECT id FROM note_requests WHERE number = %s", (number,)).fetchone()
+    if row is None:
+        raise NotFound(f"demande inconnue : « {number} »")
+    _insert_documents(conn, row[0], documents)
 
 
 def attach_order(conn: psycopg.Connection, number: str, order_id: str) -> None:
@@ -69,29 +84,42 @@ def attach_order(conn: psycopg.Connection, number: str, order_id: str) -> None:
     conn.execute("UPDATE note_requests SET order_id = %s WHERE number = %s", (order_id, number))
 
 
-def transition(conn: psycopg.Connection, number: str, from_status: str, to_status: str, actor: str,
-               **changes: object) -> None:
-    """Move a request from `from_status` to `to_status` (with column changes) atomically, and audit it.
+def allowed_from(to_status: str) -> frozenset[str]:
+    """The statuses a request may be in to move to `to_status`."""
+    return frozenset(s for s, following in TRANSITIONS.items() if to_status in following)
 
-    404 when the request does not exist, 409 when it is no longer in `from_status`.
+
+def transition(conn: psycopg.Connection, number: str, to_status: str, actor: str, *,
+               only_from: frozenset[str] | None = None, **changes: object) -> str:
+    """Move a request to `to_status` (with column changes) in one statement, audit it; returns the status it left.
+
+    The request must be in a status `to_status` may follow (narrowed by `only_from`): 404 when it does not
+    exist, 409 when it is no longer in such a status. The row lock taken by the UPDATE is held until the
+    caller's transaction ends, so a concurrent transition waits, then sees the new status.
     """
-    if to_status not in TRANSITIONS[from_status]:
-        raise ValueError(f"transition non prévue : {from_status} → {to_status}")
+    sources = allowed_from(to_status) if only_from is None else only_from
+    if not sources or not sources <= allowed_from(to_status):
+        raise ValueError(f"transition non prévue : {sorted(sources)} → {to_status}")
     if set(changes) - CHANGEABLE:
         raise ValueError(f"colonnes non modifiables : {sorted(set(changes) - CHANGEABLE)}")
     sets = sql.SQL("").join(sql.SQL(", {} = {}").format(sql.Identifier(k), sql.Placeholder(k)) for k in changes)
-    query = sql.SQL("UPDATE note_requests SET status = %(to)s, updated_at = now(){sets} "
-                    "WHERE number = %(number)s AND status = %(from)s RETURNING id").format(sets=sets)
+    # The CTE locks the row and reads the status it leaves (the latest one, after waiting for a concurrent writer).
+    query = sql.SQL("WITH old AS (SELECT id, status FROM note_requests WHERE number = %(number)s FOR UPDATE) "
+                    "UPDATE note_requests r SET status = %(to)s, updated_at = now(){sets} FROM old "
+                    "WHERE r.id = old.id AND old.status = ANY(%(from)s) RETURNING old.status").format(sets=sets)
     values = {k: Jsonb(v) if k in JSON_COLUMNS else v for k, v in changes.items()}
-    row = conn.execute(query, {"to": to_status, "number": number, "from": from_status, **values}).fetchone()
+    row = conn.execute(query, {"to": to_status, "number": number, "from": sorted(sources), **values}).fetchone()
     if row is None:
         current = status_of(conn, number)
         if current is None:
             raise NotFound(f"demande inconnue : « {number} »")
-        raise Conflict(f"la demande {number} est « {label(current)} » : cette action demande une demande "
-                       f"« {label(from_status)} »")
+        wanted = " ou ".join(f"« {label(s)} »" for s in sorted(sources))
+        raise Conflict(f"la demande {number} est « {label(current)} » : elle ne peut plus passer à "
+                       f"« {label(to_status)} » (il faut une demande {wanted})")
+    previous = row[0]
     after = {"status": to_status, **{k: v for k, v in changes.items() if isinstance(v, str | int | None)}}
-    audit(conn, actor, f"note.{to_status}", "note_request", number, {"status": from_status}, after)
+    audit(conn, actor, f"note.{to_status}", "note_request", number, {"status": previous}, after)
+    return previous
 
 
 def status_of(conn: psycopg.Connection, number: str) -> str | None:

@@ -22,8 +22,9 @@ from layers import note_requests
 from layers.audit import audit
 from layers.outbox import queue_mail
 from layers.parcels import find_parcels
-from layers.payments import create_order
+from layers.payments import apply_callback, create_order
 from notes.indicative import IndicativeNote, map_for, pdf
+from notes.payment import read_callback
 from notes.signing import SigningFiles, sign_pdf, verify_pdf
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
@@ -66,36 +67,83 @@ def create_request(conn: psycopg.Connection, applicant: dict, refs: list[str], s
     return number, order_id
 
 
-def on_payment(conn: psycopg.Connection, order_id: str, options: Options) -> str | None:
-    """After a paid callback: instruct the request's land and store the result (None if no request).
+def receive_callback(conn: psycopg.Connection, fields: dict[str, str], secret: str, options: Options) -> str:
+    """Check and apply a gateway callback; a newly paid request is instructed at once. Returns the outcome.
 
-    An instruction that fails leaves the request paid (never the payment lost), with the failure audited.
+    400 when the fields are not a callback (an order's fields are not), 403 when the gateway did not sign them,
+    404 / 409 for an unknown order or another amount; nothing is written then.
+    """
+    callback = read_callback(fields, secret)
+    outcome = apply_callback(conn, callback.order_id, callback.transaction_id, callback.approved, callback.amount,
+                             callback.currency, callback.return_code)
+    if outcome == "payee":
+        on_payment(conn, callback.order_id, options)
+    return outcome
+
+
+def on_payment(conn: psycopg.Connection, order_id: str, options: Options) -> str | None:
+    """After a paid callback: mark the request paid, instruct its land, store the result (None if no request).
+
+    An instruction that fails leaves the request paid (never the payment lost), with the failure audited; a
+    request cancelled before the payment arrived keeps its status, and the payment is audited for a refund.
     """
     found = note_requests.for_order(conn, order_id)
     if found is None or found[2] != "payee":
         return None
     number, refs, _ = found
-    note_requests.transition(conn, number, "attente_paiement", "payee", "passerelle")
+    try:
+        note_requests.transition(conn, number, "payee", "passerelle", only_from=frozenset({"attente_paiement"}))
+    except Conflict as exc:
+        audit(conn, "passerelle", "note.paiement_a_rembourser", "note_request", number, None,
+              {"order": order_id, "message": exc.message})
+        return number
+    _instruct(conn, number, refs, options)
+    return number
+
+
+def _instruct(conn: psycopg.Connection, number: str, refs: list[str], options: Options) -> None:
+    """Run the automatic instruction of a paid request (payée → instruite); a failure is audited, not raised."""
     try:
         with conn.transaction():
             result = instruct(conn, LandRequest(refs=tuple(refs)), None,
                               Options(options.max_land_area_m2, options.apply_plans_in_inquiry, True))
-            note_requests.transition(conn, number, "payee", "instruite", "instruction-automatique", instruction=result)
+            note_requests.transition(conn, number, "instruite", "instruction-automatique", instruction=result)
     except UrbasigError as exc:
         audit(conn, "instruction-automatique", "note.instruction_echec", "note_request", number, None,
               {"code": exc.code, "message": exc.message})
-    return number
 
 
 def review(conn: psycopg.Connection, number: str, instructor: dict, accept: bool, text: str | None) -> str:
     """An instructor accepts (with remarks) or returns the request (with a reason the applicant sees)."""
     if accept:
-        note_requests.transition(conn, number, "instruite", "acceptee", instructor["email"], remarks=text)
+        note_requests.transition(conn, number, "acceptee", instructor["email"], remarks=text)
         return "acceptee"
     if not text:
         raise InputError("indiquez le motif du retour : le demandeur le verra")
-    note_requests.transition(conn, number, "instruite", "retournee", instructor["email"], return_reason=text)
+    note_requests.transition(conn, number, "retournee", instructor["email"], return_reason=text)
     return "retournee"
+
+
+def resubmit(conn: psycopg.Connection, number: str, applicant: dict, documents: list[tuple[str, bytes]],
+             options: Options) -> str:
+    """The applicant resubmits a returned request (with more documents): already paid, it is instructed again."""
+    owner_or_staff(applicant, note_requests.summary(conn, number)["applicant_id"])
+    kinds = [(name, document_type(name, data), data) for name, data in documents]
+    with conn.transaction():
+        note_requests.transition(conn, number, "payee", applicant["email"], only_from=frozenset({"retournee"}),
+                                 return_reason=None)
+        note_requests.add_documents(conn, number, kinds)
+    refs = note_requests.summary(conn, number)["refs"]
+    _instruct(conn, number, refs, options)
+    return note_requests.status_of(conn, number) or "payee"
+
+
+def cancel(conn: psycopg.Connection, number: str, account: dict) -> None:
+    """The applicant (or an administrator) cancels a request waiting for payment or returned."""
+    owner_or_staff(account, note_requests.summary(conn, number)["applicant_id"])
+    if account["role"] not in ("applicant", "admin"):
+        raise Forbidden("seul le demandeur ou un administrateur peut annuler une demande")
+    note_requests.transition(conn, number, "annulee", account["email"])
 
 
 @dataclass(frozen=True)
@@ -113,7 +161,7 @@ def sign_and_send(conn: psycopg.Connection, number: str, signatory: dict, delive
     everything is in the caller's transaction: a failure while rendering or signing leaves it acceptée.
     """
     with conn.transaction():
-        note_requests.transition(conn, number, "acceptee", "signee", signatory["email"], signed_by=signatory["id"],
+        note_requests.transition(conn, number, "signee", signatory["email"], signed_by=signatory["id"],
                                  signed_at=datetime.now())
         req = note_requests.for_signing(conn, number)
         result = req["instruction"]
@@ -126,7 +174,7 @@ def sign_and_send(conn: psycopg.Connection, number: str, signatory: dict, delive
                    f"Bonjour {req['full_name']},\n\nVeuillez trouver ci-joint la note de renseignements urbanistiques "
                    f"{number}, signée électroniquement.\nVérification : {official['verify_url']}\n\n"
                    "Agence urbaine de Casablanca", signed, f"{number}.pdf", "note_request", number)
-        note_requests.transition(conn, number, "signee", "envoyee", "messagerie", signed_pdf=signed,
+        note_requests.transition(conn, number, "envoyee", signatory["email"], signed_pdf=signed,
                                  pdf_sha256=hashlib.sha256(signed).hexdigest())
     return signed
 

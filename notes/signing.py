@@ -8,7 +8,9 @@ make real PAdES signatures that validate against that CA, but they have **no leg
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import io
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,17 +46,32 @@ def _name(common: str) -> x509.Name:
 
 
 def _write(path: Path, data: bytes, secret: bool = False) -> None:
-    path.write_bytes(data)
+    """Write a file whole or not at all (a reader never sees it half-written)."""
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(data)
     if secret:
-        path.chmod(0o600)
+        temporary.chmod(0o600)
+    os.replace(temporary, path)
 
 
 def ensure_dev_ca(directory: Path) -> SigningFiles:
-    """Create (once) a development CA and a signing certificate in `directory`."""
+    """Create (once) a development CA and a signing certificate in `directory`.
+
+    Concurrent first signatures (threads or worker processes) take a file lock, so one creates the files and
+    the others use them: never a key from one run with a certificate from another. The CA is written last.
+    """
     files = SigningFiles(directory / "signer-key.pem", directory / "signer-cert.pem", directory / "ca-cert.pem")
     if files.key.exists() and files.cert.exists() and files.ca.exists():
         return files
     directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (files.key.exists() and files.cert.exists() and files.ca.exists()):
+            _create_dev_ca(files)
+    return files
+
+
+def _create_dev_ca(files: SigningFiles) -> None:
     now = dt.datetime.now(dt.UTC)
     ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     ca_cert = (x509.CertificateBuilder().subject_name(_name("urbasig CA de développement"))
@@ -79,7 +96,6 @@ def ensure_dev_ca(directory: Path) -> SigningFiles:
                                         serialization.NoEncryption()), secret=True)
     _write(files.cert, cert.public_bytes(serialization.Encoding.PEM))
     _write(files.ca, ca_cert.public_bytes(serialization.Encoding.PEM))
-    return files
 
 
 def sign_pdf(pdf: bytes, files: SigningFiles, reason: str, location: str = "Casablanca",

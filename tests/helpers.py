@@ -119,3 +119,21 @@ class Inbox:
 
         self.messages.append(email.message_from_bytes(envelope.content))
         return "250 OK"
+
+
+def fire_at_once(n: int, call) -> list:
+    """Run `call(i)` for i in range(n) in n threads released together by a barrier; their results in order."""
+    import threading
+
+    barrier, results = threading.Barrier(n), [None] * n
+
+    def run(i):
+        barrier.wait()
+        results[i] = call(i)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    return results

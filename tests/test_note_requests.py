@@ -51,20 +51,24 @@ def instructed(conn):
     applicant, _ = create_account(conn, "amina@example.ma", "Amina Alaoui", "mot de passe solide", verified=True)
     _, number = note_requests.create(conn, applicant, ["TF 7/T"], "proprietaire", Decimal("450.00"),
                                      [("titre.pdf", "application/pdf", b"%PDF-1.4")], "ABCD1234")
-    note_requests.transition(conn, number, "attente_paiement", "payee", "passerelle")
-    note_requests.transition(conn, number, "payee", "instruite", "instruction-automatique", instruction={"rules": []})
+    note_requests.transition(conn, number, "payee", "passerelle")
+    note_requests.transition(conn, number, "instruite", "instruction-automatique", instruction={"rules": []})
     conn.commit()
     return number
 
 
 def test_a_transition_from_the_wrong_status_is_a_conflict(conn, instructed):
-    note_requests.transition(conn, instructed, "instruite", "acceptee", "instructeur@auc.ma", remarks="RAS")
+    assert note_requests.transition(conn, instructed, "acceptee", "instructeur@auc.ma", remarks="RAS") == "instruite"
     with pytest.raises(Conflict, match="acceptée"):
-        note_requests.transition(conn, instructed, "instruite", "retournee", "instructeur@auc.ma", return_reason="x")
+        note_requests.transition(conn, instructed, "retournee", "instructeur@auc.ma", return_reason="x")
+    with pytest.raises(Conflict, match="« acceptée, en attente de signature » : elle ne peut plus passer à « annulée »"):
+        note_requests.transition(conn, instructed, "annulee", "amina@example.ma")
     with pytest.raises(NotFound):
-        note_requests.transition(conn, "NRU-0000-000000", "instruite", "acceptee", "instructeur@auc.ma")
+        note_requests.transition(conn, "NRU-0000-000000", "acceptee", "instructeur@auc.ma")
     with pytest.raises(ValueError, match="transition non prévue"):
-        note_requests.transition(conn, instructed, "acceptee", "envoyee", "signataire@auc.ma")
+        note_requests.transition(conn, instructed, "envoyee", "signataire@auc.ma", only_from=frozenset({"acceptee"}))
+    with pytest.raises(ValueError, match="transition non prévue"):
+        note_requests.transition(conn, instructed, "attente_paiement", "x")
     actions = [r[0] for r in conn.execute("SELECT action FROM audit_log WHERE entity_id = %s ORDER BY id", (instructed,))]
     assert actions == ["note.payee", "note.instruite", "note.acceptee"]
 
@@ -72,13 +76,13 @@ def test_a_transition_from_the_wrong_status_is_a_conflict(conn, instructed):
 def test_two_reviews_at_once_one_wins_the_other_is_refused(db_url, instructed):
     """The UPDATE … WHERE status = 'instruite' of the second waits for the first, then matches nothing."""
     first = psycopg.connect(db_url)
-    note_requests.transition(first, instructed, "instruite", "acceptee", "a@auc.ma", remarks="RAS")  # row locked
+    note_requests.transition(first, instructed, "acceptee", "a@auc.ma", remarks="RAS")  # row locked
     outcome = {}
 
     def second():
         with psycopg.connect(db_url) as conn:
             try:
-                note_requests.transition(conn, instructed, "instruite", "retournee", "b@auc.ma", return_reason="non")
+                note_requests.transition(conn, instructed, "retournee", "b@auc.ma", return_reason="non")
                 outcome["second"] = "applied"
             except Conflict as exc:
                 outcome["second"] = exc.message
@@ -111,3 +115,28 @@ def test_a_failed_automatic_instruction_keeps_the_payment_and_the_request_paid(c
     assert conn.execute("SELECT status FROM payments WHERE order_id = %s", (order_id,)).fetchone()[0] == "payee"
     actions = [r[0] for r in conn.execute("SELECT action FROM audit_log WHERE entity_id = %s ORDER BY id", (number,))]
     assert actions == ["note.payee", "note.instruction_echec"]
+
+
+def test_only_transition_writes_a_status():
+    """Every status change goes through `transition` (one guarded UPDATE): no other SQL sets a request's status."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    writers = []
+    for path in [*root.glob("layers/*.py"), *root.glob("notes/*.py"), *root.glob("api/*.py")]:
+        text = path.read_text(encoding="utf-8")
+        for statement in re.findall(r"UPDATE note_requests[^\"]*(?:\"\s*\"[^\"]*)*", text):
+            if re.search(r"\bstatus\s*=", statement):
+                writers.append(path.name)
+    assert writers == ["note_requests.py"]
+    source = (root / "layers" / "note_requests.py").read_text(encoding="utf-8")
+    assert source.count("UPDATE note_requests r SET status") == 1 and "status = ANY(%(from)s)" in source
+
+
+def test_cancel_before_payment_or_after_a_return_only(conn, instructed):
+    note_requests.transition(conn, instructed, "retournee", "instructeur@auc.ma", return_reason="pièce illisible")
+    assert note_requests.transition(conn, instructed, "annulee", "amina@example.ma") == "retournee"
+    with pytest.raises(Conflict, match="annulée"):
+        note_requests.transition(conn, instructed, "payee", "amina@example.ma")  # no resubmission once cancelled
+    actions = [r[0] for r in conn.execute("SELECT action FROM audit_log WHERE entity_id = %s ORDER BY id", (instructed,))]
+    assert actions[-2:] == ["note.retournee", "note.annulee"]

@@ -16,10 +16,11 @@ from app import create_app
 from devtools.gateway import create_gateway
 from layers.accounts import create_account
 from notes.mail import SmtpSettings, deliver_due
+from notes.payment import CALLBACK, signed
 from notes.signing import ensure_dev_ca, verify_pdf
 from settings import Settings
 from tests import instruction_world as world
-from tests.helpers import Inbox, serve
+from tests.helpers import Inbox, fire_at_once, serve
 
 SECRET = "secret-passerelle"
 PASSWORD = "mot de passe solide"
@@ -32,7 +33,7 @@ PASSWORD = "mot de passe solide"
 def env(db_url, conn, tmp_path):
     world.build(conn)
     gateway, gateway_url = serve(create_gateway(SECRET))
-    ours, base = serve(create_app(Settings(database_url=db_url, pool_min=1, pool_max=3, payment_secret=SECRET,
+    ours, base = serve(create_app(Settings(database_url=db_url, pool_min=1, pool_max=8, payment_secret=SECRET,
                                             payment_gateway_url=f"{gateway_url}/pay", var_dir=tmp_path)))
     for mail, role in (("instructeur@auc.ma", "instructor"), ("signataire@auc.ma", "signatory")):
         create_account(conn, mail, role.title(), PASSWORD, role=role, verified=True)
@@ -139,6 +140,13 @@ def test_official_note_end_to_end(env, conn):
     actions = [r[0] for r in conn.execute("SELECT action FROM audit_log WHERE entity_id = %s ORDER BY id", (number,))]
     assert actions[:1] == ["note.demandee"] and actions[-4:] == ["note.acceptee", "note.signee",
                                                                   "note.envoyee", "courriel.envoye"]
+    # each staff action under its author's name, each payment event under the gateway's
+    actors = dict(conn.execute("SELECT action, actor FROM audit_log WHERE entity_id = %s", (number,)).fetchall())
+    assert actors["note.acceptee"] == "instructeur@auc.ma"
+    assert actors["note.signee"] == actors["note.envoyee"] == "signataire@auc.ma"
+    assert actors["note.payee"] == "passerelle" and actors["note.instruite"] == "instruction-automatique"
+    assert [r[0] for r in conn.execute("SELECT action FROM audit_log WHERE entity_id = %s ORDER BY id",
+                                       (req["order_id"],))] == ["paiement.initie", "paiement.payee"]
 
 
 def test_returned_request_shows_its_reason(env, conn):
@@ -170,3 +178,122 @@ def test_request_errors(env, conn):
     assert unknown.status_code == 404
     assert requests.post(f"{base}/notes/requests", data={"refs": "TF 7/T"}, timeout=30).status_code == 401
     assert requests.get(f"{base}/verify/NOPE1234", timeout=30).status_code == 404
+
+
+def _sessions(base, mail, n):
+    """n HTTP sessions holding one sign-in's cookie (one connection each, for concurrent calls)."""
+    signed_in = _session(base, mail)
+    out = []
+    for _ in range(n):
+        s = requests.Session()
+        s.cookies.update(signed_in.cookies)
+        out.append(s)
+    return out
+
+
+def _paid_request(env, conn):
+    base, gateway_url, _ = env
+    applicant = _applicant(base, conn)
+    req = _request(base, applicant)
+    _pay(gateway_url, req["payment"])
+    return applicant, req
+
+
+def _count(conn, action, entity_id):
+    return conn.execute("SELECT count(*) FROM audit_log WHERE action = %s AND entity_id = %s",
+                        (action, entity_id)).fetchone()[0]
+
+
+def test_concurrent_reviews_one_applies(env, conn):
+    base, _, _ = env
+    _, req = _paid_request(env, conn)
+    number, n = req["number"], 6
+    sessions = _sessions(base, "instructeur@auc.ma", n)
+    answers = fire_at_once(n, lambda i: sessions[i].post(f"{base}/notes/requests/{number}/review",
+                                                          json={"accept": i % 2 == 0, "text": f"motif {i}"}, timeout=60))
+    assert sorted(a.status_code for a in answers) == [200] + [409] * (n - 1)
+    assert all("ne peut plus passer" in a.json()["message"] for a in answers if a.status_code == 409)
+    won = next(a.json()["status"] for a in answers if a.status_code == 200)
+    assert conn.execute("SELECT status FROM note_requests WHERE number = %s", (number,)).fetchone()[0] == won
+    assert _count(conn, "note.acceptee", number) + _count(conn, "note.retournee", number) == 1
+
+
+def test_concurrent_signatures_sign_once_and_queue_one_mail(env, conn):
+    base, _, _ = env
+    _, req = _paid_request(env, conn)
+    number, n = req["number"], 6
+    assert _session(base, "instructeur@auc.ma").post(f"{base}/notes/requests/{number}/review", json={"accept": True},
+                                                     timeout=30).status_code == 200
+    sessions = _sessions(base, "signataire@auc.ma", n)
+    answers = fire_at_once(n, lambda i: sessions[i].post(f"{base}/notes/requests/{number}/sign", timeout=120))
+    assert sorted(a.status_code for a in answers) == [200] + [409] * (n - 1), [a.text for a in answers]
+    assert all("« envoyée »" in a.json()["message"] for a in answers if a.status_code == 409)
+    mails = conn.execute("SELECT count(*) FROM outbox WHERE entity = 'note_request' AND entity_id = %s",
+                         (number,)).fetchone()[0]
+    assert mails == 1
+    assert _count(conn, "note.signee", number) == 1 and _count(conn, "note.envoyee", number) == 1
+    row = conn.execute("SELECT status, signed_pdf IS NOT NULL FROM note_requests WHERE number = %s", (number,)).fetchone()
+    assert row == ("envoyee", True)
+
+
+def test_concurrent_payment_callbacks_instruct_once(env, conn):
+    base, _, _ = env
+    applicant = _applicant(base, conn)
+    req = _request(base, applicant)
+    number, order_id, n = req["number"], req["order_id"], 6
+
+    def callback(transaction_id, approved=True):
+        return signed({"clientid": "AUC-URBASIG", "oid": order_id, "amount": req["amount_mad"], "currency": "504",
+                       "Response": "Approved" if approved else "Declined",
+                       "ProcReturnCode": "00" if approved else "05", "TransId": transaction_id}, SECRET, CALLBACK)
+
+    url = f"{base}/notes/payments/callback"
+    # a declined attempt first: the request keeps waiting for its payment
+    assert requests.post(url, data=callback("T-REFUS", approved=False), timeout=30).status_code == 200
+    assert applicant.get(f"{base}/notes/requests/{number}", timeout=30).json()["status"] == "attente_paiement"
+    # then the same approval n times at once, and n other approvals at once
+    same = callback("T-PAYE")
+    answers = fire_at_once(n, lambda i: requests.post(url, data=same, timeout=120))
+    answers += fire_at_once(n, lambda i: requests.post(url, data=callback(f"T-AUTRE-{i}"), timeout=120))
+    assert [a.status_code for a in answers] == [200] * (2 * n)
+    assert sum(a.text.startswith("ACTION=POSTAUTH") for a in answers) == 1
+    assert applicant.get(f"{base}/notes/requests/{number}", timeout=30).json()["status"] == "instruite"
+    assert _count(conn, "note.payee", number) == 1 and _count(conn, "note.instruite", number) == 1
+    assert _count(conn, "paiement.payee", order_id) == 1 and _count(conn, "paiement.refusee", order_id) == 1
+    assert _count(conn, "paiement.rappel_rejoue", order_id) == n - 1
+    assert _count(conn, "paiement.tentative_apres_paiement", order_id) == n
+
+
+def test_resubmit_a_returned_request_then_cancel(env, conn):
+    base, gateway_url, _ = env
+    applicant, req = _paid_request(env, conn)
+    number = req["number"]
+    instructor = _session(base, "instructeur@auc.ma")
+    instructor.post(f"{base}/notes/requests/{number}/review", json={"accept": False, "text": "Plan illisible"},
+                    timeout=30)
+    bad = applicant.post(f"{base}/notes/requests/{number}/resubmit",
+                         files={"documents": ("x.exe", b"MZ\x90\x00", "application/octet-stream")}, timeout=30)
+    assert bad.status_code == 400 and applicant.get(f"{base}/notes/requests/{number}", timeout=30).json()[
+        "status"] == "retournee"
+    again = applicant.post(f"{base}/notes/requests/{number}/resubmit",
+                           files={"documents": ("plan.pdf", b"%PDF-1.4 plan lisible", "application/pdf")}, timeout=60)
+    assert again.status_code == 200 and again.json()["status"] == "instruite"
+    assert applicant.get(f"{base}/notes/requests/{number}", timeout=30).json()["return_reason"] is None
+    documents = conn.execute("SELECT count(*) FROM note_documents d JOIN note_requests r ON r.id = d.request_id "
+                             "WHERE r.number = %s", (number,)).fetchone()[0]
+    assert documents == 2
+    twice = applicant.post(f"{base}/notes/requests/{number}/resubmit", timeout=30)
+    assert twice.status_code == 409 and "instruite" in twice.json()["message"]
+    assert applicant.post(f"{base}/notes/requests/{number}/cancel", timeout=30).status_code == 409  # instructed
+    actions = [r[0] for r in conn.execute("SELECT action, actor FROM audit_log WHERE entity_id = %s ORDER BY id",
+                                          (number,))]
+    assert actions[-3:] == ["note.retournee", "note.payee", "note.instruite"]
+    # a request cancelled while its payment is pending: the late payment stands, audited for a refund
+    other = _request(base, applicant)
+    assert instructor.post(f"{base}/notes/requests/{other['number']}/cancel", timeout=30).status_code == 403
+    cancelled = applicant.post(f"{base}/notes/requests/{other['number']}/cancel", timeout=30)
+    assert cancelled.status_code == 200 and cancelled.json()["status_label"] == "annulée"
+    _pay(gateway_url, other["payment"])
+    assert applicant.get(f"{base}/notes/requests/{other['number']}", timeout=30).json()["status"] == "annulee"
+    assert conn.execute("SELECT status FROM payments WHERE order_id = %s", (other["order_id"],)).fetchone()[0] == "payee"
+    assert _count(conn, "note.paiement_a_rembourser", other["number"]) == 1
