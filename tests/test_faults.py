@@ -204,6 +204,18 @@ def test_postgresql_stopped_under_load_fast_503_then_back_without_restart(own_cl
           f"retour des 200 {recovery_s:.1f} s après le redémarrage de PostgreSQL ({started - restarting:.1f} s)")
 
 
+def test_postgresql_restarted_while_idle_the_next_requests_are_served(own_cluster, gunicorn):
+    cluster, _ = own_cluster
+    base, _ = gunicorn
+    _wait_for_200(base, 15)
+    for _ in range(6):  # both workers hold pooled connections
+        assert requests.get(base + ITEMS, timeout=10).status_code == 200
+    cluster.stop()
+    cluster.start()  # every pooled connection is now closed by the server, and no request has seen it
+    answers = [requests.get(base + ITEMS, timeout=10) for _ in range(6)]
+    assert [r.status_code for r in answers] == [200] * 6  # found closed before use and replaced, no 503
+
+
 def test_a_worker_killed_under_load_is_replaced_and_only_its_request_fails(gunicorn):
     base, proc = gunicorn
     _wait_for_200(base, 15)
