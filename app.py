@@ -24,7 +24,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     from api import db as request_db
     from api.errors import register_errors
     from api.web import register_web
-    from layers.db import database_url, make_pool
+    from layers.db import app_database_url, make_pool
 
     if isinstance(config, Settings):
         settings = config
@@ -38,9 +38,9 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     app.config["SECRET_KEY"] = settings.secret_key or _persistent_secret(settings.var_dir)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
     app.extensions["urbasig.pool"] = make_pool(
-        database_url(settings), settings.pool_min, settings.pool_max, connect_timeout_s=settings.pool_connect_timeout_s,
-        reconnect_timeout_s=settings.pool_reconnect_timeout_s, breaker_open_s=settings.db_breaker_s,
-        outage_wait_s=settings.db_outage_wait_s)
+        app_database_url(settings), settings.pool_min, settings.pool_max,
+        connect_timeout_s=settings.pool_connect_timeout_s, reconnect_timeout_s=settings.pool_reconnect_timeout_s,
+        breaker_open_s=settings.db_breaker_s, outage_wait_s=settings.db_outage_wait_s)
     logging.basicConfig(level=settings.log_level)
     register_errors(app)
     request_db.init_app(app)
@@ -87,6 +87,18 @@ def _db_url(settings: Settings) -> str:
     from layers.db import start_embedded
 
     return settings.database_url or start_embedded(settings)
+
+
+def _cli_actor() -> str:
+    """Who runs a staff command, as the audit trail names them (the operating-system account)."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name for this uid (a container)
+        import os
+
+        return f"cli:uid {os.getuid()}"
 
 
 class _Group(FrenchGroup):
@@ -158,8 +170,12 @@ def db_status() -> None:
 def db_upgrade(revision: str) -> None:
     """Appliquer les migrations (jusqu'à RÉVISION, par défaut la dernière)."""
     from layers import migrate
+    from layers.db import set_embedded_app_password
 
-    migrate.upgrade(_db_url(_settings()), revision)
+    settings = _settings()
+    migrate.upgrade(_db_url(settings), revision)
+    if settings.embedded:
+        set_embedded_app_password(settings)  # the role exists from migration 0013 on
 
 
 @db.command("downgrade")
@@ -178,6 +194,7 @@ def db_downgrade(revision: str) -> None:
 @click.option("--replace", is_flag=True, help="Effacer le territoire existant avant de charger.")
 def sample_data(n_parcels: int | None, seed: int | None, if_empty: bool, replace: bool) -> None:
     """Générer et charger le territoire d'exemple (déterministe pour une graine donnée)."""
+    from layers.audit import audit
     from layers.db import connect
     from layers.sample import load_sample
 
@@ -185,6 +202,10 @@ def sample_data(n_parcels: int | None, seed: int | None, if_empty: bool, replace
     with connect(_db_url(settings)) as conn:
         summary = load_sample(conn, n_parcels or settings.sample_parcels, settings.sample_seed if seed is None else seed,
                               if_empty=if_empty, replace=replace, progress=True)
+        if not summary.skipped:  # load_sample commits its load; its line follows in the next transaction
+            audit(conn, _cli_actor(), "territoire_exemple.charge", "import", "sample", None,
+                  {"parcels": summary.counts.get("parcels"), "replace": replace})
+            conn.commit()
     click.echo(summary.describe())
 
 
@@ -208,10 +229,15 @@ def import_cmd(path: Path, target: str, mapping: Path | None, source_layer: str 
     request = ImportRequest(path=path, layer=target, mapping=load_mapping(mapping) if mapping else None,
                             source_layer=source_layer, crs=crs, plan_code=plan_code, repair=repair,
                             dry_run=dry_run, max_features=settings.import_max_features)
+    from layers.audit import audit
     from layers.db import connect
 
-    with connect(_db_url(settings)) as conn:
+    with connect(_db_url(settings)) as conn, conn.transaction():  # the import and its audit line, or neither
         result = run_import(conn, request, progress=True)
+        if not result.dry_run:
+            audit(conn, _cli_actor(), "import.termine", "import", str(result.import_id), None,
+                  {"layer": result.layer, "file": path.name, "features": result.count, "plan": result.plan_code,
+                   "repaired": len(result.repaired), "skipped": len(result.skipped)})
     click.echo(result.describe())
 
 
@@ -324,10 +350,12 @@ def apikey() -> None:
 def apikey_create(name: str) -> None:
     """Créer la clé d'un partenaire (affichée une seule fois)."""
     from layers.apikeys import create_key
+    from layers.audit import audit
     from layers.db import connect
 
     with connect(_db_url(_settings())) as conn:
         key = create_key(conn, name)
+        audit(conn, _cli_actor(), "cle_api.creee", "api_key", name, None, {"name": name})  # never the key
         conn.commit()
     click.echo(key)
 
@@ -337,10 +365,12 @@ def apikey_create(name: str) -> None:
 def apikey_revoke(name: str) -> None:
     """Révoquer la clé d'un partenaire."""
     from layers.apikeys import revoke_key
+    from layers.audit import audit
     from layers.db import connect
 
     with connect(_db_url(_settings())) as conn:
         revoke_key(conn, name)
+        audit(conn, _cli_actor(), "cle_api.revoquee", "api_key", name, {"revoked": False}, {"revoked": True})
         conn.commit()
     click.echo(f"clé de « {name} » révoquée")
 
@@ -389,10 +419,13 @@ def mail_deliver_cmd(interval: int) -> None:
 def staff_account_cmd(email: str, role: str, full_name: str, password: str) -> None:
     """Créer le compte d'un instructeur, d'un signataire ou d'un administrateur."""
     from layers.accounts import create_account
+    from layers.audit import audit
     from layers.db import connect
 
     with connect(_db_url(_settings())) as conn:
         account_id, _ = create_account(conn, email, full_name, password, role=role, verified=True)
+        audit(conn, _cli_actor(), "compte_personnel.cree", "account", str(account_id), None,
+              {"email": email, "role": role})
         conn.commit()
     click.echo(f"compte {role} n° {account_id} créé pour {email}")
 
@@ -407,13 +440,91 @@ def staff_account_cmd(email: str, role: str, full_name: str, password: str) -> N
               help="Homologation : date d'entrée en vigueur si elle suit l'acte (publication au Bulletin officiel).")
 def plan_status_cmd(plan_code: str, status: str, day: object, act: str | None, in_force: object | None) -> None:
     """Enregistrer un nouveau statut de plan (l'homologation remplace la version précédente)."""
+    from layers.audit import audit
     from layers.db import connect
-    from layers.plans import set_status
+    from layers.plans import get_plan, set_status
 
     start = in_force.date() if in_force else None
     with connect(_db_url(_settings())) as conn, conn.transaction():
+        before = get_plan(conn, plan_code)
         set_status(conn, plan_code, status, day.date(), act, in_force_from=start)
+        audit(conn, _cli_actor(), "plan.statut", "plan", plan_code,
+              {"status": before["status"], "status_date": str(before["status_date"])},
+              {"status": status, "status_date": str(day.date()), "act": act,
+               "in_force_from": str(start) if start else None})
     click.echo(f"{plan_code} : {status} au {day.date()}" + (f", en vigueur à partir du {start}" if start else ""))
+
+
+@cli.group(cls=_Group)
+def audit() -> None:
+    """Journal d'audit : vérifier la chaîne d'empreintes."""
+
+
+@audit.command("verify")
+@click.option("--witness", type=click.Path(path_type=Path), metavar="FICHIER",
+              help="Têtes relevées (« id sha256 » par ligne) : chacune doit être encore dans la chaîne ; "
+                   "la tête actuelle y est ajoutée quand tout est intègre.")
+def audit_verify_cmd(witness: Path | None) -> None:
+    """Parcourir la chaîne du journal d'audit ; code de sortie 1 si une ligne est modifiée, supprimée ou tronquée."""
+    from layers.audit import verify_chain
+    from layers.db import connect
+
+    witnesses = _read_witnesses(witness) if witness and witness.exists() else []
+    with connect(_db_url(_settings())) as conn:
+        report = verify_chain(conn, witnesses)
+    click.echo(report.describe())
+    if not report.ok:
+        sys.exit(1)
+    if witness and report.head_id is not None and (report.head_id, report.head_hash) not in witnesses:
+        with open(witness, "a", encoding="utf-8") as handle:
+            handle.write(f"{report.head_id} {report.head_hash}\n")
+
+
+def _read_witnesses(path: Path) -> list[tuple[int, str]]:
+    """The (id, hash) heads of a witness file; a malformed line is an error, not silently skipped."""
+    from gis.errors import InputError
+
+    heads = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        parts = line.split()
+        if len(parts) != 2 or not parts[0].isdigit() or len(parts[1]) != 64:
+            raise InputError(f"{path}, ligne {number} : attendu « id sha256 » (ex. « 42 9f86d0… »)")
+        heads.append((int(parts[0]), parts[1]))
+    return heads
+
+
+@cli.command("backup")
+@click.argument("path", type=click.Path(path_type=Path), metavar="FICHIER")
+def backup_cmd(path: Path) -> None:
+    """Sauvegarder la base (pg_dump), la clé de session et le matériel de signature dans une archive (mode 600)."""
+    from layers.backup import backup, material
+
+    settings = _settings()
+    extra = material(settings.var_dir, bool(settings.secret_key), settings.signing_key, settings.signing_cert,
+                     settings.signing_ca)
+    manifest = backup(_db_url(settings), path, extra, settings.pg_bindir)
+    head = manifest["audit_head"] or {}
+    click.echo(f"sauvegarde écrite dans {path} : révision {manifest['revision']}, {len(manifest['files'])} fichier(s), "
+               f"tête du journal d'audit {head.get('id')} {head.get('sha256')}")
+    if manifest["signing"] == "external":
+        click.echo("clé de signature externe (URBASIG_SIGNING_KEY) : non copiée, seuls ses certificats le sont")
+
+
+@cli.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FICHIER")
+def restore_cmd(path: Path) -> None:
+    """Restaurer une sauvegarde dans une base vide (créée au besoin), rôles et droits compris."""
+    from layers.backup import restore
+    from layers.db import set_embedded_app_password
+
+    settings = _settings()
+    manifest = restore(path, _db_url(settings), settings.var_dir, settings.pg_bindir)
+    if settings.embedded:
+        set_embedded_app_password(settings)
+    click.echo(f"sauvegarde du {manifest['created_at']} restaurée (révision {manifest['revision']}) ; "
+               "vérifiez le journal : urbasig audit verify")
 
 
 def main() -> None:

@@ -31,6 +31,9 @@ class Settings:
 
     # An existing PostGIS database; when set, the embedded cluster is never touched.
     database_url: str | None = None
+    # The web server's own login (role urbasig_app, least privilege); required with database_url. The embedded
+    # cluster's is derived (password generated in var/, set by `urbasig db start` / `db upgrade`).
+    app_database_url: str | None = None
     # Local state (embedded cluster, session key, development CA): var/ in the working directory, as `make run`
     # and an installed package both expect; never beside the code, which may be a read-only site-packages.
     var_dir: Path = field(default_factory=lambda: Path.cwd() / "var")
@@ -115,6 +118,10 @@ class Settings:
         """Refuse inconsistent values with a message that says what to fix."""
         if self.database_url is not None and not self.database_url.startswith(("postgresql://", "postgres://")):
             raise ConfigError("URBASIG_DATABASE_URL doit commencer par postgresql:// (ex. postgresql://u:p@hôte/base)")
+        if self.app_database_url is not None and not self.app_database_url.startswith(("postgresql://",
+                                                                                       "postgres://")):
+            raise ConfigError("URBASIG_APP_DATABASE_URL doit commencer par postgresql:// "
+                              "(ex. postgresql://urbasig_app:p@hôte/base)")
         for name in ("pg_port", "port"):
             value = getattr(self, name)
             if not 1 <= value <= 65535:
@@ -150,7 +157,7 @@ class Settings:
             if f.name == "extra":
                 continue
             value = getattr(self, f.name)
-            if f.name == "database_url" and value:
+            if f.name in ("database_url", "app_database_url") and value:
                 value = mask_password(value)
             if f.name in ("payment_secret", "smtp_password", "secret_key") and value:
                 value = "***"

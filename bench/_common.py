@@ -22,6 +22,21 @@ def server_url() -> str:
     return with_dbname(url or database_url(settings), "postgres")
 
 
+def app_role_url(url: str) -> str:
+    """The same database for the web server's role urbasig_app, as the server connects (least privilege)."""
+    import secrets
+
+    from layers.db import connect, embedded_cluster
+    from layers.roles import app_url, set_app_password
+
+    settings = Settings.from_env()
+    # the embedded cluster's role keeps its password from var/ (a running `make run` uses it too)
+    password = embedded_cluster(settings).app_password() if settings.embedded else secrets.token_urlsafe(18)
+    with connect(with_dbname(url, "postgres"), autocommit=True) as conn:
+        set_app_password(conn, password)
+    return app_url(url, password)
+
+
 @contextmanager
 def scratch_db(name: str, migrated: bool = True):
     """A throwaway database for one measurement."""

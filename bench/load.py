@@ -28,7 +28,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
-from _common import scratch_db, table
+from _common import app_role_url, scratch_db, table
 
 from layers.sample import load_sample
 
@@ -72,7 +72,8 @@ def targets(conn: psycopg.Connection) -> dict[str, list[tuple[str, str, bytes | 
 
 
 def start_server(url: str, port: int) -> subprocess.Popen:
-    env = {**os.environ, "URBASIG_DATABASE_URL": url, "URBASIG_POOL_MAX": "4", "URBASIG_TILE_CACHE": "false",
+    env = {**os.environ, "URBASIG_DATABASE_URL": url, "URBASIG_APP_DATABASE_URL": app_role_url(url),
+           "URBASIG_POOL_MAX": "4", "URBASIG_TILE_CACHE": "false",
            "URBASIG_LOG_LEVEL": "WARNING", "URBASIG_INDICATIVE_PER_MINUTE": "1000000000"}
     return subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
                              "--backlog", "2048", "--log-level", "warning", "app:create_app()"], cwd=ROOT, env=env,

@@ -12,7 +12,7 @@ import time
 from urllib.parse import quote
 
 import psycopg
-from _common import scratch_db
+from _common import app_role_url, scratch_db
 
 from app import create_app
 from layers.sample import load_sample
@@ -58,7 +58,8 @@ def main(n_parcels: int, n: int) -> None:
             load_sample(conn, n_parcels, 42)
             refs = [r[0] for r in conn.execute("SELECT land_ref FROM parcels WHERE land_ref IS NOT NULL")]
         random.Random(5).shuffle(refs)
-        app = create_app(Settings(database_url=url, indicative_per_minute=1_000_000))
+        app = create_app(Settings(database_url=url, app_database_url=app_role_url(url),
+                                  indicative_per_minute=1_000_000))
         client = app.test_client()
         pipeline(url, refs[:50])
         for fmt in ("pdf", "html"):

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 import requests
-from _common import scratch_db, table
+from _common import app_role_url, scratch_db, table
 
 from api.ogc.features import encode_cursor
 from layers.sample import load_sample
@@ -85,7 +85,8 @@ def wait(url: str, proc: subprocess.Popen, seconds: float = 90) -> None:
 
 
 def start_urbasig(url: str, port: int) -> subprocess.Popen:
-    env = {**os.environ, "URBASIG_DATABASE_URL": url, "URBASIG_POOL_MAX": "4", "URBASIG_TILE_CACHE": "false",
+    env = {**os.environ, "URBASIG_DATABASE_URL": url, "URBASIG_APP_DATABASE_URL": app_role_url(url),
+           "URBASIG_POOL_MAX": "4", "URBASIG_TILE_CACHE": "false",
            "URBASIG_LOG_LEVEL": "WARNING"}
     return subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
                              "--log-level", "warning", "app:create_app()"], cwd=ROOT, env=env,

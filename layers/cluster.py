@@ -127,6 +127,21 @@ class Cluster:
         """The superuser's password (created with the cluster, stored beside it, mode 600)."""
         return self.password_file.read_text().strip()
 
+    @property
+    def app_password_file(self) -> Path:
+        """Where the web server role's password is kept (beside the superuser's, mode 600)."""
+        return self.password_file.with_name(self.password_file.name.removesuffix(".password") + ".app-password")
+
+    def app_password(self) -> str:
+        """The web server role's password, generated on first use (set in the database by `db start`/`upgrade`)."""
+        path = self.app_password_file
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch(mode=0o600)
+            path.write_text(secrets.token_urlsafe(24) + "\n")
+        path.chmod(0o600)
+        return path.read_text().strip()
+
     def init(self) -> None:
         """Create the cluster (initdb) with a random superuser password and our server settings."""
         if self.initialized:
@@ -186,6 +201,7 @@ class Cluster:
         shutil.rmtree(self.root, ignore_errors=True)
         if self.password_file:
             self.password_file.unlink(missing_ok=True)
+            self.app_password_file.unlink(missing_ok=True)
 
     def url(self, dbname: str = "urbasig") -> str:
         """The connection URL of a database of this cluster."""

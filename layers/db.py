@@ -26,7 +26,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from gis.errors import DatabaseTimeout, DatabaseUnavailable, RequestTimeout, UrbasigError
+from gis.errors import ConfigError, DatabaseTimeout, DatabaseUnavailable, RequestTimeout, UrbasigError
 from layers.cluster import Cluster
 
 if TYPE_CHECKING:
@@ -54,11 +54,37 @@ def database_url(settings: Settings) -> str:
     return cluster.url(DBNAME)
 
 
+def app_database_url(settings: Settings) -> str:
+    """The URL the web server connects with: role urbasig_app, never the owner (see layers/roles.py)."""
+    from layers.roles import app_url
+
+    if settings.app_database_url:
+        return settings.app_database_url
+    if settings.database_url:
+        raise ConfigError("URBASIG_APP_DATABASE_URL manque : le serveur web ne se connecte pas avec le compte "
+                          "propriétaire (URBASIG_DATABASE_URL) ; donnez l'URL du rôle urbasig_app "
+                          "(voir README, « Moindre privilège »)")
+    cluster = embedded_cluster(settings)
+    if not cluster.initialized:
+        raise DatabaseUnavailable("la base intégrée n'existe pas encore : lancez `make run` ou `urbasig db start`")
+    return app_url(cluster.url(DBNAME), cluster.app_password())
+
+
+def set_embedded_app_password(settings: Settings) -> bool:
+    """Give the embedded cluster's urbasig_app role the password kept in var/ (False before the migration)."""
+    from layers.roles import set_app_password
+
+    cluster = embedded_cluster(settings)
+    with connect(cluster.url("postgres"), autocommit=True) as conn:
+        return set_app_password(conn, cluster.app_password())
+
+
 def start_embedded(settings: Settings) -> str:
-    """Start the embedded cluster if needed, create the database, return its URL."""
+    """Start the embedded cluster if needed, create the database, set the server role's password, return its URL."""
     cluster = embedded_cluster(settings)
     cluster.start()
     ensure_database(cluster.url("postgres"), DBNAME)
+    set_embedded_app_password(settings)
     return cluster.url(DBNAME)
 
 

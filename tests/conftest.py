@@ -17,8 +17,8 @@ from werkzeug.serving import make_server
 from layers import migrate
 from layers.cluster import Cluster
 from layers.db import drop_database, ensure_database, with_dbname
-from settings import Settings
-from tests.helpers import load_ogc_world
+from layers.roles import ensure_roles, set_app_password
+from tests.helpers import APP_PASSWORD, app_settings, load_ogc_world
 
 _counter = itertools.count()
 
@@ -49,11 +49,19 @@ def _pools_closed_at_the_end():
         pool.close(timeout=1)
 
 
+def _app_role_ready(url: str) -> None:
+    """Create the cluster-wide server role (migration 0013 does too) with the tests' password, once a session."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        ensure_roles(conn)
+        assert set_app_password(conn, APP_PASSWORD)
+
+
 @pytest.fixture(scope="session")
 def server_url():
     """URL of the maintenance database of a PostGIS server: URBASIG_TEST_DATABASE_URL or a throwaway cluster."""
     external = os.environ.get("URBASIG_TEST_DATABASE_URL")
     if external:
+        _app_role_ready(with_dbname(external, "postgres"))
         yield with_dbname(external, "postgres")
         return
     base = Path(tempfile.mkdtemp(prefix="urbasig-test-"))
@@ -61,6 +69,7 @@ def server_url():
     cluster = Cluster(root=base / "pg", port=_free_port(), throwaway=True)
     cluster.start()
     try:
+        _app_role_ready(cluster.url("postgres"))
         yield cluster.url("postgres")
     finally:
         cluster.destroy()
@@ -138,7 +147,7 @@ LIVE_REQUESTS: list[str] = []  # path?query of every request the live OGC server
 def live(ogc_url):
     from app import create_app
 
-    app = create_app(Settings(database_url=ogc_url, pool_min=1, pool_max=4, cors_origins="https://carte.example"))
+    app = create_app(app_settings(ogc_url, pool_min=1, pool_max=4, cors_origins="https://carte.example"))
     inner = app.wsgi_app
 
     def logged(environ, start_response):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
 import warnings
 from pathlib import Path
 
 import geopandas as gpd
 import psycopg
 import shapely
+
+from settings import Settings
 
 X0, Y0 = 295_000.0, 332_000.0  # a point in Casablanca, EPSG:26191
 
@@ -137,3 +140,19 @@ def fire_at_once(n: int, call) -> list:
     for t in threads:
         t.join(timeout=120)
     return results
+
+
+# The server role's password in the test cluster (set once per session by conftest's template fixture).
+APP_PASSWORD = secrets.token_urlsafe(18)
+
+
+def app_url(db_url: str) -> str:
+    """The URL of the same test database for the web server's role urbasig_app (least privilege)."""
+    from layers.roles import app_url as role_url
+
+    return role_url(db_url, APP_PASSWORD)
+
+
+def app_settings(db_url: str, **values: object) -> Settings:
+    """Settings of an app over a test database: migrations' owner URL, and the server's own role for requests."""
+    return Settings(database_url=db_url, app_database_url=app_url(db_url), **values)  # type: ignore[arg-type]

@@ -9,14 +9,14 @@ from click.testing import CliRunner
 
 from app import create_app
 from layers.accounts import check_password, create_account, hash_password
-from settings import Settings
+from tests.helpers import app_settings
 
 PASSWORD = "un mot de passe long"
 
 
 @pytest.fixture
 def client(db_url, tmp_path):
-    app = create_app(Settings(database_url=db_url, pool_min=1, pool_max=2, var_dir=tmp_path))
+    app = create_app(app_settings(db_url, pool_min=1, pool_max=2, var_dir=tmp_path))
     return app.test_client()
 
 

@@ -14,7 +14,7 @@ from app import create_app
 from gis.errors import ConfigError
 from layers.outbox import queue_mail
 from settings import Settings
-from tests.helpers import count
+from tests.helpers import app_settings, count
 
 
 def _show_timeout():
@@ -45,7 +45,7 @@ def _write_then_spin():
 
 
 def _app(db_url, **budgets):
-    settings = Settings(database_url=db_url, pool_min=1, pool_max=2, pool_timeout_s=2, **budgets)
+    settings = app_settings(db_url, pool_min=1, pool_max=2, pool_timeout_s=2, **budgets)
     app = create_app(settings)
     for rule, view, methods in (("/ogc/_t/timeout", _show_timeout, ["GET"]),
                                 ("/ogc/processes/_t/timeout", _show_timeout, ["GET", "POST"]),

@@ -28,7 +28,8 @@ from layers import migrate
 from layers.cluster import Cluster
 from layers.db import ensure_database
 from layers.outbox import queue_mail
-from tests.helpers import Inbox
+from layers.roles import set_app_password
+from tests.helpers import APP_PASSWORD, Inbox, app_url
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -114,6 +115,8 @@ def own_cluster():
     ensure_database(cluster.url("postgres"), "urbasig")
     url = cluster.url("urbasig")
     migrate.upgrade(url)
+    with psycopg.connect(cluster.url("postgres"), autocommit=True) as conn:
+        assert set_app_password(conn, APP_PASSWORD)  # the server connects as urbasig_app, never the owner
     with psycopg.connect(url) as conn:
         conn.execute("INSERT INTO parcels (ref_kind, ref_number, ref_suffix, geom) SELECT 'TF', i, 'C', "
                      "ST_Multi(ST_MakeEnvelope(295000 + i * 20, 332000, 295010 + i * 20, 332010, 26191)) "
@@ -130,7 +133,8 @@ def gunicorn(own_cluster):
     """gunicorn with 2 sync workers on the module's cluster; yields (base URL, master process)."""
     _, url = own_cluster
     port = _free_port()
-    env = {**os.environ, "URBASIG_DATABASE_URL": url, "URBASIG_POOL_MAX": "4", "URBASIG_LOG_LEVEL": "WARNING",
+    env = {**os.environ, "URBASIG_DATABASE_URL": url, "URBASIG_APP_DATABASE_URL": app_url(url),
+           "URBASIG_POOL_MAX": "4", "URBASIG_LOG_LEVEL": "WARNING",
            "URBASIG_TILE_CACHE": "false", "URBASIG_VAR_DIR": tempfile.mkdtemp(prefix="urbasig-faults-var-")}
     log = open(tempfile.gettempdir() + f"/urbasig-faults-gunicorn-{port}.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--timeout", "30",

@@ -12,6 +12,7 @@ import pytest
 from api.db import get_db
 from app import create_app
 from settings import Settings
+from tests.helpers import app_settings
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 SECRET = "texte-interne-qui-ne-doit-pas-sortir"
@@ -31,7 +32,7 @@ def _bad_sql():
 
 @pytest.fixture
 def client(db_url):
-    app = create_app(Settings(database_url=db_url, pool_min=1, pool_max=2))
+    app = create_app(app_settings(db_url, pool_min=1, pool_max=2))
     # test-only routes, one per form: an OGC path, a JSON API path, a page
     for prefix in ("/ogc/_test", "/notes/requests/_test", "/_test"):
         app.add_url_rule(f"{prefix}/boom", f"boom{prefix}", _boom)
@@ -139,8 +140,8 @@ def test_a_database_error_never_leaks_its_text(client, caplog):
 
 
 def test_an_unreachable_database_is_503_without_driver_text(caplog):
-    client = create_app(Settings(database_url="postgresql://nobody:x@127.0.0.1:1/none", pool_min=1, pool_max=1,
-                                 pool_timeout_s=0.5)).test_client()
+    client = create_app(Settings(app_database_url="postgresql://nobody:x@127.0.0.1:1/none", pool_min=1,
+                                 pool_max=1, pool_timeout_s=0.5)).test_client()
     caplog.set_level(logging.INFO, logger="urbasig.http")
     _ogc(client.get("/ogc/collections"), 503, "ServiceUnavailable")
     _json(client.post("/notes/session", json={"email": "a@b.ma", "password": "x" * 10}), 503, "base-indisponible")

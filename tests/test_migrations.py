@@ -8,7 +8,7 @@ from layers import migrate
 TABLES = {"communes", "parcels", "parcel_owners", "plans", "plan_statuses", "zones", "prescriptions", "sdau_zones",
           "roads", "establishments", "imports", "meta", "layer_versions", "rule_sets", "check_results", "api_keys",
           "tile_cache", "rate_limits", "payments", "audit_log", "outbox", "accounts", "note_requests",
-          "note_documents", "payment_attempts"}
+          "note_documents", "payment_attempts", "audit_head"}
 
 
 def _tables(url: str) -> set[str]:

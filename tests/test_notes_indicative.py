@@ -9,14 +9,14 @@ import pytest
 
 from app import create_app
 from gis.crs import parse_crs, reproject
-from settings import Settings
 from tests import instruction_world as world
+from tests.helpers import app_settings
 
 
 @pytest.fixture
 def client(db_url, conn):
     world.build(conn)
-    return create_app(Settings(database_url=db_url, pool_min=1, pool_max=2, indicative_per_minute=5)).test_client()
+    return create_app(app_settings(db_url, pool_min=1, pool_max=2, indicative_per_minute=5)).test_client()
 
 
 def _pdf_text(data: bytes, tmp_path) -> str:

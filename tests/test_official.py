@@ -18,9 +18,8 @@ from layers.accounts import create_account
 from notes.mail import SmtpSettings, deliver_due
 from notes.payment import CALLBACK, signed
 from notes.signing import ensure_dev_ca, verify_pdf
-from settings import Settings
 from tests import instruction_world as world
-from tests.helpers import Inbox, fire_at_once, serve
+from tests.helpers import Inbox, app_settings, fire_at_once, serve
 
 SECRET = "secret-passerelle"
 PASSWORD = "mot de passe solide"
@@ -33,7 +32,7 @@ PASSWORD = "mot de passe solide"
 def env(db_url, conn, tmp_path):
     world.build(conn)
     gateway, gateway_url = serve(create_gateway(SECRET))
-    ours, base = serve(create_app(Settings(database_url=db_url, pool_min=1, pool_max=8, payment_secret=SECRET,
+    ours, base = serve(create_app(app_settings(db_url, pool_min=1, pool_max=8, payment_secret=SECRET,
                                             payment_gateway_url=f"{gateway_url}/pay", var_dir=tmp_path)))
     for mail, role in (("instructeur@auc.ma", "instructor"), ("signataire@auc.ma", "signatory")):
         create_account(conn, mail, role.title(), PASSWORD, role=role, verified=True)

@@ -17,7 +17,7 @@ import shapely
 from owslib.ogcapi.processes import Processes
 
 from app import create_app
-from settings import Settings
+from tests.helpers import app_settings
 
 TMS = "/collections/{c}/tiles/WebMercatorQuad"
 
@@ -76,7 +76,7 @@ def test_parcels_tile_holds_every_parcel_of_the_tile(live, db, tmp_path):
 
 
 def test_zones_tile_changes_when_the_layer_changes(ogc_url, tmp_path):
-    app = create_app(Settings(database_url=ogc_url, pool_min=1, pool_max=2))
+    app = create_app(app_settings(ogc_url, pool_min=1, pool_max=2))
     client = app.test_client()
     with psycopg.connect(ogc_url) as conn:
         lon, lat = _centre(conn)

@@ -24,6 +24,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.helpers import app_url
+
 ROOT = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 SERVER_MODULES = tuple(f"{m}.py" for m in PYPROJECT["tool"]["setuptools"]["py-modules"])
@@ -121,7 +123,7 @@ def test_the_installed_package_runs_its_cli_migrates_and_serves_outside_the_chec
     work = tmp_path / "site"  # an agency's working directory: var/ goes here, nothing is read from the checkout
     work.mkdir()
     python, urbasig = installed / "bin" / "python", installed / "bin" / "urbasig"
-    env = _env(URBASIG_DATABASE_URL=empty_db_url)
+    env = _env(URBASIG_DATABASE_URL=empty_db_url, URBASIG_APP_DATABASE_URL=app_url(empty_db_url))
 
     where = subprocess.run([str(python), "-c", "import app, api, layers, data, settings, urbasig_pygeoapi; "
                             "print(app.__file__, api.__file__, layers.__file__, data.__file__, settings.__file__)"],
@@ -184,7 +186,7 @@ def test_the_server_never_imports_the_development_gateway(db_url):
 import importlib, json, pkgutil, sys
 from app import create_app
 from settings import Settings
-app = create_app(Settings(database_url={db_url!r}))
+app = create_app(Settings(database_url={db_url!r}, app_database_url={app_url(db_url)!r}))
 with app.test_client() as client:
     client.get("/")
 after_app = sorted(m for m in sys.modules if "gateway" in m or m.split(".")[0] == "devtools")

@@ -17,15 +17,14 @@ from app import create_app
 from devtools.gateway import create_gateway
 from layers.payments import create_order
 from notes.payment import CALLBACK, ORDER, Order, purpose_key, read_callback, sign, signed, verify
-from settings import Settings
-from tests.helpers import fire_at_once, serve
+from tests.helpers import app_settings, fire_at_once, serve
 
 SECRET = "secret-de-test"
 
 
 @pytest.fixture
 def servers(db_url):
-    ours, ours_url = serve(create_app(Settings(database_url=db_url, pool_min=1, pool_max=8, payment_secret=SECRET)))
+    ours, ours_url = serve(create_app(app_settings(db_url, pool_min=1, pool_max=8, payment_secret=SECRET)))
     gateway, gateway_url = serve(create_gateway(SECRET, delays_s=(0.05, 0.05)))
     yield ours_url, gateway_url
     ours.shutdown()

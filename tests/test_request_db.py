@@ -11,8 +11,7 @@ from app import create_app
 from gis.errors import InputError
 from layers.accounts import create_account
 from layers.outbox import queue_mail
-from settings import Settings
-from tests.helpers import count
+from tests.helpers import app_settings, count
 
 
 def _write_then(failure: Exception | None):
@@ -41,7 +40,7 @@ def _deferred_violation():
 
 
 def _app(db_url, pool_max: int = 2):
-    app = create_app(Settings(database_url=db_url, pool_min=1, pool_max=pool_max, pool_timeout_s=2))
+    app = create_app(app_settings(db_url, pool_min=1, pool_max=pool_max, pool_timeout_s=2))
     app.add_url_rule("/notes/_test/crash", "crash", _write_then(RuntimeError("en plein milieu")), methods=["POST"])
     app.add_url_rule("/notes/_test/refused", "refused", _write_then(InputError("refusé après écriture")),
                      methods=["POST"])

@@ -40,3 +40,12 @@ def test_mask_password():
 def test_payment_secret_is_never_shown(tmp_path):
     s = Settings.from_env({"URBASIG_PAYMENT_SECRET": "hmac-key-42"}, dotenv=tmp_path / "none")
     assert s.payment_secret == "hmac-key-42" and "hmac-key-42" not in str(s.safe_repr())
+
+
+def test_the_app_database_url_is_read_validated_and_masked(tmp_path):
+    s = Settings.from_env({"URBASIG_DATABASE_URL": "postgresql://owner:s3cr3t@db/x",
+                           "URBASIG_APP_DATABASE_URL": "postgresql://urbasig_app:appp4ss@db/x"}, dotenv=tmp_path / "n")
+    assert s.app_database_url == "postgresql://urbasig_app:appp4ss@db/x"
+    assert "appp4ss" not in str(s.safe_repr()) and "s3cr3t" not in str(s.safe_repr())
+    with pytest.raises(ConfigError, match="URBASIG_APP_DATABASE_URL"):
+        Settings.from_env({"URBASIG_APP_DATABASE_URL": "mysql://x"}, dotenv=tmp_path / "n")

@@ -1,11 +1,11 @@
 """The running server: /health against the real database, the home page, errors as JSON."""
 
 from app import create_app
-from settings import Settings
+from tests.helpers import app_settings
 
 
 def _app(url):
-    return create_app(Settings(database_url=url, pool_min=1, pool_max=2))
+    return create_app(app_settings(url, pool_min=1, pool_max=2))
 
 
 def test_health_reports_postgis(db_url):

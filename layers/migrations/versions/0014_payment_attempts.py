@@ -5,16 +5,21 @@ makes a replayed callback a no-op whatever the order of arrival. A request may n
 its applicant before payment or after a return.
 
 Revision ID: 0014
-Revises: 0012 (to be rechained after 0013 at merge)
+Revises: 0013
 Create Date: 2026-12-02
 """
 
 from alembic import op
 
+from layers.roles import grants_sql
+
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
+
+# What the web server may do (layers/migrations/README.md): the callback inserts an attempt and counts replays.
+APP_GRANTS = {"payment_attempts": "SELECT, INSERT, UPDATE"}
 
 STATUSES = ("attente_paiement", "payee", "instruite", "retournee", "acceptee", "signee", "envoyee")
 
@@ -42,6 +47,7 @@ def upgrade() -> None:
     REVOKE ALL ON payment_attempts FROM PUBLIC;
     """)
     op.execute(_status_check((*STATUSES, "annulee")))
+    op.execute(grants_sql(APP_GRANTS))
 
 
 def downgrade() -> None:
