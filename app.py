@@ -43,6 +43,9 @@ def create_app(config: Settings | dict | None = None) -> Flask:
         breaker_open_s=settings.db_breaker_s, outage_wait_s=settings.db_outage_wait_s)
     logging.basicConfig(level=settings.log_level)
     register_errors(app)
+    from api.security import register_security
+
+    register_security(app)  # before any view: the Host and CSRF checks; the headers on every answer
     request_db.init_app(app)
     register_web(app)
     from api.ogc.openapi import build_openapi

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from gis.errors import ConfigError
 
@@ -94,6 +95,18 @@ class Settings:
     signing_cert: str = ""
     signing_ca: str = ""
     log_level: str = "INFO"
+    # Public address of the service: every absolute link (e-mails, payment callback, QR code on the note, OGC
+    # links) is built from it, never from the request's Host; https also makes cookies Secure and sends HSTS.
+    public_url: str = "http://127.0.0.1:5000"
+    # Host names accepted besides the public URL's (comma-separated); any other Host header is a 400.
+    allowed_hosts: str = "127.0.0.1,localhost"
+    # Web sessions (kept in the database, ended by sign-out) and the limits that protect the accounts: sign-in
+    # attempts per account and per address, registrations per address (per hour), guesses of a verification code.
+    session_hours: float = 8.0
+    signin_per_account_hour: int = 10
+    signin_per_address_hour: int = 30
+    registrations_per_address_hour: int = 10
+    verify_code_attempts: int = 5
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -140,6 +153,34 @@ class Settings:
             raise ConfigError("URBASIG_MAX_LAND_AREA_M2 doit être positif")
         if self.sample_parcels < 100:
             raise ConfigError("URBASIG_SAMPLE_PARCELS doit valoir au moins 100")
+        check_public_url(self.public_url)
+        for name in ("signin_per_account_hour", "signin_per_address_hour",
+                     "registrations_per_address_hour", "verify_code_attempts"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"URBASIG_{name.upper()} doit valoir au moins 1")
+        if self.session_hours <= 0:
+            raise ConfigError("URBASIG_SESSION_HOURS doit être positif")
+
+    @property
+    def public_base(self) -> str:
+        """The public URL without its trailing slash: links are public_base + "/path"."""
+        return self.public_url.rstrip("/")
+
+    @property
+    def public_host(self) -> str:
+        """The host name of the public URL (lower case, no port)."""
+        return (urlsplit(self.public_url).hostname or "").lower()
+
+    @property
+    def https(self) -> bool:
+        """Whether the service is published over https (Secure cookies, HSTS)."""
+        return self.public_url.lower().startswith("https://")
+
+    @property
+    def host_names(self) -> frozenset[str]:
+        """Every Host name the server answers: the public URL's and URBASIG_ALLOWED_HOSTS."""
+        extra = {h.strip().lower().strip("[]") for h in self.allowed_hosts.split(",") if h.strip()}
+        return frozenset({self.public_host, *extra})
 
     @property
     def embedded(self) -> bool:
@@ -163,6 +204,20 @@ class Settings:
                 value = "***"
             out[f.name] = str(value)
         return out
+
+
+def check_public_url(url: str) -> None:
+    """Refuse a public URL that is not just a scheme and a host (and port): links are built by appending paths."""
+    hint = "URBASIG_PUBLIC_URL doit être l'adresse publique du service, schéma et hôte seuls (ex. https://urba.auc.ma)"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:
+        raise ConfigError(f"{hint} : « {url} » est illisible") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{hint} : schéma http ou https et hôte obligatoires (reçu « {url} »)")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError(f"{hint} : ni chemin, ni paramètres, ni identifiants (reçu « {url} »)")
 
 
 def mask_password(url: str) -> str:

@@ -1,18 +1,41 @@
-"""Accounts over HTTP: registration with e-mail verification, sign in and out, role checks on the server."""
+"""Accounts over HTTP: registration with e-mail verification, sign in and out, role checks on the server.
+
+The session cookie (signed, HttpOnly, SameSite=Lax, Secure under https) holds only a random session id;
+the session itself is a row in the database, so signing out ends it for every copy of the cookie.
+"""
 
 from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, Response, jsonify, request, session
+from flask import Blueprint, Response, current_app, g, jsonify, request, session
 
-from api.db import get_db
-from gis.errors import Forbidden, InputError, Unauthorized
-from layers.accounts import authenticate, create_account, verify_email
+from api.db import get_db, keep_writes
+from api.security import public_link
+from gis.errors import Forbidden, InputError, TooManyRequests, Unauthorized
+from layers import sessions
+from layers.accounts import (
+    SignInLimits,
+    create_account,
+    limit_registrations,
+    normalized_email,
+    sign_in,
+    sign_out,
+    verify_email,
+)
+from layers.accounts import verify_code as check_code
 from layers.outbox import queue_mail
 from layers.payments import recent_payments
 
 accounts = Blueprint("accounts", __name__, url_prefix="/notes")
+
+
+def current_account() -> dict | None:
+    """The account of this request's live session (id, email, role), None when not signed in."""
+    if "account" not in g:
+        session_id = session.get("sid")
+        g.account = sessions.account_of(get_db(), session_id) if isinstance(session_id, str) else None
+    return g.account
 
 
 def require_role(*roles: str):
@@ -21,9 +44,10 @@ def require_role(*roles: str):
     def decorate(view):
         @wraps(view)
         def wrapper(*args, **kwargs):
-            account = session.get("account")
+            account = current_account()
             if not account:
-                raise Unauthorized("connectez-vous d'abord (POST /notes/session)")
+                ended = " (session terminée ou expirée)" if session.get("sid") else ""
+                raise Unauthorized(f"connectez-vous d'abord{ended} (POST /notes/session)")
             if account["role"] not in roles:
                 raise Forbidden(f"action réservée : {', '.join(roles)}")
             return view(*args, **kwargs)
@@ -40,15 +64,22 @@ def _body() -> dict:
     return body
 
 
+def _address() -> str:
+    return request.remote_addr or "inconnue"
+
+
 @accounts.post("/accounts")
 def register() -> tuple[Response, int]:
-    """Create an applicant account and e-mail the verification link."""
+    """Create an applicant account and e-mail the verification link and code."""
     body = _body()
     conn = get_db()
-    account_id, token = create_account(conn, body.get("email", ""), body.get("full_name", ""), body.get("password", ""))
-    link = f"{request.url_root.rstrip('/')}/notes/accounts/verify?token={token}"
-    queue_mail(conn, body["email"].strip().lower(), "Vérifiez votre adresse — notes de renseignements",
-               f"Bonjour,\n\nPour activer votre compte, ouvrez ce lien :\n{link}\n\nAgence urbaine de Casablanca",
+    limit_registrations(conn, _address(), current_app.config["URBASIG"].registrations_per_address_hour)
+    keep_writes()  # the attempt counts even when refused below (the limit also slows probing for known addresses)
+    account_id, check = create_account(conn, body.get("email", ""), body.get("full_name", ""), body.get("password", ""))
+    link = public_link(f"/notes/accounts/verify?token={check.token}")
+    queue_mail(conn, normalized_email(body["email"]), "Vérifiez votre adresse — notes de renseignements",
+               f"Bonjour,\n\nPour activer votre compte, ouvrez ce lien :\n{link}\n\nou saisissez ce code de "
+               f"vérification : {check.code}\n\nLe lien et le code valent 48 heures.\n\nAgence urbaine de Casablanca",
                entity="account", entity_id=str(account_id))
     return jsonify({"id": account_id, "message": "compte créé : un lien de vérification a été envoyé"}), 201
 
@@ -60,19 +91,42 @@ def verify() -> Response:
     return jsonify({"message": "adresse vérifiée : vous pouvez vous connecter"})
 
 
-@accounts.post("/session")
-def sign_in() -> Response:
-    """Sign in (a signed session cookie; no state kept in the server process)."""
+@accounts.post("/accounts/verify")
+def verify_by_code() -> Response:
+    """Type the short code of the e-mail instead of following its link."""
     body = _body()
-    account = authenticate(get_db(), body.get("email", ""), body.get("password", ""))
+    try:
+        check_code(get_db(), body.get("email", ""), body.get("code", ""),
+                   current_app.config["URBASIG"].verify_code_attempts, _address())
+    except (InputError, TooManyRequests):
+        keep_writes()  # the failed guess counts
+        raise
+    return jsonify({"message": "adresse vérifiée : vous pouvez vous connecter"})
+
+
+@accounts.post("/session")
+def sign_in_view() -> Response:
+    """Sign in: a session in the database, its random id in the signed cookie."""
+    body = _body()
+    s = current_app.config["URBASIG"]
+    try:
+        account, session_id = sign_in(get_db(), body.get("email", ""), body.get("password", ""), _address(),
+                                      SignInLimits(s.signin_per_account_hour, s.signin_per_address_hour,
+                                                   s.session_hours))
+    except (Unauthorized, Forbidden, TooManyRequests):
+        keep_writes()  # the attempt's count and its audit line stay
+        raise
     session.clear()
-    session["account"] = {"id": account["id"], "role": account["role"], "email": account["email"]}
+    session["sid"] = session_id
     return jsonify({"email": account["email"], "role": account["role"]})
 
 
 @accounts.delete("/session")
-def sign_out() -> Response:
-    """Sign out."""
+def sign_out_view() -> Response:
+    """Sign out: the session ends in the database, so a copy of the cookie no longer works."""
+    session_id = session.get("sid")
+    if isinstance(session_id, str):
+        sign_out(get_db(), session_id, _address())
     session.clear()
     return jsonify({"message": "déconnecté"})
 

@@ -41,6 +41,13 @@ def commit_db(response: Response) -> Response:
     return response
 
 
+def keep_writes() -> None:
+    """Commit what this request wrote so far, before a refusal rolls back the rest (throttling counts, audit)."""
+    db = g.get("db")
+    if db is not None:
+        db.checkpoint()
+
+
 def close_db(exc: BaseException | None = None) -> None:
     """Roll back whatever was not committed and return the connection to the pool."""
     db = g.pop("db", None)

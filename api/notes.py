@@ -61,6 +61,13 @@ def payment_callback() -> Response:
     return Response(f"{CALLBACK_ANSWERS[outcome]}\n{OUTCOMES[outcome]}\n", mimetype="text/plain")
 
 
+def svg_base64(note) -> str:
+    """The map extract as a base64 SVG image: its inline styles stay inside the image, out of the page's CSP."""
+    import base64
+
+    return base64.b64encode(svg(note).encode()).decode()
+
+
 @notes.get("/indicative")
 def indicative() -> Response:
     """The free, instant, non-binding note for a land."""
@@ -83,7 +90,7 @@ def indicative() -> Response:
     if fmt == "html":
         from instruction.summary import summary_text
 
-        return Response(render_template("notes/indicative.html", r=note.result, map_svg=svg(note),
+        return Response(render_template("notes/indicative.html", r=note.result, map_svg_b64=svg_base64(note),
                                         summary=summary_text(note.result).splitlines(), disclaimer=DISCLAIMER,
                                         issued_at=note.issued_at))
     return Response(pdf(note), mimetype="application/pdf",

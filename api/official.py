@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request, session
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
-from api.accounts import require_role
+from api.accounts import current_account, require_role
 from api.db import get_db
+from api.security import public_link
 from gis.errors import InputError
 from layers import note_requests, payments
 from notes.official import Delivery, cancel, create_request, owner_or_staff, resubmit, review, sign_and_send, verify
@@ -25,10 +26,6 @@ def signing_files() -> SigningFiles:
     return ensure_dev_ca(Path(s.var_dir) / "signing")
 
 
-def _base() -> str:
-    return request.url_root.rstrip("/")
-
-
 @official.post("/notes/requests")
 @require_role("applicant")
 def new_request() -> tuple[Response, int]:
@@ -36,7 +33,7 @@ def new_request() -> tuple[Response, int]:
     refs = [r.strip() for value in request.form.getlist("refs") for r in value.split(";") if r.strip()]
     documents = [(f.filename or "document", f.read()) for f in request.files.getlist("documents")]
     settings = current_app.config["URBASIG"]
-    account = session["account"]
+    account = current_account()
     number, order_id = create_request(get_db(), account, refs, request.form.get("standing", ""), documents,
                                       settings.note_fee_mad)
     return jsonify({"number": number, "order_id": order_id, "amount_mad": settings.note_fee_mad,
@@ -46,8 +43,8 @@ def new_request() -> tuple[Response, int]:
 def payment_form(order_id: str) -> dict:
     """The gateway's address and the signed order fields the applicant's browser posts there."""
     settings = current_app.config["URBASIG"]
-    back = f"{_base()}/notes/payments/return/{order_id}"  # the browser comes back here, paid or not
-    order = Order(order_id, settings.note_fee_mad, f"{_base()}/notes/payments/callback", back, back)
+    back = public_link(f"/notes/payments/return/{order_id}")  # the browser comes back here, paid or not
+    order = Order(order_id, settings.note_fee_mad, public_link("/notes/payments/callback"), back, back)
     return {"url": settings.payment_gateway_url, "fields": order.fields(settings.payment_secret)}
 
 
@@ -72,7 +69,7 @@ def request_resubmit(number: str) -> Response:
 
     s = current_app.config["URBASIG"]
     documents = [(f.filename or "document", f.read()) for f in request.files.getlist("documents")]
-    status = resubmit(get_db(), number, session["account"], documents,
+    status = resubmit(get_db(), number, current_account(), documents,
                       Options(s.max_land_area_m2, s.apply_plans_in_inquiry))
     return jsonify({"number": number, "status": status, "status_label": note_requests.label(status)})
 
@@ -81,7 +78,7 @@ def request_resubmit(number: str) -> Response:
 @require_role("applicant", "admin")
 def request_cancel(number: str) -> Response:
     """Cancel a request waiting for payment or returned."""
-    cancel(get_db(), number, session["account"])
+    cancel(get_db(), number, current_account())
     return jsonify({"number": number, "status": "annulee", "status_label": note_requests.label("annulee")})
 
 
@@ -102,7 +99,7 @@ def review_queue() -> Response:
 def request_status(number: str) -> Response:
     """Status of a request (the applicant sees the reason of a return)."""
     row = note_requests.summary(get_db(), number)
-    owner_or_staff(session["account"], row.pop("applicant_id"))
+    owner_or_staff(current_account(), row.pop("applicant_id"), note_requests.UNKNOWN.format(number=number))
     return jsonify({"number": number, **row, "status_label": note_requests.label(row["status"])})
 
 
@@ -111,7 +108,7 @@ def request_status(number: str) -> Response:
 def request_pdf(number: str) -> Response:
     """The signed note, from the applicant's space."""
     applicant_id, signed = note_requests.signed_pdf(get_db(), number)
-    owner_or_staff(session["account"], applicant_id)
+    owner_or_staff(current_account(), applicant_id, note_requests.NOT_SIGNED)
     return Response(signed, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{number}.pdf"'})
 
@@ -123,7 +120,7 @@ def request_review(number: str) -> Response:
     body = request.get_json(silent=True) or {}
     if not isinstance(body.get("accept"), bool):
         raise InputError("« accept » (vrai ou faux) est obligatoire")
-    status = review(get_db(), number, session["account"], body["accept"], body.get("text"))
+    status = review(get_db(), number, current_account(), body["accept"], body.get("text"))
     return jsonify({"number": number, "status": status, "status_label": note_requests.label(status)})
 
 
@@ -131,7 +128,7 @@ def request_review(number: str) -> Response:
 @require_role("signatory", "admin")
 def request_sign(number: str) -> Response:
     """Sign and send."""
-    sign_and_send(get_db(), number, session["account"], Delivery(_base(), signing_files()))
+    sign_and_send(get_db(), number, current_account(), Delivery(public_link(""), signing_files()))
     return jsonify({"number": number, "status": "envoyee", "status_label": note_requests.label("envoyee")})
 
 

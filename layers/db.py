@@ -426,6 +426,13 @@ class RequestConnection:
             except psycopg.OperationalError as exc:
                 raise _translated(exc) from exc
 
+    def checkpoint(self) -> None:
+        """Commit what the request wrote so far and go on in a new transaction (a refusal's counters and audit)."""
+        if self._tx is not None:
+            self.commit()
+            self._tx = self.conn.transaction()
+            self._tx.__enter__()
+
     def close(self) -> None:
         """Roll back what was not committed and return the connection to the pool."""
         tx, self._tx = self._tx, None

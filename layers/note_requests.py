@@ -46,6 +46,10 @@ CHANGEABLE = {"instruction", "remarks", "return_reason", "signed_pdf", "pdf_sha2
 JSON_COLUMNS = {"instruction"}
 
 
+UNKNOWN = "demande inconnue : « {number} »"  # also another applicant's request: no telling which exist
+NOT_SIGNED = "note signée introuvable"
+
+
 def label(status: str) -> str:
     """The French words for a status."""
     return STATUSES.get(status, status)
@@ -134,7 +138,7 @@ def summary(conn: psycopg.Connection, number: str) -> dict:
         row = cur.execute("SELECT applicant_id, status, remarks, return_reason, refs, signed_pdf IS NOT NULL AS signed "
                           "FROM note_requests WHERE number = %s", (number,)).fetchone()
     if row is None:
-        raise NotFound(f"demande inconnue : « {number} »")
+        raise NotFound(UNKNOWN.format(number=number))
     return row
 
 
@@ -149,7 +153,7 @@ def signed_pdf(conn: psycopg.Connection, number: str) -> tuple[int, bytes]:
     """(applicant id, signed PDF) of a request (404 when unknown or not signed yet)."""
     row = conn.execute("SELECT applicant_id, signed_pdf FROM note_requests WHERE number = %s", (number,)).fetchone()
     if row is None or row[1] is None:
-        raise NotFound("note signée introuvable")
+        raise NotFound(NOT_SIGNED)
     return row[0], bytes(row[1])
 
 
@@ -167,7 +171,7 @@ def for_signing(conn: psycopg.Connection, number: str) -> dict:
                           "FROM note_requests r JOIN accounts a ON a.id = r.applicant_id WHERE r.number = %s",
                           (number,)).fetchone()
     if row is None:
-        raise NotFound(f"demande inconnue : « {number} »")
+        raise NotFound(UNKNOWN.format(number=number))
     return row
 
 

@@ -127,7 +127,8 @@ def review(conn: psycopg.Connection, number: str, instructor: dict, accept: bool
 def resubmit(conn: psycopg.Connection, number: str, applicant: dict, documents: list[tuple[str, bytes]],
              options: Options) -> str:
     """The applicant resubmits a returned request (with more documents): already paid, it is instructed again."""
-    owner_or_staff(applicant, note_requests.summary(conn, number)["applicant_id"])
+    owner_or_staff(applicant, note_requests.summary(conn, number)["applicant_id"],
+                   note_requests.UNKNOWN.format(number=number))
     kinds = [(name, document_type(name, data), data) for name, data in documents]
     with conn.transaction():
         note_requests.transition(conn, number, "payee", applicant["email"], only_from=frozenset({"retournee"}),
@@ -140,7 +141,7 @@ def resubmit(conn: psycopg.Connection, number: str, applicant: dict, documents: 
 
 def cancel(conn: psycopg.Connection, number: str, account: dict) -> None:
     """The applicant (or an administrator) cancels a request waiting for payment or returned."""
-    owner_or_staff(account, note_requests.summary(conn, number)["applicant_id"])
+    owner_or_staff(account, note_requests.summary(conn, number)["applicant_id"], note_requests.UNKNOWN.format(number=number))
     if account["role"] not in ("applicant", "admin"):
         raise Forbidden("seul le demandeur ou un administrateur peut annuler une demande")
     note_requests.transition(conn, number, "annulee", account["email"])
@@ -211,7 +212,11 @@ def verify(conn: psycopg.Connection, trust: list[Path], code: str | None = None,
     return out
 
 
-def owner_or_staff(account: dict, applicant_id: int) -> None:
-    """Only the applicant or the agency's staff may see a request."""
+def owner_or_staff(account: dict, applicant_id: int, missing: str) -> None:
+    """Only the applicant or the agency's staff may see a request; to anyone else it is missing (`missing`).
+
+    Answering 404 with the same message as for a request that does not exist (never a 403) tells nobody
+    which request numbers exist.
+    """
     if account["role"] == "applicant" and account["id"] != applicant_id:
-        raise Forbidden("cette demande n'est pas la vôtre")
+        raise NotFound(missing)

@@ -147,7 +147,9 @@ LIVE_REQUESTS: list[str] = []  # path?query of every request the live OGC server
 def live(ogc_url):
     from app import create_app
 
-    app = create_app(app_settings(ogc_url, pool_min=1, pool_max=4, cors_origins="https://carte.example"))
+    port = _free_port()  # the links of the OGC documents come from the public URL: the server's own address
+    app = create_app(app_settings(ogc_url, pool_min=1, pool_max=4, cors_origins="https://carte.example",
+                                  public_url=f"http://127.0.0.1:{port}"))
     inner = app.wsgi_app
 
     def logged(environ, start_response):
@@ -155,7 +157,7 @@ def live(ogc_url):
         return inner(environ, start_response)
 
     app.wsgi_app = logged
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}/ogc"

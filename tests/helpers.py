@@ -100,13 +100,22 @@ def lonlat_box(x0: float, y0: float, x1: float, y1: float, digits: int = 5) -> t
             math.ceil(max(lons) * scale) / scale, math.ceil(max(lats) * scale) / scale)
 
 
-def serve(app) -> tuple[object, str]:
-    """Serve a WSGI app on a free loopback port in a thread: (server, base URL)."""
+def free_port() -> int:
+    """A loopback port free right now (to give an app its public URL before serving it there)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve(app, port: int = 0) -> tuple[object, str]:
+    """Serve a WSGI app on a loopback port (a free one by default) in a thread: (server, base URL)."""
     import threading
 
     from werkzeug.serving import make_server
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    server = make_server("127.0.0.1", port, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_port}"
 

@@ -17,7 +17,9 @@ PASSWORD = "un mot de passe long"
 @pytest.fixture
 def client(db_url, tmp_path):
     app = create_app(app_settings(db_url, pool_min=1, pool_max=2, var_dir=tmp_path))
-    return app.test_client()
+    client = app.test_client()
+    client.environ_base["HTTP_ORIGIN"] = "http://127.0.0.1:5000"  # the public URL's pages (CSRF check)
+    return client
 
 
 def _register(client, conn, email="amina@example.ma"):

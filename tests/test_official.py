@@ -19,7 +19,7 @@ from notes.mail import SmtpSettings, deliver_due
 from notes.payment import CALLBACK, signed
 from notes.signing import ensure_dev_ca, verify_pdf
 from tests import instruction_world as world
-from tests.helpers import Inbox, app_settings, fire_at_once, serve
+from tests.helpers import Inbox, app_settings, fire_at_once, free_port, serve
 
 SECRET = "secret-passerelle"
 PASSWORD = "mot de passe solide"
@@ -32,8 +32,11 @@ PASSWORD = "mot de passe solide"
 def env(db_url, conn, tmp_path):
     world.build(conn)
     gateway, gateway_url = serve(create_gateway(SECRET))
+    port = free_port()
     ours, base = serve(create_app(app_settings(db_url, pool_min=1, pool_max=8, payment_secret=SECRET,
-                                            payment_gateway_url=f"{gateway_url}/pay", var_dir=tmp_path)))
+                                            payment_gateway_url=f"{gateway_url}/pay", var_dir=tmp_path,
+                                            public_url=f"http://localhost:{port}")), port)
+    # requests go to 127.0.0.1 (an allowed host); every link must still name the public URL, localhost
     for mail, role in (("instructeur@auc.ma", "instructor"), ("signataire@auc.ma", "signatory")):
         create_account(conn, mail, role.title(), PASSWORD, role=role, verified=True)
     conn.commit()
@@ -44,6 +47,7 @@ def env(db_url, conn, tmp_path):
 
 def _session(base, mail):
     s = requests.Session()
+    s.headers["Origin"] = base.replace("127.0.0.1", "localhost")  # a browser on the public URL's pages (CSRF)
     r = s.post(f"{base}/notes/session", json={"email": mail, "password": PASSWORD}, timeout=30)
     assert r.status_code == 200, r.text
     return s
@@ -117,6 +121,11 @@ def test_official_note_end_to_end(env, conn):
     text = subprocess.run([shutil.which("pdftotext"), "-layout", str(path), "-"], capture_output=True, text=True,
                           check=True).stdout
     assert number in text and "Amina Alaoui" in text
+    code = conn.execute("SELECT short_code FROM note_requests WHERE number = %s", (number,)).fetchone()[0]
+    public = base.replace("127.0.0.1", "localhost")  # the public URL, not the Host the requests came through
+    assert f"{public}/verify/{code}" in text and f"{public}/verify/{code}" in next(
+        p for p in note_mail.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+    assert req["payment"]["fields"]["callbackUrl"] == f"{public}/notes/payments/callback"
     for rule in stored["rules"]:
         assert rule["zone"]["code"] in text and f"{rule['share_pct']:.2f}".replace(".", ",") in text
     assert stored["plans"]["applied"][0]["code"] in text and "TF 7/T, TF 8/T" in text
@@ -186,6 +195,7 @@ def _sessions(base, mail, n):
     for _ in range(n):
         s = requests.Session()
         s.cookies.update(signed_in.cookies)
+        s.headers["Origin"] = signed_in.headers["Origin"]
         out.append(s)
     return out
 

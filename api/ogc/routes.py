@@ -15,7 +15,7 @@ ogc = Blueprint("ogc", __name__, url_prefix="/ogc")
 
 
 def _base() -> str:
-    return request.url_root.rstrip("/") + "/ogc"
+    return current_app.config["URBASIG"].public_base + "/ogc"  # never the request's Host (api/security.py)
 
 
 def _partner() -> bool:
