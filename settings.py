@@ -141,14 +141,7 @@ class Settings:
                 raise ConfigError(f"URBASIG_{name.upper()} doit être un port entre 1 et 65535 (reçu {value})")
         if not 1 <= self.pool_min <= self.pool_max:
             raise ConfigError("il faut 1 ≤ URBASIG_POOL_MIN ≤ URBASIG_POOL_MAX")
-        for name in ("budget_reads_s", "budget_checks_s", "budget_notes_s"):
-            if not 0 < getattr(self, name) < self.worker_timeout_s:
-                raise ConfigError(f"URBASIG_{name.upper()} doit être positif et inférieur à URBASIG_WORKER_TIMEOUT_S "
-                                  f"({self.worker_timeout_s:g} s, le délai après lequel gunicorn arrête un worker)")
-        if self.pool_connect_timeout_s < 1 or min(self.pool_reconnect_timeout_s, self.db_breaker_s,
-                                                  self.db_outage_wait_s) <= 0:
-            raise ConfigError("URBASIG_POOL_CONNECT_TIMEOUT_S, URBASIG_POOL_RECONNECT_TIMEOUT_S, URBASIG_DB_BREAKER_S "
-                              "et URBASIG_DB_OUTAGE_WAIT_S doivent être positifs")
+        self._validate_time_limits()
         if self.max_land_area_m2 <= 0:
             raise ConfigError("URBASIG_MAX_LAND_AREA_M2 doit être positif")
         if self.sample_parcels < 100:
@@ -160,6 +153,17 @@ class Settings:
                 raise ConfigError(f"URBASIG_{name.upper()} doit valoir au moins 1")
         if self.session_hours <= 0:
             raise ConfigError("URBASIG_SESSION_HOURS doit être positif")
+
+    def _validate_time_limits(self) -> None:
+        """Budgets shorter than the worker timeout; outage delays positive."""
+        for name in ("budget_reads_s", "budget_checks_s", "budget_notes_s"):
+            if not 0 < getattr(self, name) < self.worker_timeout_s:
+                raise ConfigError(f"URBASIG_{name.upper()} doit être positif et inférieur à URBASIG_WORKER_TIMEOUT_S "
+                                  f"({self.worker_timeout_s:g} s, le délai après lequel gunicorn arrête un worker)")
+        if self.pool_connect_timeout_s < 1 or min(self.pool_reconnect_timeout_s, self.db_breaker_s,
+                                                  self.db_outage_wait_s) <= 0:
+            raise ConfigError("URBASIG_POOL_CONNECT_TIMEOUT_S, URBASIG_POOL_RECONNECT_TIMEOUT_S, URBASIG_DB_BREAKER_S "
+                              "et URBASIG_DB_OUTAGE_WAIT_S doivent être positifs")
 
     @property
     def public_base(self) -> str:
