@@ -317,7 +317,7 @@ def instruct_cmd(land: tuple[str, ...], day: object | None, as_json: bool, geome
     from layers.db import connect
 
     settings = _settings()
-    options = Options(settings.max_land_area_m2, settings.apply_plans_in_inquiry, geometry)
+    options = Options.from_settings(settings, geometry)
     with connect(_db_url(settings)) as conn:
         result = instruct(conn, LandRequest(refs=land), day.date() if day else None, options)
     click.echo(canonical_json(result) if as_json else summary_text(result))

@@ -71,10 +71,19 @@ class Settings:
     # Instruction: largest land accepted (m²), and whether a plan past public inquiry is applied.
     max_land_area_m2: float = 5_000_000.0
     apply_plans_in_inquiry: bool = False
+    # Bounded work per request: vertices of one geometry sent by a caller, of all of a request's geometries,
+    # lots (and other pieces) of a subdivision, titles designating one land (past them: 413 with the limit).
+    max_vertices: int = 10_000
+    max_request_vertices: int = 100_000
+    max_lots: int = 2_000
+    max_land_refs: int = 50
     # OGC API: origins allowed by CORS ("*" or a comma-separated list; empty = no CORS headers).
     cors_origins: str = ""
     # Vector tiles: keep rendered tiles in the database (shared by every process); off for benchmarks.
     tile_cache: bool = True
+    # …and its cap (rows, MiB): past either, the oldest tiles are evicted (empty tiles are never cached).
+    tile_cache_max_rows: int = 50_000
+    tile_cache_max_mb: int = 256
     # Indicative notes: requests per client and minute (the public service answers ~300 notes a day).
     indicative_per_minute: int = 20
     # Official notes: fee, and the shared secret of the payment gateway (HMAC of orders and callbacks).
@@ -144,6 +153,7 @@ class Settings:
         self._validate_time_limits()
         if self.max_land_area_m2 <= 0:
             raise ConfigError("URBASIG_MAX_LAND_AREA_M2 doit être positif")
+        self._validate_bounds()
         if self.sample_parcels < 100:
             raise ConfigError("URBASIG_SAMPLE_PARCELS doit valoir au moins 100")
         check_public_url(self.public_url)
@@ -164,6 +174,15 @@ class Settings:
                                                   self.db_outage_wait_s) <= 0:
             raise ConfigError("URBASIG_POOL_CONNECT_TIMEOUT_S, URBASIG_POOL_RECONNECT_TIMEOUT_S, URBASIG_DB_BREAKER_S "
                               "et URBASIG_DB_OUTAGE_WAIT_S doivent être positifs")
+
+    def _validate_bounds(self) -> None:
+        """The limits of one request's work and of the tile cache."""
+        for name in ("max_vertices", "max_request_vertices", "max_lots", "max_land_refs", "tile_cache_max_rows",
+                     "tile_cache_max_mb"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"URBASIG_{name.upper()} doit valoir au moins 1 (reçu {getattr(self, name)})")
+        if self.max_request_vertices < self.max_vertices:
+            raise ConfigError("il faut URBASIG_MAX_VERTICES ≤ URBASIG_MAX_REQUEST_VERTICES")
 
     @property
     def public_base(self) -> str:

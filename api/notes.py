@@ -57,7 +57,7 @@ def payment_callback() -> Response:
 
     settings = current_app.config["URBASIG"]
     outcome = receive_callback(get_db(), gateway_form(), settings.payment_secret,
-                               Options(settings.max_land_area_m2, settings.apply_plans_in_inquiry))
+                               Options.from_settings(settings))
     return Response(f"{CALLBACK_ANSWERS[outcome]}\n{OUTCOMES[outcome]}\n", mimetype="text/plain")
 
 
@@ -85,7 +85,7 @@ def indicative() -> Response:
     settings = current_app.config["URBASIG"]
     conn = get_db()
     hit(conn, "indicative", request.remote_addr or "inconnu", settings.indicative_per_minute)
-    note = build(conn, land, day, Options(settings.max_land_area_m2, settings.apply_plans_in_inquiry))
+    note = build(conn, land, day, Options.from_settings(settings))
     name = "note-indicative-" + ("-".join(note.result["land"]["refs"]) or "terrain").replace(" ", "").replace("/", "-")
     if fmt == "html":
         from instruction.summary import summary_text

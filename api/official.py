@@ -70,7 +70,7 @@ def request_resubmit(number: str) -> Response:
     s = current_app.config["URBASIG"]
     documents = [(f.filename or "document", f.read()) for f in request.files.getlist("documents")]
     status = resubmit(get_db(), number, current_account(), documents,
-                      Options(s.max_land_area_m2, s.apply_plans_in_inquiry))
+                      Options.from_settings(s))
     return jsonify({"number": number, "status": status, "status_label": note_requests.label(status)})
 
 
@@ -139,7 +139,7 @@ def verify_code(code: str) -> Response:
 
     s = current_app.config["URBASIG"]
     return jsonify(verify(get_db(), [signing_files().ca], code=code,
-                          options=Options(s.max_land_area_m2, s.apply_plans_in_inquiry)))
+                          options=Options.from_settings(s)))
 
 
 @official.get("/verify")
@@ -157,7 +157,7 @@ def verify_upload() -> Response:
     upload = request.files.get("pdf")
     data = upload.read() if upload and upload.filename else None
     result = verify(get_db(), [signing_files().ca], code=request.form.get("code") or None, data=data,
-                    options=Options(s.max_land_area_m2, s.apply_plans_in_inquiry))
+                    options=Options.from_settings(s))
     if request.form.get("f") == "html":
         return Response(render_template("notes/verify.html", result=result))
     return jsonify(result)

@@ -14,9 +14,9 @@ import shapely
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from gis.errors import InputError
+from gis.errors import InputError, PayloadTooLarge
 from instruction.engine import DEFAULT_OPTIONS, Options, instruct
-from instruction.land import LandRequest, parse_geometry, parse_point
+from instruction.land import LandRequest, core_geojson, parse_geometry, parse_point, too_many_vertices
 from instruction.licence import activity_of, distance_rule, public_domain_rule, zone_compatibility
 from instruction.lots import Lot, check_lots
 from instruction.permit import Project, ZonePart, check_permit, outcome
@@ -26,6 +26,39 @@ from layers.provenance import code_version
 from layers.rule_sets import rule_set
 
 CHECK_SCHEMA = "urbasig/check/{kind}/1"
+MAX_TEXT = 200  # characters of any text a caller makes us record with a check (lot ids, use, CRS)
+
+
+def _text(value: object, what: str) -> str:
+    """A short text to record: refuse anything longer than MAX_TEXT characters (nothing is stored then)."""
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > MAX_TEXT:
+        raise InputError(f"{what} : {len(text)} caractères, {MAX_TEXT} au plus")
+    if "\x00" in text:
+        raise InputError(f"{what} : caractère nul interdit")
+    return text
+
+
+class _Budget:
+    """The vertices of all the geometries a caller sent in one request, against URBASIG_MAX_REQUEST_VERTICES."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.used = 0
+
+    def parse(self, geojson: object, crs: str | None) -> BaseGeometry:
+        geom = parse_geometry(geojson, crs, self.options.max_land_area_m2, self.options.max_vertices)  # type: ignore[arg-type]
+        self.used += int(shapely.get_num_coordinates(geom))
+        if self.used > self.options.max_request_vertices:
+            raise too_many_vertices("ensemble des géométries de la demande", self.used,
+                                    self.options.max_request_vertices, "URBASIG_MAX_REQUEST_VERTICES")
+        return geom
+
+    def count(self, items: object, what: str) -> None:
+        if isinstance(items, list) and len(items) > self.options.max_lots:
+            raise PayloadTooLarge(f"{what} : {len(items)} éléments, au plus {self.options.max_lots} par demande "
+                                  "(URBASIG_MAX_LOTS) ; découpez le plan en tranches ou demandez à l'administrateur "
+                                  "du service de relever la limite")
 
 
 def _strip_geometry(value: object) -> object:
@@ -100,8 +133,19 @@ def permit_check(conn: psycopg.Connection, land: LandRequest, project: dict, day
                               "basement"}
     if unknown:
         raise InputError(f"projet : champ(s) inconnu(s) {sorted(unknown)}")
-    footprint = parse_geometry(project["footprint"], crs or land.crs, options.max_land_area_m2) \
-        if project.get("footprint") is not None else None
+    budget = _Budget(options)
+    if land.geometry is not None:
+        budget.used += _land_vertices(land, options)
+    footprint = budget.parse(project["footprint"], crs or land.crs) if project.get("footprint") is not None else None
+    if project.get("use") is not None and not isinstance(project["use"], str):
+        raise InputError("projet : « use » doit être un texte (ex. « habitation »)")
+    if project.get("basement") is not None and not isinstance(project["basement"], bool):
+        raise InputError("projet : « basement » doit valoir true ou false")
+    if project.get("use") is not None:
+        _text(project["use"], "projet : « use »")
+    if crs is not None:
+        _text(crs, "crs")
+    project = {**project, "footprint": core_geojson(project["footprint"])} if project.get("footprint") else project
     spec = Project(use=project.get("use"), storeys=_whole_number(project, "storeys"),
                    height_m=_number(project, "height_m"), floor_area_m2=_number(project, "floor_area_m2"),
                    footprint_area_m2=_number(project, "footprint_area_m2"), footprint=footprint,
@@ -117,10 +161,17 @@ def permit_check(conn: psycopg.Connection, land: LandRequest, project: dict, day
     return _finish(conn, "permit", request, result, outcome(rules), {"rules": rules})
 
 
-def _geoms(items: list, what: str, crs: str | None, options: Options) -> list[BaseGeometry]:
+def _land_vertices(land: LandRequest, options: Options) -> int:
+    """Vertices of a land given as a geometry (checked against the per-geometry limit before anything else)."""
+    return int(shapely.get_num_coordinates(parse_geometry(land.geometry, land.crs, options.max_land_area_m2,  # type: ignore[arg-type]
+                                                          options.max_vertices)))
+
+
+def _geoms(items: object, what: str, crs: str | None, budget: _Budget) -> list[BaseGeometry]:
     if not isinstance(items, list):
         raise InputError(f"{what} : une liste de géométries GeoJSON est attendue")
-    return [parse_geometry(g, crs, options.max_land_area_m2) for g in items]
+    budget.count(items, what)
+    return [budget.parse(g, crs) for g in items]
 
 
 def lot_check(conn: psycopg.Connection, land: LandRequest, lots: list[dict], internal_roads: list | None = None,
@@ -129,16 +180,30 @@ def lot_check(conn: psycopg.Connection, land: LandRequest, lots: list[dict], int
     """Check a subdivision plan: lots inside, no overlap, all assigned, lot sizes, frontage and access."""
     if not isinstance(lots, list) or not lots:
         raise InputError("lots : une liste non vide de {id, geometry} est attendue")
-    parsed = []
+    budget = _Budget(options)
+    budget.count(lots, "lots")
+    if crs is not None:
+        _text(crs, "crs")
+    if land.geometry is not None:
+        budget.used += _land_vertices(land, options)
+    parsed, recorded = [], []
     for i, item in enumerate(lots):
         if not isinstance(item, dict) or "geometry" not in item:
             raise InputError(f"lot n° {i + 1} : {{id, geometry}} attendu")
-        parsed.append(Lot(str(item.get("id", i + 1)), parse_geometry(item["geometry"], crs or land.crs,
-                                                                     options.max_land_area_m2)))
+        if set(item) - {"id", "geometry"}:
+            raise InputError(f"lot n° {i + 1} : champ(s) inconnu(s) {sorted(set(item) - {'id', 'geometry'})} "
+                             "(un lot est {id, geometry})")
+        lot_id = item.get("id", i + 1)
+        if isinstance(lot_id, bool) or not isinstance(lot_id, str | int):
+            raise InputError(f"lot n° {i + 1} : « id » doit être un texte ou un nombre entier")
+        lot_id = _text(lot_id, f"lot n° {i + 1} : « id »")
+        parsed.append(Lot(lot_id, budget.parse(item["geometry"], crs or land.crs)))
+        recorded.append({"id": item["id"], "geometry": core_geojson(item["geometry"])} if "id" in item
+                        else {"geometry": core_geojson(item["geometry"])})
     crs = crs or land.crs
-    roads_in = _geoms(internal_roads or [], "voies internes", crs, options)
-    greens = _geoms(green_spaces or [], "espaces verts", crs, options)
-    equip = _geoms(facilities or [], "équipements", crs, options)
+    roads_in = _geoms(internal_roads or [], "voies internes", crs, budget)
+    greens = _geoms(green_spaces or [], "espaces verts", crs, budget)
+    equip = _geoms(facilities or [], "équipements", crs, budget)
     result = instruct(conn, land, day, replace(options, with_geometry=True))
     t = result["provenance"]["thresholds"]
     geom = _land_geom(result)
@@ -146,8 +211,11 @@ def lot_check(conn: psycopg.Connection, land: LandRequest, lots: list[dict], int
     body = check_lots(land=geom, lots=parsed, internal_roads=roads_in, existing_roads=existing, green_spaces=greens,
                       facilities=equip, parts=_zone_parts(result, geom), thresholds=t)
     all_rules = body["rules"] + [r for lot in body["lots"] for r in lot["rules"]]
-    request = {"land": land.describe(), "date": result["date"], "lots": lots, "internal_roads": internal_roads,
-               "green_spaces": green_spaces, "facilities": facilities, "crs": crs}
+    def core(items: list | None) -> list | None:
+        return None if items is None else [core_geojson(g) for g in items]
+
+    request = {"land": land.describe(), "date": result["date"], "lots": recorded, "internal_roads": core(internal_roads),
+               "green_spaces": core(green_spaces), "facilities": core(facilities), "crs": crs}
     return _finish(conn, "subdivision", request, result, outcome(all_rules), body)
 
 
@@ -171,6 +239,8 @@ def licence_check(conn: psycopg.Connection, location: LandRequest, activity: str
         rules.append(distance_rule(rule, nearby, t["distance_method"], filed_at, int(t["nearest_listed"])))
     if spec.get("public_domain_only"):
         rules.append(public_domain_rule(q.on_public_domain(conn, ewkb, t["geometry_tolerance_m"])))
+    if filed_at is not None:
+        _text(filed_at, "filed_at")
     request = {"location": location.describe(), "activity": activity, "filed_at": filed_at, "date": day_.isoformat()}
     body = {"activity": {"code": activity, **{k: v for k, v in spec.items() if k != "distance_rules"}},
             "catalogue_version": version, "rules": rules}

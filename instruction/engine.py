@@ -8,7 +8,7 @@ from datetime import date
 import psycopg
 import shapely
 
-from gis.errors import InputError, NotFound
+from gis.errors import InputError, NotFound, PayloadTooLarge
 from instruction.findings import build_result, may_conflict
 from instruction.land import Land, LandRequest, check_request, parse_geometry, parse_point, parse_refs
 from layers import overlay as q
@@ -24,6 +24,17 @@ class Options:
     apply_plans_in_inquiry: bool = False
     with_geometry: bool = False
     point_buffer_m: float | None = None  # a point off any parcel becomes a small disc (licence checks)
+    max_vertices: int = 10_000  # of one geometry sent by the caller
+    max_request_vertices: int = 100_000  # of all the geometries of one request
+    max_lots: int = 2_000  # lots (and, each, internal roads, green spaces, facilities) of a subdivision
+    max_land_refs: int = 50  # titles designating one land
+
+    @classmethod
+    def from_settings(cls, settings: object, with_geometry: bool = False) -> Options:
+        """The options a request gets from the settings (any object with the settings' attributes)."""
+        names = ("max_land_area_m2", "apply_plans_in_inquiry", "max_vertices", "max_request_vertices", "max_lots",
+                 "max_land_refs")
+        return cls(with_geometry=with_geometry, **{n: getattr(settings, n) for n in names})
 
 
 DEFAULT_OPTIONS = Options()
@@ -33,6 +44,10 @@ def resolve_land(conn: psycopg.Connection, request: LandRequest, options: Option
     """Titles (merged when several), a geometry, or the parcel under a point."""
     check_request(request)
     if request.refs:
+        if len(request.refs) > options.max_land_refs:
+            raise PayloadTooLarge(f"{len(request.refs)} titres pour un terrain : au plus {options.max_land_refs} "
+                                  "(URBASIG_MAX_LAND_REFS ; pour davantage, demandez à l'administrateur de relever "
+                                  "la limite)")
         refs = parse_refs(request.refs)
         found = parcels.find_parcels(conn, refs)
         known = {p["land_ref"] for p in found}
@@ -51,7 +66,7 @@ def resolve_land(conn: psycopg.Connection, request: LandRequest, options: Option
         return Land(shapely.set_srid(geom, 0), refs=[p["land_ref"] for p in found],
                     parcel_ids=[p["id"] for p in found], legal_area_m2=legal, parts=parts)
     if request.geometry is not None:
-        geom = parse_geometry(request.geometry, request.crs, options.max_land_area_m2)
+        geom = parse_geometry(request.geometry, request.crs, options.max_land_area_m2, options.max_vertices)
         parts = len(shapely.get_parts(geom))
         return Land(geom, parts=parts)
     point = parse_point(request.point, request.crs)

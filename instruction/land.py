@@ -12,7 +12,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from gis.crs import CRS84, STORAGE_SRID, check_extent, crs_extent, crs_label, parse_crs, reproject
-from gis.errors import CRSError, GeometryError, InputError
+from gis.errors import CRSError, GeometryError, InputError, PayloadTooLarge
 from gis.geometry import invalidity_reason
 from gis.landref import LandRef, parse_land_ref
 
@@ -36,7 +36,7 @@ class LandRequest:
         if self.refs:
             return {"refs": [parse_land_ref(r).normalized or r for r in self.refs]}
         if self.geometry is not None:
-            return {"geometry": self.geometry, "crs": self.crs or CRS84}
+            return {"geometry": core_geojson(self.geometry), "crs": self.crs or CRS84}
         if self.point is None:  # check_request refuses such a request before anything is recorded
             raise InputError(ONE_WAY)
         return {"point": list(self.point), "crs": self.crs or CRS84}
@@ -98,8 +98,26 @@ def to_storage(geom: G, crs_text: str | None) -> G:
     return out
 
 
-def parse_geometry(geojson: dict, crs_text: str | None, max_area_m2: float) -> BaseGeometry:
-    """A polygonal GeoJSON geometry → a valid geometry in EPSG:26191, or a clear 400."""
+def too_many_vertices(what: str, count: int, limit: int, setting: str) -> PayloadTooLarge:
+    """The 413 of a geometry (or a request) past its vertex limit, saying the limit and how to get it raised."""
+    return PayloadTooLarge(f"{what} : {count} sommets, au-delà de la limite de {limit} ({setting}) ; simplifiez "
+                           "le contour (une précision de 10 cm suffit) ou demandez à l'administrateur du service de "
+                           "relever la limite")
+
+
+def core_geojson(geojson: object) -> object:
+    """The geometry of a GeoJSON object as it is recorded: `type` and `coordinates` only (no Feature wrapper,
+    properties or other members, which a caller could fill with anything)."""
+    if isinstance(geojson, dict) and geojson.get("type") == "Feature":
+        geojson = geojson.get("geometry")
+    if not isinstance(geojson, dict):
+        return geojson
+    return {k: geojson[k] for k in ("type", "coordinates") if k in geojson}
+
+
+def parse_geometry(geojson: dict, crs_text: str | None, max_area_m2: float,
+                   max_vertices: int = 10_000) -> BaseGeometry:
+    """A polygonal GeoJSON geometry → a valid geometry in EPSG:26191, or a clear 400 (413 past `max_vertices`)."""
     if not isinstance(geojson, dict) or "type" not in geojson:
         raise GeometryError("géométrie GeoJSON attendue : un objet {\"type\": \"Polygon\", \"coordinates\": …}")
     if geojson.get("type") == "Feature":
@@ -109,6 +127,9 @@ def parse_geometry(geojson: dict, crs_text: str | None, max_area_m2: float) -> B
     except Exception:  # shapely raises several kinds for malformed coordinates; its text is not for users
         raise GeometryError("géométrie GeoJSON illisible : « coordinates » doit être une liste d'anneaux, chacun une "
                             "liste de paires [x, y] fermée (premier point = dernier)") from None
+    vertices = int(shapely.get_num_coordinates(geom))
+    if vertices > max_vertices:  # before validity and reprojection, whose cost grows with it
+        raise too_many_vertices("géométrie", vertices, max_vertices, "URBASIG_MAX_VERTICES")
     if geom.is_empty:
         raise GeometryError("géométrie vide : donnez le contour du terrain")
     if geom.geom_type not in ("Polygon", "MultiPolygon"):

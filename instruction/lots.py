@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
@@ -19,18 +20,20 @@ class Lot:
     geom: BaseGeometry
 
 
-def _frontage(lot: BaseGeometry, roads: BaseGeometry | None, tolerance_m: float) -> float:
+def _frontage(lot: BaseGeometry, roads: BaseGeometry | None, tolerance_m: float,
+              band: BaseGeometry | None = None) -> float:
     """Length of the lot's limit that runs along a road (within the tolerance).
 
     Only the pieces of limit that run along the road count: a side limit meeting the road enters the
     tolerance band too, for `tolerance_m` at each end of the façade, and must not lengthen it (a piece counts
     when its distance to the road changes by less than half its length: within 30° of the road's direction).
+    `band` is `roads` buffered by the tolerance, when the caller has it already.
     """
     if roads is None or roads.is_empty:
         return 0.0
     ring = shapely.get_coordinates(lot.boundary)
     edges = shapely.linestrings(list(zip(ring[:-1], ring[1:], strict=True)))
-    pieces = shapely.get_parts(shapely.intersection(edges, roads.buffer(tolerance_m)))
+    pieces = shapely.get_parts(shapely.intersection(edges, band if band is not None else roads.buffer(tolerance_m)))
     pieces = pieces[shapely.get_type_id(pieces) == 1]  # LineStrings (points where an edge only touches the band)
     if not len(pieces):
         return 0.0
@@ -39,6 +42,41 @@ def _frontage(lot: BaseGeometry, roads: BaseGeometry | None, tolerance_m: float)
     lengths = shapely.length(pieces)
     along = abs(ends - starts) < 0.5 * lengths
     return float(lengths[along].sum())
+
+
+class _RoadsNear:
+    """The roads around each lot, from a spatial index: each lot is measured against the few roads near it,
+    not the union of every road of the subdivision (which made the check quadratic in the number of lots)."""
+
+    def __init__(self, roads: list[BaseGeometry], tolerance_m: float) -> None:
+        self.roads: np.ndarray = np.asarray(roads, dtype=object)
+        self.tree = shapely.STRtree(roads)
+        self.tolerance_m = tolerance_m
+
+    def around(self, lot: BaseGeometry) -> tuple[BaseGeometry | None, BaseGeometry | None]:
+        """(roads, band): the roads within reach of the lot, clipped to its surroundings, and their band."""
+        margin = 2 * self.tolerance_m + 1.0  # every point of the lot within the tolerance of a road sees it whole
+        x0, y0, x1, y1 = lot.bounds
+        window = shapely.box(x0 - margin, y0 - margin, x1 + margin, y1 + margin)
+        near = self.tree.query(window)
+        if not len(near):
+            return None, None
+        local = shapely.union_all(shapely.intersection(self.roads[near], window))
+        return local, local.buffer(self.tolerance_m)
+
+
+def _best_parts(lots: list[Lot], parts: list[ZonePart]) -> list[ZonePart | None]:
+    """The zone part holding the largest share of each lot (the first one on a tie, as `max` picks)."""
+    if not parts:
+        return [None] * len(lots)
+    tree = shapely.STRtree([p.geom for p in parts])
+    out: list[ZonePart | None] = []
+    for lot in lots:
+        areas = dict.fromkeys(range(len(parts)), 0.0)
+        for k in tree.query(lot.geom):
+            areas[int(k)] = shapely.intersection(lot.geom, parts[k].geom).area
+        out.append(parts[max(areas, key=lambda k: (areas[k], -k))])
+    return out
 
 
 def check_lots(*, land: BaseGeometry, lots: list[Lot], internal_roads: list[BaseGeometry],
@@ -51,7 +89,8 @@ def check_lots(*, land: BaseGeometry, lots: list[Lot], internal_roads: list[Base
         + [(f"espace vert {i + 1}", g) for i, g in enumerate(green_spaces)] \
         + [(f"équipement {i + 1}", g) for i, g in enumerate(facilities)]
     global_rules = []
-    outside = shapely.union_all([shapely.difference(g, land.buffer(tol)) for _, g in pieces]) if pieces else None
+    land_band = land.buffer(tol)
+    outside = shapely.union_all([shapely.difference(g, land_band) for _, g in pieces]) if pieces else None
     bad_outside = outside is not None and outside.area > 0.01
     global_rules.append(_rule("inside_land", "lots et voies à l'intérieur du terrain", FAIL if bad_outside else PASS,
                               r2(outside.area if outside is not None else 0), 0, "m² hors du terrain",
@@ -85,10 +124,10 @@ def check_lots(*, land: BaseGeometry, lots: list[Lot], internal_roads: list[Base
             global_rules.append(_rule(f"{key}_share", f"part de {label}", PASS if share >= required else FAIL,
                                       r2(share), required, "%"))
     all_roads = [g for g in internal_roads + existing_roads if g is not None]
-    road_union = shapely.union_all(all_roads) if all_roads else None
+    near = _RoadsNear(all_roads, tol) if all_roads else None
     lot_results = []
-    for lot in lots:
-        best = max(parts, key=lambda p: shapely.intersection(lot.geom, p.geom).area, default=None)
+    for lot, best in zip(lots, _best_parts(lots, parts), strict=True):
+        road_union, band = near.around(lot.geom) if near is not None else (None, None)
         params = best.rule["parameters"] if best else {}
         src = ({"plan": best.rule["zone"]["plan"], "zone": best.rule["zone"]["code"],
                 "sector": best.rule["zone"]["sector"], "article": best.rule.get("article")} if best else None)
@@ -96,7 +135,7 @@ def check_lots(*, land: BaseGeometry, lots: list[Lot], internal_roads: list[Base
         min_area = params.get("min_plot_area_m2", {}).get("value")
         rules.append(_rule("area", "superficie minimale", NA if min_area is None else
                            (PASS if lot.geom.area + 1e-6 >= min_area else FAIL), r2(lot.geom.area), min_area, "m²", src))
-        frontage = _frontage(lot.geom, road_union, tol)
+        frontage = _frontage(lot.geom, road_union, tol, band)
         min_front = params.get("min_frontage_m", {}).get("value")
         rules.append(_rule("road_access", "accès à une voie", PASS if frontage > 0.5 else FAIL, r2(frontage), 0.5, "m",
                            src, message=None if frontage > 0.5 else "lot enclavé : aucune limite sur une voie"))

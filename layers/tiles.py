@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import random
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -140,9 +141,51 @@ def _may_hold_data(tms: TileMatrixSet, z: int, x: int, y: int) -> bool:
     return west < a_east and east > a_west and south < a_north and north > a_south
 
 
+@dataclass(frozen=True)
+class CacheCap:
+    """How much the tile cache may hold: past either bound the oldest tiles go, down to 90 % of both."""
+
+    max_rows: int = 50_000
+    max_bytes: int = 256 * 1024 * 1024
+
+    @property
+    def check_every(self) -> int:
+        """Inserts between two measures of the cache, on average (one in a hundredth of the row cap)."""
+        return max(1, self.max_rows // 100)
+
+
+DEFAULT_CAP = CacheCap()
+# The newest tiles are kept while both running totals fit; the rest are the oldest, to evict.
+_OLDEST = """
+SELECT ctid FROM (
+    SELECT ctid, row_number() OVER w AS newer_rows, sum(octet_length(data)) OVER w AS newer_bytes
+    FROM tile_cache WINDOW w AS (ORDER BY created_at DESC, collection, z, x, y, variant)) r
+WHERE newer_rows > %(rows)s OR newer_bytes > %(bytes)s
+"""
+
+
+def trim_cache(conn: psycopg.Connection, cap: CacheCap) -> int:
+    """Evict the oldest tiles when the cache is past its cap (rows or bytes); returns how many went.
+
+    Rows another request holds are skipped, never waited for (no deadlock with a concurrent insert).
+    """
+    rows, size = conn.execute("SELECT count(*), COALESCE(sum(octet_length(data)), 0) FROM tile_cache").fetchone()
+    if rows <= cap.max_rows and size <= cap.max_bytes:
+        return 0
+    old = [r[0] for r in conn.execute(_OLDEST, {"rows": int(cap.max_rows * 0.9),
+                                                "bytes": int(cap.max_bytes * 0.9)}).fetchall()]
+    return conn.execute("DELETE FROM tile_cache WHERE ctid IN (SELECT ctid FROM tile_cache WHERE ctid = ANY(%s) "
+                        "FOR UPDATE SKIP LOCKED)", (old,)).rowcount
+
+
 def get_tile(conn: psycopg.Connection, layer: TileLayer, z: int, x: int, y: int, day: date | None,
-             use_cache: bool = True, tms: TileMatrixSet = WEB_MERCATOR_QUAD) -> tuple[bytes, str, bool]:
-    """(MVT bytes, ETag, served from cache): from the cache when built from the current layer versions."""
+             use_cache: bool = True, tms: TileMatrixSet = WEB_MERCATOR_QUAD,
+             cap: CacheCap = DEFAULT_CAP) -> tuple[bytes, str, bool]:
+    """(MVT bytes, ETag, served from cache): from the cache when built from the current layer versions.
+
+    Empty tiles are not cached (finding nothing through the spatial index costs less than a cache row each,
+    and an anonymous client could otherwise fill the table with the empty sea); the cache stays under `cap`.
+    """
     version = layers_version(conn, layer)
     variant = day.isoformat() if day else ""
     if tms is not WEB_MERCATOR_QUAD:
@@ -157,12 +200,14 @@ def get_tile(conn: psycopg.Connection, layer: TileLayer, z: int, x: int, y: int,
     data = conn.execute(tile_sql(layer, z, day, tms), tile_params(tms, z, x, y, day)).fetchone()[0] or b""
     data = bytes(data)
     etag = hashlib.sha1(f"{layer.id}/{z}/{x}/{y}/{variant}/{version}".encode() + data).hexdigest()[:20]
-    if not use_cache:
+    if not use_cache or not data:
         return data, etag, False
     conn.execute("INSERT INTO tile_cache (collection, z, x, y, variant, version, etag, data) VALUES "
                  "(%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (collection, z, x, y, variant) DO UPDATE SET "
                  "version = EXCLUDED.version, etag = EXCLUDED.etag, data = EXCLUDED.data, created_at = now()",
                  (layer.id, z, x, y, variant, version, etag, data))
+    if random.random() < 1 / cap.check_every:  # noqa: S311 - spreading the measures, not a secret
+        trim_cache(conn, cap)
     return data, etag, False
 
 

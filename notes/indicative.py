@@ -7,7 +7,7 @@ map extract drawn on the server.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from xml.sax.saxutils import escape
 
@@ -56,7 +56,7 @@ def map_for(conn: psycopg.Connection, result: dict) -> Drawing:
 
 def build(conn: psycopg.Connection, land: LandRequest, day: date | None, options: Options) -> IndicativeNote:
     """Instruct the land and draw its map extract."""
-    result = instruct(conn, land, day, Options(options.max_land_area_m2, options.apply_plans_in_inquiry, True))
+    result = instruct(conn, land, day, replace(options, with_geometry=True))
     return IndicativeNote(result, map_for(conn, result), datetime.now().replace(microsecond=0))
 
 

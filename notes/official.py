@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -106,7 +106,7 @@ def _instruct(conn: psycopg.Connection, number: str, refs: list[str], options: O
     try:
         with conn.transaction():
             result = instruct(conn, LandRequest(refs=tuple(refs)), None,
-                              Options(options.max_land_area_m2, options.apply_plans_in_inquiry, True))
+                              replace(options, with_geometry=True))
             note_requests.transition(conn, number, "instruite", "instruction-automatique", instruction=result)
     except UrbasigError as exc:
         audit(conn, "instruction-automatique", "note.instruction_echec", "note_request", number, None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import psycopg
@@ -128,13 +129,13 @@ def execute(conn: psycopg.Connection, pid: str, body: object, options: Options) 
     if missing:
         raise OgcError(f"entrée(s) obligatoire(s) manquante(s) : {', '.join(sorted(missing))}")
     crs = inputs.get("crs")
-    if crs is not None and not isinstance(crs, str):
-        raise OgcError("crs : texte attendu (ex. EPSG:26191)")
+    if crs is not None and (not isinstance(crs, str) or len(crs) > 200):
+        raise OgcError("crs : texte attendu, 200 caractères au plus (ex. EPSG:26191)")
     day = _date(inputs.get("date"))
     if pid == "instruction":
         with_geometry = bool(inputs.get("geometry", False))
         return instruct(conn, _land(inputs["land"], crs, "land"), day,
-                        Options(options.max_land_area_m2, options.apply_plans_in_inquiry, with_geometry))
+                        replace(options, with_geometry=with_geometry))
     if pid == "permit-check":
         return permit_check(conn, _land(inputs["land"], crs, "land"), inputs["project"], day, options, crs)
     if pid == "lot-check":

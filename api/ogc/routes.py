@@ -139,10 +139,13 @@ def collection_tilejson(collection_id: str, tms: str) -> Response:
 @ogc.get("/collections/<collection_id>/tiles/<tms>/<z>/<y>/<x>")
 def collection_tile(collection_id: str, tms: str, z: str, y: str, x: str) -> Response:
     """One vector tile (cached in the database, ETag, Cache-Control)."""
+    from layers.tiles import CacheCap
+
     tiles.check_tms(tms)
+    settings = current_app.config["URBASIG"]
+    cap = CacheCap(settings.tile_cache_max_rows, settings.tile_cache_max_mb * 1024 * 1024)
     headers, status, body = tiles.tile(get_db(), collection_id, z, y, x, request.args.to_dict(),
-                                       request.headers.get("If-None-Match"), current_app.config["URBASIG"].tile_cache,
-                                       tms)
+                                       request.headers.get("If-None-Match"), settings.tile_cache, tms, cap)
     return Response(body, status=status, headers=headers)
 
 
@@ -167,7 +170,7 @@ def process_execution(pid: str) -> Response:
     if body is None:
         raise features.OgcError("corps JSON attendu (Content-Type: application/json)")
     settings = current_app.config["URBASIG"]
-    options = Options(settings.max_land_area_m2, settings.apply_plans_in_inquiry)
+    options = Options.from_settings(settings)
     result = processes.execute(get_db(), pid, body, options)
     from instruction.findings import canonical_json
 

@@ -14,7 +14,7 @@ import psycopg
 from api.ogc.features import OgcError, parse_datetime
 from gis.errors import NotFound
 from gis.tms import TILE_MATRIX_SETS, WEB_MERCATOR_QUAD, TileMatrixSet
-from layers.tiles import EXTENT, TILE_LAYERS, TileLayer, get_tile, tile_limits
+from layers.tiles import DEFAULT_CAP, EXTENT, TILE_LAYERS, CacheCap, TileLayer, get_tile, tile_limits
 
 TMS = WEB_MERCATOR_QUAD.id
 TMS_URI = WEB_MERCATOR_QUAD.uri
@@ -111,7 +111,8 @@ def _tile_day(layer: TileLayer, args: dict[str, str]) -> date | None:
 
 
 def tile(conn: psycopg.Connection, collection_id: str, z: str, y: str, x: str, args: dict[str, str],
-         if_none_match: str | None, use_cache: bool = True, tms: str = TMS) -> tuple[dict, int, bytes]:
+         if_none_match: str | None, use_cache: bool = True, tms: str = TMS,
+         cap: CacheCap = DEFAULT_CAP) -> tuple[dict, int, bytes]:
     """One MVT tile with ETag and Cache-Control; 304 when the client's copy is current."""
     layer, matrix_set = tile_layer(collection_id), check_tms(tms)
     try:
@@ -122,7 +123,7 @@ def tile(conn: psycopg.Connection, collection_id: str, z: str, y: str, x: str, a
         low, high = matrix_set.served
         raise NotFound(f"tuile hors de la pyramide servie ({matrix_set.id}, niveaux {low} à {high}) : {z}/{y}/{x}")
     day = _tile_day(layer, args)
-    data, etag, _cached = get_tile(conn, layer, zi, xi, yi, day, use_cache, matrix_set)
+    data, etag, _cached = get_tile(conn, layer, zi, xi, yi, day, use_cache, matrix_set, cap)
     headers = {"ETag": f'"{etag}"', "Cache-Control": "public, max-age=300", "Content-Type": MVT}
     if if_none_match and etag in if_none_match:
         return headers, 304, b""
