@@ -37,7 +37,10 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 5 * 1024 * 1024  # geometries come in POST bodies; larger is a 413
     app.config["SECRET_KEY"] = settings.secret_key or _persistent_secret(settings.var_dir)
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
-    app.extensions["urbasig.pool"] = make_pool(app_database_url(settings), settings.pool_min, settings.pool_max)
+    app.extensions["urbasig.pool"] = make_pool(
+        app_database_url(settings), settings.pool_min, settings.pool_max,
+        connect_timeout_s=settings.pool_connect_timeout_s, reconnect_timeout_s=settings.pool_reconnect_timeout_s,
+        breaker_open_s=settings.db_breaker_s, outage_wait_s=settings.db_outage_wait_s)
     logging.basicConfig(level=settings.log_level)
     register_errors(app)
     from api.security import register_security
@@ -63,6 +66,9 @@ def create_app(config: Settings | dict | None = None) -> Flask:
 
     app.register_blueprint(official)
     app.extensions["urbasig.openapi"] = build_openapi()  # once, not per request
+    from api import budget
+
+    budget.init_app(app)  # last: its after_request runs first, before the commit
     return app
 
 

@@ -46,6 +46,20 @@ class Settings:
     pool_min: int = 1
     pool_max: int = 8
     pool_timeout_s: float = 10.0
+    # Database outage: connect timeout of the pool (s), how long the pool keeps reconnecting in the background
+    # before it connects again on demand, how long requests are refused at once after a failed connection, and
+    # how long a request waits for a connection while the database is suspect (then 503 with Retry-After).
+    pool_connect_timeout_s: int = 2
+    pool_reconnect_timeout_s: float = 0.5
+    db_breaker_s: float = 1.0
+    db_outage_wait_s: float = 1.0
+    # Time budget of each request class (s): the statement_timeout of its statements and its overall deadline
+    # (then 503 with Retry-After); reads = features, tiles, pages; checks = OGC processes; notes = /notes, /verify.
+    # All must end before the HTTP server kills a worker (gunicorn --timeout, URBASIG_WORKER_TIMEOUT_S).
+    budget_reads_s: float = 5.0
+    budget_checks_s: float = 10.0
+    budget_notes_s: float = 20.0
+    worker_timeout_s: float = 30.0
     # HTTP server.
     port: int = 5000
     workers: int = 2
@@ -139,6 +153,7 @@ class Settings:
                 raise ConfigError(f"URBASIG_{name.upper()} doit être un port entre 1 et 65535 (reçu {value})")
         if not 1 <= self.pool_min <= self.pool_max:
             raise ConfigError("il faut 1 ≤ URBASIG_POOL_MIN ≤ URBASIG_POOL_MAX")
+        self._validate_time_limits()
         if self.max_land_area_m2 <= 0:
             raise ConfigError("URBASIG_MAX_LAND_AREA_M2 doit être positif")
         self._validate_bounds()
@@ -153,6 +168,17 @@ class Settings:
                 raise ConfigError(f"URBASIG_{name.upper()} doit valoir au moins 1")
         if self.session_hours <= 0:
             raise ConfigError("URBASIG_SESSION_HOURS doit être positif")
+
+    def _validate_time_limits(self) -> None:
+        """Budgets shorter than the worker timeout; outage delays positive."""
+        for name in ("budget_reads_s", "budget_checks_s", "budget_notes_s"):
+            if not 0 < getattr(self, name) < self.worker_timeout_s:
+                raise ConfigError(f"URBASIG_{name.upper()} doit être positif et inférieur à URBASIG_WORKER_TIMEOUT_S "
+                                  f"({self.worker_timeout_s:g} s, le délai après lequel gunicorn arrête un worker)")
+        if self.pool_connect_timeout_s < 1 or min(self.pool_reconnect_timeout_s, self.db_breaker_s,
+                                                  self.db_outage_wait_s) <= 0:
+            raise ConfigError("URBASIG_POOL_CONNECT_TIMEOUT_S, URBASIG_POOL_RECONNECT_TIMEOUT_S, URBASIG_DB_BREAKER_S "
+                              "et URBASIG_DB_OUTAGE_WAIT_S doivent être positifs")
 
     def _validate_bounds(self) -> None:
         """The limits of one request's work and of the tile cache."""

@@ -25,8 +25,11 @@ READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 def get_db() -> psycopg.Connection:
     """The request's connection, borrowed from the pool the first time a view asks for it."""
     if "db" not in g:
+        from api.budget import statement_timeout_s
+
         g.db = RequestConnection(current_app.extensions["urbasig.pool"], write=request.method not in READ_ONLY_METHODS,
-                                 timeout=current_app.config["URBASIG"].pool_timeout_s)
+                                 timeout=current_app.config["URBASIG"].pool_timeout_s,
+                                 statement_timeout_s=statement_timeout_s())
     return g.db.conn
 
 

@@ -110,6 +110,8 @@ def handle_error(exc: Exception) -> Response:
                             mimetype="application/json")
     if error.status == 401 and form == "ogc":  # a partner key refused (RFC 9110: say how to authenticate)
         response.headers["WWW-Authenticate"] = 'X-API-Key realm="urbasig"'
+    if error.retry_after_s is not None:  # 503: the database or the time budget; come back then
+        response.headers["Retry-After"] = str(error.retry_after_s)
     if isinstance(exc, HTTPException) and exc.code == 405:
         response.headers["Allow"] = ", ".join(sorted(getattr(exc, "valid_methods", None) or []))
     return response

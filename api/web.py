@@ -2,23 +2,28 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, jsonify, render_template
+import os
 
-from gis.errors import UrbasigError
-from layers.db import health, pooled
+from flask import Blueprint, Flask, current_app, jsonify, render_template, request
+
+from gis.errors import DatabaseUnavailable, UrbasigError
+from layers.db import health, pool_stats, pooled
 
 web = Blueprint("web", __name__)
 
 
 @web.get("/health")
 def health_view():
-    """Say whether the database answers, with the PostgreSQL and PostGIS versions."""
+    """Say whether the database answers, with the PostgreSQL and PostGIS versions (`?details`: the pool's counters)."""
+    pool = current_app.extensions["urbasig.pool"]
+    details = {"pool": pool_stats(pool), "pid": os.getpid()} if "details" in request.args else {}
     try:
-        with pooled(current_app.extensions["urbasig.pool"], timeout=5) as conn:
+        with pooled(pool, timeout=1, statement_timeout_s=2) as conn:
             versions = health(conn)
     except UrbasigError as exc:
-        return jsonify({"status": "indisponible", "database": "injoignable", "message": exc.message}), 503
-    return jsonify({"status": "ok", "database": "joignable", **versions})
+        body = {"status": "indisponible", "database": "injoignable", "message": exc.message, **details}
+        return jsonify(body), 503, {"Retry-After": str(exc.retry_after_s or DatabaseUnavailable.retry_after_s)}
+    return jsonify({"status": "ok", "database": "joignable", **versions, **details})
 
 
 @web.get("/")

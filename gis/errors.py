@@ -8,6 +8,7 @@ class UrbasigError(Exception):
 
     status = 500
     code = "erreur-interne"
+    retry_after_s: int | None = None  # sent as Retry-After (503: when to come back)
 
     def __init__(self, message: str, *, detail: object | None = None) -> None:
         super().__init__(message)
@@ -113,9 +114,23 @@ class DatabaseUnavailable(UrbasigError):
 
     status = 503
     code = "base-indisponible"
+    retry_after_s = 5
 
 
 class DatabaseTimeout(DatabaseUnavailable):
     """The database did not answer within the statement time limit."""
 
     code = "delai-depasse"
+
+
+class RequestTimeout(UrbasigError):
+    """The request used up its time budget (answered before the server's worker timeout kills it)."""
+
+    status = 503
+    code = "temps-depasse"
+    retry_after_s = 10
+
+    def __init__(self, message: str = "la demande a dépassé le temps de traitement permis : réessayez plus tard, ou "
+                 "réduisez-la (terrain plus petit, moins de lots ou de sommets)", *, detail: object | None = None) -> None:
+        # a default message: the watchdog raises the class itself in the request's thread
+        super().__init__(message, detail=detail)

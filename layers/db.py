@@ -3,11 +3,21 @@
 Driver errors that mean "the database is not there" (connection refused or lost, statement cancelled) are
 translated here, where they enter, into DatabaseUnavailable / DatabaseTimeout: the driver's own text goes
 to the log through the exception's cause, never into an answer.
+
+Time and outages: every borrowed connection gets the request class's `statement_timeout`; a request's `Deadline`
+(set by the HTTP layer) is checked before each statement, and the statement running when it passes is cancelled.
+The pool has a circuit breaker: after a failed connection, borrowing fails at once for a moment instead of every
+request waiting for a server that is not there; the pool's own reconnection brings the service back.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
+import select
+import threading
+import time
+import weakref
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
@@ -16,7 +26,7 @@ import psycopg
 from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from gis.errors import ConfigError, DatabaseTimeout, DatabaseUnavailable, UrbasigError
+from gis.errors import ConfigError, DatabaseTimeout, DatabaseUnavailable, RequestTimeout, UrbasigError
 from layers.cluster import Cluster
 
 if TYPE_CHECKING:
@@ -112,18 +122,70 @@ def _translated(exc: psycopg.OperationalError) -> DatabaseUnavailable:
     return DatabaseUnavailable(UNREACHABLE)
 
 
+class Deadline:
+    """A request's time budget as the database layer sees it.
+
+    Checked before each statement (a safe point); `in_database` tells the watchdog that the request's thread is
+    inside the driver or the pool, where the way to stop it is to cancel the running statement (`conn`), not to
+    raise in the middle of the driver's protocol.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+        self.conn: psycopg.Connection | None = None
+        self.in_database = 0
+        self.expired = False
+
+    def remaining_s(self) -> float:
+        """Seconds left (negative once passed)."""
+        return self.at - time.monotonic()
+
+    def check(self) -> None:
+        """Raise RequestTimeout once the budget is spent."""
+        if self.expired or time.monotonic() >= self.at:
+            self.expired = True
+            raise RequestTimeout
+
+    @contextmanager
+    def database(self) -> Iterator[None]:
+        """Mark a block spent in the driver or the pool."""
+        self.in_database += 1
+        try:
+            yield
+        finally:
+            self.in_database -= 1
+
+
+# The deadline of the request being handled in this thread (None outside requests: CLI, jobs, tests).
+current_deadline: contextvars.ContextVar[Deadline | None] = contextvars.ContextVar("urbasig_deadline", default=None)
+
+
+@contextmanager
+def _in_database() -> Iterator[None]:
+    deadline = current_deadline.get()
+    if deadline is None:
+        yield
+        return
+    with deadline.database():
+        deadline.check()
+        yield
+
+
 class TranslatingCursor(psycopg.Cursor):
     """A cursor whose connection failures and timeouts become our errors where they enter."""
 
     def execute(self, query, params=None, *, prepare=None, binary=None):  # noqa: D102 - psycopg's own signature
         try:
-            return super().execute(query, params, prepare=prepare, binary=binary)
+            with _in_database():
+                return super().execute(query, params, prepare=prepare, binary=binary)
         except psycopg.OperationalError as exc:
             raise _translated(exc) from exc
 
     def executemany(self, query, params_seq, *, returning=False):  # noqa: D102 - psycopg's own signature
         try:
-            return super().executemany(query, params_seq, returning=returning)
+            with _in_database():
+                return super().executemany(query, params_seq, returning=returning)
         except psycopg.OperationalError as exc:
             raise _translated(exc) from exc
 
@@ -137,35 +199,191 @@ def connect(url: str, autocommit: bool = False) -> psycopg.Connection:
         raise _translated(exc) from exc
 
 
-def make_pool(url: str, min_size: int, max_size: int) -> ConnectionPool:
-    """A connection pool, opened lazily on first use so that nothing connects at import or app creation."""
+class Breaker:
+    """After a failed connection, refuse at once for `open_s` seconds, then let requests try again (briefly)."""
+
+    def __init__(self, open_s: float) -> None:
+        self.open_s = open_s
+        self._open_until = 0.0
+        self._suspect = False  # a failure was seen and no success since: waits are short
+        self._lock = threading.Lock()
+
+    @property
+    def open(self) -> bool:
+        """Whether requests are refused at once."""
+        return time.monotonic() < self._open_until
+
+    @property
+    def suspect(self) -> bool:
+        """Whether the database failed and has not answered since."""
+        return self._suspect
+
+    def suspect_now(self) -> None:
+        """Record a broken connection: requests wait briefly until one answers, but are not refused yet."""
+        self._suspect = True
+
+    def trip(self) -> None:
+        """Record a failed connection."""
+        with self._lock:
+            self._suspect = True
+            self._open_until = time.monotonic() + self.open_s
+
+    def reset(self) -> None:
+        """Record a connection that answered."""
+        if self._suspect:
+            with self._lock:
+                self._suspect, self._open_until = False, 0.0
+
+
+class Pool(ConnectionPool):
+    """The process's connection pool, with its circuit breaker and how long a request waits during an outage."""
+
+    def __init__(self, *args: object, breaker_open_s: float = 1.0, outage_wait_s: float = 1.0,
+                 **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.breaker = Breaker(breaker_open_s)
+        self.outage_wait_s = outage_wait_s
+
+
+def make_pool(url: str, min_size: int, max_size: int, *, connect_timeout_s: int = 2, reconnect_timeout_s: float = 0.5,
+              breaker_open_s: float = 1.0, outage_wait_s: float = 1.0) -> Pool:
+    """A connection pool, opened lazily on first use so that nothing connects at import or app creation.
+
+    A short `connect_timeout` and `reconnect_timeout`: when the server is down, the pool soon gives up
+    reconnecting in the background and connects again on demand, at the next request that needs it, instead of
+    backing off for minutes (1, 2, 4… s) while the server is already back.
+    """
     # autocommit: a read is one round trip, with no BEGIN/ROLLBACK around it; writing requests open one
     # transaction each (RequestConnection)
-    return ConnectionPool(url, min_size=min_size, max_size=max_size, open=False, name="urbasig",
-                          kwargs={"application_name": "urbasig", "connect_timeout": 10, "autocommit": True,
-                                  "cursor_factory": TranslatingCursor})
+    return Pool(url, min_size=min_size, max_size=max_size, open=False, name="urbasig",
+                reconnect_timeout=reconnect_timeout_s, breaker_open_s=breaker_open_s, outage_wait_s=outage_wait_s,
+                kwargs={"application_name": "urbasig", "connect_timeout": connect_timeout_s, "autocommit": True,
+                        "cursor_factory": TranslatingCursor})
 
 
-def borrow(pool: ConnectionPool, timeout: float = 10.0) -> psycopg.Connection:
-    """Take a connection from the pool (opened on first use); one that cannot connect is DatabaseUnavailable."""
+# The statement_timeout (ms) each pooled connection has, so that it is set only when a request of another class
+# borrows it (a round trip saved on most requests).
+_statement_timeouts: weakref.WeakKeyDictionary[psycopg.Connection, int] = weakref.WeakKeyDictionary()
+
+
+def _set_statement_timeout(conn: psycopg.Connection, seconds: float | None) -> None:
+    """Give the borrowed connection its statement_timeout (0 = none), at session level, outside any transaction."""
+    milliseconds = 0 if seconds is None else max(1, int(seconds * 1000))
+    if _statement_timeouts.get(conn) == milliseconds:
+        return
+    with _in_database():
+        conn.execute("SELECT set_config('statement_timeout', %s, false)", (str(milliseconds),))
+    _statement_timeouts[conn] = milliseconds
+
+
+def _closed_by_server(conn: psycopg.Connection) -> bool:
+    """Whether an idle connection has something to read: the server ended it (restart, shutdown), without a query."""
     try:
-        if pool.closed:
-            pool.open(wait=False)
-        return pool.getconn(timeout=timeout)
+        return bool(select.select([conn.fileno()], [], [], 0)[0])
+    except (OSError, ValueError, psycopg.Error):
+        return True
+
+
+def _take(pool: ConnectionPool, timeout: float, statement_timeout_s: float | None) -> psycopg.Connection:
+    conn = pool.getconn(timeout=timeout)
+    try:
+        if _closed_by_server(conn):
+            conn.close()
+            raise DatabaseUnavailable(UNREACHABLE)
+        _set_statement_timeout(conn, statement_timeout_s)
+    except BaseException:
+        pool.putconn(conn)  # a broken one is discarded and replaced by the pool
+        raise
+    return conn
+
+
+def _database_answers(pool: ConnectionPool) -> bool:
+    """Whether the server accepts a new connection now (refused at once when it is down)."""
+    try:
+        psycopg.connect(pool.conninfo, **pool.kwargs).close()
     except psycopg.OperationalError as exc:
+        log.info("base toujours injoignable : %s", exc)
+        return False
+    return True
+
+
+def _take_or_probe(pool: ConnectionPool, breaker: Breaker, timeout: float, outage_wait_s: float,
+                   statement_timeout_s: float | None) -> psycopg.Connection:
+    """Take a connection; after a failure, ask the server directly instead of waiting for the pool.
+
+    A broken connection is either a server restarted (its other idle connections are broken too: the pool
+    checks them and reconnects, and the request tries once more) or a server down (refused at once).
+    """
+    if breaker.suspect:
+        if not _database_answers(pool):
+            raise DatabaseUnavailable(UNREACHABLE)
+        pool.check()
+        return _take(pool, min(timeout, outage_wait_s), statement_timeout_s)
+    try:
+        return _take(pool, timeout, statement_timeout_s)
+    except DatabaseUnavailable as first:
+        if isinstance(first, DatabaseTimeout):
+            raise
+        log.warning("connexion du pool inutilisable : %s", first)
+        breaker.suspect_now()
+        return _take_or_probe(pool, breaker, timeout, outage_wait_s, statement_timeout_s)
+
+
+def borrow(pool: ConnectionPool, timeout: float = 10.0, statement_timeout_s: float | None = None) -> psycopg.Connection:
+    """Take a connection from the pool (opened on first use), with its statement_timeout set.
+
+    Fails fast when the database is down: DatabaseUnavailable at once while the breaker is open; after it, one
+    direct connection attempt says whether the server is back (the pool may be backing off between attempts).
+    """
+    breaker = pool.breaker if isinstance(pool, Pool) else Breaker(0.0)
+    outage_wait_s = pool.outage_wait_s if isinstance(pool, Pool) else timeout
+    if breaker.open:
+        raise DatabaseUnavailable(UNREACHABLE)
+    try:
+        with _in_database():
+            if pool.closed:
+                pool.open(wait=False)
+            conn = _take_or_probe(pool, breaker, timeout, outage_wait_s, statement_timeout_s)
+    except psycopg.OperationalError as exc:
+        breaker.trip()
         raise _translated(exc) from exc
     except PoolTimeout as exc:
+        if breaker.suspect:
+            breaker.trip()  # still no connection since the last failure: refuse at once for a moment
         raise DatabaseUnavailable(UNREACHABLE) from exc
+    except DatabaseUnavailable as exc:
+        if not isinstance(exc, DatabaseTimeout):
+            breaker.trip()
+        raise
+    breaker.reset()
+    return conn
+
+
+def release(pool: ConnectionPool, conn: psycopg.Connection) -> None:
+    """Give a connection back; a broken one trips the breaker (the pool discards and replaces it)."""
+    if conn.broken and isinstance(pool, Pool):
+        pool.breaker.trip()
+    pool.putconn(conn)
+
+
+def pool_stats(pool: ConnectionPool) -> dict[str, object]:
+    """The pool's counters (psycopg_pool's get_stats) and the breaker's state, for /health?details."""
+    stats: dict[str, object] = dict(pool.get_stats())
+    if isinstance(pool, Pool):
+        stats["breaker_open"] = pool.breaker.open
+        stats["database_suspect"] = pool.breaker.suspect
+    return stats
 
 
 @contextmanager
-def pooled(pool: ConnectionPool, timeout: float = 10.0) -> Iterator[psycopg.Connection]:
+def pooled(pool: ConnectionPool, timeout: float = 10.0,
+           statement_timeout_s: float | None = None) -> Iterator[psycopg.Connection]:
     """Borrow a connection for a block and give it back (outside requests; requests use RequestConnection)."""
-    conn = borrow(pool, timeout)
+    conn = borrow(pool, timeout, statement_timeout_s)
     try:
         yield conn
     finally:
-        pool.putconn(conn)
+        release(pool, conn)
 
 
 class RequestConnection:
@@ -176,17 +394,24 @@ class RequestConnection:
     when the answer is a success; `close` rolls back whatever was not committed and gives the connection back.
     """
 
-    def __init__(self, pool: ConnectionPool, write: bool, timeout: float = 10.0) -> None:
+    def __init__(self, pool: ConnectionPool, write: bool, timeout: float = 10.0,
+                 statement_timeout_s: float | None = None) -> None:
         self.pool = pool
-        self.conn = borrow(pool, timeout)
+        self.deadline = current_deadline.get()
+        if self.deadline is not None:  # never wait for a connection past the request's budget
+            timeout = max(0.01, min(timeout, self.deadline.remaining_s()))
+        self.conn = borrow(pool, timeout, statement_timeout_s)
         self._tx: psycopg.Transaction | None = None
         if write:
             try:
-                self._tx = self.conn.transaction()
-                self._tx.__enter__()  # BEGIN; left by commit() or close()
+                with _in_database():
+                    self._tx = self.conn.transaction()
+                    self._tx.__enter__()  # BEGIN; left by commit() or close()
             except BaseException:
-                self.pool.putconn(self.conn)
+                release(self.pool, self.conn)
                 raise
+        if self.deadline is not None:
+            self.deadline.conn = self.conn  # the watchdog cancels the statement running when the budget ends
 
     def commit(self) -> None:
         """Commit the request's transaction (nothing to do for a read-only request)."""
@@ -196,7 +421,8 @@ class RequestConnection:
                 self._tx = tx  # a statement failed and was swallowed somewhere: commit would silently roll back
                 raise UrbasigError("la transaction de la requête a échoué : rien n'a été enregistré")
             try:
-                tx.__exit__(None, None, None)
+                with _in_database():
+                    tx.__exit__(None, None, None)
             except psycopg.OperationalError as exc:
                 raise _translated(exc) from exc
 
@@ -210,13 +436,16 @@ class RequestConnection:
     def close(self) -> None:
         """Roll back what was not committed and return the connection to the pool."""
         tx, self._tx = self._tx, None
+        if self.deadline is not None:
+            self.deadline.conn = None
+            self.deadline.in_database += 1  # from here on, never interrupted: the connection must go back
         try:
             if tx is not None and not self.conn.closed:
                 tx.__exit__(psycopg.Rollback, psycopg.Rollback(tx), None)
         except psycopg.Error as exc:  # a broken connection: the pool discards it
             log.warning("rollback impossible, connexion perdue : %s", exc)
         finally:
-            self.pool.putconn(self.conn)
+            release(self.pool, self.conn)
 
 
 def health(conn: psycopg.Connection) -> dict[str, str]:

@@ -1,0 +1,140 @@
+"""Time budgets against the real app and PostGIS: each request class's statement_timeout, and a request past
+its budget answered 503 with Retry-After (a statement cancelled, Python work interrupted), the worker intact."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from flask import jsonify
+
+from api.budget import request_class
+from api.db import get_db
+from app import create_app
+from gis.errors import ConfigError
+from layers.outbox import queue_mail
+from settings import Settings
+from tests.helpers import app_settings, count
+
+
+def _show_timeout():
+    return jsonify({"statement_timeout": get_db().execute("SHOW statement_timeout").fetchone()[0]})
+
+
+def _sleep_in_database():
+    get_db().execute("SELECT pg_sleep(10)")
+    return jsonify({"slept": True})
+
+
+def _python_then_database():
+    time.sleep(0.8)  # within the budget (1 s)…
+    get_db().execute("SELECT pg_sleep(10)")  # …then a statement that the budget's end must cancel
+    return jsonify({"slept": True})
+
+
+def _spin():
+    n, end = 0, time.monotonic() + 5
+    while time.monotonic() < end:  # pure Python far past the budget (a quadratic geometry loop, say)
+        n += 1
+    return jsonify({"n": n})
+
+
+def _write_then_spin():
+    queue_mail(get_db(), "amina@example.ma", "Bienvenue", "Bonjour")
+    return _spin()
+
+
+def _app(db_url, **budgets):
+    settings = app_settings(db_url, pool_min=1, pool_max=2, pool_timeout_s=2, **budgets)
+    app = create_app(settings)
+    for rule, view, methods in (("/ogc/_t/timeout", _show_timeout, ["GET"]),
+                                ("/ogc/processes/_t/timeout", _show_timeout, ["GET", "POST"]),
+                                ("/notes/_t/timeout", _show_timeout, ["GET", "POST"]),
+                                ("/ogc/_t/sleep", _sleep_in_database, ["GET"]),
+                                ("/ogc/_t/python-then-sleep", _python_then_database, ["GET"]),
+                                ("/notes/_t/spin", _spin, ["GET"]),
+                                ("/notes/_t/write-then-spin", _write_then_spin, ["POST"])):
+        app.add_url_rule(rule, rule, view, methods=methods)
+    return app
+
+
+def test_request_classes():
+    assert request_class("/ogc/collections/parcels/items") == "reads"
+    assert request_class("/ogc/collections/parcels/tiles/WebMercatorQuad/14/1/1") == "reads"
+    assert request_class("/ogc/processes/permit-check/execution") == "checks"
+    assert request_class("/notes/indicative") == "notes"
+    assert request_class("/verify/ABC") == "notes"
+    assert request_class("/") == "reads"
+
+
+def test_each_request_class_gets_its_statement_timeout(db_url):
+    client = _app(db_url, budget_reads_s=3, budget_checks_s=4, budget_notes_s=6).test_client()
+    for _ in range(2):  # the same pooled connection, borrowed by each class in turn
+        assert client.get("/ogc/_t/timeout").get_json() == {"statement_timeout": "3s"}
+        assert client.get("/ogc/processes/_t/timeout").get_json() == {"statement_timeout": "4s"}
+        assert client.post("/ogc/processes/_t/timeout").get_json() == {"statement_timeout": "4s"}
+        assert client.get("/notes/_t/timeout").get_json() == {"statement_timeout": "6s"}
+        assert client.post("/notes/_t/timeout").get_json() == {"statement_timeout": "6s"}
+
+
+def test_a_statement_past_the_budget_is_cancelled_503_with_retry_after(db_url):
+    client = _app(db_url, budget_reads_s=0.5).test_client()
+    start = time.monotonic()
+    r = client.get("/ogc/_t/sleep")
+    elapsed = time.monotonic() - start
+    assert r.status_code == 503 and elapsed < 1.5
+    assert int(r.headers["Retry-After"]) > 0
+    body = r.get_json()
+    assert body["code"] == "ServiceUnavailable" and "n'a pas répondu à temps" in body["description"]
+    assert "canceling statement" not in r.get_data(as_text=True)  # the driver's text stays in the log
+    assert client.get("/ogc/_t/timeout").status_code == 200  # the connection went back to the pool, usable
+
+
+def test_the_budget_cancels_the_statement_running_when_it_ends(db_url):
+    client = _app(db_url, budget_reads_s=1.0).test_client()
+    start = time.monotonic()
+    r = client.get("/ogc/_t/python-then-sleep")
+    elapsed = time.monotonic() - start
+    # the statement alone had 1 s of statement_timeout, to 1.8 s: the request's deadline (1 s) cancelled it
+    assert r.status_code == 503 and r.headers["Retry-After"] and elapsed < 1.5, elapsed
+
+
+def test_python_work_past_the_budget_is_interrupted_503_and_the_worker_goes_on(db_url):
+    app = _app(db_url, budget_notes_s=0.5)
+    client = app.test_client()
+    start = time.monotonic()
+    r = client.get("/notes/_t/spin")
+    elapsed = time.monotonic() - start
+    assert r.status_code == 503 and elapsed < 1.5, elapsed
+    assert r.get_json()["code"] == "temps-depasse" and "temps de traitement" in r.get_json()["message"]
+    assert int(r.headers["Retry-After"]) > 0
+    for _ in range(3):  # the same thread serves the next requests, with nothing pending in it
+        assert client.get("/notes/_t/timeout").status_code == 200
+    time.sleep(0.7)
+    assert client.get("/notes/_t/timeout").status_code == 200  # no late exception from the watchdog
+    stats = app.extensions["urbasig.pool"].get_stats()
+    assert stats["pool_size"] == stats["pool_available"]  # every connection given back
+
+
+def test_a_writing_request_past_its_budget_writes_nothing(db_url, conn):
+    client = _app(db_url, budget_notes_s=0.5).test_client()
+    r = client.post("/notes/_t/write-then-spin")
+    assert r.status_code == 503 and r.headers["Retry-After"]
+    assert count(conn, "outbox") == 0
+
+
+def test_a_real_process_past_its_budget_is_a_503(db_url):
+    client = _app(db_url, budget_checks_s=0.000001).test_client()  # spent before the first statement
+    r = client.post("/ogc/processes/instruction/execution", json={"inputs": {"land": {"refs": ["TF 1/C"]}}})
+    assert r.status_code == 503 and r.headers["Retry-After"]
+    assert r.get_json()["code"] == "ServiceUnavailable"
+
+
+def test_budgets_must_end_before_the_worker_timeout(tmp_path):
+    none = tmp_path / "none"
+    with pytest.raises(ConfigError, match="URBASIG_BUDGET_NOTES_S"):
+        Settings.from_env({"URBASIG_BUDGET_NOTES_S": "45"}, dotenv=none)
+    with pytest.raises(ConfigError, match="URBASIG_BUDGET_READS_S"):
+        Settings.from_env({"URBASIG_BUDGET_READS_S": "0"}, dotenv=none)
+    settings = Settings.from_env({"URBASIG_BUDGET_NOTES_S": "45", "URBASIG_WORKER_TIMEOUT_S": "60"}, dotenv=none)
+    assert settings.budget_notes_s == 45
