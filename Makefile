@@ -7,6 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= $(or $(URBASIG_PORT),5000)
 WORKERS ?= $(or $(URBASIG_WORKERS),2)
+# gunicorn stops a worker after this; every request's time budget (URBASIG_BUDGET_*_S) ends before it.
+WORKER_TIMEOUT ?= $(or $(URBASIG_WORKER_TIMEOUT_S),30)
 
 .PHONY: run test stop setup sysdeps venv db lint unit bench clean-db
 
@@ -31,7 +33,7 @@ db: setup
 
 run: db
 	@echo "urbasig : http://127.0.0.1:$(PORT)/"
-	exec $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --access-logfile - \
+	exec $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --timeout $(WORKER_TIMEOUT) --access-logfile - \
 	  --access-logformat '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s' 'app:create_app()'
 
 # Gates first (seconds), then the database suite (minutes): a lint or unit failure stops here.
