@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import psycopg
 
 from gis.errors import TooManyRequests
 
 WINDOWS = ("minute", "hour")  # date_trunc units; a counter lives in the window its first request opened
+MAX_KEY_CHARS = 100  # a longer client (an e-mail may have 320 characters) is stored as its SHA-256
+
+
+def client_key(client: str) -> str:
+    """The stored key of a client: itself when short, else `sha256:` and its hex digest (never a cut prefix).
+
+    Cutting would make two long addresses that share their first 100 characters share one counter (and one
+    sign-in lockout); a digest keeps every client apart in a bounded key.
+    """
+    if len(client) <= MAX_KEY_CHARS and not client.startswith("sha256:"):  # no short key mimics a digest
+        return client
+    return "sha256:" + hashlib.sha256(client.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def add(conn: psycopg.Connection, scope: str, client: str, window: str = "minute") -> int:
@@ -16,7 +30,7 @@ def add(conn: psycopg.Connection, scope: str, client: str, window: str = "minute
     hits = conn.execute(
         "INSERT INTO rate_limits AS r (scope, client, window_start) VALUES (%s, %s, date_trunc(%s, now())) "
         "ON CONFLICT (scope, client, window_start) DO UPDATE SET hits = r.hits + 1 RETURNING hits",
-        (scope, client[:100], window), prepare=True).fetchone()[0]
+        (scope, client_key(client), window), prepare=True).fetchone()[0]
     if hits == 1:  # first event of a new window: forget the old windows now and then
         conn.execute("DELETE FROM rate_limits WHERE window_start < now() - interval '2 hours'")
     return hits
@@ -25,7 +39,7 @@ def add(conn: psycopg.Connection, scope: str, client: str, window: str = "minute
 def count(conn: psycopg.Connection, scope: str, client: str, window: str = "minute") -> int:
     """The events of `client` counted so far in the current window (0 when none)."""
     row = conn.execute("SELECT hits FROM rate_limits WHERE scope = %s AND client = %s "
-                       "AND window_start = date_trunc(%s, now())", (scope, client[:100], window)).fetchone()
+                       "AND window_start = date_trunc(%s, now())", (scope, client_key(client), window)).fetchone()
     return row[0] if row else 0
 
 

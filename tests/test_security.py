@@ -216,6 +216,19 @@ def test_sign_in_throttling_per_account_is_shared_by_two_workers(db_url, conn, t
     assert _sign_in(one, "autre@auc.ma", "mauvais mot de passe").status_code == 401  # other accounts go on
 
 
+def test_two_long_addresses_sharing_their_first_100_characters_have_their_own_lockout(db_url, conn, tmp_path):
+    shared = "prenom.nom." + "a" * 50 + "@" + "service-des-autorisations-" + "b" * 20  # 108 characters in common
+    victim, attacker = f"{shared}.casablanca.ma", f"{shared}.rabat.ma"
+    _staff(conn, victim)
+    client = _client(_app(db_url, tmp_path, signin_per_account_hour=3, signin_per_address_hour=100))
+    for _ in range(3):
+        assert _sign_in(client, attacker, "mauvais mot de passe").status_code == 401
+    assert _sign_in(client, attacker, "mauvais mot de passe").status_code == 429
+    assert _sign_in(client, victim).status_code == 200  # not locked out by the other address's failures
+    keys = [r[0] for r in conn.execute("SELECT client FROM rate_limits WHERE scope = 'connexion-compte'")]
+    assert sorted(len(k) for k in keys) == [71, 71] and all(k.startswith("sha256:") for k in keys)
+
+
 def test_sign_in_throttling_per_address(db_url, conn, tmp_path):
     _staff(conn)
     client = _client(_app(db_url, tmp_path, signin_per_account_hour=100, signin_per_address_hour=4))
