@@ -6,7 +6,7 @@ from datetime import date
 
 from flask import Blueprint, Response, current_app, render_template, request
 
-from api.db import get_db
+from api.db import get_db, keep_writes
 from gis.errors import Forbidden, InputError
 from instruction.engine import Options
 from instruction.land import LandRequest
@@ -57,7 +57,7 @@ def payment_callback() -> Response:
 
     settings = current_app.config["URBASIG"]
     outcome = receive_callback(get_db(), gateway_form(), settings.payment_secret,
-                               Options.from_settings(settings))
+                               Options.from_settings(settings), keep_writes)
     return Response(f"{CALLBACK_ANSWERS[outcome]}\n{OUTCOMES[outcome]}\n", mimetype="text/plain")
 
 

@@ -172,6 +172,26 @@ def _in_database() -> Iterator[None]:
         yield
 
 
+@contextmanager
+def past_deadline(seconds: float = 2.0) -> Iterator[None]:
+    """Once the request's budget is spent (or nearly), let a few statements record why: an audit line, a commit.
+
+    The budget then ends `seconds` from now, checked before each statement only (each one is also bounded by
+    the connection's statement_timeout): the watchdog watches the original end, and stops the request at most
+    once. After the block the budget is spent again, so the request goes no further. With more than `seconds`
+    left, nothing changes.
+    """
+    deadline = current_deadline.get()
+    if deadline is None or (not deadline.expired and deadline.remaining_s() >= seconds):
+        yield
+        return
+    deadline.at, deadline.expired = time.monotonic() + seconds, False
+    try:
+        yield
+    finally:
+        deadline.expired = True
+
+
 class TranslatingCursor(psycopg.Cursor):
     """A cursor whose connection failures and timeouts become our errors where they enter."""
 

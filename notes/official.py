@@ -7,7 +7,9 @@ request (canonical JSON with its provenance), so the signed note can be re-verif
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
@@ -20,6 +22,7 @@ from instruction.engine import Options, instruct
 from instruction.land import LandRequest, parse_refs
 from layers import note_requests
 from layers.audit import audit
+from layers.db import past_deadline
 from layers.outbox import queue_mail
 from layers.parcels import find_parcels
 from layers.payments import apply_callback, create_order
@@ -27,6 +30,7 @@ from notes.indicative import IndicativeNote, map_for, pdf
 from notes.payment import read_callback
 from notes.signing import SigningFiles, sign_pdf, verify_pdf
 
+log = logging.getLogger(__name__)
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
 MAGIC = {b"%PDF": "application/pdf", b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg"}
 
@@ -67,25 +71,33 @@ def create_request(conn: psycopg.Connection, applicant: dict, refs: list[str], s
     return number, order_id
 
 
-def receive_callback(conn: psycopg.Connection, fields: dict[str, str], secret: str, options: Options) -> str:
+def _nothing() -> None:
+    """No commit in between (outside HTTP requests the caller commits once)."""
+
+
+def receive_callback(conn: psycopg.Connection, fields: dict[str, str], secret: str, options: Options,
+                     keep: Callable[[], None] = _nothing) -> str:
     """Check and apply a gateway callback; a newly paid request is instructed at once. Returns the outcome.
 
     400 when the fields are not a callback (an order's fields are not), 403 when the gateway did not sign them,
-    404 / 409 for an unknown order or another amount; nothing is written then.
+    404 / 409 for an unknown order or another amount; nothing is written then. `keep` commits what is written so
+    far (api/db.py keep_writes): the payment is stored before the instruction runs, whatever becomes of it.
     """
     callback = read_callback(fields, secret)
     outcome = apply_callback(conn, callback.order_id, callback.transaction_id, callback.approved, callback.amount,
                              callback.currency, callback.return_code)
     if outcome == "payee":
-        on_payment(conn, callback.order_id, options)
+        on_payment(conn, callback.order_id, options, keep)
     return outcome
 
 
-def on_payment(conn: psycopg.Connection, order_id: str, options: Options) -> str | None:
+def on_payment(conn: psycopg.Connection, order_id: str, options: Options, keep: Callable[[], None] = _nothing) -> str | None:
     """After a paid callback: mark the request paid, instruct its land, store the result (None if no request).
 
-    An instruction that fails leaves the request paid (never the payment lost), with the failure audited; a
-    request cancelled before the payment arrived keeps its status, and the payment is audited for a refund.
+    The payment (its attempt, the order paid, the request « payée », their audit lines) is kept (`keep`) before
+    the instruction runs: an instruction that fails or overruns the time budget leaves the request paid, with the
+    failure audited, and the gateway is still told the payment is applied. A request cancelled before the
+    payment arrived keeps its status, and the payment is audited for a refund.
     """
     found = note_requests.for_order(conn, order_id)
     if found is None or found[2] != "payee":
@@ -97,20 +109,32 @@ def on_payment(conn: psycopg.Connection, order_id: str, options: Options) -> str
         audit(conn, "passerelle", "note.paiement_a_rembourser", "note_request", number, None,
               {"order": order_id, "message": exc.message})
         return number
-    _instruct(conn, number, refs, options)
+    keep()
+    _instruct(conn, number, refs, options, keep)
     return number
 
 
-def _instruct(conn: psycopg.Connection, number: str, refs: list[str], options: Options) -> None:
-    """Run the automatic instruction of a paid request (payée → instruite); a failure is audited, not raised."""
+def _instruct(conn: psycopg.Connection, number: str, refs: list[str], options: Options,
+              keep: Callable[[], None] = _nothing) -> UrbasigError | None:
+    """Run the automatic instruction of a paid request (payée → instruite); a failure is audited and returned.
+
+    Its writes are a savepoint, rolled back on failure (a timeout included: the statement cancelled, or Python
+    interrupted), so the request's transaction goes on; the failure's audit line may be written after the
+    request's budget is spent (`past_deadline`) and is kept at once.
+    """
     try:
         with conn.transaction():
             result = instruct(conn, LandRequest(refs=tuple(refs)), None,
                               replace(options, with_geometry=True))
             note_requests.transition(conn, number, "instruite", "instruction-automatique", instruction=result)
     except UrbasigError as exc:
-        audit(conn, "instruction-automatique", "note.instruction_echec", "note_request", number, None,
-              {"code": exc.code, "message": exc.message})
+        log.warning("instruction automatique de %s impossible : %s", number, exc.message)
+        with past_deadline():
+            audit(conn, "instruction-automatique", "note.instruction_echec", "note_request", number, None,
+                  {"code": exc.code, "message": exc.message})
+            keep()
+        return exc
+    return None
 
 
 def review(conn: psycopg.Connection, number: str, instructor: dict, accept: bool, text: str | None) -> str:
@@ -135,8 +159,7 @@ def resubmit(conn: psycopg.Connection, number: str, applicant: dict, documents: 
                                  return_reason=None)
         note_requests.add_documents(conn, number, kinds)
     refs = note_requests.summary(conn, number)["refs"]
-    _instruct(conn, number, refs, options)
-    return note_requests.status_of(conn, number) or "payee"
+    return "payee" if _instruct(conn, number, refs, options) else "instruite"
 
 
 def cancel(conn: psycopg.Connection, number: str, account: dict) -> None:

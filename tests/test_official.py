@@ -7,6 +7,7 @@ import re
 import shutil
 import socket
 import subprocess
+import time
 
 import pytest
 import requests
@@ -28,14 +29,13 @@ PASSWORD = "mot de passe solide"
 
 
 
-@pytest.fixture
-def env(db_url, conn, tmp_path):
+def _serve(db_url, conn, tmp_path, **changes):
     world.build(conn)
     gateway, gateway_url = serve(create_gateway(SECRET))
     port = free_port()
     ours, base = serve(create_app(app_settings(db_url, pool_min=1, pool_max=8, payment_secret=SECRET,
                                             payment_gateway_url=f"{gateway_url}/pay", var_dir=tmp_path,
-                                            public_url=f"http://localhost:{port}")), port)
+                                            public_url=f"http://localhost:{port}", **changes)), port)
     # requests go to 127.0.0.1 (an allowed host); every link must still name the public URL, localhost
     for mail, role in (("instructeur@auc.ma", "instructor"), ("signataire@auc.ma", "signatory")):
         create_account(conn, mail, role.title(), PASSWORD, role=role, verified=True)
@@ -43,6 +43,17 @@ def env(db_url, conn, tmp_path):
     yield base, gateway_url, tmp_path
     ours.shutdown()
     gateway.shutdown()
+
+
+@pytest.fixture
+def env(db_url, conn, tmp_path):
+    yield from _serve(db_url, conn, tmp_path)
+
+
+@pytest.fixture
+def tight_env(db_url, conn, tmp_path):
+    """The same, with a 1 s budget for the notes' requests (the callback's among them)."""
+    yield from _serve(db_url, conn, tmp_path, budget_notes_s=1)
 
 
 def _session(base, mail):
@@ -245,6 +256,13 @@ def test_concurrent_signatures_sign_once_and_queue_one_mail(env, conn):
     assert row == ("envoyee", True)
 
 
+def _callback(req, transaction_id, approved=True):
+    """The gateway's signed callback for a request's order."""
+    return signed({"clientid": "AUC-URBASIG", "oid": req["order_id"], "amount": req["amount_mad"], "currency": "504",
+                   "Response": "Approved" if approved else "Declined",
+                   "ProcReturnCode": "00" if approved else "05", "TransId": transaction_id}, SECRET, CALLBACK)
+
+
 def test_concurrent_payment_callbacks_instruct_once(env, conn):
     base, _, _ = env
     applicant = _applicant(base, conn)
@@ -252,9 +270,7 @@ def test_concurrent_payment_callbacks_instruct_once(env, conn):
     number, order_id, n = req["number"], req["order_id"], 6
 
     def callback(transaction_id, approved=True):
-        return signed({"clientid": "AUC-URBASIG", "oid": order_id, "amount": req["amount_mad"], "currency": "504",
-                       "Response": "Approved" if approved else "Declined",
-                       "ProcReturnCode": "00" if approved else "05", "TransId": transaction_id}, SECRET, CALLBACK)
+        return _callback(req, transaction_id, approved)
 
     url = f"{base}/notes/payments/callback"
     # a declined attempt first: the request keeps waiting for its payment
@@ -306,3 +322,44 @@ def test_resubmit_a_returned_request_then_cancel(env, conn):
     assert applicant.get(f"{base}/notes/requests/{other['number']}", timeout=30).json()["status"] == "annulee"
     assert conn.execute("SELECT status FROM payments WHERE order_id = %s", (other["order_id"],)).fetchone()[0] == "payee"
     assert _count(conn, "note.paiement_a_rembourser", other["number"]) == 1
+
+
+def _slow_instruction(monkeypatch, where, seconds=3.0):
+    """Make the automatic instruction spend `seconds` first, in Python or in one statement (the live server runs
+    in a thread of this process)."""
+    import notes.official
+
+    real = notes.official.instruct
+
+    def slow(conn, *args, **kwargs):
+        if where == "database":  # cancelled when the budget ends: DatabaseTimeout
+            conn.execute("SELECT pg_sleep(%s)", (seconds,))
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:  # short sleeps: the budget's RequestTimeout is raised between two of them
+            time.sleep(0.01)
+        return real(conn, *args, **kwargs)
+
+    monkeypatch.setattr(notes.official, "instruct", slow)
+
+
+@pytest.mark.parametrize(("where", "code"), [("python", "temps-depasse"), ("database", "delai-depasse")])
+def test_a_paid_callback_whose_instruction_overruns_the_budget_keeps_the_payment(tight_env, conn, monkeypatch, where,
+                                                                                 code):
+    base, _, _ = tight_env
+    applicant = _applicant(base, conn)
+    req = _request(base, applicant)
+    number, order_id = req["number"], req["order_id"]
+    _slow_instruction(monkeypatch, where)
+    url, paid = f"{base}/notes/payments/callback", _callback(req, "T-LENT")
+    r = requests.post(url, data=paid, timeout=60)
+    assert r.status_code == 200 and r.text.startswith("ACTION=POSTAUTH"), r.text  # applied: no retry wanted
+    assert conn.execute("SELECT status FROM payments WHERE order_id = %s", (order_id,)).fetchone()[0] == "payee"
+    assert conn.execute("SELECT count(*) FROM payment_attempts WHERE order_id = %s", (order_id,)).fetchone()[0] == 1
+    assert applicant.get(f"{base}/notes/requests/{number}", timeout=30).json()["status"] == "payee"
+    failure = conn.execute("SELECT after FROM audit_log WHERE action = 'note.instruction_echec' AND entity_id = %s",
+                           (number,)).fetchone()[0]
+    assert failure["code"] == code
+    assert _count(conn, "note.payee", number) == 1 and _count(conn, "paiement.payee", order_id) == 1
+    again = requests.post(url, data=paid, timeout=60)  # the gateway's retry: already applied, nothing new
+    assert again.status_code == 200 and again.text.startswith("ACTION=NONE;DEJA_TRAITE")
+    assert _count(conn, "note.payee", number) == 1 and _count(conn, "note.instruction_echec", number) == 1
