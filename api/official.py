@@ -7,12 +7,22 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from api.accounts import current_account, require_role
-from api.db import get_db
+from api.db import get_db, keep_writes
 from api.inputs import field, json_object
 from api.security import public_link
 from gis.errors import InputError
 from layers import note_requests, payments
-from notes.official import Delivery, cancel, create_request, owner_or_staff, resubmit, review, sign_and_send, verify
+from notes.official import (
+    Delivery,
+    cancel,
+    create_request,
+    owner_or_staff,
+    reinstruct,
+    resubmit,
+    review,
+    sign_and_send,
+    verify,
+)
 from notes.payment import Order
 from notes.signing import SigningFiles, ensure_dev_ca
 
@@ -72,6 +82,17 @@ def request_resubmit(number: str) -> Response:
     documents = [(f.filename or "document", f.read()) for f in request.files.getlist("documents")]
     status = resubmit(get_db(), number, current_account(), documents,
                       Options.from_settings(s))
+    return jsonify({"number": number, "status": status, "status_label": note_requests.label(status)})
+
+
+@official.post("/notes/requests/<number>/instruct")
+@require_role("instructor", "admin")
+def request_instruct(number: str) -> Response:
+    """Run the automatic instruction again on a paid request whose instruction failed."""
+    from instruction.engine import Options
+
+    status = reinstruct(get_db(), number, current_account(), Options.from_settings(current_app.config["URBASIG"]),
+                        keep_writes)
     return jsonify({"number": number, "status": status, "status_label": note_requests.label(status)})
 
 

@@ -33,7 +33,7 @@ STATUSES = {
 }
 TRANSITIONS = {  # status → the statuses that may follow it
     "attente_paiement": {"payee", "annulee"},  # payment applied; cancelled by the applicant
-    "payee": {"instruite"},  # automatic instruction
+    "payee": {"instruite", "annulee"},  # automatic instruction (again by staff after a failure); cancelled by an admin
     "instruite": {"acceptee", "retournee"},  # review
     "retournee": {"payee", "annulee"},  # resubmitted (already paid: instructed again); cancelled
     "acceptee": {"signee"},
@@ -41,6 +41,8 @@ TRANSITIONS = {  # status → the statuses that may follow it
     "envoyee": set(),
     "annulee": set(),
 }
+PAID = frozenset(STATUSES) - {"attente_paiement", "annulee"}  # a request in these was paid: cancelling it owes a refund
+APPLICANT_CANCELS = frozenset({"attente_paiement", "retournee"})  # a paid request stuck « payée »: an administrator
 STANDINGS = {"proprietaire": "propriétaire", "mandataire": "mandataire", "autre": "autre qualité"}  # CHECK too
 CHANGEABLE = {"instruction", "remarks", "return_reason", "signed_pdf", "pdf_sha256", "signed_by", "signed_at"}
 JSON_COLUMNS = {"instruction"}
@@ -124,6 +126,12 @@ def transition(conn: psycopg.Connection, number: str, to_status: str, actor: str
     after = {"status": to_status, **{k: v for k, v in changes.items() if isinstance(v, str | int | None)}}
     audit(conn, actor, f"note.{to_status}", "note_request", number, {"status": previous}, after)
     return previous
+
+
+def locked_status(conn: psycopg.Connection, number: str) -> str | None:
+    """The current status of a request, its row locked until the transaction ends (None when unknown)."""
+    row = conn.execute("SELECT status FROM note_requests WHERE number = %s FOR UPDATE", (number,)).fetchone()
+    return row[0] if row else None
 
 
 def status_of(conn: psycopg.Connection, number: str) -> str | None:

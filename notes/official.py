@@ -162,12 +162,38 @@ def resubmit(conn: psycopg.Connection, number: str, applicant: dict, documents: 
     return "payee" if _instruct(conn, number, refs, options) else "instruite"
 
 
+def reinstruct(conn: psycopg.Connection, number: str, staff: dict, options: Options,
+               keep: Callable[[], None] = _nothing) -> str:
+    """Staff run the automatic instruction again on a paid request whose instruction failed (payée → instruite).
+
+    Audited `note.instruction_relancee` (who asked), then as the automatic one; the row is locked meanwhile, so
+    two staff members asking at once instruct it once (the second gets a 409). A new failure is audited and
+    kept, then raised (its own status: 409, 404, 503…).
+    """
+    status = note_requests.locked_status(conn, number)
+    if status is None:
+        raise NotFound(note_requests.UNKNOWN.format(number=number))
+    if status != "payee":
+        raise Conflict(f"la demande {number} est « {note_requests.label(status)} » : seule une demande « "
+                       f"{note_requests.label('payee')} » dont l'instruction automatique a échoué s'instruit à nouveau")
+    audit(conn, staff["email"], "note.instruction_relancee", "note_request", number, {"status": status}, None)
+    failure = _instruct(conn, number, note_requests.summary(conn, number)["refs"], options, keep)
+    if failure is not None:
+        raise failure
+    return "instruite"
+
+
 def cancel(conn: psycopg.Connection, number: str, account: dict) -> None:
-    """The applicant (or an administrator) cancels a request waiting for payment or returned."""
+    """The applicant (or an administrator) cancels a request waiting for payment or returned; an administrator
+    also one paid but stuck « payée ». Cancelling a paid request is audited `note.paiement_a_rembourser`."""
     owner_or_staff(account, note_requests.summary(conn, number)["applicant_id"], note_requests.UNKNOWN.format(number=number))
     if account["role"] not in ("applicant", "admin"):
         raise Forbidden("seul le demandeur ou un administrateur peut annuler une demande")
-    note_requests.transition(conn, number, "annulee", account["email"])
+    sources = note_requests.allowed_from("annulee") if account["role"] == "admin" else note_requests.APPLICANT_CANCELS
+    previous = note_requests.transition(conn, number, "annulee", account["email"], only_from=sources)
+    if previous in note_requests.PAID:
+        audit(conn, account["email"], "note.paiement_a_rembourser", "note_request", number, {"status": previous},
+              {"status": "annulee"})
 
 
 @dataclass(frozen=True)

@@ -363,3 +363,72 @@ def test_a_paid_callback_whose_instruction_overruns_the_budget_keeps_the_payment
     again = requests.post(url, data=paid, timeout=60)  # the gateway's retry: already applied, nothing new
     assert again.status_code == 200 and again.text.startswith("ACTION=NONE;DEJA_TRAITE")
     assert _count(conn, "note.payee", number) == 1 and _count(conn, "note.instruction_echec", number) == 1
+
+
+def _failing_instruction(monkeypatch):
+    """Make the automatic instruction fail as it does when no plan applies (until monkeypatch.undo())."""
+    import notes.official
+    from gis.errors import Conflict
+
+    def failing(*args, **kwargs):
+        raise Conflict("aucun plan d'aménagement n'est enregistré ici")
+
+    monkeypatch.setattr(notes.official, "instruct", failing)
+
+
+def test_a_request_stuck_paid_is_instructed_again_by_staff(env, conn, monkeypatch):
+    base, _, _ = env
+    applicant = _applicant(base, conn)
+    req = _request(base, applicant)
+    number = req["number"]
+    _failing_instruction(monkeypatch)
+    paid = requests.post(f"{base}/notes/payments/callback", data=_callback(req, "T-1"), timeout=60)
+    assert paid.status_code == 200 and paid.text.startswith("ACTION=POSTAUTH")
+    assert applicant.get(f"{base}/notes/requests/{number}", timeout=30).json()["status"] == "payee"
+    url = f"{base}/notes/requests/{number}/instruct"
+    assert applicant.post(url, timeout=30).status_code == 403  # staff only
+    instructor = _session(base, "instructeur@auc.ma")
+    failed = instructor.post(url, timeout=60)  # still failing: its reason, audited, still « payée »
+    assert failed.status_code == 409 and "aucun plan" in failed.json()["message"]
+    assert _count(conn, "note.instruction_echec", number) == 2
+    monkeypatch.undo()
+    done = instructor.post(url, timeout=60)
+    assert done.status_code == 200 and done.json()["status"] == "instruite"
+    again = instructor.post(url, timeout=60)
+    assert again.status_code == 409 and "instruite" in again.json()["message"]
+    assert requests.post(f"{base}/notes/requests/NRU-2000-999999/instruct", timeout=30,
+                         cookies=instructor.cookies, headers=instructor.headers).status_code == 404
+    rows = conn.execute("SELECT action, actor FROM audit_log WHERE entity_id = %s ORDER BY id", (number,)).fetchall()
+    assert [a for a, _ in rows][-4:] == ["note.instruction_relancee", "note.instruction_echec",
+                                         "note.instruction_relancee", "note.instruite"]
+    assert {actor for action, actor in rows if action == "note.instruction_relancee"} == {"instructeur@auc.ma"}
+
+
+def test_an_administrator_cancels_a_paid_request_and_the_refund_is_audited(env, conn, monkeypatch):
+    base, _, _ = env
+    create_account(conn, "admin@auc.ma", "Admin", PASSWORD, role="admin", verified=True)
+    conn.commit()
+    applicant = _applicant(base, conn)
+    stuck = _request(base, applicant)
+    _failing_instruction(monkeypatch)
+    requests.post(f"{base}/notes/payments/callback", data=_callback(stuck, "T-STUCK"), timeout=60)
+    monkeypatch.undo()
+    cancel = f"{base}/notes/requests/{stuck['number']}/cancel"
+    refused = applicant.post(cancel, timeout=30)  # paid and stuck: only an administrator
+    assert refused.status_code == 409 and "payée" in refused.json()["message"]
+    admin = _session(base, "admin@auc.ma")
+    assert admin.post(cancel, timeout=30).status_code == 200
+    assert applicant.get(f"{base}/notes/requests/{stuck['number']}", timeout=30).json()["status"] == "annulee"
+    assert _count(conn, "note.paiement_a_rembourser", stuck["number"]) == 1
+    # a returned request (paid) cancelled by its applicant: the refund is audited too
+    returned = _request(base, applicant)
+    paid = requests.post(f"{base}/notes/payments/callback", data=_callback(returned, "T-RET"), timeout=60)
+    assert paid.status_code == 200
+    _session(base, "instructeur@auc.ma").post(f"{base}/notes/requests/{returned['number']}/review",
+                                              json={"accept": False, "text": "Plan illisible"}, timeout=30)
+    assert applicant.post(f"{base}/notes/requests/{returned['number']}/cancel", timeout=30).status_code == 200
+    assert _count(conn, "note.paiement_a_rembourser", returned["number"]) == 1
+    # one waiting for its payment: nothing to refund
+    waiting = _request(base, applicant)
+    assert applicant.post(f"{base}/notes/requests/{waiting['number']}/cancel", timeout=30).status_code == 200
+    assert _count(conn, "note.paiement_a_rembourser", waiting["number"]) == 0
