@@ -346,3 +346,28 @@ def test_a_legitimate_filter_still_passes(live):
     assert ok.status_code == 200, ok.text[:300]
     deep = "(" * 30 + "land_ref LIKE 'TF%'" + ")" * 30
     assert requests.get(f"{live}{ITEMS[4:]}", params={"filter": deep}, timeout=30).status_code == 200
+
+
+# a lone surrogate as a JSON escape: real only once parsed, then neither UTF-8 nor psycopg can encode it
+SURROGATE_READS = [
+    ("parcels", {"filter-lang": "cql2-json", "filter": '{"op":"=","args":[{"property":"land_ref"},"\\ud800"]}'},
+     "caractère invalide"),
+    ("parcels", {"filter-lang": "cql2-json", "filter": '{"op":"like","args":[{"property":"land_ref"},"\\ud800%"]}'},
+     "caractère invalide"),
+    ("parcels", {"filter-lang": "cql2-json", "filter": '{"op":"in","args":[{"property":"land_ref"},["\\ud800"]]}'},
+     "caractère invalide"),
+    ("parcels", {"filter-lang": "cql2-json", "filter": '{"op":"=","args":[{"property":"\\ud800"},"x"]}'},
+     "caractère invalide"),
+    ("parcels", {"filter-lang": "cql2-json", "filter": '{"op":"=","args":[{"property":"land_ref"},"\\u0000"]}'},
+     "caractère nul"),
+    ("communes", {"cursor": _cursor({"a": "\ud800"})}, "cursor"),
+    ("plans", {"cursor": _cursor({"a": "\udc00"})}, "cursor"),
+    ("communes", {"cursor": _cursor({"\ud800": 1})}, "cursor"),
+    ("communes", {"cursor": _cursor({"a": "\x00"})}, "cursor"),
+]
+
+
+@pytest.mark.parametrize("collection,params,word", SURROGATE_READS, ids=[str(p)[:60] for _, p, _ in SURROGATE_READS])
+def test_a_lone_surrogate_in_a_filter_or_cursor_is_a_400(live, collection, params, word):
+    r = requests.get(f"{live}/collections/{collection}/items", params=params, timeout=30)
+    assert word in refused(r)
