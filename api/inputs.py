@@ -24,26 +24,16 @@ from gis.errors import InputError
 from gis.jsontext import DEFAULT_MAX_DEPTH, clean_text, parse_json
 
 T = TypeVar("T")
-TYPE_LABELS = {str: "du texte", bool: "vrai ou faux (true / false)", int: "un nombre entier", float: "un nombre",
-               list: "une liste", dict: "un objet"}
+# the French name of each JSON type, for "… attendu" and "reçu …" (bool first: a bool is also an int)
+TYPE_LABELS: dict[type, str] = {type(None): "null", bool: "un booléen (true / false)", int: "un nombre entier",
+                                float: "un nombre", str: "du texte", list: "une liste", dict: "un objet"}
 _MISSING = object()
 
 
 def kind_of(value: object) -> str:
     """The JSON type of a value, in French, for an error message."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "un booléen"
-    if isinstance(value, int | float):
-        return "un nombre"
-    if isinstance(value, str):
-        return "du texte"
-    if isinstance(value, list | tuple):
-        return "une liste"
-    if isinstance(value, dict):
-        return "un objet"
-    return type(value).__name__
+    kind = next((k for k in TYPE_LABELS if isinstance(value, k)), list if isinstance(value, tuple) else None)
+    return TYPE_LABELS[kind] if kind else type(value).__name__
 
 
 def max_json_depth() -> int:
@@ -52,12 +42,10 @@ def max_json_depth() -> int:
     return getattr(settings, "max_json_depth", DEFAULT_MAX_DEPTH) or DEFAULT_MAX_DEPTH
 
 
-def json_body(required: bool = True) -> Any:
-    """This request's JSON body, read once (Content-Type: application/json); an object by default."""
+def json_body() -> Any:
+    """This request's JSON body, read once (Content-Type: application/json)."""
     if "json_body" not in g:
         if not request.is_json:
-            if not required:
-                return None
             raise InputError("corps JSON attendu (Content-Type: application/json)")
         data = request.get_data(cache=True)
         if not data.strip():

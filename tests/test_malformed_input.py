@@ -141,8 +141,8 @@ def test_a_field_of_the_wrong_type_says_which_and_what(site, path, body, message
 
 
 @pytest.mark.parametrize("body,message", [
-    ({"accept": "oui"}, "« accept » : vrai ou faux (true / false) attendu, reçu du texte"),
-    ({"accept": 1}, "« accept » : vrai ou faux"),
+    ({"accept": "oui"}, "« accept » : un booléen (true / false) attendu, reçu du texte"),
+    ({"accept": 1}, "« accept » : un booléen"),
     ({}, "« accept » est obligatoire"),
     ({"accept": False, "text": 42}, "« text » : du texte attendu, reçu un nombre"),
     ({"accept": True, "text": ["RAS"]}, "« text » : du texte attendu, reçu une liste"),
@@ -161,7 +161,7 @@ def test_review_fields_are_typed(site, body, message):
 POINT = {"point": [-7.6, 33.59]}
 PROCESS_CASES = [
     ("instruction", {"land": POINT, "crs": 4326}, "« inputs.crs » : du texte"),
-    ("instruction", {"land": POINT, "geometry": "oui"}, "« inputs.geometry » : vrai ou faux"),
+    ("instruction", {"land": POINT, "geometry": "oui"}, "« inputs.geometry » : un booléen"),
     ("instruction", {"land": POINT, "date": 20260101}, "« date » : date AAAA-MM-JJ attendue"),
     ("instruction", {"land": POINT, "date": "0000-01-01"}, "date invalide"),
     ("instruction", {"land": POINT, "date": "99999-01-01"}, "date invalide"),
@@ -179,7 +179,7 @@ PROCESS_CASES = [
     ("permit-check", {"land": POINT, "project": {"use": 5}}, "« project.use » : du texte"),
     ("permit-check", {"land": POINT, "project": {"storeys": "4"}}, "« project.storeys » : un nombre entier"),
     ("permit-check", {"land": POINT, "project": {"height_m": [12]}}, "« project.height_m » : un nombre"),
-    ("permit-check", {"land": POINT, "project": {"basement": "non"}}, "« project.basement » : vrai ou faux"),
+    ("permit-check", {"land": POINT, "project": {"basement": "non"}}, "« project.basement » : un booléen"),
     ("permit-check", {"land": POINT, "project": {"footprint": "POLYGON"}}, "« project.footprint » : un objet"),
     ("lot-check", {"land": POINT, "lots": {"id": "1"}}, "« inputs.lots » : une liste attendu"),
     ("lot-check", {"land": POINT, "lots": ["lot 1"]}, "« lots[0] » : un objet"),
