@@ -62,6 +62,9 @@ bench: db
 	$(BIN)/python bench/instruction.py
 	$(BIN)/python bench/ogc.py
 	$(BIN)/python bench/notes.py
+	$(BIN)/python bench/hostile.py
+	$(BIN)/python bench/audit_chain.py
+	$(BIN)/python bench/load.py
 
 clean-db: stop
 	rm -rf var/pg
