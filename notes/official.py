@@ -22,7 +22,7 @@ from instruction.engine import Options, instruct
 from instruction.land import LandRequest, parse_refs
 from layers import note_requests
 from layers.audit import audit
-from layers.db import past_deadline
+from layers.db import interruptible, past_deadline
 from layers.outbox import queue_mail
 from layers.parcels import find_parcels
 from layers.payments import apply_callback, create_order
@@ -124,8 +124,8 @@ def _instruct(conn: psycopg.Connection, number: str, refs: list[str], options: O
     """
     try:
         with conn.transaction():
-            result = instruct(conn, LandRequest(refs=tuple(refs)), None,
-                              replace(options, with_geometry=True))
+            with interruptible():  # its geometry and rules (its statements are never interrupted)
+                result = instruct(conn, LandRequest(refs=tuple(refs)), None, replace(options, with_geometry=True))
             note_requests.transition(conn, number, "instruite", "instruction-automatique", instruction=result)
     except UrbasigError as exc:
         log.warning("instruction automatique de %s impossible : %s", number, exc.message)
