@@ -150,6 +150,7 @@ class Deadline:
         self.cancelled = False  # a cancel was sent on `conn`: it may still hit a later statement
         self._raised = False  # an exception was raised in the thread, maybe not delivered yet
         self._done = False
+        self._graced = False  # given a grace (`grace`): the watchdog leaves it alone
         self._lock = threading.Lock()
 
     def remaining_s(self) -> float:
@@ -209,7 +210,7 @@ class Deadline:
             if not self.expired and self.remaining_s() >= seconds:
                 return False
             self._withdraw()
-            self.at, self.expired = time.monotonic() + seconds, False
+            self.at, self.expired, self._graced = time.monotonic() + seconds, False, True
             return True
 
     def spend(self) -> None:
@@ -220,7 +221,7 @@ class Deadline:
     def expire(self) -> psycopg.Connection | None:
         """The watchdog's decision when the budget ends: interrupt, or the connection whose statement to cancel."""
         with self._lock:
-            if self._done or time.monotonic() < self.at:  # finished, or given a grace meanwhile
+            if self._done or self._graced:  # finished, or given a grace meanwhile (the watchdog stops it once)
                 return None
             self.expired = True
             if self.interruptible and not self.in_database:

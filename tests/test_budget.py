@@ -12,7 +12,7 @@ from api.budget import request_class
 from api.db import get_db
 from app import create_app
 from gis.errors import ConfigError, RequestTimeout
-from layers.db import Deadline, RequestConnection, current_deadline, interruptible
+from layers.db import Deadline, RequestConnection, current_deadline, interruptible, past_deadline
 from layers.outbox import queue_mail
 from settings import Settings
 from tests.helpers import app_settings, count
@@ -206,6 +206,31 @@ def test_close_discards_the_connection_after_a_cancel(db_url):
         current_deadline.reset(token)
     assert conn.closed
     pool.close()
+
+
+def test_a_grace_after_a_spent_budget_lets_its_failure_be_recorded_and_the_watchdog_leaves_it():
+    deadline = Deadline(0.01)
+    time.sleep(0.02)
+    token = current_deadline.set(deadline)
+    try:
+        with pytest.raises(RequestTimeout):
+            deadline.check()
+        with past_deadline(2.0):
+            deadline.check()  # a few statements may run: the failure's audit line, a commit
+            deadline.in_database = 1  # the watchdog reaching the original end late: no cancel, no interruption
+            assert deadline.expire() is None and not deadline.cancelled
+            deadline.in_database = 0
+        with pytest.raises(RequestTimeout):  # spent again afterwards: the request goes no further
+            deadline.check()
+    finally:
+        current_deadline.reset(token)
+    fresh = Deadline(10)
+    token = current_deadline.set(fresh)
+    try:
+        with past_deadline(2.0):  # time left: nothing changes
+            assert fresh.remaining_s() > 9
+    finally:
+        current_deadline.reset(token)
 
 
 def test_a_writing_request_past_its_budget_writes_nothing(db_url, conn):
