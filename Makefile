@@ -9,6 +9,8 @@ PORT ?= $(or $(URBASIG_PORT),5000)
 WORKERS ?= $(or $(URBASIG_WORKERS),2)
 # gunicorn stops a worker after this; every request's time budget (URBASIG_BUDGET_*_S) ends before it.
 WORKER_TIMEOUT ?= $(or $(URBASIG_WORKER_TIMEOUT_S),30)
+# Links, e-mails and the session Origin check name the public address: by default the one `make run` serves.
+URBASIG_PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 
 .PHONY: run test stop setup sysdeps venv db lint unit bench clean-db
 
@@ -60,6 +62,9 @@ bench: db
 	$(BIN)/python bench/instruction.py
 	$(BIN)/python bench/ogc.py
 	$(BIN)/python bench/notes.py
+	$(BIN)/python bench/hostile.py
+	$(BIN)/python bench/audit_chain.py
+	$(BIN)/python bench/load.py
 
 clean-db: stop
 	rm -rf var/pg

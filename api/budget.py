@@ -2,7 +2,9 @@
 
 A request's `Deadline` (layers/db.py) is checked before each statement. When it passes, one watchdog thread per
 process stops the request: it cancels the statement running (the driver raises, DatabaseTimeout), or, when the
-request runs Python (geometry, PDF), raises RequestTimeout in the request's thread at its next bytecode. Either way
+request runs pure Python inside an `interruptible()` region (geometry, rules, PDF), raises RequestTimeout in the
+request's thread at its next bytecode; anywhere else it only marks the deadline spent, and the next statement,
+borrow or region raises. Either way
 the answer is a 503 with Retry-After, long before the HTTP server's worker timeout would kill the worker with
 every request it holds. One long call into C (a single GEOS operation) cannot be interrupted: the geometry
 limits bound those.
@@ -10,7 +12,6 @@ limits bound those.
 
 from __future__ import annotations
 
-import ctypes
 import heapq
 import itertools
 import logging
@@ -19,7 +20,6 @@ import time
 
 from flask import Flask, Response, current_app, g, request
 
-from gis.errors import RequestTimeout
 from layers.db import Deadline, current_deadline
 
 log = logging.getLogger(__name__)
@@ -39,19 +39,12 @@ def budget_s(settings: object, klass: str) -> float:
     return float(getattr(settings, f"budget_{klass}_s"))
 
 
-def _raise_in(thread_id: int, exc_type: type[BaseException] | None) -> None:
-    """Have `exc_type` raised in a thread at its next bytecode (None withdraws one not yet raised)."""
-    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id),
-                                               ctypes.py_object(exc_type) if exc_type else None)
-
-
 class Watchdog:
-    """One thread that stops the requests whose deadline has passed."""
+    """One thread that stops the requests whose deadline has passed (each Deadline decides how, see `expire`)."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._armed: dict[int, Deadline] = {}  # request thread id -> its deadline
-        self._raised: set[int] = set()  # threads given an exception not yet disarmed
         self._queue: list[tuple[float, int, int]] = []  # (deadline, order, thread id)
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
@@ -70,37 +63,36 @@ class Watchdog:
                 self._cond.notify()
 
     def disarm(self) -> None:
-        """Stop watching the calling thread (and withdraw an exception it has not received yet)."""
-        ident = threading.get_ident()
+        """Stop watching the calling thread."""
         with self._cond:
-            self._armed.pop(ident, None)
-            if ident in self._raised:
-                self._raised.discard(ident)
-                _raise_in(ident, None)
+            deadline = self._armed.pop(threading.get_ident(), None)
+        if deadline is not None:
+            deadline.finish()  # withdraws an exception not delivered yet
 
-    def _run(self) -> None:
+    def _due(self) -> list[Deadline]:
+        """Wait for the next deadlines to pass and take them from the queue."""
         with self._cond:
             while True:
                 now = time.monotonic()
+                due = []
                 while self._queue and self._queue[0][0] <= now:
                     at, _, ident = heapq.heappop(self._queue)
                     deadline = self._armed.get(ident)
                     if deadline is not None and deadline.at == at:
-                        self._stop(ident, deadline)
+                        due.append(deadline)
+                if due:
+                    return due
                 # at most 20 wake-ups a second: most entries are of requests already finished
                 wait = max(0.05, self._queue[0][0] - now) if self._queue else None
                 self._cond.wait(timeout=wait)
 
-    def _stop(self, ident: int, deadline: Deadline) -> None:
-        deadline.expired = True
-        if deadline.in_database:
-            conn = deadline.conn
-            if conn is not None:  # the statement running ends with QueryCanceled (DatabaseTimeout)
-                threading.Thread(target=_cancel, args=(conn,), daemon=True).start()
-            return  # otherwise the next statement (or the pool's wait, bounded by the budget) ends it
-        self._raised.add(ident)
-        _raise_in(ident, RequestTimeout)
-        log.warning("délai de %.1f s dépassé : requête interrompue", deadline.seconds)
+    def _run(self) -> None:
+        while True:
+            for deadline in self._due():  # outside the condition's lock: arm() never waits for a log handler
+                conn = deadline.expire()
+                if conn is not None:  # the statement running ends with QueryCanceled (DatabaseTimeout)
+                    threading.Thread(target=_cancel, args=(conn,), daemon=True).start()
+                log.warning("délai de %.1f s dépassé : requête arrêtée", deadline.seconds)
 
 
 def _cancel(conn: object) -> None:

@@ -67,8 +67,23 @@ def as_ours(exc: BaseException) -> UrbasigError:
         return exc
     if isinstance(exc, HTTPException):
         return _from_http(exc)
+    if isinstance(exc, UnicodeEncodeError) and _raised_by_driver(exc):
+        return InputError("caractère invalide dans la demande (caractère Unicode isolé, non codable en UTF-8)")
     return UrbasigError(f"erreur interne : l'incident est enregistré sous la référence {request_id()}, "
                         "réessayez plus tard ou signalez-la")
+
+
+def _raised_by_driver(exc: BaseException) -> bool:
+    """Whether `exc` was raised inside psycopg: encoding a text parameter for the database (the safety net).
+
+    Our readers refuse such texts first (gis/jsontext.py); one that slips through is the caller's, not a bug of
+    ours, but any other UnicodeEncodeError (writing a file, a log) stays a 500.
+    """
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    module = tb.tb_frame.f_globals.get("__name__", "") if tb is not None else ""
+    return module.split(".", 1)[0] in ("psycopg", "psycopg_binary", "psycopg_c")
 
 
 def _form() -> str:
@@ -88,6 +103,8 @@ def _log(exc: BaseException, error: UrbasigError) -> None:
     if error.status >= 500:
         original = exc.original_exception if isinstance(exc, InternalServerError) and exc.original_exception else exc
         log.error(line, *args, exc_info=(type(original), original, original.__traceback__))
+    elif isinstance(exc, UnicodeEncodeError):  # the safety net: a reader let this text through, say where
+        log.warning(line, *args, exc_info=(type(exc), exc, exc.__traceback__))
     else:
         log.info(line, *args)
 

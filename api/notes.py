@@ -10,6 +10,7 @@ from api.db import get_db
 from gis.errors import Forbidden, InputError
 from instruction.engine import Options
 from instruction.land import LandRequest
+from layers.db import interruptible
 from layers.ratelimit import hit
 from notes.indicative import DISCLAIMER, build, pdf, svg
 
@@ -65,7 +66,9 @@ def svg_base64(note) -> str:
     """The map extract as a base64 SVG image: its inline styles stay inside the image, out of the page's CSP."""
     import base64
 
-    return base64.b64encode(svg(note).encode()).decode()
+    with interruptible():
+        drawing = svg(note)
+    return base64.b64encode(drawing.encode()).decode()
 
 
 @notes.get("/indicative")
@@ -85,7 +88,8 @@ def indicative() -> Response:
     settings = current_app.config["URBASIG"]
     conn = get_db()
     hit(conn, "indicative", request.remote_addr or "inconnu", settings.indicative_per_minute)
-    note = build(conn, land, day, Options.from_settings(settings))
+    with interruptible():  # the instruction's geometry (its statements are never interrupted)
+        note = build(conn, land, day, Options.from_settings(settings))
     name = "note-indicative-" + ("-".join(note.result["land"]["refs"]) or "terrain").replace(" ", "").replace("/", "-")
     if fmt == "html":
         from instruction.summary import summary_text
@@ -93,5 +97,7 @@ def indicative() -> Response:
         return Response(render_template("notes/indicative.html", r=note.result, map_svg_b64=svg_base64(note),
                                         summary=summary_text(note.result).splitlines(), disclaimer=DISCLAIMER,
                                         issued_at=note.issued_at))
-    return Response(pdf(note), mimetype="application/pdf",
+    with interruptible():
+        document = pdf(note)
+    return Response(document, mimetype="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{name}.pdf"', "Cache-Control": "no-store"})

@@ -4,19 +4,41 @@ from __future__ import annotations
 
 import os
 
-from flask import Blueprint, Flask, current_app, jsonify, render_template, request
+from flask import Blueprint, Flask, current_app, jsonify, render_template, request, session
 
 from gis.errors import DatabaseUnavailable, UrbasigError
 from layers.db import health, pool_stats, pooled
 
 web = Blueprint("web", __name__)
 
+LOOPBACK = frozenset({"127.0.0.1", "::1"})
+STAFF_ROLES = frozenset({"instructor", "signatory", "admin"})
+
+
+def _may_see_details() -> bool:
+    """Whether the caller may see the pool and process state: the machine itself (loopback) or a staff account."""
+    if request.remote_addr in LOOPBACK:
+        return True
+    if not isinstance(session.get("sid"), str):
+        return False  # anonymous: no database round trip
+    from api.accounts import current_account
+
+    try:
+        account = current_account()
+    except UrbasigError:  # the database is down: the plain answer
+        return False
+    return bool(account) and account["role"] in STAFF_ROLES
+
 
 @web.get("/health")
 def health_view():
-    """Say whether the database answers, with the PostgreSQL and PostGIS versions (`?details`: the pool's counters)."""
+    """Say whether the database answers, with the PostgreSQL and PostGIS versions.
+
+    `?details` adds the pool's counters and the process id, for the machine itself (loopback) and staff only;
+    anyone else gets the plain answer.
+    """
     pool = current_app.extensions["urbasig.pool"]
-    details = {"pool": pool_stats(pool), "pid": os.getpid()} if "details" in request.args else {}
+    details = {"pool": pool_stats(pool), "pid": os.getpid()} if "details" in request.args and _may_see_details() else {}
     try:
         with pooled(pool, timeout=1, statement_timeout_s=2) as conn:
             versions = health(conn)

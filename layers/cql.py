@@ -6,7 +6,6 @@ a wrong type or an unsupported operator raises FilterError (400), never a databa
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ import shapely
 from psycopg import sql
 
 from gis.errors import InputError
+from gis.jsontext import check_tree, clean_text, parse_json
 from layers.features import Collection
 
 
@@ -136,19 +136,17 @@ _OBJECTS: tuple[tuple[str, Callable[[dict], object]], ...] = (
 )
 
 
-def _no_constant(name: str) -> None:
-    raise FilterError(f"filtre CQL2-JSON : « {name} » n'est pas un nombre JSON")
+def json_depth(max_depth: int) -> int:
+    """The JSON nesting allowed for a filter of `max_depth` levels."""
+    return 2 * max_depth + 6  # an operator is an object and its args list; MultiPolygon coordinates add four
 
 
 def from_json(node: object, max_depth: int = MAX_DEPTH) -> object:
     """Read a CQL2-JSON expression (JSON text or parsed) into the AST, at most `max_depth` levels deep."""
     if isinstance(node, str):
-        try:
-            node = json.loads(node, parse_constant=_no_constant)
-        except json.JSONDecodeError as exc:
-            raise FilterError(f"filtre CQL2-JSON illisible : {exc.msg} (position {exc.pos})") from None
-        except RecursionError:  # Python's json recurses once per level
-            raise FilterError(f"filtre CQL2-JSON trop imbriqué : {max_depth} niveaux au plus") from None
+        node = parse_json(node, json_depth(max_depth), "filtre CQL2-JSON", FilterError)
+    else:
+        check_tree(node, json_depth(max_depth), "filtre CQL2-JSON", FilterError)
     return _read(node, 1, max_depth)
 
 
@@ -188,6 +186,7 @@ class Translator:
             return sql.SQL(self.c.geom), "geometry"
         prop = self.c.prop(p.name)
         if prop is None or (prop.restricted and not self.partner):
+            clean_text(p.name, "propriété du filtre", FilterError)  # the message below repeats the name
             known = ", ".join(q.name for q in self.c.visible(self.partner))
             raise FilterError(f"propriété inconnue dans le filtre : « {p.name} » (propriétés : {known}, geometry)")
         return sql.SQL(prop.expr), prop.type
@@ -200,8 +199,8 @@ class Translator:
             raise FilterError("valeur simple attendue (texte, nombre, date)")
         if kind in ("number", "integer") and not _finite(v):
             raise FilterError(f"nombre attendu, reçu {v!r}"[:200])
-        if isinstance(v, str) and ("\x00" in v or len(v) > 1000):
-            raise FilterError("texte du filtre invalide (caractère nul ou plus de 1000 caractères)")
+        if isinstance(v, str) and len(clean_text(v, "texte du filtre", FilterError)) > 1000:
+            raise FilterError("texte du filtre trop long (1000 caractères au plus)")
         if kind == "string" and not isinstance(v, str):
             raise FilterError(f"texte attendu, reçu {v!r}")
         if kind == "boolean" and not isinstance(v, bool):

@@ -13,6 +13,7 @@ request waiting for a server that is not there; the pool's own reconnection brin
 from __future__ import annotations
 
 import contextvars
+import ctypes
 import logging
 import select
 import threading
@@ -122,20 +123,34 @@ def _translated(exc: psycopg.OperationalError) -> DatabaseUnavailable:
     return DatabaseUnavailable(UNREACHABLE)
 
 
+def _raise_in(thread_id: int, exc_type: type[BaseException] | None) -> None:
+    """Have `exc_type` raised in a thread at its next bytecode (None withdraws one not yet raised)."""
+    ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id),
+                                               ctypes.py_object(exc_type) if exc_type else None)
+
+
 class Deadline:
     """A request's time budget as the database layer sees it.
 
-    Checked before each statement (a safe point); `in_database` tells the watchdog that the request's thread is
-    inside the driver or the pool, where the way to stop it is to cancel the running statement (`conn`), not to
-    raise in the middle of the driver's protocol.
+    Checked before each statement (a safe point). When it passes, the watchdog calls `expire`: the request's thread
+    is interrupted (RequestTimeout raised asynchronously) only inside an `interruptible()` region of pure Python
+    work and outside the driver; inside the driver, the statement running (`conn`) is cancelled; anywhere else the
+    deadline is only marked expired and the next statement, borrow or region raises. Every change of where the
+    thread is, and the watchdog's decision, happen under `_lock`, so the decision never acts on a stale state.
     """
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.at = time.monotonic() + seconds
+        self.thread_id = threading.get_ident()
         self.conn: psycopg.Connection | None = None
         self.in_database = 0
+        self.interruptible = 0
         self.expired = False
+        self.cancelled = False  # a cancel was sent on `conn`: it may still hit a later statement
+        self._raised = False  # an exception was raised in the thread, maybe not delivered yet
+        self._done = False
+        self._lock = threading.Lock()
 
     def remaining_s(self) -> float:
         """Seconds left (negative once passed)."""
@@ -147,14 +162,57 @@ class Deadline:
             self.expired = True
             raise RequestTimeout
 
-    @contextmanager
-    def database(self) -> Iterator[None]:
-        """Mark a block spent in the driver or the pool."""
-        self.in_database += 1
-        try:
-            yield
-        finally:
+    def _withdraw(self) -> None:
+        """Withdraw an exception raised by the watchdog and not delivered yet (under `_lock`)."""
+        if self._raised:
+            self._raised = False
+            _raise_in(self.thread_id, None)
+
+    def enter_database(self, check: bool = True) -> None:
+        """Mark the thread inside the driver or the pool (never interrupted there); `check`: raise if spent."""
+        with self._lock:
+            self._withdraw()
+            if check and not self._done:
+                self.check()
+            self.in_database += 1
+
+    def leave_database(self) -> None:
+        """End a block marked by `enter_database`."""
+        with self._lock:
             self.in_database -= 1
+
+    def enter_interruptible(self) -> None:
+        """Mark the start of pure Python work that the watchdog may interrupt (raise if already spent)."""
+        with self._lock:
+            self.check()
+            self.interruptible += 1
+
+    def leave_interruptible(self) -> None:
+        """End an interruptible block (and withdraw an exception not delivered yet)."""
+        with self._lock:
+            self.interruptible -= 1
+            self._withdraw()
+
+    def finish(self) -> None:
+        """The request is over: the watchdog leaves this thread alone from now on."""
+        with self._lock:
+            self._done = True
+            self._withdraw()
+
+    def expire(self) -> psycopg.Connection | None:
+        """The watchdog's decision when the budget ends: interrupt, or the connection whose statement to cancel."""
+        with self._lock:
+            if self._done:
+                return None
+            self.expired = True
+            if self.interruptible and not self.in_database:
+                self._raised = True
+                _raise_in(self.thread_id, RequestTimeout)
+                return None
+            if self.in_database and self.conn is not None:
+                self.cancelled = True
+                return self.conn
+            return None  # the next statement, borrow or interruptible region raises
 
 
 # The deadline of the request being handled in this thread (None outside requests: CLI, jobs, tests).
@@ -162,14 +220,59 @@ current_deadline: contextvars.ContextVar[Deadline | None] = contextvars.ContextV
 
 
 @contextmanager
-def _in_database() -> Iterator[None]:
+def interruptible() -> Iterator[None]:
+    """Mark a block of pure Python work (geometry, rules, PDF) that the request's budget may interrupt.
+
+    Only there does the watchdog raise RequestTimeout in the request's thread: elsewhere (the driver, the pool,
+    logging's locks) an exception at an arbitrary bytecode could leave a lock held or a transaction half-entered.
+    Database calls inside the block suspend it. Leaving the block after the budget ended raises RequestTimeout.
+    """
     deadline = current_deadline.get()
     if deadline is None:
         yield
         return
-    with deadline.database():
-        deadline.check()
+    deadline.enter_interruptible()
+    try:
         yield
+    finally:
+        deadline.leave_interruptible()
+    deadline.check()
+
+
+@contextmanager
+def _in_database(check: bool = True) -> Iterator[None]:
+    deadline = current_deadline.get()
+    if deadline is None:
+        yield
+        return
+    deadline.enter_database(check)
+    try:
+        yield
+    finally:
+        deadline.leave_database()
+
+
+class GuardedTransaction(psycopg.Transaction):
+    """A transaction block whose BEGIN/SAVEPOINT and COMMIT/ROLLBACK run as database work (never interrupted)."""
+
+    def __enter__(self):  # noqa: D105
+        with _in_database():
+            return super().__enter__()
+
+    def __exit__(self, exc_type, exc_val, exc_tb):  # noqa: D105
+        with _in_database(check=False):
+            return super().__exit__(exc_type, exc_val, exc_tb)
+
+
+class GuardedConnection(psycopg.Connection):
+    """A connection whose `transaction()` blocks are GuardedTransaction (without pipeline mode, unused here)."""
+
+    @contextmanager
+    def transaction(self, savepoint_name: str | None = None,  # type: ignore[override]
+                    force_rollback: bool = False) -> Iterator[psycopg.Transaction]:
+        """Start a transaction block (a savepoint inside one), as psycopg's own."""
+        with GuardedTransaction(self, savepoint_name, force_rollback) as tx:
+            yield tx
 
 
 class TranslatingCursor(psycopg.Cursor):
@@ -193,7 +296,7 @@ class TranslatingCursor(psycopg.Cursor):
 def connect(url: str, autocommit: bool = False) -> psycopg.Connection:
     """Open one connection; an unreachable server becomes DatabaseUnavailable."""
     try:
-        return psycopg.connect(url, autocommit=autocommit, connect_timeout=10, application_name="urbasig",
+        return GuardedConnection.connect(url, autocommit=autocommit, connect_timeout=10, application_name="urbasig",
                                cursor_factory=TranslatingCursor)
     except psycopg.OperationalError as exc:
         raise _translated(exc) from exc
@@ -280,7 +383,7 @@ def make_pool(url: str, min_size: int, max_size: int, *, connect_timeout_s: int 
     """
     # autocommit: a read is one round trip, with no BEGIN/ROLLBACK around it; writing requests open one
     # transaction each (RequestConnection)
-    return Pool(url, min_size=min_size, max_size=max_size, open=False, name="urbasig",
+    return Pool(url, min_size=min_size, max_size=max_size, open=False, name="urbasig", connection_class=GuardedConnection,
                 reconnect_timeout=reconnect_timeout_s, breaker_open_s=breaker_open_s, outage_wait_s=outage_wait_s,
                 least_privilege=least_privilege,
                 kwargs={"application_name": "urbasig", "connect_timeout": connect_timeout_s, "autocommit": True,
@@ -468,13 +571,19 @@ class RequestConnection:
             self._tx.__enter__()
 
     def close(self) -> None:
-        """Roll back what was not committed and return the connection to the pool."""
+        """Roll back what was not committed and return the connection to the pool.
+
+        After a cancel sent by the watchdog, the connection is closed instead (the pool replaces it): the cancel
+        may arrive after its statement ended and would otherwise hit the next request's statement.
+        """
         tx, self._tx = self._tx, None
         if self.deadline is not None:
             self.deadline.conn = None
-            self.deadline.in_database += 1  # from here on, never interrupted: the connection must go back
+            self.deadline.enter_database(check=False)  # from here on, never interrupted: the connection must go back
         try:
-            if tx is not None and not self.conn.closed:
+            if self.deadline is not None and self.deadline.cancelled:
+                self.conn.close()  # the server rolls back what was not committed
+            elif tx is not None and not self.conn.closed:
                 tx.__exit__(psycopg.Rollback, psycopg.Rollback(tx), None)
         except psycopg.Error as exc:  # a broken connection: the pool discards it
             log.warning("rollback impossible, connexion perdue : %s", exc)

@@ -22,13 +22,6 @@ def add(conn: psycopg.Connection, scope: str, client: str, window: str = "minute
     return hits
 
 
-def count(conn: psycopg.Connection, scope: str, client: str, window: str = "minute") -> int:
-    """The events of `client` counted so far in the current window (0 when none)."""
-    row = conn.execute("SELECT hits FROM rate_limits WHERE scope = %s AND client = %s "
-                       "AND window_start = date_trunc(%s, now())", (scope, client[:100], window)).fetchone()
-    return row[0] if row else 0
-
-
 def hit(conn: psycopg.Connection, scope: str, client: str, per_minute: int) -> int:
     """Count one request of `client` in the current minute; raise TooManyRequests above the limit."""
     hits = add(conn, scope, client)

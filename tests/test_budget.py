@@ -11,7 +11,8 @@ from flask import jsonify
 from api.budget import request_class
 from api.db import get_db
 from app import create_app
-from gis.errors import ConfigError
+from gis.errors import ConfigError, RequestTimeout
+from layers.db import Deadline, RequestConnection, current_deadline, interruptible
 from layers.outbox import queue_mail
 from settings import Settings
 from tests.helpers import app_settings, count
@@ -34,9 +35,23 @@ def _python_then_database():
 
 def _spin():
     n, end = 0, time.monotonic() + 5
-    while time.monotonic() < end:  # pure Python far past the budget (a quadratic geometry loop, say)
-        n += 1
+    with interruptible():
+        while time.monotonic() < end:  # pure Python far past the budget (a quadratic geometry loop, say)
+            n += 1
     return jsonify({"n": n})
+
+
+def _transactions():
+    conn, end = get_db(), time.monotonic() + 5
+    while time.monotonic() < end:  # a GET's real BEGIN/COMMIT blocks, far past the budget, outside any region
+        with conn.transaction(), conn.transaction():  # BEGIN, then a savepoint
+            pass
+    return jsonify({"done": True})
+
+
+def _pid():
+    return jsonify({"pid": get_db().execute("SELECT pg_backend_pid()").fetchone()[0],
+                    "status": get_db().info.transaction_status.name})
 
 
 def _write_then_spin():
@@ -53,6 +68,8 @@ def _app(db_url, **budgets):
                                 ("/ogc/_t/sleep", _sleep_in_database, ["GET"]),
                                 ("/ogc/_t/python-then-sleep", _python_then_database, ["GET"]),
                                 ("/notes/_t/spin", _spin, ["GET"]),
+                                ("/ogc/_t/transactions", _transactions, ["GET"]),
+                                ("/ogc/_t/pid", _pid, ["GET"]),
                                 ("/notes/_t/write-then-spin", _write_then_spin, ["POST"])):
         app.add_url_rule(rule, rule, view, methods=methods)
     return app
@@ -114,6 +131,81 @@ def test_python_work_past_the_budget_is_interrupted_503_and_the_worker_goes_on(d
     assert client.get("/notes/_t/timeout").status_code == 200  # no late exception from the watchdog
     stats = app.extensions["urbasig.pool"].get_stats()
     assert stats["pool_size"] == stats["pool_available"]  # every connection given back
+
+
+def test_a_budget_spent_in_transaction_blocks_of_a_get_is_a_clean_503(db_url):
+    app = _app(db_url, budget_reads_s=0.2)
+    client = app.test_client()
+    for _ in range(5):  # an exception raised inside psycopg's BEGIN/COMMIT would be a 500, or a connection stuck
+        r = client.get("/ogc/_t/transactions")
+        assert r.status_code == 503 and r.headers["Retry-After"], r.get_data(as_text=True)
+        assert "temps de traitement" in r.get_json()["description"]
+        after = client.get("/ogc/_t/pid")
+        assert after.status_code == 200 and after.get_json()["status"] == "IDLE"  # no transaction left open
+    stats = app.extensions["urbasig.pool"].get_stats()
+    assert stats["pool_size"] == stats["pool_available"]
+
+
+def test_python_outside_an_interruptible_region_is_never_interrupted(db_url):
+    app = _app(db_url, budget_reads_s=0.3)
+    finished = []
+
+    def view():
+        end = time.monotonic() + 0.8
+        while time.monotonic() < end:  # not marked interruptible: the watchdog only marks the budget spent
+            pass
+        finished.append(True)
+        get_db().execute("SELECT 1")  # the next statement stops the request
+        return jsonify({})
+
+    app.add_url_rule("/ogc/_t/plain", "plain", view)
+    r = app.test_client().get("/ogc/_t/plain")
+    assert r.status_code == 503 and finished == [True]
+
+
+def test_an_interruptible_region_entered_after_the_budget_raises_at_once():
+    deadline = Deadline(0.0)
+    token = current_deadline.set(deadline)
+    try:
+        with pytest.raises(RequestTimeout), interruptible():
+            pytest.fail("the region must not start")
+    finally:
+        current_deadline.reset(token)
+
+
+def test_a_connection_whose_statement_was_cancelled_is_not_given_back(db_url):
+    app = _app(db_url, budget_reads_s=0.5)
+    cancelled = []
+
+    def view():
+        cancelled.append(get_db().execute("SELECT pg_backend_pid()").fetchone()[0])
+        get_db().execute("SELECT pg_sleep(10)")
+        return jsonify({})
+
+    app.add_url_rule("/ogc/_t/pid-then-sleep", "pid-then-sleep", view)
+    client = app.test_client()
+    assert client.get("/ogc/_t/pid-then-sleep").status_code == 503  # its statement cancelled
+    # a cancel arriving late would hit the next request's statement: that connection was closed, never reused
+    pids = {client.get("/ogc/_t/pid").get_json()["pid"] for _ in range(6)}
+    assert cancelled[0] not in pids
+
+
+def test_close_discards_the_connection_after_a_cancel(db_url):
+    app = _app(db_url)
+    pool = app.extensions["urbasig.pool"]
+    deadline = Deadline(10)
+    token = current_deadline.set(deadline)
+    try:
+        request_conn = RequestConnection(pool, write=False)
+        conn = request_conn.conn
+        deadline.in_database = 1  # as during a statement: the watchdog cancels it
+        assert deadline.expire() is conn and deadline.cancelled
+        deadline.in_database = 0
+        request_conn.close()
+    finally:
+        current_deadline.reset(token)
+    assert conn.closed
+    pool.close()
 
 
 def test_a_writing_request_past_its_budget_writes_nothing(db_url, conn):

@@ -165,3 +165,25 @@ def test_a_driver_error_in_an_ogc_query_is_a_400_without_its_text(live):
     assert r.json()["description"].startswith("requête inapplicable : une valeur du filtre") and r.headers["X-Request-Id"]
     for word in ("transform:", "PROJ", "latitude", "exceeded", "XX000", "psycopg"):
         assert word not in r.text
+
+
+def _driver_encoding():
+    get_db().execute("SELECT %s::text", ("\ud800",))  # a lone surrogate that slipped past every reader
+    return "jamais"
+
+
+def _our_encoding():
+    return "\ud800".encode()  # a bug of ours: not the driver's
+
+
+def test_a_text_the_driver_cannot_encode_is_a_400_and_other_encoding_errors_stay_500(db_url, caplog):
+    """The safety net of the boundary: psycopg encoding a parameter means the caller sent it; anything else is a bug."""
+    app = create_app(app_settings(db_url, pool_min=1, pool_max=2))
+    app.add_url_rule("/ogc/_test/driver-encoding", "driver_encoding", _driver_encoding)
+    app.add_url_rule("/_test/our-encoding", "our_encoding", _our_encoding)
+    client = app.test_client()
+    caplog.set_level(logging.INFO, logger="urbasig.http")
+    assert "caractère invalide" in _ogc(client.get("/ogc/_test/driver-encoding"), 400, "InvalidParameterValue")[
+        "description"]
+    _json(client.get("/_test/our-encoding"), 500, "erreur-interne")
+    assert any(rec.levelno == logging.WARNING and rec.exc_info for rec in caplog.records)  # the 400 keeps its trace

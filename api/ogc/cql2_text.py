@@ -10,6 +10,7 @@ import re
 
 import shapely
 
+from gis.jsontext import clean_text
 from layers.cql import MAX_DEPTH, FilterError, Geom, Interval, Op, Prop, _date, _finite
 
 TOKEN = re.compile(r"""
@@ -248,4 +249,5 @@ def parse_text(text: str, max_depth: int = MAX_DEPTH) -> object:
         raise FilterError("filtre vide")
     if len(text) > 20_000:
         raise FilterError("filtre trop long (20 000 caractères au plus ; envoyez les grandes géométries en POST)")
+    clean_text(text, "filtre CQL2", FilterError)  # its literals and names, and the excerpts quoted by its errors
     return Parser(text, max_depth).parse()

@@ -17,6 +17,7 @@ import psycopg
 from api.ogc.cql2_text import parse_text
 from gis.crs import API_CRS, CRS84_URI, SRID_DOMAINS, api_crs_uri
 from gis.errors import InputError, NotFound
+from gis.jsontext import parse_json
 from gis.landref import parse_land_ref
 from layers import cql
 from layers.features import COLLECTIONS, Collection, ItemsQuery, Prop, equals_sql, run_item, run_items
@@ -107,15 +108,15 @@ def encode_cursor(data: dict) -> str:
 
 
 def decode_cursor(token: str) -> dict:
-    """Read a page token."""
+    """Read a page token: strict JSON (gis/jsontext.py) in URL-safe base64, an object one level deep."""
     try:
         if len(token) > 200:
             raise ValueError
-        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        data = parse_json(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)), 1, "cursor")
         if not isinstance(data, dict):
             raise ValueError
         return data
-    except (ValueError, RecursionError):  # binascii.Error, UnicodeDecodeError and JSONDecodeError are ValueErrors
+    except (ValueError, InputError):  # binascii.Error is a ValueError
         raise OgcError("cursor invalide : suivez les liens next/prev de la réponse") from None
 
 
@@ -229,7 +230,7 @@ def _apply_paging(q: ItemsQuery, args: dict[str, str]) -> None:
                 or not 0 <= q.offset <= MAX_OFFSET or isinstance(q.after, bool)
                 or not (q.after is None or isinstance(q.after, key_type))
                 or (isinstance(q.after, int) and abs(q.after) >= 2**63)
-                or (isinstance(q.after, str) and (len(q.after) > 200 or "\x00" in q.after))):
+                or (isinstance(q.after, str) and len(q.after) > 200)):
             raise OgcError("cursor invalide : suivez les liens next/prev de la réponse")
     elif args.get("offset"):
         q.offset = _int(args.get("offset"), "offset", 0, 0)

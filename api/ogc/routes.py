@@ -11,6 +11,7 @@ from api.inputs import json_body
 from api.ogc import features, processes, tiles
 from api.ogc.meta import collection_doc, collections_doc, conformance_doc, landing_doc
 from gis.errors import Unauthorized
+from layers.db import interruptible
 
 ogc = Blueprint("ogc", __name__, url_prefix="/ogc")
 
@@ -171,7 +172,9 @@ def process_execution(pid: str) -> Response:
     body = json_body()
     settings = current_app.config["URBASIG"]
     options = Options.from_settings(settings)
-    result = processes.execute(get_db(), pid, body, options)
+    conn = get_db()  # outside the region: the connection is always given back
+    with interruptible():  # the checks' geometry and rules (their statements are never interrupted)
+        result = processes.execute(conn, pid, body, options)
     from instruction.findings import canonical_json
 
     return Response(canonical_json(result), mimetype="application/json")

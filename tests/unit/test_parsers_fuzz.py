@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.inputs import parse_json
 from api.ogc.cql2_text import parse_text
 from gis.errors import InputError
+from gis.jsontext import parse_json
 from gis.landref import parse_land_ref
 from instruction.land import parse_geometry, parse_point
 from layers import cql
