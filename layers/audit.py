@@ -1,6 +1,6 @@
 """The append-only audit trail: who did what, when, with the state before and after, chained by hash.
 
-The chain is computed by the database (migration 0018's triggers, at commit), so the server cannot forge it; this module
+The chain is computed by the database (migration 0017's triggers, at commit), so the server cannot forge it; this module
 walks it again to find an edited, deleted or truncated line.
 """
 
@@ -21,7 +21,7 @@ def audit(conn: psycopg.Connection, actor: str, action: str, entity: str, entity
 
 
 GENESIS = "0" * 64
-# The same canonical serialisation as the chaining trigger (migrations 0013, 0018), written here again on purpose:
+# The same canonical serialisation as the chaining trigger (migrations 0013, 0017), written here again on purpose:
 # verification does not trust a function stored in the database, which its owner could replace.
 _ROW_HASH = """encode(sha256(convert_to(jsonb_build_array(prev_hash, id::text,
     to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), actor, action, entity, entity_id,

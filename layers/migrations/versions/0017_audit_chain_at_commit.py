@@ -7,7 +7,7 @@ deferred constraint trigger, run at commit, takes the anchor's lock, gives the l
 commit order) and its hashes. Both run as the owner, so the server still cannot set the chain's columns, and
 the line cannot be changed afterwards (only its own chaining fills the three empty columns once).
 
-Revision ID: 0018
+Revision ID: 0017
 Revises: 0016
 Create Date: 2026-12-02
 """
@@ -16,7 +16,7 @@ from alembic import op
 
 from layers.roles import grants_sql
 
-revision = "0018"
+revision = "0017"
 down_revision = "0016"
 branch_labels = None
 depends_on = None
