@@ -40,7 +40,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     app.extensions["urbasig.pool"] = make_pool(
         app_database_url(settings), settings.pool_min, settings.pool_max,
         connect_timeout_s=settings.pool_connect_timeout_s, reconnect_timeout_s=settings.pool_reconnect_timeout_s,
-        breaker_open_s=settings.db_breaker_s, outage_wait_s=settings.db_outage_wait_s)
+        breaker_open_s=settings.db_breaker_s, outage_wait_s=settings.db_outage_wait_s, least_privilege=True)
     logging.basicConfig(level=settings.log_level)
     register_errors(app)
     from api.security import register_security

@@ -24,7 +24,7 @@ import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 from gis.errors import ConfigError, InputError, UrbasigError
 from layers.cluster import find_bindir
@@ -61,12 +61,19 @@ def material(var_dir: Path, secret_key_set: bool, signing_key: str, signing_cert
 
 
 def _libpq_env(url: str) -> tuple[list[str], dict[str, str]]:
-    """Connection options for pg_dump/pg_restore, the password in the environment (never on a command line)."""
+    """Connection options for pg_dump/pg_restore: the whole URL (its query too: ?host=/socket, ?sslmode=…) as
+    --dbname, the password moved to the environment (never on a command line)."""
     parts = urlsplit(url)
-    env = dict(os.environ, PGPASSWORD=unquote(parts.password or ""), PGCONNECT_TIMEOUT="10")
-    args = ["-h", parts.hostname or "127.0.0.1", "-p", str(parts.port or 5432), "-U", unquote(parts.username or ""),
-            "-d", parts.path.lstrip("/")]
-    return args, env
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    password = unquote(parts.password or "") or next((v for k, v in query if k == "password"), "")
+    netloc = parts.netloc.rpartition("@")[2]
+    if parts.username is not None:
+        netloc = f"{parts.username}@{netloc}"
+    bare = urlunsplit(parts._replace(netloc=netloc, query=urlencode([(k, v) for k, v in query if k != "password"])))
+    env = dict(os.environ, PGCONNECT_TIMEOUT="10")
+    if password:
+        env["PGPASSWORD"] = password
+    return [f"--dbname={bare}"], env
 
 
 def _run(cmd: list[str], env: dict[str, str], what: str) -> None:
@@ -79,57 +86,91 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _sha256_of(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
 def backup(owner_url: str, dest: Path, extra: Material, bindir: Path | None = None) -> dict:
-    """Write the archive `dest` (mode 600): the database dumped as the owner, the signing material, a manifest."""
+    """Write the archive `dest` (mode 600): the database dumped as the owner, the signing material, a manifest.
+
+    The manifest's audit head is read in the very snapshot pg_dump dumps (exported from a REPEATABLE READ
+    transaction kept open while it runs), so lines appended meanwhile are in neither.
+    """
     pg_dump = find_bindir(bindir) / "pg_dump"
-    with connect(owner_url) as conn:
-        revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-        server = conn.execute("SHOW server_version").fetchone()[0]
-        head = conn.execute("SELECT last_id, last_hash FROM audit_head").fetchone()
     args, env = _libpq_env(owner_url)
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="urbasig-backup-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="urbasig-backup-") as tmp, connect(owner_url) as conn:
         dump = Path(tmp) / DUMP
-        _run([str(pg_dump), "--format=custom", "--file", str(dump), *args], env, "pg_dump")
-        members = {DUMP: dump.read_bytes()} | {name: path.read_bytes() for name, path in extra.files.items()}
+        with conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            snapshot = conn.execute("SELECT pg_export_snapshot()").fetchone()[0]
+            revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+            server = conn.execute("SHOW server_version").fetchone()[0]
+            head = conn.execute("SELECT last_id, last_hash FROM audit_head").fetchone()
+            _run([str(pg_dump), "--format=custom", "--file", str(dump), f"--snapshot={snapshot}", *args], env,
+                 "pg_dump")
+        files = {DUMP: dump} | dict(extra.files)
         manifest = {"format": FORMAT, "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                     "revision": revision[0] if revision else None, "postgresql": server, "signing": extra.signing,
                     "audit_head": {"id": head[0], "sha256": head[1]} if head else None,
-                    "files": {name: _sha256(data) for name, data in members.items()}}
+                    "files": {name: _sha256_of(path) for name, path in files.items()}}
         partial = dest.with_name(dest.name + ".partiel")
         fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        now = int(datetime.now(UTC).timestamp())
         with os.fdopen(fd, "wb") as handle, tarfile.open(fileobj=handle, mode="w") as tar:
-            for name, data in [("manifest.json", json.dumps(manifest, indent=2).encode()), *members.items()]:
+            described = json.dumps(manifest, indent=2).encode()
+            info = tarfile.TarInfo("manifest.json")
+            info.size, info.mode, info.mtime = len(described), 0o600, now
+            tar.addfile(info, io.BytesIO(described))
+            for name, path in files.items():  # streamed from disk: the dump is never held in memory
                 info = tarfile.TarInfo(name)
-                info.size, info.mode, info.mtime = len(data), 0o600, int(datetime.now(UTC).timestamp())
-                tar.addfile(info, io.BytesIO(data))
+                info.size, info.mode, info.mtime = path.stat().st_size, 0o600, now
+                with open(path, "rb") as member:
+                    tar.addfile(info, member)
         partial.replace(dest)  # a backup cut short never looks like a whole one
     return manifest
 
 
-def read_archive(path: Path) -> tuple[dict, dict[str, bytes]]:
-    """The manifest and members of an archive, every member checked against its SHA-256."""
+def read_archive(path: Path, dump_to: Path) -> tuple[dict, dict[str, bytes]]:
+    """The manifest and members of an archive, every member checked against its SHA-256.
+
+    The dump is streamed to `dump_to` (never held in memory); the other, small members are returned.
+    """
+    members: dict[str, bytes] = {}
+    digests: dict[str, str] = {}
     try:
         with tarfile.open(path, mode="r:") as tar:
-            members = {}
-            for info in tar.getmembers():
+            for info in tar:
                 if not info.isfile() or info.name.startswith("/") or ".." in info.name.split("/"):
                     raise InputError(f"sauvegarde refusée : entrée inattendue « {info.name} »")
-                members[info.name] = tar.extractfile(info).read()  # type: ignore[union-attr]
+                source = tar.extractfile(info)
+                assert source is not None  # a regular file
+                if info.name == DUMP:
+                    digest = hashlib.sha256()
+                    with open(dump_to, "wb") as out:
+                        while chunk := source.read(1 << 20):
+                            digest.update(chunk)
+                            out.write(chunk)
+                    digests[DUMP] = digest.hexdigest()
+                else:
+                    members[info.name] = source.read()
+                    digests[info.name] = _sha256(members[info.name])
     except (tarfile.TarError, OSError) as exc:
         raise InputError(f"« {path} » n'est pas une sauvegarde urbasig lisible") from exc
     try:
         manifest = json.loads(members.pop("manifest.json"))
+        digests.pop("manifest.json")
     except (KeyError, ValueError) as exc:
         raise InputError("sauvegarde refusée : manifest.json absent ou illisible") from exc
     if manifest.get("format") != FORMAT:
         raise InputError(f"sauvegarde refusée : format {manifest.get('format')!r} inconnu (attendu {FORMAT})")
     expected = manifest.get("files", {})
-    if set(expected) != set(members) or DUMP not in members:
+    if set(expected) != set(digests) or DUMP not in digests:
         raise InputError("sauvegarde refusée : les fichiers ne correspondent pas au manifeste")
-    for name, data in members.items():
-        if _sha256(data) != expected[name]:
+    for name, digest in digests.items():
+        if digest != expected[name]:
             raise InputError(f"sauvegarde refusée : « {name} » est altéré (empreinte SHA-256 différente)")
     return manifest, members
 
@@ -141,24 +182,24 @@ def _placed(name: str, var_dir: Path) -> Path | None:
 
 def restore(archive: Path, owner_url: str, var_dir: Path, bindir: Path | None = None) -> dict:
     """Restore an archive into an empty database (created if missing), roles first, then var/'s files."""
-    manifest, members = read_archive(archive)
-    targets = {name: _placed(name, var_dir) for name in members if name != DUMP}
-    for name, target in targets.items():
-        if target is not None and target.exists() and target.read_bytes() != members[name]:
-            raise ConfigError(f"{target} existe déjà et diffère de la sauvegarde : déplacez-le avant de restaurer")
-    dbname = urlsplit(owner_url).path.lstrip("/")
-    ensure_database(with_dbname(owner_url, "postgres"), dbname)
-    with connect(owner_url, autocommit=True) as conn:
-        used = conn.execute("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                            "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S') AND NOT EXISTS "
-                            "(SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')").fetchone()[0]
-        if used:
-            raise InputError(f"la base « {dbname} » n'est pas vide ({used} objet(s)) : restaurez dans une base neuve")
-        ensure_roles(conn)  # cluster-wide: the dump's grants name them
-    args, env = _libpq_env(owner_url)
     with tempfile.TemporaryDirectory(prefix="urbasig-restore-") as tmp:
         dump = Path(tmp) / DUMP
-        dump.write_bytes(members[DUMP])
+        manifest, members = read_archive(archive, dump)
+        targets = {name: _placed(name, var_dir) for name in members}
+        for name, target in targets.items():
+            if target is not None and target.exists() and target.read_bytes() != members[name]:
+                raise ConfigError(f"{target} existe déjà et diffère de la sauvegarde : déplacez-le avant de restaurer")
+        dbname = urlsplit(owner_url).path.lstrip("/")
+        ensure_database(with_dbname(owner_url, "postgres"), dbname)
+        with connect(owner_url, autocommit=True) as conn:
+            used = conn.execute("SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                                "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S') AND NOT EXISTS "
+                                "(SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')").fetchone()[0]
+            if used:
+                raise InputError(f"la base « {dbname} » n'est pas vide ({used} objet(s)) : restaurez dans une base "
+                                 "neuve")
+            ensure_roles(conn)  # cluster-wide: the dump's grants name them
+        args, env = _libpq_env(owner_url)
         _run([str(find_bindir(bindir) / "pg_restore"), "--no-owner", "--exit-on-error", "--single-transaction",
               *args, str(dump)], env, "pg_restore")
     for name, target in targets.items():

@@ -378,24 +378,50 @@ class Pool(ConnectionPool):
     """The process's connection pool, with its circuit breaker and how long a request waits during an outage."""
 
     def __init__(self, *args: object, breaker_open_s: float = 1.0, outage_wait_s: float = 1.0,
-                 **kwargs: object) -> None:
+                 least_privilege: bool = False, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.breaker = Breaker(breaker_open_s)
         self.outage_wait_s = outage_wait_s
+        # the web server's pool: its role is checked once, at the first connection borrowed
+        self.role_unchecked = least_privilege
+
+
+# The web server's role may own nothing: not a superuser, neither the owner of a table nor a member of it.
+_ROLE_POWERS = """
+SELECT r.rolsuper, EXISTS (SELECT 1 FROM pg_class c WHERE c.relnamespace = 'public'::regnamespace
+                           AND c.relkind IN ('r', 'p') AND pg_has_role(current_user, c.relowner, 'MEMBER'))
+FROM pg_roles r WHERE r.rolname = current_user
+"""
+
+
+def check_least_privilege(conn: psycopg.Connection) -> None:
+    """Refuse a connection whose role is a superuser, owns the tables or is a member of their owner."""
+    row = conn.execute(_ROLE_POWERS).fetchone()
+    user = conn.info.user
+    if row is None or row[0]:
+        raise ConfigError(f"URBASIG_APP_DATABASE_URL se connecte avec le rôle « {user} », superutilisateur : le "
+                          "serveur web doit utiliser le rôle sans privilège urbasig_app (voir README, "
+                          "« Moindre privilège »)")
+    if row[1]:
+        raise ConfigError(f"URBASIG_APP_DATABASE_URL se connecte avec le rôle « {user} », propriétaire des tables "
+                          "ou membre de leur propriétaire : le serveur web doit utiliser le rôle urbasig_app "
+                          "(voir README, « Moindre privilège »)")
 
 
 def make_pool(url: str, min_size: int, max_size: int, *, connect_timeout_s: int = 2, reconnect_timeout_s: float = 0.5,
-              breaker_open_s: float = 1.0, outage_wait_s: float = 1.0) -> Pool:
+              breaker_open_s: float = 1.0, outage_wait_s: float = 1.0, least_privilege: bool = False) -> Pool:
     """A connection pool, opened lazily on first use so that nothing connects at import or app creation.
 
-    A short `connect_timeout` and `reconnect_timeout`: when the server is down, the pool soon gives up
-    reconnecting in the background and connects again on demand, at the next request that needs it, instead of
-    backing off for minutes (1, 2, 4… s) while the server is already back.
+    With `least_privilege` (the web server's pool), the first connection borrowed checks its role
+    (`check_least_privilege`). A short `connect_timeout` and `reconnect_timeout`: when the server is down, the
+    pool soon gives up reconnecting in the background and connects again on demand, at the next request that
+    needs it, instead of backing off for minutes (1, 2, 4… s) while the server is already back.
     """
     # autocommit: a read is one round trip, with no BEGIN/ROLLBACK around it; writing requests open one
     # transaction each (RequestConnection)
     return Pool(url, min_size=min_size, max_size=max_size, open=False, name="urbasig", connection_class=GuardedConnection,
                 reconnect_timeout=reconnect_timeout_s, breaker_open_s=breaker_open_s, outage_wait_s=outage_wait_s,
+                least_privilege=least_privilege,
                 kwargs={"application_name": "urbasig", "connect_timeout": connect_timeout_s, "autocommit": True,
                         "cursor_factory": TranslatingCursor})
 
@@ -495,6 +521,14 @@ def borrow(pool: ConnectionPool, timeout: float = 10.0, statement_timeout_s: flo
             breaker.trip()
         raise
     breaker.reset()
+    if isinstance(pool, Pool) and pool.role_unchecked:
+        try:
+            with _in_database():
+                check_least_privilege(conn)
+        except BaseException:
+            pool.putconn(conn)
+            raise
+        pool.role_unchecked = False
     return conn
 
 

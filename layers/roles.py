@@ -40,18 +40,49 @@ END $$;
 """
 
 
+_GRANT = re.compile(r"\s*([A-Za-z]+)\s*(?:\(([^()]*)\))?\s*(?:,|$)")
+
+
+def parse_privileges(wanted: str) -> dict[str, tuple[str, ...] | None]:
+    """"SELECT, UPDATE (a, b)" → {"SELECT": None, "UPDATE": ("a", "b")}: None = the whole table."""
+    parsed: dict[str, tuple[str, ...] | None] = {}
+    position, text = 0, wanted.strip()
+    while position < len(text):
+        match = _GRANT.match(text, position)
+        if not match or match.end() == position:
+            raise ValueError(f"privilèges illisibles : {wanted!r}")
+        name, columns = match.group(1).upper(), match.group(2)
+        if name not in _PRIVILEGES:
+            raise ValueError(f"privilège inattendu : {name!r} dans {wanted!r}")
+        if columns is None:
+            parsed[name] = None
+        else:
+            names = tuple(c.strip() for c in columns.split(","))
+            if not names or not all(_IDENTIFIER.match(c) for c in names):
+                raise ValueError(f"colonnes inattendues pour {name} : {columns!r}")
+            parsed[name] = names
+        position = match.end()
+    return parsed
+
+
 def grants_sql(privileges: dict[str, str]) -> str:
-    """SQL giving APP_ROLE exactly these privileges per table ("" = none), and USAGE on every sequence."""
+    """SQL giving APP_ROLE exactly these privileges per table ("" = none), and USAGE on every sequence.
+
+    A privilege may name columns, "UPDATE (verified_at, verify_code_hash)": only those columns get it.
+    """
     lines = []
     for table, wanted in privileges.items():
         if not _IDENTIFIER.match(table):
             raise ValueError(f"nom de table inattendu : {table!r}")
-        names = [p.strip().upper() for p in wanted.split(",") if p.strip()]
-        if set(names) - _PRIVILEGES:
-            raise ValueError(f"privilèges inattendus pour {table} : {wanted!r}")
+        parsed = parse_privileges(wanted)
+        # revoking on the table also revokes every column privilege of it
         lines.append(f"REVOKE ALL ON TABLE public.{table} FROM {APP_ROLE};")
-        if names:
-            lines.append(f"GRANT {', '.join(names)} ON TABLE public.{table} TO {APP_ROLE};")
+        whole = [name for name, columns in parsed.items() if columns is None]
+        if whole:
+            lines.append(f"GRANT {', '.join(whole)} ON TABLE public.{table} TO {APP_ROLE};")
+        for name, columns in parsed.items():
+            if columns is not None:
+                lines.append(f"GRANT {name} ({', '.join(columns)}) ON TABLE public.{table} TO {APP_ROLE};")
     body = "\n        ".join(lines)
     return f"""
 DO $$ BEGIN

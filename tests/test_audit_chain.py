@@ -112,7 +112,7 @@ def test_truncate_is_refused_even_to_the_owner_while_the_triggers_are_on(conn):
         conn.execute("TRUNCATE audit_log")
 
 
-def test_concurrent_writers_chain_in_id_order(db_url, conn):
+def test_concurrent_writers_chain_in_commit_order(db_url, conn):
     def write(k: int) -> None:
         with psycopg.connect(app_url(db_url)) as mine:
             for i in range(15):
@@ -141,6 +141,100 @@ def test_existing_lines_are_chained_by_the_migration(empty_db_url):
         audit(c, "après", "x", "e", "4", None, None)
         c.commit()
         assert verify_chain(c).ok and verify_chain(c).lines == 4
+
+
+def test_an_open_auditing_transaction_does_not_block_another_writer(db_url, conn):
+    with psycopg.connect(app_url(db_url)) as long_one, psycopg.connect(app_url(db_url)) as other:
+        audit(long_one, "signataire", "note.signee", "note_request", "NR-1", None, None)  # then renders a PDF…
+        other.execute("SET lock_timeout = '1s'")
+        audit(other, "rappel", "paiement.recu", "payment", "P-1", None, None)
+        other.commit()  # neither the insert nor the commit waits for the open transaction
+        long_one.commit()
+    rows = conn.execute("SELECT actor, id, seq FROM audit_log ORDER BY seq").fetchall()
+    assert [r[0] for r in rows] == ["rappel", "signataire"]  # chain order is commit order, not id order
+    assert rows[0][1] > rows[1][1]
+    report = verify_chain(conn)
+    assert report.ok and report.lines == 2, report.problems
+
+
+def test_writers_holding_their_transactions_open_still_chain(db_url, conn):
+    import random
+    import time
+
+    def write(k: int) -> None:
+        pace = random.Random(k)
+        with psycopg.connect(app_url(db_url)) as mine:
+            for i in range(8):
+                audit(mine, f"w{k}", "essai", "x", str(i), None, None)
+                audit(mine, f"w{k}", "essai", "x", f"{i}b", None, None)
+                time.sleep(pace.random() / 100)
+                mine.commit()
+
+    threads = [threading.Thread(target=write, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    report = verify_chain(conn)
+    assert report.ok and report.lines == 64, report.problems
+    assert conn.execute("SELECT count(*) FROM audit_log WHERE seq IS NULL OR hash IS NULL").fetchone()[0] == 0
+
+
+def test_a_line_appended_while_verifying_is_no_cut_tail(db_url, conn):
+    _lines(conn, 3)
+
+    def append() -> None:
+        with psycopg.connect(app_url(db_url)) as other:
+            audit(other, "pendant", "essai", "x", "1", None, None)
+            other.commit()
+
+    class Appending(psycopg.ServerCursor):
+        def execute(self, *args, **kwargs):
+            append()  # between the anchor and the walk
+            return super().execute(*args, **kwargs)
+
+    reading = psycopg.connect(db_url)
+    reading.server_cursor_factory = Appending
+    plain_execute = reading.execute
+
+    def execute(query, *args, **kwargs):
+        if "audit_head" in str(query):
+            append()  # between the walk and the anchor, whichever comes first
+        return plain_execute(query, *args, **kwargs)
+
+    reading.execute = execute  # type: ignore[method-assign]
+    try:
+        report = verify_chain(reading)
+    finally:
+        reading.close()
+    assert report.ok, report.problems
+    assert verify_chain(conn).ok and verify_chain(conn).lines == 5
+
+
+def test_lines_committed_without_their_chain_are_reported(conn):
+    _lines(conn, 2)
+    conn.execute("ALTER TABLE audit_log DISABLE TRIGGER audit_log_chain_at_commit")
+    audit(conn, "hors", "essai", "x", "1", None, None)
+    conn.execute("ALTER TABLE audit_log ENABLE TRIGGER audit_log_chain_at_commit")
+    conn.commit()
+    line = conn.execute("SELECT id FROM audit_log WHERE actor = 'hors'").fetchone()[0]
+    assert [pid for pid, _ in verify_chain(conn).problems] == [line]
+
+
+def test_lines_chained_at_insert_keep_their_hashes_and_get_their_place(empty_db_url):
+    migrate.upgrade(empty_db_url, "0016")  # 0013's chaining at insert
+    with psycopg.connect(empty_db_url) as c:
+        for i in range(3):
+            audit(c, "avant", "x", "e", str(i), None, {"i": i})
+        c.commit()
+        before = c.execute("SELECT id, prev_hash, hash FROM audit_log ORDER BY id").fetchall()
+    migrate.upgrade(empty_db_url)
+    with psycopg.connect(empty_db_url) as c:
+        assert c.execute("SELECT id, prev_hash, hash FROM audit_log ORDER BY seq").fetchall() == before
+        audit(c, "après", "x", "e", "4", None, None)
+        c.commit()
+        report = verify_chain(c)
+        assert report.ok and report.lines == 4, report.problems
 
 
 # ------------------------------------------------------------------- the command line's staff actions

@@ -142,3 +142,59 @@ def test_a_damaged_archive_is_refused_before_anything_is_written(db_url, conn, o
     not_a_backup = tmp_path / "x.tar"
     not_a_backup.write_bytes(b"rien")
     assert _cli(monkeypatch, other_cluster.url("abimee"), tmp_path / "v3", ["restore", str(not_a_backup)]).exit_code == 2
+
+
+def test_dump_options_keep_the_urls_query_and_keep_the_password_off_the_command_line():
+    from layers.backup import _libpq_env
+
+    args, environment = _libpq_env("postgresql://proprio:s%40cret@/urbasig?host=/run/postgresql&sslmode=require")
+    assert args == ["--dbname=postgresql://proprio@/urbasig?host=%2Frun%2Fpostgresql&sslmode=require"]
+    assert environment["PGPASSWORD"] == "s@cret" and "cret" not in " ".join(args)
+    args, environment = _libpq_env("postgresql://proprio@db.example:6432/urbasig?password=x&sslmode=verify-full")
+    assert args == ["--dbname=postgresql://proprio@db.example:6432/urbasig?sslmode=verify-full"]
+    assert environment["PGPASSWORD"] == "x"
+
+
+def test_the_manifests_audit_head_is_the_dumps_and_the_dump_is_streamed(db_url, conn, other_cluster, monkeypatch,
+                                                                          tmp_path):
+    from pathlib import Path as RealPath
+    from urllib.parse import urlsplit
+
+    from layers import backup as backups
+    from layers.audit import audit
+    from tests.helpers import app_url
+
+    for i in range(3):
+        audit(conn, "avant", "essai", "x", str(i), None, None)
+    conn.commit()
+    run = backups._run
+
+    def appending_run(cmd, environment, what):
+        if what == "pg_dump":  # a line committed after the manifest's head was read, before pg_dump starts
+            with psycopg.connect(app_url(db_url)) as other:
+                audit(other, "pendant", "essai", "x", "4", None, None)
+                other.commit()
+        return run(cmd, environment, what)
+
+    def no_whole_dump(path, *args, **kwargs):
+        assert RealPath(path).name != backups.DUMP, "the dump is read in memory"
+        return real_read(path, *args, **kwargs)
+
+    real_read, real_write = RealPath.read_bytes, RealPath.write_bytes
+    monkeypatch.setattr(backups, "_run", appending_run)
+    monkeypatch.setattr(RealPath, "read_bytes", no_whole_dump)
+    monkeypatch.setattr(RealPath, "write_bytes", lambda path, data: (
+        no_whole_dump(path), real_write(path, data))[1])
+    # host and port in the query string: the dump must connect with the URL as given
+    parts = urlsplit(db_url)
+    by_query = f"postgresql://{parts.username}:{parts.password}@/{parts.path.lstrip('/')}?host={parts.hostname}" \
+               f"&port={parts.port}"
+    archive = tmp_path / "s.tar"
+    manifest = backups.backup(by_query, archive, backups.Material({}, "dev-ca"))
+    target = other_cluster.url("instantane")
+    backups.restore(archive, target, tmp_path / "var")
+    with psycopg.connect(target) as there:
+        report = verify_chain(there)
+        assert report.ok and report.lines == 3, report.problems
+        assert manifest["audit_head"] == {"id": report.head_id, "sha256": report.head_hash}
+    assert verify_chain(conn).lines == 4  # the line written meanwhile is in the database, not in this backup

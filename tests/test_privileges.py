@@ -14,20 +14,26 @@ from app import create_app
 from layers import migrate
 from layers.audit import verify_chain
 from layers.db import borrow
-from layers.roles import APP_ROLE
+from layers.roles import APP_ROLE, parse_privileges
 from tests.helpers import app_settings, app_url
 
 ALL_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 
 
-def declared_grants() -> dict[str, set[str]]:
+def declared_privileges() -> dict[str, dict[str, tuple[str, ...] | None]]:
     """Every migration's APP_GRANTS, oldest first (a later migration may change an earlier decision)."""
     scripts = ScriptDirectory.from_config(migrate.alembic_config("postgresql://unused/unused"))
-    decided: dict[str, set[str]] = {}
+    decided: dict[str, dict[str, tuple[str, ...] | None]] = {}
     for revision in reversed(list(scripts.walk_revisions())):
         for table, privileges in getattr(revision.module, "APP_GRANTS", {}).items():
-            decided[table] = {p.strip().upper() for p in privileges.split(",") if p.strip()}
+            decided[table] = parse_privileges(privileges)
     return decided
+
+
+def declared_grants() -> dict[str, set[str]]:
+    """The privileges declared on whole tables (a privilege on some columns only is not one)."""
+    return {table: {p for p, columns in privileges.items() if columns is None}
+            for table, privileges in declared_privileges().items()}
 
 
 def _tables(conn) -> set[str]:
@@ -51,6 +57,17 @@ def test_the_app_role_has_exactly_the_declared_privileges(conn):
         held = {p for p in ALL_PRIVILEGES if conn.execute("SELECT has_table_privilege(%s, %s, %s)",
                                                           (APP_ROLE, f"public.{table}", p)).fetchone()[0]}
         assert held == wanted, table
+    # privileges on some columns only: exactly those columns (has_column_privilege is true for all columns of a
+    # table-level grant, so only the column-level ones are compared here)
+    for table, privileges in declared_privileges().items():
+        columns = [r[0] for r in conn.execute("SELECT attname FROM pg_attribute WHERE attrelid = %s::regclass "
+                                                "AND attnum > 0 AND NOT attisdropped", (f"public.{table}",))]
+        for privilege in ("SELECT", "INSERT", "UPDATE"):
+            if privileges.get(privilege, ()) is None:
+                continue
+            held_on = {c for c in columns if conn.execute("SELECT has_column_privilege(%s, %s, %s, %s)",
+                                                          (APP_ROLE, f"public.{table}", c, privilege)).fetchone()[0]}
+            assert held_on == set(privileges.get(privilege) or ()), (table, privilege)
     # sequences: USAGE (nextval for its inserts), nothing more
     rows = conn.execute("SELECT c.relname, has_sequence_privilege(%s, c.oid, 'USAGE'), "
                         "has_sequence_privilege(%s, c.oid, 'UPDATE') FROM pg_class c WHERE c.relkind = 'S' "
@@ -91,6 +108,14 @@ ATTEMPTS = [
     "INSERT INTO api_keys (name, key_hash) VALUES ('x', 'y')",
     "CREATE ROLE intrus",
     "CREATE OR REPLACE FUNCTION audit_log_chain() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
+    # no HTTP path reads the trail or the documents, updates a queued mail or an account's identity or role
+    "SELECT * FROM audit_log",
+    "SELECT id FROM note_documents",
+    "UPDATE outbox SET status = 'envoye'",
+    "UPDATE accounts SET role = 'admin'",
+    "UPDATE accounts SET password_hash = 'x'",
+    "ALTER TABLE audit_log DISABLE TRIGGER audit_log_chain_at_commit",
+    "SET CONSTRAINTS audit_log_chain_at_commit IMMEDIATE; UPDATE audit_log SET hash = NULL",
 ]
 
 
@@ -119,9 +144,26 @@ def test_the_app_appends_but_cannot_forge_the_chain(app_conn, conn):
     app_conn.execute("INSERT INTO audit_log (id, at, actor, action, entity, entity_id, prev_hash, hash) VALUES "
                      "(1, '2001-01-01', 'app', 'x', 'e', '1', 'faux', 'faux')")
     line = conn.execute("SELECT id, at > now() - interval '1 hour', prev_hash, hash FROM audit_log").fetchone()
-    assert line[1] and line[2] == "0" * 64 and line[3] != "faux"  # the trigger sets time and hashes
-    assert app_conn.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 1  # readable for a note's trail
+    assert line[1] and line[2] == "0" * 64 and line[3] != "faux"  # the triggers set time and hashes
     assert verify_chain(conn).ok
+
+
+def test_the_app_updates_only_the_verification_columns_of_an_account(app_conn, conn):
+    conn.execute("INSERT INTO accounts (email, full_name, password_hash) VALUES ('a@b.ma', 'A', 'h')")
+    conn.commit()
+    app_conn.execute("UPDATE accounts SET verified_at = now(), verify_token_hash = NULL, verify_code_hash = NULL, "
+                     "verify_code_failures = verify_code_failures + 1 WHERE email = 'a@b.ma'")
+    for column in ("email", "full_name", "password_hash", "role", "created_at"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            app_conn.execute(f"UPDATE accounts SET {column} = {column} WHERE email = 'a@b.ma'")
+
+
+def test_column_privileges_are_parsed_and_odd_ones_refused():
+    assert parse_privileges("SELECT, UPDATE (a, b_c)") == {"SELECT": None, "UPDATE": ("a", "b_c")}
+    assert parse_privileges("") == {}
+    for odd in ("TRUNCATE", "SELECT,,", "UPDATE (a; b)", "UPDATE ()"):
+        with pytest.raises(ValueError):
+            parse_privileges(odd)
 
 
 def test_a_server_without_its_own_role_refuses_to_start_as_the_owner(db_url):
@@ -176,3 +218,34 @@ def test_the_embedded_cluster_serves_as_the_app_role_with_its_password_in_var(mo
     finally:
         embedded_cluster(settings).destroy()
         shutil.rmtree(var, ignore_errors=True)
+
+
+def _borrowed_role_check(url: str, db_url: str) -> None:
+    app = create_app(app_settings(db_url, pool_min=1, pool_max=1).with_(app_database_url=url))
+    pool = app.extensions["urbasig.pool"]
+    try:
+        connection = borrow(pool)
+        pool.putconn(connection)
+    finally:
+        pool.close()
+
+
+def test_a_server_given_a_powerful_role_refuses_at_its_first_connection(db_url, conn):
+    from gis.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="superutilisateur"):
+        _borrowed_role_check(db_url, db_url)  # the tests' owner is the cluster's superuser
+    owner = conn.execute("SELECT tableowner FROM pg_tables WHERE tablename = 'audit_log'").fetchone()[0]
+    conn.execute("DROP ROLE IF EXISTS urbasig_test_member")
+    conn.execute("CREATE ROLE urbasig_test_member LOGIN PASSWORD 'membre' NOINHERIT")
+    conn.execute(f'GRANT "{owner}" TO urbasig_test_member')
+    conn.commit()
+    try:
+        member_url = app_url(db_url).replace(f"{APP_ROLE}:", "urbasig_test_member:").split("@")
+        member_url = member_url[0].rsplit(":", 1)[0] + ":membre@" + member_url[1]
+        with pytest.raises(ConfigError, match="membre de leur propriétaire"):
+            _borrowed_role_check(member_url, db_url)
+    finally:
+        conn.execute("DROP ROLE urbasig_test_member")
+        conn.commit()
+    _borrowed_role_check(app_url(db_url), db_url)  # the server's own role passes
