@@ -86,6 +86,9 @@ class Settings:
     tile_cache_max_mb: int = 256
     # Indicative notes: requests per client and minute (the public service answers ~300 notes a day).
     indicative_per_minute: int = 20
+    # Checks (permit, lots, licence) stored for reproducibility: anonymous calls per client and minute (a caller
+    # with a partner key is not limited), so anonymous traffic cannot grow check_results without bound.
+    checks_per_minute: int = 30
     # Official notes: fee, and the shared secret of the payment gateway (HMAC of orders and callbacks).
     note_fee_mad: str = "450.00"
     payment_secret: str = ""
@@ -183,7 +186,7 @@ class Settings:
     def _validate_bounds(self) -> None:
         """The limits of one request's work and of the tile cache."""
         for name in ("max_vertices", "max_request_vertices", "max_lots", "max_land_refs", "tile_cache_max_rows",
-                     "tile_cache_max_mb"):
+                     "tile_cache_max_mb", "checks_per_minute"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"URBASIG_{name.upper()} doit valoir au moins 1 (reçu {getattr(self, name)})")
         if self.max_request_vertices < self.max_vertices:

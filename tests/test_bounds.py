@@ -233,3 +233,25 @@ def test_the_cache_cap_counts_bytes_too(db_url, wconn):
         evicted = trim_cache(c, CacheCap(max_rows=1000, max_bytes=5000))
         left = [r[0] for r in c.execute("SELECT x FROM tile_cache ORDER BY x")]
     assert evicted == 6 and left == [6, 7, 8, 9]  # 90 % of 5,000 bytes: the four newest of 1,000 bytes
+
+
+def test_anonymous_checks_are_limited_per_client_and_a_partner_key_is_not(db_url, wconn):
+    from layers.apikeys import create_key
+
+    key = create_key(wconn, "plateforme des autorisations")
+    wconn.commit()
+    client = create_app(app_settings(db_url, pool_min=1, pool_max=2, checks_per_minute=3)).test_client()
+    body = {"inputs": {"land": {"refs": ["TF 10/T"]}, "project": {"use": "habitation"}}}
+    before = _stored(wconn)
+    answers = [client.post("/ogc/processes/permit-check/execution", json=body).status_code for _ in range(5)]
+    assert answers[:3] == [200, 200, 200] and answers[3:] == [429, 429], answers
+    assert _stored(wconn) == before + 3  # a refused call stores nothing
+    refused = client.post("/ogc/processes/lot-check/execution", json=body)  # one count for every stored check
+    assert refused.status_code == 429 and "minute" in refused.get_json()["description"]
+    partner = [client.post("/ogc/processes/permit-check/execution", json=body, headers={"X-API-Key": key})
+               for _ in range(3)]
+    assert [r.status_code for r in partner] == [200, 200, 200]
+    assert _stored(wconn) == before + 6
+    # the instruction stores nothing and is not counted here
+    assert client.post("/ogc/processes/instruction/execution",
+                       json={"inputs": {"land": {"refs": ["TF 10/T"]}}}).status_code == 200

@@ -16,6 +16,10 @@ from layers.db import interruptible
 ogc = Blueprint("ogc", __name__, url_prefix="/ogc")
 
 
+# The processes whose every call is stored with its result (layers/checks.py store_check).
+STORED_CHECKS = frozenset({"permit-check", "lot-check", "licence-check"})
+
+
 def _base() -> str:
     return current_app.config["URBASIG"].public_base + "/ogc"  # never the request's Host (api/security.py)
 
@@ -173,6 +177,10 @@ def process_execution(pid: str) -> Response:
     settings = current_app.config["URBASIG"]
     options = Options.from_settings(settings)
     conn = get_db()  # outside the region: the connection is always given back
+    if pid in STORED_CHECKS and not _partner():  # each check is kept (check_results): bound the anonymous ones
+        from layers.ratelimit import hit
+
+        hit(conn, "verification", request.remote_addr or "inconnu", settings.checks_per_minute)
     with interruptible():  # the checks' geometry and rules (their statements are never interrupted)
         result = processes.execute(conn, pid, body, options)
     from instruction.findings import canonical_json
