@@ -18,7 +18,6 @@ import json
 import math
 import os
 import random
-import signal
 import subprocess
 import sys
 import tempfile
@@ -28,21 +27,13 @@ from pathlib import Path
 from urllib.parse import quote
 
 import psycopg
-from _common import app_role_url, scratch_db, table
+from _common import app_role_url, free_port, scratch_db, stop_group, table
 
 from layers.sample import load_sample
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG = tempfile.gettempdir() + "/urbasig-bench-load-gunicorn.log"
 MIX = (("items", 30), ("tile", 30), ("item", 25), ("instruction", 10), ("note", 5))  # endpoint, weight
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
@@ -228,11 +219,7 @@ def main(n_parcels: int, seconds: float, levels: list[int]) -> None:
                 report(concurrency, result, watch)
             print(f"\njournal du serveur : {LOG}")
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+            stop_group(proc)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ import math
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from urllib.parse import urlsplit
 
 import psycopg
 import requests
-from _common import app_role_url, scratch_db, table
+from _common import app_role_url, free_port, scratch_db, stop_group, table
 
 from api.ogc.features import encode_cursor
 from layers.sample import load_sample
@@ -60,14 +59,6 @@ def ensure_tools() -> None:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "pygeoapi==0.21.0", "gunicorn", "psycopg2-binary",
                         "geoalchemy2", "sqlalchemy"], check=True)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait(url: str, proc: subprocess.Popen, seconds: float = 90) -> None:
@@ -238,12 +229,7 @@ def _measure(name: str, spec: dict, seconds: int, workdir: Path, labels: dict[st
     except Exception as exc:
         print(f"  {name} : mesure interrompue ({exc})", flush=True)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=15)
+        stop_group(proc)
 
 
 def main(n: int, seconds: int) -> None:
