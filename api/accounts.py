@@ -62,13 +62,13 @@ def _address() -> str:
     return request.remote_addr or "inconnue"
 
 
-# Longest accepted value of each text field of the account forms (a longer one is a 400, never stored).
-_MAX_LEN = {"email": 320, "full_name": 200, "password": 1024, "code": 64}
-
-
 def _text(body: dict, name: str) -> str:
-    """A text field of the JSON body ("" when absent), typed and bounded (400 in French otherwise)."""
-    return field(body, name, str, default="", max_len=_MAX_LEN[name])
+    """A text field of the JSON body ("" when absent), typed (400 in French otherwise).
+
+    Its length and characters are checked by layers/accounts.py `text`, the one bound of each account field,
+    whoever calls (these views or the CLI).
+    """
+    return field(body, name, str, default="")
 
 
 @accounts.post("/accounts")

@@ -105,7 +105,7 @@ def create_account(conn: psycopg.Connection, email: str, full_name: str, passwor
     email = normalized_email(email)
     if not EMAIL.fullmatch(email):
         raise InputError("adresse électronique invalide")
-    full_name, password = text(full_name, "nom complet"), text(password, "mot de passe", 1024)
+    full_name, password = text(full_name, "nom complet", 200), text(password, "mot de passe", 1024)
     if not full_name.strip():
         raise InputError("nom complet obligatoire")
     check_new_password(password, email)
