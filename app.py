@@ -36,7 +36,6 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     app.config["URBASIG"] = settings
     app.config["MAX_CONTENT_LENGTH"] = 5 * 1024 * 1024  # geometries come in POST bodies; larger is a 413
     app.config["SECRET_KEY"] = settings.secret_key or _persistent_secret(settings.var_dir)
-    app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
     app.extensions["urbasig.pool"] = make_pool(
         app_database_url(settings), settings.pool_min, settings.pool_max,
         connect_timeout_s=settings.pool_connect_timeout_s, reconnect_timeout_s=settings.pool_reconnect_timeout_s,
