@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields, replace
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -207,7 +208,7 @@ class Settings:
         """Whether the service is published over https (Secure cookies, HSTS)."""
         return self.public_url.lower().startswith("https://")
 
-    @property
+    @cached_property
     def host_names(self) -> frozenset[str]:
         """Every Host name the server answers: the public URL's and URBASIG_ALLOWED_HOSTS."""
         extra = {h.strip().lower().strip("[]") for h in self.allowed_hosts.split(",") if h.strip()}
