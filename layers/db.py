@@ -49,10 +49,15 @@ def database_url(settings: Settings) -> str:
     """The URL of the application database: URBASIG_DATABASE_URL, or the embedded cluster's."""
     if settings.database_url:
         return settings.database_url
+    return _initialized_cluster(settings).url(DBNAME)
+
+
+def _initialized_cluster(settings: Settings) -> Cluster:
+    """The embedded cluster, which must exist already (the server and the CLI never create it implicitly)."""
     cluster = embedded_cluster(settings)
     if not cluster.initialized:
         raise DatabaseUnavailable("la base intégrée n'existe pas encore : lancez `make run` ou `urbasig db start`")
-    return cluster.url(DBNAME)
+    return cluster
 
 
 def app_database_url(settings: Settings) -> str:
@@ -65,9 +70,7 @@ def app_database_url(settings: Settings) -> str:
         raise ConfigError("URBASIG_APP_DATABASE_URL manque : le serveur web ne se connecte pas avec le compte "
                           "propriétaire (URBASIG_DATABASE_URL) ; donnez l'URL du rôle urbasig_app "
                           "(voir README, « Moindre privilège »)")
-    cluster = embedded_cluster(settings)
-    if not cluster.initialized:
-        raise DatabaseUnavailable("la base intégrée n'existe pas encore : lancez `make run` ou `urbasig db start`")
+    cluster = _initialized_cluster(settings)
     return app_url(cluster.url(DBNAME), cluster.app_password())
 
 
