@@ -15,6 +15,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from gis.errors import InputError, PayloadTooLarge
+from gis.jsontext import clean_text
 from instruction.engine import DEFAULT_OPTIONS, Options, instruct
 from instruction.land import LandRequest, core_geojson, parse_geometry, parse_point, too_many_vertices
 from instruction.licence import activity_of, distance_rule, public_domain_rule, zone_compatibility
@@ -34,9 +35,7 @@ def _text(value: object, what: str) -> str:
     text = value if isinstance(value, str) else str(value)
     if len(text) > MAX_TEXT:
         raise InputError(f"{what} : {len(text)} caractères, {MAX_TEXT} au plus")
-    if "\x00" in text:
-        raise InputError(f"{what} : caractère nul interdit")
-    return text
+    return clean_text(text, what)  # no NUL character, no lone surrogate (the database could not store them)
 
 
 class _Budget:

@@ -14,6 +14,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from gis.errors import Conflict, Forbidden, InputError, NotFound, TooManyRequests, Unauthorized
+from gis.jsontext import clean_text
 from layers import ratelimit, sessions
 from layers.audit import audit
 
@@ -81,9 +82,9 @@ def text(value: object, what: str, max_chars: int = 254) -> str:
         return ""
     if not isinstance(value, str):
         raise InputError(f"{what} : du texte est attendu")
-    if "\x00" in value or len(value) > max_chars:
-        raise InputError(f"{what} : caractère nul interdit, {max_chars} caractères au plus")
-    return value
+    if len(value) > max_chars:
+        raise InputError(f"{what} : {max_chars} caractères au plus")
+    return clean_text(value, what)  # no NUL character, no lone surrogate
 
 
 def normalized_email(email: object) -> str:
