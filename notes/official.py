@@ -151,15 +151,14 @@ def review(conn: psycopg.Connection, number: str, instructor: dict, accept: bool
 def resubmit(conn: psycopg.Connection, number: str, applicant: dict, documents: list[tuple[str, bytes]],
              options: Options) -> str:
     """The applicant resubmits a returned request (with more documents): already paid, it is instructed again."""
-    owner_or_staff(applicant, note_requests.summary(conn, number)["applicant_id"],
-                   note_requests.UNKNOWN.format(number=number))
+    summary = note_requests.summary(conn, number)  # its titles do not change with a resubmission
+    owner_or_staff(applicant, summary["applicant_id"], note_requests.UNKNOWN.format(number=number))
     kinds = [(name, document_type(name, data), data) for name, data in documents]
     with conn.transaction():
         note_requests.transition(conn, number, "payee", applicant["email"], only_from=frozenset({"retournee"}),
                                  return_reason=None)
         note_requests.add_documents(conn, number, kinds)
-    refs = note_requests.summary(conn, number)["refs"]
-    return "payee" if _instruct(conn, number, refs, options) else "instruite"
+    return "payee" if _instruct(conn, number, summary["refs"], options) else "instruite"
 
 
 def reinstruct(conn: psycopg.Connection, number: str, staff: dict, options: Options,
