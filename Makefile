@@ -12,7 +12,7 @@ WORKER_TIMEOUT ?= $(or $(URBASIG_WORKER_TIMEOUT_S),30)
 # Links, e-mails and the session Origin check name the public address: by default the one `make run` serves.
 URBASIG_PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: run test stop setup sysdeps venv db lint unit bench clean-db
+.PHONY: run test stop setup sysdeps venv assets db lint unit bench clean-db
 
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,10 +22,17 @@ $(BIN)/.installed: pyproject.toml
 
 venv: $(BIN)/.installed
 
+# The browser libraries (MapLibre GL JS, fonts) exactly as package-lock.json pins them, from the npm registry.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+assets: node_modules/.installed
+
 sysdeps:
 	@./scripts/system-deps.sh
 
-setup: sysdeps venv
+setup: sysdeps venv assets
 
 # Start (or reuse) the database, migrate, load the sample territory on first start only.
 db: setup

@@ -50,6 +50,11 @@ def create_app(config: Settings | dict | None = None) -> Flask:
 
     register_inputs(app)  # before any view: NUL characters, malformed or too deep JSON bodies (400)
     request_db.init_app(app)
+    from api.assets import register_assets
+    from api.i18n import register_i18n
+
+    register_i18n(app)
+    register_assets(app)
     register_web(app)
     from api.ogc.openapi import build_openapi
     from api.ogc.routes import ogc

@@ -123,6 +123,9 @@ class Settings:
     signin_per_address_hour: int = 30
     registrations_per_address_hour: int = 10
     verify_code_attempts: int = 5
+    # The browser libraries (MapLibre GL JS, the fonts) installed by `npm ci` from package-lock.json, served by
+    # the app under /vendor/ (no CDN): node_modules/ of the checkout by default.
+    node_modules: Path = field(default_factory=lambda: Path.cwd() / "node_modules")
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod

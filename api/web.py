@@ -50,8 +50,11 @@ def health_view():
 
 @web.get("/")
 def home():
-    """Placeholder home page (the web map has its own issue)."""
-    return render_template("home.html")
+    """The public map."""
+    import json
+
+    config = {"center": [-7.70408, 33.47208], "zoom": 15}
+    return render_template("map.html", config_json=json.dumps(config).replace("<", "\\u003c"))
 
 
 def register_web(app: Flask) -> None:

@@ -11,6 +11,8 @@ fi
 command -v ogr2ogr >/dev/null 2>&1 || missing+=(gdal-bin)
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
 command -v pdftotext >/dev/null 2>&1 || missing+=(poppler-utils)  # tests read the notes' PDF text
+command -v npm >/dev/null 2>&1 || missing+=(npm)  # npm ci: the browser libraries (package-lock.json)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)  # the browser tests (Playwright drives it)
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "urbasig: installation des paquets système manquants : ${missing[*]}" >&2
 SUDO=""

@@ -168,7 +168,7 @@ def test_the_installed_package_runs_its_cli_migrates_and_serves_outside_the_chec
                 time.sleep(0.2)
         assert health.status_code == 200 and health.json()["database"] == "joignable"
         home = requests.get(f"{base}/", timeout=10)
-        assert home.status_code == 200 and "<h1>urbasig</h1>" in home.text
+        assert home.status_code == 200 and "urbasig</h1>" in home.text
         for path in ("/verify", "/ogc/?f=html", "/ogc/collections?f=html", "/ogc/collections/parcels/items?f=html"):
             page = requests.get(base + path, timeout=10)
             assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html"), path

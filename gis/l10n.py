@@ -1,0 +1,63 @@
+"""Numbers, areas, lengths and dates as a person reads them, in French or Arabic (pure: no clock, no locale).
+
+French: « 1 234,56 m² », « 1er décembre 2026 », « 1er décembre 2026 à 14 h 05 ». Arabic as written in
+Morocco (CLDR ar-MA): Western digits, decimal comma, dot between thousands, Moroccan month names
+(« 1 دجنبر 2026 »). Separators are no-break spaces (U+00A0), which every PDF font has.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+LANGS = ("fr", "ar")
+NBSP = "\u00a0"
+_SEPARATORS = {"fr": (",", NBSP), "ar": (",", ".")}
+_MONTHS = {
+    "fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+           "novembre", "décembre"),
+    "ar": ("يناير", "فبراير", "مارس", "أبريل", "ماي", "يونيو", "يوليوز", "غشت", "شتنبر", "أكتوبر", "نونبر", "دجنبر"),
+}
+
+
+def check_lang(lang: str) -> str:
+    """`lang` when it is one of LANGS; else ValueError (callers choose the language, never guess here)."""
+    if lang not in LANGS:
+        raise ValueError(f"langue inconnue : {lang!r} (langues : {', '.join(LANGS)})")
+    return lang
+
+
+def number(value: float | int, lang: str = "fr", decimals: int = 2) -> str:
+    """A number with the language's separators: 1234.5 → « 1 234,50 » (fr), « 1.234,50 » (ar)."""
+    decimal_sep, group_sep = _SEPARATORS[check_lang(lang)]
+    text = f"{value:,.{decimals}f}"  # 1,234.50
+    return text.replace(",", "\x00").replace(".", decimal_sep).replace("\x00", group_sep)
+
+
+def area(m2: float, lang: str = "fr", decimals: int = 2) -> str:
+    """An area in square metres: « 1 234,56 m² » (the unit is the same in Arabic plans: م² is rarer)."""
+    return f"{number(m2, lang, decimals)}{NBSP}m²"
+
+
+def length(m: float, lang: str = "fr", decimals: int = 2) -> str:
+    """A length in metres: « 12,50 m »."""
+    return f"{number(m, lang, decimals)}{NBSP}m"
+
+
+def percent(value: float, lang: str = "fr", decimals: int = 1) -> str:
+    """A share in per cent: « 12,5 % »."""
+    return f"{number(value, lang, decimals)}{NBSP}%"
+
+
+def long_date(day: date, lang: str = "fr") -> str:
+    """« 1er décembre 2026 » (fr), « 1 دجنبر 2026 » (ar)."""
+    month = _MONTHS[check_lang(lang)][day.month - 1]
+    first = "1er" if lang == "fr" and day.day == 1 else str(day.day)
+    return f"{first} {month} {day.year}"
+
+
+def long_datetime(moment: datetime, lang: str = "fr") -> str:
+    """« 1er décembre 2026 à 14 h 05 » (fr), « 1 دجنبر 2026 على الساعة 14:05 » (ar), in the moment's own zone."""
+    day = long_date(moment.date(), lang)
+    if lang == "fr":
+        return f"{day} à {moment.hour}{NBSP}h{NBSP}{moment.minute:02d}"
+    return f"{day} على الساعة {moment.hour:02d}:{moment.minute:02d}"
