@@ -51,10 +51,19 @@ def health_view():
 @web.get("/")
 def home():
     """The public map."""
-    import json
+    from api.i18n import catalogue, current_lang
 
     config = {"center": [-7.70408, 33.47208], "zoom": 15}
-    return render_template("map.html", config_json=json.dumps(config).replace("<", "\\u003c"))
+    page_messages = {key: text for key, text in catalogue()[current_lang()].items()
+                     if key.startswith(("site.", "map.", "panel.", "planner.", "search."))}
+    return render_template("map.html", config_json=_script_json(config), messages_json=_script_json(page_messages))
+
+
+def _script_json(value: object) -> str:
+    """JSON for a <script type="application/json"> block: « < » escaped, so no text can close the block."""
+    import json
+
+    return json.dumps(value, ensure_ascii=False).replace("<", "\\u003c")
 
 
 def register_web(app: Flask) -> None:

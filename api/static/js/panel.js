@@ -1,0 +1,1 @@
+// The land panel: fetches /carte/terrain fragments (filled by the panel work).

@@ -1,0 +1,1 @@
+// The planner tools: draw, drop a file, measure, print (filled by the planner work).

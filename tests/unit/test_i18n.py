@@ -1,0 +1,31 @@
+"""The message catalogue (every key in French and Arabic, once) and the number and date formats."""
+
+from datetime import date, datetime
+
+import pytest
+
+from api.i18n import catalogue, translate
+from gis import l10n
+
+
+def test_every_message_has_both_languages_and_arabic_is_arabic():
+    messages = catalogue()
+    assert set(messages["fr"]) == set(messages["ar"]) and messages["fr"]
+    assert any("\u0600" <= ch <= "\u06ff" for ch in messages["ar"]["site.tagline"])
+
+
+def test_placeholders_are_filled():
+    assert translate("site.name", "ar") == "urbasig"
+    with pytest.raises(KeyError):
+        translate("no.such.key", "fr")
+
+
+def test_numbers_dates_per_language():
+    assert l10n.area(1234.561, "fr") == "1\u00a0234,56\u00a0m²"
+    assert l10n.number(1234567.5, "ar", 1) == "1.234.567,5"
+    assert l10n.percent(12.345, "fr") == "12,3\u00a0%"
+    assert l10n.long_date(date(2026, 12, 1), "fr") == "1er décembre 2026"
+    assert l10n.long_date(date(2026, 8, 15), "ar") == "15 غشت 2026"
+    assert l10n.long_datetime(datetime(2026, 12, 1, 14, 5), "fr") == "1er décembre 2026 à 14\u00a0h\u00a005"
+    with pytest.raises(ValueError):
+        l10n.number(1, "en")
