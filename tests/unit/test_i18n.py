@@ -29,3 +29,17 @@ def test_numbers_dates_per_language():
     assert l10n.long_datetime(datetime(2026, 12, 1, 14, 5), "fr") == "1er décembre 2026 à 14\u00a0h\u00a005"
     with pytest.raises(ValueError):
         l10n.number(1, "en")
+
+
+def test_vocabulary_covers_every_code_in_both_languages():
+    from instruction import vocabulary
+    from instruction.findings import PRESCRIPTION_KINDS
+    from layers.plan_terms import PLAN_KINDS, PLAN_STATUSES
+
+    assert set(vocabulary.PRESCRIPTIONS) == set(PRESCRIPTION_KINDS)
+    assert set(vocabulary.STATUSES) == set(PLAN_STATUSES) and set(vocabulary.PLAN_KIND_LABELS) == set(PLAN_KINDS)
+    for table in vocabulary.TABLES.values():
+        for texts in table.values():
+            assert texts["fr"] and any("\u0600" <= ch <= "\u06ff" for ch in texts["ar"])
+    assert vocabulary.label("status", "enquete_publique", "ar") == "في طور البحث العلني"
+    assert vocabulary.label("prescription", "xyz", "fr") == "autre : xyz"
