@@ -25,7 +25,7 @@ from gis.errors import InputError, MethodNotAllowed, NotFound, PayloadTooLarge, 
 
 log = logging.getLogger("urbasig.http")
 
-JSON_APIS = ("/health", "/notes/accounts", "/notes/session", "/notes/payments", "/notes/requests")
+JSON_APIS = ("/health", "/notes/accounts", "/notes/session", "/notes/payments", "/notes/requests", "/api/")
 OGC_CODES = {400: "InvalidParameterValue", 401: "Unauthorized", 404: "NotFound", 405: "MethodNotAllowed",
              413: "PayloadTooLarge", 500: "ServerError", 503: "ServiceUnavailable"}
 TITLES = {400: "Demande incorrecte", 401: "Connexion nécessaire", 403: "Accès refusé", 404: "Page introuvable",
