@@ -171,7 +171,7 @@ def _result(hit: dict, understood: Understood, lang: str) -> dict:
 
 
 def _commune_detail(hit: dict, lang: str) -> str:
-    kind = translate(f"search.result.{hit['kind']}", lang)
+    kind = translate(f"search.result.{hit['commune_kind']}", lang)
     prefecture = translate(f"search.result.{'province' if hit['prefecture_kind'] == 'province' else 'prefecture'}",
                            lang, name=hit["prefecture"])
     return _joined(kind, prefecture)

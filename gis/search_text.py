@@ -42,7 +42,7 @@ LAT_RANGE = (20.5, 36.1)
 STREET_WORDS = frozenset({
     "rue", "r", "avenue", "av", "ave", "boulevard", "bd", "bld", "blvd", "place", "pl", "impasse", "imp", "derb",
     "zankat", "zenkat", "znk", "chemin", "route", "rte", "allee", "lotissement", "lot", "residence", "res",
-    "quartier", "hay", "rond", "angle", "passage", "square", "cite", "douar", "km", "nahj", "charia", "zanqat",
+    "rond", "angle", "passage", "square", "km", "nahj", "charia", "zanqat",
 })
 # How people shorten or spell street words, and the form the addresses are written in (« bd » → « boulevard »,
 # « ibnou » → « ibn »): the query is rewritten so the exact spelling meets the prefix index first.
@@ -51,7 +51,7 @@ STREET_CANONICAL = {"r": "rue", "av": "avenue", "ave": "avenue", "bd": "boulevar
                     "res": "residence", "znk": "zankat", "zenkat": "zankat", "zanqat": "zankat", "ibnou": "ibn",
                     "ibnu": "ibn", "bnou": "ibn", "my": "moulay", "mly": "moulay"}
 _ACCENT_FREE = str.maketrans({"’": "'", "‘": "'", "`": "'", "ʼ": "'"})
-_SEPARATORS = re.compile(r"[-_'.,;:/\\()\"«»]")
+_SEPARATORS = re.compile(r"[-_'.,;:/\\()\"«»°º]")
 
 
 def fold(text: str) -> str:
@@ -60,7 +60,7 @@ def fold(text: str) -> str:
     The same folding as the database's `urbasig_fold()` (migration 0018) for Latin letters, so a folded query
     meets the folded index: « Aïn-Chock » → « ain chock », « 12, Rue Ibn Sina » → « 12 rue ibn sina ».
     """
-    decomposed = unicodedata.normalize("NFKD", text.translate(_ACCENT_FREE))
+    decomposed = unicodedata.normalize("NFKD", _SEPARATORS.sub(" ", text.translate(_ACCENT_FREE)))
     bare = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
     return " ".join(_SEPARATORS.sub(" ", bare).split())
 
@@ -256,7 +256,10 @@ def _title(text: str) -> Understood | None:
     except LandRefError:
         ref = None
     if ref is not None and ref.kind != "NI":
-        return Understood("titre", "", {"ref": ref.normalized, "prefixes": (ref.normalized,)})
+        prefixes: tuple[str, ...] = (ref.normalized or "",)
+        if re.match(r"\s*(?:n\s*°\s*)?\d", text, re.IGNORECASE):  # no prefix written: a réquisition too
+            prefixes = (*prefixes, f"R {ref.normalized[3:]}" if ref.normalized else "")
+        return Understood("titre", "", {"ref": ref.normalized, "prefixes": prefixes})
     folded = _fold_ref(text)
     match = _PARTIAL_REF.fullmatch(folded)
     if match is None or not match["number"] or (match["suffix"] and not match["sep"]):

@@ -93,7 +93,7 @@ def communes(conn: psycopg.Connection, words: str, limit: int) -> list[dict]:
         WHERE urbasig_fold(name) LIKE %(inside)s OR urbasig_fold(code) LIKE %(inside)s
            OR word_similarity(%(words)s, urbasig_fold(name)) >= %(min)s
         ORDER BY starts DESC, sim DESC, name LIMIT %(limit)s)
-    SELECT c.code, c.name, c.kind, c.prefecture, c.prefecture_kind, {_PLACE}
+    SELECT c.code, c.name, c.kind AS commune_kind, c.prefecture, c.prefecture_kind, {_PLACE}
     FROM picked JOIN communes c USING (code)
     CROSS JOIN LATERAL (SELECT ST_Transform(ST_PointOnSurface(c.geom), 4326) AS pt,
                                ST_Transform(ST_Envelope(c.geom), 4326) AS env) AS g

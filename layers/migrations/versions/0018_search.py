@@ -40,7 +40,7 @@ def _accent_map() -> tuple[str, str]:
 
 ACCENTED, BARE = _accent_map()
 # the separators of gis/search_text.py (_SEPARATORS and the apostrophes it maps to "'")
-SEPARATORS = "[-_'.,;:/\\\\()\"«»’‘`ʼ]"
+SEPARATORS = "[-_'.,;:/\\\\()\"«»°º’‘`ʼ]"
 
 UPGRADE = f"""
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
