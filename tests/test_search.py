@@ -56,8 +56,8 @@ def ask(client, q: str, **params) -> dict:
 
 def a_title(db) -> tuple[int, str, str]:
     """A titre foncier with a letter suffix: (number, suffix, canonical text)."""
-    row = db.execute("SELECT ref_number, ref_suffix, land_ref FROM parcels WHERE ref_kind = 'TF' AND ref_suffix ~ '^[A-Z]+$' "
-                     "ORDER BY id LIMIT 1 OFFSET 17").fetchone()
+    row = db.execute("SELECT ref_number, ref_suffix, land_ref FROM parcels WHERE ref_kind = 'TF' "
+                     "AND ref_suffix ~ '^[A-Z]+$' ORDER BY id LIMIT 1 OFFSET 17").fetchone()
     assert row, "the sample has titles with a letter suffix"
     return row
 
