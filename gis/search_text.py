@@ -72,7 +72,8 @@ class Understood:
     - titre: `ref` (normalised, e.g. "TF 56883/C") when complete, else `prefixes` (e.g. ("TF 568",));
     - lambert: `x`, `y` (EPSG:26191 metres), `alternative` = (x, y) swapped when it is plausible too;
     - lonlat: `lon`, `lat` (WGS 84 degrees), `assumed_west` when a longitude was given without sign or W;
-    - adresse: `number` (str or None, e.g. "12", "12 bis"), `street` (folded words, without the number);
+    - adresse: `number` (str or None, e.g. "12", "12 bis"), `street` (folded words, without the number), `whole`
+      (the folded text with the number, in case it belongs to the street's name: « rue 136 »);
     - commune: `words` (folded);
     - inconnu: nothing.
     """
@@ -293,7 +294,8 @@ def _address(folded: str) -> Understood | None:
     if number is not None and not has_street_word and len("".join(words)) < 3:
         return None
     canonical = " ".join(STREET_CANONICAL.get(w, w) for w in words)
-    return Understood("adresse", "", {"number": number, "street": canonical})
+    whole = " ".join(STREET_CANONICAL.get(w, w) for w in folded.split())
+    return Understood("adresse", "", {"number": number, "street": canonical, "whole": whole})
 
 
 # ------------------------------------------------------------------------------------------- the reader

@@ -69,10 +69,10 @@ def addresses(conn: psycopg.Connection, number: str, street: str, limit: int) ->
 def streets(conn: psycopg.Connection, words: str, limit: int) -> list[dict]:
     """Named roads like `words` (folded), one per name and commune, with their extent."""
     query = f"""WITH picked AS (
-        SELECT r.name, r.commune_code, max(word_similarity(%(words)s, urbasig_fold(r.name))) AS sim,
+        SELECT r.name, r.commune_code, max(word_similarity(%(words)s, r.name_fold)) AS sim,
                ST_Collect(r.geom) AS geom
-        FROM roads r WHERE r.name IS NOT NULL AND %(words)s <%% urbasig_fold(r.name)
-        GROUP BY r.name, r.commune_code HAVING max(word_similarity(%(words)s, urbasig_fold(r.name))) >= %(min)s
+        FROM roads r WHERE r.name_fold IS NOT NULL AND %(words)s <%% r.name_fold
+        GROUP BY r.name, r.commune_code HAVING max(word_similarity(%(words)s, r.name_fold)) >= %(min)s
         ORDER BY sim DESC, r.name, r.commune_code LIMIT %(limit)s)
     SELECT picked.name AS street, c.name AS commune, c.code AS commune_code, {_PLACE}
     FROM picked LEFT JOIN communes c ON c.code = picked.commune_code
@@ -134,6 +134,8 @@ def find(conn: psycopg.Connection, understood: object, limit: int) -> tuple[list
         if values["number"] is None:
             return [{"kind": "street", **r} for r in streets(conn, values["street"], limit)], {}
         found = [{"kind": "address", **r} for r in addresses(conn, values["number"], values["street"], limit)]
+        if not found:  # "rue 136": a numbered street, not house 136 of "rue"
+            found = [{"kind": "street", **r} for r in streets(conn, values["whole"], limit)]
         return found, {}
     if kind == "commune":
         found = [{"kind": "commune", **r} for r in communes(conn, values["words"], limit)]

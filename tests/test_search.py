@@ -311,3 +311,11 @@ def test_the_database_folds_as_python_does(db):
               "  double   space  ", "Ḥasan Ṣāliḥ", "Derb «Sultan»"]
     folded = db.execute("SELECT t, urbasig_fold(t) FROM unnest(%s::text[]) AS t", (texts,)).fetchall()
     assert [(t, f) for t, f in folded if f != fold(t)] == []
+
+
+def test_a_numbered_street_is_a_street(client, db):
+    row = db.execute("SELECT name FROM roads WHERE name ~ '^Rue [0-9]+$' ORDER BY name LIMIT 1").fetchone()
+    if row is None:
+        pytest.skip("no numbered street in this sample")
+    answer = ask(client, row[0].lower())  # « rue 136 »: house 136 of « rue », or the street « Rue 136 »
+    assert row[0] in [r["label"] for r in answer["results"]]

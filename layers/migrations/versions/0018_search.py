@@ -61,13 +61,16 @@ ALTER TABLE parcels ADD COLUMN address_fold text GENERATED ALWAYS AS (urbasig_fo
 COMMENT ON COLUMN parcels.address_fold IS 'The address folded for search (urbasig_fold): « 12 rue ibn sina »';
 CREATE INDEX parcels_address_fold_prefix ON parcels ((address_fold COLLATE "C")) WHERE address_fold IS NOT NULL;
 CREATE INDEX parcels_address_fold_trgm ON parcels USING gin (address_fold gin_trgm_ops) WHERE address_fold IS NOT NULL;
-CREATE INDEX roads_name_fold_trgm ON roads USING gin (urbasig_fold(name) gin_trgm_ops) WHERE name IS NOT NULL;
+-- street names, folded the same way (the search box suggests streets from the roads layer)
+ALTER TABLE roads ADD COLUMN name_fold text GENERATED ALWAYS AS (urbasig_fold(name)) STORED;
+CREATE INDEX roads_name_fold_trgm ON roads USING gin (name_fold gin_trgm_ops) WHERE name_fold IS NOT NULL;
 """
 
 DOWNGRADE = """
 DROP INDEX IF EXISTS roads_name_fold_trgm, parcels_land_ref_prefix, parcels_address_fold_trgm,
     parcels_address_fold_prefix;
 ALTER TABLE parcels DROP COLUMN IF EXISTS address_fold;
+ALTER TABLE roads DROP COLUMN IF EXISTS name_fold;
 DROP FUNCTION IF EXISTS urbasig_fold(text);
 """
 
