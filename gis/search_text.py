@@ -283,7 +283,10 @@ def _address(folded: str) -> Understood | None:
         rf"(?P<street>[a-z].*?)\s+(?:n\s?)?(?P<num>{_HOUSE})", folded)
     number = None
     street = folded
-    if match and re.search(r"[a-z]{2}", match["street"]):
+    # the number is the house's when the rest names a street ("12 rue ibn sina", "rue 136 12"), not when the
+    # rest is a bare street word ("rue 136" is the street Rue 136)
+    if match and any(w not in STREET_WORDS for w in match["street"].split()) and (
+            re.search(r"[a-z]{2}", match["street"]) or match["street"].split()[0] in STREET_WORDS):
         number, street = " ".join(match["num"].split()), match["street"]
     words = street.split()
     if not words or not re.search(r"[a-z]", street):
@@ -307,8 +310,11 @@ def understand(text: str) -> Understood:
     found = _dms(raw) or _coordinates(raw)
     if found is None:
         folded = fold(raw)
-        found = _address(folded) if not _looks_like_title(raw) else None
-        found = found or _title(raw)
+        # "R 136/C" is a réquisition, "r. 136 12" house 12 of the street « Rue 136 »: the likelier reading first
+        readers = (lambda: _title(raw), lambda: _address(folded))
+        found = None
+        for reader in readers if _looks_like_title(raw) else readers[::-1]:
+            found = found or reader()
         if found is None and re.search(r"[^\W\d_]{2}", folded):
             found = Understood("commune", "", {"words": folded})
     if found is None:

@@ -151,7 +151,8 @@ def test_a_number_and_a_street(text):
 
 def test_street_words_are_written_out():
     assert understand("5 bd Zerktouni").values["street"] == "boulevard zerktouni"
-    assert (understand("13 bis av. Hassan II").values["number"], understand("13 bis av. Hassan II").values["street"]) == ("13 bis", "avenue hassan ii")
+    found = understand("13 bis av. Hassan II")
+    assert (found.values["number"], found.values["street"]) == ("13 bis", "avenue hassan ii")
 
 
 def test_a_street_alone():
@@ -194,3 +195,16 @@ def test_any_text_gets_a_kind_and_never_raises(text):
     found = understand(text)
     assert found.kind in ("titre", "lambert", "lonlat", "adresse", "commune", "inconnu")
     assert len(found.text) <= 200
+
+
+@pytest.mark.parametrize(("text", "number", "street"), [("rue 136", None, "rue 136"), ("12 rue 136", "12", "rue 136"),
+                                                        ("r. 136 12", "12", "rue 136"), ("Avenue 20", None, "avenue 20")])
+def test_numbered_streets(text, number, street):
+    found = understand(text)
+    assert found.kind == "adresse"
+    assert (found.values["number"], found.values["street"]) == (number, street)
+
+
+def test_a_requisition_is_still_a_title():
+    assert understand("R. 136 C").values["ref"] == "R 136/C"
+    assert understand("r 136/c").values["ref"] == "R 136/C"
