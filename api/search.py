@@ -72,6 +72,8 @@ def suggestions() -> Response:
 def page() -> tuple[str, int]:
     """The search results as a page: each result a link that opens the map on it."""
     lang = current_lang()
+    if "q" not in request.args:  # the page itself: the form, nothing asked yet
+        return render_template("search/results.html", q="", answer=None, error=None), 200
     try:
         text, limit = read_args(request.args)
     except SearchInputError as exc:
@@ -98,13 +100,19 @@ def _coord(value: float, decimals: int, lang: str) -> str:
     return l10n.number(value, lang, decimals)
 
 
+def _typed(value: str, lang: str) -> str:
+    """A text the person typed (Latin) inside an Arabic sentence, isolated (FSI … PDI) so it keeps its own
+    direction and the guillemets around it stay in place."""
+    return f"\u2068{value}\u2069" if lang == "ar" else value
+
+
 def understood_text(understood: Understood, notes: dict, lang: str) -> str:
     """One sentence in `lang`: what the text was read as."""
     kind, values = understood.kind, understood.values
     if kind == "titre":
         if values["ref"]:
-            return translate("search.understood.title", lang, ref=values["ref"])
-        return translate("search.understood.title_start", lang, start=" / ".join(values["prefixes"]))
+            return translate("search.understood.title", lang, ref=_typed(values["ref"], lang))
+        return translate("search.understood.title_start", lang, start=_typed(" / ".join(values["prefixes"]), lang))
     if kind == "lambert":
         x, y = (values["y"], values["x"]) if notes.get("swapped") else (values["x"], values["y"])
         key = "search.understood.lambert_swapped" if notes.get("swapped") or values.get("swapped") else \
@@ -118,24 +126,25 @@ def understood_text(understood: Understood, notes: dict, lang: str) -> str:
         return text
     if kind == "adresse":
         if values["number"] is None:
-            return translate("search.understood.street", lang, street=values["street"])
-        return translate("search.understood.address", lang, number=values["number"], street=values["street"])
+            return translate("search.understood.street", lang, street=_typed(values["street"], lang))
+        return translate("search.understood.address", lang, number=values["number"],
+                         street=_typed(values["street"], lang))
     if kind == "commune":
-        return translate("search.understood.words", lang, words=values["words"])
-    return translate("search.understood.unknown", lang, text=understood.text)
+        return translate("search.understood.words", lang, words=_typed(values["words"], lang))
+    return translate("search.understood.unknown", lang, text=_typed(understood.text, lang))
 
 
 def hint(understood: Understood, lang: str) -> str:
     """When nothing was found: what was understood and what to try, in `lang`."""
     kind, values = understood.kind, understood.values
     if kind == "titre":
-        return translate("search.hint.title", lang, start=" / ".join(values["prefixes"]))
+        return translate("search.hint.title", lang, start=_typed(" / ".join(values["prefixes"]), lang))
     if kind in ("lambert", "lonlat"):
         return translate("search.hint.point", lang)
     if kind == "adresse":
         return translate("search.hint.street" if values["number"] is None else "search.hint.address", lang)
     if kind == "commune":
-        return translate("search.hint.words", lang, words=values["words"])
+        return translate("search.hint.words", lang, words=_typed(values["words"], lang))
     return translate("search.hint.unknown", lang)
 
 

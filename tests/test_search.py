@@ -296,6 +296,11 @@ def test_the_page_refuses_an_empty_text_in_the_persons_language(client):
     assert arabic.status_code == 400 and "البحث فارغ" in arabic.get_data(as_text=True)
 
 
+def test_the_page_without_a_question_is_the_form(client):
+    response = client.get("/recherche", query_string={"lang": "fr"})
+    assert response.status_code == 200 and 'name="q"' in response.get_data(as_text=True)
+
+
 def test_the_page_says_what_was_understood_when_nothing_is_found(client):
     page = client.get("/recherche", query_string={"q": "zzqxw", "lang": "fr"}).get_data(as_text=True)
     assert "Aucun résultat" in page and "zzqxw" in page
