@@ -318,9 +318,20 @@ def test_the_database_folds_as_python_does(db):
     assert [(t, f) for t, f in folded if f != fold(t)] == []
 
 
-def test_a_numbered_street_is_a_street(client, db):
-    row = db.execute("SELECT name FROM roads WHERE name ~ '^Rue [0-9]+$' ORDER BY name LIMIT 1").fetchone()
-    if row is None:
-        pytest.skip("no numbered street in this sample")
-    answer = ask(client, row[0].lower())  # « rue 136 »: house 136 of « rue », or the street « Rue 136 »
-    assert row[0] in [r["label"] for r in answer["results"]]
+def test_a_numbered_street_is_a_street_and_its_houses_are_addresses(conn):
+    from gis.search_text import understand
+    from layers.search import find
+    from tests.helpers import add_commune, box
+
+    add_commune(conn, "ANFA", box(0, 0, 400, 400), "Anfa")
+    conn.execute("INSERT INTO roads (name, width_m, commune_code, geom) VALUES ('Rue 136', 12, 'ANFA', "
+                 "ST_Multi(ST_GeomFromText(%s, 26191)))", (box(0, 100, 400, 12).wkt,))
+    for number, x in ((12, 0), (136, 30)):
+        conn.execute("INSERT INTO parcels (ref_kind, ref_number, ref_suffix, commune_code, address, geom) VALUES "
+                     "('TF', %s, 'C', 'ANFA', %s, ST_Multi(ST_GeomFromText(%s, 26191)))",
+                     (9000 + number, f"{number}, Rue 136", box(x, 112, 25, 25).wkt))
+    conn.commit()
+    street, _ = find(conn, understand("rue 136"), 8)  # the street, not house 136 of « rue »
+    assert [(h["kind"], h["street"]) for h in street] == [("street", "Rue 136")]
+    house, _ = find(conn, understand("r. 136 12"), 8)  # house 12 of the street Rue 136
+    assert [(h["kind"], h["land_ref"]) for h in house] == [("address", "TF 9012/C")]
