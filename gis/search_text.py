@@ -169,6 +169,7 @@ _HEMISPHERES = {"N": 1, "S": -1, "E": 1, "W": -1, "O": -1}
 def _dms_groups(text: str) -> list[tuple[list[str], str | None]] | None:
     """The text cut into two coordinates: (numbers with their marks, hemisphere letter or None)."""
     spaced = re.sub(r"(\d),(\d)", r"\1.\2", text.replace("''", '"').translate(_DMS_MARKS))
+    spaced = re.sub(r"(?<=\d)(?=[NSEWO]\b)", " ", spaced, flags=re.IGNORECASE)  # "33.47208N 7.70408W"
     tokens = spaced.upper().replace(",", " , ").replace(";", " , ").split()
     if not all(t in _HEMISPHERES or t in ("°", "'", '"', ",") or re.fullmatch(r"[+-]?\d+(?:\.\d+)?", t)
                for t in tokens):
@@ -180,7 +181,7 @@ def _dms_groups(text: str) -> list[tuple[list[str], str | None]] | None:
         leading = letters[0] == 0
         cut = letters[1] if leading else letters[0] + 1
         parts = [tokens[:cut], tokens[cut:]]
-        groups = []
+        groups: list[tuple[list[str], str | None]] = []
         for part in parts:
             letter = part[0] if leading else part[-1]
             body = [t for t in (part[1:] if leading else part[:-1]) if t != ","]

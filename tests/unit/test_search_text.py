@@ -108,7 +108,7 @@ def test_a_longitude_without_sign_is_west():
 @pytest.mark.parametrize("text", ["33°28'19.5\"N 7°42'14.7\"W", "33 28 19.5 N 7 42 14.7 W", "33°28′19.5″N 7°42′14.7″W",
                                   "N 33 28 19.5 W 7 42 14.7", "7°42'14.7\"W 33°28'19.5\"N", "33°28'19.5\" -7°42'14.7\"",
                                   "33°28'19.5''N 7°42'14.7''O", "33° 28' 19,5\" N, 7° 42' 14,7\" W",
-                                  "33°28’19.5”N 7°42’14.7”W"])
+                                  "33°28’19.5”N 7°42’14.7”W", "33.4720833N 7.7040833W", "33.4720833 N, 7.7040833 O"])
 def test_degrees_minutes_seconds(text):
     found = understand(text)
     assert found.kind == "lonlat", text
