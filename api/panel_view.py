@@ -235,10 +235,11 @@ def _rule_values(rule: dict, lang: str) -> dict[str, str]:
 
 def _changes(before: dict | None, after: dict, lang: str) -> list[str]:
     """What differs between a zone's rules in one scenario and the main zone of the other."""
+    unset = translate("panel.unset", lang)
     old = _rule_values(before, lang) if before else {}
     new = _rule_values(after, lang)
     return [translate("panel.inquiry_rule_change", lang, param=translate(f"panel.param.{k}", lang),
-                      before=old.get(k, "—"), after=new.get(k, "—"))
+                      before=old.get(k, unset), after=new.get(k, unset))
             for k in COMPARED if old.get(k) != new.get(k)]
 
 

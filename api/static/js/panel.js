@@ -95,7 +95,9 @@ export function closeLand() {
   if (current) current.abort();
   current = null;
   panel.removeAttribute("aria-busy");
+  const hadFocus = panel.contains(document.activeElement);
   panel.replaceChildren();
+  if (hadFocus) document.querySelector("#map canvas")?.focus(); // back to the map, not to the page's top
   document.dispatchEvent(new CustomEvent("urbasig:land", { detail: null }));
 }
 
