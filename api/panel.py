@@ -27,9 +27,10 @@ from layers.db import interruptible
 
 panel = Blueprint("panel", __name__, url_prefix="/carte")
 
-# Where a person starts the request of an official note. No page exists yet (the request is
-# POST /notes/requests with an applicant's account): the README's section on the official note says how.
-OFFICIAL_REQUEST_PATH = "/notes/officielle"
+# Where a person starts the request of an official note. There is no request form yet (the request is
+# POST /notes/requests with an applicant's account, JSON): this page says the steps; point it at the form when
+# one exists.
+OFFICIAL_REQUEST_PATH = "/carte/note-officielle"
 
 
 class PanelError(InputError):
@@ -180,6 +181,20 @@ def _lang_link(lang: str) -> str:
     """This page in the other language."""
     args = {k: v for k, v in request.args.items() if k != "lang"}
     return "/carte/terrain?" + urlencode({**args, "lang": "fr" if lang == "ar" else "ar"})
+
+
+@panel.get("/note-officielle")
+def official_steps() -> str:
+    """How to request the official note of this land (the steps, the fee), in the request's language."""
+    lang = current_lang()
+    refs = [r.strip() for r in request.args.get("land", "").split(";") if r.strip()][:50]
+    fee = current_app.config["URBASIG"].note_fee_mad
+    from gis import l10n
+
+    return render_template("map/official_steps.html", refs=refs, fee=l10n.number(float(fee), lang, 2),
+                           lang_link="/carte/note-officielle?" + urlencode({"land": ";".join(refs),
+                                                                            "lang": "fr" if lang == "ar" else "ar"}),
+                           back="/carte/terrain?" + urlencode({"land": ";".join(refs)}) if refs else "/")
 
 
 def register_panel(app: Flask) -> None:

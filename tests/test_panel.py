@@ -236,3 +236,14 @@ def test_no_owner_name_ever(client, sample_conn, split_land, inquiry_land):
             for headers in (FETCH, {}):
                 body = unescape(client.get(f"/carte/terrain?{query}", headers=headers).get_data(as_text=True))
                 assert not [n for n in names if n in body]
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_official_link_leads_to_the_steps_in_both_languages(client, split_land, lang):
+    ref, result = split_land
+    html = unescape(client.get(f"/carte/terrain?land={quote(ref)}&lang={lang}", headers=FETCH).get_data(as_text=True))
+    href = re.search(r'class="land-panel-button land-panel-official" href="([^"]+)"', html).group(1)
+    r = client.get(href + f"&lang={lang}")
+    body = unescape(r.get_data(as_text=True))
+    assert r.status_code == 200 and translate("panel.official_title", lang) in body
+    assert result["land"]["refs"][0] in body and translate("panel.official_step3", lang) in body

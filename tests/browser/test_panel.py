@@ -18,7 +18,10 @@ JOIN prescriptions w ON w.kind = 'road_widening' AND ST_Intersects(w.geom, p.geo
 JOIN zones z ON ST_Intersects(z.geom, p.geom) JOIN plans pl ON pl.id = z.plan_id AND pl.status = 'enquete_publique'
 WHERE p.ref_kind = 'TF' AND ST_Area(ST_Intersection(w.geom, p.geom)) > 20
 ORDER BY p.id LIMIT 1"""
-RECORD = """() => { window.__lands = []; document.addEventListener("urbasig:land", (e) => window.__lands.push(e.detail)); }"""
+RECORD = """() => {
+  window.__lands = [];
+  document.addEventListener("urbasig:land", (e) => window.__lands.push(e.detail));
+}"""
 
 
 @pytest.fixture(scope="module")
