@@ -27,6 +27,22 @@ SETBACKS = (("setback_road_m", "panel.rule.setback_road"), ("setback_side_m", "p
 SAID_ELSEWHERE = frozenset({"plan_en_enquete"})  # the inquiry box says it, with what would change
 
 
+LRI, PDI = "\u2066", "\u2069"  # isolate a left-to-right quantity (« 129,55 m² ») inside Arabic text
+
+
+def _iso(text: str, lang: str) -> str:
+    """A quantity kept whole and left-to-right in an Arabic sentence (Unicode bidi isolate), as is in French."""
+    return f"{LRI}{text}{PDI}" if lang == "ar" else text
+
+
+def _area(m2: float, lang: str, decimals: int = 2) -> str:
+    return _iso(l10n.area(m2, lang, decimals), lang)
+
+
+def _pct(value: float, lang: str, decimals: int = 1) -> str:
+    return _iso(l10n.percent(value, lang, decimals), lang)
+
+
 def short(value: float | int, lang: str) -> str:
     """A number with no useless decimals: 11.5 → « 11,5 », 4.0 → « 4 », 0.75 → « 0,75 »."""
     value = float(value)
@@ -37,7 +53,7 @@ def short(value: float | int, lang: str) -> str:
 
 
 def _metres(value: float, lang: str) -> str:
-    return f"{short(value, lang)}{l10n.NBSP}m"
+    return _iso(f"{short(value, lang)}{l10n.NBSP}m", lang)
 
 
 def lonlat_bbox(bbox: list[float]) -> list[float]:
@@ -58,9 +74,9 @@ def _plan(plan: dict, lang: str) -> dict:
     act = plan.get("approval_act")
     approved = _day(plan.get("approval_date"), lang)
     if act and approved and plan["approval_date"][:4] not in act:  # « Décret … du 12/06/2006 » says it already
-        act_text = translate("panel.plan_act", lang, act=act, date=approved)
+        act_text = translate("panel.plan_act", lang, act=_iso(act, lang), date=approved)
     elif act:
-        act_text = translate("panel.plan_act_nodate", lang, act=act)
+        act_text = translate("panel.plan_act_nodate", lang, act=_iso(act, lang))
     else:
         act_text = translate("panel.plan_no_act", lang)
     status = vocab("status", plan["status"], lang)
@@ -76,12 +92,12 @@ def _coefficient(key: str, p: dict, zone_area_m2: float, lang: str) -> dict:
     meaning = entry.get("meaning")
     name = translate(f"panel.param.{key}", lang)
     if meaning in ("plancher", "emprise"):
-        allowed = l10n.area(entry["value"] * zone_area_m2, lang, 0)
+        allowed = _area(entry["value"] * zone_area_m2, lang, 0)
         explained = (vocab("coef", meaning, lang) + " ; "
-                     + translate(f"panel.rule.coef_{meaning}", lang, area=allowed, land=l10n.area(zone_area_m2, lang, 0)))
+                     + translate(f"panel.rule.coef_{meaning}", lang, area=allowed, land=_area(zone_area_m2, lang, 0)))
     else:
         explained = translate("panel.rule.coef_unknown", lang)
-    return {"name": f"{name} {short(entry['value'], lang)}", "meaning": explained,
+    return {"name": f"{name} {_iso(short(entry['value'], lang), lang)}", "meaning": explained,
             "condition": _condition(entry, lang)}
 
 
@@ -90,7 +106,7 @@ def _condition(entry: dict, lang: str) -> str | None:
     if not entry.get("condition"):
         return None
     text = entry["condition"] + (f", {entry['article']}" if entry.get("article") else "")
-    return translate("panel.rule.condition", lang, condition=text)
+    return translate("panel.rule.condition", lang, condition=_iso(text, lang))
 
 
 def _height(p: dict, lang: str) -> dict | None:
@@ -119,17 +135,18 @@ def _rules(rule: dict, lang: str) -> dict:
         "plot": None, "setbacks": None, "continuous": bool(rule.get("continuous_frontage")),
         "undecided": [translate("panel.rule.undecided", lang, param=translate(f"panel.param.{u['parameter']}", lang),
                                 value=short(u["value"], lang) if u["value"] is not None else "—",
-                                condition=u["condition"]) for u in rule["undecided_conditions"]],
-        "article": translate("panel.rule.article", lang, article=rule["article"]) if rule.get("article") else None,
+                                condition=_iso(u["condition"], lang)) for u in rule["undecided_conditions"]],
+        "article": (translate("panel.rule.article", lang, article=_iso(rule["article"], lang))
+                    if rule.get("article") else None),
     }
     if "footprint_max_pct" in p:
         pct = p["footprint_max_pct"]["value"]
-        out["footprint"] = {"value": l10n.percent(pct, lang, 0 if float(pct).is_integer() else 1),
+        out["footprint"] = {"value": _pct(pct, lang, 0 if float(pct).is_integer() else 1),
                             "help": translate("panel.rule.footprint_help", lang,
-                                              pct=l10n.percent(pct, lang, 0 if float(pct).is_integer() else 1),
-                                              area=l10n.area(pct / 100 * area_m2, lang, 0))}
+                                              pct=_pct(pct, lang, 0 if float(pct).is_integer() else 1),
+                                              area=_area(pct / 100 * area_m2, lang, 0))}
     if "min_plot_area_m2" in p:
-        plot = l10n.area(p["min_plot_area_m2"]["value"], lang, 0)
+        plot = _area(p["min_plot_area_m2"]["value"], lang, 0)
         if "min_frontage_m" in p:
             plot += ", " + translate("panel.rule.frontage", lang, m=_metres(p["min_frontage_m"]["value"], lang))
         out["plot"] = plot
@@ -143,31 +160,36 @@ def _rules(rule: dict, lang: str) -> dict:
 def _zone(rule: dict, lang: str) -> dict:
     z = rule["zone"]
     return {"code": z["code"], "sector": z.get("sector"), "label": z.get("label"), "plan": z.get("plan"),
-            "area": l10n.area(rule["area_m2"], lang), "share": l10n.percent(rule["share_pct"], lang),
+            "area": _area(rule["area_m2"], lang), "share": _pct(rule["share_pct"], lang),
             "area_m2": rule["area_m2"], "share_pct": rule["share_pct"], "marginal": rule["marginal"],
             "rules": None if rule["marginal"] else _rules(rule, lang)}
 
 
+def _named(label: str | None, kind: str, lang: str) -> str:
+    """A prescription's own label (the plan's words), else its kind's."""
+    return _iso(label, lang) if label else vocab("prescription", kind, lang)
+
+
 def _roads(roads: dict, lang: str) -> dict:
-    widenings = [translate("panel.widening", lang, label=w["label"] or vocab("prescription", w["kind"], lang),
-                           area=l10n.area(w["area_m2"], lang), share=l10n.percent(w["share_pct"], lang),
+    widenings = [translate("panel.widening", lang, label=_named(w["label"], w["kind"], lang),
+                           area=_area(w["area_m2"], lang), share=_pct(w["share_pct"], lang),
                            depth=_metres(w["depth_m"], lang) if w["depth_m"] is not None else "—")
                  for w in roads["widenings"]]
-    alignments = [translate("panel.alignment", lang, label=a["label"] or vocab("prescription", "alignment", lang),
+    alignments = [translate("panel.alignment", lang, label=_named(a["label"], "alignment", lang),
                             width=_metres(a["planned_width_m"], lang) if a["planned_width_m"] is not None else "—")
                   for a in roads["alignments"]]
-    fronting = [translate("panel.road_width", lang, name=r["name"], width=_metres(r["width_m"], lang))
+    fronting = [translate("panel.road_width", lang, name=_iso(r["name"], lang), width=_metres(r["width_m"], lang))
                 for r in roads["fronting"] if r.get("name") and r.get("width_m") is not None]
     return {"widenings": widenings, "alignments": alignments,
-            "lost": translate("panel.roads_lost", lang, lost=l10n.area(roads["lost_area_m2"], lang),
-                              remaining=l10n.area(roads["remaining_area_m2"], lang)) if widenings else None,
+            "lost": translate("panel.roads_lost", lang, lost=_area(roads["lost_area_m2"], lang),
+                              remaining=_area(roads["remaining_area_m2"], lang)) if widenings else None,
             "fronting": translate("panel.fronting", lang, roads=", ".join(fronting)) if fronting else None}
 
 
 def _shares(items: list[dict], lang: str, name_of) -> list[dict]:
     return [{"kind": vocab("prescription", i["kind"], lang), "label": name_of(i),
-             "share": translate("panel.share_of_land", lang, area=l10n.area(i["area_m2"], lang),
-                                share=l10n.percent(i["share_pct"], lang)),
+             "share": translate("panel.share_of_land", lang, area=_area(i["area_m2"], lang),
+                                share=_pct(i["share_pct"], lang)),
              "share_pct": i["share_pct"], "marginal": i.get("marginal", False)} for i in items]
 
 
@@ -196,11 +218,11 @@ def _warning(w: dict, result: dict, lang: str) -> str:
     if code == "titres_non_contigus":
         values = {"n": land["parts"]}
     elif code == "couverture_partielle":
-        values = {"pct": l10n.percent(result["layers"][0]["covered_pct"], lang)}
+        values = {"pct": _pct(result["layers"][0]["covered_pct"], lang)}
     elif code == "plusieurs_zones":
         values = {"n": sum(1 for r in result["rules"] if not r["marginal"])}
     elif code == "contenance_ecart":
-        values = {"legal": l10n.area(land["legal_area_m2"] or 0, lang), "area": l10n.area(land["area_m2"], lang)}
+        values = {"legal": _area(land["legal_area_m2"] or 0, lang), "area": _area(land["area_m2"], lang)}
     elif code not in ("plan_homologue_a_venir", "sans_plan_amenagement", "aucun_document", "plan_en_enquete_applique",
                       "zones_marginales", "conditions_indeterminees"):
         return w["message"]  # a warning this panel does not know yet: the engine's French words
@@ -208,8 +230,8 @@ def _warning(w: dict, result: dict, lang: str) -> str:
 
 
 def _conflict(c: dict, lang: str) -> str:
-    return translate("panel.warn.conflit_de_plans", lang, area=l10n.area(c["overlap_m2"], lang),
-                     share=l10n.percent(c["overlap_pct"], lang), applied=c["applied"], set_aside=c["set_aside"])
+    return translate("panel.warn.conflit_de_plans", lang, area=_area(c["overlap_m2"], lang),
+                     share=_pct(c["overlap_pct"], lang), applied=c["applied"], set_aside=c["set_aside"])
 
 
 def _rule_values(rule: dict, lang: str) -> dict[str, str]:
@@ -221,15 +243,15 @@ def _rule_values(rule: dict, lang: str) -> dict[str, str]:
             continue
         value = entry["value"]
         if key == "storeys_max":
-            out[key] = f"R+{int(value)}"
+            out[key] = _iso(f"R+{int(value)}", lang)
         elif key == "footprint_max_pct":
-            out[key] = l10n.percent(value, lang, 0)
+            out[key] = _pct(value, lang, 0)
         elif key.endswith("_m"):
             out[key] = _metres(value, lang)
         elif key.endswith("_m2"):
-            out[key] = l10n.area(value, lang, 0)
+            out[key] = _area(value, lang, 0)
         else:
-            out[key] = short(value, lang)
+            out[key] = _iso(short(value, lang), lang)
     return out
 
 
@@ -258,7 +280,7 @@ def _alternative(result: dict, other: dict | None, lang: str) -> dict | None:
                                                     if p["status"] == "enquete_publique")
     box: dict[str, object] = {
         "applied": applied,
-        "intro": translate("panel.inquiry_since", lang, name=draft["name"], code=draft["code"],
+        "intro": translate("panel.inquiry_since", lang, name=_iso(draft["name"], lang), code=_iso(draft["code"], lang),
                            date=_day(draft.get("status_since"), lang) or "—"),
         "zones": [], "added": None, "removed": None, "changed": True,
     }
@@ -267,16 +289,16 @@ def _alternative(result: dict, other: dict | None, lang: str) -> dict | None:
         zones = [r for r in shown["rules"] if not r["marginal"]]
         mine = _main_rule(result)
         box["zones"] = [{"code": r["zone"]["code"], "sector": r["zone"].get("sector"), "label": r["zone"].get("label"),
-                         "share": l10n.percent(r["share_pct"], lang),
+                         "share": _pct(r["share_pct"], lang),
                          "changes": _changes(r, mine, lang) if applied else _changes(mine, r, lang)} for r in zones]
     elif entries:  # the second instruction did not run: the inquiry entry's zones, without their rules
         box["zones"] = [{"code": z["code"], "sector": z.get("sector"), "label": z.get("label"),
-                         "share": l10n.percent(z["share_pct"], lang), "changes": []}
+                         "share": _pct(z["share_pct"], lang), "changes": []}
                         for z in entries[0]["zones"] if not z["marginal"]]
     if entries:
         entry = entries[0]
         box["changed"] = entry["zoning_changed"]
-        items = {name: ", ".join(f"{vocab('prescription', i['kind'], lang)} ({i['label']})" if i.get("label")
+        items = {name: ", ".join(f"{vocab('prescription', i['kind'], lang)} ({_iso(i['label'], lang)})" if i.get("label")
                                  else vocab("prescription", i["kind"], lang) for i in entry[f"prescriptions_{name}"])
                  for name in ("added", "removed")}
         if applied:  # seen from the draft: what it adds is what the plan in force does not have
@@ -300,7 +322,7 @@ def _communes(land: dict, lang: str) -> list[str]:
         kind = translate(kind_key, lang) if c["kind"] in ("arrondissement", "commune") else c["kind"]
         text = f"{c['name']} ({kind}, {translate('panel.prefecture', lang, name=c['prefecture'])})"
         if c["share_pct"] < 99.95:
-            text += f" — {l10n.percent(c['share_pct'], lang)}"
+            text += f" — {_pct(c['share_pct'], lang)}"
         out.append(text)
     return out
 
@@ -319,18 +341,18 @@ def land_view(result: dict, other: dict | None, lang: str) -> dict:
         "bbox_attr": ",".join(f"{v:.6f}" for v in bbox),
         "center_attr": ",".join(f"{v:.6f}" for v in land["centroid_lonlat"]),
         "date": result["date"], "date_text": l10n.long_date(date.fromisoformat(result["date"]), lang),
-        "area": l10n.area(land["area_m2"], lang),
-        "legal_area": l10n.area(land["legal_area_m2"], lang) if land.get("legal_area_m2") else None,
+        "area": _area(land["area_m2"], lang),
+        "legal_area": _area(land["legal_area_m2"], lang) if land.get("legal_area_m2") else None,
         "parts": land["parts"] if land["parts"] > 1 else None,
         "communes": _communes(land, lang),
         "plans": [_plan(p, lang) for p in result["plans"]["applied"]],
         "zones": [_zone(r, lang) for r in result["rules"]],
-        "zones_partial": (translate("panel.zones_partial", lang, pct=l10n.percent(zones_layer["covered_pct"], lang))
+        "zones_partial": (translate("panel.zones_partial", lang, pct=_pct(zones_layer["covered_pct"], lang))
                           if zones_layer["coverage"] == "partial" else None),
         "roads": _roads(result["roads"], lang),
         "reservations": _shares(result["reservations"], lang, lambda r: r["facility_label"] or r["label"]),
         "servitudes": _shares(result["servitudes"], lang, lambda s: s["label"]),
-        "sdau": [{"label": s["label"], "destination": s["destination"], "share": l10n.percent(s["share_pct"], lang)}
+        "sdau": [{"label": s["label"], "destination": s["destination"], "share": _pct(s["share_pct"], lang)}
                  for s in result["sdau"]],
         "covered": covered,
         "no_data": _no_data(result["layers"], lang),

@@ -247,3 +247,14 @@ def test_official_link_leads_to_the_steps_in_both_languages(client, split_land, 
     body = unescape(r.get_data(as_text=True))
     assert r.status_code == 200 and translate("panel.official_title", lang) in body
     assert result["land"]["refs"][0] in body and translate("panel.official_step3", lang) in body
+
+
+def test_several_titles_are_one_land(client, sample_conn):
+    refs = [r for (r,) in sample_conn.execute("SELECT ref_text FROM parcels WHERE ref_kind = 'TF' ORDER BY id "
+                                              "LIMIT 2 OFFSET 300").fetchall()]
+    result = instruct(sample_conn, LandRequest(refs=tuple(refs)), None, Options())
+    html = unescape(client.get(f"/carte/terrain?land={quote(';'.join(refs))}", headers=FETCH).get_data(as_text=True))
+    assert f'data-land="{";".join(result["land"]["refs"])}"' in html
+    assert l10n.area(result["land"]["area_m2"], "fr") in html
+    if result["land"]["parts"] > 1:
+        assert translate("panel.warn.titres_non_contigus", "fr", n=result["land"]["parts"]) in html
