@@ -124,3 +124,18 @@ def test_select_to_panel_time(page, site, sample_url):
     times = sorted(page.evaluate(TIMED_SELECT, ref) for ref in refs[1:])
     print(f"urbasig:select → panel : médiane {statistics.median(times):.0f} ms, max {times[-1]:.0f} ms")
     assert statistics.median(times) < 1000  # loose: a loaded machine; the figure is printed for the report
+
+
+def test_unknown_title_shows_the_error_in_the_panel(page, site, sample_url, watch):
+    """The 404 fragment is shown in the panel. Chromium logs every 4xx answer to fetch as a console error: that one
+    line, the status the panel is meant to get, is the only one taken off the watch (any other still fails)."""
+    with psycopg.connect(sample_url, autocommit=True) as conn:
+        (number,) = conn.execute("SELECT max(ref_number) + 1 FROM parcels WHERE ref_kind = 'TF'").fetchone()
+    page.goto(site + "/")
+    _select(page, f"TF {number}/C")
+    assert page.evaluate("document.activeElement.id") == "land-panel-title"
+    assert f"TF {number}/C" in page.inner_text("#panel .land-panel-error")
+    assert page.evaluate("window.__lands.length") == 0  # nothing for the map to highlight
+    expected = "Failed to load resource: the server responded with a status of 404 (NOT FOUND)"
+    assert watch.errors.count(expected) == 1
+    watch.errors.remove(expected)
