@@ -112,18 +112,15 @@ TIMED_SELECT = """async (land) => {
 }"""
 
 
-def test_select_to_panel_time(page, site, sample_url):
-    """From `urbasig:select` to the panel in the page, over ten titles (the aim is under 300 ms)."""
-    import statistics
-
+def test_ten_titles_in_a_row_each_get_their_own_panel(page, site, sample_url):
+    """Ten selections in a row: each panel is the one of its title (its time is measured by bench/web.py)."""
     with psycopg.connect(sample_url, autocommit=True) as conn:
-        refs = [r for (r,) in conn.execute("SELECT ref_text FROM parcels WHERE ref_kind = 'TF' ORDER BY id "
-                                           "LIMIT 11 OFFSET 500").fetchall()]
+        refs = [r for (r,) in conn.execute("SELECT land_ref FROM parcels WHERE ref_kind = 'TF' ORDER BY id "
+                                           "LIMIT 10 OFFSET 500").fetchall()]
     page.goto(site + "/")
-    page.evaluate(TIMED_SELECT, refs[0])  # warm: first fetch of the module's connection
-    times = sorted(page.evaluate(TIMED_SELECT, ref) for ref in refs[1:])
-    print(f"urbasig:select → panel : médiane {statistics.median(times):.0f} ms, max {times[-1]:.0f} ms")
-    assert statistics.median(times) < 1000  # loose: a loaded machine; the figure is printed for the report
+    for ref in refs:
+        page.evaluate(TIMED_SELECT, ref)
+        assert page.get_attribute("#panel section.land-panel", "data-land") == ref
 
 
 def test_unknown_title_shows_the_error_in_the_panel(page, site, sample_url, watch):
