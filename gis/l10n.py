@@ -21,6 +21,27 @@ _MONTHS = {
 }
 
 
+RLM, LRM = "\u200f", "\u200e"
+
+
+def embed(value: object, lang: str) -> str:
+    """A value (a title, a code, a quantity) ready to sit inside a sentence of `lang`.
+
+    In Arabic it is framed by right-to-left marks, so the brackets, colons and commas around a French name or
+    a number keep to the Arabic sentence's order (« المنطقة D (Villas): 800 m² » stays in that order) instead of
+    joining the Latin run; a name with no Arabic letter is also held left to right inside (left-to-right marks:
+    « Décret n° 2-06-100 (fictif) » keeps its closing bracket), while a quantity (« 673,10 m² », « 40 % ») reads
+    as Arabic text writes it, the number first from the right, then its unit. The marks are invisible; notes/arabic.py drops
+    them once a PDF line is ordered, browsers apply them as they are.
+    """
+    text = str(value)
+    if lang != "ar" or not text:
+        return text
+    if text[0].isdigit() or any("\u0600" <= ch <= "\u06ff" for ch in text):
+        return f"{RLM}{text}{RLM}"
+    return f"{RLM}{LRM}{text}{LRM}{RLM}"
+
+
 def check_lang(lang: str) -> str:
     """`lang` when it is one of LANGS; else ValueError (callers choose the language, never guess here)."""
     if lang not in LANGS:

@@ -37,7 +37,7 @@ PHRASES: dict[str, dict[str, str]] = {
                  "ar": " — شريط هامشي، راجع على الأرجح إلى دقة الرسم"},
     "use": {"fr": "    Vocation : {use}.", "ar": "    الغرض الرئيسي: {use}."},
     "height": {"fr": "    Hauteur : {height}", "ar": "    العلو: {height}"},
-    "storeys": {"fr": ", soit R+{n}", "ar": "، أي R+{n}"},
+    "storeys": {"fr": ", soit {rn}", "ar": "، أي {rn}"},
     "rule_for": {"fr": " (règle pour {cond})", "ar": " (قاعدة خاصة بـ{cond})"},
     "footprint": {"fr": "    Emprise au sol maximale : {pct}.", "ar": "    نسبة الاستغلال القصوى للأرض: {pct}."},
     "coef": {"fr": "    {name} : {value} ({meaning}).", "ar": "    {name}: {value} ({meaning})."},
@@ -75,8 +75,8 @@ _AND = {"fr": " et ", "ar": " و"}
 
 
 def phrase(key: str, lang: str, **values: object) -> str:
-    """One phrase of the note in `lang`, its {placeholders} filled."""
-    return PHRASES[key][l10n.check_lang(lang)].format(**values)
+    """One phrase of the note in `lang`, its {placeholders} filled (each value embedded: gis/l10n.embed)."""
+    return PHRASES[key][l10n.check_lang(lang)].format(**{k: l10n.embed(v, lang) for k, v in values.items()})
 
 
 def _area(value: float | None, lang: str) -> str:
@@ -112,7 +112,8 @@ def _condition(french: str, lang: str) -> str:
 
 def _zone_name(zone: dict, lang: str) -> str:
     sector = phrase("sector", lang, sector=zone["sector"]) if zone.get("sector") else ""
-    return f"{phrase('zone', lang, code=zone['code'])}{sector} ({zone['label'] or phrase('no_label', lang)})"
+    label = l10n.embed(zone["label"], lang) if zone["label"] else phrase("no_label", lang)
+    return f"{phrase('zone', lang, code=zone['code'])}{sector} ({label})"
 
 
 def _height_line(p: dict, lang: str) -> str | None:
@@ -121,7 +122,7 @@ def _height_line(p: dict, lang: str) -> str | None:
     storeys = p.get("storeys_max", {}).get("value")
     height = p.get("height_max_m", {}).get("value")
     text = phrase("height", lang, height=_length(height, lang))
-    text += phrase("storeys", lang, n=storeys) if storeys is not None else ""
+    text += phrase("storeys", lang, rn=f"R+{storeys}") if storeys is not None else ""
     cond = p.get("storeys_max", {}).get("condition") or p.get("height_max_m", {}).get("condition")
     return text + (phrase("rule_for", lang, cond=_condition(cond, lang)) if cond else "") + "."
 
@@ -177,7 +178,7 @@ def _land_lines(result: dict, lang: str) -> list[str]:
 
 def plan_line(plan: dict, lang: str) -> str:
     """« Document applicable : PA d'Anfa (PA-1), homologué, décret … » in `lang` (the identification too)."""
-    act = f"{_SEPARATOR[lang]}{plan['approval_act']}" if plan.get("approval_act") else ""
+    act = f"{_SEPARATOR[lang]}{l10n.embed(plan['approval_act'], lang)}" if plan.get("approval_act") else ""
     status = plan["status_label"] if lang == "fr" else vocab.label("status", plan.get("status"), lang)
     return phrase("plan", lang, name=plan["name"], code=plan["code"], status=status, act=act,
                   kind=vocab.label("plan_kind", plan.get("kind"), lang))

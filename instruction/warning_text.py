@@ -61,7 +61,7 @@ _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 def _t(key: str, lang: str, **values: object) -> str:
-    return TEXTS[key][l10n.check_lang(lang)].format(**values)
+    return TEXTS[key][l10n.check_lang(lang)].format(**{k: l10n.embed(v, lang) for k, v in values.items()})
 
 
 def _day(value: str | None, lang: str) -> str:
@@ -74,7 +74,8 @@ def _pct(value: float, lang: str) -> str:
 
 def _zone_list(zones: list[dict], lang: str) -> str:
     sep = ", " if lang == "fr" else "، "
-    return sep.join(f"{z['code']} ({_pct(z['share_pct'], lang)})" for z in zones if not z["marginal"]) \
+    codes = [(z["zone"]["code"] if "zone" in z else z["code"], z) for z in zones]  # a rule, or an inquiry's zone
+    return sep.join(f"{code} ({_pct(z['share_pct'], lang)})" for code, z in codes if not z["marginal"]) \
         or _t("no_zone", lang)
 
 
