@@ -7,12 +7,12 @@ from datetime import date
 from flask import Blueprint, Response, current_app, render_template, request
 
 from api.db import get_db, keep_writes
+from api.i18n import current_lang
 from gis.errors import Forbidden, InputError
 from instruction.engine import Options
 from instruction.land import LandRequest
 from layers.db import interruptible
 from layers.ratelimit import hit
-from api.i18n import current_lang
 from notes.indicative import build, fonts_from_settings, pdf, svg
 from notes.texts import text
 
@@ -104,12 +104,13 @@ def indicative() -> Response:
     if lang != "fr":
         name += f"-{lang}"
     if fmt == "html":
-        from instruction.summary import summary_lines
+        from instruction.summary import plan_citation, summary_lines
 
         other = "fr" if lang == "ar" else "ar"
         return Response(render_template(
             "notes/indicative.html", r=note.result, map_svg_b64=svg_base64(note), summary=summary_lines(note.result, lang),
-            nt=lambda key, **values: text(key, lang, **values), issued_at=note.issued_at,
+            nt=lambda key, **values: text(key, lang, **values), cite=lambda plan: plan_citation(plan, lang),
+            issued_at=note.issued_at,
             day=date.fromisoformat(note.result["date"]), pdf_query=_query(args, format="pdf"),
             other_query=_query(args, lang=other)))
     with interruptible():

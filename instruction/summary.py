@@ -23,8 +23,8 @@ PHRASES: dict[str, dict[str, str]] = {
     "by_geometry": {"fr": "terrain désigné par sa géométrie", "ar": "عقار محدد بشكله الهندسي"},
     "no_commune": {"fr": "hors des communes connues", "ar": "خارج الجماعات المعروفة"},
     "as_of": {"fr": "Situation au {day}.", "ar": "الوضعية بتاريخ {day}."},
-    "plan": {"fr": "Document applicable : {name} ({code}), {status}{act}.",
-             "ar": "الوثيقة المطبقة: {kind} {name} ({code})، {status}{act}."},
+    "plan": {"fr": "Document applicable : {citation}.", "ar": "الوثيقة المطبقة: {citation}."},
+    "citation": {"fr": "{name} ({code}), {status}{act}", "ar": "{kind} {name} ({code})، {status}{act}"},
     "no_plan": {"fr": "Aucun plan d'aménagement n'est en vigueur sur ce terrain à cette date.",
                 "ar": "لا يوجد تصميم تهيئة ساري المفعول على هذا العقار في هذا التاريخ."},
     "partial": {"fr": "Le zonage ne couvre que {pct} du terrain.", "ar": "لا يغطي التنطيق سوى {pct} من العقار."},
@@ -176,12 +176,17 @@ def _land_lines(result: dict, lang: str) -> list[str]:
             phrase("as_of", lang, day=l10n.long_date(date.fromisoformat(result["date"]), lang))]
 
 
-def plan_line(plan: dict, lang: str) -> str:
-    """« Document applicable : PA d'Anfa (PA-1), homologué, décret … » in `lang` (the identification too)."""
+def plan_citation(plan: dict, lang: str) -> str:
+    """« PA d'Anfa (PA-1), homologué, décret … » in `lang` (the notes' identification table cites it so)."""
     act = f"{_SEPARATOR[lang]}{l10n.embed(plan['approval_act'], lang)}" if plan.get("approval_act") else ""
     status = plan["status_label"] if lang == "fr" else vocab.label("status", plan.get("status"), lang)
-    return phrase("plan", lang, name=plan["name"], code=plan["code"], status=status, act=act,
+    return phrase("citation", lang, name=plan["name"], code=plan["code"], status=status, act=act,
                   kind=vocab.label("plan_kind", plan.get("kind"), lang))
+
+
+def plan_line(plan: dict, lang: str) -> str:
+    """« Document applicable : PA d'Anfa (PA-1), homologué, décret … » in `lang`."""
+    return phrase("plan", lang, citation=plan_citation(plan, lang))
 
 
 def _plan_lines(result: dict, lang: str) -> list[str]:

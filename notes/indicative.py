@@ -26,7 +26,7 @@ from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, T
 from gis import l10n
 from instruction.engine import Options, instruct
 from instruction.land import LandRequest
-from instruction.summary import plan_line, summary_lines
+from instruction.summary import plan_citation, plan_line, summary_lines
 from layers.map_extract import map_layers
 from notes import arabic
 from notes.arabic import FontFiles, RtlParagraph
@@ -171,7 +171,7 @@ def _identification(w: _Writer, r: dict, official: dict | None) -> Table:
         [w.t("area"), l10n.area(land["area_m2"], w.lang)],
         [w.t("legal_area"), l10n.area(land["legal_area_m2"], w.lang) if land["legal_area_m2"] else "—"]]
     for plan in r["plans"]["applied"]:
-        ident.append([w.t("plan"), plan_line(plan, w.lang).split(":", 1)[1].strip().rstrip(".")])
+        ident.append([w.t("plan"), plan_citation(plan, w.lang)])
     if not r["plans"]["applied"]:
         ident.append([w.t("plan"), w.t("no_plan")])
     table = Table([w.row([w.para(a, "b"), w.para(b)]) for a, b in ident], colWidths=w.widths([42 * mm, 136 * mm]))

@@ -5,11 +5,15 @@ from __future__ import annotations
 import shutil
 import subprocess
 import unicodedata
+from datetime import date
 
 import pytest
 
 from app import create_app
+from gis import l10n
 from instruction import vocabulary
+from instruction.engine import instruct
+from instruction.land import LandRequest
 from tests import instruction_world as world
 from tests.helpers import app_settings
 
@@ -69,10 +73,13 @@ def test_arabic_pdf_text_holds_the_arabic_labels_title_zone_and_numbers(client, 
     for label in ("العقار", "المنطقة", "التنطيق", "مصادق"):  # land, zone, zoning, approved
         assert label in words, label
     assert LAND in text  # the French title keeps its left-to-right order inside the Arabic line
-    zone = conn.execute("SELECT z.code FROM zones z JOIN plan_versions p ON p.id = z.plan_id "
-                        "WHERE p.code = 'PA-T-2006' ORDER BY z.code LIMIT 1").fetchone()
-    codes = {r_code for (r_code,) in conn.execute("SELECT DISTINCT code FROM zones")}
-    assert zone and codes & words
+    result = instruct(conn, LandRequest(refs=(LAND,)), date(2015, 1, 1))  # what the note must say, from the database
+    assert result["rules"]
+    for rule in result["rules"]:
+        assert rule["zone"]["code"] in words and rule["zone"]["label"] in text
+        assert l10n.number(rule["share_pct"], "ar") in text  # the zone table's share, Moroccan digits grouping
+    for plan in result["plans"]["applied"]:
+        assert plan["code"] in text
     assert "INDICATIVE" not in text and "aucune valeur" not in text  # no French frame left
 
 
