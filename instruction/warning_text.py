@@ -129,7 +129,7 @@ _RENDERERS: dict[str, Callable[[dict, dict, str], str | None]] = {
 
 def warning_text(warning: dict, result: dict, lang: str = "fr") -> str:
     """The warning in `lang`, its numbers and dates formatted; an unknown one as stored."""
-    code = warning.get("code")
+    code = str(warning.get("code") or "")
     render = _RENDERERS.get(code) or (_land if code in TEXTS else None)
     text = render(warning, result, lang) if render else None
     return text if text is not None else warning["message"]
