@@ -2,10 +2,12 @@
 
 The font is Noto Sans Arabic, the one the web pages use, from node_modules/ (@fontsource/noto-sans-arabic,
 pinned by package-lock.json and installed by the project's set-up, `npm ci`): its Arabic subset merged with
-Noto Sans Latin (@fontsource/noto-sans) into one TrueType font in memory (fontTools), so the titles
-(« TF 56883/C »), digits, « m² » and « % » of an Arabic line are in the same embedded font. Nothing is
-written to disk. A deployment that prefers another font names a TrueType file by URBASIG_PDF_ARABIC_FONT
-(and URBASIG_PDF_ARABIC_FONT_BOLD); a missing font is a clear error, never a PDF of empty boxes.
+Noto Sans Latin (@fontsource/noto-sans) into one TrueType font (fontTools), so the titles (« TF 56883/C »),
+digits, « m² » and « % » of an Arabic line are in the same embedded font. The merge takes about a second per
+weight: it is kept under var/fonts/ (named by the sources' digest: a new font version makes a new file), or
+made in memory by each process when that folder cannot be written. A deployment that prefers another font
+names a TrueType file by URBASIG_PDF_ARABIC_FONT (and URBASIG_PDF_ARABIC_FONT_BOLD); a missing font is a clear
+error (503, « police-arabe-absente »), never a PDF of empty boxes.
 
 Shaping is arabic-reshaper (contextual forms and lam-alef ligatures, as Unicode presentation forms), the
 order python-bidi's Unicode bidirectional algorithm (with mirrored brackets): a paragraph is wrapped into
@@ -14,8 +16,10 @@ lines in logical order first, then each line is reordered for display, so a long
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -54,19 +58,45 @@ class FontFiles:
     node_modules: Path
     regular: Path | None = None
     bold: Path | None = None
+    cache_dir: Path | None = None  # where merged fonts are kept (var/fonts)
 
 
-def _merged(node_modules: Path, weight: int) -> bytes:
+def _sources(node_modules: Path, weight: int) -> list[Path]:
+    paths = [node_modules / "@fontsource" / rel for rel in _SOURCES[weight]]
+    for path in paths:
+        if not path.is_file():
+            raise FontMissing(f"police arabe des notes introuvable : {path} (installez les bibliothèques web avec "
+                              "« make assets » (npm ci), ou nommez un fichier TrueType par URBASIG_PDF_ARABIC_FONT)")
+    return paths
+
+
+def _cached_merge(node_modules: Path, weight: int, cache_dir: Path | None) -> bytes:
+    """The merged font, from var/fonts when it was made before with the same sources."""
+    paths = _sources(node_modules, weight)
+    if cache_dir is None:
+        return _merged(paths)
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in paths)).hexdigest()[:16]
+    cached = cache_dir / f"noto-sans-arabic-latin-{weight}-{digest}.ttf"
+    if cached.is_file():
+        return cached.read_bytes()
+    data = _merged(paths)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(f".{os.getpid()}.part")
+        partial.write_bytes(data)
+        os.replace(partial, cached)  # atomic: another worker never reads half a font
+    except OSError:
+        pass  # a read-only deployment: the font is made in memory by each process
+    return data
+
+
+def _merged(paths: list[Path]) -> bytes:
     """Noto Sans Arabic (Arabic subset) and Noto Sans (Latin subset) of one weight, as one TrueType font."""
     from fontTools.merge import Merger
     from fontTools.ttLib import TTFont as FontFile
 
     parts = []
-    for rel in _SOURCES[weight]:
-        path = node_modules / "@fontsource" / rel
-        if not path.is_file():
-            raise FontMissing(f"police arabe des notes introuvable : {path} (installez les bibliothèques web avec "
-                              "« make assets » (npm ci), ou nommez un fichier TrueType par URBASIG_PDF_ARABIC_FONT)")
+    for path in paths:
         font = FontFile(str(path))
         font.flavor = None  # WOFF → plain TrueType
         out = io.BytesIO()
@@ -93,7 +123,7 @@ def _font_bytes(files: FontFiles, weight: int) -> bytes:
         if not explicit.is_file():
             raise FontMissing(f"police arabe des notes introuvable : {explicit} (URBASIG_PDF_ARABIC_FONT)")
         return explicit.read_bytes()
-    return _merged(files.node_modules, weight)
+    return _cached_merge(files.node_modules, weight, files.cache_dir)
 
 
 @lru_cache(maxsize=4)

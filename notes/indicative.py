@@ -55,7 +55,7 @@ def fonts_from_settings(settings: object) -> FontFiles:
         return Path(value) if value else None
 
     return FontFiles(Path(settings.node_modules), path(getattr(settings, "pdf_arabic_font", "")),
-                     path(getattr(settings, "pdf_arabic_font_bold", "")))
+                     path(getattr(settings, "pdf_arabic_font_bold", "")), Path(settings.var_dir) / "fonts")
 
 
 def _map_parts(conn: psycopg.Connection, result: dict) -> tuple:

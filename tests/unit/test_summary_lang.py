@@ -117,3 +117,14 @@ def test_a_missing_arabic_font_is_a_clear_error(tmp_path):
     (tmp_path / "bad.ttf").write_bytes(b"not a font")
     with pytest.raises(FontMissing, match="TrueType"):
         register(FontFiles(Path("/nowhere"), regular=tmp_path / "bad.ttf"))
+
+
+def test_the_merged_font_is_kept_and_reused(tmp_path):
+    from notes import arabic
+
+    node_modules = Path(__file__).resolve().parents[2] / "node_modules"
+    assert (node_modules / "@fontsource" / "noto-sans-arabic").is_dir(), "make assets (npm ci) installs the fonts"
+    first = arabic._cached_merge(node_modules, 400, tmp_path / "fonts")
+    (kept,) = (tmp_path / "fonts").glob("noto-sans-arabic-latin-400-*.ttf")
+    assert kept.read_bytes() == first and first[:4] == b"\x00\x01\x00\x00"  # TrueType outlines (reportlab embeds them)
+    assert arabic._cached_merge(node_modules, 400, tmp_path / "fonts") == first
