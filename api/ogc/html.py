@@ -56,7 +56,7 @@ def _scalar(column: Column | None, value: object, lang: str) -> str:
     if kind == "rplus" and isinstance(value, int):
         return f"R+{value}"
     if isinstance(value, float) or (kind == "float" and isinstance(value, int)):
-        return l10n.number(value, lang, DECIMALS["float"]).removesuffix(",00")
+        return l10n.number(value, lang, DECIMALS["float"]).rstrip("0").removesuffix(",")  # 19,50 → 19,5; 19,00 → 19
     if kind == "date" and isinstance(value, str):
         try:
             return l10n.long_date(date.fromisoformat(value), lang)
@@ -91,6 +91,8 @@ def schema_type(schema: dict, lang: str = "fr") -> str:
     kind = schema.get("type")
     if schema.get("format") == "date":
         return translate("ogc.type.date", lang)
+    if schema.get("format") == "date-time":
+        return translate("ogc.type.datetime", lang)
     if schema.get("format", "").startswith("geometry"):
         return translate("ogc.type.geometry", lang)
     if kind == "array":
