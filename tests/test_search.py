@@ -249,11 +249,15 @@ def test_no_owner_in_an_answer(client, db):
                                                ({"q": "a", "limit": "21"}, "limit"), ({"q": "a", "limit": "2.5"}, "limit"),
                                                ({"q": "a", "lang": "en"}, "lang")])
 def test_bad_requests_are_400_in_french(client, params, words):
-    for accept in ("application/json", "text/html"):
+    for accept in ("application/json", "*/*"):  # the map's fetch(), curl
         response = client.get("/api/recherche", query_string=params, headers={"Accept": accept})
         assert response.status_code == 400
         assert response.mimetype == "application/json"
         assert words in response.get_json()["message"]
+    page = client.get("/api/recherche", query_string={**params, "lang": "fr"} if "lang" not in params else params,
+                      headers={"Accept": "text/html,*/*;q=0.8"})  # a person who opened the address
+    assert page.status_code == 400 and page.mimetype == "text/html"
+    assert words in page.get_data(as_text=True)
 
 
 def test_the_longest_text_allowed_is_answered(client):
