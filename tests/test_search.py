@@ -339,3 +339,11 @@ def test_a_numbered_street_is_a_street_and_its_houses_are_addresses(conn):
     assert [(h["kind"], h["street"]) for h in street] == [("street", "Rue 136")]
     house, _ = find(conn, understand("r. 136 12"), 8)  # house 12 of the street Rue 136
     assert [(h["kind"], h["land_ref"]) for h in house] == [("address", "TF 9012/C")]
+
+
+def test_the_page_holds_no_inline_style_or_script(client, db):
+    _n, _s, land_ref = a_title(db)
+    for params in ({"q": land_ref}, {"q": "zzqxw", "lang": "ar"}, {"q": ""}, {}):
+        body = client.get("/recherche", query_string=params).get_data(as_text=True)
+        assert "<style" not in body and "style=" not in body and "<script" not in body, params
+        assert 'href="/static/css/search-page.css"' in body
