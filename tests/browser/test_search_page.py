@@ -7,7 +7,7 @@ from urllib.parse import quote_plus
 
 import psycopg
 
-from tests.browser.conftest import DOCS
+from tests.browser.conftest import shoot
 
 
 def _a_title(sample_url: str) -> str:
@@ -22,7 +22,7 @@ def test_the_page_finds_a_title_and_links_to_the_map(page, site, sample_url):
     link = page.locator(".search-page-results a").first
     assert link.inner_text() == land_ref
     assert link.get_attribute("href") == f"/?land={quote_plus(land_ref)}"
-    page.screenshot(path=str(DOCS / "search-page.png"), full_page=True)
+    shoot(page, "search-page.png", full_page=True)
 
 
 def test_the_form_submits_and_says_what_was_understood(page, site):
@@ -41,4 +41,4 @@ def test_the_page_in_arabic_on_a_phone(phone, site, sample_url):
     assert phone.evaluate("document.documentElement.dir") == "rtl"
     assert phone.locator(".search-page-results a").first.inner_text() == name
     assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # no sideways scrolling
-    phone.screenshot(path=str(DOCS / "search-page-ar-phone.png"), full_page=True)
+    shoot(phone, "search-page-ar-phone.png", full_page=True)
