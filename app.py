@@ -69,6 +69,9 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     from api.official import official
 
     app.register_blueprint(official)
+    from api.planner import planner
+
+    app.register_blueprint(planner)
     app.extensions["urbasig.openapi"] = build_openapi()  # once, not per request
     from api import budget
 
