@@ -173,6 +173,37 @@ def _facts(m: PrintedMap) -> list[str]:
     return out
 
 
+def _lines(text: str, font: str, size: float, width: float) -> int:
+    return len(simpleSplit(text, font, size, width))
+
+
+def _footer_height(m: PrintedMap, left_w: float, right_w: float, width: float, font: str) -> float:
+    """The height below the map: the taller of the legend and the plans/dates column, then the disclaimer."""
+    columns = max(1, int(left_w // (60 * mm)))
+    legend_h = 13 + math.ceil(min(len(m.legend), 24) / columns) * 11 + 4
+    right_h = 12 + sum(_lines(line, font, 7.5, right_w) for line in _facts(m)) * 7.5 * 1.3 + 16 + 7.5 * 1.3 + 8
+    disclaimer_h = _lines(m.labels.get("disclaimer", DISCLAIMER), font, 7, width) * 7 * 1.3
+    return 14 + max(legend_h, right_h) + 6 + disclaimer_h + 14
+
+
+def _right_column(c: Canvas, m: PrintedMap, x: float, top: float, width: float, font: str, bold: str) -> float:
+    """The plans shown and the date of the data; the y where it ends."""
+    c.setFillColor(colors.black)
+    c.setFont(bold, 9)
+    c.drawString(x, top, m.labels.get("plans", "Plans affichés"))
+    y = top - 12
+    for line in _facts(m):
+        y = _paragraph(c, line, x, y, width, font, 7.5)
+    c.setFont(bold, 9)
+    c.drawString(x, y - 4, m.labels.get("data", "Date des données"))
+    y -= 16
+    latest = max(m.data_dates.values(), default=None)
+    if latest is not None:
+        y = _paragraph(c, f"{m.labels.get('data_of', 'Données du')} {l10n.long_datetime(latest, m.lang)}", x, y,
+                       width, font, 7.5)
+    return y
+
+
 def pdf(m: PrintedMap) -> bytes:
     """The PDF page of the printed map."""
     font, bold = _fonts()
@@ -195,7 +226,8 @@ def pdf(m: PrintedMap) -> bytes:
     reader = ImageReader(io.BytesIO(m.image))
     iw, ih = reader.getSize()
     width = page_w - 2 * MARGIN
-    footer_h = 58 * mm if m.orientation == "portrait" else 46 * mm
+    left_w, rx, rw = width * 0.55, MARGIN + width * 0.58, width * 0.42
+    footer_h = _footer_height(m, left_w, rw, width, font)
     avail_h = top - 32 - MARGIN - footer_h
     scale = min(width / iw, avail_h / ih)
     w, h = iw * scale, ih * scale
@@ -204,24 +236,10 @@ def pdf(m: PrintedMap) -> bytes:
     c.setStrokeColor(colors.HexColor("#333333"))
     c.rect(x, y, w, h, stroke=1, fill=0)
     _scale_and_north(c, m, (x, y, w, h), font, bold)
-    below = _legend(c, m, MARGIN, y - 14, width * 0.55, font, bold)
-    rx, rw = MARGIN + width * 0.58, width * 0.42
-    c.setFont(bold, 9)
-    c.drawString(rx, y - 14, m.labels.get("plans", "Plans affichés"))
-    ry = y - 26
-    for line in _facts(m):
-        ry = _paragraph(c, line, rx, ry, rw, font, 7.5)
-    c.setFont(bold, 9)
-    c.drawString(rx, ry - 4, m.labels.get("data", "Date des données"))
-    ry -= 16
-    stamps = sorted(m.data_dates.items())
-    latest = max((v for _, v in stamps), default=None)
-    if latest is not None:
-        ry = _paragraph(c, f"{m.labels.get('data_of', 'Données du')} {l10n.long_datetime(latest, m.lang)}", rx, ry,
-                        rw, font, 7.5)
-    text_y = min(below, ry) - 6
+    below = _legend(c, m, MARGIN, y - 14, left_w, font, bold)
+    ry = _right_column(c, m, rx, y - 14, rw, font, bold)
     c.setFillColor(colors.HexColor("#b2182b"))
-    _paragraph(c, m.labels.get("disclaimer", DISCLAIMER), MARGIN, max(text_y, MARGIN + 16), width, font, 7)
+    _paragraph(c, m.labels.get("disclaimer", DISCLAIMER), MARGIN, min(below, ry) - 6, width, font, 7)
     c.setFillColor(colors.HexColor("#666666"))
     c.setFont(font, 6.5)
     c.drawString(MARGIN, MARGIN, m.labels.get("crs", "Mesures en EPSG:26191 (Merchich / Nord Maroc) ; fond : "

@@ -6,7 +6,9 @@ const vocabulary = JSON.parse(document.getElementById("planner-vocabulary")?.tex
 const PALETTE = ["#f6d38b", "#f4a582", "#c2a5cf", "#a6dba0", "#92c5de", "#fddbc7", "#d9f0d3", "#e7d4e8", "#fee090",
   "#b2abd2", "#80cdc1", "#dfc27d"];
 const PRESCRIPTION_COLOURS = { road_widening: "#e66101", new_road: "#e66101", alignment: "#b2182b",
-  facility_reservation: "#7b3294", green_space: "#1b7837", non_aedificandi: "#000000" };
+  facility_reservation: "#7b3294", green_space: "#1b7837", non_aedificandi: "#000000", heritage_perimeter: "#8c510a",
+  flood_zone: "#2166ac", utility_corridor: "#c51b7d", rail_setback: "#4d4d4d", motorway_setback: "#d6604d",
+  maritime_domain: "#35978f", cemetery_buffer: "#542788" };
 
 export function zoneColour(code) {
   let hash = 0;
@@ -86,7 +88,7 @@ export function renderResult(container, result, { title, notices = [], close }) 
   container.replaceChildren(...parts);
   container.hidden = false;
   const land = result.land.geometry;
-  const piece = (f, colour, label) => ({ type: "Feature", properties: { colour, label }, geometry: f.geometry || land });
-  return [...zones.map((z) => piece(z, zoneColour(z.code), z.code)),
+  const piece = (f, colour, layer) => ({ type: "Feature", properties: { colour, layer }, geometry: f.geometry || land });
+  return [...zones.map((z) => piece(z, zoneColour(z.code), "zones")),
     ...prescriptions.map(({ kind, feature }) => piece(feature, PRESCRIPTION_COLOURS[kind] || "#2166ac", kind))];
 }

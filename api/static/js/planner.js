@@ -9,7 +9,8 @@ const $ = (id) => document.getElementById(id);
 const SKETCH = "planner-draw";
 const RESULT = "planner-result";
 const state = { tool: null, points: [], cursor: null, done: false, busy: false };
-const exposed = { state, measure: null, result: null, printed: null }; // for the browser tests and the console
+const shown = { [SKETCH]: 0, [RESULT]: 0 }; // features on each of our sources (an empty one has no legend entry)
+const exposed = { state, shown, land: null, measure: null, result: null, printed: null }; // for the browser tests and the console
 window.__urbasigPlanner = exposed;
 let map;
 
@@ -22,11 +23,16 @@ function fail(error) {
 
 function emptyCollection() { return { type: "FeatureCollection", features: [] }; }
 
+function setData(id, collection) {
+  shown[id] = collection.features.length;
+  map.getSource(id).setData(collection);
+}
+
 function addLayers() {
   map.addSource(RESULT, { type: "geojson", data: emptyCollection() });
   map.addSource(SKETCH, { type: "geojson", data: emptyCollection() });
   map.addLayer({ id: "planner-result-fill", type: "fill", source: RESULT,
-    paint: { "fill-color": ["get", "colour"], "fill-opacity": 0.55 } });
+    paint: { "fill-color": ["get", "colour"], "fill-opacity": ["case", ["==", ["get", "layer"], "zones"], 0.6, 0.35] } });
   map.addLayer({ id: "planner-result-line", type: "line", source: RESULT,
     paint: { "line-color": ["get", "colour"], "line-width": 2 } });
   map.addLayer({ id: "planner-draw-fill", type: "fill", source: SKETCH, filter: ["==", ["geometry-type"], "Polygon"],
@@ -74,12 +80,12 @@ function render() {
   if (frame) return;
   frame = requestAnimationFrame(() => {
     frame = 0;
-    map.getSource(SKETCH).setData(sketchFeatures());
+    setData(SKETCH, sketchFeatures());
     showMeasure();
   });
 }
 
-function setTool(tool) {
+function setTool(tool, { keepSketch = false } = {}) {
   const same = state.tool === tool;
   state.tool = same ? null : tool;
   state.points = [];
@@ -93,7 +99,7 @@ function setTool(tool) {
   $("planner-hint").textContent = state.tool === "draw" ? t("planner.hint_draw") : t("planner.hint_measure");
   map.getContainer().classList.toggle("planner-drawing", drawing);
   if (drawing) map.doubleClickZoom.disable(); else map.doubleClickZoom.enable();
-  map.getSource(SKETCH).setData(emptyCollection());
+  if (!keepSketch) setData(SKETCH, emptyCollection());
   status(drawing ? $("planner-hint").textContent : "");
 }
 
@@ -123,8 +129,8 @@ function finish() {
   if (state.tool !== "draw") { state.done = true; render(); return; }
   if (state.points.length < 3) { status(t("planner.too_few")); return; }
   const ring = [...state.points, state.points[0]];
-  state.done = true;
-  render();
+  exposed.land = ring;
+  setTool("draw", { keepSketch: true }); // the drawing is done: the toolbar comes back to rest
   const geometry = { type: "Polygon", coordinates: [ring] };
   overlay(geometry, null, t("planner.result"), []).catch(fail);
 }
@@ -170,13 +176,13 @@ async function overlay(geometry, crs, title, notices) {
   const result = await postJson("/ogc/processes/instruction/execution", { inputs });
   exposed.result = result;
   const features = renderResult($("planner-result"), result, { title, notices, close: clearResult });
-  map.getSource(RESULT).setData({ type: "FeatureCollection", features: features.map((f) => ({
+  setData(RESULT, { type: "FeatureCollection", features: features.map((f) => ({
     ...f, geometry: geometryToLonLat(f.geometry) })) });
   const land = geometryToLonLat(result.land.geometry);
-  map.getSource(SKETCH).setData({ type: "FeatureCollection", features: [{ type: "Feature", properties: {}, geometry: land }] });
+  setData(SKETCH, { type: "FeatureCollection", features: [{ type: "Feature", properties: {}, geometry: land }] });
   fit(land);
   state.busy = false;
-  status(title);
+  status(""); // the result's own title says it, and takes the focus
   $("planner-result").focus();
 }
 
@@ -189,8 +195,8 @@ function fit(geometry) {
 }
 
 function clearResult() {
-  map.getSource(RESULT).setData(emptyCollection());
-  map.getSource(SKETCH).setData(emptyCollection());
+  setData(RESULT, emptyCollection());
+  setData(SKETCH, emptyCollection());
   exposed.result = null;
 }
 
@@ -246,8 +252,7 @@ function legend() {
     if (!["fill", "line", "circle"].includes(layer.type) || !layer.source) continue;
     if ((layer.layout || {}).visibility === "none" || seen.has(layer.source)) continue;
     if (map.getZoom() < (layer.minzoom ?? 0) || map.getZoom() > (layer.maxzoom ?? 24)) continue;
-    const source = map.getSource(layer.source);
-    if (source?.type === "geojson" && !(source._data?.features?.length ?? 1)) continue; // an empty sketch
+    if (layer.source in shown && !shown[layer.source]) continue; // an empty sketch or result
     seen.set(layer.source, { source: layer.source, label: layer.id, colour: colourOf(layer), kind: layer.type });
   }
   return [...seen.values()];
