@@ -151,10 +151,34 @@ def test_a_dropped_geojson_is_overlaid(page, site, tmp_path):
     assert shown == pytest.approx(direct["land"]["area_m2"], rel=1e-5)  # through EPSG:26191, to the mm
 
 
+def test_the_browser_projection_matches_pyproj_to_the_millimetre(page, site):
+    import numpy as np
+
+    from gis.measure import to_storage_xy
+
+    _open(page, site)
+    west, south, east, north = page.evaluate("window.__urbasigMap.getBounds().toArray().flat()")
+    rng = np.random.default_rng(7)
+    points = np.column_stack([rng.uniform(west - 0.5, east + 0.5, 200), rng.uniform(south - 0.5, north + 0.5, 200)])
+    out = page.evaluate("""async (points) => {
+        const m = await import("/static/js/planner-merchich.js");
+        const xy = points.map(m.toMerchich);
+        return { xy, back: xy.map(m.fromMerchich) };
+    }""", points.tolist())
+    assert np.abs(np.array(out["xy"]) - to_storage_xy(points)).max() < 0.001  # metres
+    assert np.abs(np.array(out["back"]) - points).max() < 1e-7  # degrees (about 1 cm)
+
+
 def test_distance_and_area_are_measured_in_merchich_metres(page, site):
     canvas = _open(page, site)
     page.get_by_role("button", name="Mesurer une distance").click()
-    _click_at(page, canvas, OFFSETS[:3])
+    _click_at(page, canvas, OFFSETS[:2])
+    cx, cy = canvas["x"] + canvas["width"] / 2, canvas["y"] + canvas["height"] / 2
+    before = page.locator("#planner-status").inner_text()
+    page.mouse.move(cx + 200, cy + 150)
+    wait_until(page, f"document.getElementById('planner-status').textContent !== {json.dumps(before)}")  # live
+    page.mouse.click(cx + OFFSETS[2][0], cy + OFFSETS[2][1])
+    page.wait_for_timeout(120)
     page.keyboard.press("Enter")
     page.wait_for_timeout(100)
     measure = page.evaluate("window.__urbasigPlanner.measure")
@@ -176,6 +200,9 @@ def test_distance_and_area_are_measured_in_merchich_metres(page, site):
 
 def test_print_downloads_a_pdf_with_legend_scale_and_date(page, site, tmp_path):
     _open(page, site)
+    path, _ring = _land_file(page, tmp_path)
+    page.locator("#planner-file").set_input_files(str(path))  # an overlay on the map: printed with its legend
+    _wait_result(page)
     page.get_by_role("button", name="Imprimer la vue").click()
     page.get_by_label("Format").select_option("A4")
     page.get_by_label("Orientation").select_option("landscape")
@@ -186,8 +213,10 @@ def test_print_downloads_a_pdf_with_legend_scale_and_date(page, site, tmp_path):
     pdf = tmp_path / "carte.pdf"
     download.save_as(str(pdf))
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
-    assert "Légende" in text and "Zones des plans d'aménagement" in text
+    assert "Légende" in text and "Zones des plans d'aménagement" in text and "Tracé de l'urbaniste" in text
     assert "1:" in text and "Plans en vigueur au" in text and "Données mises à jour le" in text
+    zones = page.evaluate("window.__urbasigPlanner.result.layers[0].features.map((f) => f.code)")
+    assert zones and all(f"Zone {code}" in text for code in zones)  # the overlay's own legend
     subprocess.run(["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "1", "-singlefile", str(pdf),
                     str(DOCS / "map-print")], check=True)
 

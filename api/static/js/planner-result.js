@@ -88,7 +88,9 @@ export function renderResult(container, result, { title, notices = [], close }) 
   container.replaceChildren(...parts);
   container.hidden = false;
   const land = result.land.geometry;
-  const piece = (f, colour, layer) => ({ type: "Feature", properties: { colour, layer }, geometry: f.geometry || land });
-  return [...zones.map((z) => piece(z, zoneColour(z.code), "zones")),
-    ...prescriptions.map(({ kind, feature }) => piece(feature, PRESCRIPTION_COLOURS[kind] || "#2166ac", kind))];
+  const piece = (f, colour, layer, label) => ({ type: "Feature", properties: { colour, layer, label },
+    geometry: f.geometry || land });
+  return [...zones.map((z) => piece(z, zoneColour(z.code), "zones", `${t("planner.zone")} ${z.code}`)),
+    ...prescriptions.map(({ kind, feature }) => piece(feature, PRESCRIPTION_COLOURS[kind] || "#2166ac", kind,
+      kindLabel(kind)))];
 }

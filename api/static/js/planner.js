@@ -10,7 +10,7 @@ const SKETCH = "planner-draw";
 const RESULT = "planner-result";
 const state = { tool: null, points: [], cursor: null, done: false, busy: false };
 const shown = { [SKETCH]: 0, [RESULT]: 0 }; // features on each of our sources (an empty one has no legend entry)
-const exposed = { state, shown, land: null, measure: null, result: null, printed: null }; // for the browser tests and the console
+const exposed = { state, shown, land: null, measure: null, result: null, pieces: null, printed: null }; // for the browser tests and the console
 window.__urbasigPlanner = exposed;
 let map;
 
@@ -100,6 +100,10 @@ function setTool(tool, { keepSketch = false } = {}) {
   map.getContainer().classList.toggle("planner-drawing", drawing);
   if (drawing) map.doubleClickZoom.disable(); else map.doubleClickZoom.enable();
   if (!keepSketch) setData(SKETCH, emptyCollection());
+  if (state.tool === "draw" && !$("planner-result").hidden) { // a new land: the previous overlay goes away
+    $("planner-result").hidden = true;
+    clearResult();
+  }
   status(drawing ? $("planner-hint").textContent : "");
 }
 
@@ -176,6 +180,7 @@ async function overlay(geometry, crs, title, notices) {
   const result = await postJson("/ogc/processes/instruction/execution", { inputs });
   exposed.result = result;
   const features = renderResult($("planner-result"), result, { title, notices, close: clearResult });
+  exposed.pieces = features.map((f) => f.properties);
   setData(RESULT, { type: "FeatureCollection", features: features.map((f) => ({
     ...f, geometry: geometryToLonLat(f.geometry) })) });
   const land = geometryToLonLat(result.land.geometry);
@@ -198,6 +203,7 @@ function clearResult() {
   setData(RESULT, emptyCollection());
   setData(SKETCH, emptyCollection());
   exposed.result = null;
+  exposed.pieces = null;
 }
 
 // ---------------------------------------------------------------------------------------------- files
@@ -246,6 +252,14 @@ function colourOf(layer) {
   return typeof value === "string" ? value : "#888888";
 }
 
+function resultLegend(seen) {
+  // the overlay's pieces: one entry per zone and prescription kind drawn, with its own colour
+  for (const piece of exposed.pieces || []) {
+    const key = `${RESULT}/${piece.label}`;
+    if (!seen.has(key)) seen.set(key, { source: key, label: piece.label, colour: piece.colour, kind: "fill" });
+  }
+}
+
 function legend() {
   const seen = new Map();
   for (const layer of map.getStyle().layers) {
@@ -253,6 +267,7 @@ function legend() {
     if ((layer.layout || {}).visibility === "none" || seen.has(layer.source)) continue;
     if (map.getZoom() < (layer.minzoom ?? 0) || map.getZoom() > (layer.maxzoom ?? 24)) continue;
     if (layer.source in shown && !shown[layer.source]) continue; // an empty sketch or result
+    if (layer.source === RESULT) { resultLegend(seen); continue; }
     seen.set(layer.source, { source: layer.source, label: layer.id, colour: colourOf(layer), kind: layer.type });
   }
   return [...seen.values()];
