@@ -40,25 +40,27 @@ function kindLabel(kind, fallback) { return vocabulary.prescriptions?.[kind] || 
 
 function zoneRows(zones) {
   return zones.map((z) => {
-    const name = el("span", {}, swatch(zoneColour(z.code)), `${z.code}${z.sector ? ` · ${z.sector}` : ""}`);
+    // <bdi>: codes and plan names are written left to right, also in an Arabic page
+    const name = el("span", {}, swatch(zoneColour(z.code)), el("bdi", {}, `${z.code}${z.sector ? ` · ${z.sector}` : ""}`));
     const share = number(z.share_pct, 1) + (z.marginal ? ` (${t("planner.marginal")})` : "");
-    return [name, z.label || "", number(z.area_m2), share, z.plan || ""];
+    return [name, el("bdi", {}, z.label || ""), number(z.area_m2), share, el("bdi", {}, z.plan || "")];
   });
 }
 
 function prescriptionRows(items) {
   return items.map(({ kind, feature }) => [
     el("span", {}, swatch(PRESCRIPTION_COLOURS[kind] || "#2166ac"), kindLabel(kind)),
-    feature.label || feature.code || "", number(feature.area_m2),
-    number(feature.share_pct, 1) + (feature.marginal ? ` (${t("planner.marginal")})` : ""), feature.plan || ""]);
+    el("bdi", {}, feature.label || feature.code || ""), number(feature.area_m2),
+    number(feature.share_pct, 1) + (feature.marginal ? ` (${t("planner.marginal")})` : ""),
+    el("bdi", {}, feature.plan || "")]);
 }
 
 function plansList(result) {
   const applied = result.plans?.applied || [];
   if (!applied.length) return el("p", {}, t("planner.no_plan"));
   return el("ul", { class: "planner-plans" }, ...applied.map((p) => el("li", {},
-    `${p.name} (${p.code}) — ${vocabulary.statuses?.[p.status_on || p.status] || p.status_label || ""}`
-      + (p.approval_act ? `, ${p.approval_act}` : ""))));
+    el("bdi", {}, `${p.name} (${p.code})`), ` — ${vocabulary.statuses?.[p.status_on || p.status] || p.status_label || ""}`,
+    ...(p.approval_act ? [", ", el("bdi", {}, p.approval_act)] : []))));
 }
 
 /** Fill `container` with the result; the intersections to draw, as GeoJSON features in EPSG:26191. */

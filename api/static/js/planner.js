@@ -195,8 +195,14 @@ function fit(geometry) {
   const coords = (geometry.type === "Polygon" ? [geometry.coordinates] : geometry.coordinates).flat(2);
   const lons = coords.map((c) => c[0]);
   const lats = coords.map((c) => c[1]);
+  // keep the land clear of the tools and their result: beside them on a wide screen, above them on a phone
+  const tools = $("planner").getBoundingClientRect();
+  const view = map.getContainer().getBoundingClientRect();
+  const padding = { top: 60, bottom: 60, left: 60, right: 60 };
+  if (view.width - tools.width > 360) padding[document.documentElement.dir === "rtl" ? "right" : "left"] = tools.width + 40;
+  else padding.bottom = Math.min(tools.height + 20, view.height / 2);
   map.fitBounds([[Math.min(...lons), Math.min(...lats)], [Math.max(...lons), Math.max(...lats)]],
-    { padding: 80, maxZoom: 18, duration: 0 });
+    { padding, maxZoom: 18, duration: 0 });
 }
 
 function clearResult() {
