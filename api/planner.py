@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
@@ -79,7 +79,7 @@ def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
     return value
 
 
-def _legend() -> list:
+def _legend(lang: str) -> list:
     """The visible layers sent by the page: [{source, colour, kind}], labelled here from the catalogue."""
     from notes.map_print import LegendEntry
 
@@ -89,7 +89,7 @@ def _legend() -> list:
         raise InputError("« legend » : liste JSON attendue") from None
     if not isinstance(items, list) or len(items) > MAX_LEGEND:
         raise InputError(f"« legend » : liste de {MAX_LEGEND} couches au plus attendue")
-    texts = catalogue()["fr"]
+    texts = catalogue()[lang]
     out = []
     for item in items:
         if not isinstance(item, dict):
@@ -124,11 +124,13 @@ def _image() -> bytes:
 def print_view() -> Response:
     """The current view of the map as a PDF (A4/A3, portrait/landscape), with legend, scale, north, dates."""
     from gis.measure import view_polygon, view_width_m
+    from instruction.vocabulary import STATUSES
     from layers.map_print import data_dates, plans_in_view
-    from layers.plan_terms import PLAN_STATUSES
+    from notes.indicative import fonts_from_settings
     from notes.map_print import PrintedMap, pdf
 
     image = _image()
+    lang = _choice("lang", ("fr", "ar"), "fr")
     paper = _choice("paper", ("A4", "A3"), "A4")
     orientation = _choice("orientation", ("portrait", "landscape"), "landscape")
     west, south, east, north = _bbox()
@@ -142,12 +144,13 @@ def print_view() -> Response:
     conn = get_db()
     plans = plans_in_view(conn, view_polygon(west, south, east, north), day)
     for p in plans:
-        p["status_label"] = PLAN_STATUSES.get(p["status_on"], p["status_on"])
-    texts = catalogue()["fr"]
+        p["status_label"] = STATUSES[p["status_on"]][lang] if p["status_on"] in STATUSES else p["status_on"]
+    texts = catalogue()[lang]
     labels = {k: texts[f"planner.print.{k}"] for k in PRINT_LABELS}
     page = PrintedMap(image=image, ground_width_m=width_m, paper=paper, orientation=orientation,
-                      bearing_deg=_number("bearing", 0.0), as_of=day, legend=_legend(), plans=plans,
-                      data_dates=data_dates(conn), issued_at=datetime.now().replace(microsecond=0), labels=labels)
+                      bearing_deg=_number("bearing", 0.0), as_of=day, legend=_legend(lang), plans=plans,
+                      data_dates=data_dates(conn), issued_at=datetime.now(UTC).replace(microsecond=0), labels=labels,
+                      lang=lang, fonts=fonts_from_settings(current_app.config["URBASIG"]))
     with interruptible():
         body = pdf(page)
     name = f"carte-urbasig-{day.isoformat()}-{paper}.pdf"

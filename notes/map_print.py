@@ -23,6 +23,8 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from gis import l10n
+from notes import arabic
+from notes.arabic import FontFiles
 from notes.indicative import DISCLAIMER
 from notes.mapdraw import _nice
 
@@ -56,8 +58,43 @@ class PrintedMap:
     plans: list[dict] = field(default_factory=list)
     data_dates: dict[str, datetime] = field(default_factory=dict)
     issued_at: datetime | None = None
-    labels: dict[str, str] = field(default_factory=dict)  # the page's texts, in French (api/messages/planner.json)
+    labels: dict[str, str] = field(default_factory=dict)  # the page's texts (api/messages/planner.json)
     lang: str = "fr"
+    fonts: FontFiles | None = None  # where the Arabic font comes from (lang "ar": notes/arabic.py)
+
+
+@dataclass(frozen=True)
+class _Pen:
+    """How words are set: the fonts, and for Arabic the shaping and the right-to-left alignment."""
+
+    font: str
+    bold: str
+    rtl: bool = False
+
+    def shape(self, text: str) -> str:
+        """The text as drawn (Arabic: joined letters in display order)."""
+        return arabic.visual(text) if self.rtl else text
+
+    def split(self, text: str, font: str, size: float, width: float) -> list[str]:
+        """Lines of `text` fitting `width`, in logical order."""
+        return arabic.wrap(text, font, size, width) if self.rtl else simpleSplit(text, font, size, width)
+
+    def line(self, c: Canvas, x: float, y: float, width: float, text: str, font: str, size: float) -> None:
+        """One line in the box [x, x + width]: from its left edge, or from its right edge in Arabic."""
+        c.setFont(font, size)
+        if self.rtl:
+            c.drawRightString(x + width, y, self.shape(text))
+        else:
+            c.drawString(x, y, text)
+
+
+def _pen(m: PrintedMap) -> _Pen:
+    """Arabic: the notes' embedded Arabic font, right to left; French: DejaVu Sans when the system has it."""
+    if m.lang == "ar":
+        if m.fonts is None:
+            raise arabic.FontMissing("impression en arabe : police arabe non configurée")
+        return _Pen(*arabic.register(m.fonts), rtl=True)
+    return _Pen(*_fonts())
 
 
 def _fonts() -> tuple[str, str]:
@@ -121,15 +158,16 @@ def _scale_and_north(c: Canvas, m: PrintedMap, box: tuple[float, float, float, f
     c.restoreState()
 
 
-def _legend(c: Canvas, m: PrintedMap, x: float, top: float, width: float, font: str, bold: str) -> float:
-    """The legend of the visible layers, in columns; the y where it ends."""
-    c.setFont(bold, 9)
-    c.drawString(x, top, m.labels.get("legend", "Légende"))
+def _legend(c: Canvas, m: PrintedMap, x: float, top: float, width: float, pen: _Pen) -> float:
+    """The legend of the visible layers, in columns (from the right in Arabic); the y where it ends."""
+    c.setFillColor(colors.black)
+    pen.line(c, x, top, width, m.labels.get("legend", "Légende"), pen.bold, 9)
     columns = max(1, int(width // (60 * mm)))
     col_w = width / columns
     y = top - 13
     for i, entry in enumerate(m.legend[:24]):
-        cx = x + (i % columns) * col_w
+        column = i % columns
+        cx = x + (columns - 1 - column) * col_w + col_w - 12 if pen.rtl else x + column * col_w
         cy = y - (i // columns) * 11
         colour = _colour(entry.colour)
         if entry.kind == "line":
@@ -145,16 +183,15 @@ def _legend(c: Canvas, m: PrintedMap, x: float, top: float, width: float, font: 
             c.setStrokeColor(colors.HexColor("#555555"))
             c.rect(cx, cy, 12, 7, stroke=1, fill=1)
         c.setFillColor(colors.black)
-        c.setFont(font, 7.5)
-        c.drawString(cx + 16, cy + 0.5, entry.label[:60])
+        label_x = cx - col_w + 12 if pen.rtl else cx + 16
+        pen.line(c, label_x, cy + 0.5, col_w - 16, entry.label[:60], pen.font, 7.5)
     rows = math.ceil(min(len(m.legend), 24) / columns) if m.legend else 0
     return y - rows * 11 - 4
 
 
-def _paragraph(c: Canvas, text: str, x: float, y: float, width: float, font: str, size: float) -> float:
-    c.setFont(font, size)
-    for line in simpleSplit(text, font, size, width):
-        c.drawString(x, y, line)
+def _paragraph(c: Canvas, pen: _Pen, text: str, x: float, y: float, width: float, size: float) -> float:
+    for line in pen.split(text, pen.font, size, width):
+        pen.line(c, x, y, width, line, pen.font, size)
         y -= size * 1.3
     return y
 
@@ -164,7 +201,8 @@ def _facts(m: PrintedMap) -> list[str]:
     lang = m.lang
     out = []
     for p in m.plans:
-        act = f", {p['approval_act']}" if p.get("approval_act") else ""
+        act = f"، {p['approval_act']}" if lang == "ar" and p.get("approval_act") else \
+            (f", {p['approval_act']}" if p.get("approval_act") else "")
         since = f" {m.labels.get('since', 'depuis le')} {l10n.long_date(p['status_since'], lang)}" \
             if p.get("status_since") else ""
         out.append(f"{p['name']} ({p['code']}) : {p.get('status_label') or p.get('status_on') or ''}{since}{act}")
@@ -173,40 +211,37 @@ def _facts(m: PrintedMap) -> list[str]:
     return out
 
 
-def _lines(text: str, font: str, size: float, width: float) -> int:
-    return len(simpleSplit(text, font, size, width))
-
-
-def _footer_height(m: PrintedMap, left_w: float, right_w: float, width: float, font: str) -> float:
+def _footer_height(m: PrintedMap, pen: _Pen, left_w: float, right_w: float, width: float) -> float:
     """The height below the map: the taller of the legend and the plans/dates column, then the disclaimer."""
+    def lines(text: str, size: float, w: float) -> int:
+        return len(pen.split(text, pen.font, size, w))
+
     columns = max(1, int(left_w // (60 * mm)))
     legend_h = 13 + math.ceil(min(len(m.legend), 24) / columns) * 11 + 4
-    right_h = 12 + sum(_lines(line, font, 7.5, right_w) for line in _facts(m)) * 7.5 * 1.3 + 16 + 7.5 * 1.3 + 8
-    disclaimer_h = _lines(m.labels.get("disclaimer", DISCLAIMER), font, 7, width) * 7 * 1.3
+    right_h = 12 + sum(lines(line, 7.5, right_w) for line in _facts(m)) * 7.5 * 1.3 + 16 + 7.5 * 1.3 + 8
+    disclaimer_h = lines(m.labels.get("disclaimer", DISCLAIMER), 7, width) * 7 * 1.3
     return 14 + max(legend_h, right_h) + 6 + disclaimer_h + 14
 
 
-def _right_column(c: Canvas, m: PrintedMap, x: float, top: float, width: float, font: str, bold: str) -> float:
+def _plans_column(c: Canvas, m: PrintedMap, x: float, top: float, width: float, pen: _Pen) -> float:
     """The plans shown and the date of the data; the y where it ends."""
     c.setFillColor(colors.black)
-    c.setFont(bold, 9)
-    c.drawString(x, top, m.labels.get("plans", "Plans affichés"))
+    pen.line(c, x, top, width, m.labels.get("plans", "Plans affichés"), pen.bold, 9)
     y = top - 12
     for line in _facts(m):
-        y = _paragraph(c, line, x, y, width, font, 7.5)
-    c.setFont(bold, 9)
-    c.drawString(x, y - 4, m.labels.get("data", "Date des données"))
+        y = _paragraph(c, pen, line, x, y, width, 7.5)
+    pen.line(c, x, y - 4, width, m.labels.get("data", "Date des données"), pen.bold, 9)
     y -= 16
     latest = max(m.data_dates.values(), default=None)
     if latest is not None:
-        y = _paragraph(c, f"{m.labels.get('data_of', 'Données du')} {l10n.long_datetime(latest, m.lang)}", x, y,
-                       width, font, 7.5)
+        y = _paragraph(c, pen, f"{m.labels.get('data_of', 'Données du')} {l10n.long_datetime(latest, m.lang)}", x, y,
+                       width, 7.5)
     return y
 
 
 def pdf(m: PrintedMap) -> bytes:
-    """The PDF page of the printed map."""
-    font, bold = _fonts()
+    """The PDF page of the printed map (French, or Arabic set right to left)."""
+    pen = _pen(m)
     size = ORIENTATIONS[m.orientation](PAPERS[m.paper])
     page_w, page_h = size
     buffer = io.BytesIO()
@@ -216,34 +251,32 @@ def pdf(m: PrintedMap) -> bytes:
     issued = m.issued_at or datetime.now().replace(microsecond=0)
     as_of = m.as_of or issued.date()
     top = page_h - MARGIN
-    c.setFont(bold, 14)
-    c.drawString(MARGIN, top - 12, m.labels.get("title", "Extrait de carte"))
-    c.setFont(font, 8.5)
+    width = page_w - 2 * MARGIN
+    pen.line(c, MARGIN, top - 12, width, m.labels.get("title", "Extrait de carte"), pen.bold, 14)
     c.setFillColor(colors.HexColor("#444444"))
-    c.drawString(MARGIN, top - 25, f"{m.labels.get('as_of', 'Plans en vigueur au')} {l10n.long_date(as_of, m.lang)} · "
-                                   f"{m.labels.get('printed', 'imprimé le')} {l10n.long_datetime(issued, m.lang)}")
-    c.setFillColor(colors.black)
+    pen.line(c, MARGIN, top - 25, width, f"{m.labels.get('as_of', 'Plans en vigueur au')} "
+             f"{l10n.long_date(as_of, m.lang)} · {m.labels.get('printed', 'imprimé le')} "
+             f"{l10n.long_datetime(issued, m.lang)}", pen.font, 8.5)
     reader = ImageReader(io.BytesIO(m.image))
     iw, ih = reader.getSize()
-    width = page_w - 2 * MARGIN
-    left_w, rx, rw = width * 0.55, MARGIN + width * 0.58, width * 0.42
-    footer_h = _footer_height(m, left_w, rw, width, font)
-    avail_h = top - 32 - MARGIN - footer_h
+    legend_w, plans_w = width * 0.55, width * 0.42
+    legend_x, plans_x = (MARGIN + width - legend_w, MARGIN) if pen.rtl else (MARGIN, MARGIN + width * 0.58)
+    avail_h = top - 32 - MARGIN - _footer_height(m, pen, legend_w, plans_w, width)
     scale = min(width / iw, avail_h / ih)
     w, h = iw * scale, ih * scale
     x, y = MARGIN + (width - w) / 2, top - 32 - h
     c.drawImage(reader, x, y, w, h)
     c.setStrokeColor(colors.HexColor("#333333"))
     c.rect(x, y, w, h, stroke=1, fill=0)
-    _scale_and_north(c, m, (x, y, w, h), font, bold)
-    below = _legend(c, m, MARGIN, y - 14, left_w, font, bold)
-    ry = _right_column(c, m, rx, y - 14, rw, font, bold)
+    _scale_and_north(c, m, (x, y, w, h), pen.font, pen.bold)
+    below = _legend(c, m, legend_x, y - 14, legend_w, pen)
+    ry = _plans_column(c, m, plans_x, y - 14, plans_w, pen)
     c.setFillColor(colors.HexColor("#b2182b"))
-    _paragraph(c, m.labels.get("disclaimer", DISCLAIMER), MARGIN, min(below, ry) - 6, width, font, 7)
+    _paragraph(c, pen, m.labels.get("disclaimer", DISCLAIMER), MARGIN, min(below, ry) - 6, width, 7)
     c.setFillColor(colors.HexColor("#666666"))
-    c.setFont(font, 6.5)
-    c.drawString(MARGIN, MARGIN, m.labels.get("crs", "Mesures en EPSG:26191 (Merchich / Nord Maroc) ; fond : "
-                                                     "couches d'urbasig, sans fond de carte externe."))
+    pen.line(c, MARGIN, MARGIN, width, m.labels.get("crs", "Mesures en EPSG:26191 (Merchich / Nord Maroc) ; fond : "
+                                                           "couches d'urbasig, sans fond de carte externe."),
+             pen.font, 6.5)
     c.showPage()
     c.save()
     return buffer.getvalue()

@@ -278,3 +278,33 @@ def test_bad_print_requests_are_400_in_french(client, fields, words):
     response = _print(client, **fields)
     assert response.status_code == 400, response.get_data(as_text=True)[:300]
     assert words in response.get_json()["message"]
+
+
+def _arabic_words(pdf: bytes, tmp_path: Path) -> set[str]:
+    """The words of the PDF's text, Arabic presentation forms folded back (NFKC), each also read reversed."""
+    import unicodedata
+
+    controls = dict.fromkeys(map(ord, "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"), " ")
+    text = unicodedata.normalize("NFKC", _pdf_text(pdf, tmp_path)).replace("\u00a0", " ").translate(controls)
+    words = set(text.split())
+    return words | {w[::-1] for w in words}
+
+
+def test_print_in_arabic_is_set_in_the_arabic_font(client, tmp_path):
+    from api.i18n import translate
+
+    response = _print(client, lang="ar", date="2026-06-01")
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    path = tmp_path / "ar.pdf"
+    path.write_bytes(response.data)
+    fonts = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
+    assert "NotoSansArabic" in fonts
+    words = _arabic_words(response.data, tmp_path)
+    for key in ("planner.print.legend", "planner.print.plans", "planner.layer.parcels"):
+        assert set(translate(key, "ar").split()) <= words, key
+    assert "يونيو" in words  # « 1 يونيو 2026 », the Moroccan month
+
+
+def test_print_refuses_an_unknown_language(client):
+    response = _print(client, lang="en")
+    assert response.status_code == 400 and "fr ou ar" in response.get_json()["message"]

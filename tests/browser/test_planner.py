@@ -221,7 +221,7 @@ def test_print_downloads_a_pdf_with_legend_scale_and_date(page, site, tmp_path):
                     str(DOCS / "map-print")], check=True)
 
 
-def test_arabic_toolbar_and_numbers(page, site):
+def test_arabic_toolbar_numbers_and_print(page, site, tmp_path):
     canvas = _open(page, site, "?lang=ar")
     assert page.evaluate("document.documentElement.dir") == "rtl"
     page.get_by_role("button", name="قياس مسافة").click()
@@ -231,6 +231,13 @@ def test_arabic_toolbar_and_numbers(page, site):
     length = page.evaluate("window.__urbasigPlanner.measure.length_m")
     written = f"{length:,.2f}".replace(",", "\x00").replace(".", ",").replace("\x00", ".")  # ar-MA: « 1.234,56 »
     assert page.locator("#planner-status").inner_text() == f"المسافة: {written} م"
+    page.get_by_role("button", name="طباعة العرض").click()
+    with page.expect_download() as info:
+        page.get_by_role("button", name="تحميل ملف PDF").click()
+    pdf = tmp_path / "ar.pdf"
+    info.value.save_as(str(pdf))
+    fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert "NotoSansArabic" in fonts  # the page's language reached the PDF
 
 
 def test_phone_width_keeps_the_tools_usable(phone, site):
