@@ -78,6 +78,10 @@ class Settings:
     max_request_vertices: int = 100_000
     max_lots: int = 2_000
     max_land_refs: int = 50
+    # Files dropped on the map (/carte/fichier): an invalid polygon of more vertices is refused (repair it in a GIS),
+    # not repaired here (shapely.make_valid is one C call the time budget cannot stop; the repair of smaller ones
+    # runs in a child process killed after 2 s).
+    upload_max_repair_vertices: int = 2_000
     # OGC API: origins allowed by CORS ("*" or a comma-separated list; empty = no CORS headers).
     cors_origins: str = ""
     # Vector tiles: keep rendered tiles in the database (shared by every process); off for benchmarks.
@@ -194,7 +198,7 @@ class Settings:
     def _validate_bounds(self) -> None:
         """The limits of one request's work and of the tile cache."""
         for name in ("max_vertices", "max_request_vertices", "max_lots", "max_land_refs", "tile_cache_max_rows",
-                     "tile_cache_max_mb", "checks_per_minute"):
+                     "tile_cache_max_mb", "checks_per_minute", "upload_max_repair_vertices"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"URBASIG_{name.upper()} doit valoir au moins 1 (reçu {getattr(self, name)})")
         if self.max_request_vertices < self.max_vertices:

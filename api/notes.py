@@ -96,7 +96,7 @@ def indicative() -> Response:
             raise InputError("date : AAAA-MM-JJ") from None
     settings = current_app.config["URBASIG"]
     conn = get_db()
-    hit(conn, "indicative", request.remote_addr or "inconnu", settings.indicative_per_minute)
+    hit(conn, "indicative", request.remote_addr or "inconnu", settings.indicative_per_minute, what="notes indicatives")
     lang = current_lang()  # ?lang=ar, the cookie, Accept-Language, else French
     with interruptible():  # the instruction's geometry (its statements are never interrupted)
         note = build(conn, land, day, Options.from_settings(settings), lang, fonts_from_settings(settings))

@@ -29,10 +29,13 @@ def _client() -> str:
     return request.remote_addr or "inconnu"
 
 
+THROTTLED = {"fichier": "fichiers déposés sur la carte", "impression": "impressions de carte"}  # scope → what (429)
+
+
 def _throttle(scope: str) -> None:
     from layers.ratelimit import hit
 
-    hit(get_db(), scope, _client(), current_app.config["URBASIG"].checks_per_minute)
+    hit(get_db(), scope, _client(), current_app.config["URBASIG"].checks_per_minute, what=THROTTLED[scope])
 
 
 @planner.post("/carte/fichier")
@@ -47,7 +50,9 @@ def dropped_file() -> Response:
     settings = current_app.config["URBASIG"]
     data = upload.read(UploadLimits.max_bytes + 1)
     with interruptible():
-        result = read_upload(data, upload.filename or "", UploadLimits(max_vertices=settings.max_vertices))
+        result = read_upload(data, upload.filename or "", UploadLimits(
+            max_vertices=settings.max_vertices, max_repair_vertices=settings.upload_max_repair_vertices,
+            max_json_depth=settings.max_json_depth))
     return jsonify(result.to_json())
 
 

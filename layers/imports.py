@@ -8,6 +8,7 @@ assignment, plan perimeter. Any error before COMMIT leaves the database as it wa
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections import Counter
@@ -28,7 +29,7 @@ from pyproj import CRS
 from tqdm import tqdm
 
 from gis.crs import STORAGE_SRID, check_extent, crs_label, parse_crs, reproject
-from gis.errors import Conflict, CRSError, FileFormatError, GeometryError, InputError
+from gis.errors import Conflict, CRSError, FileFormatError, GeometryError, InputError, UrbasigError
 from gis.geometry import KIND_TYPES, CheckReport, closed_lines_to_polygons, describe_problems, to_ewkb_hex
 from gis.geometry import check_geometries as check_geoms
 from gis.landref import parse_land_ref
@@ -43,6 +44,7 @@ SUFFIXES = {".shp": "Shapefile", ".gpkg": "GeoPackage", ".geojson": "GeoJSON", "
             ".dxf": "DXF", ".zip": "Shapefile zippé"}
 STORAGE_CRS = parse_crs(STORAGE_SRID)
 DEFER_INDEX_MIN_ROWS = 10_000
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -108,9 +110,27 @@ def _step(progress: bool, message: str) -> None:
         tqdm.write(f"urbasig : {message}")
 
 
+# GDAL never goes on the network for us: a GeoJSON `"crs": {"type": "link"}` member, a /vsicurl/ path or an
+# http URL would make the server fetch what a file names (and wait on it). Every HTTP request of GDAL goes to a
+# proxy on the closed port 9 of this machine (refused at once, no retry), and /vsicurl/ allows no file at all.
+OFFLINE_GDAL = {"GDAL_HTTP_PROXY": "127.0.0.1:9", "GDAL_HTTPS_PROXY": "127.0.0.1:9", "GDAL_HTTP_TIMEOUT": "1",
+                "GDAL_HTTP_CONNECTTIMEOUT": "1", "GDAL_HTTP_MAX_RETRY": "0", "GDAL_HTTP_NETRC": "NO",
+                "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".urbasig-aucun", "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
+
+
+def offline_gdal() -> None:
+    """Set the GDAL options that keep it off the network (process-wide, idempotent): before any GDAL open."""
+    pyogrio.set_gdal_config_options(OFFLINE_GDAL)
+
+
 def read_source(path: Path, source_layer: str | None = None) -> Source:
-    """Read one layer of a vector file; unreadable, truncated or unknown layers become FileFormatError."""
+    """Read one layer of a vector file; unreadable, truncated or unknown layers become FileFormatError.
+
+    GDAL is kept off the network (offline_gdal) and its text goes to the log, never into the message: a
+    RequestTimeout (or any error of ours) raised while reading passes through untouched.
+    """
     path = Path(path)
+    offline_gdal()
     if not path.exists():
         raise FileFormatError(f"fichier introuvable : {path}")
     if path.suffix.lower() not in SUFFIXES:
@@ -118,8 +138,10 @@ def read_source(path: Path, source_layer: str | None = None) -> Source:
                               f"{', '.join(sorted(set(SUFFIXES.values())))})")
     try:
         layers = [str(name) for name, _ in pyogrio.list_layers(path)]
+    except UrbasigError:  # the request's time budget (RequestTimeout), raised by the watchdog while GDAL ran
+        raise
     except Exception as exc:  # pyogrio raises DataSourceError and friends
-        raise FileFormatError(f"fichier illisible ou tronqué : {path.name} ({_first_line(exc)})") from exc
+        raise _unreadable(path, exc) from exc
     if source_layer is None:
         if len(layers) != 1:
             raise FileFormatError(f"{path.name} contient {len(layers)} couches : choisissez-en une avec "
@@ -130,11 +152,21 @@ def read_source(path: Path, source_layer: str | None = None) -> Source:
     try:
         meta, _fids, wkb, field_data = pyogrio.raw.read(path, layer=source_layer)
         geoms = shapely.from_wkb(wkb, on_invalid="raise") if wkb is not None else np.full(len(field_data[0]), None)
+    except UrbasigError:
+        raise
     except Exception as exc:
-        raise FileFormatError(f"fichier illisible ou tronqué : {path.name} ({_first_line(exc)})") from exc
+        raise _unreadable(path, exc) from exc
     names = list(meta["fields"])
     return Source(layer_name=source_layer, crs_text=meta.get("crs"), geoms=np.asarray(geoms, dtype=object),
                   fields=dict(zip(names, field_data, strict=True)), driver=meta.get("driver") or "")
+
+
+def _unreadable(path: Path, exc: BaseException) -> FileFormatError:
+    """The refusal of a file GDAL cannot read: its name only, the driver's (English) text goes to the log."""
+    log.info("GDAL ne lit pas %s : %s", path, _first_line(exc))
+    return FileFormatError(f"fichier illisible ou tronqué : {path.name} n'est pas un fichier vectoriel lisible "
+                           "(Shapefile, GeoPackage, GeoJSON, DXF) ou il est incomplet ; ré-exportez-le depuis votre "
+                           "logiciel SIG")
 
 
 def _first_line(exc: BaseException) -> str:

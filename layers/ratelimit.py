@@ -45,10 +45,14 @@ def seconds_left(conn: psycopg.Connection, window: str = "minute") -> int:
     return max(1, int(left))
 
 
-def hit(conn: psycopg.Connection, scope: str, client: str, per_minute: int) -> int:
-    """Count one request of `client` in the current minute; raise TooManyRequests above the limit."""
+def hit(conn: psycopg.Connection, scope: str, client: str, per_minute: int, *, what: str) -> int:
+    """Count one request of `client` in the current minute; raise TooManyRequests above the limit.
+
+    `what` names what is counted, in French and plural (« notes indicatives », « fichiers déposés »): the
+    refusal says « 30 fichiers déposés par minute au plus », never another service's words.
+    """
     hits = add(conn, scope, client)
     if hits > per_minute:
-        raise TooManyRequests(f"trop de demandes : {per_minute} notes indicatives par minute au plus, "
+        raise TooManyRequests(f"trop de demandes : {per_minute} {what} par minute au plus, "
                               "réessayez dans une minute", retry_after_s=seconds_left(conn, "minute"))
     return hits

@@ -9,6 +9,9 @@ member with bounded reads (never trusting the sizes it declares), so a zip bomb 
 from __future__ import annotations
 
 import json
+import logging
+import subprocess
+import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -20,13 +23,31 @@ import shapely
 
 from gis.crs import STORAGE_SRID, check_extent, crs_label, parse_crs, reproject
 from gis.errors import CRSError, FileFormatError, GeometryError, PayloadTooLarge
-from gis.geometry import check_geometries, describe_problems
+from gis.geojson_file import read_geojson
+from gis.geometry import check_geometries, describe_problems, invalidity_reason
 from layers.imports import Source, read_source
 
 STORAGE_CRS = parse_crs(STORAGE_SRID)
 LONLAT = parse_crs("OGC:CRS84")
 SHAPEFILE_PARTS = (".shp", ".shx", ".dbf", ".prj", ".cpg")
 ASSUMED_CRS = "EPSG:26191"
+log = logging.getLogger(__name__)
+# The repair of invalid polygons runs in a child Python: shapely.make_valid is one C call (the request's watchdog
+# cannot stop it) whose time grows with the crossings, not the vertices (a random ring of 500 vertices: ~3 min).
+# The child gets WKB on stdin, gives WKB back, and is killed past its time (and its CPU limit).
+_REPAIR = """
+import resource, sys, shapely
+limit = int(sys.argv[1]) + 1
+resource.setrlimit(resource.RLIMIT_CPU, (limit, limit))
+geoms = shapely.from_wkb([bytes.fromhex(line) for line in sys.stdin.read().split()])
+out = []
+for fixed in shapely.make_valid(geoms):
+    parts = [q for p in shapely.get_parts(fixed) if shapely.get_type_id(p) in (3, 6) for q in shapely.get_parts(p)]
+    out.append(shapely.MultiPolygon(parts))
+sys.stdout.write(" ".join(w.hex() for w in shapely.to_wkb(out)))
+"""
+_REPAIR_IN_GIS = ("réparez-le dans un logiciel SIG (QGIS : Traitement › Réparer les géométries) ou redessinez-le, "
+                  "puis déposez-le à nouveau")
 
 
 @dataclass(frozen=True)
@@ -38,6 +59,9 @@ class UploadLimits:
     max_zip_members: int = 50
     max_features: int = 500
     max_vertices: int = 10_000  # of all the polygons together (the instruction's own limit)
+    max_repair_vertices: int = 2_000  # of one invalid polygon repaired here (URBASIG_UPLOAD_MAX_REPAIR_VERTICES)
+    repair_timeout_s: float = 2.0  # of the repair of all the file's invalid polygons, in a child process
+    max_json_depth: int = 64
 
 
 @dataclass
@@ -69,15 +93,16 @@ def _safe_name(name: str) -> PurePosixPath | None:
     return path
 
 
-def _bounded_read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> bytes:
-    """A member's bytes, refusing as soon as more than `budget` come out (declared sizes can lie)."""
+def _bounded_read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int, limit: int) -> bytes:
+    """A member's bytes, refusing as soon as more than `budget` (what is left of `limit`) come out (declared sizes
+    can lie); the refusal names the limit, not what was left of it."""
     out = BytesIO()
     with archive.open(info) as member:
         while chunk := member.read(64 * 1024):
             out.write(chunk)
             if out.tell() > budget:
                 raise PayloadTooLarge("archive refusée : une fois décompressée, elle dépasse la taille permise "
-                                      f"({budget // (1024 * 1024)} Mo) ; envoyez le Shapefile seul, sans autres fichiers")
+                                      f"({limit // (1024 * 1024)} Mo) ; envoyez le Shapefile seul, sans autres fichiers")
     return out.getvalue()
 
 
@@ -123,12 +148,22 @@ def _unzip_shapefile(data: bytes, folder: Path, limits: UploadLimits) -> tuple[P
         budget = limits.max_unzipped_bytes
         for suffix, info in parts.items():
             try:
-                content = _bounded_read(archive, info, budget)
+                content = _bounded_read(archive, info, budget, limits.max_unzipped_bytes)
             except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, ValueError) as exc:
                 raise FileFormatError(f"archive .zip corrompue (membre {info.filename}) : refaites-la") from exc
             budget -= len(content)
             (folder / f"couche{suffix}").write_bytes(content)
     return folder / "couche.shp", ".prj" in parts
+
+
+def _read_shapefile(path: Path) -> Source:
+    """The Shapefile read by GDAL (kept off the network), or a French refusal without GDAL's text or any path."""
+    try:
+        return read_source(path)
+    except FileFormatError:  # read_source has logged GDAL's text
+        raise FileFormatError("Shapefile illisible ou incomplet : le .shp, le .shx ou le .dbf de l'archive est "
+                              "corrompu ou tronqué ; ré-exportez la couche depuis votre logiciel SIG et zippez "
+                              "ensemble ses fichiers .shp, .shx, .dbf et .prj") from None
 
 
 def _sniff(data: bytes, filename: str) -> str:
@@ -143,9 +178,13 @@ def _sniff(data: bytes, filename: str) -> str:
 
 
 def _source_crs(source: Source, has_prj: bool, notices: list[str]):
-    """The file's CRS; a Shapefile without .prj is assumed in Merchich / Nord Maroc, and the answer says so."""
+    """The Shapefile's CRS; without .prj it is assumed in Merchich / Nord Maroc, and the answer says so."""
     if source.crs_text:
-        return parse_crs(source.crs_text)
+        try:
+            return parse_crs(source.crs_text)
+        except CRSError:
+            raise CRSError("le fichier .prj ne décrit pas un système de coordonnées connu : refaites-le (EPSG:26191 "
+                           "pour Merchich / Nord Maroc)") from None
     if not has_prj:
         notices.append("le Shapefile n'a pas de fichier .prj : ses coordonnées sont supposées en EPSG:26191 "
                        "(Merchich / Nord Maroc)")
@@ -166,13 +205,50 @@ def _polygons(source: Source, limits: UploadLimits, notices: list[str]) -> np.nd
     if vertices > limits.max_vertices:
         raise PayloadTooLarge(f"{vertices} sommets : au-delà de la limite de {limits.max_vertices} "
                               "(URBASIG_MAX_VERTICES) ; simplifiez les contours (10 cm de précision suffisent)")
-    geoms, report = check_geometries(source.geoms, "polygon", repair=True)
+    geoms, repaired = _repaired(source.geoms, limits)
+    geoms, report = check_geometries(geoms, "polygon", repair=False)
+    report.repaired = repaired
     if not report.ok:
         raise GeometryError(f"le fichier doit contenir des polygones : {describe_problems(report.problems)}",
                             detail=report.problems[:20])
     if report.repaired:
         notices.append(f"{len(report.repaired)} polygone(s) invalide(s) réparé(s) : {describe_problems(report.repaired)}")
     return geoms
+
+
+def _repaired(geoms: np.ndarray, limits: UploadLimits) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    """The geometries with their invalid polygons repaired in a child process (bounded in vertices and time)."""
+    geoms = np.asarray(geoms, dtype=object).copy()
+    present = ~shapely.is_missing(geoms)
+    polygonal = np.zeros(len(geoms), dtype=bool)
+    polygonal[present] = np.isin(shapely.get_type_id(geoms[present]), (3, 6))
+    bad = np.flatnonzero(polygonal & ~shapely.is_valid(np.where(polygonal, geoms, None)))  # is_valid: ~20 ms at 10⁴
+    if not len(bad):
+        return geoms, []
+    reasons = [invalidity_reason(geoms[i]) for i in bad]
+    for i, reason in zip(bad, reasons, strict=True):
+        count = int(shapely.get_num_coordinates(geoms[i]))
+        if count > limits.max_repair_vertices:
+            raise GeometryError(f"entité {i + 1} : polygone invalide ({reason}) de {count} sommets ; au-delà de "
+                                f"{limits.max_repair_vertices} sommets, il n'est pas réparé ici : {_REPAIR_IN_GIS}")
+    fixed = _repair_in_child(shapely.force_2d(geoms[bad]), limits.repair_timeout_s)
+    geoms[bad] = fixed
+    return geoms, [(int(i) + 1, f"réparée ({reason})") for i, reason in zip(bad, reasons, strict=True)]
+
+
+def _repair_in_child(geoms: np.ndarray, timeout_s: float) -> np.ndarray:
+    """shapely.make_valid (polygonal parts kept) in a child Python killed after `timeout_s`."""
+    text = " ".join(w.hex() for w in shapely.to_wkb(geoms))
+    try:
+        done = subprocess.run([sys.executable, "-I", "-c", _REPAIR, str(int(timeout_s))], input=text.encode(),
+                              capture_output=True, timeout=timeout_s, check=True)
+    except subprocess.TimeoutExpired:
+        raise GeometryError(f"polygone invalide trop enchevêtré pour être réparé en {timeout_s:g} s : "
+                            f"{_REPAIR_IN_GIS}") from None
+    except subprocess.CalledProcessError as exc:  # killed by its CPU limit, or shapely failed
+        log.warning("réparation de géométrie échouée (code %s) : %s", exc.returncode, exc.stderr[-500:])
+        raise GeometryError(f"polygone invalide impossible à réparer ici : {_REPAIR_IN_GIS}") from None
+    return shapely.from_wkb(done.stdout.decode().split())
 
 
 def read_upload(data: bytes, filename: str, limits: UploadLimits | None = None) -> Upload:
@@ -184,15 +260,14 @@ def read_upload(data: bytes, filename: str, limits: UploadLimits | None = None) 
         raise PayloadTooLarge(f"fichier de {len(data) / 1e6:.1f} Mo : au plus {limits.max_bytes // (1024 * 1024)} Mo")
     kind = _sniff(data, filename)
     notices: list[str] = []
-    with tempfile.TemporaryDirectory(prefix="urbasig-upload-") as tmp:
-        folder = Path(tmp)
-        if kind == "zip":
-            path, has_prj = _unzip_shapefile(data, folder, limits)
-        else:
-            path, has_prj = folder / "couche.geojson", True
-            path.write_bytes(data)
-        source = read_source(path)
-    crs = _source_crs(source, has_prj, notices)
+    if kind == "zip":
+        with tempfile.TemporaryDirectory(prefix="urbasig-upload-") as tmp:
+            path, has_prj = _unzip_shapefile(data, Path(tmp), limits)
+            source = _read_shapefile(path)
+        crs = _source_crs(source, has_prj, notices)
+    else:  # in Python, never by GDAL (which follows a « link » crs member and guesses unknown ones)
+        layer = read_geojson(data, limits.max_features, limits.max_json_depth)
+        source, crs = Source("fichier", None, layer.geoms, {}, "GeoJSON"), layer.crs
     geoms = _polygons(source, limits, notices)
     check_extent(tuple(shapely.total_bounds(geoms)), crs)
     stored = reproject(geoms, crs, STORAGE_CRS)

@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import socket
 import subprocess
 import tempfile
+import threading
+import time
 import zipfile
+from contextlib import contextmanager, suppress
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +24,7 @@ import shapely
 from PIL import Image
 
 from app import create_app
+from gis.errors import UrbasigError
 from gis.measure import area_m2, length_m, to_storage_xy, view_width_m
 from tests.helpers import X0, Y0, app_settings, box, lonlat_box, write_layer
 
@@ -26,6 +33,11 @@ from tests.helpers import X0, Y0, app_settings, box, lonlat_box, write_layer
 def client(ogc_url):
     """A test client over the OGC world."""
     return create_app(app_settings(ogc_url, pool_min=1, pool_max=2, checks_per_minute=100_000)).test_client()
+
+
+# What must never reach a person: a server path, GDAL's or GEOS's English sentences, a traceback.
+DRIVER_TEXT = re.compile(r"/tmp/|urbasig-upload|not recognized|unreadable|corrupt\b|IllegalArgument|Exception|"
+                         r"LinearRing|Traceback|GDAL|supported file format", re.IGNORECASE)
 
 
 def _zip(folder: Path, stem: str, skip: tuple[str, ...] = ()) -> bytes:
@@ -131,6 +143,35 @@ def _many_vertices() -> bytes:
                                      "geometry": json.loads(shapely.to_geojson(circle))}]}).encode()
 
 
+def _late_bomb() -> bytes:
+    """A bomb whose .shp comes after a 1.5 MiB .dbf: the refusal must still name the 20 Mo limit, not what was left."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("bombe.dbf", b"\0" * (3 * 512 * 1024))
+        archive.writestr("bombe.shx", b"\0" * 100)
+        archive.writestr("bombe.shp", b"\0" * (60 * 1024 * 1024))
+    return buffer.getvalue()
+
+
+def _geojson_26191(*geoms) -> bytes:
+    return json.dumps({"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "EPSG:26191"}},
+                       "features": [{"type": "Feature", "properties": {}, "geometry": json.loads(shapely.to_geojson(g))}
+                                    for g in geoms]}).encode()
+
+
+def _crossing_ring(n: int) -> bytes:
+    """A ring of n vertices zigzagging across itself (each edge crosses many others): make_valid takes minutes."""
+    rng = __import__("numpy").random.default_rng(7)
+    pts = [(X0 + 100 + 400 * float(a), Y0 + 100 + 400 * float(b)) for a, b in rng.random((n, 2))]
+    return _geojson_26191(shapely.Polygon(pts))
+
+
+def _corrupt_shp(tmp_path: Path) -> bytes:
+    write_layer(tmp_path / "k.shp", [{"n": 1}], [box(0, 0, 10, 10)])
+    (tmp_path / "k.shp").write_bytes(b"\0" * 40)
+    return _zip(tmp_path, "k")
+
+
 def _two_shapefiles(tmp_path: Path) -> bytes:
     write_layer(tmp_path / "a.shp", [{"n": 1}], [box(0, 0, 10, 10)])
     write_layer(tmp_path / "b.shp", [{"n": 1}], [box(20, 0, 10, 10)])
@@ -174,18 +215,115 @@ def _truncated_zip(tmp_path: Path) -> bytes:
     ("points.geojson", _points, 400, "polygone"),
     ("metres.geojson", _metres_without_crs, 400, "hors du domaine"),
     ("bombe.zip", lambda p: _bomb(), 413, "décompressée"),
+    ("bombe-tardive.zip", lambda p: _late_bomb(), 413, "(20 Mo)"),
+    ("noeuds.geojson", lambda p: _crossing_ring(9_999), 400, "Réparer les géométries"),
+    ("enchevetre.geojson", lambda p: _crossing_ring(600), 400, "Réparer les géométries"),
+    ("casse.zip", _corrupt_shp, 400, "Shapefile illisible"),
+    ("topo.json", lambda p: b'{"type": "Topology", "objects": {}, "arcs": []}', 400, "TopoJSON"),
+    ("anneau.geojson", lambda p: b'{"type": "Polygon", "coordinates": [[[0, 0], [1, 0]]]}', 400, "coordonnées"),
+    ("crs-inconnu.geojson", lambda p: _crs_named("foo"), 400, "inconnu"),
+    ("crs-99999.geojson", lambda p: _crs_named("urn:ogc:def:crs:EPSG::99999"), 400, "inconnu"),
     ("sommets.geojson", lambda p: _many_vertices(), 413, "sommets"),
     ("deux.zip", _two_shapefiles, 400, "2 Shapefiles"),
     ("evasion.zip", lambda p: _traversal(), 400, "ne contient pas de Shapefile"),
 ])
 def test_hostile_files_are_refused_in_french_and_leave_nothing(client, tmp_path, name, make, status, words):
+    data = make(tmp_path)
     before = _uploads_left()
-    response = _send(client, make(tmp_path), name)
+    started = time.perf_counter()
+    response = _send(client, data, name)
+    assert time.perf_counter() - started < 4.0  # well within the 5 s budget: no unbounded C call
     assert response.status_code == status, response.get_json()
     body = response.get_json()
     assert words in body["message"], body
-    assert "Traceback" not in body["message"] and "GDAL" not in body["message"]
+    assert not DRIVER_TEXT.search(body["message"]), body["message"]
+    assert "fichier .prj ne décrit pas" not in body["message"] or name.endswith(".zip")
     assert _uploads_left() == before
+
+
+def _crs_named(name: str) -> bytes:
+    doc = json.loads(_geojson_26191(box(100, 100, 30, 30)))
+    doc["crs"]["properties"]["name"] = name
+    return json.dumps(doc).encode()
+
+
+@contextmanager
+def _listener():
+    """A local HTTP server that records every connection (and never answers): where a fetch would land."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    server.settimeout(0.2)
+    hits: list[bytes] = []
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            conn.settimeout(0.5)
+            try:
+                hits.append(conn.recv(1024))
+            except OSError:
+                hits.append(b"")
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/crs.wkt", hits
+    finally:
+        stop.set()
+        thread.join()
+        server.close()
+
+
+def _linked(href: str) -> bytes:
+    doc = json.loads(_geojson_26191(box(100, 100, 30, 30)))
+    doc["crs"] = {"type": "link", "properties": {"href": href, "type": "ogcwkt"}}
+    return json.dumps(doc).encode()
+
+
+def test_a_linked_crs_is_refused_and_never_fetched(client):
+    with _listener() as (href, hits):
+        started = time.perf_counter()
+        response = _send(client, _linked(href), "lien.geojson")
+        elapsed = time.perf_counter() - started
+        time.sleep(0.3)
+    assert response.status_code == 400, response.get_json()
+    assert "link" in response.get_json()["message"] and response.get_json()["code"] == "crs"
+    assert hits == [] and elapsed < 1.0
+
+
+def test_gdal_never_fetches_for_an_import_either(tmp_path):
+    """`urbasig import` reads through GDAL: a linked crs, or a /vsicurl/ path, must not reach the network."""
+    from layers.imports import read_source
+
+    path = tmp_path / "lien.geojson"
+    with _listener() as (href, hits):
+        path.write_bytes(_linked(href))
+        started = time.perf_counter()
+        with suppress(UrbasigError):
+            read_source(path)
+        import pyogrio
+
+        with pytest.raises(Exception):  # noqa: B017 - whatever GDAL says, as long as it says it without fetching
+            pyogrio.read_info(f"/vsicurl/{href}")
+        elapsed = time.perf_counter() - started
+        time.sleep(0.3)
+    assert hits == [] and elapsed < 3.0
+
+
+def test_the_upload_limit_names_files_not_notes(ogc_url):
+    strict = create_app(app_settings(ogc_url, pool_min=1, pool_max=1, checks_per_minute=2)).test_client()
+    if datetime.now().second > 50:  # the three requests in one calendar minute (the window)
+        time.sleep(61 - datetime.now().second)
+    answers = [_send(strict, _geojson_26191(box(100, 100, 30, 30)), "t.geojson") for _ in range(3)]
+    assert answers[-1].status_code == 429, answers[-1].get_json()
+    message = answers[-1].get_json()["message"]
+    assert "2 fichiers déposés" in message and "notes" not in message
 
 
 def test_a_request_without_a_file_is_400(client):

@@ -222,7 +222,8 @@ def process_execution(pid: str) -> Response:
     if pid in STORED_CHECKS and not _partner():  # each check is kept (check_results): bound the anonymous ones
         from layers.ratelimit import hit
 
-        hit(conn, "verification", request.remote_addr or "inconnu", settings.checks_per_minute)
+        hit(conn, "verification", request.remote_addr or "inconnu", settings.checks_per_minute,
+            what="vérifications anonymes")
     with interruptible():  # the checks' geometry and rules (their statements are never interrupted)
         result = processes.execute(conn, pid, body, options)
     from instruction.findings import canonical_json
