@@ -37,7 +37,11 @@ def client(ogc_url):
 
 # What must never reach a person: a server path, GDAL's or GEOS's English sentences, a traceback.
 DRIVER_TEXT = re.compile(r"/tmp/|urbasig-upload|not recognized|unreadable|corrupt\b|IllegalArgument|Exception|"
-                         r"LinearRing|Traceback|GDAL|supported file format", re.IGNORECASE)
+                         r"LinearRing|Traceback|GDAL|supported file format|Failed to", re.IGNORECASE)
+
+
+TOPOLOGY = json.dumps({"type": "Topology", "arcs": [[[0, 0], [1, 0], [1, 1], [0, 0]]], "objects": {
+    "a": {"type": "GeometryCollection", "geometries": [{"type": "Polygon", "arcs": [[0]]}]}}}).encode()
 
 
 def _zip(folder: Path, stem: str, skip: tuple[str, ...] = ()) -> bytes:
@@ -219,7 +223,7 @@ def _truncated_zip(tmp_path: Path) -> bytes:
     ("noeuds.geojson", lambda p: _crossing_ring(9_999), 400, "Réparer les géométries"),
     ("enchevetre.geojson", lambda p: _crossing_ring(600), 400, "Réparer les géométries"),
     ("casse.zip", _corrupt_shp, 400, "Shapefile illisible"),
-    ("topo.json", lambda p: b'{"type": "Topology", "objects": {}, "arcs": []}', 400, "TopoJSON"),
+    ("topo.json", lambda p: TOPOLOGY, 400, "TopoJSON"),
     ("anneau.geojson", lambda p: b'{"type": "Polygon", "coordinates": [[[0, 0], [1, 0]]]}', 400, "coordonnées"),
     ("crs-inconnu.geojson", lambda p: _crs_named("foo"), 400, "inconnu"),
     ("crs-99999.geojson", lambda p: _crs_named("urn:ogc:def:crs:EPSG::99999"), 400, "inconnu"),
