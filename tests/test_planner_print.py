@@ -162,7 +162,8 @@ def test_the_legend_prints_only_our_words(client, ogc_url, tmp_path):
     text = _flat(_pdf_text(response.data, tmp_path))
     assert translate("planner.layer.zones", "fr") in text
     assert f"{translate('planner.zone', 'fr')} {codes[0]}" in text
-    assert PRESCRIPTIONS["green_space"]["fr"] in text
+    kind = PRESCRIPTIONS["green_space"]["fr"]
+    assert kind[:1].upper() + kind[1:] in text  # a legend entry starts with a capital
     for client_text in ("Texte du client", "foo_bar", "piratée", "ZZ-INCONNUE", "Mon jardin", "inventée"):
         assert client_text not in text
 
