@@ -62,7 +62,7 @@ def tile_layer_of(layer: Layer) -> TileLayer:
 TILE_LAYERS = {name: tile_layer_of(layer) for name, layer in CATALOGUE.items() if layer.tiles}
 
 
-DRAFT = "enquete_publique"  # the plan versions a draft tile shows (tile parameter plan_status)
+DRAFT = "enquete_publique"  # the plan versions a draft tile shows (tile parameter versions)
 
 
 def _common(layer: TileLayer, z: int, day: date | None, status: str | None = None) -> dict[str, sql.Composable]:

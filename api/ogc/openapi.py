@@ -99,7 +99,7 @@ def _tile_paths(layer: str) -> dict:
     level = {"name": "tileMatrix", "in": "path", "required": True,
              "schema": {"type": "integer", "minimum": low, "maximum": high}}
     day = _param("datetime", {"type": "string", "format": "date"}, "plans en vigueur ce jour (par défaut aujourd'hui)")
-    draft = [_param("plan_status", {"type": "string", "enum": ["enquete_publique"]},
+    draft = [_param("versions", {"type": "string", "enum": ["enquete_publique"]},
                     "les versions en enquête publique ce jour au lieu des versions en vigueur (WebMercatorQuad) ; "
                     "les zones y sont découpées là où le projet changerait le zonage (propriété was : le code en "
                     "vigueur)")] if TILE_LAYERS[layer].join_plan else []

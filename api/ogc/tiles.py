@@ -99,10 +99,10 @@ def tilejson(conn: psycopg.Connection, base: str, collection_id: str, tms: str) 
 
 
 def _tile_day(layer: TileLayer, args: dict[str, str]) -> date | None:
-    unknown = set(args) - {"datetime", "f", "api_key", "plan_status"}
+    unknown = set(args) - {"datetime", "f", "api_key", "versions"}
     if unknown:
         raise OgcError(f"paramètre(s) inconnu(s) : {', '.join(sorted(unknown))} "
-                       "(paramètres : datetime, plan_status, f)")
+                       "(paramètres : datetime, versions, f)")
     day = parse_datetime(args.get("datetime"))
     if isinstance(day, tuple):
         raise OgcError("datetime : un instant est attendu pour les tuiles")
@@ -112,17 +112,17 @@ def _tile_day(layer: TileLayer, args: dict[str, str]) -> date | None:
 
 
 def _tile_status(layer: TileLayer, args: dict[str, str], matrix_set: TileMatrixSet) -> str | None:
-    """plan_status=enquete_publique: the versions in public inquiry that day (zones: what they would change)."""
-    status = args.get("plan_status")
+    """versions=enquete_publique: the versions in public inquiry that day (zones: what they would change)."""
+    status = args.get("versions")
     if status is None:
         return None
     if status != DRAFT:
-        raise OgcError(f"plan_status : « {status} » non servi (valeur possible : {DRAFT} ; sans ce paramètre, "
+        raise OgcError(f"versions : « {status} » non servi (valeur possible : {DRAFT} ; sans ce paramètre, "
                        "les versions en vigueur)")
     if not layer.join_plan:
-        raise OgcError(f"plan_status : la collection « {layer.id} » n'appartient à aucune version de plan")
+        raise OgcError(f"versions : la collection « {layer.id} » n'appartient à aucune version de plan")
     if matrix_set is not WEB_MERCATOR_QUAD:
-        raise OgcError(f"plan_status : servi en {TMS} seulement")
+        raise OgcError(f"versions : servi en {TMS} seulement")
     return status
 
 

@@ -72,7 +72,7 @@ export function tileUrl(origin, collection, date, draft = false) {
   const base = `${origin}/ogc/collections/${collection}/tiles/WebMercatorQuad/{z}/{y}/{x}`;
   if (!PRESCRIPTION_DAY.includes(collection)) return base;
   const query = new URLSearchParams({ datetime: date });
-  if (draft) query.set("plan_status", DRAFT_STATUS);
+  if (draft) query.set("versions", DRAFT_STATUS);
   return `${base}?${query}`;
 }
 
