@@ -8,6 +8,7 @@ Every test fails on a request off 127.0.0.1 and on a console error (tests/browse
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
@@ -164,3 +165,146 @@ def test_desktop_screenshot(page, site, parcel):
     _open(page, f"{site}/?projet=1#map=15.5/{lat}/{lon}")
     page.screenshot(path=str(DOCS / "map.png"))
     assert json.loads(page.locator("#urbasig-config").text_content())["families"] == FAMILIES
+
+
+# ------------------------------------------------------------------------------------ end to end (issue 13)
+# The search endpoint (api/search.py) and the panel (api/panel.py, panel.js) in the same page: what the issue
+# must show, typed into the box as a person would.
+
+
+@pytest.fixture(scope="module")
+def land(sample_url):
+    """A titled parcel with a letter suffix and a one-parcel address: its reference, parts, Lambert point, address,
+    and the zone the instruction gives it with its share (read from the database, never hard-coded)."""
+    from instruction.engine import instruct
+    from instruction.land import LandRequest
+
+    with psycopg.connect(sample_url, autocommit=True) as conn:
+        number, suffix, ref, x, y, address = conn.execute(
+            "SELECT ref_number, ref_suffix, land_ref, ST_X(p), ST_Y(p), address FROM parcels, "
+            "LATERAL ST_PointOnSurface(geom) p WHERE ref_kind = 'TF' AND ref_suffix ~ '^[A-Z]+$' AND address IN ("
+            "SELECT address FROM parcels GROUP BY address HAVING count(*) = 1) ORDER BY id LIMIT 1 OFFSET 7").fetchone()
+        result = instruct(conn, LandRequest(refs=(ref,)))
+    zone = result["rules"][0]["zone"]["code"]
+    return {"ref": ref, "number": number, "suffix": suffix, "x": x, "y": y, "address": address, "zone": zone}
+
+
+def _type(page, text: str) -> None:
+    page.fill("#search-input", "")
+    page.focus("#search-input")
+    page.keyboard.type(text, delay=15)
+
+
+def _suggest(page, text: str) -> list[dict]:
+    _type(page, text)
+    wait_until(page, "!document.getElementById('search-suggestions').hidden")
+    assert page.get_attribute("#search-input", "aria-expanded") == "true"
+    return page.evaluate("[...document.querySelectorAll('#search-suggestions [role=option]')]"
+                         ".map(o => ({id: o.id, text: o.innerText, kind: o.dataset.kind}))")
+
+
+def _panel_land(page, ref: str) -> None:
+    wait_until(page, f"document.querySelector('#panel section.land-panel')?.dataset.land === {json.dumps(ref)}")
+
+
+def _pdf_text(data: bytes, tmp_path) -> str:
+    import shutil
+    import subprocess
+
+    path = tmp_path / "note.pdf"
+    path.write_bytes(data)
+    return subprocess.run([shutil.which("pdftotext") or "pdftotext", "-layout", str(path), "-"], capture_output=True,
+                          text=True, check=True).stdout
+
+
+def test_search_a_title_in_three_spellings_then_the_panel_and_the_pdf(page, site, land, tmp_path):
+    _open(page, site + "/")
+    ref, number, suffix = land["ref"], land["number"], land["suffix"]
+    for spelling in (ref, f"tf{number}-{suffix.lower()}", f"T.{number}/{suffix}"):
+        options = _suggest(page, spelling)
+        assert ref in options[0]["text"] and options[0]["kind"] == "parcel", spelling
+        page.keyboard.press("ArrowDown")
+        assert page.get_attribute("#search-input", "aria-activedescendant") == options[0]["id"]
+        page.keyboard.press("Enter")
+        _panel_land(page, ref)
+        assert page.evaluate("document.getElementById('search-suggestions').hidden")
+    zone = page.locator("#panel .land-panel-zone").first
+    assert zone.get_attribute("data-zone") == land["zone"] and float(zone.get_attribute("data-share")) > 0
+    assert _query(page)["land"] == [ref]
+    wait_until(page, "window.__urbasigMap.getFilter('selected-line')[2] !== '\\u0000'")
+    assert page.evaluate("window.__urbasigMap.getFilter('selected-line')") == ["==", ["get", "land_ref"], ref]
+    with page.expect_download() as download:  # the indicative note, as a person gets it
+        page.evaluate("(() => { const a = document.querySelector('#panel a.land-panel-pdf'); "
+                      "a.setAttribute('download', ''); a.click(); })()")
+    text = _pdf_text(Path(download.value.path()).read_bytes(), tmp_path)
+    assert ref in text and land["zone"] in text
+
+
+def test_search_lambert_coordinates_and_an_address(page, site, land):
+    _open(page, site + "/")
+    _type(page, f"{land['x']:.2f} {land['y']:.2f}")
+    page.keyboard.press("Enter")  # no arrow: the first result of what is typed
+    _panel_land(page, land["ref"])
+    centre = page.evaluate("window.__urbasigMap.getCenter().toArray()")
+    bbox = [float(v) for v in page.get_attribute("#panel section.land-panel", "data-bbox").split(",")]
+    assert bbox[0] - 1e-3 <= centre[0] <= bbox[2] + 1e-3 and bbox[1] - 1e-3 <= centre[1] <= bbox[3] + 1e-3
+    number, street = land["address"].split(", ", 1)
+    options = _suggest(page, f"{number} {street}")
+    assert options[0]["kind"] == "address"
+    page.click(f"#{options[0]['id']}")
+    _panel_land(page, land["ref"])
+    assert page.locator("#panel .land-panel-zone").first.get_attribute("data-zone") == land["zone"]
+
+
+def test_nothing_found_says_what_was_understood(page, site):
+    _open(page, site + "/")
+    _type(page, "zzqx wvvk")
+    wait_until(page, "document.getElementById('search-status').textContent.length > 0")
+    status = page.inner_text("#search-status")
+    assert "zzqx wvvk" in status and translate("map.search.none", "fr", q="zzqx wvvk") in status
+    assert len(status) > len(translate("map.search.none", "fr", q="zzqx wvvk")) + 10  # understood and a hint
+    assert page.evaluate("document.getElementById('search-suggestions').hidden")
+    page.keyboard.press("Escape")
+
+
+def test_keyboard_only_from_search_to_the_panel_and_the_note(page, site, land):
+    _open(page, site + "/")
+    page.keyboard.press("Tab")  # the skip link
+    assert page.evaluate("document.activeElement.className") == "skip"
+    page.keyboard.press("Enter")  # to the search box
+    assert page.evaluate("document.activeElement.id") == "search-input"
+    page.keyboard.type(land["ref"], delay=15)
+    wait_until(page, "!document.getElementById('search-suggestions').hidden")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    _panel_land(page, land["ref"])
+    wait_until(page, "document.activeElement.closest('#panel') !== null")  # the panel takes the focus
+    for _ in range(40):  # Tab through the panel to the note's link
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.matches('#panel a.land-panel-pdf')"):
+            break
+    else:
+        raise AssertionError("the note's link is not reachable by Tab from the panel")
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none"  # visible focus
+
+
+def test_shared_land_url_opens_the_panel_on_it(page, site, land):
+    _open(page, f"{site}/?land={land['ref']}")
+    _panel_land(page, land["ref"])
+    wait_until(page, "!window.__urbasigMap.isMoving()")
+    bbox = [float(v) for v in page.get_attribute("#panel section.land-panel", "data-bbox").split(",")]
+    (w, s), (e, n) = page.evaluate("window.__urbasigMap.getBounds().toArray()")
+    assert w <= bbox[0] and s <= bbox[1] and e >= bbox[2] and n >= bbox[3]  # the land in view
+    assert page.evaluate("window.__urbasigMap.getZoom()") > 15
+
+
+def test_arabic_search_and_panel(page, site, land):
+    _open(page, site + "/?lang=ar")
+    options = _suggest(page, land["ref"])
+    assert translate("map.kind.parcel", "ar") in options[0]["text"]
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    _panel_land(page, land["ref"])
+    assert page.evaluate("document.documentElement.dir") == "rtl"
+    page.screenshot(path=str(DOCS / "map-arabic-panel.png"))

@@ -83,15 +83,36 @@ export function select(target, { keepView = false } = {}) {
 // A search result: fly there and select it (a land by its reference, a point or an address by its place).
 export function showResult(result) {
   if (!map) return;
+  if (result.land) { // the panel answers with the land's box: one flight, to the map as the open panel leaves it
+    select({ land: result.land });
+    return;
+  }
   if (result.bbox) {
     const [w, s, e, n] = result.bbox;
-    map.fitBounds([[w, s], [e, n]], { padding: 60, maxZoom: result.kind === "commune" ? 15 : 18, duration: 800 });
+    map.fitBounds([[w, s], [e, n]], { padding: padding(40), maxZoom: result.kind === "commune" ? 15 : 18, duration: 800 });
   } else {
     map.flyTo({ center: result.center, zoom: Math.max(map.getZoom(), 17), duration: 800 });
   }
-  const keepView = Boolean(result.bbox); // already flown to it
-  if (result.land) select({ land: result.land }, { keepView });
-  else if (result.kind !== "commune") select({ lon: result.center[0], lat: result.center[1] }, { keepView });
+  if (result.kind !== "commune") select({ lon: result.center[0], lat: result.center[1] }, { keepView: true });
+}
+
+// Padding for fitBounds that keeps what is fitted clear of the layer switcher floating over the map.
+function padding(base) {
+  const pad = { top: base, bottom: base, left: base, right: base };
+  const switcher = document.querySelector("details.layers");
+  const box = map.getContainer().getBoundingClientRect();
+  const over = switcher.getBoundingClientRect();
+  if (switcher.open && over.width < box.width / 2) {
+    if (over.left - box.left < box.width / 2) pad.left += over.right - box.left;
+    else pad.right += box.right - over.left;
+  }
+  return pad;
+}
+
+function inView(bbox) {
+  const [w, s, e, n] = bbox;
+  const view = map.getBounds();
+  return view.contains([w, s]) && view.contains([e, n]);
 }
 
 function highlight(land, id) {
@@ -115,10 +136,18 @@ function onLand(event) {
     state.land = detail.land;
     state.point = null;
   }
+  if (typeof detail.projet === "boolean" && detail.projet !== state.draft) { // the panel's own draft switch
+    state.draft = detail.projet;
+    const box = document.getElementById("layer-draft");
+    box.checked = state.draft;
+    showGroup("draft", state.draft);
+  }
   highlight(detail.land, state.featureId);
-  if (detail.bbox && !state.keepView) {
-    const [w, s, e, n] = detail.bbox;
-    map.fitBounds([[w, s], [e, n]], { padding: 80, maxZoom: 18, duration: 600 });
+  map.resize(); // the panel just opened beside the map: measure the map as it is now
+  const box = Array.isArray(detail.bbox) && detail.bbox.length === 4 ? detail.bbox : null;
+  if (box && !(state.keepView && inView(box))) { // a click or a shared view keeps the view, if the land shows
+    const [w, s, e, n] = box;
+    map.fitBounds([[w, s], [e, n]], { padding: padding(60), maxZoom: 17.5, duration: 600 });
   }
   state.keepView = false;
   writeUrl();
