@@ -69,6 +69,9 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     from api.official import official
 
     app.register_blueprint(official)
+    from api.panel import register_panel
+
+    register_panel(app)
     app.extensions["urbasig.openapi"] = build_openapi()  # once, not per request
     from api import budget
 

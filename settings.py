@@ -126,6 +126,10 @@ class Settings:
     # The browser libraries (MapLibre GL JS, the fonts) installed by `npm ci` from package-lock.json, served by
     # the app under /vendor/ (no CDN): node_modules/ of the checkout by default.
     node_modules: Path = field(default_factory=lambda: Path.cwd() / "node_modules")
+    # The Arabic font of the PDF notes (TrueType files); when empty, Noto Sans Arabic and Noto Sans from
+    # node_modules/@fontsource (the pages' fonts), merged in memory (notes/arabic.py).
+    pdf_arabic_font: str = ""
+    pdf_arabic_font_bold: str = ""
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod

@@ -2,15 +2,19 @@
 by the app itself under /vendor/: MapLibre GL JS (its CSP build and worker) and the Noto Sans fonts.
 
 Only the files a page loads are served (`VENDOR`), never the rest of node_modules/; each is cached for a year
-and revalidated by its modification time (a new `npm ci` changes it). A missing install is a 503 that says
-which command to run, not a page that silently shows no map.
+and revalidated by its modification time (a new `npm ci` changes it). Text files go out gzip-compressed to a
+browser that accepts it (MapLibre is 970 KB, 250 KB compressed: the first load of the map stays under 500 KB),
+compressed once per process and file. A missing install is a 503 that says which command to run, not a page
+that silently shows no map.
 """
 
 from __future__ import annotations
 
+import gzip
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
-from flask import Blueprint, Flask, Response, current_app, send_file
+from flask import Blueprint, Flask, Response, current_app, request, send_file
 
 from gis.errors import NotFound, UrbasigError
 
@@ -29,6 +33,8 @@ VENDOR: dict[str, tuple[str, ...]] = {
                                      "files/noto-sans-arabic-arabic-700-normal.woff2", "LICENSE"),
 }
 TYPES = {".js": "text/javascript", ".css": "text/css", ".woff2": "font/woff2", ".txt": "text/plain", "": "text/plain"}
+COMPRESSIBLE = frozenset({".js", ".css", ".txt", ""})  # woff2 is compressed already
+YEAR_S = 365 * 24 * 3600
 
 
 class AssetsMissing(UrbasigError):
@@ -57,10 +63,25 @@ def vendor_file(root: Path, path: str) -> Path:
 def vendor(path: str) -> Response:
     """One browser library file, cached a year (immutable between two `npm ci`)."""
     found = vendor_file(current_app.config["URBASIG"].node_modules, path)
-    response = send_file(found, mimetype=TYPES.get(found.suffix, "application/octet-stream"), conditional=True,
-                         max_age=365 * 24 * 3600)
+    mimetype = TYPES.get(found.suffix, "application/octet-stream")
+    if found.suffix in COMPRESSIBLE and "gzip" in request.accept_encodings:
+        stat = found.stat()
+        response = Response(_gzipped(str(found), stat.st_mtime_ns), mimetype=mimetype)
+        response.headers["Content-Encoding"] = "gzip"
+        response.set_etag(f"{stat.st_mtime_ns:x}-{stat.st_size:x}-gz")
+        response.cache_control.public, response.cache_control.max_age = True, YEAR_S
+        response.make_conditional(request)
+    else:
+        response = send_file(found, mimetype=mimetype, conditional=True, max_age=YEAR_S)
+    response.vary.add("Accept-Encoding")
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@lru_cache(maxsize=32)
+def _gzipped(path: str, mtime_ns: int) -> bytes:
+    """The file compressed once per process and version (the modification time is part of the key)."""
+    return gzip.compress(Path(path).read_bytes(), compresslevel=6, mtime=mtime_ns // 10**9)
 
 
 def register_assets(app: Flask) -> None:

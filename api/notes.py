@@ -7,12 +7,14 @@ from datetime import date
 from flask import Blueprint, Response, current_app, render_template, request
 
 from api.db import get_db, keep_writes
+from api.i18n import current_lang
 from gis.errors import Forbidden, InputError
 from instruction.engine import Options
 from instruction.land import LandRequest
 from layers.db import interruptible
 from layers.ratelimit import hit
-from notes.indicative import DISCLAIMER, build, pdf, svg
+from notes.indicative import build, fonts_from_settings, pdf, svg
+from notes.texts import text
 
 notes = Blueprint("notes", __name__, url_prefix="/notes")
 
@@ -71,6 +73,13 @@ def svg_base64(note) -> str:
     return base64.b64encode(drawing.encode()).decode()
 
 
+def _query(args: dict[str, str], **changes: str) -> str:
+    """The note's query string with some parameters changed (the PDF link, the other language's link)."""
+    from urllib.parse import urlencode
+
+    return urlencode({**args, **changes})
+
+
 @notes.get("/indicative")
 def indicative() -> Response:
     """The free, instant, non-binding note for a land."""
@@ -88,15 +97,22 @@ def indicative() -> Response:
     settings = current_app.config["URBASIG"]
     conn = get_db()
     hit(conn, "indicative", request.remote_addr or "inconnu", settings.indicative_per_minute)
+    lang = current_lang()  # ?lang=ar, the cookie, Accept-Language, else French
     with interruptible():  # the instruction's geometry (its statements are never interrupted)
-        note = build(conn, land, day, Options.from_settings(settings))
+        note = build(conn, land, day, Options.from_settings(settings), lang, fonts_from_settings(settings))
     name = "note-indicative-" + ("-".join(note.result["land"]["refs"]) or "terrain").replace(" ", "").replace("/", "-")
+    if lang != "fr":
+        name += f"-{lang}"
     if fmt == "html":
-        from instruction.summary import summary_text
+        from instruction.summary import plan_citation, summary_lines
 
-        return Response(render_template("notes/indicative.html", r=note.result, map_svg_b64=svg_base64(note),
-                                        summary=summary_text(note.result).splitlines(), disclaimer=DISCLAIMER,
-                                        issued_at=note.issued_at))
+        other = "fr" if lang == "ar" else "ar"
+        return Response(render_template(
+            "notes/indicative.html", r=note.result, map_svg_b64=svg_base64(note), summary=summary_lines(note.result, lang),
+            nt=lambda key, **values: text(key, lang, **values), cite=lambda plan: plan_citation(plan, lang),
+            issued_at=note.issued_at,
+            day=date.fromisoformat(note.result["date"]), pdf_query=_query(args, format="pdf"),
+            other_query=_query(args, lang=other)))
     with interruptible():
         document = pdf(note)
     return Response(document, mimetype="application/pdf",

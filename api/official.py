@@ -169,6 +169,16 @@ def verify_page() -> str:
     return render_template("notes/verify.html", result=None)
 
 
+def _verify_moments(result: dict) -> dict:
+    """The verification's ISO date and timestamp (kept as such in the JSON) as dates a person reads."""
+    from datetime import date, datetime
+
+    issued = result.get("issued_on")
+    signed = result.get("signed_at")
+    return {"issued_day": date.fromisoformat(issued) if issued else None,
+            "signed_moment": datetime.fromisoformat(signed) if signed else None}
+
+
 @official.post("/verify")
 def verify_upload() -> Response:
     """Public verification of an uploaded PDF (or a code typed in the form); HTML with f=html."""
@@ -180,5 +190,5 @@ def verify_upload() -> Response:
     result = verify(get_db(), [signing_files().ca], code=request.form.get("code") or None, data=data,
                     options=Options.from_settings(s))
     if request.form.get("f") == "html":
-        return Response(render_template("notes/verify.html", result=result))
+        return Response(render_template("notes/verify.html", result=result, **_verify_moments(result)))
     return jsonify(result)

@@ -22,7 +22,7 @@ from settings import Settings
 def pipeline(url: str, refs: list[str]) -> None:
     """Machine time of the official pipeline per note: instruction, PDF with map and QR code, PAdES signature."""
     import tempfile
-    from datetime import date, datetime
+    from datetime import UTC, date, datetime
     from pathlib import Path
 
     from instruction.engine import Options, instruct
@@ -37,7 +37,7 @@ def pipeline(url: str, refs: list[str]) -> None:
             t0 = time.perf_counter()
             result = instruct(conn, LandRequest(refs=(ref,)), None, Options(with_geometry=True))
             t1 = time.perf_counter()
-            note = IndicativeNote(result, map_for(conn, result), datetime.now())
+            note = IndicativeNote(result, map_for(conn, result), datetime.now(UTC))
             data = pdf(note, {"number": f"NRU-BENCH-{i}", "short_code": "ABCDEF12", "requested_on": date.today(),
                               "verify_url": "http://127.0.0.1:5000/verify/ABCDEF12", "applicant": "Bench",
                               "standing": "propriétaire"})

@@ -8,21 +8,52 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import shapely
 from reportlab.graphics.shapes import Drawing, Group, Line, Polygon, PolyLine, Rect, String
 from reportlab.lib import colors
 from shapely.geometry.base import BaseGeometry
 
+from gis import l10n
+from notes.texts import text
+
 PALETTE = ["#f6d38b", "#f4a582", "#c2a5cf", "#a6dba0", "#92c5de", "#fddbc7", "#d9f0d3", "#e7d4e8", "#fee090",
            "#b2abd2", "#80cdc1", "#dfc27d"]
-PRESCRIPTION_STYLE = {
-    "road_widening": ("#e66101", "élargissement de voie"), "new_road": ("#e66101", "voie projetée"),
-    "alignment": ("#b2182b", "alignement"), "facility_reservation": ("#7b3294", "réserve d'équipement"),
-    "green_space": ("#1b7837", "espace vert"), "non_aedificandi": ("#000000", "non aedificandi"),
+PRESCRIPTION_STYLE = {  # colour, and the legend's word (notes/texts.py legend_<kind>)
+    "road_widening": ("#e66101", "legend_road_widening"), "new_road": ("#e66101", "legend_new_road"),
+    "alignment": ("#b2182b", "legend_alignment"), "facility_reservation": ("#7b3294", "legend_facility_reservation"),
+    "green_space": ("#1b7837", "legend_green_space"), "non_aedificandi": ("#000000", "legend_non_aedificandi"),
 }
-SERVITUDE = ("#2166ac", "servitude")
+SERVITUDE = ("#2166ac", "legend_servitude")
+
+
+def _as_is(line: str) -> str:
+    return line
+
+
+@dataclass(frozen=True)
+class Lettering:
+    """The language of the map's words, their font, and how a line of text is made drawable.
+
+    French: Helvetica, text as it is. Arabic in a PDF: the Arabic font and notes/arabic.visual (shaped, in
+    display order); in an SVG the browser shapes, so the text stays logical.
+    """
+
+    lang: str = "fr"
+    font: str = "Helvetica"
+    bold: str = "Helvetica-Bold"
+    shape: Callable[[str], str] = _as_is
+
+    @property
+    def rtl(self) -> bool:
+        """Whether the words are set right to left."""
+        return self.lang == "ar"
+
+    def word(self, key: str, **values: object) -> str:
+        """The legend's word `key`, ready to draw."""
+        return self.shape(text(key, self.lang, **values))
 
 
 def _translucent(hex_colour: str) -> colors.Color:
@@ -123,34 +154,49 @@ def _draw_prescriptions(body: Group, page: _Page, layers: list[tuple[str, str | 
     return kinds
 
 
-def _draw_scale_and_north(drawing: Drawing, frame_width_m: float, scale: float, height: float) -> None:
+def _draw_scale_and_north(drawing: Drawing, frame_width_m: float, scale: float, height: float,
+                          letters: Lettering) -> None:
     """Scale bar (bottom left) and north arrow (top left): the map is in Lambert grid coordinates."""
     bar_m = _nice(frame_width_m / 5)
     drawing.add(Rect(10, 10, bar_m * scale, 4, fillColor=colors.black, strokeColor=colors.black))
-    drawing.add(String(10, 18, f"{bar_m:g} m", fontSize=7))
+    drawing.add(String(10, 18, l10n.length(bar_m, letters.lang, 2, trim=True), fontSize=7, fontName=letters.font))
     drawing.add(Line(20, height - 40, 20, height - 14, strokeColor=colors.black, strokeWidth=1.2))
     drawing.add(Polygon([16, height - 22, 20, height - 12, 24, height - 22], fillColor=colors.black))
     drawing.add(String(16, height - 52, "N", fontSize=9, fontName="Helvetica-Bold"))
 
 
-def _draw_legend(drawing: Drawing, codes: list[str], kinds: list[str], left: float, height: float) -> None:
-    """The legend on the right: land, zones, prescriptions, roads, parcels (16 entries at most)."""
+def _draw_legend(drawing: Drawing, codes: list[str], kinds: list[str], left: float, height: float,
+                 letters: Lettering) -> None:
+    """The legend on the right: land, zones, prescriptions, roads, parcels (16 entries at most).
+
+    Right to left in Arabic: the swatch at the right edge, its word ending just left of it.
+    """
+    w = letters.word
     lx, ly = left + 10, height - 14
-    drawing.add(String(lx, ly, "Légende", fontSize=8, fontName="Helvetica-Bold"))
-    entries = [("terrain", None, colors.red)] + [(f"zone {c}", zone_colour(c), None) for c in codes] + \
-        [(PRESCRIPTION_STYLE.get(k, SERVITUDE)[1], None, colors.HexColor(PRESCRIPTION_STYLE.get(k, SERVITUDE)[0]))
-         for k in kinds] + [("voirie", colors.HexColor("#e0e0e0"), None), ("parcelles", None, colors.HexColor("#606060"))]
+    rx = drawing.width - 4  # the right edge, where an Arabic legend starts
+    anchor = "end" if letters.rtl else "start"
+    drawing.add(String(rx if letters.rtl else lx, ly, w("legend"), fontSize=8, fontName=letters.bold,
+                       textAnchor=anchor))
+    entries = [(w("legend_land"), None, colors.red)] + [(w("legend_zone", code=c), zone_colour(c), None)
+                                                        for c in codes] + \
+        [(w(PRESCRIPTION_STYLE.get(k, SERVITUDE)[1]), None, colors.HexColor(PRESCRIPTION_STYLE.get(k, SERVITUDE)[0]))
+         for k in kinds] + [(w("legend_roads"), colors.HexColor("#e0e0e0"), None),
+                            (w("legend_parcels"), None, colors.HexColor("#606060"))]
     for i, (label, fill, stroke) in enumerate(entries[:16]):
         y = ly - 14 - i * 12
-        drawing.add(Rect(lx, y, 12, 8, fillColor=fill, strokeColor=stroke or colors.HexColor("#8c6d31"),
+        box_x, text_x = (rx - 12, rx - 16) if letters.rtl else (lx, lx + 16)
+        drawing.add(Rect(box_x, y, 12, 8, fillColor=fill, strokeColor=stroke or colors.HexColor("#8c6d31"),
                          strokeWidth=1.5 if stroke else 0.4))
-        drawing.add(String(lx + 16, y + 1, label, fontSize=7))
-    drawing.add(String(lx, 10, "EPSG:26191 — nord du quadrillage", fontSize=5.5, fillColor=colors.grey))
+        drawing.add(String(text_x, y + 1, label, fontSize=7, fontName=letters.font, textAnchor=anchor))
+    drawing.add(String(rx if letters.rtl else lx, 10, w("legend_grid"), fontSize=5.5, fillColor=colors.grey,
+                       fontName=letters.font, textAnchor=anchor))
 
 
 def draw_map(land: BaseGeometry, layers: list[tuple[str, str | None, BaseGeometry]],
-             frame: tuple[float, float, float, float], width: float = 480, height: float = 300) -> Drawing:
-    """Draw the map; `layers` are (layer, code, geometry) already clipped to `frame`."""
+             frame: tuple[float, float, float, float], width: float = 480, height: float = 300,
+             letters: Lettering | None = None) -> Drawing:
+    """Draw the map; `layers` are (layer, code, geometry) already clipped to `frame`; words per `letters`."""
+    letters = letters or Lettering()
     map_w = width - 130  # legend on the right
     x0, y0, x1, y1 = frame
     scale = min(map_w / (x1 - x0), height / (y1 - y0))
@@ -164,6 +210,6 @@ def draw_map(land: BaseGeometry, layers: list[tuple[str, str | None, BaseGeometr
     for p in _polygons(land):
         body.add(Polygon(page.flat(p.exterior.coords), fillColor=None, strokeColor=colors.red, strokeWidth=2))
     drawing.add(body)
-    _draw_scale_and_north(drawing, x1 - x0, scale, height)
-    _draw_legend(drawing, codes, kinds, map_w, height)
+    _draw_scale_and_north(drawing, x1 - x0, scale, height, letters)
+    _draw_legend(drawing, codes, kinds, map_w, height, letters)
     return drawing

@@ -11,12 +11,13 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import psycopg
 
+from gis import l10n
 from gis.errors import Conflict, Forbidden, InputError, NotFound, UrbasigError
 from instruction.engine import Options, instruct
 from instruction.land import LandRequest, parse_refs
@@ -214,14 +215,17 @@ def sign_and_send(conn: psycopg.Connection, number: str, signatory: dict, delive
                                  signed_at=datetime.now())
         req = note_requests.for_signing(conn, number)
         result = req["instruction"]
-        official = {"number": number, "short_code": req["short_code"], "requested_on": req["created_at"].date(),
+        official = {"number": number, "short_code": req["short_code"],
+                    "requested_on": l10n.local(req["created_at"]).date(),  # the day on the agency's clock
                     "verify_url": f"{delivery.base_url}/verify/{req['short_code']}", "applicant": req["full_name"],
                     "standing": note_requests.STANDINGS[req["standing"]]}
-        note = IndicativeNote(result, map_for(conn, result), datetime.now().replace(microsecond=0))
+        note = IndicativeNote(result, map_for(conn, result), datetime.now(UTC).replace(microsecond=0))
         signed = sign_pdf(pdf(note, official), delivery.signing, reason=f"Note de renseignements {number}")
         queue_mail(conn, req["email"], f"Votre note de renseignements {number}",
                    f"Bonjour {req['full_name']},\n\nVeuillez trouver ci-joint la note de renseignements urbanistiques "
-                   f"{number}, signée électroniquement.\nVérification : {official['verify_url']}\n\n"
+                   f"{number}, signée électroniquement le {l10n.long_datetime(note.issued_at)} (situation au "
+                   f"{l10n.long_date(datetime.fromisoformat(result['date']).date())}).\n"
+                   f"Vérification : {official['verify_url']}\n\n"
                    "Agence urbaine de Casablanca", signed, f"{number}.pdf", "note_request", number)
         note_requests.transition(conn, number, "envoyee", signatory["email"], signed_pdf=signed,
                                  pdf_sha256=hashlib.sha256(signed).hexdigest())

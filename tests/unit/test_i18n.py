@@ -1,6 +1,6 @@
 """The message catalogue (every key in French and Arabic, once) and the number and date formats."""
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -26,7 +26,14 @@ def test_numbers_dates_per_language():
     assert l10n.percent(12.345, "fr") == "12,3\u00a0%"
     assert l10n.long_date(date(2026, 12, 1), "fr") == "1er décembre 2026"
     assert l10n.long_date(date(2026, 8, 15), "ar") == "15 غشت 2026"
-    assert l10n.long_datetime(datetime(2026, 12, 1, 14, 5), "fr") == "1er décembre 2026 à 14\u00a0h\u00a005"
+    # stored in UTC, read on the agency's clock (Africa/Casablanca, UTC+1 outside Ramadan); naive = UTC
+    utc = datetime(2026, 12, 1, 13, 5, tzinfo=UTC)
+    assert l10n.long_datetime(utc, "fr") == "1er décembre 2026 à 14\u00a0h\u00a005"
+    assert l10n.long_datetime(utc.replace(tzinfo=None), "ar") == "1 دجنبر 2026 على الساعة 14:05"
+    assert l10n.long_datetime(datetime(2026, 12, 1, 14, 5), "fr", zone=None) == "1er décembre 2026 à 14\u00a0h\u00a005"
+    assert l10n.long_datetime(datetime(2026, 11, 30, 23, 30, tzinfo=UTC), "fr") == "1er décembre 2026 à 0\u00a0h\u00a030"
+    assert l10n.area(2000, "fr", trim=True) == "2\u00a0000\u00a0m²" and l10n.length(11.5, "ar", trim=True) == "11,50\u00a0m"
+    assert l10n.number(-0.001, "fr") == "0,00"
     with pytest.raises(ValueError):
         l10n.number(1, "en")
 

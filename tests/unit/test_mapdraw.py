@@ -44,4 +44,25 @@ def test_legend_lists_zones_and_prescriptions_once_in_order_of_appearance():
     texts = _texts(draw_map(LAND, layers, frame_around(LAND, 1.6)))
     assert texts[texts.index("Légende") + 1:] == ["terrain", "zone V2", "zone D", "servitude", "alignement", "voirie",
                                                   "parcelles", "EPSG:26191 — nord du quadrillage"]
-    assert "N" in texts and any(t.endswith(" m") for t in texts)  # north arrow and scale bar
+    assert "N" in texts and any(t.endswith("\u00a0m") for t in texts)  # north arrow and scale bar (gis/l10n.py)
+
+
+def test_the_legend_in_arabic_is_set_from_the_right():
+    from notes.mapdraw import Lettering
+
+    layers = [("zones", "V2", shapely.box(0, 0, 300, 300)), ("prescriptions", "green_space", shapely.box(10, 10, 20, 20))]
+    drawing = draw_map(LAND, layers, frame_around(LAND, 1.6), letters=Lettering(lang="ar"))
+    strings = []
+
+    def walk(node):
+        for child in getattr(node, "contents", []):
+            walk(child)
+        if isinstance(node, String):
+            strings.append(node)
+
+    walk(drawing)
+    words = [s.text.translate({0x200e: None, 0x200f: None}) for s in strings]
+    assert words[words.index("مفتاح الخريطة") + 1:] == ["العقار", "المنطقة V2", "مساحة خضراء", "الطرق", "القطع الأرضية",
+                                                          "EPSG:26191 — شمال الشبكة"]
+    legend = [s for s in strings if s.text.translate({0x200e: None, 0x200f: None}) in ("العقار", "المنطقة V2")]
+    assert all(s.textAnchor == "end" and s.x > drawing.width - 30 for s in legend)  # ending at the right edge

@@ -108,8 +108,13 @@ def test_geometries_only_on_request():
     assert with_geometry["layers"][0]["features"][0]["geometry"]["type"] == "Polygon"
 
 
+def _plain(text: str) -> str:
+    """The text with its no-break spaces (gis/l10n.py puts them in numbers and before units) as spaces."""
+    return text.replace("\u00a0", " ")
+
+
 def test_summary_text_of_the_result():
-    text = summary_text(_result())
+    text = _plain(summary_text(_result()))
     lines = text.splitlines()
     assert lines[0] == "Terrain : TF 1/C — Anfa — superficie calculée 2 000 m² (contenance du titre 2 000 m²)."
     assert "Document applicable : PA d'Anfa (PA-1), homologué, Décret 2-06-1." in lines
@@ -142,4 +147,4 @@ def test_a_plan_covering_part_of_the_land_is_partial_coverage():
     result = _result(rows=rows, plans=({**PLAN, "covered_m2": 1800.0},))
     assert (result["layers"][0]["coverage"], result["layers"][0]["covered_pct"]) == ("partial", 90.0)
     assert [w["code"] for w in result["warnings"]] == ["couverture_partielle"]
-    assert "Le zonage ne couvre que 90 % du terrain." in summary_text(result)
+    assert "Le zonage ne couvre que 90 % du terrain." in _plain(summary_text(result))

@@ -1,0 +1,57 @@
+"""api/panel_view.py on results built by hand (tests/unit/test_result.py's land): labels, numbers, the draft."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from api.i18n import translate
+from api.panel_view import land_view, lonlat_bbox, short
+from instruction import vocabulary
+from notes.indicative import DISCLAIMER
+from tests.unit.test_result import LAND, PLAN, ZONE_D, ZONE_V, _result, _row
+
+
+def test_the_french_disclaimer_is_the_notes():
+    assert translate("panel.disclaimer", "fr") == DISCLAIMER
+
+
+def test_short_numbers_per_language():
+    assert short(11.5, "fr") == "11,5" and short(4.0, "fr") == "4" and short(0.75, "ar") == "0,75"
+    assert short(1234.0, "ar") == "1.234"
+
+
+def test_lonlat_box_holds_the_centroid():
+    w, s, e, n = lonlat_bbox(list(LAND.bounds))
+    assert -8 < w < e < -7 and 33 < s < n < 34
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_zones_rules_roads_in_the_pages_language(lang):
+    view = land_view(_result(), None, lang)
+    assert [(z["code"], z["share_pct"], z["marginal"]) for z in view["zones"]] == [("D", 60.0, False),
+                                                                                      ("V", 40.0, False)]
+    v = next(z for z in view["zones"] if z["code"] == "V")
+    assert v["area"].strip("\u2066\u2069") == "800,00\u00a0m²"
+    assert v["rules"]["height"]["value"].lstrip("\u2066").startswith("11,5\u00a0m")
+    assert view["roads"]["widenings"] and ("200,00\u00a0m²" in view["roads"]["widenings"][0])
+    assert view["plans"][0]["status"].startswith(vocabulary.label("status", "homologue", lang))
+    assert view["servitudes"] == [] and view["covered"]
+
+
+@pytest.mark.parametrize("apply_inquiry", [False, True])
+def test_the_draft_in_inquiry_and_its_rule_changes(apply_inquiry):
+    inquiry = {**PLAN, "id": 2, "code": "PA-2", "name": "PA d'Anfa révisé", "in_force": False,
+               "status_on": "enquete_publique", "status_since": date(2026, 1, 15), "replaces": "PA-1",
+               "approval_act": None}
+    rows = [_row("zones", 10, 1, ZONE_V, LAND.buffer(10), whole=True),
+            _row("zones", 30, 2, ZONE_D, LAND.buffer(10), whole=True)]
+    result = _result(rows=rows, plans=(PLAN, inquiry), apply_inquiry=apply_inquiry)
+    other = _result(rows=rows, plans=(PLAN, inquiry), apply_inquiry=not apply_inquiry)
+    box = land_view(result, other, "fr")["alternative"]
+    assert box["applied"] is apply_inquiry and "PA-2" in box["intro"] and "15 janvier 2026" in box["intro"]
+    shown = [z["code"] for z in box["zones"]]
+    assert shown == (["V"] if apply_inquiry else ["D"])
+    # always in force → draft (the zone V's R+3 is its conditional rule on a road of 25 m or more)
+    assert "niveaux (R+n) : R+3 → R+4" in box["zones"][0]["changes"]
