@@ -248,7 +248,7 @@ export const mapReady = new Promise((resolve) => {
       wireSwitcher();
       map.on("click", onClick);
       map.on("mousemove", (event) => {
-        const hit = map.getZoom() >= 14 && map.queryRenderedFeatures(event.point, { layers: ["parcels-hit"] }).length;
+        const hit = map.getZoom() >= 15 && map.queryRenderedFeatures(event.point, { layers: ["parcels-hit"] }).length;
         map.getContainer().classList.toggle("clickable", Boolean(hit));
       });
       map.on("moveend", writeUrl);
