@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Blueprint, Response, current_app, g, jsonify, request, session
+from flask import Blueprint, Response, current_app, g, jsonify, render_template, request, session
 
 from api.db import get_db, keep_writes
 from api.inputs import field, json_object
+from api.negotiation import prefers_html
 from api.security import public_link
-from gis.errors import Forbidden, InputError, TooManyRequests, Unauthorized
+from gis.errors import Forbidden, InputError, NotFound, TooManyRequests, Unauthorized
 from layers import sessions
 from layers.accounts import (
     SignInLimits,
@@ -89,10 +90,16 @@ def register() -> tuple[Response, int]:
 
 
 @accounts.get("/accounts/verify")
-def verify() -> Response:
-    """Follow the e-mailed link."""
-    verify_email(get_db(), request.args.get("token", ""))
-    return jsonify({"message": "adresse vérifiée : vous pouvez vous connecter"})
+def verify() -> Response | tuple[str, int]:
+    """Follow the e-mailed link: a page saying it worked or why not to a browser, JSON to a program."""
+    if not prefers_html():
+        verify_email(get_db(), request.args.get("token", ""))
+        return jsonify({"message": "adresse vérifiée : vous pouvez vous connecter"})
+    try:
+        verify_email(get_db(), request.args.get("token", ""))
+    except NotFound:
+        return render_template("pages/email_verified.html", verified=False), 404
+    return render_template("pages/email_verified.html", verified=True), 200
 
 
 @accounts.post("/accounts/verify")

@@ -1,10 +1,13 @@
 """The one HTTP error boundary: our errors, Werkzeug's (404, 405, 413…) and any unexpected exception.
 
-Each becomes one of ours (gis/errors.py) and is answered in the form its route calls for:
+Each becomes one of ours (gis/errors.py) and is answered in the form its reader calls for, by content
+negotiation (api/negotiation.py: `?f=`, else the Accept header), the same on every route:
 
-- under `/ogc`: an OGC API exception document `{"code", "description"}`;
-- the JSON APIs (`JSON_APIS`), and any client that does not prefer HTML: `{"code", "message", "request_id"}`;
-- a page a person opens in a browser (Accept prefers text/html): the French page `error.html`.
+- a person's browser (Accept prefers text/html, or `?f=html`): the page `error.html`, in French or Arabic
+  (api/i18n.py), with what happened, what to do, the wait of a Retry-After and the request id;
+- any other client under `/ogc`: an OGC API exception document `{"code", "description"}`;
+- any other client elsewhere (curl and requests send `*/*`, scripts `application/json`):
+  `{"code", "message", "request_id"}`.
 
 Every response carries `X-Request-Id` (the one a proxy sent when well-formed, else a new one) and every error
 is logged with it: 4xx on one line, 5xx with the traceback and the chained driver error. An answer never
@@ -21,16 +24,15 @@ import uuid
 from flask import Flask, Response, current_app, g, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from api.i18n import current_lang
+from api.negotiation import prefers_html
+from api.pages import error_context, status_text
 from gis.errors import InputError, MethodNotAllowed, NotFound, PayloadTooLarge, UrbasigError
 
 log = logging.getLogger("urbasig.http")
 
-JSON_APIS = ("/health", "/notes/accounts", "/notes/session", "/notes/payments", "/notes/requests")
 OGC_CODES = {400: "InvalidParameterValue", 401: "Unauthorized", 404: "NotFound", 405: "MethodNotAllowed",
              413: "PayloadTooLarge", 500: "ServerError", 503: "ServiceUnavailable"}
-TITLES = {400: "Demande incorrecte", 401: "Connexion nécessaire", 403: "Accès refusé", 404: "Page introuvable",
-          405: "Méthode non permise", 409: "Action impossible", 413: "Envoi trop volumineux",
-          429: "Trop de demandes", 500: "Erreur interne", 503: "Service momentanément indisponible"}
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 
@@ -54,7 +56,7 @@ def _from_http(exc: HTTPException) -> UrbasigError:
         return PayloadTooLarge(f"envoi trop volumineux : {limit_mb:g} Mo au plus")
     if exc.code == 400:
         return InputError("demande illisible : vérifiez le corps et les paramètres envoyés")
-    error = UrbasigError(f"demande refusée ({TITLES.get(exc.code or 500, 'erreur')})")
+    error = UrbasigError(f"demande refusée ({status_text('title', exc.code or 500, 'fr')})")
     error.status, error.code = exc.code or 500, f"http-{exc.code}"
     return error
 
@@ -87,14 +89,11 @@ def _raised_by_driver(exc: BaseException) -> bool:
 
 
 def _form() -> str:
-    """`ogc`, `json` or `html`: the form of the error answer for this request."""
+    """`html`, `ogc` or `json`: the form of the error answer for this request (content negotiation)."""
+    if prefers_html():
+        return "html"
     path = request.path
-    if path == "/ogc" or path.startswith("/ogc/"):
-        return "ogc"
-    if path.startswith(JSON_APIS):
-        return "json"
-    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
-    return "html" if best == "text/html" else "json"
+    return "ogc" if path == "/ogc" or path.startswith("/ogc/") else "json"
 
 
 def _log(exc: BaseException, error: UrbasigError) -> None:
@@ -118,16 +117,16 @@ def handle_error(exc: Exception) -> Response:
         body = {"code": OGC_CODES.get(error.status, error.code), "description": error.message}
         response = Response(json.dumps(body, ensure_ascii=False), error.status, mimetype="application/json")
     elif form == "html":
-        page = render_template("error.html", error=error, title=TITLES.get(error.status, "Erreur"),
-                               request_id=request_id())
+        page = render_template("error.html", error=error, request_id=request_id(),
+                               **error_context(error, current_lang()))
         response = Response(page, error.status, mimetype="text/html")
     else:
         body = {**error.to_dict(), "request_id": request_id()}
         response = Response(json.dumps(body, ensure_ascii=False, default=str), error.status,
                             mimetype="application/json")
-    if error.status == 401 and form == "ogc":  # a partner key refused (RFC 9110: say how to authenticate)
+    if error.status == 401 and request.path.startswith("/ogc"):  # a partner key refused (RFC 9110: say how to authenticate)
         response.headers["WWW-Authenticate"] = 'X-API-Key realm="urbasig"'
-    if error.retry_after_s is not None:  # 503: the database or the time budget; come back then
+    if error.retry_after_s is not None:  # 429: the rate limit's window; 503: the database or the time budget
         response.headers["Retry-After"] = str(error.retry_after_s)
     if isinstance(exc, HTTPException) and exc.code == 405:
         response.headers["Allow"] = ", ".join(sorted(getattr(exc, "valid_methods", None) or []))

@@ -9,8 +9,9 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from api.accounts import current_account, require_role
 from api.db import get_db, keep_writes
 from api.inputs import field, json_object
+from api.negotiation import prefers_html
 from api.security import public_link
-from gis.errors import InputError
+from gis.errors import InputError, UrbasigError
 from layers import note_requests, payments
 from notes.official import (
     Delivery,
@@ -153,14 +154,34 @@ def request_sign(number: str) -> Response:
     return jsonify({"number": number, "status": "envoyee", "status_label": note_requests.label("envoyee")})
 
 
-@official.get("/verify/<code>")
-def verify_code(code: str) -> Response:
-    """Public verification by short code."""
+def _verify_page(code: str | None = None, data: bytes | None = None) -> tuple[str, int]:
+    """The verification page with its outcome; a code or file that cannot be checked is said on the same page."""
+    from api.i18n import current_lang
+    from api.pages import status_text
+
+    try:
+        result = _verified(code, data)
+    except UrbasigError as exc:
+        if exc.status >= 500:
+            raise  # the boundary's page: the database is down, not the note
+        return render_template("notes/verify.html", result=None, error=exc.message,
+                               error_title=status_text("title", exc.status, current_lang())), exc.status
+    return render_template("notes/verify.html", result=result, **_verify_moments(result)), 200
+
+
+def _verified(code: str | None, data: bytes | None) -> dict:
     from instruction.engine import Options
 
-    s = current_app.config["URBASIG"]
-    return jsonify(verify(get_db(), [signing_files().ca], code=code,
-                          options=Options.from_settings(s)))
+    return verify(get_db(), [signing_files().ca], code=code, data=data,
+                  options=Options.from_settings(current_app.config["URBASIG"]))
+
+
+@official.get("/verify/<code>")
+def verify_code(code: str) -> Response | tuple[str, int]:
+    """Public verification by short code (the note's QR code): the page to a browser, JSON to a program."""
+    if prefers_html():
+        return _verify_page(code=code)
+    return jsonify(_verified(code, None))
 
 
 @official.get("/verify")
@@ -180,15 +201,11 @@ def _verify_moments(result: dict) -> dict:
 
 
 @official.post("/verify")
-def verify_upload() -> Response:
-    """Public verification of an uploaded PDF (or a code typed in the form); HTML with f=html."""
-    from instruction.engine import Options
-
-    s = current_app.config["URBASIG"]
+def verify_upload() -> Response | tuple[str, int]:
+    """Public verification of an uploaded PDF (or a code typed in the form); the page with f=html (the form's)."""
     upload = request.files.get("pdf")
     data = upload.read() if upload and upload.filename else None
-    result = verify(get_db(), [signing_files().ca], code=request.form.get("code") or None, data=data,
-                    options=Options.from_settings(s))
-    if request.form.get("f") == "html":
-        return Response(render_template("notes/verify.html", result=result, **_verify_moments(result)))
-    return jsonify(result)
+    code = request.form.get("code") or None
+    if request.form.get("f") == "html" or prefers_html():
+        return _verify_page(code=code, data=data)
+    return jsonify(_verified(code, data))

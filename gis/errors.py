@@ -103,10 +103,14 @@ class PayloadTooLarge(UrbasigError):
 
 
 class TooManyRequests(UrbasigError):
-    """The client asked too often."""
+    """The client asked too often; `retry_after_s`: when its window ends (sent as Retry-After)."""
 
     status = 429
     code = "trop-de-requetes"
+
+    def __init__(self, message: str, *, retry_after_s: int | None = None, detail: object | None = None) -> None:
+        super().__init__(message, detail=detail)
+        self.retry_after_s = retry_after_s
 
 
 class DatabaseUnavailable(UrbasigError):

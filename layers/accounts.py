@@ -132,7 +132,7 @@ def limit_registrations(conn: psycopg.Connection, address: str, per_hour: int) -
     """Count a registration from an address; TooManyRequests past `per_hour` in the current hour."""
     if ratelimit.add(conn, "inscription", address, "hour") > per_hour:
         raise TooManyRequests(f"trop d'inscriptions depuis cette adresse ({per_hour} par heure au plus) : "
-                              "réessayez dans une heure")
+                              "réessayez dans une heure", retry_after_s=ratelimit.seconds_left(conn, "hour"))
 
 
 def _mark_verified(conn: psycopg.Connection, account_id: int, email: str, how: str) -> int:
@@ -165,7 +165,8 @@ def verify_code(conn: psycopg.Connection, email: str, code: str, attempts: int, 
     """
     email, code = normalized_email(email), text(code, "code de vérification", 32)
     if ratelimit.add(conn, "code-adresse", address, "hour") > 10 * attempts:
-        raise TooManyRequests("trop de codes essayés depuis cette adresse : réessayez dans une heure")
+        raise TooManyRequests("trop de codes essayés depuis cette adresse : réessayez dans une heure",
+                              retry_after_s=ratelimit.seconds_left(conn, "hour"))
     with conn.transaction():
         row = conn.execute("SELECT id, verify_code_hash, verify_expires_at > now() FROM accounts WHERE email = %s "
                            "AND verified_at IS NULL AND verify_code_hash IS NOT NULL FOR UPDATE", (email,)).fetchone()
@@ -216,7 +217,8 @@ def sign_in(conn: psycopg.Connection, email: str, password: str, address: str, l
     over_address = ratelimit.add(conn, "connexion-adresse", address, "hour") > limits.per_address_hour
     if over_account or over_address:
         raise TooManyRequests("trop d'essais de connexion " + ("pour ce compte" if over_account else
-                              "depuis cette adresse") + " : réessayez dans une heure")
+                              "depuis cette adresse") + " : réessayez dans une heure",
+                              retry_after_s=ratelimit.seconds_left(conn, "hour"))
     try:
         account = authenticate(conn, email, password)
     except (Unauthorized, Forbidden) as exc:

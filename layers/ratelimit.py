@@ -36,10 +36,19 @@ def add(conn: psycopg.Connection, scope: str, client: str, window: str = "minute
     return hits
 
 
+def seconds_left(conn: psycopg.Connection, window: str = "minute") -> int:
+    """Whole seconds until the current window ends (the Retry-After of a refusal), at least 1."""
+    if window not in WINDOWS:
+        raise ValueError(f"fenêtre inconnue : {window}")
+    left = conn.execute("SELECT ceil(extract(epoch FROM date_trunc(%s, now()) + make_interval(mins => %s) - now()))",
+                        (window, 60 if window == "hour" else 1)).fetchone()[0]
+    return max(1, int(left))
+
+
 def hit(conn: psycopg.Connection, scope: str, client: str, per_minute: int) -> int:
     """Count one request of `client` in the current minute; raise TooManyRequests above the limit."""
     hits = add(conn, scope, client)
     if hits > per_minute:
         raise TooManyRequests(f"trop de demandes : {per_minute} notes indicatives par minute au plus, "
-                              "réessayez dans une minute")
+                              "réessayez dans une minute", retry_after_s=seconds_left(conn, "minute"))
     return hits

@@ -1,9 +1,11 @@
 """The one HTTP error boundary, against the real app and a real PostGIS: 404, 405, 413, our errors and an
-unexpected exception, on /ogc (OGC exception JSON), on a JSON API (JSON) and on a page (French HTML), each
-with its request id in the header, the body and the log line; never a driver's text."""
+unexpected exception, in each form chosen by content negotiation — OGC exception JSON under /ogc, JSON
+elsewhere, the French HTML page to a browser (on any route) — each with its request id in the header, the
+body and the log line; never a driver's text."""
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 
@@ -72,16 +74,18 @@ def _json(response, status: int, code: str) -> dict:
 
 def _html(response, status: int, title: str) -> str:
     assert response.status_code == status and response.mimetype == "text/html"
-    text = _no_leak(response)
+    text = html.unescape(_no_leak(response))  # the page's text as read (autoescaped apostrophes and all)
     assert 'lang="fr"' in text and title in text and _request_id(response) in text, text
     return text
 
 
 def test_404_in_each_form(client):
     _ogc(client.get("/ogc/nulle-part"), 404, "NotFound")
-    _ogc(client.get("/ogc/nulle-part", headers=BROWSER), 404, "NotFound")  # /ogc stays OGC even in a browser
+    _ogc(client.get("/ogc/nulle-part?f=json", headers=BROWSER), 404, "NotFound")  # f=json wins over Accept
+    _html(client.get("/ogc/nulle-part", headers=BROWSER), 404, "Page introuvable")  # a person gets the page
     _json(client.get("/notes/session/nulle-part"), 404, "introuvable")
-    _json(client.get("/notes/session/nulle-part", headers=BROWSER), 404, "introuvable")  # a JSON API stays JSON
+    _json(client.get("/notes/session/nulle-part", headers={"Accept": "application/json"}), 404, "introuvable")
+    _html(client.get("/notes/session/nulle-part", headers=BROWSER), 404, "Page introuvable")
     page = _html(client.get("/nulle-part", headers=BROWSER), 404, "Page introuvable")
     assert "/nulle-part" in page and "Retour à l'accueil" in page
     _json(client.get("/nulle-part"), 404, "introuvable")  # a script asking for no HTML gets JSON
@@ -117,7 +121,8 @@ def test_our_errors_in_each_form(client):
 def test_unexpected_exception_in_each_form_is_logged_with_its_request_id(client, caplog):
     caplog.set_level(logging.INFO, logger="urbasig.http")
     for path in ("/ogc/_test/boom", "/notes/requests/_test/boom", "/_test/boom"):
-        r = client.get(path, headers={**BROWSER, "X-Request-Id": f"lb-{path.count('/')}-0123456789"})
+        accept = BROWSER if path == "/_test/boom" else {"Accept": "*/*"}  # a page, and two API clients
+        r = client.get(path, headers={**accept, "X-Request-Id": f"lb-{path.count('/')}-0123456789"})
         rid = _request_id(r)
         assert rid == f"lb-{path.count('/')}-0123456789"  # the proxy's id is kept
         if path.startswith("/ogc"):

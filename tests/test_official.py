@@ -145,6 +145,14 @@ def test_official_note_end_to_end(env, conn):
     by_code = requests.get(f"{base}/verify/{code}", timeout=60).json()
     assert by_code["signature_valid"] and by_code["number"] == number and by_code["plans_changed_since"] is False
     assert by_code["land"] == ["TF 7/T", "TF 8/T"] and by_code["zones"]
+    # the QR code opened in a browser: the same outcome as a page, in French or Arabic
+    browser = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    qr = requests.get(f"{base}/verify/{code}", headers=browser, timeout=60)
+    assert qr.status_code == 200 and qr.headers["Content-Type"].startswith("text/html")
+    assert "Signature valide, document non modifié" in qr.text and number in qr.text and "TF 7/T, TF 8/T" in qr.text
+    assert all(z["code"] in qr.text for z in by_code["zones"]) and by_code["plans"][0] in qr.text
+    qr_ar = requests.get(f"{base}/verify/{code}?lang=ar", headers=browser, timeout=60).text
+    assert 'dir="rtl"' in qr_ar and "التوقيع صحيح والوثيقة غير معدلة" in qr_ar
     by_upload = requests.post(f"{base}/verify", files={"pdf": ("n.pdf", signed)}, timeout=60).json()
     assert by_upload["signature_valid"] and by_upload["number"] == number
     page = requests.post(f"{base}/verify", data={"code": code, "f": "html"}, timeout=60)

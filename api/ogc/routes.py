@@ -1,4 +1,9 @@
-"""The /ogc blueprint: thin Flask adapters over the handlers (OGC API Features for now)."""
+"""The /ogc blueprint: thin Flask adapters over the handlers.
+
+Every document a person may open has an HTML page (`?f=html` or a browser's Accept, api/negotiation.py),
+rendered from the same JSON document by templates/ogc/ with the readable values of api/ogc/html.py; the JSON
+answers are unchanged.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,10 @@ import json
 from flask import Blueprint, Response, current_app, render_template, request
 
 from api.db import get_db
+from api.i18n import current_lang
 from api.inputs import json_body
-from api.ogc import features, processes, tiles
+from api.negotiation import prefers_html
+from api.ogc import features, html, processes, tiles
 from api.ogc.meta import collection_doc, collections_doc, conformance_doc, landing_doc
 from gis.errors import Unauthorized
 from layers.db import interruptible
@@ -38,29 +45,40 @@ def _partner() -> bool:
 
 
 def _wants_html() -> bool:
-    f = request.args.get("f")
-    if f:
-        return f == "html"
-    best = request.accept_mimetypes.best_match(["application/json", "application/geo+json", "text/html"])
-    return best == "text/html"
+    return prefers_html()
 
 
 def _json(doc: object, status: int = 200, mimetype: str = "application/json") -> Response:
     return Response(json.dumps(doc, ensure_ascii=False), status=status, mimetype=mimetype)
 
 
+def _page(template: str, doc: object, **context: object) -> Response:
+    """An HTML page of the API: the document, its readable values, a link to its JSON."""
+    page = render_template(f"ogc/{template}", doc=doc, json_href=html.with_format(request.full_path, "json"),
+                           html_href=html.html_href, **context)
+    return Response(page, mimetype="text/html")
+
+
+def _args() -> dict[str, str]:
+    """The request's parameters for a handler; `lang` (the page's language) is the HTML page's, not the query's."""
+    args = request.args.to_dict()
+    if _wants_html():
+        args.pop("lang", None)
+    return args
+
+
 @ogc.get("/")
 def landing() -> Response:
     """Landing page."""
     doc = landing_doc(_base())
-    return Response(render_template("ogc/landing.html", doc=doc)) if _wants_html() else _json(doc)
+    return _page("landing.html", doc) if _wants_html() else _json(doc)
 
 
 @ogc.get("/conformance")
 def conformance() -> Response:
     """Conformance classes proven by the tests."""
     doc = conformance_doc()
-    return Response(render_template("ogc/conformance.html", doc=doc)) if _wants_html() else _json(doc)
+    return _page("conformance.html", doc) if _wants_html() else _json(doc)
 
 
 @ogc.get("/openapi")
@@ -72,69 +90,88 @@ def openapi() -> Response:
 @ogc.get("/collections")
 def collections() -> Response:
     """The collections."""
+    from layers.tiles import TILE_LAYERS
+
     doc = collections_doc(get_db(), _base(), _partner())
-    return Response(render_template("ogc/collections.html", doc=doc)) if _wants_html() else _json(doc)
+    return _page("collections.html", doc, tiled=TILE_LAYERS) if _wants_html() else _json(doc)
 
 
 @ogc.get("/collections/<collection_id>")
 def collection(collection_id: str) -> Response:
     """One collection."""
     doc = collection_doc(get_db(), _base(), collection_id, _partner())
-    return Response(render_template("ogc/collection.html", doc=doc)) if _wants_html() else _json(doc)
+    if not _wants_html():
+        return _json(doc)
+    bbox = doc["extent"]["spatial"]["bbox"][0]
+    tiles_url = html.tiles_template(collection_id)
+    return _page("collection.html", doc, tiled=tiles_url is not None,
+                 bbox_text=", ".join(f"{v:.5f}" for v in bbox), preview_json=html.preview_json(bbox, tiles_url))
 
 
 @ogc.get("/collections/<collection_id>/queryables")
 def queryables(collection_id: str) -> Response:
     """Properties usable in filters."""
-    return _json(features.queryables(_base(), collection_id, _partner()), mimetype="application/schema+json")
+    doc = features.queryables(_base(), collection_id, _partner())
+    if _wants_html():
+        return _page("queryables.html", doc, collection_id=collection_id,
+                     rows=html.queryable_rows(doc, collection_id, current_lang()))
+    return _json(doc, mimetype="application/schema+json")
 
 
 @ogc.get("/collections/<collection_id>/items")
 def items(collection_id: str) -> Response:
     """Features of a collection (GeoJSON built in PostGIS)."""
-    args = request.args.to_dict()
     partner = _partner()
-    headers, status, body = features.items(get_db(), _base(), collection_id, args, partner,
+    headers, status, body = features.items(get_db(), _base(), collection_id, _args(), partner,
                                            current_app.config["URBASIG"].max_filter_depth)
     if _wants_html():
         doc = json.loads(body)
-        return Response(render_template("ogc/items.html", doc=doc, collection_id=collection_id))
+        return _page("items.html", doc, collection_id=collection_id,
+                     **html.items_view(doc, collection_id, current_lang()))
     return Response(body, status=status, headers=headers)
 
 
 @ogc.get("/collections/<collection_id>/items/<item_id>")
 def item(collection_id: str, item_id: str) -> Response:
     """One feature."""
-    args = request.args.to_dict()
     partner = _partner()
-    headers, status, body = features.item(get_db(), _base(), collection_id, item_id, args, partner)
+    headers, status, body = features.item(get_db(), _base(), collection_id, item_id, _args(), partner)
     if _wants_html():
-        return Response(render_template("ogc/item.html", doc=json.loads(body), collection_id=collection_id))
+        doc = json.loads(body)
+        return _page("item.html", doc, collection_id=collection_id,
+                     **html.item_view(doc, collection_id, current_lang()))
     return Response(body, status=status, headers=headers)
 
 
 @ogc.get("/tileMatrixSets")
 def tile_matrix_sets() -> Response:
     """The tile matrix sets served."""
-    return _json(tiles.tile_matrix_sets(_base()))
+    doc = tiles.tile_matrix_sets(_base())
+    return _page("tile_matrix_sets.html", doc) if _wants_html() else _json(doc)
 
 
 @ogc.get("/tileMatrixSets/<tms>")
 def tile_matrix_set(tms: str) -> Response:
     """The standard definition of WebMercatorQuad or WorldCRS84Quad."""
-    return _json(tiles.tile_matrix_set(tms))
+    doc = tiles.tile_matrix_set(tms)
+    return _page("tile_matrix_set.html", doc) if _wants_html() else _json(doc)
 
 
 @ogc.get("/collections/<collection_id>/tiles")
 def collection_tilesets(collection_id: str) -> Response:
     """Tilesets of a collection."""
-    return _json(tiles.tilesets(_base(), collection_id))
+    doc = tiles.tilesets(_base(), collection_id)
+    return _page("tilesets.html", doc, collection_id=collection_id) if _wants_html() else _json(doc)
 
 
 @ogc.get("/collections/<collection_id>/tiles/<tms>")
 def collection_tileset(collection_id: str, tms: str) -> Response:
     """Tileset metadata."""
-    return _json(tiles.tileset(get_db(), _base(), collection_id, tms))
+    doc = tiles.tileset(get_db(), _base(), collection_id, tms)
+    if not _wants_html():
+        return _json(doc)
+    template = next((link["href"] for link in doc["links"] if link["rel"] == "item"), "")
+    return _page("tileset.html", doc, collection_id=collection_id, tms=tms, tile_url=template)
 
 
 @ogc.get("/collections/<collection_id>/tiles/<tms>/tilejson")
@@ -159,13 +196,18 @@ def collection_tile(collection_id: str, tms: str, z: str, y: str, x: str) -> Res
 @ogc.get("/processes")
 def process_list() -> Response:
     """Processes offered."""
-    return _json(processes.process_list(_base()))
+    doc = processes.process_list(_base())
+    return _page("processes.html", doc) if _wants_html() else _json(doc)
 
 
 @ogc.get("/processes/<pid>")
 def process_description(pid: str) -> Response:
     """A process and its inputs."""
-    return _json(processes.process_description(_base(), pid))
+    doc = processes.process_description(_base(), pid)
+    if not _wants_html():
+        return _json(doc)
+    return _page("process.html", doc, inputs=html.process_inputs(doc, current_lang()),
+                 execute_href=f"/ogc/processes/{pid}/execution")
 
 
 @ogc.post("/processes/<pid>/execution")
