@@ -12,7 +12,7 @@ WORKER_TIMEOUT ?= $(or $(URBASIG_WORKER_TIMEOUT_S),30)
 # Links, e-mails and the session Origin check name the public address: by default the one `make run` serves.
 URBASIG_PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: run test stop setup sysdeps venv assets db lint unit bench clean-db
+.PHONY: run test stop setup sysdeps venv assets db lint unit bench clean-db screenshots
 
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ lint: venv
 # The pure parts, without PostgreSQL (tests/unit/conftest.py refuses any connection).
 unit: venv
 	$(BIN)/python -m pytest tests/unit -q -p no:cacheprovider
+
+# The screenshots of docs/ from the browser tests (a plain test run writes them to a temporary folder).
+screenshots: setup
+	URBASIG_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser -q
 
 # From the checkout's root, like every target: var/ (the embedded cluster) is relative to the working directory.
 bench: db

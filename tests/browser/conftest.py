@@ -23,6 +23,16 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 SAMPLE_PARCELS = 4000  # enough for every kind of land of the generator, quick to load (~seconds)
 SAMPLE_SEED = 42
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+# The screenshots of docs/ are rewritten only when asked (`make screenshots`): a test run leaves the tree clean.
+SHOTS = DOCS if os.environ.get("URBASIG_SCREENSHOTS") == "1" else Path(os.environ.get("TMPDIR", "/tmp")) / "urbasig-shots"
+
+
+def shoot(page, name: str, **options) -> Path:
+    """Screenshot `page` as `name` (docs/ with URBASIG_SCREENSHOTS=1, else a temporary folder); its path."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    path = SHOTS / name
+    page.screenshot(path=str(path), **options)
+    return path
 
 
 @pytest.fixture(scope="session")

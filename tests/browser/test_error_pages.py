@@ -1,7 +1,7 @@
 """The pages for people in a browser: an error page and the e-mail link's page load their fonts and styles with
 no console error and nothing off 127.0.0.1, in French and in Arabic (right to left), on a phone too."""
 
-from tests.browser.conftest import DOCS
+from tests.browser.conftest import shoot
 
 
 def open_error(target, watch, url: str, status: int) -> None:
@@ -16,14 +16,13 @@ def test_error_page_in_french_and_arabic(page, phone, site, watch):
     open_error(page, watch, f"{site}/notes/indicative?land=n%27importe%20quoi&format=html", 400)
     assert page.locator("h1").inner_text() == "Demande incorrecte"
     assert page.evaluate("getComputedStyle(document.querySelector('.detail')).borderInlineStartWidth") == "4px"
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / "error-page.png"))
+    shoot(page, "error-page.png")
     open_error(phone, watch, f"{site}/nulle-part?lang=ar", 404)
     assert phone.evaluate("document.documentElement.dir") == "rtl"
     assert phone.locator("h1").inner_text() == "الصفحة غير موجودة"
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, width  # no sideways scrolling at phone width
-    phone.screenshot(path=str(DOCS / "error-page-ar-phone.png"))
+    shoot(phone, "error-page-ar-phone.png")
 
 
 def test_the_verify_page_by_code(page, site, watch):

@@ -4,7 +4,7 @@ import psycopg
 
 from gis import l10n
 from instruction import vocabulary
-from tests.browser.conftest import wait_until
+from tests.browser.conftest import shoot, wait_until
 
 
 def _titled_land_in_a_zone(db_url: str) -> str:
@@ -32,7 +32,7 @@ def test_arabic_note_page_is_right_to_left(page, site, sample_url):
                                " r.selectNodeContents(document.querySelector('h1'));"
                                " return r.getBoundingClientRect().right; })()")
     assert text_right > box["x"] + box["width"] - 5
-    page.screenshot(path="docs/indicative-note-ar-page.png", full_page=False)
+    shoot(page, "indicative-note-ar-page.png", full_page=False)
     page.click(".lang-switch a")
     wait_until(page, "document.documentElement.lang === 'fr'")
     assert page.evaluate("document.documentElement.dir") == "ltr" and "Terrain" in page.inner_text("body")

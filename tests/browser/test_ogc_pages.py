@@ -3,7 +3,7 @@ collection's tiles, with nothing fetched off 127.0.0.1 and no console error (the
 
 import requests
 
-from tests.browser.conftest import DOCS, wait_until
+from tests.browser.conftest import shoot, wait_until
 
 SOURCE_LOADED = ("window.__ogcPreview !== undefined && window.__ogcPreview.loaded()"
                  " && window.__ogcPreview.isSourceLoaded('drawn')")
@@ -22,8 +22,7 @@ def test_items_page_preview_map_renders(page, site):
     assert rows == doc["numberReturned"] == 20
     assert any("/collections/parcels/" in url for url in tiles)  # the collection's own tiles under them
     page.wait_for_timeout(300)  # let the last tiles paint before the picture
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / "ogc-items.png"), full_page=False)
+    shoot(page, "ogc-items.png", full_page=False)
 
 
 def test_item_and_collection_previews_render(page, site):

@@ -9,7 +9,7 @@ import subprocess
 import psycopg
 import pytest
 
-from tests.browser.conftest import DOCS, wait_until
+from tests.browser.conftest import shoot, wait_until
 
 # A title of the sample crossed by a road widening where a plan in public inquiry is pending: the richest panel.
 RICH_TITLE = """
@@ -66,7 +66,7 @@ def test_select_opens_the_panel_focused_and_the_pdf_holds_the_zone(page, site, r
     assert response.status == 200 and response.headers["content-type"] == "application/pdf"
     text = _pdf_text(response.body(), tmp_path)
     assert normalized in text and zone in text
-    page.screenshot(path=str(DOCS / "map-panel.png"))
+    shoot(page, "map-panel.png")
     page.click("#panel .land-panel-close")
     wait_until(page, "document.querySelector('#panel').children.length === 0")
     assert page.evaluate("window.__lands[window.__lands.length - 1]") is None
@@ -94,7 +94,7 @@ def test_phone_bottom_sheet_and_arabic(phone, site, rich):
     box = phone.locator("#panel").bounding_box()
     assert box["width"] >= 380 and box["y"] > 200 and box["y"] + box["height"] <= 845  # a sheet over the map's foot
     assert "المنطقة" in phone.inner_text("#panel")
-    phone.screenshot(path=str(DOCS / "map-panel-phone.png"))
+    shoot(phone, "map-panel-phone.png")
 
 
 TIMED_SELECT = """async (land) => {
