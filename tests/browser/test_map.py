@@ -16,7 +16,7 @@ import pytest
 
 from api.i18n import translate
 from layers.catalog import OTHER_FAMILY, ZONE_FAMILIES
-from tests.browser.conftest import DOCS, wait_until
+from tests.browser.conftest import shoot, wait_until
 
 READY = "window.__urbasigMap !== undefined && window.__urbasigMap.loaded() && window.__urbasigMap.areTilesLoaded()"
 FAMILIES = [f.id for f in ZONE_FAMILIES] + [OTHER_FAMILY]
@@ -148,7 +148,7 @@ def test_arabic_is_right_to_left_with_arabic_controls(page, site):
     assert layers["x"] > width / 2  # the switcher on the right, the start side in Arabic
     assert page.locator(".maplibregl-ctrl-scale").inner_text().endswith(translate("map.meters", "ar")) or \
         page.locator(".maplibregl-ctrl-scale").inner_text().endswith(translate("map.kilometers", "ar"))
-    page.screenshot(path=str(DOCS / "map-arabic.png"))
+    shoot(page, "map-arabic.png")
 
 
 def test_phone_width(phone, site):
@@ -157,13 +157,13 @@ def test_phone_width(phone, site):
     assert not phone.evaluate("document.querySelector('details.layers').open")  # the map first
     search = phone.locator("#search-input").bounding_box()
     assert search["width"] > 250
-    phone.screenshot(path=str(DOCS / "map-phone.png"))
+    shoot(phone, "map-phone.png")
 
 
 def test_desktop_screenshot(page, site, parcel):
     land, lon, lat, _ = parcel
     _open(page, f"{site}/?projet=1#map=15.5/{lat}/{lon}")
-    page.screenshot(path=str(DOCS / "map.png"))
+    shoot(page, "map.png")
     assert json.loads(page.locator("#urbasig-config").text_content())["families"] == FAMILIES
 
 
@@ -307,4 +307,4 @@ def test_arabic_search_and_panel(page, site, land):
     page.keyboard.press("Enter")
     _panel_land(page, land["ref"])
     assert page.evaluate("document.documentElement.dir") == "rtl"
-    page.screenshot(path=str(DOCS / "map-arabic-panel.png"))
+    shoot(page, "map-arabic-panel.png")
