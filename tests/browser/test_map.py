@@ -151,12 +151,23 @@ def test_arabic_is_right_to_left_with_arabic_controls(page, site):
     shoot(page, "map-arabic.png")
 
 
-def test_phone_width(phone, site):
+def test_phone_width(phone, site, parcel):
+    land = parcel[0]
     _open(phone, site + "/")
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     assert not phone.evaluate("document.querySelector('details.layers').open")  # the map first
     search = phone.locator("#search-input").bounding_box()
     assert search["width"] > 250
+    phone.evaluate("(land) => document.dispatchEvent(new CustomEvent('urbasig:select', {detail: {land}}))", land)
+    wait_until(phone, f"document.querySelector('#panel section.land-panel')?.dataset.land === {json.dumps(land)}")
+    wait_until(phone, "!window.__urbasigMap.isMoving() && window.__urbasigMap.getZoom() > 15")
+    sheet = phone.locator("#panel").bounding_box()
+    assert sheet["width"] >= 380 and sheet["y"] > 250  # a bottom sheet over the map's foot
+    w, s, e, n = (float(v) for v in phone.get_attribute("#panel section.land-panel", "data-bbox").split(","))
+    top = phone.evaluate(f"window.__urbasigMap.project([{(w + e) / 2}, {n}]).y")
+    bottom = phone.evaluate(f"window.__urbasigMap.project([{(w + e) / 2}, {s}]).y")
+    map_top = phone.locator("#map").bounding_box()["y"]
+    assert top >= 0 and map_top + bottom <= sheet["y"]  # the land shows above the sheet, not under it
     shoot(phone, "map-phone.png")
 
 

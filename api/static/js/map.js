@@ -106,6 +106,12 @@ function padding(base) {
     if (over.left - box.left < box.width / 2) pad.left += over.right - box.left;
     else pad.right += box.right - over.left;
   }
+  const panel = document.getElementById("panel"); // a phone: the panel is a sheet over the map's foot
+  if (panel.childElementCount && ["absolute", "fixed"].includes(getComputedStyle(panel).position)) {
+    pad.bottom += Math.min(panel.getBoundingClientRect().height, box.height * 0.75);
+  }
+  if (pad.top + pad.bottom > box.height - 40) pad.top = pad.bottom = base; // too small a map: plain padding
+  if (pad.left + pad.right > box.width - 40) pad.left = pad.right = base;
   return pad;
 }
 
