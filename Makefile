@@ -76,6 +76,8 @@ bench: db
 	$(BIN)/python bench/hostile.py
 	$(BIN)/python bench/audit_chain.py
 	$(BIN)/python bench/load.py
+	$(BIN)/python bench/search.py
+	$(BIN)/python bench/web.py
 
 clean-db: stop
 	rm -rf var/pg

@@ -72,6 +72,9 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     from api.panel import register_panel
 
     register_panel(app)
+    from api.search import search
+
+    app.register_blueprint(search)
     app.extensions["urbasig.openapi"] = build_openapi()  # once, not per request
     from api import budget
 
