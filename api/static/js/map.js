@@ -100,7 +100,7 @@ export function showResult(result) {
 function padding(base) {
   const pad = { top: base, bottom: base, left: base, right: base };
   const switcher = document.querySelector("details.layers");
-  const box = map.getContainer().getBoundingClientRect();
+  const box = document.getElementById("map").getBoundingClientRect();
   const over = switcher.getBoundingClientRect();
   if (switcher.open && over.width < box.width / 2) {
     if (over.left - box.left < box.width / 2) pad.left += over.right - box.left;
@@ -182,7 +182,6 @@ function showGroup(group, visible) {
 }
 
 function wireSwitcher() {
-  if (matchMedia("(max-width: 640px)").matches) document.querySelector("details.layers").open = false; // a phone: the map first
   for (const box of document.querySelectorAll(".switcher input[data-group]")) {
     const group = box.dataset.group;
     box.checked = group === "draft" ? state.draft : !state.hidden.has(group);
@@ -213,6 +212,7 @@ function controls() {
 }
 
 function create() {
+  if (matchMedia("(max-width: 640px)").matches) document.querySelector("details.layers").open = false; // a phone: the map first
   maplibregl.setWorkerUrl("/vendor/maplibre-gl/dist/maplibre-gl-csp-worker.js");
   const options = {
     container: "map",
@@ -228,7 +228,7 @@ function create() {
     maxZoom: 20, minZoom: 9, dragRotate: false, pitchWithRotate: false,
   };
   if (state.view) Object.assign(options, state.view);
-  else if (config.extent) Object.assign(options, { bounds: config.extent, fitBoundsOptions: { padding: 20 } });
+  else if (config.extent) Object.assign(options, { bounds: config.extent, fitBoundsOptions: { padding: padding(20) } });
   else Object.assign(options, { center: [-7.62, 33.57], zoom: 11 }); // an empty database: Casablanca
   map = new maplibregl.Map(options);
   window.__urbasigMap = map; // for the browser tests and the console
