@@ -75,6 +75,10 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     from api.search import search
 
     app.register_blueprint(search)
+
+    from api.planner import planner
+
+    app.register_blueprint(planner)
     app.extensions["urbasig.openapi"] = build_openapi()  # once, not per request
     from api import budget
 

@@ -71,6 +71,12 @@ def test_errors(client, query, status, message):
 
 
 def test_rate_limit_per_client(client):
+    import time
+    from datetime import datetime
+
+    second = datetime.now().second
+    if second > 40:  # the window is the calendar minute: six requests must not straddle two of them
+        time.sleep(61 - second)
     for _ in range(5):
         assert client.get("/notes/indicative?land=TF%201/T&format=html").status_code == 200
     r = client.get("/notes/indicative?land=TF%201/T&format=html")
