@@ -145,7 +145,8 @@ def test_arabic_is_right_to_left_with_arabic_controls(page, site):
     assert translate("map.attribution", "ar") in page.locator(".maplibregl-ctrl-attrib").inner_text()
     width = page.viewport_size["width"]
     layers = page.locator("details.layers").bounding_box()
-    assert layers["x"] > width / 2  # the switcher on the right, the start side in Arabic
+    assert layers["x"] < width / 2  # the switcher on the left, the end side in Arabic (on the right in French)
+    assert page.locator(".maplibregl-ctrl-bottom-left .maplibregl-ctrl-zoom-in").count() == 1
     assert page.locator(".maplibregl-ctrl-scale").inner_text().endswith(translate("map.meters", "ar")) or \
         page.locator(".maplibregl-ctrl-scale").inner_text().endswith(translate("map.kilometers", "ar"))
     shoot(page, "map-arabic.png")

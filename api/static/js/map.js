@@ -96,20 +96,27 @@ export function showResult(result) {
   if (result.kind !== "commune") select({ lon: result.center[0], lat: result.center[1] }, { keepView: true });
 }
 
-// Padding for fitBounds that keeps what is fitted clear of the layer switcher floating over the map.
+// Padding for fitBounds that keeps what is fitted clear of what floats over the map: the layer switcher, the
+// planner's toolbar and, on a phone, the panel's bottom sheet (the largest cover on each side counts).
 function padding(base) {
-  const pad = { top: base, bottom: base, left: base, right: base };
-  const switcher = document.querySelector("details.layers");
   const box = document.getElementById("map").getBoundingClientRect();
+  const cover = { top: 0, bottom: 0, left: 0, right: 0 };
+  const switcher = document.querySelector("details.layers");
   const over = switcher.getBoundingClientRect();
   if (switcher.open && over.width < box.width / 2) {
-    if (over.left - box.left < box.width / 2) pad.left += over.right - box.left;
-    else pad.right += box.right - over.left;
+    if (over.left - box.left < box.width / 2) cover.left = over.right - box.left;
+    else cover.right = box.right - over.left;
   }
-  const panel = document.getElementById("panel"); // a phone: the panel is a sheet over the map's foot
+  const tools = document.querySelector("#planner .planner-tools")?.getBoundingClientRect();
+  if (tools && tools.height && tools.height < box.height / 3) { // the planner's toolbar, at the top or the foot
+    if (tools.top - box.top < box.height / 2) cover.top = tools.bottom - box.top;
+    else cover.bottom = box.bottom - tools.top;
+  }
+  const panel = document.getElementById("panel");
   if (panel.childElementCount && ["absolute", "fixed"].includes(getComputedStyle(panel).position)) {
-    pad.bottom += Math.min(panel.getBoundingClientRect().height, box.height * 0.75);
+    cover.bottom = Math.max(cover.bottom, Math.min(box.bottom - panel.getBoundingClientRect().top, box.height * 0.75));
   }
+  const pad = Object.fromEntries(Object.entries(cover).map(([side, px]) => [side, base + Math.max(0, px)]));
   if (pad.top + pad.bottom > box.height - 40) pad.top = pad.bottom = base; // too small a map: plain padding
   if (pad.left + pad.right > box.width - 40) pad.left = pad.right = base;
   return pad;
@@ -160,6 +167,7 @@ function onLand(event) {
 }
 
 function onClick(event) {
+  if (map.getContainer().classList.contains("planner-drawing")) return; // a vertex of the planner's drawing
   const hit = map.queryRenderedFeatures(event.point, { layers: ["parcels-hit"] })[0];
   state.featureId = hit ? hit.id : null;
   if (hit && hit.properties.land_ref) select({ land: hit.properties.land_ref }, { keepView: true });
@@ -205,10 +213,14 @@ function wireSwitcher() {
   });
 }
 
+// Mirrored in Arabic: the end side holds the switcher (top), zoom and credits (bottom); the start side the
+// planner's toolbar (top) and the scale bar (bottom).
 function controls() {
-  map.addControl(new maplibregl.NavigationControl({ showCompass: true }), lang === "ar" ? "top-left" : "top-right");
-  map.addControl(new maplibregl.ScaleControl({ unit: "metric", maxWidth: 120 }),
-    lang === "ar" ? "bottom-right" : "bottom-left");
+  const [start, end] = lang === "ar" ? ["right", "left"] : ["left", "right"];
+  map.addControl(new maplibregl.AttributionControl({ compact: false, customAttribution: t("map.attribution") }),
+    `bottom-${end}`);
+  map.addControl(new maplibregl.NavigationControl({ showCompass: true }), `bottom-${end}`);
+  map.addControl(new maplibregl.ScaleControl({ unit: "metric", maxWidth: 120 }), `bottom-${start}`);
 }
 
 function create() {
@@ -218,7 +230,7 @@ function create() {
     container: "map",
     style: buildStyle({ origin: location.origin, date: state.date, families: config.families,
       communes: config.communes || [] }),
-    attributionControl: { compact: false, customAttribution: t("map.attribution") },
+    attributionControl: false, // added by controls(), on the side the language asks
     locale: {
       "NavigationControl.ZoomIn": t("map.zoom_in"), "NavigationControl.ZoomOut": t("map.zoom_out"),
       "NavigationControl.ResetBearing": t("map.reset_bearing"),
