@@ -322,4 +322,7 @@ def test_arabic_search_and_panel(page, site, land):
     page.keyboard.press("Enter")
     _panel_land(page, land["ref"])
     assert page.evaluate("document.documentElement.dir") == "rtl"
+    _in_view(page)
+    assert page.evaluate("window.__urbasigMap.getFilter('selected-line')") == ["==", ["get", "land_ref"], land["ref"]]
+    wait_until(page, READY)
     shoot(page, "map-arabic-panel.png")

@@ -157,6 +157,8 @@ function onLand(event) {
   }
   highlight(detail.land, state.featureId);
   map.resize(); // the panel just opened beside the map: measure the map as it is now
+  const switcher = document.querySelector("details.layers");
+  if (switcher.open && map.getContainer().clientWidth < 1000) switcher.open = false; // room for the land
   const box = Array.isArray(detail.bbox) && detail.bbox.length === 4 ? detail.bbox : null;
   if (box && !(state.keepView && inView(box))) { // a click or a shared view keeps the view, if the land shows
     const [w, s, e, n] = box;
