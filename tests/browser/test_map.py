@@ -175,6 +175,8 @@ def test_phone_width(phone, site, parcel):
 def test_desktop_screenshot(page, site, parcel):
     land, lon, lat, _ = parcel
     _open(page, f"{site}/?projet=1#map=15.5/{lat}/{lon}")
+    page.wait_for_timeout(500)  # the draft's tiles, asked after the switcher turned it on
+    wait_until(page, READY)
     shoot(page, "map.png")
     assert json.loads(page.locator("#urbasig-config").text_content())["families"] == FAMILIES
 
