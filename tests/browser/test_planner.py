@@ -217,6 +217,7 @@ def test_print_downloads_a_pdf_with_legend_scale_and_date(page, site, tmp_path):
     assert "1:" in text and "Plans en vigueur au" in text and "Données mises à jour le" in text
     zones = page.evaluate("window.__urbasigPlanner.result.layers[0].features.map((f) => f.code)")
     assert zones and all(f"Zone {code}" in text for code in zones)  # the overlay's own legend
+    SHOTS.mkdir(parents=True, exist_ok=True)
     subprocess.run(["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "1", "-singlefile", str(pdf),
                     str(SHOTS / "map-print")], check=True)
 
