@@ -71,7 +71,7 @@ def home():
     config = {**_map_overview(), "families": [f.id for f in ZONE_FAMILIES] + [OTHER_FAMILY],
               "today": date.today().isoformat()}
     page_messages = {key: text for key, text in catalogue()[current_lang()].items()
-                     if key.startswith(("site.", "map.", "panel.", "planner.", "search."))}
+                     if key.startswith(("site.", "map.", "panel.", "planner."))}  # the search's texts come in its answers
     return render_template("map.html", config_json=_script_json(config), messages_json=_script_json(page_messages),
                            families=config["families"])
 
