@@ -25,6 +25,7 @@ MAX_IMAGE_PIXELS = 6000 * 6000  # an A3 at 200 dpi is ~3300 × 2300
 MAX_LEGEND = 40
 LEGEND_KINDS = ("fill", "line", "circle")
 SKETCH, RESULT = "planner-draw", "planner-result"  # the planner's own map sources (api/static/js/planner.js)
+DRAFT_SOURCES = {"draft-zones": "map.layer.draft", "draft-prescriptions": "map.layer.draft"}  # map-style.js
 PRINT_LABELS = ("title", "legend", "as_of", "printed", "plans", "data", "data_of", "since", "no_plan", "disclaimer",
                 "crs")
 
@@ -131,6 +132,8 @@ def _legend_label(source: str, code: str | None, lang: str, zone_codes: set[str]
     if source.startswith(f"{RESULT}/"):  # a prescription kind of the overlay
         kind = source.split("/", 1)[1]
         return _capital(PRESCRIPTIONS[kind][lang]) if kind in PRESCRIPTIONS else None
+    if source in DRAFT_SOURCES:
+        return texts[DRAFT_SOURCES[source]]
     if source in CATALOGUE or source == SKETCH:
         return texts.get(f"planner.layer.{source}")
     return None
@@ -164,10 +167,11 @@ def _legend(fields: list[tuple[str, str | None, str, str]], lang: str, zone_code
     """
     from notes.map_print import LegendEntry
 
-    out = []
+    out, seen = [], set()
     for source, code, colour, kind in fields:
         label = _legend_label(source, code, lang, zone_codes)
-        if label is not None:
+        if label is not None and label not in seen:  # the draft's zones and prescriptions: one entry
+            seen.add(label)
             out.append(LegendEntry(label, colour, kind))
     return out
 

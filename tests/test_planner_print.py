@@ -168,6 +168,14 @@ def test_the_legend_prints_only_our_words(client, ogc_url, tmp_path):
         assert client_text not in text
 
 
+def test_the_draft_plan_is_one_legend_entry(client, tmp_path):
+    from api.i18n import translate
+
+    legend = _legend({"source": "draft-zones", "colour": "#7b3294"}, {"source": "draft-prescriptions", "colour": "#7b3294"})
+    text = _flat(_pdf_text(_print(client, legend=legend).data, tmp_path))
+    assert text.count(translate("map.layer.draft", "fr")) == 1
+
+
 def test_a_legend_of_unknown_layers_only_prints_an_empty_legend(client, tmp_path):
     response = _print(client, legend=_legend({"source": "foo_bar", "colour": "#123"}))
     assert response.status_code == 200
