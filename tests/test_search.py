@@ -360,6 +360,24 @@ def test_a_numbered_street_is_a_street_and_its_houses_are_addresses(conn):
     assert [(h["kind"], h["land_ref"]) for h in house] == [("address", "TF 9012/C")]
 
 
+def test_the_api_does_not_remember_the_language_nor_cookie_a_public_answer(sample_db):
+    """`?lang=ar` on /api/recherche (an answer shared caches may keep) sets no cookie and switches no page; on a
+    page it is remembered."""
+    from app import create_app
+    from tests.helpers import app_settings
+
+    app = create_app(app_settings(sample_db, pool_min=1, pool_max=2))
+    with app.test_client() as browser:
+        r = browser.get("/api/recherche", query_string={"q": "anfa", "lang": "ar"})
+        assert r.status_code == 200 and "public" in r.headers["Cache-Control"]
+        assert "Set-Cookie" not in r.headers
+        page = browser.get("/recherche", query_string={"q": "anfa"}).get_data(as_text=True)
+        assert 'lang="fr"' in page  # still the person's French
+        r = browser.get("/recherche", query_string={"q": "anfa", "lang": "ar"})
+        assert "lang=ar" in r.headers.get("Set-Cookie", "") and "public" not in r.headers.get("Cache-Control", "")
+        assert 'lang="ar"' in browser.get("/recherche", query_string={"q": "anfa"}).get_data(as_text=True)
+
+
 def test_the_page_holds_no_inline_style_or_script(client, db):
     _n, _s, land_ref = a_title(db)
     for params in ({"q": land_ref}, {"q": "zzqxw", "lang": "ar"}, {"q": ""}, {}):
