@@ -14,6 +14,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from api.db import get_db
 from api.i18n import catalogue
+from gis.dates import read_day
 from gis.errors import InputError, PayloadTooLarge
 from layers.db import interruptible
 from notes.texts import text as note_text
@@ -136,10 +137,7 @@ def print_view() -> Response:
     west, south, east, north = _bbox()
     width_m = view_width_m(west, south, east, north)
     day_text = request.form.get("date") or ""
-    try:
-        day = date.fromisoformat(day_text) if day_text else date.today()
-    except ValueError:
-        raise InputError(f"« date » : AAAA-MM-JJ attendu (reçu « {day_text[:20]} »)") from None
+    day = read_day(day_text) if day_text else date.today()
     _throttle("impression")
     conn = get_db()
     plans = plans_in_view(conn, view_polygon(west, south, east, north), day)

@@ -228,6 +228,21 @@ def test_errors_are_4xx_html_in_both_languages(client, sample_conn, lang):
                 assert any("\u0600" <= ch <= "\u06ff" for ch in translate(key, "ar"))
 
 
+@pytest.mark.parametrize("day", ["2026-W01-1", "20260101"])
+def test_a_day_not_written_aaaa_mm_jj_is_refused(client, split_land, day):
+    r = client.get(f"/carte/terrain?land={quote(split_land[0])}&date={day}", headers=FETCH)
+    assert r.status_code == 400
+    assert translate("panel.error.bad_date", "fr", text=day) in unescape(r.get_data(as_text=True))
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_a_day_before_every_rule_is_said_in_words(client, split_land, lang):
+    r = client.get(f"/carte/terrain?land={quote(split_land[0])}&date=0001-01-01&lang={lang}")
+    body = unescape(r.get_data(as_text=True))
+    assert r.status_code == 400 and translate("panel.error.early_date", lang) in body
+    assert "thresholds" not in body and "rule_sets" not in body
+
+
 def test_no_owner_name_ever(client, sample_conn, split_land, inquiry_land):
     for ref in (split_land[0], inquiry_land[0]):
         names = [n for (n,) in sample_conn.execute(
