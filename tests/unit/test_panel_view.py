@@ -6,7 +6,6 @@ from datetime import date
 
 import pytest
 
-from api.i18n import translate
 from api.panel_view import land_view, lonlat_bbox, short
 from gis import l10n
 from instruction import vocabulary
