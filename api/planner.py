@@ -14,15 +14,16 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from api.db import get_db
 from api.i18n import catalogue
+from gis.dates import read_day
 from gis.errors import InputError, PayloadTooLarge
 from layers.db import interruptible
+from notes.texts import text as note_text
 
 planner = Blueprint("planner", __name__)
 
 MAX_IMAGE_PIXELS = 6000 * 6000  # an A3 at 200 dpi is ~3300 × 2300
 MAX_LEGEND = 40
-PRINT_LABELS = ("title", "legend", "as_of", "printed", "plans", "data", "data_of", "since", "no_plan", "disclaimer",
-                "crs")
+PRINT_LABELS = ("title", "legend", "as_of", "printed", "plans", "data", "data_of", "since", "no_plan", "crs")
 
 
 def _client() -> str:
@@ -136,17 +137,14 @@ def print_view() -> Response:
     west, south, east, north = _bbox()
     width_m = view_width_m(west, south, east, north)
     day_text = request.form.get("date") or ""
-    try:
-        day = date.fromisoformat(day_text) if day_text else date.today()
-    except ValueError:
-        raise InputError(f"« date » : AAAA-MM-JJ attendu (reçu « {day_text[:20]} »)") from None
+    day = read_day(day_text) if day_text else date.today()
     _throttle("impression")
     conn = get_db()
     plans = plans_in_view(conn, view_polygon(west, south, east, north), day)
     for p in plans:
         p["status_label"] = STATUSES[p["status_on"]][lang] if p["status_on"] in STATUSES else p["status_on"]
     texts = catalogue()[lang]
-    labels = {k: texts[f"planner.print.{k}"] for k in PRINT_LABELS}
+    labels = {k: texts[f"planner.print.{k}"] for k in PRINT_LABELS} | {"disclaimer": note_text("disclaimer", lang)}
     page = PrintedMap(image=image, ground_width_m=width_m, paper=paper, orientation=orientation,
                       bearing_deg=_number("bearing", 0.0), as_of=day, legend=_legend(lang), plans=plans,
                       data_dates=data_dates(conn), issued_at=datetime.now(UTC).replace(microsecond=0), labels=labels,
