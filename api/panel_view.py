@@ -17,6 +17,7 @@ import shapely
 from api.i18n import translate
 from gis import l10n
 from gis.crs import CRS84, STORAGE_SRID, parse_crs, reproject
+from instruction import vocabulary
 from instruction.vocabulary import label as vocab
 from instruction.warning_text import warning_text
 from notes.texts import text as note_text
@@ -124,13 +125,23 @@ def _height(p: dict, lang: str) -> dict | None:
     return {"value": " — ".join(parts), "condition": _condition(height or {}, lang) or _condition(storeys or {}, lang)}
 
 
+def _uses(uses: list[str], lang: str) -> list[dict]:
+    """Each use in `lang` when the vocabulary knows it (`fr`: False), else as the plan writes it (`fr`: True)."""
+    out = []
+    for use in uses:
+        text = vocabulary.text_of("use", use, lang)
+        out.append({"text": text, "fr": lang != "fr" and text == use})
+    return out
+
+
 def _rules(rule: dict, lang: str) -> dict:
     """The main rules of one zone: uses, height and R+n, footprint, COS/CUS, plot, setbacks."""
     p = rule["parameters"]
     area_m2 = rule["area_m2"]
     out: dict[str, object] = {
-        "dominant_use": rule.get("dominant_use"),
-        "allowed": rule["uses_allowed"], "conditional": rule["uses_conditional"], "forbidden": rule["uses_forbidden"],
+        "dominant_use": _uses([rule["dominant_use"]], lang)[0] if rule.get("dominant_use") else None,
+        "allowed": _uses(rule["uses_allowed"], lang), "conditional": _uses(rule["uses_conditional"], lang),
+        "forbidden": _uses(rule["uses_forbidden"], lang),
         "height": _height(p, lang),
         "footprint": None, "coefficients": [_coefficient(k, p, area_m2, lang) for k in ("cos_value", "cus_value")
                                             if k in p],

@@ -74,3 +74,15 @@ def test_the_draft_in_inquiry_and_its_rule_changes(apply_inquiry):
     assert shown == (["V"] if apply_inquiry else ["D"])
     # always in force → draft (the zone V's R+3 is its conditional rule on a road of 25 m or more)
     assert "niveaux (R+n) : R+3 → R+4" in box["zones"][0]["changes"]
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_uses_are_said_in_the_pages_language(lang):
+    """A use the vocabulary knows is said in the page's language; one it does not know stays as the plan wrote it."""
+    assert "habitation" in vocabulary.USES
+    v = next(z for z in land_view(_result(), None, lang)["zones"] if z["code"] == "V")
+    (use,) = v["rules"]["allowed"]
+    assert use == {"text": vocabulary.USES["habitation"][lang], "fr": False}
+    from api.panel_view import _uses
+
+    assert _uses(["élevage de vers à soie"], lang) == [{"text": "élevage de vers à soie", "fr": lang == "ar"}]
