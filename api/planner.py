@@ -16,8 +16,10 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from api.db import get_db
 from api.i18n import catalogue
+from gis.dates import read_day
 from gis.errors import InputError, PayloadTooLarge
 from layers.db import interruptible
+from notes.texts import text as note_text
 
 planner = Blueprint("planner", __name__)
 
@@ -26,8 +28,7 @@ MAX_LEGEND = 40
 LEGEND_KINDS = ("fill", "line", "circle")
 SKETCH, RESULT = "planner-draw", "planner-result"  # the planner's own map sources (api/static/js/planner.js)
 DRAFT_SOURCES = {"draft-zones": "map.layer.draft", "draft-prescriptions": "map.layer.draft"}  # map-style.js
-PRINT_LABELS = ("title", "legend", "as_of", "printed", "plans", "data", "data_of", "since", "no_plan", "disclaimer",
-                "crs")
+PRINT_LABELS = ("title", "legend", "as_of", "printed", "plans", "data", "data_of", "since", "no_plan", "crs")
 
 
 def _client() -> str:
@@ -221,10 +222,7 @@ def print_view() -> Response:
     bearing = _bearing()
     legend_fields = _legend_fields()
     day_text = request.form.get("date") or ""
-    try:
-        day = date.fromisoformat(day_text) if day_text else date.today()
-    except ValueError:
-        raise InputError(f"« date » : AAAA-MM-JJ attendu (reçu « {day_text[:20]} »)") from None
+    day = read_day(day_text) if day_text else date.today()
     _throttle("impression")
     conn = get_db()
     view = view_polygon(west, south, east, north)
@@ -232,7 +230,7 @@ def print_view() -> Response:
     with_zones = any(source == f"{RESULT}/zones" for source, *_ in legend_fields)
     legend = _legend(legend_fields, lang, set(zone_codes_in_view(conn, view)) if with_zones else set())
     texts = catalogue()[lang]
-    labels = {k: texts[f"planner.print.{k}"] for k in PRINT_LABELS}
+    labels = {k: texts[f"planner.print.{k}"] for k in PRINT_LABELS} | {"disclaimer": note_text("disclaimer", lang)}
     page = PrintedMap(image=image, ground_width_m=width_m, paper=paper, orientation=orientation,
                       bearing_deg=bearing, as_of=day, legend=legend, plans=plans,
                       data_dates=data_dates(conn), issued_at=datetime.now(UTC).replace(microsecond=0), labels=labels,

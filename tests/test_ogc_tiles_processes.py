@@ -162,6 +162,8 @@ def test_permit_process_with_a_footprint_in_merchich(live, db):
     ("instruction", {"inputs": {"land": "TF 1"}}, 400, "objet"),
     ("instruction", {"land": {}}, 400, "inputs"),
     ("licence-check", {"inputs": {"location": {"point": [-7.7, 33.48]}, "activity": "casino"}}, 400, "activité"),
+    ("instruction", {"inputs": {"land": {"refs": ["TF 2451/C"]}, "date": "2026-W01-1"}}, 400, "AAAA-MM-JJ"),
+    ("instruction", {"inputs": {"land": {"refs": ["TF 2451/C"]}, "date": "20260101"}}, 400, "AAAA-MM-JJ"),
     ("nope", {"inputs": {}}, 404, "inconnu"),
 ])
 def test_process_errors(live, pid, body, status, message):
