@@ -1,6 +1,7 @@
 """French and Arabic for every page a person reads: the language of a request and the message catalogue.
 
-The language is `?lang=fr|ar` (remembered in the `lang` cookie), else the cookie, else the browser's
+The language is `?lang=fr|ar` (remembered in the `lang` cookie on pages, not on /api/* nor on a response marked
+`Cache-Control: public`), else the cookie, else the browser's
 Accept-Language, else French. Messages live in api/messages/*.json, one file per area of the site (map,
 panel, notes…), each key with its "fr" and "ar" text; a key defined twice, or missing a language, stops the
 app at start-up (tests/unit/test_i18n.py). Templates call `t("key", name=value)`; numbers and dates go
@@ -62,9 +63,18 @@ def t(key: str, **values: object) -> str:
     return translate(key, current_lang(), **values)
 
 
+API_PREFIX = "/api/"
+
+
 def _remember(response: Response) -> Response:
-    """Keep the language asked by ?lang= for the next pages (a cookie that is neither secret nor tracking)."""
+    """Keep the language asked by ?lang= on a page for the next pages (a cookie neither secret nor tracking).
+
+    Not on /api/*: a script asking `?lang=ar` for one answer does not switch the person's pages to Arabic; and
+    never on a response a shared cache may keep (`Cache-Control: public`), which would hand the cookie to others.
+    """
     asked = request.args.get("lang")
+    if request.path.startswith(API_PREFIX) or response.cache_control.public:
+        return response
     if asked in l10n.LANGS and request.cookies.get(COOKIE) != asked:
         response.set_cookie(COOKIE, asked, max_age=365 * 24 * 3600, samesite="Lax", httponly=True)
     return response

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 
 from api.db import get_db, keep_writes
 from api.i18n import current_lang
+from gis.dates import read_day
 from gis.errors import Forbidden, InputError
 from instruction.engine import Options
 from instruction.land import LandRequest
@@ -90,10 +91,7 @@ def indicative() -> Response:
     land = land_from_args(args)
     day = None
     if args.get("date"):
-        try:
-            day = date.fromisoformat(args["date"])
-        except ValueError:
-            raise InputError("date : AAAA-MM-JJ") from None
+        day = read_day(args["date"])
     settings = current_app.config["URBASIG"]
     conn = get_db()
     hit(conn, "indicative", request.remote_addr or "inconnu", settings.indicative_per_minute, what="notes indicatives")

@@ -20,6 +20,7 @@ from api.db import get_db
 from api.errors import request_id
 from api.i18n import current_lang, translate
 from api.panel_view import land_view
+from gis.dates import read_day
 from gis.errors import CRSError, InputError, LandRefError, NotFound, PayloadTooLarge, UrbasigError
 from instruction.engine import Options, instruct
 from instruction.land import LandRequest
@@ -75,8 +76,8 @@ def parse_query(args: dict[str, str]) -> PanelQuery:
     day = None
     if args.get("date"):
         try:
-            day = date.fromisoformat(args["date"])
-        except ValueError:
+            day = read_day(args["date"])
+        except InputError:
             raise PanelError("panel.error.bad_date", text=args["date"][:40]) from None
     projet = args.get("projet", "") in ("1", "oui", "true")
     if args.get("land", "").strip():
@@ -105,7 +106,7 @@ def as_panel_error(exc: UrbasigError, query: PanelQuery | None) -> PanelError:
         return PanelError("panel.error.too_many", 413, exc.message)
     if isinstance(exc, InputError) and "non immatriculé" in exc.message:
         return PanelError("panel.error.untitled", 400, exc.message)
-    if isinstance(exc, InputError) and "date antérieure" in exc.message:
+    if isinstance(exc, InputError) and ("date antérieure" in exc.message or "date trop ancienne" in exc.message):
         return PanelError("panel.error.early_date", 400, exc.message)
     if isinstance(exc, InputError) and "km²" in exc.message:
         return PanelError("panel.error.too_large", 400, exc.message)

@@ -17,7 +17,10 @@ import shapely
 from api.i18n import translate
 from gis import l10n
 from gis.crs import CRS84, STORAGE_SRID, parse_crs, reproject
+from instruction import vocabulary
 from instruction.vocabulary import label as vocab
+from instruction.warning_text import warning_text
+from notes.texts import text as note_text
 
 # The zone parameters compared between the plan in force and the draft in public inquiry, in reading order.
 COMPARED = ("height_max_m", "storeys_max", "footprint_max_pct", "cos_value", "cus_value", "min_plot_area_m2",
@@ -122,13 +125,23 @@ def _height(p: dict, lang: str) -> dict | None:
     return {"value": " — ".join(parts), "condition": _condition(height or {}, lang) or _condition(storeys or {}, lang)}
 
 
+def _uses(uses: list[str], lang: str) -> list[dict]:
+    """Each use in `lang` when the vocabulary knows it (`fr`: False), else as the plan writes it (`fr`: True)."""
+    out = []
+    for use in uses:
+        text = vocabulary.text_of("use", use, lang)
+        out.append({"text": text, "fr": lang != "fr" and text == use})
+    return out
+
+
 def _rules(rule: dict, lang: str) -> dict:
     """The main rules of one zone: uses, height and R+n, footprint, COS/CUS, plot, setbacks."""
     p = rule["parameters"]
     area_m2 = rule["area_m2"]
     out: dict[str, object] = {
-        "dominant_use": rule.get("dominant_use"),
-        "allowed": rule["uses_allowed"], "conditional": rule["uses_conditional"], "forbidden": rule["uses_forbidden"],
+        "dominant_use": _uses([rule["dominant_use"]], lang)[0] if rule.get("dominant_use") else None,
+        "allowed": _uses(rule["uses_allowed"], lang), "conditional": _uses(rule["uses_conditional"], lang),
+        "forbidden": _uses(rule["uses_forbidden"], lang),
         "height": _height(p, lang),
         "footprint": None, "coefficients": [_coefficient(k, p, area_m2, lang) for k in ("cos_value", "cus_value")
                                             if k in p],
@@ -208,30 +221,6 @@ def _no_data(layers: list[dict], lang: str) -> str | None:
 def _covered(result: dict) -> bool:
     """Whether the plan's layers have data on this land (so an empty list means « none here »)."""
     return result["layers"][0]["coverage"] != "not_covered"
-
-
-def _warning(w: dict, result: dict, lang: str) -> str:
-    """One warning in the page's language, from the result's structured fields (its French text otherwise)."""
-    code, land = w["code"], result["land"]
-    key = f"panel.warn.{code}"
-    values: dict[str, object] = {}
-    if code == "titres_non_contigus":
-        values = {"n": land["parts"]}
-    elif code == "couverture_partielle":
-        values = {"pct": _pct(result["layers"][0]["covered_pct"], lang)}
-    elif code == "plusieurs_zones":
-        values = {"n": sum(1 for r in result["rules"] if not r["marginal"])}
-    elif code == "contenance_ecart":
-        values = {"legal": _area(land["legal_area_m2"] or 0, lang), "area": _area(land["area_m2"], lang)}
-    elif code not in ("plan_homologue_a_venir", "sans_plan_amenagement", "aucun_document", "plan_en_enquete_applique",
-                      "zones_marginales", "conditions_indeterminees"):
-        return w["message"]  # a warning this panel does not know yet: the engine's French words
-    return translate(key, lang, **values)
-
-
-def _conflict(c: dict, lang: str) -> str:
-    return translate("panel.warn.conflit_de_plans", lang, area=_area(c["overlap_m2"], lang),
-                     share=_pct(c["overlap_pct"], lang), applied=c["applied"], set_aside=c["set_aside"])
 
 
 def _rule_values(rule: dict, lang: str) -> dict[str, str]:
@@ -332,9 +321,9 @@ def land_view(result: dict, other: dict | None, lang: str) -> dict:
     land = result["land"]
     bbox = lonlat_bbox(land["bbox"])
     covered = _covered(result)
-    warnings = [_warning(w, result, lang) for w in result["warnings"]
-                if w["code"] not in SAID_ELSEWHERE and w["code"] != "conflit_de_plans"]
-    warnings = [_conflict(c, lang) for c in result.get("conflicts", [])] + warnings
+    shown = [w for w in result["warnings"] if w["code"] not in SAID_ELSEWHERE]
+    shown.sort(key=lambda w: w["code"] != "conflit_de_plans")  # the plans' conflicts first (stable otherwise)
+    warnings = [warning_text(w, result, lang) for w in shown]
     zones_layer = result["layers"][0]
     return {
         "refs": land["refs"], "land_attr": ";".join(land["refs"]),
@@ -358,6 +347,7 @@ def land_view(result: dict, other: dict | None, lang: str) -> dict:
         "no_data": _no_data(result["layers"], lang),
         "alternative": _alternative(result, other, lang),
         "warnings": warnings,
+        "disclaimer": note_text("disclaimer", lang),
         "projet": result["provenance"]["apply_plans_in_inquiry"],
         "provenance": translate("panel.provenance", lang, stamp=_stamp(result["provenance"]["data_timestamp"], lang),
                                 plans=", ".join(result["provenance"]["plans_used"]) or translate("panel.none", lang)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 
 from flask import Blueprint, Flask, current_app, jsonify, render_template, request, session
 
@@ -48,15 +49,31 @@ def health_view():
     return jsonify({"status": "ok", "database": "joignable", **versions, **details})
 
 
+def _map_overview() -> dict:
+    """The data's extent and the communes' label points, read once per process (kept once the data is there)."""
+    from api.db import get_db
+    from layers.tiles import map_overview
+
+    cached = current_app.extensions.get("urbasig.map_overview")
+    if cached is None:
+        cached = map_overview(get_db())
+        if cached["extent"] is not None:
+            current_app.extensions["urbasig.map_overview"] = cached
+    return cached
+
+
 @web.get("/")
 def home():
     """The public map."""
     from api.i18n import catalogue, current_lang
+    from layers.catalog import OTHER_FAMILY, ZONE_FAMILIES
 
-    config = {"center": [-7.70408, 33.47208], "zoom": 15}
+    config = {**_map_overview(), "families": [f.id for f in ZONE_FAMILIES] + [OTHER_FAMILY],
+              "today": date.today().isoformat()}
     page_messages = {key: text for key, text in catalogue()[current_lang()].items()
-                     if key.startswith(("site.", "map.", "panel.", "planner.", "search."))}
-    return render_template("map.html", config_json=_script_json(config), messages_json=_script_json(page_messages))
+                     if key.startswith(("site.", "map.", "panel.", "planner."))}  # the search's texts come in its answers
+    return render_template("map.html", config_json=_script_json(config), messages_json=_script_json(page_messages),
+                           families=config["families"])
 
 
 def _script_json(value: object) -> str:

@@ -50,19 +50,49 @@ STREET_CANONICAL = {"r": "rue", "av": "avenue", "ave": "avenue", "bd": "boulevar
                     "blvd": "boulevard", "boul": "boulevard", "pl": "place", "imp": "impasse", "rte": "route",
                     "res": "residence", "znk": "zankat", "zenkat": "zankat", "zanqat": "zankat", "ibnou": "ibn",
                     "ibnu": "ibn", "bnou": "ibn", "my": "moulay", "mly": "moulay"}
-_ACCENT_FREE = str.maketrans({"’": "'", "‘": "'", "`": "'", "ʼ": "'"})
-_SEPARATORS = re.compile(r"[-_'.,;:/\\()\"«»°º]")
+def _latin_letters() -> dict[str, str]:
+    """Each Latin letter with diacritics (Latin-1 to Latin Extended Additional) → its bare lower-case letter."""
+    out = {}
+    for code in (*range(0xC0, 0x250), *range(0x1E00, 0x1F00)):
+        char = chr(code)
+        bare = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)).lower()
+        if len(bare) == 1 and bare.isascii() and bare.isalpha() and bare != char:
+            out[char] = bare
+    return out
+
+
+# What folding does to each character, and nothing else: one table for Python's fold() and the database's
+# urbasig_fold() (migration 0018 writes its translate() and replace() calls from it), so both sides agree on
+# every text, whatever the Unicode version or the database's locale. A character not listed stays as it is.
+FOLD_TABLE: dict[str, str] = {
+    **{chr(c): chr(c + 32) for c in range(ord("A"), ord("Z") + 1)},  # ASCII only: lower() depends on the locale
+    **_latin_letters(),
+    # letters that are no letter plus accent: spelt out (« Straße » is « strasse », « l'Œuvre » « l oeuvre »)
+    "ß": "ss", "ẞ": "ss", "Œ": "oe", "œ": "oe", "Æ": "ae", "æ": "ae", "Ø": "o", "ø": "o", "Đ": "d", "đ": "d",
+    "Ð": "d", "ð": "d", "Þ": "th", "þ": "th", "Ł": "l", "ł": "l", "ı": "i", "Ħ": "h", "ħ": "h",
+    "ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st",
+    # full-width Latin letters and digits, Arabic-Indic and Persian digits → ASCII
+    **{chr(0xFF21 + i): chr(ord("a") + i) for i in range(26)}, **{chr(0xFF41 + i): chr(ord("a") + i) for i in range(26)},
+    **{chr(0xFF10 + i): str(i) for i in range(10)}, **{chr(0x0660 + i): str(i) for i in range(10)},
+    **{chr(0x06F0 + i): str(i) for i in range(10)},
+    # Arabic: the hamza's seats and the alef forms as people type them without (« أحمد » is « احمد »), alef
+    # maqsura as ya, ta marbuta as ha; short vowels, shadda, sukun, superscript alef and tatweel dropped
+    "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ؤ": "و", "ئ": "ي", "ى": "ي", "ة": "ه",
+    **{chr(c): "" for c in (*range(0x064B, 0x0653), 0x0670, 0x0640)},
+    # separators and spaces (apostrophes, quotes, NBSP, tabs…) → one space
+    **{c: " " for c in "-_'.,;:/\\()\"«»°º’‘`ʼ′″“”،؛\t\n\r\x0b\x0c\u00a0\u202f\u2009\u2007\u200a\u3000"},
+}
+_FOLD = str.maketrans(FOLD_TABLE)
 
 
 def fold(text: str) -> str:
-    """Fold a text for comparison: no case, no accents, punctuation as spaces, one space between words.
+    """Fold a text for comparison: FOLD_TABLE applied, words separated by one space.
 
-    The same folding as the database's `urbasig_fold()` (migration 0018) for Latin letters, so a folded query
-    meets the folded index: « Aïn-Chock » → « ain chock », « 12, Rue Ibn Sina » → « 12 rue ibn sina ».
+    Exactly what the database's `urbasig_fold()` (migration 0018, written from FOLD_TABLE) does, so a folded
+    query meets the folded index: « Aïn-Chock » → « ain chock », « 12, Rue Ibn Sina » → « 12 rue ibn sina »,
+    « Straße » → « strasse », « أحمد » → « احمد ».
     """
-    decomposed = unicodedata.normalize("NFKD", _SEPARATORS.sub(" ", text.translate(_ACCENT_FREE)))
-    bare = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-    return " ".join(_SEPARATORS.sub(" ", bare).split())
+    return " ".join(w for w in text.translate(_FOLD).split(" ") if w)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ class Tiles:
     order: str
     caps: tuple[tuple[int, int], ...]
     geom_3857: str | None = None
+    changes_of: str | None = None  # a draft's tiles show where this column differs from the plans in force
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,47 @@ def _derived(name: str, type_: str, label: str, expr: str = "", **publication: s
     return Column(name, type_, "", label, expr=expr, **publication)
 
 
+@dataclass(frozen=True)
+class ZoneFamily:
+    """A family of zones, for the map's colours and legend: recognised first by the words of a zone's dominant
+    use and label (what the plan says it is for), else by its code's letters (which vary from plan to plan)."""
+
+    id: str
+    words: str  # PostgreSQL regular expression, case-insensitive, on the dominant use and the label
+    codes: str  # PostgreSQL regular expression on the upper-cased zone code
+
+
+# Order matters: the first family whose words match wins, then the first whose code matches; else "autre".
+# (« Zone d'immeubles R+8 du centre » is centre/mixte before immeubles; « activités économiques » is activités
+# before habitat économique.) \m and \M are PostgreSQL's word boundaries.
+ZONE_FAMILIES: tuple[ZoneFamily, ...] = (
+    ZoneFamily("espaces_verts", r"espaces? verts?|\mparcs?\M|jardins?|naturel|bois[ée]|for[eê]ts?|loisirs?",
+               r"^(ZV|EV|RB|ZN|N)[0-9]*$"),
+    ZoneFamily("agricole", r"agricole|\mrural|\mferme", r"^(RA|RC|AG|ZR|ZAG)[0-9]*$"),
+    ZoneFamily("industrie", r"industri", r"^(I|ZI)[0-9]*$"),
+    ZoneFamily("activites", r"activit[ée]s?|logistique|technopole|entrep[oô]ts?", r"^(ZAE|ZA|AE|ZT|ZAC)[0-9]*$"),
+    ZoneFamily("equipements", r"[ée]quipements?|administrati|enseignement|\msant[ée]|\msport",
+               r"^(EQ|ZEQ|ZP)[0-9]*$"),
+    ZoneFamily("centre_mixte", r"\mcentre|mixte|bureaux|commerces?\M|services", r"^(M|ZM|UM|CV|ZC|B)[0-9]*$"),
+    ZoneFamily("villas", r"villas?|individuel|pavillon", r"^V[0-9]*$"),
+    ZoneFamily("habitat_economique", r"[ée]conomique|\msocial", r"^E[0-9]*$"),
+    ZoneFamily("immeubles", r"collectif|immeubles?|appartements?", r"^[A-D][0-9]*$"),
+)
+OTHER_FAMILY = "autre"
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def zone_family_sql(families: tuple[ZoneFamily, ...] = ZONE_FAMILIES) -> str:
+    """The SQL expression (on alias t of zones) that gives a zone's family id, from the declarations above."""
+    text = "coalesce(t.dominant_use, '') || ' ' || coalesce(t.label, '')"
+    by_words = " ".join(f"WHEN {text} ~* {_sql_text(f.words)} THEN {_sql_text(f.id)}" for f in families)
+    by_code = " ".join(f"WHEN upper(t.code) ~ {_sql_text(f.codes)} THEN {_sql_text(f.id)}" for f in families)
+    return f"CASE {by_words} {by_code} ELSE {_sql_text(OTHER_FAMILY)} END"
+
+
 # Every feature of a plan-bound layer carries its plan version's code and current status.
 PLAN_FIELDS = (
     _derived("plan", "text", "version de plan", "p.code", tile="plan"),
@@ -122,6 +164,8 @@ CATALOGUE: dict[str, Layer] = {
             _c("sector", "text", "sector", "secteur (D2…)", tile="sector"),
             _c("label", "text", "label", "libellé"),
             _c("dominant_use", "text", "dom_use", "vocation dominante"),
+            _derived("family", "text", "famille de zone pour la carte (villas, immeubles, activités…), déduite de la "
+                     "vocation, du libellé et du code", zone_family_sql(), tile="family"),
             _c("height_max_m", "float", "height_m", "hauteur maximale, m", tile="height_max_m"),
             _c("storeys_max", "rplus", "storeys", "niveaux au-dessus du rez-de-chaussée (R+n : n, « R+4 » accepté)",
                tile="storeys_max"),
@@ -144,7 +188,7 @@ CATALOGUE: dict[str, Layer] = {
             _c("regulation_text", "text", "reg_text", "texte du règlement", ogc=""),
         ), plan_kinds=("PA", "PS", "PZ", "PDAR", "autre"), label="Zones des plans d'aménagement",
             description="Zonage de chaque version de plan, avec son règlement." + IN_FORCE_NOTE, temporal="plan",
-            tiles=Tiles("ST_Area(t.geom) DESC", ((10, 5000),))),
+            tiles=Tiles("ST_Area(t.geom) DESC", ((10, 5000),), changes_of="code")),
         Layer("prescriptions", "prescriptions", "any", (
             *PLAN_FIELDS,
             _c("kind", "text", "kind", "nature (road_widening, alignment, facility_reservation…)", True, tile="kind"),
@@ -166,12 +210,13 @@ CATALOGUE: dict[str, Layer] = {
         ), plan_kinds=("SDAU",), label="Affectation des sols du SDAU",
             description="Affectation des sols du schéma directeur." + IN_FORCE_NOTE, temporal="plan"),
         Layer("communes", "communes", "polygon", (
-            _c("code", "text", "code", "code de la commune ou de l'arrondissement", True),
-            _c("name", "text", "name", "nom", True),
+            _c("code", "text", "code", "code de la commune ou de l'arrondissement", True, tile="code"),
+            _c("name", "text", "name", "nom", True, tile="name"),
             _c("kind", "text", "kind", "commune ou arrondissement", True),
             _c("prefecture", "text", "prefecture", "préfecture ou province", True),
             _c("prefecture_kind", "text", "pref_kind", "« préfecture » ou « province »", True),
-        ), label="Communes et arrondissements", description="Limites administratives", id_column="code"),
+        ), label="Communes et arrondissements", description="Limites administratives", id_column="code",
+            tiles=Tiles("ST_Area(t.geom) DESC", ((10, 500),))),
         Layer("plans", "plans", "polygon", (
             _derived("code", "text", "code de la version"),
             _derived("kind", "text", "nature (PA, SDAU, PS, PZ, PDAR, autre)"),
@@ -186,11 +231,12 @@ CATALOGUE: dict[str, Layer] = {
             importable=False, id_column="code", geom_column="perimeter", where="t.perimeter IS NOT NULL",
             temporal="self"),
         Layer("roads", "roads", "polygon", (
-            _c("name", "text", "name", "nom de la voie"),
-            _c("width_m", "float", "width_m", "emprise, m"),
-            _c("status", "text", "status", "existante ou projetée"),
+            _c("name", "text", "name", "nom de la voie", tile="name"),
+            _c("width_m", "float", "width_m", "emprise, m", tile="width_m"),
+            _c("status", "text", "status", "existante ou projetée", tile="status"),
             _c("commune_code", "text", "commune", "arrondissement"),
-        ), label="Voirie existante", description="Emprise des voies publiques"),
+        ), label="Voirie existante", description="Emprise des voies publiques",
+            tiles=Tiles("ST_Area(t.geom) DESC", ((10, 5000),))),
         Layer("establishments", "establishments", "point", (
             _c("kind", "text", "kind", "nature (pharmacy, school, mosque…)", True),
             _c("name", "text", "name", "nom"),

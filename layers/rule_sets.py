@@ -6,7 +6,12 @@ from datetime import date
 
 import psycopg
 
+from gis import l10n
 from gis.errors import ConfigError, InputError
+
+# What each rule set is, in words (the table's kinds are names for the code, not for the person who asked)
+WORDS = {"thresholds": "seuils d'instruction (parts marginales, tolérances de surface)",
+         "activities": "catalogue des activités"}
 
 
 def rule_set(conn: psycopg.Connection, kind: str, day: date) -> tuple[str, dict]:
@@ -24,4 +29,6 @@ def no_rules(conn: psycopg.Connection, kind: str, day: date) -> None:
     first = conn.execute("SELECT min(valid_from) FROM rule_sets WHERE kind = %s", (kind,)).fetchone()[0]
     if first is None:
         raise ConfigError(f"aucune version des règles « {kind} » (table rule_sets)")
-    raise InputError(f"date du {day} antérieure aux règles « {kind} » enregistrées (à partir du {first})")
+    raise InputError(f"date trop ancienne : le {l10n.long_date(day, 'fr')} précède les règles enregistrées "
+                     f"({WORDS.get(kind, 'règles d’instruction')}), en vigueur à partir du "
+                     f"{l10n.long_date(first, 'fr')} ; choisissez une date postérieure")

@@ -35,6 +35,8 @@ class TileLayer:
     join_plan: bool = False
     layer_versions: tuple[str, ...] = ()
     geom_3857: str | None = None  # a stored Web Mercator copy, when the table has one
+    feature_id: bool = True  # whether "id" is an integer MVT feature id (else a plain property, e.g. a code)
+    changes_of: str | None = None  # in a draft's tiles: cut to where this column differs from the plans in force
 
     def cap(self, z: int) -> int:
         """Feature cap at zoom z."""
@@ -49,31 +51,69 @@ def _tile_expr(column: Column) -> str:
 def tile_layer_of(layer: Layer) -> TileLayer:
     """The vector tile layer of a catalogue layer that declares tiles (its `tile` columns, never personal data)."""
     spec = layer.tiles
-    props = (("id", "t.id"), *((c.tile, _tile_expr(c)) for c in layer.fields if c.tile and c.ogc == "public"))
+    props = (("id", f"t.{layer.id_column}"),
+             *((c.tile, _tile_expr(c)) for c in layer.fields if c.tile and c.ogc == "public"))
     versions = (layer.table, "plans") if layer.plan_bound else (layer.table,)
     return TileLayer(layer.name, layer.table, props, spec.order, spec.caps, join_plan=layer.plan_bound,
-                     layer_versions=versions, geom_3857=spec.geom_3857)
+                     layer_versions=versions, geom_3857=spec.geom_3857, feature_id=layer.id_column == "id",
+                     changes_of=spec.changes_of)
 
 
 TILE_LAYERS = {name: tile_layer_of(layer) for name, layer in CATALOGUE.items() if layer.tiles}
 
 
-def _common(layer: TileLayer, z: int, day: date | None) -> dict[str, sql.Composable]:
+DRAFT = "enquete_publique"  # the plan versions a draft tile shows (tile parameter versions)
+
+
+def _common(layer: TileLayer, z: int, day: date | None, status: str | None = None) -> dict[str, sql.Composable]:
+    if not layer.join_plan or not day:
+        when = sql.SQL("")
+    elif status:  # the versions with that status that day (a plan in public inquiry), not the ones in force
+        when = sql.SQL(" AND plan_status_on(t.plan_id, %(day)s) = %(status)s")
+    else:
+        when = sql.SQL(" AND plan_in_force(t.plan_id, %(day)s)")
+    mvt_id = sql.SQL(", 'id'") if layer.feature_id else sql.SQL("")
     return {"name": sql.Literal(layer.id), "extent": sql.Literal(EXTENT), "order": sql.SQL(layer.order),
             "props": sql.SQL(", ").join(sql.SQL("{} AS {}").format(sql.SQL(expr), sql.Identifier(name))
                                         for name, expr in layer.props),
             "frm": sql.SQL("{} t JOIN plans p ON p.id = t.plan_id" if layer.join_plan else "{} t").format(
                 sql.Identifier(layer.table)),
-            "when": sql.SQL(" AND plan_in_force(t.plan_id, %(day)s)") if (layer.join_plan and day) else sql.SQL("")}
+            "when": when, "mvt_id": mvt_id}
 
 
-def _mercator_sql(layer: TileLayer, z: int, day: date | None) -> sql.Composable:
-    """WebMercatorQuad (parameters z, x, y, day)."""
-    parts = _common(layer, z, day) | {"cap": sql.Literal(layer.cap(z))}
+def _changes_sql(layer: TileLayer, z: int, day: date | None, status: str) -> sql.Composable:
+    """A draft's features cut to where `changes_of` differs from the versions in force that day (WebMercatorQuad).
+
+    Each piece keeps the draft feature's properties and adds `was`: the value in force there. Where the draft
+    changes nothing, the tile holds nothing: the map draws only what the draft would change.
+    """
+    parts = _common(layer, z, day, status) | {"cap": sql.Literal(layer.cap(z)),
+                                              "col": sql.Identifier(layer.changes_of or "")}
+    return sql.SQL("""
+        WITH b AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env,
+                          ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => 0.015625), 26191) AS env_m)
+        SELECT ST_AsMVT(q, {name}, {extent}, 'geom'{mvt_id}) FROM (
+            SELECT {props}, f.{col} AS was,
+                   ST_AsMVTGeom(ST_Transform(ST_Simplify(ST_CollectionExtract(ST_Intersection(
+                       ST_ClipByBox2D(t.geom, b.env_m), ST_ClipByBox2D(f.geom, b.env_m)), 3), {tol}, true), 3857),
+                       b.env, {extent}, 64, true) AS geom
+            FROM {frm} CROSS JOIN b JOIN {table} f ON f.geom && t.geom AND ST_Intersects(f.geom, t.geom)
+            WHERE t.geom && b.env_m AND f.geom && b.env_m{when} AND plan_in_force(f.plan_id, %(day)s)
+              AND f.{col} IS DISTINCT FROM t.{col} AND ST_Area(ST_Intersection(t.geom, f.geom)) > 1
+            ORDER BY {order} LIMIT {cap}) q
+        WHERE q.geom IS NOT NULL""").format(tol=sql.Literal(round(WORLD / 2**z / EXTENT * COS_LAT, 4)),
+                                            table=sql.Identifier(layer.table), **parts)
+
+
+def _mercator_sql(layer: TileLayer, z: int, day: date | None, status: str | None = None) -> sql.Composable:
+    """WebMercatorQuad (parameters z, x, y, day, status)."""
+    if status and layer.changes_of:
+        return _changes_sql(layer, z, day, status)
+    parts = _common(layer, z, day, status) | {"cap": sql.Literal(layer.cap(z))}
     if layer.geom_3857:  # stored Web Mercator copy: no transform, simplify in Mercator units
         return sql.SQL("""
             WITH b AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env)
-            SELECT ST_AsMVT(q, {name}, {extent}, 'geom', 'id') FROM (
+            SELECT ST_AsMVT(q, {name}, {extent}, 'geom'{mvt_id}) FROM (
                 SELECT {props}, ST_AsMVTGeom(ST_Simplify({g}, {tol}, true), b.env, {extent}, 64, true) AS geom
                 FROM {frm}, b
                 WHERE {g} && b.env AND ST_Intersects({g}, b.env){when}
@@ -84,7 +124,7 @@ def _mercator_sql(layer: TileLayer, z: int, day: date | None) -> sql.Composable:
     return sql.SQL("""
         WITH b AS (SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS env,
                           ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => 0.015625), 26191) AS env_m)
-        SELECT ST_AsMVT(q, {name}, {extent}, 'geom', 'id') FROM (
+        SELECT ST_AsMVT(q, {name}, {extent}, 'geom'{mvt_id}) FROM (
             SELECT {props},
                    ST_AsMVTGeom(ST_Transform(ST_Simplify(t.geom, {tol}, true), 3857), b.env, {extent}, 64, true) AS geom
             FROM {frm}, b
@@ -101,7 +141,7 @@ def _crs84_sql(layer: TileLayer, z: int, day: date | None) -> sql.Composable:
         WITH b AS (SELECT ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4326) AS env,
                           ST_Transform(ST_Segmentize(ST_Expand(ST_MakeEnvelope(%(x0)s, %(y0)s, %(x1)s, %(y1)s, 4326),
                                                                %(margin)s), %(margin)s), 26191) AS env_m)
-        SELECT ST_AsMVT(q, {name}, {extent}, 'geom', 'id') FROM (
+        SELECT ST_AsMVT(q, {name}, {extent}, 'geom'{mvt_id}) FROM (
             SELECT {props},
                    ST_AsMVTGeom(ST_Transform(ST_Simplify(t.geom, {tol}, true), 4326), b.env, {extent}, 64, true) AS geom
             FROM {frm}, b
@@ -111,15 +151,20 @@ def _crs84_sql(layer: TileLayer, z: int, day: date | None) -> sql.Composable:
                                             **parts)
 
 
-def tile_sql(layer: TileLayer, z: int, day: date | None, tms: TileMatrixSet = WEB_MERCATOR_QUAD) -> sql.Composable:
-    """The ST_AsMVT query of one tile of a tile matrix set (parameters from tile_params)."""
-    return _crs84_sql(layer, z, day) if tms is WORLD_CRS84_QUAD else _mercator_sql(layer, z, day)
+def tile_sql(layer: TileLayer, z: int, day: date | None, tms: TileMatrixSet = WEB_MERCATOR_QUAD,
+             status: str | None = None) -> sql.Composable:
+    """The ST_AsMVT query of one tile of a tile matrix set (parameters from tile_params).
+
+    `status` (WebMercatorQuad only): the plan versions with that status on `day` instead of those in force.
+    """
+    return _crs84_sql(layer, z, day) if tms is WORLD_CRS84_QUAD else _mercator_sql(layer, z, day, status)
 
 
-def tile_params(tms: TileMatrixSet, z: int, x: int, y: int, day: date | None) -> dict[str, object]:
+def tile_params(tms: TileMatrixSet, z: int, x: int, y: int, day: date | None,
+                status: str | None = None) -> dict[str, object]:
     """The parameters of tile_sql for tile z/y/x (x: column, y: row)."""
     if tms is not WORLD_CRS84_QUAD:
-        return {"z": z, "x": x, "y": y, "day": day}
+        return {"z": z, "x": x, "y": y, "day": day, "status": status}
     x0, y0, x1, y1 = tms.envelope(z, y, x)
     return {"x0": x0, "y0": y0, "x1": x1, "y1": y1, "margin": (x1 - x0) / 64, "day": day}
 
@@ -180,7 +225,7 @@ def trim_cache(conn: psycopg.Connection, cap: CacheCap) -> int:
 
 def get_tile(conn: psycopg.Connection, layer: TileLayer, z: int, x: int, y: int, day: date | None,
              use_cache: bool = True, tms: TileMatrixSet = WEB_MERCATOR_QUAD,
-             cap: CacheCap = DEFAULT_CAP) -> tuple[bytes, str, bool]:
+             cap: CacheCap = DEFAULT_CAP, status: str | None = None) -> tuple[bytes, str, bool]:
     """(MVT bytes, ETag, served from cache): from the cache when built from the current layer versions.
 
     Empty tiles are not cached (finding nothing through the spatial index costs less than a cache row each,
@@ -188,6 +233,8 @@ def get_tile(conn: psycopg.Connection, layer: TileLayer, z: int, x: int, y: int,
     """
     version = layers_version(conn, layer)
     variant = day.isoformat() if day else ""
+    if status:  # a draft's tile is another tile than the plans in force of the same day
+        variant = f"{variant}:{status}"
     if tms is not WEB_MERCATOR_QUAD:
         variant = f"{tms.id}:{variant}"
     if not _may_hold_data(tms, z, x, y):  # far from Morocco: empty, and not transformable to the storage CRS
@@ -197,7 +244,8 @@ def get_tile(conn: psycopg.Connection, layer: TileLayer, z: int, x: int, y: int,
         "AND version = %s", (layer.id, z, x, y, variant, version), prepare=True).fetchone()
     if row:
         return bytes(row[0]), row[1], True
-    data = conn.execute(tile_sql(layer, z, day, tms), tile_params(tms, z, x, y, day)).fetchone()[0] or b""
+    data = conn.execute(tile_sql(layer, z, day, tms, status),
+                        tile_params(tms, z, x, y, day, status)).fetchone()[0] or b""
     data = bytes(data)
     etag = hashlib.sha1(f"{layer.id}/{z}/{x}/{y}/{variant}/{version}".encode() + data).hexdigest()[:20]
     if not use_cache or not data:
@@ -217,3 +265,18 @@ def tile_limits(conn: psycopg.Connection, layer: TileLayer) -> tuple[float, floa
                                "ST_Transform(ST_SetSRID(ST_Extent(geom)::geometry, 26191), 4326) AS e FROM {}) s").format(
         sql.Identifier(layer.table))).fetchone()
     return None if row[0] is None else tuple(round(v, 6) for v in row)
+
+
+def map_overview(conn: psycopg.Connection) -> dict[str, object]:
+    """What the map page needs once per process: the data's extent in lon/lat ([w, s, e, n] of the communes,
+    else of the parcels; None when the database is empty) and a label point of each commune."""
+    row = conn.execute("""
+        SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (
+            SELECT ST_Transform(ST_SetSRID(COALESCE((SELECT ST_Extent(geom) FROM communes),
+                                                    (SELECT ST_Extent(geom) FROM parcels))::geometry, 26191), 4326) AS e) s
+        """).fetchone()
+    extent = None if row[0] is None else [round(v, 6) for v in row]
+    labels = [{"code": code, "name": name, "point": [round(lon, 6), round(lat, 6)]} for code, name, lon, lat in
+              conn.execute("SELECT code, name, ST_X(pt), ST_Y(pt) FROM communes, "
+                           "LATERAL ST_Transform(ST_PointOnSurface(geom), 4326) pt ORDER BY code")]
+    return {"extent": extent, "communes": labels}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -23,6 +24,8 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from gis import l10n
+from instruction import vocabulary as vocab
+from instruction.summary import plan_citation
 from notes import arabic
 from notes.arabic import FontFiles
 from notes.indicative import DISCLAIMER
@@ -33,6 +36,8 @@ ORIENTATIONS = {"portrait": portrait, "landscape": landscape}
 FONT_FILES = (Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
               Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"))
 MARGIN = 12 * mm
+COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")  # the only colours a legend entry may have: #rgb, #rrggbb
+_SEPARATOR = {"fr": ", ", "ar": "، "}
 
 
 @dataclass
@@ -76,8 +81,10 @@ class _Pen:
         return arabic.visual(text) if self.rtl else text
 
     def split(self, text: str, font: str, size: float, width: float) -> list[str]:
-        """Lines of `text` fitting `width`, in logical order."""
-        return arabic.wrap(text, font, size, width) if self.rtl else simpleSplit(text, font, size, width)
+        """Lines of `text` fitting `width`, in logical order (Arabic: each French run whole on its line)."""
+        if not self.rtl:
+            return simpleSplit(text, font, size, width)
+        return _balanced(arabic.wrap(_held(text), font, size, width))
 
     def line(self, c: Canvas, x: float, y: float, width: float, text: str, font: str, size: float) -> None:
         """One line in the box [x, x + width]: from its left edge, or from its right edge in Arabic."""
@@ -86,6 +93,25 @@ class _Pen:
             c.drawRightString(x + width, y, self.shape(text))
         else:
             c.drawString(x, y, text)
+
+
+_LATIN_RUN = re.compile(f"{l10n.LRM}([^{l10n.LRM}]{{1,44}}){l10n.LRM}")
+
+
+def _held(text: str) -> str:
+    """Short French runs (a name, a code, an act, held by l10n.embed's marks) with no-break spaces: never split."""
+    return _LATIN_RUN.sub(lambda run: l10n.LRM + run[1].replace(" ", l10n.NBSP) + l10n.LRM, text)
+
+
+def _balanced(lines: list[str]) -> list[str]:
+    """Lines whose left-to-right runs are closed on each line: a run cut by the wrap ends with its line and opens
+    again on the next, so its brackets and « n° » stay with it (each line is ordered on its own)."""
+    out, inside = [], False
+    for line in lines:
+        text = (l10n.RLM + l10n.LRM if inside else "") + line
+        inside = text.count(l10n.LRM) % 2 == 1
+        out.append(text + (l10n.LRM + l10n.RLM if inside else ""))
+    return out
 
 
 def _pen(m: PrintedMap) -> _Pen:
@@ -107,16 +133,25 @@ def _fonts() -> tuple[str, str]:
     return "Helvetica", "Helvetica-Bold"
 
 
-def _colour(text: str) -> colors.Color:
-    try:
-        return colors.HexColor(text) if text.startswith("#") else colors.toColor(text)
-    except (ValueError, TypeError):
-        return colors.grey
+def _colour(text: object) -> colors.Color:
+    """A legend swatch's colour: #rgb or #rrggbb, anything else grey (reportlab's toColor may answer a list)."""
+    if isinstance(text, str) and COLOUR.fullmatch(text):
+        return colors.HexColor(text if len(text) == 7 else "#" + "".join(ch * 2 for ch in text[1:]))
+    return colors.grey
 
 
 def scale_bar_m(ground_width_m: float) -> float:
-    """A round length (1, 2 or 5 × 10ⁿ m) about a fifth of the width shown."""
+    """A round length (1, 2 or 5 × 10ⁿ m) about a fifth of the width shown (a finite, positive width)."""
+    if not (isinstance(ground_width_m, int | float) and math.isfinite(ground_width_m) and ground_width_m > 0):
+        raise ValueError(f"largeur au sol finie et positive attendue (reçu {ground_width_m!r})")
     return _nice(ground_width_m / 5)
+
+
+def north_angle(bearing_deg: float) -> float:
+    """The map's bearing (degrees, any finite value) reduced to [0, 360): the north arrow turns by it."""
+    if not (isinstance(bearing_deg, int | float) and math.isfinite(bearing_deg)):
+        raise ValueError(f"orientation finie attendue (reçu {bearing_deg!r})")
+    return float(bearing_deg) % 360.0
 
 
 def _scale_and_north(c: Canvas, m: PrintedMap, box: tuple[float, float, float, float], font: str, bold: str) -> None:
@@ -144,7 +179,7 @@ def _scale_and_north(c: Canvas, m: PrintedMap, box: tuple[float, float, float, f
     c.circle(cx, cy, 17, stroke=0, fill=1)
     c.saveState()
     c.translate(cx, cy)
-    c.rotate(m.bearing_deg)
+    c.rotate(north_angle(m.bearing_deg))
     c.setFillColor(colors.black)
     path = c.beginPath()
     path.moveTo(0, 12)
@@ -196,16 +231,22 @@ def _paragraph(c: Canvas, pen: _Pen, text: str, x: float, y: float, width: float
     return y
 
 
-def _facts(m: PrintedMap) -> list[str]:
-    """The lines that say what is shown: the plans and their status, the data's dates."""
+def print_citation(plan: dict, lang: str) -> str:
+    """A plan shown in the view (layers/map_print.plans_in_view), cited as the indicative note cites it."""
+    status = plan.get("status_on") or plan.get("status")
+    return plan_citation({**plan, "status": status, "status_label": vocab.label("status", status, "fr")}, lang)
+
+
+def facts(m: PrintedMap) -> list[str]:
+    """The lines that say what is shown: each plan cited as the note cites it, with the date of its status."""
     lang = m.lang
     out = []
     for p in m.plans:
-        act = f"، {p['approval_act']}" if lang == "ar" and p.get("approval_act") else \
-            (f", {p['approval_act']}" if p.get("approval_act") else "")
-        since = f" {m.labels.get('since', 'depuis le')} {l10n.long_date(p['status_since'], lang)}" \
-            if p.get("status_since") else ""
-        out.append(f"{p['name']} ({p['code']}) : {p.get('status_label') or p.get('status_on') or ''}{since}{act}")
+        since = ""
+        if p.get("status_since"):
+            day = l10n.embed(l10n.long_date(p["status_since"], lang), lang)
+            since = f"{_SEPARATOR[lang]}{m.labels.get('since', 'depuis le')} {day}"
+        out.append(print_citation(p, lang) + since)
     if not m.plans:
         out.append(m.labels.get("no_plan", "Aucun plan d'aménagement dans cette vue à cette date."))
     return out
@@ -218,7 +259,7 @@ def _footer_height(m: PrintedMap, pen: _Pen, left_w: float, right_w: float, widt
 
     columns = max(1, int(left_w // (60 * mm)))
     legend_h = 13 + math.ceil(min(len(m.legend), 24) / columns) * 11 + 4
-    right_h = 12 + sum(lines(line, 7.5, right_w) for line in _facts(m)) * 7.5 * 1.3 + 16 + 7.5 * 1.3 + 8
+    right_h = 12 + sum(lines(line, 7.5, right_w) for line in facts(m)) * 7.5 * 1.3 + 16 + 7.5 * 1.3 + 8
     disclaimer_h = lines(m.labels.get("disclaimer", DISCLAIMER), 7, width) * 7 * 1.3
     return 14 + max(legend_h, right_h) + 6 + disclaimer_h + 14
 
@@ -228,7 +269,7 @@ def _plans_column(c: Canvas, m: PrintedMap, x: float, top: float, width: float, 
     c.setFillColor(colors.black)
     pen.line(c, x, top, width, m.labels.get("plans", "Plans affichés"), pen.bold, 9)
     y = top - 12
-    for line in _facts(m):
+    for line in facts(m):
         y = _paragraph(c, pen, line, x, y, width, 7.5)
     pen.line(c, x, y - 4, width, m.labels.get("data", "Date des données"), pen.bold, 9)
     y -= 16

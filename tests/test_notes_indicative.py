@@ -64,6 +64,9 @@ def test_point_designates_the_parcel(client):
     ("land=TF%201/T&format=docx", 400, "format"),
     ("lon=abc&lat=1", 400, "nombres"),
     ("land=TF%201/T&date=hier", 400, "AAAA-MM-JJ"),
+    ("land=TF%201/T&date=2026-W01-1", 400, "AAAA-MM-JJ"),
+    ("land=TF%201/T&date=20260101", 400, "AAAA-MM-JJ"),
+    ("land=TF%201/T&date=0001-01-01", 400, "date trop ancienne"),
 ])
 def test_errors(client, query, status, message):
     r = client.get(f"/notes/indicative?{query}")

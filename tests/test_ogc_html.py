@@ -175,3 +175,17 @@ def test_queryables_and_tileset_pages(live):
 def test_arabic_pages(live, path):
     page = html_page(live, path, lang="ar")
     assert 'lang="ar" dir="rtl"' in page and re.search("[\u0600-\u06ff]", visible(page))
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_the_geometry_type_is_said_in_words(live, lang):
+    """« multipolygone » (or its Arabic), not GeoJSON's « MultiPolygon »; the raw type stays in a title."""
+    from api.i18n import translate
+
+    zone = requests.get(f"{live}/collections/zones/items", params={"limit": 1, "datetime": "../.."},
+                        timeout=30).json()["features"][0]
+    kind = zone["geometry"]["type"]
+    page = html_page(live, f"/collections/zones/items/{zone['id']}", lang=lang)
+    text = visible(page)
+    assert translate(f"ogc.geom.{kind}", lang) in text and kind not in text
+    assert f'title="{kind}"' in page

@@ -113,7 +113,7 @@ def test_tile_errors_and_metadata(live):
     assert requests.get(f"{base}/9/100/100", timeout=30).status_code == 404  # below zoom 10
     assert requests.get(f"{base}/21/1/1", timeout=30).status_code == 404
     assert requests.get(f"{base}/14/a/1", timeout=30).status_code == 400
-    assert requests.get(f"{live}/collections/communes/tiles/WebMercatorQuad/14/1/1", timeout=30).status_code == 404
+    assert requests.get(f"{live}/collections/sdau/tiles/WebMercatorQuad/14/1/1", timeout=30).status_code == 404
     assert requests.get(f"{live}/collections/parcels/tiles/GoogleCRS84Quad", timeout=30).status_code == 404
     tilejson = requests.get(f"{base}/tilejson", timeout=30).json()
     assert tilejson["tilejson"] == "3.0.0" and tilejson["minzoom"] == 10 and tilejson["maxzoom"] == 20
@@ -162,6 +162,8 @@ def test_permit_process_with_a_footprint_in_merchich(live, db):
     ("instruction", {"inputs": {"land": "TF 1"}}, 400, "objet"),
     ("instruction", {"land": {}}, 400, "inputs"),
     ("licence-check", {"inputs": {"location": {"point": [-7.7, 33.48]}, "activity": "casino"}}, 400, "activité"),
+    ("instruction", {"inputs": {"land": {"refs": ["TF 2451/C"]}, "date": "2026-W01-1"}}, 400, "AAAA-MM-JJ"),
+    ("instruction", {"inputs": {"land": {"refs": ["TF 2451/C"]}, "date": "20260101"}}, 400, "AAAA-MM-JJ"),
     ("nope", {"inputs": {}}, 404, "inconnu"),
 ])
 def test_process_errors(live, pid, body, status, message):

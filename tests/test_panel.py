@@ -15,7 +15,9 @@ from api.i18n import translate
 from gis import l10n
 from instruction.engine import Options, instruct
 from instruction.land import LandRequest
+from instruction.warning_text import warning_text
 from layers.db import drop_database, ensure_database, with_dbname
+from notes.texts import text as note_text
 from tests.helpers import app_settings
 
 SAMPLE_PARCELS, SAMPLE_SEED = 4000, 42
@@ -137,7 +139,7 @@ def test_rules_are_readable_words_not_codes(client, split_land):
     visible = re.sub(r"<[^>]+>", " ", text)
     for code in ("road_widening", "enquete_publique", "homologue ", "True", "False", "None", "['", "_m2", "_pct"):
         assert code not in visible, code
-    assert translate("panel.disclaimer", "fr") in text
+    assert note_text("disclaimer", "fr") in text
     assert "/notes/indicative?land=" in text and "format=pdf" in text and "format=html" in text
 
 
@@ -145,7 +147,7 @@ def test_arabic_panel_is_right_to_left_with_arabic_numbers(client, split_land):
     ref, result = split_land
     page = unescape(client.get(f"/carte/terrain?land={quote(ref)}&lang=ar").get_data(as_text=True))
     assert '<html lang="ar" dir="rtl">' in page
-    assert translate("panel.zones", "ar") in page and translate("panel.disclaimer", "ar") in page
+    assert translate("panel.zones", "ar") in page and note_text("disclaimer", "ar") in page
     for rule in result["rules"]:
         assert l10n.area(rule["area_m2"], "ar") in page
         assert translate("panel.zone", "ar", code=rule["zone"]["code"]) in page
@@ -226,6 +228,21 @@ def test_errors_are_4xx_html_in_both_languages(client, sample_conn, lang):
                 assert any("\u0600" <= ch <= "\u06ff" for ch in translate(key, "ar"))
 
 
+@pytest.mark.parametrize("day", ["2026-W01-1", "20260101"])
+def test_a_day_not_written_aaaa_mm_jj_is_refused(client, split_land, day):
+    r = client.get(f"/carte/terrain?land={quote(split_land[0])}&date={day}", headers=FETCH)
+    assert r.status_code == 400
+    assert translate("panel.error.bad_date", "fr", text=day) in unescape(r.get_data(as_text=True))
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_a_day_before_every_rule_is_said_in_words(client, split_land, lang):
+    r = client.get(f"/carte/terrain?land={quote(split_land[0])}&date=0001-01-01&lang={lang}")
+    body = unescape(r.get_data(as_text=True))
+    assert r.status_code == 400 and translate("panel.error.early_date", lang) in body
+    assert "thresholds" not in body and "rule_sets" not in body
+
+
 def test_no_owner_name_ever(client, sample_conn, split_land, inquiry_land):
     for ref in (split_land[0], inquiry_land[0]):
         names = [n for (n,) in sample_conn.execute(
@@ -257,4 +274,5 @@ def test_several_titles_are_one_land(client, sample_conn):
     assert f'data-land="{";".join(result["land"]["refs"])}"' in html
     assert l10n.area(result["land"]["area_m2"], "fr") in html
     if result["land"]["parts"] > 1:
-        assert translate("panel.warn.titres_non_contigus", "fr", n=result["land"]["parts"]) in html
+        warning = next(w for w in result["warnings"] if w["code"] == "titres_non_contigus")
+        assert warning_text(warning, result, "fr") in html

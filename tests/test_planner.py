@@ -415,6 +415,8 @@ def test_print_paper_sizes(client, tmp_path, paper, orientation, size):
     ({"bbox": "10,40,5,45"}, "emprise"),
     ({"legend": "{pas du json"}, "legend"),
     ({"date": "hier"}, "date"),
+    ({"date": "2026-W01-1"}, "AAAA-MM-JJ"),  # a week date fromisoformat takes (29 December 2025)
+    ({"date": "20260101"}, "AAAA-MM-JJ"),
 ])
 def test_bad_print_requests_are_400_in_french(client, fields, words):
     response = _print(client, **fields)

@@ -99,6 +99,10 @@ def _tile_paths(layer: str) -> dict:
     level = {"name": "tileMatrix", "in": "path", "required": True,
              "schema": {"type": "integer", "minimum": low, "maximum": high}}
     day = _param("datetime", {"type": "string", "format": "date"}, "plans en vigueur ce jour (par défaut aujourd'hui)")
+    draft = [_param("versions", {"type": "string", "enum": ["enquete_publique"]},
+                    "les versions en enquête publique ce jour au lieu des versions en vigueur (WebMercatorQuad) ; "
+                    "les zones y sont découpées là où le projet changerait le zonage (propriété was : le code en "
+                    "vigueur)")] if TILE_LAYERS[layer].join_plan else []
     mvt = {"description": "tuile MVT", "content": {"application/vnd.mapbox-vector-tile": {}}}
     return {
         base: _get(f"{layer} : jeux de tuiles", f"tilesets_{layer}", {"200": {"description": "jeux de tuiles"}}, []),
@@ -109,7 +113,7 @@ def _tile_paths(layer: str) -> dict:
         f"{base}/{{tileMatrixSetId}}/{{tileMatrix}}/{{tileRow}}/{{tileCol}}": _get(
             f"{layer} : une tuile vectorielle", f"tile_{layer}",
             {"200": mvt, "204": {"description": "tuile vide"}, "304": {"description": "inchangée"}, "400": _ERROR,
-             "404": _ERROR}, [tms, level, *cells, day]),
+             "404": _ERROR}, [tms, level, *cells, day, *draft]),
     }
 
 

@@ -9,7 +9,8 @@ import psycopg
 
 from api.inputs import field, kind_of
 from api.ogc.features import OgcError
-from gis.errors import NotFound
+from gis.dates import day_message, read_day
+from gis.errors import InputError, NotFound
 from instruction.checks import licence_check, lot_check, permit_check
 from instruction.engine import Options, instruct
 from instruction.land import LandRequest
@@ -114,9 +115,9 @@ def _date(value: object) -> date | None:
     if not isinstance(value, str):
         raise OgcError(f"« date » : date AAAA-MM-JJ attendue en texte (reçu {kind_of(value)})")
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise OgcError(f"date invalide : « {value} » (AAAA-MM-JJ)") from None
+        return read_day(value)
+    except InputError:
+        raise OgcError(day_message(value)) from None
 
 
 PROJECT_FIELDS = {"use": str, "storeys": int, "height_m": float, "floor_area_m2": float, "footprint_area_m2": float,

@@ -14,7 +14,7 @@ import psycopg
 from api.ogc.features import OgcError, parse_datetime
 from gis.errors import NotFound
 from gis.tms import TILE_MATRIX_SETS, WEB_MERCATOR_QUAD, TileMatrixSet
-from layers.tiles import DEFAULT_CAP, EXTENT, TILE_LAYERS, CacheCap, TileLayer, get_tile, tile_limits
+from layers.tiles import DEFAULT_CAP, DRAFT, EXTENT, TILE_LAYERS, CacheCap, TileLayer, get_tile, tile_limits
 
 TMS = WEB_MERCATOR_QUAD.id
 TMS_URI = WEB_MERCATOR_QUAD.uri
@@ -99,15 +99,31 @@ def tilejson(conn: psycopg.Connection, base: str, collection_id: str, tms: str) 
 
 
 def _tile_day(layer: TileLayer, args: dict[str, str]) -> date | None:
-    unknown = set(args) - {"datetime", "f", "api_key"}
+    unknown = set(args) - {"datetime", "f", "api_key", "versions"}
     if unknown:
-        raise OgcError(f"paramètre(s) inconnu(s) : {', '.join(sorted(unknown))} (paramètres : datetime, f)")
+        raise OgcError(f"paramètre(s) inconnu(s) : {', '.join(sorted(unknown))} "
+                       "(paramètres : datetime, versions, f)")
     day = parse_datetime(args.get("datetime"))
     if isinstance(day, tuple):
         raise OgcError("datetime : un instant est attendu pour les tuiles")
     if day is None and layer.join_plan:
         return date.today()  # zoning and prescriptions of the plans in force today by default
     return day
+
+
+def _tile_status(layer: TileLayer, args: dict[str, str], matrix_set: TileMatrixSet) -> str | None:
+    """versions=enquete_publique: the versions in public inquiry that day (zones: what they would change)."""
+    status = args.get("versions")
+    if status is None:
+        return None
+    if status != DRAFT:
+        raise OgcError(f"versions : « {status} » non servi (valeur possible : {DRAFT} ; sans ce paramètre, "
+                       "les versions en vigueur)")
+    if not layer.join_plan:
+        raise OgcError(f"versions : la collection « {layer.id} » n'appartient à aucune version de plan")
+    if matrix_set is not WEB_MERCATOR_QUAD:
+        raise OgcError(f"versions : servi en {TMS} seulement")
+    return status
 
 
 def tile(conn: psycopg.Connection, collection_id: str, z: str, y: str, x: str, args: dict[str, str],
@@ -123,7 +139,8 @@ def tile(conn: psycopg.Connection, collection_id: str, z: str, y: str, x: str, a
         low, high = matrix_set.served
         raise NotFound(f"tuile hors de la pyramide servie ({matrix_set.id}, niveaux {low} à {high}) : {z}/{y}/{x}")
     day = _tile_day(layer, args)
-    data, etag, _cached = get_tile(conn, layer, zi, xi, yi, day, use_cache, matrix_set, cap)
+    status = _tile_status(layer, args, matrix_set)
+    data, etag, _cached = get_tile(conn, layer, zi, xi, yi, day, use_cache, matrix_set, cap, status)
     headers = {"ETag": f'"{etag}"', "Cache-Control": "public, max-age=300", "Content-Type": MVT}
     if if_none_match and etag in if_none_match:
         return headers, 304, b""

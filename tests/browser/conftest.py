@@ -63,9 +63,11 @@ def site(sample_url):
     server.shutdown()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
-    """One headless chromium for the session."""
+    """One headless chromium for the browser tests, stopped after them: Playwright's synchronous API runs an
+    event loop in the main thread while it lives, and the rest of the suite (pyHanko's signing calls
+    asyncio.run) must not run inside it."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"chromium introuvable ({CHROMIUM}) : `make setup` l'installe (paquet Debian chromium)")
     from playwright.sync_api import sync_playwright

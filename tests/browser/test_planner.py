@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from gis.measure import area_m2, length_m
-from tests.browser.conftest import DOCS, wait_until
+from tests.browser.conftest import SHOTS, shoot, wait_until
 
 READY = "window.__urbasigMap && window.__urbasigMap.loaded() && document.getElementById('planner').dataset.ready"
 OFFSETS = [(-120, -80), (110, -90), (140, 70), (-90, 100)]  # pixels from the map's centre
@@ -79,7 +79,7 @@ def test_draw_a_polygon_lists_the_zones_the_instruction_finds(page, site):
     assert drawn >= len(codes)
     assert page.locator("#planner-result").get_by_text("Plans cités").is_visible()
     page.wait_for_timeout(300)
-    page.screenshot(path=str(DOCS / "map-planner.png"))
+    shoot(page, "map-planner.png")
 
 
 def test_escape_cancels_and_backspace_removes_a_vertex(page, site):
@@ -217,8 +217,9 @@ def test_print_downloads_a_pdf_with_legend_scale_and_date(page, site, tmp_path):
     assert "1:" in text and "Plans en vigueur au" in text and "Données mises à jour le" in text
     zones = page.evaluate("window.__urbasigPlanner.result.layers[0].features.map((f) => f.code)")
     assert zones and all(f"Zone {code}" in text for code in zones)  # the overlay's own legend
+    SHOTS.mkdir(parents=True, exist_ok=True)
     subprocess.run(["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "1", "-singlefile", str(pdf),
-                    str(DOCS / "map-print")], check=True)
+                    str(SHOTS / "map-print")], check=True)
 
 
 def test_arabic_toolbar_numbers_and_print(page, site, tmp_path):
@@ -251,4 +252,4 @@ def test_phone_width_keeps_the_tools_usable(phone, site):
         phone.wait_for_timeout(350)
     phone.get_by_role("button", name="Terminer").click()
     assert phone.evaluate("window.__urbasigPlanner.measure.area_m2") > 0
-    phone.screenshot(path=str(DOCS / "map-planner-phone.png"))
+    shoot(phone, "map-planner-phone.png")

@@ -6,15 +6,34 @@ from datetime import date
 
 import pytest
 
-from api.i18n import translate
 from api.panel_view import land_view, lonlat_bbox, short
+from gis import l10n
 from instruction import vocabulary
+from instruction.warning_text import warning_text
 from notes.indicative import DISCLAIMER
+from notes.texts import text as note_text
 from tests.unit.test_result import LAND, PLAN, ZONE_D, ZONE_V, _result, _row
 
 
-def test_the_french_disclaimer_is_the_notes():
-    assert translate("panel.disclaimer", "fr") == DISCLAIMER
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_the_disclaimer_is_the_notes(lang):
+    view = land_view(_result(), None, lang)
+    assert view["disclaimer"] == note_text("disclaimer", lang) and note_text("disclaimer", "fr") == DISCLAIMER
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_warnings_have_the_notes_words(lang):
+    """The panel says each warning as the note does (one text per warning and language), the upcoming plan's code
+    and date included."""
+    upcoming = {**PLAN, "id": 3, "code": "PA-3", "name": "PA d'Anfa 2030", "in_force": False,
+                "status_since": date(2026, 5, 1), "valid_from": date(2026, 9, 1), "approval_act": "Décret 2-26-3"}
+    result = _result(plans=(PLAN, upcoming), legal_area_m2=3000.0)
+    codes = {w["code"] for w in result["warnings"]}
+    assert {"plan_homologue_a_venir", "plusieurs_zones", "contenance_ecart"} <= codes
+    view = land_view(result, None, lang)
+    assert view["warnings"] == [warning_text(w, result, lang) for w in result["warnings"]]
+    said = next(w for w in view["warnings"] if "PA-3" in w)
+    assert l10n.long_date(date(2026, 9, 1), lang) in said
 
 
 def test_short_numbers_per_language():
@@ -55,3 +74,15 @@ def test_the_draft_in_inquiry_and_its_rule_changes(apply_inquiry):
     assert shown == (["V"] if apply_inquiry else ["D"])
     # always in force → draft (the zone V's R+3 is its conditional rule on a road of 25 m or more)
     assert "niveaux (R+n) : R+3 → R+4" in box["zones"][0]["changes"]
+
+
+@pytest.mark.parametrize("lang", ["fr", "ar"])
+def test_uses_are_said_in_the_pages_language(lang):
+    """A use the vocabulary knows is said in the page's language; one it does not know stays as the plan wrote it."""
+    assert "habitation" in vocabulary.USES
+    v = next(z for z in land_view(_result(), None, lang)["zones"] if z["code"] == "V")
+    (use,) = v["rules"]["allowed"]
+    assert use == {"text": vocabulary.USES["habitation"][lang], "fr": False}
+    from api.panel_view import _uses
+
+    assert _uses(["élevage de vers à soie"], lang) == [{"text": "élevage de vers à soie", "fr": lang == "ar"}]

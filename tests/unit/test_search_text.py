@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gis.search_text import LAMBERT_X, LAMBERT_Y, fold, understand
+from gis.search_text import FOLD_TABLE, LAMBERT_X, LAMBERT_Y, fold, understand
 
 # ----------------------------------------------------------------------------------------------- titles
 
@@ -208,3 +208,19 @@ def test_numbered_streets(text, number, street):
 def test_a_requisition_is_still_a_title():
     assert understand("R. 136 C").values["ref"] == "R 136/C"
     assert understand("r 136/c").values["ref"] == "R 136/C"
+
+
+@pytest.mark.parametrize(("text", "folded"), [
+    ("Straße … أحمد ﬁn ½", "strasse … احمد fin ½"), ("l’Œuvre", "l oeuvre"), ("Æther", "aether"),
+    ("إدريس آمنة ٱلله", "ادريس امنه الله"), ("مؤمن سائق مستشفى مدرسة", "مومن سايق مستشفي مدرسه"),
+    ("شَارِع مُحَمَّد", "شارع محمد"), ("１２ Ｒｕｅ", "12 rue"), ("١٢ ۳۴", "12 34"), ("12\u00a0rue\u202fibn", "12 rue ibn"),
+    ("Rue d`Alger", "rue d alger"), ("ΣΊΣΥΦΟΣ", "ΣΊΣΥΦΟΣ"),
+])
+def test_fold_follows_its_table(text, folded):
+    assert fold(text) == folded
+
+
+def test_the_table_maps_single_characters_and_its_outputs_stay_folded():
+    """The database applies the table in one translate() after the expansions: no output may be folded again."""
+    assert all(len(k) == 1 for k in FOLD_TABLE)
+    assert all(fold(v) == v.strip() for v in FOLD_TABLE.values())

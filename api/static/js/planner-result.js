@@ -90,9 +90,9 @@ export function renderResult(container, result, { title, notices = [], close }) 
   container.replaceChildren(...parts);
   container.hidden = false;
   const land = result.land.geometry;
-  const piece = (f, colour, layer, label) => ({ type: "Feature", properties: { colour, layer, label },
+  const piece = (f, colour, layer, label, code = null) => ({ type: "Feature", properties: { colour, layer, label, code },
     geometry: f.geometry || land });
-  return [...zones.map((z) => piece(z, zoneColour(z.code), "zones", `${t("planner.zone")} ${z.code}`)),
+  return [...zones.map((z) => piece(z, zoneColour(z.code), "zones", `${t("planner.zone")} ${z.code}`, z.code)),
     ...prescriptions.map(({ kind, feature }) => piece(feature, PRESCRIPTION_COLOURS[kind] || "#2166ac", kind,
       kindLabel(kind)))];
 }

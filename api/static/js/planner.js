@@ -8,6 +8,7 @@ import { renderResult } from "./planner-result.js";
 const $ = (id) => document.getElementById(id);
 const SKETCH = "planner-draw";
 const RESULT = "planner-result";
+const HEX_COLOUR = /^#(?:[0-9a-fA-F]{3}){1,2}$/; // the only colours the print accepts (api/planner.py)
 const state = { tool: null, points: [], cursor: null, done: false, busy: false };
 const shown = { [SKETCH]: 0, [RESULT]: 0 }; // features on each of our sources (an empty one has no legend entry)
 const exposed = { state, shown, land: null, measure: null, result: null, pieces: null, printed: null }; // for the browser tests and the console
@@ -255,14 +256,17 @@ function capture() {
 function colourOf(layer) {
   const paint = layer.paint || {};
   const value = paint["fill-color"] ?? paint["line-color"] ?? paint["circle-color"];
-  return typeof value === "string" ? value : "#888888";
+  return typeof value === "string" && HEX_COLOUR.test(value) ? value : "#888888"; // the print takes #rgb, #rrggbb
 }
 
 function resultLegend(seen) {
-  // the overlay's pieces: one entry per zone and prescription kind drawn, with its own colour
+  // the overlay's pieces: one entry per zone and prescription kind drawn, with its own colour; the server
+  // labels them (planner-result/zones with the zone's code, planner-result/<kind>), never from our text
   for (const piece of exposed.pieces || []) {
-    const key = `${RESULT}/${piece.label}`;
-    if (!seen.has(key)) seen.set(key, { source: key, label: piece.label, colour: piece.colour, kind: "fill" });
+    const source = `${RESULT}/${piece.layer}`;
+    const key = piece.layer === "zones" ? `${source}/${piece.code}` : source;
+    const colour = HEX_COLOUR.test(piece.colour) ? piece.colour : "#888888";
+    if (!seen.has(key)) seen.set(key, { source, code: piece.layer === "zones" ? piece.code : null, colour, kind: "fill" });
   }
 }
 
@@ -274,7 +278,7 @@ function legend() {
     if (map.getZoom() < (layer.minzoom ?? 0) || map.getZoom() > (layer.maxzoom ?? 24)) continue;
     if (layer.source in shown && !shown[layer.source]) continue; // an empty sketch or result
     if (layer.source === RESULT) { resultLegend(seen); continue; }
-    seen.set(layer.source, { source: layer.source, label: layer.id, colour: colourOf(layer), kind: layer.type });
+    seen.set(layer.source, { source: layer.source, colour: colourOf(layer), kind: layer.type });
   }
   return [...seen.values()];
 }

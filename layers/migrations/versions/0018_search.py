@@ -1,8 +1,11 @@
 """The search box's indexes: titles by prefix, addresses and names folded (case, accents, punctuation) with trigrams.
 
-`urbasig_fold(text)` is an IMMUTABLE SQL function (translate, lower, regexp_replace: no extension, no
-dictionary, so it can back an index and a generated expression) that folds as gis/search_text.py's `fold()`
-does for Latin letters: « 12, Rue Ibn Sina » → « 12 rue ibn sina », « Aïn-Chock » → « ain chock ».
+`urbasig_fold(text)` is an IMMUTABLE SQL function (replace, translate, regexp_replace: no extension, no
+dictionary, no locale, so it can back an index and a generated expression) written from gis/search_text.py's
+FOLD_TABLE, so it folds exactly as `fold()` does: « 12, Rue Ibn Sina » → « 12 rue ibn sina », « Aïn-Chock » →
+« ain chock », « Straße » → « strasse », « أحمد » → « احمد ». The function is written when the migration runs:
+a later change to FOLD_TABLE needs a new migration that replaces the function (tests/test_search.py compares
+both sides over the sample and tricky strings, so a drift fails there).
 pg_trgm (a trusted contrib extension shipped with PostgreSQL) gives the GIN trigram index over the folded
 addresses, so « 12 rue ibnou sina » finds « 12, Rue Ibn Sina » among 200,000 parcels without a scan.
 No table is created: the grants of 0013 (SELECT on parcels, communes, roads) are what the search reads.
@@ -12,10 +15,9 @@ Revises: 0017
 Create Date: 2026-12-02
 """
 
-import unicodedata
-
 from alembic import op
 
+from gis.search_text import FOLD_TABLE
 from layers.roles import grants_sql
 
 revision = "0018"
@@ -26,31 +28,32 @@ depends_on = None
 APP_GRANTS: dict[str, str] = {}  # no new table; the search reads parcels, communes and roads (0013: SELECT)
 
 
-def _accent_map() -> tuple[str, str]:
-    """Every Latin letter with diacritics (Latin-1 to Latin Extended Additional) and its bare lower-case letter."""
-    src, dst = [], []
-    for code in (*range(0xC0, 0x250), *range(0x1E00, 0x1F00)):
-        char = chr(code)
-        bare = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c)).casefold()
-        if len(bare) == 1 and bare.isascii() and bare.isalpha() and bare != char.casefold():
-            src.append(char)
-            dst.append(bare)
-    return "".join(src), "".join(dst)
+def _literal(text: str) -> str:
+    """A SQL string literal (standard_conforming_strings: only the quote is doubled)."""
+    return "'" + text.replace("'", "''") + "'"
 
 
-ACCENTED, BARE = _accent_map()
-# the separators of gis/search_text.py (_SEPARATORS and the apostrophes it maps to "'")
-SEPARATORS = "[-_'.,;:/\\\\()\"«»°º’‘`ʼ]"
+def fold_sql(column: str = "t") -> str:
+    """gis/search_text.py's FOLD_TABLE as SQL: replace() for each expansion (ß → ss), one translate() for the
+    one-for-one and dropped characters, then runs of spaces as one; the same words fold() gives."""
+    expansions = {k: v for k, v in FOLD_TABLE.items() if len(v) > 1}
+    single = {k: v for k, v in FOLD_TABLE.items() if len(v) == 1}
+    dropped = "".join(k for k, v in FOLD_TABLE.items() if not v)
+    expr = column
+    for char, spelt in expansions.items():
+        expr = f"replace({expr}, {_literal(char)}, {_literal(spelt)})"
+    expr = f"translate({expr}, {_literal(''.join(single) + dropped)}, {_literal(''.join(single.values()))})"
+    return f"btrim(regexp_replace({expr}, ' {{2,}}', ' ', 'g'), ' ')"
+
 
 UPGRADE = f"""
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 
 CREATE FUNCTION urbasig_fold(t text) RETURNS text LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT btrim(regexp_replace(regexp_replace(lower(translate(t, '{ACCENTED}', '{BARE}')),
-                 '{SEPARATORS.replace("'", "''")}', ' ', 'g'), '\\s+', ' ', 'g'))
+    SELECT {fold_sql()}
 $$;
 COMMENT ON FUNCTION urbasig_fold(text) IS
-    'Fold a text for search: accents off, lower case, punctuation as spaces (as gis/search_text.fold)';
+    'Fold a text for search: gis/search_text.py FOLD_TABLE (accents off, ASCII lower case, punctuation as spaces)';
 
 -- titles by prefix ("TF 568" → TF 568…), in byte order whatever the database's collation: LIKE 'TF 568%'
 -- is a range of this index and ORDER BY … COLLATE "C" LIMIT n reads its first n entries
