@@ -131,6 +131,8 @@ def read_source(path: Path, source_layer: str | None = None) -> Source:
     """
     path = Path(path)
     offline_gdal()
+    if path.suffix.lower() in (".geojson", ".json") and path.exists():
+        _check_geojson_crs(path)
     if not path.exists():
         raise FileFormatError(f"fichier introuvable : {path}")
     if path.suffix.lower() not in SUFFIXES:
@@ -159,6 +161,23 @@ def read_source(path: Path, source_layer: str | None = None) -> Source:
     names = list(meta["fields"])
     return Source(layer_name=source_layer, crs_text=meta.get("crs"), geoms=np.asarray(geoms, dtype=object),
                   fields=dict(zip(names, field_data, strict=True)), driver=meta.get("driver") or "")
+
+
+GEOJSON_CRS_CHECK_MAX_BYTES = 64 * 1024 * 1024
+
+
+def _check_geojson_crs(path: Path) -> None:
+    """Refuse a GeoJSON whose `crs` member is a link or an unknown name (GDAL would read it as WGS 84).
+
+    The file is parsed in Python up to 64 MiB (larger ones rely on GDAL being offline and on check_extent)."""
+    from gis.geojson_file import file_crs
+    from gis.jsontext import parse_json
+
+    if path.stat().st_size > GEOJSON_CRS_CHECK_MAX_BYTES:
+        return
+    doc = parse_json(path.read_bytes().removeprefix(b"\xef\xbb\xbf"), 256, f"fichier {path.name}", FileFormatError)
+    if isinstance(doc, dict) and doc.get("crs") is not None:
+        file_crs(doc["crs"])
 
 
 def _unreadable(path: Path, exc: BaseException) -> FileFormatError:

@@ -452,3 +452,15 @@ def test_print_in_arabic_is_set_in_the_arabic_font(client, tmp_path):
 def test_print_refuses_an_unknown_language(client):
     response = _print(client, lang="en")
     assert response.status_code == 400 and "fr ou ar" in response.get_json()["message"]
+
+
+@pytest.mark.parametrize("name", ["foo", "urn:ogc:def:crs:EPSG::99999"])
+def test_an_import_refuses_an_unknown_crs_name(tmp_path, name):
+    """GDAL reads an unknown `crs` name as WGS 84: `urbasig import` must refuse it instead."""
+    from gis.errors import CRSError
+    from layers.imports import read_source
+
+    path = tmp_path / "inconnu.geojson"
+    path.write_bytes(_crs_named(name))
+    with pytest.raises(CRSError, match="inconnu"):
+        read_source(path)
