@@ -7,6 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= $(or $(URBASIG_PORT),5000)
 WORKERS ?= $(or $(URBASIG_WORKERS),2)
+# Threads per worker: a map's first view asks ~40 tiles at once; the request budget's watchdog is per thread.
+THREADS ?= $(or $(URBASIG_THREADS),4)
 # gunicorn stops a worker after this; every request's time budget (URBASIG_BUDGET_*_S) ends before it.
 WORKER_TIMEOUT ?= $(or $(URBASIG_WORKER_TIMEOUT_S),30)
 # Links, e-mails and the session Origin check name the public address: by default the one `make run` serves.
@@ -42,7 +44,7 @@ db: setup
 
 run: db
 	@echo "urbasig : http://127.0.0.1:$(PORT)/"
-	exec $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --timeout $(WORKER_TIMEOUT) --access-logfile - \
+	exec $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --worker-class gthread --threads $(THREADS) --timeout $(WORKER_TIMEOUT) --access-logfile - \
 	  --access-logformat '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s' 'app:create_app()'
 
 # Gates first (seconds), then the database suite (minutes): a lint or unit failure stops here.

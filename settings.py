@@ -64,6 +64,8 @@ class Settings:
     # HTTP server.
     port: int = 5000
     workers: int = 2
+    # Threads per worker (gunicorn gthread): requests waiting on PostGIS overlap (a map view asks ~40 tiles at once).
+    threads: int = 4
     # Sample territory.
     sample_parcels: int = 20_000
     sample_seed: int = 42
