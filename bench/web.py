@@ -91,7 +91,8 @@ def start_server(url: str, port: int) -> subprocess.Popen:
     env = {**os.environ, "URBASIG_DATABASE_URL": url, "URBASIG_APP_DATABASE_URL": app_role_url(url),
            "URBASIG_POOL_MAX": "6", "URBASIG_LOG_LEVEL": "WARNING", "URBASIG_PUBLIC_URL": f"http://127.0.0.1:{port}"}
     return subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                             "--worker-class", "gthread", "--threads", "4", "--log-level", "warning", "app:create_app()"], cwd=ROOT, env=env,
+                             "--worker-class", "gthread", "--threads", "4", "--log-level", "warning",
+                             "app:create_app()"], cwd=ROOT, env=env,
                             stdout=LOG, stderr=subprocess.STDOUT, start_new_session=True)
 
 
