@@ -165,3 +165,21 @@ def app_url(db_url: str) -> str:
 def app_settings(db_url: str, **values: object) -> Settings:
     """Settings of an app over a test database: migrations' owner URL, and the server's own role for requests."""
     return Settings(database_url=db_url, app_database_url=app_url(db_url), **values)  # type: ignore[arg-type]
+
+
+def sample_database(server_url: str, template_name: str, name: str, parcels: int, seed: int):
+    """A database named `name` holding the sample territory (`parcels`, `seed`), dropped after: a generator for
+    a fixture (`yield from sample_database(…)`)."""
+    import os
+
+    from layers.db import drop_database, ensure_database, with_dbname
+    from layers.sample import load_sample
+
+    full = f"{name}_{os.getpid()}"
+    ensure_database(server_url, full, template=template_name)
+    url = with_dbname(server_url, full)
+    with psycopg.connect(url) as conn:
+        load_sample(conn, parcels, seed)
+        conn.commit()
+    yield url
+    drop_database(server_url, full)

@@ -3,7 +3,6 @@ errors as 4xx HTML, never an owner's name. Titles and points are read from the d
 
 from __future__ import annotations
 
-import os
 import re
 from html import unescape
 from urllib.parse import quote
@@ -16,9 +15,8 @@ from gis import l10n
 from instruction.engine import Options, instruct
 from instruction.land import LandRequest
 from instruction.warning_text import warning_text
-from layers.db import drop_database, ensure_database, with_dbname
 from notes.texts import text as note_text
-from tests.helpers import app_settings
+from tests.helpers import app_settings, sample_database
 
 SAMPLE_PARCELS, SAMPLE_SEED = 4000, 42
 FETCH = {"X-Requested-With": "fetch"}
@@ -33,16 +31,7 @@ ORDER BY p.id LIMIT 400"""
 @pytest.fixture(scope="module")
 def sample_db(server_url, template_name):
     """A database holding the sample territory (4 000 parcels, seed 42)."""
-    from layers.sample import load_sample
-
-    name = f"urbasig_panel_{os.getpid()}"
-    ensure_database(server_url, name, template=template_name)
-    url = with_dbname(server_url, name)
-    with psycopg.connect(url) as conn:
-        load_sample(conn, SAMPLE_PARCELS, SAMPLE_SEED)
-        conn.commit()
-    yield url
-    drop_database(server_url, name)
+    yield from sample_database(server_url, template_name, "urbasig_panel", SAMPLE_PARCELS, SAMPLE_SEED)
 
 
 @pytest.fixture(scope="module")

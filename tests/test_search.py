@@ -6,7 +6,6 @@ written down from the sample's output.
 
 from __future__ import annotations
 
-import os
 import re
 from urllib.parse import quote_plus
 
@@ -14,7 +13,7 @@ import psycopg
 import pytest
 
 from gis.search_text import fold
-from layers.db import drop_database, ensure_database, with_dbname
+from tests.helpers import sample_database
 
 SAMPLE_PARCELS, SAMPLE_SEED = 4000, 7
 
@@ -22,16 +21,7 @@ SAMPLE_PARCELS, SAMPLE_SEED = 4000, 7
 @pytest.fixture(scope="module")
 def sample_db(server_url, template_name):
     """A database holding a small sample territory (read-only for these tests)."""
-    from layers.sample import load_sample
-
-    name = f"urbasig_search_{os.getpid()}"
-    ensure_database(server_url, name, template=template_name)
-    url = with_dbname(server_url, name)
-    with psycopg.connect(url) as conn:
-        load_sample(conn, SAMPLE_PARCELS, SAMPLE_SEED)
-        conn.commit()
-    yield url
-    drop_database(server_url, name)
+    yield from sample_database(server_url, template_name, "urbasig_search", SAMPLE_PARCELS, SAMPLE_SEED)
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,9 @@ import shutil
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import psycopg
 import pytest
 
-from layers.db import drop_database, ensure_database, with_dbname
-from tests.helpers import app_settings, free_port, serve
+from tests.helpers import app_settings, free_port, sample_database, serve
 
 CHROMIUM = os.environ.get("URBASIG_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--enable-unsafe-swiftshader",
@@ -38,16 +36,7 @@ def shoot(page, name: str, **options) -> Path:
 @pytest.fixture(scope="session")
 def sample_url(server_url, template_name):
     """A database holding the sample territory (as `make run` loads it, smaller)."""
-    from layers.sample import load_sample
-
-    name = f"urbasig_web_{os.getpid()}"
-    ensure_database(server_url, name, template=template_name)
-    url = with_dbname(server_url, name)
-    with psycopg.connect(url) as conn:
-        load_sample(conn, SAMPLE_PARCELS, SAMPLE_SEED)
-        conn.commit()
-    yield url
-    drop_database(server_url, name)
+    yield from sample_database(server_url, template_name, "urbasig_web", SAMPLE_PARCELS, SAMPLE_SEED)
 
 
 @pytest.fixture(scope="session")
