@@ -93,3 +93,32 @@ def stop_group(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=15)
+
+
+def start_app(url: str, port: int, log, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    """The app under gunicorn as `make run` serves it (2 workers × 4 threads) on `url`'s database; its output to `log`."""
+    env = {**os.environ, "URBASIG_DATABASE_URL": url, "URBASIG_APP_DATABASE_URL": app_role_url(url),
+           "URBASIG_POOL_MAX": "6", "URBASIG_LOG_LEVEL": "WARNING", "URBASIG_PUBLIC_URL": f"http://127.0.0.1:{port}",
+           **(extra_env or {})}
+    root = Path(__file__).resolve().parent.parent
+    return subprocess.Popen([str(root / ".venv" / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
+                             "--worker-class", "gthread", "--threads", "4", "--log-level", "warning",
+                             "app:create_app()"], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+
+
+def wait_ready(base: str, proc: subprocess.Popen, log_name: str, seconds: float = 60) -> None:
+    """Wait until the server answers /health (or stops: then say where its log is)."""
+    import requests
+
+    end = time.time() + seconds
+    while time.time() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"le serveur s'est arrêté (voir {log_name})")
+        try:
+            if requests.get(base + "/health", timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("pas de réponse du serveur")

@@ -11,10 +11,8 @@ whether any scanned the parcels table. Aim: under 50 ms per suggestion.
 
 from __future__ import annotations
 
-import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,34 +20,12 @@ from pathlib import Path
 
 import psycopg
 import requests
-from _common import app_role_url, free_port, scratch_db, stop_group, table
+from _common import free_port, scratch_db, start_app, stop_group, table, wait_ready
 
 from layers.sample import load_sample
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG = open(tempfile.gettempdir() + "/urbasig-bench-search-server.log", "ab")  # noqa: SIM115
-
-
-def start_server(url: str, port: int) -> subprocess.Popen:
-    env = {**os.environ, "URBASIG_DATABASE_URL": url, "URBASIG_APP_DATABASE_URL": app_role_url(url),
-           "URBASIG_POOL_MAX": "4", "URBASIG_LOG_LEVEL": "WARNING"}
-    return subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                             "--log-level", "warning", "app:create_app()"], cwd=ROOT, env=env,
-                            stdout=LOG, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def wait(base: str, proc: subprocess.Popen, seconds: float = 60) -> None:
-    end = time.time() + seconds
-    while time.time() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"le serveur s'est arrêté (voir {LOG.name})")
-        try:
-            if requests.get(base + "/health", timeout=5).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError("pas de réponse du serveur")
 
 
 def texts(conn: psycopg.Connection, n: int) -> dict[str, list[str]]:
@@ -141,10 +117,10 @@ def main(n_parcels: int, n: int) -> None:
         print(f"{n_parcels} parcelles chargées en {time.perf_counter() - start:.0f} s", flush=True)
         samples = texts(conn, n)
         port = free_port()
-        proc = start_server(url, port)
+        proc = start_app(url, port, LOG)
         base = f"http://127.0.0.1:{port}"
         try:
-            wait(base, proc)
+            wait_ready(base, proc, LOG.name)
             rows = []
             for kind, queries in samples.items():
                 p50, p95, worst, found = measure(base, queries)

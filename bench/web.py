@@ -23,7 +23,6 @@ from __future__ import annotations
 import gzip
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,8 +30,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
-import requests
-from _common import app_role_url, free_port, scratch_db, stop_group, table
+from _common import free_port, scratch_db, start_app, stop_group, table, wait_ready
 
 from layers.sample import load_sample
 
@@ -85,29 +83,6 @@ WATCH_SUGGESTIONS = """(selector) => {
   });
   window.__bench.listObserver.observe(list, { childList: true, subtree: true, characterData: true });
 }"""
-
-
-def start_server(url: str, port: int) -> subprocess.Popen:
-    env = {**os.environ, "URBASIG_DATABASE_URL": url, "URBASIG_APP_DATABASE_URL": app_role_url(url),
-           "URBASIG_POOL_MAX": "6", "URBASIG_LOG_LEVEL": "WARNING", "URBASIG_PUBLIC_URL": f"http://127.0.0.1:{port}"}
-    return subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                             "--worker-class", "gthread", "--threads", "4", "--log-level", "warning",
-                             "app:create_app()"], cwd=ROOT, env=env,
-                            stdout=LOG, stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def wait_http(base: str, proc: subprocess.Popen, seconds: float = 60) -> None:
-    end = time.time() + seconds
-    while time.time() < end:
-        if proc.poll() is not None:
-            raise RuntimeError(f"le serveur s'est arrêté (voir {LOG.name})")
-        try:
-            if requests.get(base + "/health", timeout=5).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.3)
-    raise RuntimeError("pas de réponse du serveur")
 
 
 def poll(page, expression: str, timeout_s: float = 20.0):
@@ -298,11 +273,11 @@ def main(n_parcels: int, n: int) -> None:
             conn.commit()
             print(f"{n_parcels} parcelles chargées en {time.perf_counter() - start:.0f} s", flush=True)
         port = free_port()
-        proc = start_server(url, port)
+        proc = start_app(url, port, LOG)
         base = f"http://127.0.0.1:{port}"
         faults = Faults()
         try:
-            wait_http(base, proc)
+            wait_ready(base, proc, LOG.name)
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
                 renders, weight = first_renders(browser, faults, base, n)
