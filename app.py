@@ -79,6 +79,9 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     from api.planner import planner
 
     app.register_blueprint(planner)
+    from api.spaces import register_spaces
+
+    register_spaces(app)
     app.extensions["urbasig.openapi"] = build_openapi()  # once, not per request
     from api import budget
 

@@ -96,6 +96,9 @@ class Settings:
     # Checks (permit, lots, licence) stored for reproducibility: anonymous calls per client and minute (a caller
     # with a partner key is not limited), so anonymous traffic cannot grow check_results without bound.
     checks_per_minute: int = 30
+    # development (the default): with no payment gateway or SMTP configured, the app runs the local test gateway
+    # (labelled as a test) and shows outgoing mail on an admin page; production refuses a setup that cannot work.
+    env: str = "development"
     # Official notes: fee, and the shared secret of the payment gateway (HMAC of orders and callbacks).
     note_fee_mad: str = "450.00"
     payment_secret: str = ""
@@ -179,6 +182,12 @@ class Settings:
         if self.sample_parcels < 100:
             raise ConfigError("URBASIG_SAMPLE_PARCELS doit valoir au moins 100")
         check_public_url(self.public_url)
+        self._validate_accounts()
+
+    def _validate_accounts(self) -> None:
+        """The mode, and the limits that protect the accounts."""
+        if self.env not in ("development", "production"):
+            raise ConfigError(f"URBASIG_ENV vaut development ou production (reçu « {self.env} »)")
         for name in ("signin_per_account_hour", "signin_per_address_hour",
                      "registrations_per_address_hour", "verify_code_attempts"):
             if getattr(self, name) < 1:
@@ -226,6 +235,11 @@ class Settings:
         """Every Host name the server answers: the public URL's and URBASIG_ALLOWED_HOSTS."""
         extra = {h.strip().lower().strip("[]") for h in self.allowed_hosts.split(",") if h.strip()}
         return frozenset({self.public_host, *extra})
+
+    @property
+    def development(self) -> bool:
+        """Whether this is a development setup (URBASIG_ENV=development): test gateway, mail shown to the admin."""
+        return self.env == "development"
 
     @property
     def embedded(self) -> bool:

@@ -14,6 +14,7 @@ from api.db import get_db, keep_writes
 from api.inputs import field, json_object
 from api.negotiation import prefers_html
 from api.security import public_link
+from api.spaces import new_session
 from gis.errors import Forbidden, InputError, NotFound, TooManyRequests, Unauthorized
 from layers import sessions
 from layers.accounts import (
@@ -127,8 +128,7 @@ def sign_in_view() -> Response:
     except (Unauthorized, Forbidden, TooManyRequests):
         keep_writes()  # the attempt's count and its audit line stay
         raise
-    session.clear()
-    session["sid"] = session_id
+    new_session(session_id)  # the session id and a new form token for the spaces' pages
     return jsonify({"email": account["email"], "role": account["role"]})
 
 

@@ -12,6 +12,7 @@ from gis.dates import read_day
 from gis.errors import Forbidden, InputError
 from instruction.engine import Options
 from instruction.land import LandRequest
+from layers import usage
 from layers.db import interruptible
 from layers.ratelimit import hit
 from notes.indicative import build, fonts_from_settings, pdf, svg
@@ -98,6 +99,7 @@ def indicative() -> Response:
     lang = current_lang()  # ?lang=ar, the cookie, Accept-Language, else French
     with interruptible():  # the instruction's geometry (its statements are never interrupted)
         note = build(conn, land, day, Options.from_settings(settings), lang, fonts_from_settings(settings))
+    usage.count(conn, "indicative")  # the dashboard's indicative notes per day (a number, not who asked)
     name = "note-indicative-" + ("-".join(note.result["land"]["refs"]) or "terrain").replace(" ", "").replace("/", "-")
     if lang != "fr":
         name += f"-{lang}"

@@ -18,7 +18,8 @@ from gis.jsontext import clean_text
 from layers import ratelimit, sessions
 from layers.audit import audit
 
-ROLES = ("applicant", "instructor", "signatory", "admin")
+ROLES = ("applicant", "instructor", "signatory", "partner", "admin")
+STAFF_ROLES = ("instructor", "signatory", "partner", "admin")  # created by an admin or the CLI, never by registration
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}")
 MIN_PASSWORD = 10
 COMMON_PASSWORDS = Path(__file__).parent / "data" / "common_passwords.txt"
@@ -101,8 +102,12 @@ class Verification:
 
 
 def create_account(conn: psycopg.Connection, email: str, full_name: str, password: str,
-                   role: str = "applicant", verified: bool = False) -> tuple[int, Verification | None]:
-    """A new account; returns (id, what to e-mail for its verification, None when created verified)."""
+                   role: str = "applicant", verified: bool = False,
+                   organisation: str | None = None) -> tuple[int, Verification | None]:
+    """A new account; returns (id, what to e-mail for its verification, None when created verified).
+
+    A partner account names its administration (`organisation`: a commune, the land registry, a utility).
+    """
     email = normalized_email(email)
     if not EMAIL.fullmatch(email):
         raise InputError("adresse électronique invalide")
@@ -112,16 +117,20 @@ def create_account(conn: psycopg.Connection, email: str, full_name: str, passwor
     check_new_password(password, email)
     if role not in ROLES:
         raise InputError(f"rôle inconnu « {role} » ({', '.join(ROLES)})")
+    organisation = text(organisation, "organisme", 200).strip() or None
+    if role == "partner" and not organisation:
+        raise InputError("un compte partenaire doit nommer son organisme (commune, conservation foncière, régie…)")
     check = None if verified else Verification(secrets.token_urlsafe(32), f"{secrets.randbelow(10**6):06d}")
     try:
         with conn.transaction():
             account_id = conn.execute(
                 "INSERT INTO accounts (email, full_name, password_hash, role, verify_token_hash, verify_code_hash, "
-                "verify_expires_at, verified_at) VALUES (%s, %s, %s, %s, %s, %s, "
-                "CASE WHEN %s THEN now() + make_interval(hours => %s) END, CASE WHEN %s THEN now() END) RETURNING id",
+                "verify_expires_at, verified_at, organisation) VALUES (%s, %s, %s, %s, %s, %s, "
+                "CASE WHEN %s THEN now() + make_interval(hours => %s) END, CASE WHEN %s THEN now() END, %s) "
+                "RETURNING id",
                 (email, full_name.strip(), hash_password(password), role, _token_hash(check.token) if check else None,
                  _code_hash(email, check.code) if check else None, check is not None, VERIFY_HOURS,
-                 verified)).fetchone()[0]
+                 verified, organisation)).fetchone()[0]
             audit(conn, email, "compte.cree", "account", str(account_id), None, {"role": role, "verifie": verified})
     except psycopg.errors.UniqueViolation:
         raise Conflict("un compte existe déjà pour cette adresse") from None
@@ -186,13 +195,15 @@ def authenticate(conn: psycopg.Connection, email: str, password: str) -> dict:
     the answer does not tell whether an account exists.
     """
     with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute("SELECT id, email, full_name, role, password_hash, verified_at FROM accounts "
+        row = cur.execute("SELECT id, email, full_name, role, password_hash, verified_at, disabled_at FROM accounts "
                           "WHERE email = %s", (normalized_email(email),)).fetchone()
     matches = check_password(text(password, "mot de passe", 1024), row["password_hash"] if row else _dummy_hash())
     if row is None or not matches:
         raise Unauthorized("adresse ou mot de passe incorrect")
     if row["verified_at"] is None:
         raise Forbidden("adresse électronique non vérifiée : suivez le lien reçu par courriel")
+    if row["disabled_at"] is not None:
+        raise Forbidden("compte désactivé : adressez-vous à l'administrateur de l'agence urbaine")
     return {k: row[k] for k in ("id", "email", "full_name", "role")}
 
 

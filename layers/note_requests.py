@@ -203,3 +203,20 @@ def issued(conn: psycopg.Connection, number: str) -> dict:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute("SELECT refs, instruction, signed_at FROM note_requests WHERE number = %s",
                            (number,)).fetchone()
+
+
+def timeline(conn: psycopg.Connection, number: str) -> list[dict]:
+    """Every recorded step of a request, oldest first, from the audit trail: at, action, actor, status, after.
+
+    `status` is the status the step led to (None for a step that changes none: a failed instruction, a
+    refund owed); `after` holds what the step recorded (the reason of a return, the remarks). The actor is
+    staff's or the applicant's e-mail: the applicant's own pages show the step, not who did it.
+    """
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute("SELECT at, action, actor, after FROM audit_log WHERE entity = 'note_request' "
+                           "AND entity_id = %s ORDER BY at, id", (number,)).fetchall()
+    for row in rows:
+        after = row["after"] or {}
+        row["after"] = after
+        row["status"] = after.get("status") if row["action"].startswith("note.") else None
+    return rows

@@ -26,10 +26,12 @@ def start(conn: psycopg.Connection, account_id: int, hours: float) -> str:
 
 
 def account_of(conn: psycopg.Connection, session_id: str) -> dict | None:
-    """The account of a live session (id, email, role), None when the session is unknown, ended or expired."""
+    """The account of a live session (id, email, role, full_name, organisation), None when the session is unknown,
+    ended or expired, or its account was disabled since."""
     with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute("SELECT a.id, a.email, a.role FROM web_sessions s JOIN accounts a ON a.id = s.account_id "
-                           "WHERE s.id_hash = %s AND s.expires_at > now()", (_id_hash(session_id),)).fetchone()
+        return cur.execute("SELECT a.id, a.email, a.role, a.full_name, a.organisation FROM web_sessions s "
+                           "JOIN accounts a ON a.id = s.account_id WHERE s.id_hash = %s AND s.expires_at > now() "
+                           "AND a.disabled_at IS NULL", (_id_hash(session_id),)).fetchone()
 
 
 def end(conn: psycopg.Connection, session_id: str) -> dict | None:
