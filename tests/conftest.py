@@ -18,7 +18,7 @@ from layers import migrate
 from layers.cluster import Cluster
 from layers.db import drop_database, ensure_database, with_dbname
 from layers.roles import ensure_roles, set_app_password
-from tests.helpers import APP_PASSWORD, app_settings, load_ogc_world
+from tests.helpers import APP_PASSWORD, SAMPLE_PARCELS, SAMPLE_SEED, app_settings, load_ogc_world, sample_database
 
 _counter = itertools.count()
 
@@ -126,6 +126,16 @@ def conn(db_url):
     """A connection to the test's database."""
     with psycopg.connect(db_url) as connection:
         yield connection
+
+
+@pytest.fixture(scope="session")
+def sample_url(server_url, template_name):
+    """The sample territory (as `make run` loads it, smaller) in one database for the whole session.
+
+    Loaded once and shared by the panel, search and browser tests: they read its land and never change it (a
+    test that writes parcels, zones or plans makes its own database with `db_url` or `make_db`).
+    """
+    yield from sample_database(server_url, template_name, "urbasig_sample", SAMPLE_PARCELS, SAMPLE_SEED)
 
 
 @pytest.fixture(scope="session")

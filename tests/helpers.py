@@ -167,6 +167,11 @@ def app_settings(db_url: str, **values: object) -> Settings:
     return Settings(database_url=db_url, app_database_url=app_url(db_url), **values)  # type: ignore[arg-type]
 
 
+# The sample territory that the panel, search and browser tests share (tests/conftest.py `sample_url`): enough
+# for every kind of land of the generator, quick to load (~seconds).
+SAMPLE_PARCELS, SAMPLE_SEED = 4000, 42
+
+
 def sample_database(server_url: str, template_name: str, name: str, parcels: int, seed: int):
     """A database named `name` holding the sample territory (`parcels`, `seed`), dropped after: a generator for
     a fixture (`yield from sample_database(…)`)."""
@@ -183,3 +188,23 @@ def sample_database(server_url: str, template_name: str, name: str, parcels: int
         conn.commit()
     yield url
     drop_database(server_url, full)
+
+
+def in_one_minute(conn: psycopg.Connection, scope: str, run):
+    """`run()`'s result, once every request it counted in the rate limit `scope` fell in one calendar minute.
+
+    The limit's window is the database's calendar minute (layers/ratelimit.py): a burst that straddles two
+    minutes starts counting again halfway. Instead of sleeping until a fresh minute, the counters of `scope` are
+    emptied and the burst run; if its counts landed in two windows it is run once more, now just after a minute
+    began, so it cannot straddle again.
+    """
+    for _ in range(2):
+        conn.execute("DELETE FROM rate_limits WHERE scope = %s", (scope,))
+        conn.commit()
+        result = run()
+        windows = conn.execute("SELECT count(DISTINCT window_start) FROM rate_limits WHERE scope = %s",
+                               (scope,)).fetchone()[0]
+        conn.commit()
+        if windows == 1:
+            return result
+    raise AssertionError(f"les demandes de « {scope} » ont chevauché deux minutes deux fois de suite")

@@ -16,9 +16,8 @@ from instruction.engine import Options, instruct
 from instruction.land import LandRequest
 from instruction.warning_text import warning_text
 from notes.texts import text as note_text
-from tests.helpers import app_settings, sample_database
+from tests.helpers import app_settings
 
-SAMPLE_PARCELS, SAMPLE_SEED = 4000, 42
 FETCH = {"X-Requested-With": "fetch"}
 # Titles crossing two zones or more of a plan in force (the sample's zone limits cut some blocks).
 SPLIT_TITLES = """
@@ -29,9 +28,9 @@ ORDER BY p.id LIMIT 400"""
 
 
 @pytest.fixture(scope="module")
-def sample_db(server_url, template_name):
-    """A database holding the sample territory (4 000 parcels, seed 42)."""
-    yield from sample_database(server_url, template_name, "urbasig_panel", SAMPLE_PARCELS, SAMPLE_SEED)
+def sample_db(sample_url):
+    """The session's sample territory (tests/conftest.py `sample_url`, shared with the search and the browser)."""
+    return sample_url
 
 
 @pytest.fixture(scope="module")

@@ -13,15 +13,14 @@ import psycopg
 import pytest
 
 from gis.search_text import fold
-from tests.helpers import sample_database
-
-SAMPLE_PARCELS, SAMPLE_SEED = 4000, 7
+from tests.helpers import SAMPLE_PARCELS
 
 
 @pytest.fixture(scope="module")
-def sample_db(server_url, template_name):
-    """A database holding a small sample territory (read-only for these tests)."""
-    yield from sample_database(server_url, template_name, "urbasig_search", SAMPLE_PARCELS, SAMPLE_SEED)
+def sample_db(sample_url):
+    """The session's sample territory (tests/conftest.py `sample_url`, shared with the panel and the browser): read
+    only here."""
+    return sample_url
 
 
 @pytest.fixture(scope="module")

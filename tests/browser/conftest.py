@@ -13,13 +13,11 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.helpers import app_settings, free_port, sample_database, serve
+from tests.helpers import app_settings, free_port, serve
 
 CHROMIUM = os.environ.get("URBASIG_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--enable-unsafe-swiftshader",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-SAMPLE_PARCELS = 4000  # enough for every kind of land of the generator, quick to load (~seconds)
-SAMPLE_SEED = 42
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 # The screenshots of docs/ are rewritten only when asked (`make screenshots`): a test run leaves the tree clean.
 SHOTS = DOCS if os.environ.get("URBASIG_SCREENSHOTS") == "1" else Path(os.environ.get("TMPDIR", "/tmp")) / "urbasig-shots"
@@ -34,14 +32,8 @@ def shoot(page, name: str, **options) -> Path:
 
 
 @pytest.fixture(scope="session")
-def sample_url(server_url, template_name):
-    """A database holding the sample territory (as `make run` loads it, smaller)."""
-    yield from sample_database(server_url, template_name, "urbasig_web", SAMPLE_PARCELS, SAMPLE_SEED)
-
-
-@pytest.fixture(scope="session")
 def site(sample_url):
-    """The app serving the sample territory on a loopback port: its base URL."""
+    """The app serving the sample territory (tests/conftest.py `sample_url`) on a loopback port: its base URL."""
     from app import create_app
 
     port = free_port()
