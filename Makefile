@@ -47,10 +47,11 @@ run: db
 	exec $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --worker-class gthread --threads $(THREADS) --timeout $(WORKER_TIMEOUT) --access-logfile - \
 	  --access-logformat '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s' 'app:create_app()'
 
-# Gates first (seconds), then the database suite (minutes): a lint or unit failure stops here.
+# Gates first (seconds), then the database suite (minutes): a lint or unit failure stops here. The suite runs in
+# URBASIG_TEST_WORKERS processes (pytest-xdist, 2 by default, 0 for one process), each with its own cluster.
 test: setup
 	@$(MAKE) --no-print-directory lint unit
-	$(BIN)/python -m pytest --ignore=tests/unit $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --ignore=tests/unit -n $${URBASIG_TEST_WORKERS:-2} $(PYTEST_ARGS)
 
 stop:
 	@if [ -x $(BIN)/urbasig ]; then $(BIN)/urbasig db stop; fi

@@ -29,6 +29,54 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def pytest_configure(config):
+    """Create var/secret_key once, before any test process starts (pytest-xdist's workers share var/).
+
+    The apps of the suite keep their session key in var/ (app._persistent_secret); two workers creating their
+    first app at the same moment could otherwise read the file between its creation and its write.
+    """
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller has done it
+        return
+    from app import _persistent_secret
+    from settings import Settings
+
+    _persistent_secret(Settings().var_dir)
+
+
+# With pytest-xdist (`make test` runs the suite in 2 processes, each with its own throwaway cluster): a unit of
+# work is a test module (its module fixtures made once), tests/browser/ is one (one chromium at a time, its site
+# and fixtures made once), and the units that take longest start first, so none is left running alone at the end.
+FIRST = ("tests/browser", "tests/test_ogc_tiles_processes.py", "tests/test_sample.py", "tests/test_faults.py",
+         "tests/test_packaging.py", "tests/test_planner.py", "tests/test_official.py")
+
+
+def _unit(nodeid: str) -> str:
+    """The unit of work of a test for pytest-xdist: its module, or tests/browser for every browser test."""
+    module = nodeid.split("::", 1)[0]
+    return "tests/browser" if module.startswith("tests/browser/") else module
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """Send whole units (`_unit`) to the workers, in the order of the collection (`pytest_collection_modifyitems`)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByUnit(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return _unit(nodeid)
+
+    config.option.loadscopereorder = False  # xdist would sort the units by their number of tests, not their time
+    return ByUnit(config, log)
+
+
+def pytest_collection_modifyitems(config, items):
+    """In a pytest-xdist worker, the units of FIRST first (every worker sorts alike: the collections must agree)."""
+    if not hasattr(config, "workerinput"):  # a plain run: the order of the files, untouched
+        return
+    rank = {name: i for i, name in enumerate(FIRST)}
+    items.sort(key=lambda item: rank.get(_unit(item.nodeid), len(FIRST)))  # stable: the rest keep their order
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _pools_closed_at_the_end():
     """Keep every app's pool until the end and close it then: a pool collected mid-run warns from its thread."""
@@ -180,3 +228,5 @@ def live_requests(live):
     """The requests the live server answers during the test (a client's request count)."""
     LIVE_REQUESTS.clear()
     return LIVE_REQUESTS
+
+
