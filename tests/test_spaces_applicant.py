@@ -18,6 +18,7 @@ import pytest
 import requests
 from aiosmtpd.controller import Controller
 
+from api.i18n import translate
 from app import create_app
 from devtools.gateway import create_gateway
 from layers.accounts import create_account
@@ -298,6 +299,9 @@ def test_request_pay_return_resubmit_and_download(site):
     signed = conn.execute("SELECT signed_pdf FROM note_requests WHERE number = %s", (number,)).fetchone()[0]
     assert pdf.status_code == 200 and pdf.headers["Content-Type"] == "application/pdf" and pdf.content == bytes(signed)
     assert 'data-status="envoyee"' in b.get("/espace/").text
+    ar = b.get(f"/espace/demandes/{number}?lang=ar").text  # every step in Arabic too, the page mirrored
+    assert 'dir="rtl"' in ar and all(translate(f"applicant.step.{step}", "ar") in ar
+                                     for step in ("demandee", "payee", "retournee", "renvoyee", "acceptee", "envoyee"))
     # another applicant: every page and action of this request is missing, as one that does not exist
     other = _register(base, conn, "intrus@example.ma", "Intrus")
     for path in (f"/espace/demandes/{number}", href, "/espace/demandes/NRU-2000-000001"):
