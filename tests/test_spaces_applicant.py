@@ -223,18 +223,27 @@ def test_sign_in_errors_and_where_it_leads(site):
     assert gate.headers["Location"] == "/espace/connexion?suivant=/espace/demandes/nouvelle%3Frefs%3DTF%25207%252FT"
 
 
-def test_verify_by_typed_code(site):
+def test_verify_by_typed_code_and_back_to_the_panel_s_form(site):
     base, _, conn = site
     b = Browser(base)
-    b.submit("/espace/inscription", "register", {"full_name": "Sara Idrissi", "email": "sara@example.ma",
-                                                 "password": PASSWORD, "password2": PASSWORD})
+    # from the panel's button: the sign-in page, then registration, the code and the sign-in lead back to the form
+    form = "/espace/demandes/nouvelle?refs=TF%207%2FT"
+    sign_in = b.get(f"/espace/connexion?suivant={form.replace('?', '%3F').replace('=', '%3D').replace('%2', '%252')}")
+    register = unescape(re.search(r'href="(/espace/inscription\?[^"]+)"', sign_in.text).group(1))
+    r = b.submit(register, "register", {"full_name": "Sara Idrissi", "email": "sara@example.ma",
+                                        "password": PASSWORD, "password2": PASSWORD})
+    assert r.status_code == 303, _text(r.text)
+    verify = r.headers["Location"]
     code = re.search(r"code de vérification : (\d{6})", _last_mail(conn, "sara@example.ma")[1]).group(1)
-    wrong = b.submit("/espace/verification?adresse=sara@example.ma", "verify",
-                     {"code": "000000" if code != "000000" else "111111"})
+    wrong = b.submit(verify, "verify", {"code": "000000" if code != "000000" else "111111"})
     assert wrong.status_code == 400 and "code de vérification incorrect" in unescape(wrong.text)
-    r = b.submit("/espace/verification?adresse=sara@example.ma", "verify", {"code": code})
-    assert r.status_code == 303 and r.headers["Location"] == "/espace/connexion?adresse=sara%40example.ma"
-    assert _sign_in(b, "sara@example.ma").status_code == 303
+    r = b.submit(verify, "verify", {"code": code})
+    assert r.status_code == 303 and r.headers["Location"].startswith("/espace/connexion?adresse=sara%40example.ma")
+    page = b.get(r.headers["Location"])
+    assert forms(page.text)["sign-in"]["fields"]["email"] == "sara@example.ma"
+    r = b.submit(r.headers["Location"], "sign-in", {"password": PASSWORD})
+    assert r.status_code == 303 and r.headers["Location"] == form
+    assert forms(b.get(form).text)["new-request"]["fields"]["refs"] == "TF 7/T"
 
 
 def test_register_errors_keep_the_typed_values(site):

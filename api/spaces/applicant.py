@@ -9,7 +9,7 @@ of the rate limits aside). Another applicant's request is missing (404), never f
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request
 
@@ -57,6 +57,12 @@ def _form(name: str, max_chars: int = 4000) -> str:
     if len(value) > max_chars:
         raise InputError(f"champ « {name} » trop long : {max_chars} caractères au plus")
     return value
+
+
+def _with(path: str, **args: str) -> str:
+    """A page of the space with its query (the empty values left out)."""
+    query = urlencode({k: v for k, v in args.items() if v})
+    return f"{path}?{query}" if query else path
 
 
 def _done(target: str, message: str) -> Response:
@@ -107,30 +113,32 @@ def sign_out_page() -> Response:
 @public_page
 def register_page() -> Response | str | tuple[str, int, dict[str, str]]:
     """Create an applicant account: the verification link and code go by e-mail."""
+    after = safe_next(request.values.get("suivant"), "")  # the page that sent here (the panel's request form)
     if request.method == "GET":
-        return render_template("spaces/applicant/register.html", full_name="", email="")
+        return render_template("spaces/applicant/register.html", full_name="", email="", after=after)
     full_name, email = _form("full_name", 200), _form("email", 320)
     try:
         if _form("password", 1024) != _form("password2", 1024):
             raise InputError("les deux mots de passe saisis diffèrent : saisissez le même deux fois")
         register_account(email, full_name, _form("password", 1024))
     except UrbasigError as exc:
-        return _refused("spaces/applicant/register.html", exc, full_name=full_name, email=email)
-    return _done(f"{VERIFY}?adresse={quote(email.strip())}", t("applicant.register.sent", email=email.strip()))
+        return _refused("spaces/applicant/register.html", exc, full_name=full_name, email=email, after=after)
+    return _done(_with(VERIFY, adresse=email.strip(), suivant=after), t("applicant.register.sent", email=email.strip()))
 
 
 @bp.route("/verification", methods=["GET", "POST"])
 @public_page
 def verify_page() -> Response | str | tuple[str, int, dict[str, str]]:
     """Check your mail: follow its link, or type its six-digit code here."""
+    after = safe_next(request.values.get("suivant"), "")
     if request.method == "GET":
-        return render_template("spaces/applicant/verify.html", email=request.args.get("adresse", ""))
+        return render_template("spaces/applicant/verify.html", email=request.args.get("adresse", ""), after=after)
     email = _form("email", 320)
     try:
         verify_by_typed_code(email, _form("code", 32))
     except UrbasigError as exc:
-        return _refused("spaces/applicant/verify.html", exc, email=email)
-    return _done(f"{SIGN_IN}?adresse={quote(email.strip())}", t("applicant.verify.done"))
+        return _refused("spaces/applicant/verify.html", exc, email=email, after=after)
+    return _done(_with(SIGN_IN, adresse=email.strip(), suivant=after), t("applicant.verify.done"))
 
 
 # ------------------------------------------------------------------ forgotten password
@@ -178,7 +186,7 @@ def reset_page() -> Response | str | tuple[str, int, dict[str, str]]:
         return render_template("spaces/applicant/reset.html", token=None, error=t("applicant.reset.unknown")), 404
     except UrbasigError as exc:
         return _refused("spaces/applicant/reset.html", exc, token=token)
-    return _done(f"{SIGN_IN}?adresse={quote(email)}", t("applicant.reset.done"))
+    return _done(_with(SIGN_IN, adresse=email), t("applicant.reset.done"))
 
 
 # ------------------------------------------------------------------ the applicant's requests
