@@ -186,7 +186,8 @@ def test_the_server_never_imports_the_development_gateway(db_url):
 import importlib, json, pkgutil, sys
 from app import create_app
 from settings import Settings
-app = create_app(Settings(database_url={db_url!r}, app_database_url={app_url(db_url)!r}))
+app = create_app(Settings(database_url={db_url!r}, app_database_url={app_url(db_url)!r},
+                          payment_gateway_url="https://paiement.example/pay"))  # a real gateway: nothing mounted
 with app.test_client() as client:
     client.get("/")
 after_app = sorted(m for m in sys.modules if "gateway" in m or m.split(".")[0] == "devtools")
