@@ -223,3 +223,50 @@ def test_settings_defaults_are_development_without_gateway_nor_smtp():
     assert (s.env, s.payment_gateway_url, s.smtp_host, s.payment_secret) == ("development", "", "", "")
     assert s.development and s.test_gateway
     assert not s.with_(payment_gateway_url="https://paiement.banque.example/pay").test_gateway
+
+
+# ------------------------------------------------------------------------------------ mail-deliver
+def test_mail_deliver_without_smtp_says_so_once_and_leaves_the_mail_queued(conn, db_url, monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from app import cli
+    from layers.outbox import queue_mail
+
+    monkeypatch.chdir(tmp_path)  # no .env
+    for name in [k for k in os.environ if k.startswith("URBASIG_SMTP")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("URBASIG_DATABASE_URL", db_url)
+    queue_mail(conn, "demandeur@example.ma", "Votre note", "Veuillez trouver la note.")
+    conn.commit()
+    done = CliRunner().invoke(cli, ["mail-deliver"])
+    assert done.exit_code == 0 and done.stdout.strip() == NO_SMTP and done.stderr == "", done.output
+    assert conn.execute("SELECT status, attempts, last_error FROM outbox").fetchall() == [("en_attente", 0, None)]
+    monkeypatch.setenv("URBASIG_ENV", "production")  # production does not start so
+    refused = CliRunner().invoke(cli, ["mail-deliver"])
+    assert refused.exit_code == 1 and "URBASIG_SMTP_HOST est vide" in refused.stderr
+
+
+def test_the_delivery_loop_waits_out_a_database_outage(conn, db_url):
+    import threading
+
+    from gis.errors import DatabaseUnavailable
+    from layers.db import connect
+    from layers.outbox import queue_mail
+    from notes.mail import SmtpSettings, deliver_every
+
+    queue_mail(conn, "demandeur@example.ma", "Votre note", "Veuillez trouver la note.")
+    conn.commit()
+    stop, said, rounds = threading.Event(), [], []
+
+    def flaky():
+        rounds.append(1)
+        if len(rounds) in (1, 2):
+            raise DatabaseUnavailable("base de données injoignable")
+        if len(rounds) == 4:
+            stop.set()
+        return connect(db_url)
+
+    deliver_every(flaky, SmtpSettings(port=free_port(), timeout_s=1), 0.01, stop, said.append)
+    assert said[0].startswith("base de données injoignable") and said[1] == "base de données de nouveau joignable"
+    assert said[2:] == ["0 courriel(s) envoyé(s), 1 échec(s)"], said  # only the rounds that did something
+    assert len(rounds) == 4
