@@ -98,7 +98,7 @@ def _app_settings(config: Settings | dict | None) -> tuple[Settings, bool]:
         settings = Settings.from_env()
         if config:
             settings = settings.with_(**config)
-    settings.validate()  # again after with_(): production refuses a setup that cannot work, whatever built it
+    settings.validate_production()  # whatever built the settings (with_, a test): production that cannot work stops
     # development: the payment secret under var/, the mounted test gateway's URL when none is configured
     return development_settings(settings), settings.test_gateway
 

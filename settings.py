@@ -98,7 +98,7 @@ class Settings:
     checks_per_minute: int = 30
     # development (the default): with no payment gateway or SMTP configured, the app runs the local test gateway
     # (labelled as a test) and shows outgoing mail on an admin page; production refuses a setup that cannot work
-    # (`_validate_production`).
+    # (`validate_production`).
     env: str = "development"
     # Official notes: fee, and the shared secret of the payment gateway (HMAC of orders and callbacks). In
     # development, an empty secret is generated once and kept in var/payment_secret (shared by workers and restarts),
@@ -187,7 +187,7 @@ class Settings:
             raise ConfigError("URBASIG_SAMPLE_PARCELS doit valoir au moins 100")
         check_public_url(self.public_url)
         self._validate_accounts()
-        self._validate_production()
+        self.validate_production()
 
     def _validate_accounts(self) -> None:
         """The mode, and the limits that protect the accounts."""
@@ -200,7 +200,7 @@ class Settings:
         if self.session_hours <= 0:
             raise ConfigError("URBASIG_SESSION_HOURS doit être positif")
 
-    def _validate_production(self) -> None:
+    def validate_production(self) -> None:
         """In production, refuse every setting that would let the service start and then fail (all named at once)."""
         if self.development:
             return

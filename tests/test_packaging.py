@@ -229,6 +229,7 @@ def _requirement_names(specs: list[str]) -> set[str]:
 def _third_party(names: set[str]) -> dict[str, set[str]]:
     """Import name -> the distributions that provide it (from the installed metadata), first-party left out."""
     first_party = {Path(m).stem for m in SERVER_MODULES} | set(SERVER_PACKAGES) | set(PLUGIN_PACKAGES)
+    first_party.add("devtools")  # ours, not shipped: api/dev.py imports the test gateway only to mount it (development)
     providers = importlib.metadata.packages_distributions()
     return {n: {_canonical(d) for d in providers.get(n, [])} for n in names - first_party - sys.stdlib_module_names}
 
