@@ -105,15 +105,20 @@ ATTEMPTS = [
     "INSERT INTO parcels (ref_kind, geom) VALUES ('NI', ST_Multi(ST_MakeEnvelope(0, 0, 1, 1, 26191)))",
     "UPDATE zones SET code = 'X'",
     "DELETE FROM accounts",
-    "INSERT INTO api_keys (name, key_hash) VALUES ('x', 'y')",
+    "UPDATE api_keys SET key_hash = 'y'",
+    "DELETE FROM api_keys",
     "CREATE ROLE intrus",
     "CREATE OR REPLACE FUNCTION audit_log_chain() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
-    # no HTTP path reads the trail or the documents, updates a queued mail or an account's identity or role
-    "SELECT * FROM audit_log",
-    "SELECT id FROM note_documents",
+    # staff pages read the trail and the documents, the admin page changes roles and a reset the password
+    # (migration 0019); still no HTTP path updates a queued mail, an account's address, a document or a plan's
+    # identity and geometry
     "UPDATE outbox SET status = 'envoye'",
-    "UPDATE accounts SET role = 'admin'",
-    "UPDATE accounts SET password_hash = 'x'",
+    "UPDATE accounts SET email = 'x@y.ma'",
+    "UPDATE note_documents SET data = ''",
+    "DELETE FROM note_documents",
+    "UPDATE plans SET code = 'X'",
+    "DELETE FROM plans",
+    "UPDATE usage_daily SET day = '2001-01-01'",
     "ALTER TABLE audit_log DISABLE TRIGGER audit_log_chain_at_commit",
     "SET CONSTRAINTS audit_log_chain_at_commit IMMEDIATE; UPDATE audit_log SET hash = NULL",
 ]
@@ -148,12 +153,15 @@ def test_the_app_appends_but_cannot_forge_the_chain(app_conn, conn):
     assert verify_chain(conn).ok
 
 
-def test_the_app_updates_only_the_verification_columns_of_an_account(app_conn, conn):
+def test_the_app_updates_only_the_columns_its_pages_change_on_an_account(app_conn, conn):
     conn.execute("INSERT INTO accounts (email, full_name, password_hash) VALUES ('a@b.ma', 'A', 'h')")
     conn.commit()
+    # verification, password reset, and the admin's page (role, name, organisation, disabled) — migration 0019
     app_conn.execute("UPDATE accounts SET verified_at = now(), verify_token_hash = NULL, verify_code_hash = NULL, "
-                     "verify_code_failures = verify_code_failures + 1 WHERE email = 'a@b.ma'")
-    for column in ("email", "full_name", "password_hash", "role", "created_at"):
+                     "verify_code_failures = verify_code_failures + 1, password_hash = 'h2', reset_token_hash = NULL, "
+                     "reset_expires_at = NULL, role = 'partner', organisation = 'Commune', full_name = 'B', "
+                     "disabled_at = now() WHERE email = 'a@b.ma'")
+    for column in ("id", "email", "created_at", "verify_expires_at"):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             app_conn.execute(f"UPDATE accounts SET {column} = {column} WHERE email = 'a@b.ma'")
 

@@ -37,7 +37,7 @@ APP_GRANTS = {
     "plans": "SELECT, UPDATE (status, status_date, valid_from, valid_to, approval_act, approval_date)",
     "plan_statuses": "SELECT, INSERT, UPDATE, DELETE",
     "meta": "SELECT, INSERT, UPDATE",
-    "usage_daily": "SELECT, INSERT, UPDATE",
+    "usage_daily": "SELECT, INSERT, UPDATE (n)",  # the upsert adds to n; a day is never moved
 }
 PREVIOUS_GRANTS = {
     "audit_log": "INSERT", "note_documents": "INSERT", "api_keys": "SELECT",
