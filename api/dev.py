@@ -26,6 +26,10 @@ TEST_GATEWAY_PREFIX = "/dev/passerelle"
 GATEWAY_MISSING = ("passerelle de paiement de test indisponible (devtools/ absent : paquet installé sans la copie "
                    "de travail) ; définissez URBASIG_PAYMENT_GATEWAY_URL et URBASIG_PAYMENT_SECRET pour payer")
 
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+EXPOSED = ("mode développement servi sur %s : la passerelle de TEST y laisse « payer » sans argent ; un service "
+           "public se lance avec URBASIG_ENV=production et la passerelle de la banque")
+
 
 def kept_secret(var_dir: Path, name: str) -> str:
     """A random secret created once as var/<name> (mode 600), the same for every worker and restart.
@@ -76,6 +80,8 @@ def register_dev(app: Flask, test_gateway: bool) -> None:
         log.warning(GATEWAY_MISSING)
         return
     settings = app.config["URBASIG"]
+    if settings.public_host not in LOOPBACK:
+        log.warning(EXPOSED, settings.public_base)
     app.register_blueprint(gateway_blueprint(settings.payment_secret, page=gateway_page), url_prefix=TEST_GATEWAY_PREFIX)
     app.extensions["urbasig.test_gateway"] = True
     log.info("mode développement : passerelle de paiement de TEST montée sur %s%s/pay (aucun argent réel)",

@@ -270,3 +270,8 @@ def test_the_delivery_loop_waits_out_a_database_outage(conn, db_url):
     assert said[0].startswith("base de données injoignable") and said[1] == "base de données de nouveau joignable"
     assert said[2:] == ["0 courriel(s) envoyé(s), 1 échec(s)"], said  # only the rounds that did something
     assert len(rounds) == 4
+
+
+def test_development_on_a_public_address_is_warned_about(db_url, tmp_path, caplog):
+    create_app(app_settings(db_url, pool_min=1, pool_max=2, var_dir=tmp_path, public_url="http://urba.auc.ma"))
+    assert "mode développement servi sur http://urba.auc.ma : la passerelle de TEST" in caplog.text
