@@ -51,6 +51,13 @@ def _attempt(action: Callable[[], object], done: str, back: str) -> Response:
     return redirect(back, code=303)
 
 
+def _id(text: str, what: str) -> int:
+    """A row's number in a path (the URL map takes any text, so a bad one is a French 404 of ours)."""
+    if not text.isascii() or not text.isdigit() or len(text) > 18:
+        raise NotFound(f"{what} inconnu : « {text[:40]} »")
+    return int(text)
+
+
 # ------------------------------------------------------------------------------------------------ dashboard
 def _period(today: date) -> indicators.Period:
     args = request.args
@@ -111,23 +118,23 @@ def account_create() -> Response | tuple[str, int]:
     return redirect("/admin/comptes", code=303)
 
 
-@bp.post("/comptes/<int:account_id>/role")
+@bp.post("/comptes/<account_id>/role")
 @page_for("admin")
-def account_role(account_id: int) -> Response:
+def account_role(account_id: str) -> Response:
     """Give an account another role."""
-    role = request.form.get("role", "")
-    return _attempt(lambda: staff_accounts.change_role(get_db(), current_account(), account_id, role,
+    role, key = request.form.get("role", ""), _id(account_id, "compte")
+    return _attempt(lambda: staff_accounts.change_role(get_db(), current_account(), key, role,
                                                        request.form.get("organisation")),
                     t("admin.accounts.role_changed", role=t(f"spaces.role.{role}") if role in ROLES else role),
                     "/admin/comptes")
 
 
-@bp.post("/comptes/<int:account_id>/etat")
+@bp.post("/comptes/<account_id>/etat")
 @page_for("admin")
-def account_state(account_id: int) -> Response:
+def account_state(account_id: str) -> Response:
     """Switch an account off (its sessions end) or on again."""
-    enable = request.form.get("etat") == "actif"
-    return _attempt(lambda: staff_accounts.set_enabled(get_db(), current_account(), account_id, enable),
+    enable, key = request.form.get("etat") == "actif", _id(account_id, "compte")
+    return _attempt(lambda: staff_accounts.set_enabled(get_db(), current_account(), key, enable),
                     t("admin.accounts.enabled" if enable else "admin.accounts.disabled"), "/admin/comptes")
 
 
@@ -256,11 +263,11 @@ def mail() -> str:
     return render_template("spaces/admin/mail.html", messages=journal.recent_mail(get_db()))
 
 
-@bp.get("/courriels/<int:message_id>")
+@bp.get("/courriels/<message_id>")
 @page_for("admin")
-def mail_message(message_id: int) -> str:
+def mail_message(message_id: str) -> str:
     """One message; its body (links clickable) in development only: in production it holds people's links."""
-    message = journal.mail(get_db(), message_id)
+    message = journal.mail(get_db(), _id(message_id, "courriel"))
     if message is None:
         raise NotFound(f"courriel inconnu : n° {message_id}")
     development = current_app.config["URBASIG"].development
