@@ -37,29 +37,41 @@ CREATED = {R1: f"{DAY1} 09:00", R2: f"{DAY1} 10:00", R3: f"{DAY2} 08:00"}
 STATUS = {R1: "envoyee", R2: "envoyee", R3: "attente_paiement"}
 
 
-@pytest.fixture(scope="module")
-def site(server_url, template_name, tmp_path_factory):
-    """One database and one server for the module: an admin, an instructor, a plan, three requests with history."""
-    name = f"urbasig_admin_{os.getpid()}"
-    ensure_database(server_url, name, template=template_name)
-    url = with_dbname(server_url, name)
+def served(server_url: str, template_name: str, var_dir, name: str, fill):
+    """A migrated database filled by `fill(conn)` (committed), served over loopback on its public URL: a generator
+    for a module's fixture, yielding (base URL, database URL, what `fill` returned)."""
+    full = f"urbasig_{name}_{os.getpid()}"
+    ensure_database(server_url, full, template=template_name)
+    url = with_dbname(server_url, full)
     with psycopg.connect(url) as conn:
-        admin_id, _ = create_account(conn, ADMIN, "Admin Agence", PASSWORD, role="admin", verified=True)
-        create_account(conn, "instructeur@auc.ma", "Ines Instructrice", PASSWORD, role="instructor", verified=True)
-        applicant_id, _ = create_account(conn, "demandeur@example.ma", "Dina Demandeur", PASSWORD, verified=True)
-        create_plan(conn, {"code": "PA-TEST", "kind": "PA", "name": "PA de test", "status": "enquete_publique",
-                           "status_date": "2026-01-10"})
-        history(conn, applicant_id)
-        conn.execute("INSERT INTO usage_daily (day, kind, n) VALUES (%s, 'indicative', 5), (%s, 'indicative', 7)",
-                     (DAY1, DAY3))
+        filled = fill(conn)
         conn.commit()
     port = free_port()
-    app = create_app(app_settings(url, var_dir=tmp_path_factory.mktemp("var"), public_url=f"http://127.0.0.1:{port}"))
+    app = create_app(app_settings(url, var_dir=var_dir, public_url=f"http://127.0.0.1:{port}"))
     server, base = serve(app, port)
-    yield base, url, admin_id
+    yield base, url, filled
     server.shutdown()
     app.extensions["urbasig.pool"].close()
-    drop_database(server_url, name)
+    drop_database(server_url, full)
+
+
+def _fill(conn: psycopg.Connection) -> int:
+    """An admin, an instructor, a plan in public inquiry, three requests with their history, indicative counts."""
+    admin_id, _ = create_account(conn, ADMIN, "Admin Agence", PASSWORD, role="admin", verified=True)
+    create_account(conn, "instructeur@auc.ma", "Ines Instructrice", PASSWORD, role="instructor", verified=True)
+    applicant_id, _ = create_account(conn, "demandeur@example.ma", "Dina Demandeur", PASSWORD, verified=True)
+    create_plan(conn, {"code": "PA-TEST", "kind": "PA", "name": "PA de test", "status": "enquete_publique",
+                       "status_date": "2026-01-10"})
+    history(conn, applicant_id)
+    conn.execute("INSERT INTO usage_daily (day, kind, n) VALUES (%s, 'indicative', 5), (%s, 'indicative', 7)",
+                 (DAY1, DAY3))
+    return admin_id
+
+
+@pytest.fixture(scope="module")
+def site(server_url, template_name, tmp_path_factory):
+    """One database and one server for the module (`_fill`): (base URL, database URL, the admin's id)."""
+    yield from served(server_url, template_name, tmp_path_factory.mktemp("var"), "admin", _fill)
 
 
 def history(conn: psycopg.Connection, applicant_id: int) -> None:

@@ -4,17 +4,12 @@ does not exist for a partner."""
 
 from __future__ import annotations
 
-import os
-
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
 
-from app import create_app
 from layers.accounts import create_account
-from layers.db import drop_database, ensure_database, with_dbname
-from tests.helpers import app_settings, free_port, serve
-from tests.test_spaces_admin import PASSWORD, page, signed_in
+from tests.test_spaces_admin import PASSWORD, page, served, signed_in
 
 PARTNER = "urbanisme@anfa.ma"
 ISSUED, SENT, PENDING = "NRU-2026-000801", "NRU-2026-000802", "NRU-2026-000803"
@@ -23,34 +18,28 @@ PLAN = {"code": "PA-ANFA", "name": "PA d'Anfa", "kind": "PA", "status": "homolog
         "approval_act": "Décret n° 2-19-500"}
 
 
+def _fill(conn: psycopg.Connection) -> None:
+    """A partner, an instructor, three requests: one signed, one sent, one accepted and not yet signed."""
+    create_account(conn, PARTNER, "Pierre Partenaire", PASSWORD, role="partner", verified=True,
+                   organisation="Commune d'Anfa")
+    create_account(conn, "instructeur@auc.ma", "Ines", PASSWORD, role="instructor", verified=True)
+    applicant, _ = create_account(conn, "amina@example.ma", "Amina Alaoui", PASSWORD, verified=True)
+    instruction = Jsonb({"date": "2026-11-20", "plans": {"applied": [PLAN], "sdau": []}})
+    for number, status, refs, signed in ((ISSUED, "signee", ["TF 7/T", "TF 8/T"], True),
+                                         (SENT, "envoyee", ["TF 8/T"], True),
+                                         (PENDING, "acceptee", ["TF 7/T"], False)):
+        conn.execute("INSERT INTO note_requests (number, short_code, applicant_id, refs, standing, fee_mad, status, "
+                     "instruction, signed_pdf, signed_at) VALUES (%s, %s, %s, %s, 'proprietaire', 100, %s, %s, "
+                     "%s, CASE WHEN %s THEN now() END)",
+                     (number, "C" + number[-4:], applicant, refs, status, instruction,
+                      SIGNED_PDF if signed else None, signed))
+
+
 @pytest.fixture(scope="module")
 def site(server_url, template_name, tmp_path_factory):
-    """A partner, an instructor, three requests: one signed, one sent, one accepted and not yet signed."""
-    name = f"urbasig_partner_{os.getpid()}"
-    ensure_database(server_url, name, template=template_name)
-    url = with_dbname(server_url, name)
-    with psycopg.connect(url) as conn:
-        create_account(conn, PARTNER, "Pierre Partenaire", PASSWORD, role="partner", verified=True,
-                       organisation="Commune d'Anfa")
-        create_account(conn, "instructeur@auc.ma", "Ines", PASSWORD, role="instructor", verified=True)
-        applicant, _ = create_account(conn, "amina@example.ma", "Amina Alaoui", PASSWORD, verified=True)
-        instruction = Jsonb({"date": "2026-11-20", "plans": {"applied": [PLAN], "sdau": []}})
-        for number, status, refs, signed in ((ISSUED, "signee", ["TF 7/T", "TF 8/T"], True),
-                                             (SENT, "envoyee", ["TF 8/T"], True),
-                                             (PENDING, "acceptee", ["TF 7/T"], False)):
-            conn.execute("INSERT INTO note_requests (number, short_code, applicant_id, refs, standing, fee_mad, status, "
-                         "instruction, signed_pdf, signed_at) VALUES (%s, %s, %s, %s, 'proprietaire', 100, %s, %s, "
-                         "%s, CASE WHEN %s THEN now() END)",
-                         (number, "C" + number[-4:], applicant, refs, status, instruction,
-                          SIGNED_PDF if signed else None, signed))
-        conn.commit()
-    port = free_port()
-    app = create_app(app_settings(url, var_dir=tmp_path_factory.mktemp("var"), public_url=f"http://127.0.0.1:{port}"))
-    server, base = serve(app, port)
-    yield base, url
-    server.shutdown()
-    app.extensions["urbasig.pool"].close()
-    drop_database(server_url, name)
+    """One database and one server for the module (`_fill`): (base URL, database URL)."""
+    for base, url, _ in served(server_url, template_name, tmp_path_factory.mktemp("var"), "partner", _fill):
+        yield base, url
 
 
 def _numbers(tree) -> list[str]:

@@ -37,17 +37,22 @@ def _today() -> date:
     return l10n.local(datetime.now(UTC)).date()
 
 
-def _attempt(action: Callable[[], object], done: str, back: str) -> Response:
-    """Run a change in a savepoint; flash what happened (its French refusal when refused) and go back (303)."""
+def _refused(action: Callable[[], object]) -> UrbasigError | None:
+    """Run a change in a savepoint: None when done, the refusal (4xx, rolled back) when refused; 5xx go up."""
     try:
         with get_db().transaction():
             action()
     except UrbasigError as exc:
         if exc.status >= 500:
             raise
-        flash(exc.message, "ko")
-    else:
-        flash(done, "ok")
+        return exc
+    return None
+
+
+def _attempt(action: Callable[[], object], done: str, back: str) -> Response:
+    """Run a change in a savepoint; flash what happened (its French refusal when refused) and go back (303)."""
+    refusal = _refused(action)
+    flash(refusal.message if refusal else done, "ko" if refusal else "ok")
     return redirect(back, code=303)
 
 
@@ -106,14 +111,12 @@ def account_create() -> Response | tuple[str, int]:
     f = request.form
     if f.get("password", "") != f.get("password2", f.get("password", "")):
         return _accounts_page(400, dict(f), t("admin.accounts.password_mismatch"))
-    try:
-        with get_db().transaction():
-            staff_accounts.create_staff(get_db(), current_account(), f.get("email", ""), f.get("full_name", ""),
-                                        f.get("role", ""), f.get("password", ""), f.get("organisation") or None)
-    except UrbasigError as exc:
-        if exc.status >= 500:
-            raise
-        return _accounts_page(exc.status, {k: v for k, v in f.items() if not k.startswith("password")}, exc.message)
+    refusal = _refused(lambda: staff_accounts.create_staff(
+        get_db(), current_account(), f.get("email", ""), f.get("full_name", ""), f.get("role", ""),
+        f.get("password", ""), f.get("organisation") or None))
+    if refusal:
+        return _accounts_page(refusal.status, {k: v for k, v in f.items() if not k.startswith("password")},
+                              refusal.message)
     flash(t("admin.accounts.created", email=f.get("email", "").strip().lower()), "ok")
     return redirect("/admin/comptes", code=303)
 
@@ -157,17 +160,18 @@ def keys() -> tuple[str, int]:
 def key_create() -> Response | tuple[str, int]:
     """Create a partner key and show it once, in this answer only (not cached, not kept)."""
     name = request.form.get("name", "").strip()
-    try:
+    created: list[str] = []
+
+    def create() -> None:
         if not name or len(name) > 100:
             raise InputError(t("admin.keys.name_required"))
-        with get_db().transaction():
-            key = apikeys.create_key(get_db(), name)
-            audit(get_db(), current_account()["email"], "cle_api.creee", "api_key", name, None, {"name": name})
-    except UrbasigError as exc:
-        if exc.status >= 500:
-            raise
-        return _keys_page(exc.status, name=name, error=exc.message)
-    page, _ = _keys_page(new_key=key, name=name)
+        created.append(apikeys.create_key(get_db(), name))
+        audit(get_db(), current_account()["email"], "cle_api.creee", "api_key", name, None, {"name": name})
+
+    refusal = _refused(create)
+    if refusal:
+        return _keys_page(refusal.status, name=name, error=refusal.message)
+    page, _ = _keys_page(new_key=created[0], name=name)
     return Response(page, status=201, headers={"Cache-Control": "no-store"})
 
 
@@ -207,16 +211,16 @@ def plans() -> tuple[str, int]:
 def plan_status(code: str) -> Response | tuple[str, int]:
     """Record a new status of a plan version (homologation: the act, its date, the entry into force)."""
     f = request.form
-    try:
+
+    def record() -> None:
         day = read_day(f.get("date", ""), t("admin.plans.date"))
         start = read_day(f["in_force_from"], t("admin.plans.in_force_from")) if f.get("in_force_from") else None
-        with get_db().transaction():
-            record_new_status(get_db(), current_account()["email"], code, f.get("status", ""), day,
-                              f.get("act", "").strip() or None, in_force_from=start)
-    except UrbasigError as exc:
-        if exc.status >= 500:
-            raise
-        return _plans_page(exc.status, code, exc.message, dict(f))
+        record_new_status(get_db(), current_account()["email"], code, f.get("status", ""), day,
+                          f.get("act", "").strip() or None, in_force_from=start)
+
+    refusal = _refused(record)
+    if refusal:
+        return _plans_page(refusal.status, code, refusal.message, dict(f))
     flash(t("admin.plans.recorded", code=code, status=vocab.label("status", f.get("status"), current_lang())), "ok")
     return redirect(f"/admin/plans#plan-{code}", code=303)
 
