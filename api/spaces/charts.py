@@ -5,6 +5,7 @@ Texts come from messages/admin.json in the page's language; numbers and dates th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -37,9 +38,10 @@ def duration_text(seconds: float | None, lang: str) -> str:
     hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
     if days:
-        return translate("admin.duration.days", lang, d=days, h=hours)
+        return translate("admin.duration.days" if hours else "admin.duration.days_only", lang, d=days, h=hours)
     if hours:
-        return translate("admin.duration.hours", lang, h=hours, m=f"{minutes:02d}")
+        return translate("admin.duration.hours" if minutes else "admin.duration.hours_only", lang, h=hours,
+                         m=minutes, mm=f"{minutes:02d}")
     if minutes:
         return translate("admin.duration.minutes", lang, m=minutes)
     return translate("admin.duration.seconds", lang, s=secs)
@@ -56,8 +58,8 @@ def _chart(figure_id: str, lang: str, **values: object) -> svgchart.Chart:
     return svgchart.Chart(f"chart-{figure_id}", t("title"), t("desc"), t("axis"), translate("admin.chart.empty", lang))
 
 
-def _count(lang: str):
-    return lambda v: l10n.number(v, lang, 0) if float(v).is_integer() else l10n.number(v, lang, 1)
+def _count(lang: str) -> Callable[[float], str]:
+    return lambda v: l10n.number(v, lang, 1, trim=True)
 
 
 def figures(board: Dashboard, lang: str) -> list[Figure]:
@@ -70,7 +72,7 @@ def figures(board: Dashboard, lang: str) -> list[Figure]:
 def _per_day(figure_id: str, counts: list[tuple[date, int]], lang: str, period: dict) -> Figure:
     total = sum(n for _, n in counts)
     chart = _chart(figure_id, lang, total=total, **period)
-    svg = svgchart.bars(chart, [(_short(d), n) for d, n in counts], _count(lang))
+    svg = svgchart.bars(chart, [(_short(d), n) for d, n in counts], _count(lang), integers=True)
     rows = [[(l10n.long_date(d, lang), d.isoformat()), (l10n.number(n, lang, 0), str(n))] for d, n in counts]
     return Figure(figure_id, chart.title, chart.desc, Markup(svg),
                   [translate("admin.table.day", lang), translate(f"admin.table.{figure_id}", lang)], rows,
@@ -81,7 +83,7 @@ def _steps(board: Dashboard, lang: str, period: dict) -> Figure:
     chart = _chart("steps", lang, **period)
     labels = {s.key: translate(f"admin.step.{s.key}", lang) for s in board.steps}
     hours = [(labels[s.key], s.median_s / 3600 if s.median_s is not None else None) for s in board.steps]
-    svg = svgchart.bars(chart, hours, lambda v: l10n.number(v, lang, 1))
+    svg = svgchart.bars(chart, hours, _count(lang), value_labels=[duration_text(s.median_s, lang) for s in board.steps])
     rows = [[(labels[s.key], s.key), (duration_text(s.median_s, lang), "" if s.median_s is None else f"{s.median_s:.0f}"),
              (l10n.number(s.count, lang, 0), str(s.count))] for s in board.steps]
     end = next(s for s in board.steps if s.key == "end_to_end")
@@ -95,7 +97,7 @@ def _steps(board: Dashboard, lang: str, period: dict) -> Figure:
 def _returned(board: Dashboard, lang: str, period: dict) -> Figure:
     chart = _chart("returned", lang, **period)
     svg = svgchart.bars(chart, [(_short(r.day), r.returned_pct) for r in board.reviews],
-                        lambda v: l10n.percent(v, lang, 0))
+                        lambda v: l10n.percent(v, lang, 1, trim=True))
     rows = [[(l10n.long_date(r.day, lang), r.day.isoformat()), (l10n.number(r.reviews, lang, 0), str(r.reviews)),
              (l10n.number(r.returned, lang, 0), str(r.returned)),
              ("—" if r.returned_pct is None else l10n.percent(r.returned_pct, lang, 1),

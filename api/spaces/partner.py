@@ -15,6 +15,7 @@ from api.db import get_db
 from api.i18n import current_lang
 from api.security import public_link
 from api.spaces import page_for
+from gis import l10n
 from gis.errors import InputError
 from instruction.summary import plan_citation
 from layers import issued_notes
@@ -40,7 +41,9 @@ def home() -> tuple[str, int]:
             notes = issued_notes.search(get_db(), q)
         except InputError as exc:
             error = exc.message
-    return render_template("spaces/partner/home.html", q=q, notes=notes, error=error), 400 if error else 200
+    lang = current_lang()
+    return render_template("spaces/partner/home.html", q=q, notes=notes, error=error,
+                           embed=lambda v: l10n.embed(v, lang)), 400 if error else 200
 
 
 @bp.get("/notes/<number>")
