@@ -38,8 +38,8 @@ def mail(conn: psycopg.Connection, message_id: int) -> dict | None:
 def chain_status(conn: psycopg.Connection) -> ChainReport | None:
     """The audit chain's verification (layers/audit.py), None when this role may not read its anchor.
 
-    The web server's role has no right on audit_head (migration 0013); the owner's `urbasig audit verify`
-    reads it. Asked from a page, the refusal is rolled back and the page says where to verify.
+    The web server's role reads audit_head since migration 0019; a database set up with narrower grants
+    refuses, the refusal is rolled back and the page points to the owner's `urbasig audit verify`.
     """
     try:
         return verify_chain(conn)  # its own transaction (one snapshot when idle), rolled back on the refusal
