@@ -43,6 +43,7 @@ db: setup
 	$(BIN)/urbasig db start
 	$(BIN)/urbasig db upgrade
 	$(BIN)/urbasig sample-data --if-empty
+	@if [ "$${URBASIG_ENV:-development}" = development ]; then $(BIN)/urbasig demo-accounts; fi
 
 run: db
 	@$(MAKE) --no-print-directory serve

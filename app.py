@@ -453,21 +453,66 @@ def _stop_on_signals() -> threading.Event:
 
 @cli.command("staff-account")
 @click.argument("email", metavar="COURRIEL")
-@click.argument("role", type=click.Choice(["instructor", "signatory", "admin"]), metavar="RÔLE")
+@click.argument("role", type=click.Choice(["instructor", "signatory", "partner", "admin"]), metavar="RÔLE")
 @click.option("--name", "full_name", required=True, help="Nom complet.")
+@click.option("--organisation", help="Organisme d'un compte partenaire (commune, conservation foncière, régie…).")
 @click.password_option(help="Mot de passe (10 caractères au moins).", prompt="Mot de passe")
-def staff_account_cmd(email: str, role: str, full_name: str, password: str) -> None:
-    """Créer le compte d'un instructeur, d'un signataire ou d'un administrateur."""
+def staff_account_cmd(email: str, role: str, full_name: str, organisation: str | None, password: str) -> None:
+    """Créer le compte d'un instructeur, d'un signataire, d'un partenaire ou d'un administrateur."""
     from layers.accounts import create_account
     from layers.audit import audit
     from layers.db import connect
 
     with connect(_db_url(_settings())) as conn:
-        account_id, _ = create_account(conn, email, full_name, password, role=role, verified=True)
+        account_id, _ = create_account(conn, email, full_name, password, role=role, verified=True,
+                                       organisation=organisation)
         audit(conn, _cli_actor(), "compte_personnel.cree", "account", str(account_id), None,
               {"email": email, "role": role})
         conn.commit()
     click.echo(f"compte {role} n° {account_id} créé pour {email}")
+
+
+DEMO_ACCOUNTS = (("instructeur@demo.urbasig.ma", "instructor", "Instructeur de démonstration", None),
+                 ("signataire@demo.urbasig.ma", "signatory", "Signataire de démonstration", None),
+                 ("partenaire@demo.urbasig.ma", "partner", "Partenaire de démonstration", "Commune d'Anfa (démonstration)"),
+                 ("admin@demo.urbasig.ma", "admin", "Administrateur de démonstration", None))
+DEMO_FILE = "comptes-demo.txt"
+
+
+@cli.command("demo-accounts")
+def demo_accounts_cmd() -> None:
+    """Développement : créer les comptes de démonstration manquants (instructeur, signataire, partenaire, admin).
+
+    Leurs mots de passe, tirés au hasard, sont écrits dans var/comptes-demo.txt (lisible par vous seul) ; refusé en
+    production.
+    """
+    import secrets
+
+    from layers.accounts import create_account
+    from layers.audit import audit
+    from layers.db import connect
+
+    settings = _settings()
+    if not settings.development:
+        raise click.ClickException("les comptes de démonstration n'existent qu'en développement (URBASIG_ENV)")
+    path = Path(settings.var_dir) / DEMO_FILE
+    kept = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    made = []
+    with connect(_db_url(settings)) as conn:
+        for email, role, name, organisation in DEMO_ACCOUNTS:
+            if conn.execute("SELECT 1 FROM accounts WHERE email = %s", (email,)).fetchone():
+                continue
+            password = secrets.token_urlsafe(12)
+            account_id, _ = create_account(conn, email, name, password, role=role, verified=True,
+                                           organisation=organisation)
+            audit(conn, _cli_actor(), "compte_demo.cree", "account", str(account_id), None, {"role": role})
+            made.append(f"{role:<10} {email}  {password}")
+        conn.commit()
+    if made:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join([*kept, *made]) + "\n", encoding="utf-8")
+        path.chmod(0o600)
+    click.echo(f"comptes de démonstration ({len(made)} créé(s)) : {path}")
 
 
 @cli.command("plan-status")
