@@ -271,12 +271,14 @@ def _stamped(document: bytes, mark: str) -> bytes:
     import io
 
     from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.text import TextBoxStyle
     from pyhanko.stamp import TextStamp, TextStampStyle
 
     writer = IncrementalPdfFileWriter(io.BytesIO(document))
-    style = TextStampStyle(stamp_text=mark, border_width=2, background_opacity=0)
+    style = TextStampStyle(stamp_text=mark, border_width=3, background_opacity=0,
+                           text_box_style=TextBoxStyle(font_size=16))
     for page in range(int(writer.root["/Pages"]["/Count"])):
-        TextStamp(writer, style).apply(page, 150, 808)
+        TextStamp(writer, style).apply(page, 90, 800)  # centred in the top margin of an A4 page
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()

@@ -18,7 +18,7 @@ from api.db import get_db, keep_writes
 from api.i18n import catalogue, current_lang, t
 from api.spaces import page_for
 from gis.errors import InputError, NotFound, UrbasigError
-from instruction.summary import plan_citation, summary_lines
+from instruction.summary import plan_citation, plan_line, summary_lines
 from layers import note_requests
 from layers.catalog import OTHER_FAMILY, ZONE_FAMILIES
 from notes.official import reinstruct, review
@@ -79,9 +79,17 @@ def _request_page(number: str, error: str | None = None, status: int = 200, text
                    None) if req["status"] == "payee" else None
     return render_template(
         "spaces/instruction/request.html", req=req, result=result, steps=steps, failure=failure, error=error,
-        text=text, summary=summary_lines(result, lang)[2:] if result else [],
+        text=text, summary=_summary(result, lang),
         cite=lambda plan: plan_citation(plan, lang), day=date.fromisoformat(result["date"]) if result else None,
         families=[f.id for f in ZONE_FAMILIES] + [OTHER_FAMILY], today=date.today().isoformat()), status
+
+
+def _summary(result: dict | None, lang: str) -> list[str]:
+    """The note's text of the stored instruction, as the note has it, less the lines the page shows above it."""
+    if not result:
+        return []
+    cited = {plan_line(p, lang) for p in result["plans"]["applied"]}  # in the page's plan list already
+    return [line for line in summary_lines(result, lang)[2:] if line not in cited]
 
 
 def _step_label(step: dict) -> str:
