@@ -26,6 +26,7 @@ from layers.accounts import create_account
 from layers.payments import apply_callback
 from notes.mail import SmtpSettings, deliver_due
 from notes.official import create_request, on_payment, review
+from notes.signing import ensure_dev_ca
 from tests import instruction_world as world
 from tests.helpers import Inbox, add_commune, app_settings, box, free_port, serve
 
@@ -53,9 +54,9 @@ def site(server_url, template_name, tmp_path_factory):
         create_account(conn, mail, role.title(), PASSWORD, role=role, verified=True)
     applicant_id, _ = create_account(conn, "amina@example.ma", "Amina Alaoui", PASSWORD, verified=True)
     conn.commit()
-    port = free_port()
-    app = create_app(app_settings(url, pool_min=1, pool_max=4, var_dir=tmp_path_factory.mktemp("var"),
-                                  public_url=f"http://127.0.0.1:{port}"))
+    port, var = free_port(), tmp_path_factory.mktemp("var")
+    ensure_dev_ca(var / "signing")  # the development CA the app signs with (api/official.signing_files), made once
+    app = create_app(app_settings(url, pool_min=1, pool_max=4, var_dir=var, public_url=f"http://127.0.0.1:{port}"))
     server, base = serve(app, port)
     yield base, conn, {"id": applicant_id, "email": "amina@example.ma", "role": "applicant"}
     server.shutdown()
@@ -249,8 +250,6 @@ def _pdftext(data: bytes, tmp_path, name: str) -> str:
 
 
 def test_preview_is_the_note_unsigned_and_marked(site, tmp_path):
-    from notes.signing import verify_pdf  # noqa: F401 - the signed note is checked in test_official
-
     base, conn, applicant = site
     number = _accepted(conn, applicant)
     signatory = _session(base, "signataire@auc.ma")
@@ -326,4 +325,18 @@ def test_batch_sign_and_delivery_states(site):
     assert "ConnectionRefusedError" in page
     assert re.search(rf'<tr data-number="{one}">.*?Envoyé à amina@example.ma le', page, re.S)
     conn.execute("UPDATE note_requests SET status = 'annulee' WHERE number = %s", (gone,))
+    conn.commit()
+
+
+def test_batch_stops_before_the_time_budget_ends(site, monkeypatch):
+    from api.spaces import signature
+
+    base, conn, applicant = site
+    number = _accepted(conn, applicant, refs=("TF 3/T",))
+    monkeypatch.setattr(signature, "RESERVE_S", 3600.0)  # as if the request's budget were spent already
+    signatory = _session(base, "signataire@auc.ma")
+    r = _post(signatory, f"{base}/signature/", f"{base}/signature/signer", [("number", number)])
+    assert r.status_code == 200 and f"{number} non signée(s), rien" in r.text
+    assert note_requests.status_of(conn, number) == "acceptee"
+    conn.execute("UPDATE note_requests SET status = 'annulee' WHERE number = %s", (number,))
     conn.commit()
