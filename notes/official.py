@@ -171,16 +171,21 @@ def reinstruct(conn: psycopg.Connection, number: str, staff: dict, options: Opti
     kept, then raised (its own status: 409, 404, 503…).
     """
     status = note_requests.locked_status(conn, number)
-    if status is None:
-        raise NotFound(note_requests.UNKNOWN.format(number=number))
-    if status != "payee":
-        raise Conflict(f"la demande {number} est « {note_requests.label(status)} » : seule une demande « "
-                       f"{note_requests.label('payee')} » dont l'instruction automatique a échoué s'instruit à nouveau")
+    _require_status(number, status, "payee", "dont l'instruction automatique a échoué s'instruit à nouveau")
     audit(conn, staff["email"], "note.instruction_relancee", "note_request", number, {"status": status}, None)
     failure = _instruct(conn, number, note_requests.summary(conn, number)["refs"], options, keep)
     if failure is not None:
         raise failure
     return "instruite"
+
+
+def _require_status(number: str, status: str | None, wanted: str, what: str) -> None:
+    """404 for an unknown request, 409 unless it is in `wanted` (`what`: what only such a request does)."""
+    if status is None:
+        raise NotFound(note_requests.UNKNOWN.format(number=number))
+    if status != wanted:
+        raise Conflict(f"la demande {number} est « {note_requests.label(status)} » : seule une demande « "
+                       f"{note_requests.label(wanted)} » {what}")
 
 
 def cancel(conn: psycopg.Connection, number: str, account: dict) -> None:
@@ -257,12 +262,7 @@ def preview_pdf(conn: psycopg.Connection, number: str, base_url: str) -> bytes:
 
     404 when unknown, 409 when it is not « acceptée » (not reviewed yet, or already signed: its note is issued).
     """
-    status = note_requests.status_of(conn, number)
-    if status is None:
-        raise NotFound(note_requests.UNKNOWN.format(number=number))
-    if status != "acceptee":
-        raise Conflict(f"la demande {number} est « {note_requests.label(status)} » : seule une demande « "
-                       f"{note_requests.label('acceptee')} » a un aperçu de la note à signer")
+    _require_status(number, note_requests.status_of(conn, number), "acceptee", "a un aperçu de la note à signer")
     return _stamped(_official_pdf(conn, number, base_url).pdf, PREVIEW_MARK)
 
 
