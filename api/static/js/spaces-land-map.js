@@ -1,6 +1,7 @@
 // The instructor's map of a request's land (div#land-map): MapLibre GL JS (CSP build, from /vendor/) over
 // urbasig's own vector tiles and style (map-style.js), the plans of the instruction's date, the land's parcels
-// outlined. The page gives the land's box (CRS84), its titles, the date and the zone families as data-*.
+// outlined. The page gives the land's box (CRS84), its titles, the date, the zone families and the controls'
+// texts in the page's language as data-*.
 import { buildStyle, patterns } from "./map-style.js";
 
 const box = document.getElementById("land-map");
@@ -24,7 +25,8 @@ function show() {
     bounds: [[bounds[0], bounds[1]], [bounds[2], bounds[3]]],
     fitBoundsOptions: { padding: 40, maxZoom: 18 },
     maxZoom: 20, minZoom: 9, dragRotate: false, pitchWithRotate: false, cooperativeGestures: true,
-    attributionControl: { compact: true },
+    attributionControl: { compact: true, customAttribution: box.dataset.attribution },
+    locale: read("locale") || {},
   });
   for (const [name, image] of Object.entries(patterns())) map.addImage(name, image, { pixelRatio: 2 });
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), document.dir === "rtl" ? "top-left" : "top-right");
