@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -22,20 +23,17 @@ __version__ = "0.1.0"
 def create_app(config: Settings | dict | None = None) -> Flask:
     """Build the web application: settings, a lazily opened connection pool, routes, the error boundary."""
     from api import db as request_db
+    from api.dev import kept_secret, register_dev
     from api.errors import register_errors
     from api.web import register_web
     from layers.db import app_database_url, make_pool
 
-    if isinstance(config, Settings):
-        settings = config
-    else:
-        settings = Settings.from_env()
-        if config:
-            settings = settings.with_(**config)
+    settings, test_gateway = _app_settings(config)
     app = Flask(__name__, template_folder="api/templates", static_folder="api/static")
     app.config["URBASIG"] = settings
     app.config["MAX_CONTENT_LENGTH"] = 5 * 1024 * 1024  # geometries come in POST bodies; larger is a 413
-    app.config["SECRET_KEY"] = settings.secret_key or _persistent_secret(settings.var_dir)
+    # production requires URBASIG_SECRET_KEY (settings.py); development keeps one in var/secret_key
+    app.config["SECRET_KEY"] = settings.secret_key or kept_secret(settings.var_dir, "secret_key")
     app.extensions["urbasig.pool"] = make_pool(
         app_database_url(settings), settings.pool_min, settings.pool_max,
         connect_timeout_s=settings.pool_connect_timeout_s, reconnect_timeout_s=settings.pool_reconnect_timeout_s,
@@ -82,6 +80,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     from api.spaces import register_spaces
 
     register_spaces(app)
+    register_dev(app, test_gateway)
     app.extensions["urbasig.openapi"] = build_openapi()  # once, not per request
     from api import budget
 
@@ -89,16 +88,19 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     return app
 
 
-def _persistent_secret(var_dir: Path) -> str:
-    """A random key created once under var/, so every worker and restart signs sessions alike."""
-    import secrets
+def _app_settings(config: Settings | dict | None) -> tuple[Settings, bool]:
+    """The settings the app runs with, validated, and whether it mounts the test gateway (development only)."""
+    from api.dev import development_settings
 
-    path = Path(var_dir) / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    if isinstance(config, Settings):
+        settings = config
+    else:
+        settings = Settings.from_env()
+        if config:
+            settings = settings.with_(**config)
+    settings.validate_production()  # whatever built the settings (with_, a test): production that cannot work stops
+    # development: the payment secret under var/, the mounted test gateway's URL when none is configured
+    return development_settings(settings), settings.test_gateway
 
 
 # ---------------------------------------------------------------------------------------------- CLI
@@ -414,25 +416,39 @@ def apikey_list() -> None:
 @click.option("--loop", "interval", type=int, default=0, help="Recommencer toutes les N secondes (0 : une fois).")
 def mail_deliver_cmd(interval: int) -> None:
     """Envoyer les courriels en attente ; code de sortie 1 si un envoi échoue (il sera retenté plus tard)."""
-    import time
-
     from layers.db import connect
-    from notes.mail import SmtpSettings, deliver_due
+    from notes.mail import NO_SMTP, SmtpSettings, deliver_due, deliver_every
 
     settings = _settings()
-    smtp = SmtpSettings(settings.smtp_host, settings.smtp_port, settings.smtp_sender, settings.smtp_username or None,
-                        settings.smtp_password or None, settings.smtp_starttls)
+    smtp = SmtpSettings.from_settings(settings)
+    stop = _stop_on_signals() if interval else None
 
     def report(failure: object) -> None:
         click.echo(f"échec : {failure}", err=True)
 
-    with connect(_db_url(settings)) as conn:
-        while True:
+    if not smtp.host:  # development without SMTP (production refuses to start so): said once, the mail stays queued
+        click.echo(NO_SMTP)
+        while stop is not None and not stop.wait(1):  # `make run` keeps its companion until the server stops
+            pass
+        return
+    url = _db_url(settings)
+    if stop is None:
+        with connect(url) as conn:
             sent, failed = deliver_due(conn, smtp, on_failure=report)
-            click.echo(f"{sent} courriel(s) envoyé(s), {failed} échec(s)")
-            if not interval:
-                sys.exit(1 if failed else 0)
-            time.sleep(interval)
+        click.echo(f"{sent} courriel(s) envoyé(s), {failed} échec(s)")
+        sys.exit(1 if failed else 0)
+    click.echo(f"envoi des courriels toutes les {interval} s par {smtp.host}:{smtp.port}")
+    deliver_every(lambda: connect(url), smtp, interval, stop, click.echo, report)
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT (Ctrl-C, `make run`'s trap): a loop ends after its current round."""
+    import signal
+
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
+    return stop
 
 
 @cli.command("staff-account")

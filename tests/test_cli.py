@@ -153,6 +153,7 @@ def _free_port() -> int:
 def test_mail_deliver_fails_with_the_reason_then_succeeds(conn, db_url, monkeypatch):
     port = _free_port()
     monkeypatch.setenv("URBASIG_DATABASE_URL", db_url)
+    monkeypatch.setenv("URBASIG_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("URBASIG_SMTP_PORT", str(port))
     mail_id = queue_mail(conn, "demandeur@example.ma", "Votre note", "Veuillez trouver la note.")
     conn.commit()
