@@ -68,6 +68,7 @@ def home() -> tuple[str, int]:
 
 
 def _request_page(number: str, error: str | None = None, status: int = 200, text: str = "") -> tuple[str, int]:
+    """The request's page, with the error of a refused action (and the text typed) when there is one."""
     conn = get_db()
     req = note_requests.staff_detail(conn, number)
     lang = current_lang()
