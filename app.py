@@ -480,18 +480,12 @@ def staff_account_cmd(email: str, role: str, full_name: str, password: str) -> N
               help="Homologation : date d'entrée en vigueur si elle suit l'acte (publication au Bulletin officiel).")
 def plan_status_cmd(plan_code: str, status: str, day: object, act: str | None, in_force: object | None) -> None:
     """Enregistrer un nouveau statut de plan (l'homologation remplace la version précédente)."""
-    from layers.audit import audit
     from layers.db import connect
-    from layers.plans import get_plan, set_status
+    from layers.plans import record_new_status
 
     start = in_force.date() if in_force else None
     with connect(_db_url(_settings())) as conn, conn.transaction():
-        before = get_plan(conn, plan_code)
-        set_status(conn, plan_code, status, day.date(), act, in_force_from=start)
-        audit(conn, _cli_actor(), "plan.statut", "plan", plan_code,
-              {"status": before["status"], "status_date": str(before["status_date"])},
-              {"status": status, "status_date": str(day.date()), "act": act,
-               "in_force_from": str(start) if start else None})
+        record_new_status(conn, _cli_actor(), plan_code, status, day.date(), act, in_force_from=start)
     click.echo(f"{plan_code} : {status} au {day.date()}" + (f", en vigueur à partir du {start}" if start else ""))
 
 

@@ -21,7 +21,7 @@ from gis.errors import Forbidden, InputError
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Pages whose address holds a secret (the e-mailed token) or that a person reaches from a note: send no Referer.
-NO_REFERRER = ("/notes/accounts/verify", "/verify")
+NO_REFERRER = ("/notes/accounts/verify", "/verify", "/espace/mot-de-passe")
 HSTS = "max-age=31536000; includeSubDomains"
 
 
