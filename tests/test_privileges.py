@@ -119,6 +119,8 @@ ATTEMPTS = [
     "UPDATE plans SET code = 'X'",
     "DELETE FROM plans",
     "UPDATE usage_daily SET day = '2001-01-01'",
+    "UPDATE layer_versions SET layer = 'x'",
+    "DELETE FROM layer_versions",
     "ALTER TABLE audit_log DISABLE TRIGGER audit_log_chain_at_commit",
     "SET CONSTRAINTS audit_log_chain_at_commit IMMEDIATE; UPDATE audit_log SET hash = NULL",
 ]

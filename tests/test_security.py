@@ -17,9 +17,10 @@ from tests import instruction_world as world
 from tests.helpers import app_settings, count
 
 PUBLIC = "http://127.0.0.1:5000"  # the default public URL
+# form-action: 'self' covers the test gateway mounted in development (a real gateway's origin: tests/test_dev_mode.py)
 PASSWORD = "un mot de passe long"
 CSP = ("default-src 'self'; img-src 'self' data: blob:; worker-src 'self' blob:; style-src 'self'; "
-       "script-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self' http://127.0.0.1:5055; "
+       "script-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; "
        "object-src 'none'")
 
 
