@@ -218,7 +218,7 @@ def test_the_official_chain_through_the_spaces(browser, watch, chain, tmp_path):
         form.locator("[type=submit]").first.click()
     number = applicant.url.rsplit("/", 1)[1]
     chain["state"]["number"] = number
-    assert progress, "la barre de progression de l'envoi n'a pas été vue"
+    assert progress and max(float(v) for v in progress) == 100, f"progression de l'envoi vue : {progress}"
     assert _statuses(applicant) == ["attente_paiement"]
     # pay through the gateway and come back
     _submit(applicant, "form#pay")
