@@ -16,6 +16,7 @@ console error (tests/browser/conftest.py).
 from __future__ import annotations
 
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from urllib.parse import quote
@@ -96,6 +97,7 @@ def chain(sample_url):
     server.shutdown()
     smtp.stop()
     gateway.shutdown()
+    shutil.rmtree(var, ignore_errors=True)
 
 
 def _deliver(chain) -> None:
