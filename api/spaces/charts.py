@@ -83,7 +83,9 @@ def _steps(board: Dashboard, lang: str, period: dict) -> Figure:
     chart = _chart("steps", lang, **period)
     labels = {s.key: translate(f"admin.step.{s.key}", lang) for s in board.steps}
     hours = [(labels[s.key], s.median_s / 3600 if s.median_s is not None else None) for s in board.steps]
-    svg = svgchart.bars(chart, hours, _count(lang), value_labels=[duration_text(s.median_s, lang) for s in board.steps])
+    # the axis' ticks as durations too: in hours, a chain run in minutes had every tick at « 0 »
+    svg = svgchart.bars(chart, hours, lambda h: duration_text(h * 3600, lang),
+                        value_labels=[duration_text(s.median_s, lang) for s in board.steps])
     rows = [[(labels[s.key], s.key), (duration_text(s.median_s, lang), "" if s.median_s is None else f"{s.median_s:.0f}"),
              (l10n.number(s.count, lang, 0), str(s.count))] for s in board.steps]
     end = next(s for s in board.steps if s.key == "end_to_end")
