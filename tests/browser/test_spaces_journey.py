@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -425,3 +426,48 @@ def test_every_space_in_arabic(browser, watch, chain):
                 assert re.search("[\u0600-\u06ff]", page.inner_text("main")), path
         finally:
             context.close()
+
+
+@contextmanager
+def _refused(watch):
+    """A refusal on purpose: the browser logs the page's 4xx status as a console error, that one only is expected."""
+    before = len(watch.errors)
+    yield
+    new = watch.errors[before:]
+    assert new and all(re.fullmatch(r"Failed to load resource: .* status of 4\d\d .*", e) for e in new), new
+    del watch.errors[before:]
+
+
+def test_forgotten_password_by_mail(browser, watch, chain):
+    """The reset link comes by mail, sets a new password once, and the new one signs in (the old one no more)."""
+    base, email = chain["base"], "oubli.parcours@example.ma"
+    with psycopg.connect(chain["db"]) as conn:
+        if not conn.execute("SELECT 1 FROM accounts WHERE email = %s", (email,)).fetchone():
+            create_account(conn, email, "Salma Idrissi", PASSWORD, verified=True)
+        conn.commit()
+    context, page = _new_page(browser, watch)
+    try:
+        page.goto(base + "/espace/mot-de-passe-oublie")
+        page.locator("form#forgot [name=email]").fill(email)
+        _submit(page, "form#forgot")
+        _deliver(chain)
+        link = re.search(r"(http\S+/espace/mot-de-passe/nouveau\?token=\S+)", _text_of(_mail_to(chain, email))).group(1)
+        page.goto(link)
+        new = "un tout autre mot de passe"
+        page.locator("form#reset [name=password]").fill(new)
+        page.locator("form#reset [name=password2]").fill(new)
+        _submit(page, "form#reset")
+        with _refused(watch):
+            again = page.goto(link)  # used once only: a page saying so
+        assert 400 <= again.status < 500 and page.locator("form#reset").count() == 0
+        with _refused(watch):
+            _sign_in(page, base, email)  # the old password is refused
+        assert page.url.startswith(base + "/espace/connexion") and page.locator("form#sign-in").count() == 1
+        form = page.locator("form#sign-in")
+        form.locator("[name=email]").fill(email)
+        form.locator("[name=password]").fill(new)
+        with page.expect_navigation():
+            form.locator("[type=submit]").first.click()
+        assert page.url == base + "/espace/"
+    finally:
+        context.close()
