@@ -141,6 +141,9 @@ def open_session(email: str, password: str) -> dict:
     except (Unauthorized, Forbidden, TooManyRequests):
         keep_writes()  # the attempt's count and its audit line stay
         raise
+    previous = session.get("sid")
+    if isinstance(previous, str):  # signing in over a live session ends it: a copy of the old cookie stops working
+        sign_out(get_db(), previous, _address())
     new_session(session_id)  # the session id and a new form token for the spaces' pages
     g.pop("account", None)  # read again from the new session when asked
     return account

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from flask import Flask, Response, render_template
 
+from gis.errors import ConfigError
 from settings import Settings
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,10 @@ GATEWAY_MISSING = ("passerelle de paiement de test indisponible (devtools/ absen
                    "de travail) ; définissez URBASIG_PAYMENT_GATEWAY_URL et URBASIG_PAYMENT_SECRET pour payer")
 
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
-EXPOSED = ("mode développement servi sur %s : la passerelle de TEST y laisse « payer » sans argent ; un service "
-           "public se lance avec URBASIG_ENV=production et la passerelle de la banque")
+EXPOSED = ("mode développement refusé sur %s : sa passerelle de paiement de TEST laisserait « payer » sans argent ; "
+           "le mode développement ne sert qu'une adresse locale (127.0.0.1, localhost) ; un service public se lance "
+           "avec URBASIG_ENV=production et la passerelle de la banque (URBASIG_PAYMENT_GATEWAY_URL), ou, pour une "
+           "démonstration en réseau, avec une passerelle de test servie à part (python -m devtools.gateway)")
 
 
 def kept_secret(var_dir: Path, name: str) -> str:
@@ -80,8 +83,8 @@ def register_dev(app: Flask, test_gateway: bool) -> None:
         log.warning(GATEWAY_MISSING)
         return
     settings = app.config["URBASIG"]
-    if settings.public_host not in LOOPBACK:
-        log.warning(EXPOSED, settings.public_base)
+    if settings.public_host not in LOOPBACK:  # a forgotten URBASIG_ENV=production must not hand out free notes
+        raise ConfigError(EXPOSED % settings.public_base)
     app.register_blueprint(gateway_blueprint(settings.payment_secret, page=gateway_page), url_prefix=TEST_GATEWAY_PREFIX)
     app.extensions["urbasig.test_gateway"] = True
     log.info("mode développement : passerelle de paiement de TEST montée sur %s%s/pay (aucun argent réel)",

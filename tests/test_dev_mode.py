@@ -272,6 +272,13 @@ def test_the_delivery_loop_waits_out_a_database_outage(conn, db_url):
     assert len(rounds) == 4
 
 
-def test_development_on_a_public_address_is_warned_about(db_url, tmp_path, caplog):
-    create_app(app_settings(db_url, pool_min=1, pool_max=2, var_dir=tmp_path, public_url="http://urba.auc.ma"))
-    assert "mode développement servi sur http://urba.auc.ma : la passerelle de TEST" in caplog.text
+def test_development_with_its_test_gateway_refuses_a_public_address(db_url, tmp_path):
+    from gis.errors import ConfigError
+
+    # a forgotten URBASIG_ENV=production on a public server would let anyone « pay » with the test gateway
+    with pytest.raises(ConfigError, match="mode développement refusé sur http://urba.auc.ma"):
+        create_app(app_settings(db_url, pool_min=1, pool_max=2, var_dir=tmp_path, public_url="http://urba.auc.ma"))
+    # with a gateway served apart (a demonstration on a network), development runs there
+    app = create_app(app_settings(db_url, pool_min=1, pool_max=2, var_dir=tmp_path, public_url="http://urba.auc.ma",
+                                  payment_gateway_url="http://demo.auc.ma:5055/pay"))
+    assert not any(r.rule.startswith("/dev/") for r in app.url_map.iter_rules())

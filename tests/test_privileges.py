@@ -161,9 +161,9 @@ def test_the_app_updates_only_the_columns_its_pages_change_on_an_account(app_con
     # verification, password reset, and the admin's page (role, name, organisation, disabled) — migration 0019
     app_conn.execute("UPDATE accounts SET verified_at = now(), verify_token_hash = NULL, verify_code_hash = NULL, "
                      "verify_code_failures = verify_code_failures + 1, password_hash = 'h2', reset_token_hash = NULL, "
-                     "reset_expires_at = NULL, role = 'partner', organisation = 'Commune', full_name = 'B', "
+                     "reset_expires_at = NULL, role = 'partner', organisation = 'Commune', "
                      "disabled_at = now() WHERE email = 'a@b.ma'")
-    for column in ("id", "email", "created_at", "verify_expires_at"):
+    for column in ("id", "email", "full_name", "created_at", "verify_expires_at"):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             app_conn.execute(f"UPDATE accounts SET {column} = {column} WHERE email = 'a@b.ma'")
 

@@ -25,6 +25,9 @@ CSP = ("default-src 'self'; img-src 'self' data: blob:; worker-src 'self' blob:;
 
 
 def _app(db_url, tmp_path, **changes):
+    if not changes.get("public_url", "http://127.0.0.1").startswith(("http://127.0.0.1", "http://localhost")):
+        # development mounts its test gateway only on a local address (api/dev.py): a public one names the bank's
+        changes.setdefault("payment_gateway_url", "https://paiement.banque.example.ma/pay")
     return create_app(app_settings(db_url, pool_min=1, pool_max=2, var_dir=tmp_path, **changes))
 
 

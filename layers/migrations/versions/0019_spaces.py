@@ -23,8 +23,8 @@ down_revision = "0018"
 branch_labels = None
 depends_on = None
 
-ACCOUNT_COLUMNS = ("verified_at, verify_token_hash, verify_code_hash, verify_code_failures, role, full_name, "
-                   "organisation, disabled_at, password_hash, reset_token_hash, reset_expires_at")
+ACCOUNT_COLUMNS = ("verified_at, verify_token_hash, verify_code_hash, verify_code_failures, role, organisation, "
+                   "disabled_at, password_hash, reset_token_hash, reset_expires_at")
 APP_GRANTS = {
     # a note's timeline for its applicant and its staff, the admin's journal and dashboard read the trail
     "audit_log": "SELECT, INSERT",
