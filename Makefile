@@ -11,10 +11,12 @@ WORKERS ?= $(or $(URBASIG_WORKERS),2)
 THREADS ?= $(or $(URBASIG_THREADS),4)
 # gunicorn stops a worker after this; every request's time budget (URBASIG_BUDGET_*_S) ends before it.
 WORKER_TIMEOUT ?= $(or $(URBASIG_WORKER_TIMEOUT_S),30)
+# Seconds between two rounds of the outbox delivery that `make run` starts beside the server.
+MAIL_EVERY ?= 5
 # Links, e-mails and the session Origin check name the public address: by default the one `make run` serves.
 URBASIG_PUBLIC_URL ?= http://127.0.0.1:$(PORT)
 
-.PHONY: run test stop setup sysdeps venv assets db lint unit bench clean-db screenshots
+.PHONY: run serve test stop setup sysdeps venv assets db lint unit bench clean-db screenshots
 
 $(BIN)/.installed: pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,11 +43,25 @@ db: setup
 	$(BIN)/urbasig db start
 	$(BIN)/urbasig db upgrade
 	$(BIN)/urbasig sample-data --if-empty
+	@if [ "$${URBASIG_ENV:-development}" = development ]; then $(BIN)/urbasig demo-accounts; fi
 
 run: db
-	@echo "urbasig : http://127.0.0.1:$(PORT)/"
-	exec $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --worker-class gthread --threads $(THREADS) --timeout $(WORKER_TIMEOUT) --access-logfile - \
-	  --access-logformat '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s' 'app:create_app()'
+	@$(MAKE) --no-print-directory serve
+
+# The server and, beside it, the outbox delivery (`urbasig mail-deliver --loop`), started and stopped together:
+# Ctrl-C (or a TERM or HUP to this shell) stops both, and if gunicorn ends on its own the delivery ends with it.
+# gunicorn runs in its own session (setsid): Ctrl-C reaches it only as the trap's one TERM, a graceful stop; the
+# terminal's SIGINT on the workers as well as the master's SIGQUIT would re-enter gthread's quit handler, which
+# then deadlocks on its thread pool's lock until the master kills the worker 30 s later.
+# No set-up here: `make run` does it first; tests/test_dev_mode.py runs this very recipe on a test database.
+serve:
+	@echo "urbasig : $(URBASIG_PUBLIC_URL)/"
+	@trap 'kill -TERM $$web $$mail 2>/dev/null; wait $$web $$mail; exit 0' INT TERM HUP; \
+	trap 'kill -TERM $$mail 2>/dev/null' EXIT; \
+	$(BIN)/urbasig mail-deliver --loop $(MAIL_EVERY) & mail=$$!; \
+	setsid $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --worker-class gthread --threads $(THREADS) --timeout $(WORKER_TIMEOUT) --access-logfile - \
+	  --access-logformat '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s' 'app:create_app()' & web=$$!; \
+	wait $$web
 
 # Gates first (seconds), then the database suite (minutes): a lint or unit failure stops here. The suite runs in
 # URBASIG_TEST_WORKERS processes (pytest-xdist, 2 by default, 0 for one process), each with its own cluster.

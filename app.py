@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -22,20 +23,17 @@ __version__ = "0.1.0"
 def create_app(config: Settings | dict | None = None) -> Flask:
     """Build the web application: settings, a lazily opened connection pool, routes, the error boundary."""
     from api import db as request_db
+    from api.dev import kept_secret, register_dev
     from api.errors import register_errors
     from api.web import register_web
     from layers.db import app_database_url, make_pool
 
-    if isinstance(config, Settings):
-        settings = config
-    else:
-        settings = Settings.from_env()
-        if config:
-            settings = settings.with_(**config)
+    settings, test_gateway = _app_settings(config)
     app = Flask(__name__, template_folder="api/templates", static_folder="api/static")
     app.config["URBASIG"] = settings
     app.config["MAX_CONTENT_LENGTH"] = 5 * 1024 * 1024  # geometries come in POST bodies; larger is a 413
-    app.config["SECRET_KEY"] = settings.secret_key or _persistent_secret(settings.var_dir)
+    # production requires URBASIG_SECRET_KEY (settings.py); development keeps one in var/secret_key
+    app.config["SECRET_KEY"] = settings.secret_key or kept_secret(settings.var_dir, "secret_key")
     app.extensions["urbasig.pool"] = make_pool(
         app_database_url(settings), settings.pool_min, settings.pool_max,
         connect_timeout_s=settings.pool_connect_timeout_s, reconnect_timeout_s=settings.pool_reconnect_timeout_s,
@@ -82,6 +80,7 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     from api.spaces import register_spaces
 
     register_spaces(app)
+    register_dev(app, test_gateway)
     app.extensions["urbasig.openapi"] = build_openapi()  # once, not per request
     from api import budget
 
@@ -89,16 +88,19 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     return app
 
 
-def _persistent_secret(var_dir: Path) -> str:
-    """A random key created once under var/, so every worker and restart signs sessions alike."""
-    import secrets
+def _app_settings(config: Settings | dict | None) -> tuple[Settings, bool]:
+    """The settings the app runs with, validated, and whether it mounts the test gateway (development only)."""
+    from api.dev import development_settings
 
-    path = Path(var_dir) / "secret_key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
-    return path.read_text().strip()
+    if isinstance(config, Settings):
+        settings = config
+    else:
+        settings = Settings.from_env()
+        if config:
+            settings = settings.with_(**config)
+    settings.validate_production()  # whatever built the settings (with_, a test): production that cannot work stops
+    # development: the payment secret under var/, the mounted test gateway's URL when none is configured
+    return development_settings(settings), settings.test_gateway
 
 
 # ---------------------------------------------------------------------------------------------- CLI
@@ -414,44 +416,103 @@ def apikey_list() -> None:
 @click.option("--loop", "interval", type=int, default=0, help="Recommencer toutes les N secondes (0 : une fois).")
 def mail_deliver_cmd(interval: int) -> None:
     """Envoyer les courriels en attente ; code de sortie 1 si un envoi échoue (il sera retenté plus tard)."""
-    import time
-
     from layers.db import connect
-    from notes.mail import SmtpSettings, deliver_due
+    from notes.mail import NO_SMTP, SmtpSettings, deliver_due, deliver_every
 
     settings = _settings()
-    smtp = SmtpSettings(settings.smtp_host, settings.smtp_port, settings.smtp_sender, settings.smtp_username or None,
-                        settings.smtp_password or None, settings.smtp_starttls)
+    smtp = SmtpSettings.from_settings(settings)
+    stop = _stop_on_signals() if interval else None
 
     def report(failure: object) -> None:
         click.echo(f"échec : {failure}", err=True)
 
-    with connect(_db_url(settings)) as conn:
-        while True:
+    if not smtp.host:  # development without SMTP (production refuses to start so): said once, the mail stays queued
+        click.echo(NO_SMTP)
+        while stop is not None and not stop.wait(1):  # `make run` keeps its companion until the server stops
+            pass
+        return
+    url = _db_url(settings)
+    if stop is None:
+        with connect(url) as conn:
             sent, failed = deliver_due(conn, smtp, on_failure=report)
-            click.echo(f"{sent} courriel(s) envoyé(s), {failed} échec(s)")
-            if not interval:
-                sys.exit(1 if failed else 0)
-            time.sleep(interval)
+        click.echo(f"{sent} courriel(s) envoyé(s), {failed} échec(s)")
+        sys.exit(1 if failed else 0)
+    click.echo(f"envoi des courriels toutes les {interval} s par {smtp.host}:{smtp.port}")
+    deliver_every(lambda: connect(url), smtp, interval, stop, click.echo, report)
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT (Ctrl-C, `make run`'s trap): a loop ends after its current round."""
+    import signal
+
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
+    return stop
 
 
 @cli.command("staff-account")
 @click.argument("email", metavar="COURRIEL")
-@click.argument("role", type=click.Choice(["instructor", "signatory", "admin"]), metavar="RÔLE")
+@click.argument("role", type=click.Choice(["instructor", "signatory", "partner", "admin"]), metavar="RÔLE")
 @click.option("--name", "full_name", required=True, help="Nom complet.")
+@click.option("--organisation", help="Organisme d'un compte partenaire (commune, conservation foncière, régie…).")
 @click.password_option(help="Mot de passe (10 caractères au moins).", prompt="Mot de passe")
-def staff_account_cmd(email: str, role: str, full_name: str, password: str) -> None:
-    """Créer le compte d'un instructeur, d'un signataire ou d'un administrateur."""
+def staff_account_cmd(email: str, role: str, full_name: str, organisation: str | None, password: str) -> None:
+    """Créer le compte d'un instructeur, d'un signataire, d'un partenaire ou d'un administrateur."""
     from layers.accounts import create_account
     from layers.audit import audit
     from layers.db import connect
 
     with connect(_db_url(_settings())) as conn:
-        account_id, _ = create_account(conn, email, full_name, password, role=role, verified=True)
+        account_id, _ = create_account(conn, email, full_name, password, role=role, verified=True,
+                                       organisation=organisation)
         audit(conn, _cli_actor(), "compte_personnel.cree", "account", str(account_id), None,
               {"email": email, "role": role})
         conn.commit()
     click.echo(f"compte {role} n° {account_id} créé pour {email}")
+
+
+DEMO_ACCOUNTS = (("instructeur@demo.urbasig.ma", "instructor", "Instructeur de démonstration", None),
+                 ("signataire@demo.urbasig.ma", "signatory", "Signataire de démonstration", None),
+                 ("partenaire@demo.urbasig.ma", "partner", "Partenaire de démonstration", "Commune d'Anfa (démonstration)"),
+                 ("admin@demo.urbasig.ma", "admin", "Administrateur de démonstration", None))
+DEMO_FILE = "comptes-demo.txt"
+
+
+@cli.command("demo-accounts")
+def demo_accounts_cmd() -> None:
+    """Développement : créer les comptes de démonstration manquants (instructeur, signataire, partenaire, admin).
+
+    Leurs mots de passe, tirés au hasard, sont écrits dans var/comptes-demo.txt (lisible par vous seul) ; refusé en
+    production.
+    """
+    import secrets
+
+    from layers.accounts import create_account
+    from layers.audit import audit
+    from layers.db import connect
+
+    settings = _settings()
+    if not settings.development:
+        raise click.ClickException("les comptes de démonstration n'existent qu'en développement (URBASIG_ENV)")
+    path = Path(settings.var_dir) / DEMO_FILE
+    kept = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    made = []
+    with connect(_db_url(settings)) as conn:
+        for email, role, name, organisation in DEMO_ACCOUNTS:
+            if conn.execute("SELECT 1 FROM accounts WHERE email = %s", (email,)).fetchone():
+                continue
+            password = secrets.token_urlsafe(12)
+            account_id, _ = create_account(conn, email, name, password, role=role, verified=True,
+                                           organisation=organisation)
+            audit(conn, _cli_actor(), "compte_demo.cree", "account", str(account_id), None, {"role": role})
+            made.append(f"{role:<10} {email}  {password}")
+        conn.commit()
+    if made:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join([*kept, *made]) + "\n", encoding="utf-8")
+        path.chmod(0o600)
+    click.echo(f"comptes de démonstration ({len(made)} créé(s)) : {path}")
 
 
 @cli.command("plan-status")
@@ -464,18 +525,12 @@ def staff_account_cmd(email: str, role: str, full_name: str, password: str) -> N
               help="Homologation : date d'entrée en vigueur si elle suit l'acte (publication au Bulletin officiel).")
 def plan_status_cmd(plan_code: str, status: str, day: object, act: str | None, in_force: object | None) -> None:
     """Enregistrer un nouveau statut de plan (l'homologation remplace la version précédente)."""
-    from layers.audit import audit
     from layers.db import connect
-    from layers.plans import get_plan, set_status
+    from layers.plans import record_new_status
 
     start = in_force.date() if in_force else None
     with connect(_db_url(_settings())) as conn, conn.transaction():
-        before = get_plan(conn, plan_code)
-        set_status(conn, plan_code, status, day.date(), act, in_force_from=start)
-        audit(conn, _cli_actor(), "plan.statut", "plan", plan_code,
-              {"status": before["status"], "status_date": str(before["status_date"])},
-              {"status": status, "status_date": str(day.date()), "act": act,
-               "in_force_from": str(start) if start else None})
+        record_new_status(conn, _cli_actor(), plan_code, status, day.date(), act, in_force_from=start)
     click.echo(f"{plan_code} : {status} au {day.date()}" + (f", en vigueur à partir du {start}" if start else ""))
 
 

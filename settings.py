@@ -97,14 +97,18 @@ class Settings:
     # with a partner key is not limited), so anonymous traffic cannot grow check_results without bound.
     checks_per_minute: int = 30
     # development (the default): with no payment gateway or SMTP configured, the app runs the local test gateway
-    # (labelled as a test) and shows outgoing mail on an admin page; production refuses a setup that cannot work.
+    # (labelled as a test) and shows outgoing mail on an admin page; production refuses a setup that cannot work
+    # (`validate_production`).
     env: str = "development"
-    # Official notes: fee, and the shared secret of the payment gateway (HMAC of orders and callbacks).
+    # Official notes: fee, and the shared secret of the payment gateway (HMAC of orders and callbacks). In
+    # development, an empty secret is generated once and kept in var/payment_secret (shared by workers and restarts),
+    # and an empty gateway URL means the test gateway the app mounts at public_url + /dev/passerelle/pay.
     note_fee_mad: str = "450.00"
     payment_secret: str = ""
-    payment_gateway_url: str = "http://127.0.0.1:5055/pay"
-    # E-mail (outbox delivered by `urbasig mail-deliver`)
-    smtp_host: str = "127.0.0.1"
+    payment_gateway_url: str = ""
+    # E-mail (outbox delivered by `urbasig mail-deliver`, which `make run` starts beside the server). No host: in
+    # development the mail stays in the outbox (shown on /admin/courriels); production refuses to start.
+    smtp_host: str = ""
     smtp_port: int = 25
     smtp_sender: str = "notes@auc.example.ma"
     smtp_username: str = ""
@@ -183,6 +187,7 @@ class Settings:
             raise ConfigError("URBASIG_SAMPLE_PARCELS doit valoir au moins 100")
         check_public_url(self.public_url)
         self._validate_accounts()
+        self.validate_production()
 
     def _validate_accounts(self) -> None:
         """The mode, and the limits that protect the accounts."""
@@ -194,6 +199,38 @@ class Settings:
                 raise ConfigError(f"URBASIG_{name.upper()} doit valoir au moins 1")
         if self.session_hours <= 0:
             raise ConfigError("URBASIG_SESSION_HOURS doit être positif")
+
+    def validate_production(self) -> None:
+        """In production, refuse every setting that would let the service start and then fail (all named at once)."""
+        if self.development:
+            return
+        problems = []
+        if not self.secret_key:
+            problems.append("URBASIG_SECRET_KEY est vide (clé des cookies de session, la même pour tous les serveurs)")
+        if not self.payment_secret:
+            problems.append("URBASIG_PAYMENT_SECRET est vide (secret partagé avec la passerelle de paiement : sans lui, "
+                            "chaque rappel de paiement serait refusé)")
+        if not _is_https_url(self.payment_gateway_url):
+            problems.append("URBASIG_PAYMENT_GATEWAY_URL doit être l'adresse https de la passerelle de la banque "
+                            f"(reçu « {self.payment_gateway_url} » ; la passerelle de test n'existe qu'en développement)")
+        if not self.smtp_host:
+            problems.append("URBASIG_SMTP_HOST est vide (serveur d'envoi des courriels : vérification des comptes, "
+                            "notes signées)")
+        missing = [f"URBASIG_{name.upper()}" for name in ("signing_key", "signing_cert", "signing_ca")
+                   if not getattr(self, name)]
+        if missing:
+            problems.append(f"{', '.join(missing)} : sans clé ni certificats de signature, les notes seraient signées "
+                            "par l'autorité de développement (sans valeur légale)")
+        else:
+            problems += [f"URBASIG_{name.upper()} : fichier introuvable « {getattr(self, name)} »"
+                         for name in ("signing_key", "signing_cert", "signing_ca")
+                         if not Path(getattr(self, name)).is_file()]
+        if not self.https:
+            problems.append(f"URBASIG_PUBLIC_URL doit être en https (reçu « {self.public_url} ») : liens des "
+                            "courriels, retour du paiement, cookies Secure")
+        if problems:
+            raise ConfigError("URBASIG_ENV=production : le service ne peut pas démarrer ainsi ; corrigez :\n- "
+                              + "\n- ".join(problems))
 
     def _validate_time_limits(self) -> None:
         """Budgets shorter than the worker timeout; outage delays positive."""
@@ -242,6 +279,11 @@ class Settings:
         return self.env == "development"
 
     @property
+    def test_gateway(self) -> bool:
+        """Whether the app mounts the local test gateway: development with no URBASIG_PAYMENT_GATEWAY_URL."""
+        return self.development and not self.payment_gateway_url
+
+    @property
     def embedded(self) -> bool:
         """Whether the application runs its own PostGIS cluster under var/."""
         return self.database_url is None
@@ -277,6 +319,15 @@ def check_public_url(url: str) -> None:
         raise ConfigError(f"{hint} : schéma http ou https et hôte obligatoires (reçu « {url} »)")
     if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username or parts.password:
         raise ConfigError(f"{hint} : ni chemin, ni paramètres, ni identifiants (reçu « {url} »)")
+
+
+def _is_https_url(url: str) -> bool:
+    """Whether a URL is https with a host (the browser of an applicant posts the payment order there)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme == "https" and bool(parts.hostname)
 
 
 def mask_password(url: str) -> str:

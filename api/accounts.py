@@ -73,20 +73,28 @@ def _text(body: dict, name: str) -> str:
     return field(body, name, str, default="")
 
 
-@accounts.post("/accounts")
-def register() -> tuple[Response, int]:
-    """Create an applicant account and e-mail the verification link and code."""
-    body = json_object()
+def register_account(email: str, full_name: str, password: str) -> int:
+    """Create an applicant account within the registration limit and queue the verification link and code.
+
+    Shared by this JSON view and the registration page of the applicant's space (api/spaces/applicant.py).
+    """
     conn = get_db()
     limit_registrations(conn, _address(), current_app.config["URBASIG"].registrations_per_address_hour)
     keep_writes()  # the attempt counts even when refused below (the limit also slows probing for known addresses)
-    email = _text(body, "email")
-    account_id, check = create_account(conn, email, _text(body, "full_name"), _text(body, "password"))
+    account_id, check = create_account(conn, email, full_name, password)
     link = public_link(f"/notes/accounts/verify?token={check.token}")
     queue_mail(conn, normalized_email(email), "Vérifiez votre adresse — notes de renseignements",
                f"Bonjour,\n\nPour activer votre compte, ouvrez ce lien :\n{link}\n\nou saisissez ce code de "
                f"vérification : {check.code}\n\nLe lien et le code valent 48 heures.\n\nAgence urbaine de Casablanca",
                entity="account", entity_id=str(account_id))
+    return account_id
+
+
+@accounts.post("/accounts")
+def register() -> tuple[Response, int]:
+    """Create an applicant account and e-mail the verification link and code."""
+    body = json_object()
+    account_id = register_account(_text(body, "email"), _text(body, "full_name"), _text(body, "password"))
     return jsonify({"id": account_id, "message": "compte créé : un lien de vérification a été envoyé"}), 201
 
 
@@ -103,42 +111,65 @@ def verify() -> Response | tuple[str, int]:
     return render_template("pages/email_verified.html", verified=True), 200
 
 
+def verify_by_typed_code(email: str, code: str) -> None:
+    """Verify an account by the code typed by hand; a failed guess counts even though the request is refused."""
+    try:
+        check_code(get_db(), email, code, current_app.config["URBASIG"].verify_code_attempts, _address())
+    except (InputError, TooManyRequests):
+        keep_writes()  # the failed guess counts
+        raise
+
+
 @accounts.post("/accounts/verify")
 def verify_by_code() -> Response:
     """Type the short code of the e-mail instead of following its link."""
     body = json_object()
-    try:
-        check_code(get_db(), _text(body, "email"), _text(body, "code"),
-                   current_app.config["URBASIG"].verify_code_attempts, _address())
-    except (InputError, TooManyRequests):
-        keep_writes()  # the failed guess counts
-        raise
+    verify_by_typed_code(_text(body, "email"), _text(body, "code"))
     return jsonify({"message": "adresse vérifiée : vous pouvez vous connecter"})
+
+
+def open_session(email: str, password: str) -> dict:
+    """Sign in within the limits: a session in the database, its random id and a new form token in the cookie.
+
+    Shared by this JSON view and the sign-in page (api/spaces/applicant.py); a refusal keeps its count and audit line.
+    """
+    s = current_app.config["URBASIG"]
+    try:
+        account, session_id = sign_in(get_db(), email, password, _address(),
+                                      SignInLimits(s.signin_per_account_hour, s.signin_per_address_hour,
+                                                   s.session_hours))
+    except (Unauthorized, Forbidden, TooManyRequests):
+        keep_writes()  # the attempt's count and its audit line stay
+        raise
+    previous = session.get("sid")
+    if isinstance(previous, str):  # signing in over a live session ends it: a copy of the old cookie stops working
+        sign_out(get_db(), previous, _address())
+    new_session(session_id)  # the session id and a new form token for the spaces' pages
+    g.pop("account", None)  # read again from the new session when asked
+    return account
+
+
+def close_session() -> None:
+    """End this browser's session in the database (a copy of the cookie stops working) and clear the cookie."""
+    session_id = session.get("sid")
+    if isinstance(session_id, str):
+        sign_out(get_db(), session_id, _address())
+    session.clear()
+    g.pop("account", None)
 
 
 @accounts.post("/session")
 def sign_in_view() -> Response:
     """Sign in: a session in the database, its random id in the signed cookie."""
     body = json_object()
-    s = current_app.config["URBASIG"]
-    try:
-        account, session_id = sign_in(get_db(), _text(body, "email"), _text(body, "password"), _address(),
-                                      SignInLimits(s.signin_per_account_hour, s.signin_per_address_hour,
-                                                   s.session_hours))
-    except (Unauthorized, Forbidden, TooManyRequests):
-        keep_writes()  # the attempt's count and its audit line stay
-        raise
-    new_session(session_id)  # the session id and a new form token for the spaces' pages
+    account = open_session(_text(body, "email"), _text(body, "password"))
     return jsonify({"email": account["email"], "role": account["role"]})
 
 
 @accounts.delete("/session")
 def sign_out_view() -> Response:
     """Sign out: the session ends in the database, so a copy of the cookie no longer works."""
-    session_id = session.get("sid")
-    if isinstance(session_id, str):
-        sign_out(get_db(), session_id, _address())
-    session.clear()
+    close_session()
     return jsonify({"message": "déconnecté"})
 
 

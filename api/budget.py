@@ -26,7 +26,11 @@ log = logging.getLogger(__name__)
 
 # First matching prefix wins; anything else is a read (features, tiles, pages, metadata).
 REQUEST_CLASSES: tuple[tuple[str, str], ...] = (("/ogc/processes/", "checks"), ("/notes/", "notes"),
-                                                ("/verify", "notes"))
+                                                ("/verify", "notes"),
+                                                # the spaces' pages sign notes (in batches), check passwords, upload
+                                                ("/espace/", "notes"), ("/instruction/", "notes"),
+                                                ("/signature/", "notes"), ("/partenaire/", "notes"),
+                                                ("/admin/", "notes"))
 
 
 def request_class(path: str) -> str:

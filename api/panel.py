@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from datetime import date
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
-from flask import Blueprint, Flask, current_app, render_template, request
+from flask import Blueprint, Flask, current_app, redirect, render_template, request
 
 from api.db import get_db
 from api.errors import request_id
@@ -28,10 +28,14 @@ from layers.db import interruptible
 
 panel = Blueprint("panel", __name__, url_prefix="/carte")
 
-# Where a person starts the request of an official note. There is no request form yet (the request is
-# POST /notes/requests with an applicant's account, JSON): this page says the steps; point it at the form when
-# one exists.
-OFFICIAL_REQUEST_PATH = "/carte/note-officielle"
+# Where a person starts the request of an official note: the form of the applicant's space, its titles filled in
+# (`?refs=TF 1/C;TF 2/C`); an anonymous visitor signs in or registers first and comes back to it.
+OFFICIAL_REQUEST_PATH = "/espace/demandes/nouvelle"
+
+
+def official_link(refs: str) -> str:
+    """The request form with these titles (« TF 1/C;TF 2/C ») filled in."""
+    return OFFICIAL_REQUEST_PATH + ("?" + urlencode({"refs": refs}, quote_via=quote, safe=";") if refs else "")
 
 
 class PanelError(InputError):
@@ -136,7 +140,7 @@ def _links(query: PanelQuery, view: dict, lang: str) -> dict[str, str]:
                "lang": lang}
     return {"pdf": "/notes/indicative?" + urlencode({**note, "format": "pdf"}),
             "html": "/notes/indicative?" + urlencode({**note, "format": "html"}),
-            "official": OFFICIAL_REQUEST_PATH + "?" + urlencode(land),
+            "official": official_link(view["land_attr"]),
             "map": "/?" + urlencode({**land, **({"date": query.day.isoformat()} if query.day else {}),
                                      **({"projet": "1"} if query.projet else {})}),
             "toggle": "/carte/terrain?" + urlencode({k: v for k, v in toggled.items() if v})}
@@ -185,17 +189,10 @@ def _lang_link(lang: str) -> str:
 
 
 @panel.get("/note-officielle")
-def official_steps() -> str:
-    """How to request the official note of this land (the steps, the fee), in the request's language."""
-    lang = current_lang()
-    refs = [r.strip() for r in request.args.get("land", "").split(";") if r.strip()][:50]
-    fee = current_app.config["URBASIG"].note_fee_mad
-    from gis import l10n
-
-    return render_template("map/official_steps.html", refs=refs, fee=l10n.number(float(fee), lang, 2),
-                           lang_link="/carte/note-officielle?" + urlencode({"land": ";".join(refs),
-                                                                            "lang": "fr" if lang == "ar" else "ar"}),
-                           back="/carte/terrain?" + urlencode({"land": ";".join(refs)}) if refs else "/")
+def official_steps():
+    """The former page of the steps (links kept in bookmarks and old mails): now the request form itself."""
+    refs = ";".join(r.strip() for r in request.args.get("land", "").split(";") if r.strip())
+    return redirect(official_link(refs), code=301)
 
 
 def register_panel(app: Flask) -> None:

@@ -21,7 +21,7 @@ from gis.errors import Forbidden, InputError
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Pages whose address holds a secret (the e-mailed token) or that a person reaches from a note: send no Referer.
-NO_REFERRER = ("/notes/accounts/verify", "/verify")
+NO_REFERRER = ("/notes/accounts/verify", "/verify", "/espace/mot-de-passe")
 HSTS = "max-age=31536000; includeSubDomains"
 
 
@@ -44,11 +44,14 @@ def public_link(path: str) -> str:
     return current_app.config["URBASIG"].public_base + path
 
 
-def content_security_policy(gateway_url: str) -> str:
-    """Only the app's own assets; forms may also post to the payment gateway (the applicant pays there)."""
+def content_security_policy(gateway_url: str, public_url: str = "") -> str:
+    """Only the app's own assets; forms may also post to the payment gateway (the applicant pays there).
+
+    The test gateway mounted in development is on the public URL itself: 'self' covers it.
+    """
     gateway = origin_of(gateway_url)
     form_action = "'self'"
-    if gateway:
+    if gateway and gateway != origin_of(public_url):
         scheme, host, port = gateway
         form_action += f" {scheme}://{host}:{port}"
     return ("default-src 'self'; img-src 'self' data: blob:; worker-src 'self' blob:; style-src 'self'; "
@@ -99,7 +102,7 @@ def register_security(app: Flask) -> None:
     settings = app.config["URBASIG"]
     app.config.update(SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
                       SESSION_COOKIE_SECURE=settings.https)
-    app.extensions["urbasig.csp"] = content_security_policy(settings.payment_gateway_url)
+    app.extensions["urbasig.csp"] = content_security_policy(settings.payment_gateway_url, settings.public_url)
     app.before_request(check_host)
     app.before_request(check_origin)
     app.after_request(add_headers)

@@ -249,3 +249,61 @@ def sign_out(conn: psycopg.Connection, session_id: str, address: str) -> bool:
         return False
     audit(conn, ended["email"], "session.fermee", "account", str(ended["id"]), None, {"adresse": address})
     return bool(ended["live"])
+
+
+# ------------------------------------------------------------------ forgotten password (issue 14)
+RESET_HOURS = 1  # a reset link is valid one hour, once
+RESET_PER_ACCOUNT_HOUR = 3  # links sent to one address per hour at most (no mail bombing through the form)
+RESET_UNKNOWN = ("lien de réinitialisation inconnu, expiré (il vaut une heure) ou déjà utilisé : demandez-en un "
+                 "nouveau depuis « Mot de passe oublié »")
+
+
+def start_reset(conn: psycopg.Connection, email: str, address: str, per_address_hour: int) -> tuple[str, str] | None:
+    """A password-reset link's token for this address: (normalised e-mail, token), or None.
+
+    None when no active, verified account has this address, or when it already had its links for the hour: the
+    caller says the same in every case (the form tells nobody which addresses have an account). Only the token's
+    hash is stored, valid `RESET_HOURS`; a new request replaces the previous link. Requests are limited per client
+    address too (TooManyRequests: that says nothing about the account).
+    """
+    email = normalized_email(email)
+    if ratelimit.add(conn, "reinitialisation-adresse", address, "hour") > per_address_hour:
+        raise TooManyRequests("trop de demandes de réinitialisation depuis cette adresse : réessayez dans une heure",
+                              retry_after_s=ratelimit.seconds_left(conn, "hour"))
+    if ratelimit.add(conn, "reinitialisation-compte", email, "hour") > RESET_PER_ACCOUNT_HOUR:
+        return None
+    token = secrets.token_urlsafe(32)
+    row = conn.execute("UPDATE accounts SET reset_token_hash = %s, reset_expires_at = now() + make_interval(hours => %s) "
+                       "WHERE email = %s AND verified_at IS NOT NULL AND disabled_at IS NULL RETURNING id",
+                       (_token_hash(token), RESET_HOURS, email)).fetchone()
+    if row is None:
+        return None
+    audit(conn, email, "compte.reinitialisation_demandee", "account", str(row[0]), None, {"adresse": address})
+    return email, token
+
+
+def reset_password_valid(conn: psycopg.Connection, token: str) -> bool:
+    """Whether a reset link's token is known, unused and not expired (the form is shown only then)."""
+    return conn.execute("SELECT 1 FROM accounts WHERE reset_token_hash = %s AND reset_expires_at > now() "
+                        "AND disabled_at IS NULL", (_token_hash(token or ""),)).fetchone() is not None
+
+
+def reset_password(conn: psycopg.Connection, token: str, password: str, address: str) -> str:
+    """Set a new password with a reset link's token (once): every session of the account ends. Returns its e-mail.
+
+    NotFound for an unknown, expired or used token; InputError for a weak password (the token stays valid then).
+    """
+    password = text(password, "mot de passe", 1024)
+    with conn.transaction():
+        row = conn.execute("SELECT id, email FROM accounts WHERE reset_token_hash = %s AND reset_expires_at > now() "
+                           "AND disabled_at IS NULL FOR UPDATE", (_token_hash(token or ""),)).fetchone()
+        if row is None:
+            raise NotFound(RESET_UNKNOWN)
+        account_id, email = row
+        check_new_password(password, email)
+        conn.execute("UPDATE accounts SET password_hash = %s, reset_token_hash = NULL, reset_expires_at = NULL "
+                     "WHERE id = %s", (hash_password(password), account_id))
+        ended = conn.execute("DELETE FROM web_sessions WHERE account_id = %s", (account_id,)).rowcount
+        audit(conn, email, "compte.mot_de_passe_reinitialise", "account", str(account_id), None,
+              {"adresse": address, "sessions_fermees": ended})
+    return email

@@ -17,6 +17,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from gis.errors import Conflict, NotFound
+from gis.l10n import LOCAL_ZONE
 from layers.audit import audit
 
 # Every status of a request, with the words a person reads; the CHECK constraint of note_requests.status holds
@@ -219,4 +220,101 @@ def timeline(conn: psycopg.Connection, number: str) -> list[dict]:
         after = row["after"] or {}
         row["after"] = after
         row["status"] = after.get("status") if row["action"].startswith("note.") else None
+    return rows
+
+
+# ------------------------------------------------------------------ the staff's pages (instruction, signature)
+# The land's communes: those of the parcels of the request's titles, else those of its stored instruction.
+_REQUEST_COMMUNES = """COALESCE(
+    (SELECT array_agg(DISTINCT c.name ORDER BY c.name) FROM parcels p JOIN communes c ON c.code = p.commune_code
+      WHERE p.land_ref = ANY(r.refs)),
+    (SELECT array_agg(DISTINCT c->>'name' ORDER BY c->>'name')
+       FROM jsonb_array_elements(COALESCE(r.instruction->'land'->'communes', '[]'::jsonb)) c),
+    ARRAY[]::text[])"""
+_IN_COMMUNE = """(EXISTS (SELECT 1 FROM parcels p WHERE p.land_ref = ANY(r.refs) AND p.commune_code = %(commune)s)
+    OR COALESCE(r.instruction->'land'->'communes', '[]'::jsonb)
+       @> jsonb_build_array(jsonb_build_object('code', %(commune)s::text)))"""
+
+
+def staff_queue(conn: psycopg.Connection, status: str, commune: str | None = None, since: date | None = None,
+                until: date | None = None, limit: int = 500) -> list[dict]:
+    """The requests in a status for the staff, longest waiting first: titles, communes, dates, days waiting.
+
+    `requested_on` and `since_on` (the day it reached its status) are days on the agency's clock.
+    `commune` (a code) keeps the requests whose land is in it; `since` / `until` bound the day of the request
+    (inclusive, on the agency's clock). Days waiting count from the request's last change of status.
+    """
+    where = [sql.SQL("r.status = %(status)s")]
+    if commune:
+        where.append(sql.SQL(_IN_COMMUNE))
+    if since:
+        where.append(sql.SQL("(r.created_at AT TIME ZONE %(zone)s)::date >= %(since)s"))
+    if until:
+        where.append(sql.SQL("(r.created_at AT TIME ZONE %(zone)s)::date <= %(until)s"))
+    query = sql.SQL("SELECT r.number, r.refs, r.status, r.standing, r.created_at, r.updated_at, "
+                    "(r.created_at AT TIME ZONE %(zone)s)::date AS requested_on, "
+                    "(r.updated_at AT TIME ZONE %(zone)s)::date AS since_on, "
+                    "floor(extract(epoch FROM now() - r.updated_at) / 86400)::int AS days_waiting, "
+                    + _REQUEST_COMMUNES + " AS communes FROM note_requests r WHERE {where} "
+                    "ORDER BY r.updated_at, r.id LIMIT %(limit)s").format(where=sql.SQL(" AND ").join(where))
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query, {"status": status, "commune": commune, "since": since, "until": until,
+                                   "zone": LOCAL_ZONE, "limit": limit}).fetchall()
+
+
+def commune_choices(conn: psycopg.Connection) -> list[dict]:
+    """Every commune (code, name), by name: the choices of the queue's filter."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute("SELECT code, name FROM communes ORDER BY name, code").fetchall()
+
+
+def staff_detail(conn: psycopg.Connection, number: str) -> dict:
+    """A request as the staff see it: the request, its applicant, its land's box (CRS84), its documents (404 if unknown).
+
+    `bounds` is [west, south, east, north] of the parcels of its titles (None when none is known any more).
+    """
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            "SELECT r.id, r.number, r.refs, r.status, r.standing, r.fee_mad, r.instruction, r.remarks, r.return_reason, "
+            "r.created_at, r.updated_at, r.signed_at, a.full_name, a.email, " + _REQUEST_COMMUNES + " AS communes, "
+            "(SELECT ARRAY[ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e)] FROM (SELECT ST_Extent(ST_Transform(p.geom, "
+            "4326))::geometry AS e FROM parcels p WHERE p.land_ref = ANY(r.refs)) x WHERE e IS NOT NULL) AS bounds "
+            "FROM note_requests r JOIN accounts a ON a.id = r.applicant_id WHERE r.number = %s", (number,)).fetchone()
+        if row is None:
+            raise NotFound(UNKNOWN.format(number=number))
+        row["documents"] = cur.execute("SELECT id, filename, content_type, size FROM note_documents "
+                                       "WHERE request_id = %s ORDER BY id", (row.pop("id"),)).fetchall()
+    return row
+
+
+def document(conn: psycopg.Connection, number: str, document_id: int) -> tuple[str, str, bytes]:
+    """(file name, content type, bytes) of one supporting document of a request (404 when not one of its own)."""
+    row = conn.execute("SELECT d.filename, d.content_type, d.data FROM note_documents d JOIN note_requests r "
+                       "ON r.id = d.request_id WHERE r.number = %s AND d.id = %s", (number, document_id)).fetchone()
+    if row is None:
+        raise NotFound(f"pièce n° {document_id} introuvable pour la demande « {number} »")
+    return row[0], row[1], bytes(row[2])
+
+
+def delivery_state(status: str | None, attempts: int) -> str:
+    """The state of a note's e-mail for the staff: sent, waiting (for the mail server) or failed (given up)."""
+    if status == "envoye":
+        return "sent"
+    if status == "abandonne":
+        return "failed"
+    return "waiting"  # queued, not tried yet or to be tried again (attempts > 0: the last error is known)
+
+
+def signed_notes(conn: psycopg.Connection, limit: int = 100) -> list[dict]:
+    """The notes signed, latest first, with the delivery of their e-mail from the outbox (its latest message)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            "SELECT r.number, r.refs, r.status, r.signed_at, s.email AS signed_by, o.status AS mail_status, "
+            "o.recipient, COALESCE(o.attempts, 0) AS attempts, o.sent_at, o.next_attempt_at, o.last_error "
+            "FROM note_requests r LEFT JOIN accounts s ON s.id = r.signed_by "
+            "LEFT JOIN LATERAL (SELECT status, recipient, attempts, sent_at, next_attempt_at, last_error FROM outbox "
+            "  WHERE entity = 'note_request' AND entity_id = r.number ORDER BY id DESC LIMIT 1) o ON true "
+            "WHERE r.signed_at IS NOT NULL ORDER BY r.signed_at DESC, r.id DESC LIMIT %s", (limit,)).fetchall()
+    for row in rows:
+        row["delivery"] = delivery_state(row["mail_status"], row["attempts"])
     return rows

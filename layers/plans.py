@@ -21,6 +21,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from gis.errors import Conflict, InputError, NotFound
+from layers.audit import audit
 from layers.plan_terms import ENDING_STATUSES, PLAN_KINDS, PLAN_STATUSES
 
 SPEC_KEYS = ("code", "kind", "name", "status", "status_date", "approval_act", "approval_date", "valid_from",
@@ -274,3 +275,14 @@ def record_meta(conn: psycopg.Connection, key: str, value: object) -> None:
     """Store a JSON value in the meta table."""
     conn.execute("INSERT INTO meta (key, value, updated_at) VALUES (%s, %s, now()) ON CONFLICT (key) "
                  "DO UPDATE SET value = EXCLUDED.value, updated_at = now()", (key, Jsonb(value)))
+
+
+def record_new_status(conn: psycopg.Connection, actor: str, code: str, status: str, day: date, act: str | None = None,
+                      in_force_from: date | None = None) -> None:
+    """`set_status`, audited (`plan.statut`, the status before and after, who): the CLI and the admin's page."""
+    before = get_plan(conn, code)
+    set_status(conn, code, status, day, act, in_force_from=in_force_from)
+    audit(conn, actor, "plan.statut", "plan", code,
+          {"status": before["status"], "status_date": str(before["status_date"])},
+          {"status": status, "status_date": str(day), "act": act,
+           "in_force_from": str(in_force_from) if in_force_from else None})

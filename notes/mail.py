@@ -2,12 +2,15 @@
 
 `layers.outbox.queue_mail` writes the message (with its PDF) to `outbox`; `deliver_due` sends what is due over SMTP and,
 when the server is down, records the error and schedules a retry (1, 2, 4 … minutes, at most an hour, up to
-`max_attempts`). Each attempt, success or failure, is written to the audit trail.
+`max_attempts`). Each attempt, success or failure, is written to the audit trail. `deliver_every` is the loop of
+`urbasig mail-deliver --loop N` (which `make run` starts beside the server). With no SMTP host (development's
+default), nothing is attempted: the mail stays queued, for the administrator's page of outgoing mail.
 """
 
 from __future__ import annotations
 
 import smtplib
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,8 +18,12 @@ from email.message import EmailMessage
 
 import psycopg
 
+from gis.errors import DatabaseUnavailable
 from layers import outbox
 from layers.audit import audit
+
+NO_SMTP = ("aucun serveur SMTP configuré (URBASIG_SMTP_HOST vide) : les courriels restent dans la boîte d'envoi, "
+           "visibles par l'administrateur sur /admin/courriels ; définissez URBASIG_SMTP_HOST pour les envoyer")
 
 
 @dataclass(frozen=True)
@@ -30,6 +37,13 @@ class SmtpSettings:
     password: str | None = None
     starttls: bool = False
     timeout_s: float = 10.0
+
+    @classmethod
+    def from_settings(cls, settings: object) -> SmtpSettings:
+        """The URBASIG_SMTP_* settings (any object with the settings' attributes); host "" = none configured."""
+        host, port, sender, username, password, starttls = (
+            getattr(settings, f"smtp_{name}") for name in ("host", "port", "sender", "username", "password", "starttls"))
+        return cls(host, port, sender, username or None, password or None, starttls)
 
 
 @dataclass(frozen=True)
@@ -115,3 +129,29 @@ def _send(message: EmailMessage, smtp: SmtpSettings) -> None:
         if smtp.username:
             client.login(smtp.username, smtp.password or "")
         client.send_message(message)
+
+
+def deliver_every(connect: Callable[[], psycopg.Connection], smtp: SmtpSettings, interval_s: float,
+                  stop: threading.Event, say: Callable[[str], None],
+                  on_failure: Callable[[DeliveryFailure], None] | None = None) -> None:
+    """Deliver what is due every `interval_s` seconds until `stop` is set, each round on a new connection.
+
+    Says only what happens (mail sent or failed, the database lost and back), not every empty round; a database
+    outage is waited out, not fatal: the server keeps queueing meanwhile.
+    """
+    database_lost = False
+    while not stop.is_set():
+        try:
+            with connect() as conn:
+                sent, failed = deliver_due(conn, smtp, on_failure=on_failure)
+        except (DatabaseUnavailable, psycopg.OperationalError) as exc:
+            if not database_lost:
+                say(f"base de données injoignable ({exc}) : nouvel essai toutes les {interval_s:g} s")
+            database_lost = True
+        else:
+            if database_lost:
+                say("base de données de nouveau joignable")
+            database_lost = False
+            if sent or failed:
+                say(f"{sent} courriel(s) envoyé(s), {failed} échec(s)")
+        stop.wait(interval_s)

@@ -171,16 +171,21 @@ def reinstruct(conn: psycopg.Connection, number: str, staff: dict, options: Opti
     kept, then raised (its own status: 409, 404, 503…).
     """
     status = note_requests.locked_status(conn, number)
-    if status is None:
-        raise NotFound(note_requests.UNKNOWN.format(number=number))
-    if status != "payee":
-        raise Conflict(f"la demande {number} est « {note_requests.label(status)} » : seule une demande « "
-                       f"{note_requests.label('payee')} » dont l'instruction automatique a échoué s'instruit à nouveau")
+    _require_status(number, status, "payee", "dont l'instruction automatique a échoué s'instruit à nouveau")
     audit(conn, staff["email"], "note.instruction_relancee", "note_request", number, {"status": status}, None)
     failure = _instruct(conn, number, note_requests.summary(conn, number)["refs"], options, keep)
     if failure is not None:
         raise failure
     return "instruite"
+
+
+def _require_status(number: str, status: str | None, wanted: str, what: str) -> None:
+    """404 for an unknown request, 409 unless it is in `wanted` (`what`: what only such a request does)."""
+    if status is None:
+        raise NotFound(note_requests.UNKNOWN.format(number=number))
+    if status != wanted:
+        raise Conflict(f"la demande {number} est « {note_requests.label(status)} » : seule une demande « "
+                       f"{note_requests.label(wanted)} » {what}")
 
 
 def cancel(conn: psycopg.Connection, number: str, account: dict) -> None:
@@ -213,23 +218,70 @@ def sign_and_send(conn: psycopg.Connection, number: str, signatory: dict, delive
     with conn.transaction():
         note_requests.transition(conn, number, "signee", signatory["email"], signed_by=signatory["id"],
                                  signed_at=datetime.now())
-        req = note_requests.for_signing(conn, number)
-        result = req["instruction"]
-        official = {"number": number, "short_code": req["short_code"],
-                    "requested_on": l10n.local(req["created_at"]).date(),  # the day on the agency's clock
-                    "verify_url": f"{delivery.base_url}/verify/{req['short_code']}", "applicant": req["full_name"],
-                    "standing": note_requests.STANDINGS[req["standing"]]}
-        note = IndicativeNote(result, map_for(conn, result), datetime.now(UTC).replace(microsecond=0))
-        signed = sign_pdf(pdf(note, official), delivery.signing, reason=f"Note de renseignements {number}")
+        rendered = _official_pdf(conn, number, delivery.base_url)
+        req, result, note = rendered.request, rendered.note.result, rendered.note
+        signed = sign_pdf(rendered.pdf, delivery.signing, reason=f"Note de renseignements {number}")
         queue_mail(conn, req["email"], f"Votre note de renseignements {number}",
                    f"Bonjour {req['full_name']},\n\nVeuillez trouver ci-joint la note de renseignements urbanistiques "
                    f"{number}, signée électroniquement le {l10n.long_datetime(note.issued_at)} (situation au "
                    f"{l10n.long_date(datetime.fromisoformat(result['date']).date())}).\n"
-                   f"Vérification : {official['verify_url']}\n\n"
+                   f"Vérification : {rendered.verify_url}\n\n"
                    "Agence urbaine de Casablanca", signed, f"{number}.pdf", "note_request", number)
         note_requests.transition(conn, number, "envoyee", signatory["email"], signed_pdf=signed,
                                  pdf_sha256=hashlib.sha256(signed).hexdigest())
     return signed
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    """The official PDF before its signature, and what it was rendered from."""
+
+    pdf: bytes
+    request: dict
+    note: IndicativeNote
+    verify_url: str
+
+
+def _official_pdf(conn: psycopg.Connection, number: str, base_url: str) -> _Rendered:
+    """The official note of a request as it will be signed: from its stored instruction, unsigned."""
+    req = note_requests.for_signing(conn, number)
+    result = req["instruction"]
+    official = {"number": number, "short_code": req["short_code"],
+                "requested_on": l10n.local(req["created_at"]).date(),  # the day on the agency's clock
+                "verify_url": f"{base_url}/verify/{req['short_code']}", "applicant": req["full_name"],
+                "standing": note_requests.STANDINGS[req["standing"]]}
+    note = IndicativeNote(result, map_for(conn, result), datetime.now(UTC).replace(microsecond=0))
+    return _Rendered(pdf(note, official), req, note, official["verify_url"])
+
+
+PREVIEW_MARK = "APERÇU - NON SIGNÉ, SANS VALEUR OFFICIELLE"
+
+
+def preview_pdf(conn: psycopg.Connection, number: str, base_url: str) -> bytes:
+    """The note of an accepted request as the signatory will sign it, unsigned and stamped as a preview on each page.
+
+    404 when unknown, 409 when it is not « acceptée » (not reviewed yet, or already signed: its note is issued).
+    """
+    _require_status(number, note_requests.status_of(conn, number), "acceptee", "a un aperçu de la note à signer")
+    return _stamped(_official_pdf(conn, number, base_url).pdf, PREVIEW_MARK)
+
+
+def _stamped(document: bytes, mark: str) -> bytes:
+    """The PDF with `mark` framed at the top of every page (an incremental update, no signature)."""
+    import io
+
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.pdf_utils.text import TextBoxStyle
+    from pyhanko.stamp import TextStamp, TextStampStyle
+
+    writer = IncrementalPdfFileWriter(io.BytesIO(document))
+    style = TextStampStyle(stamp_text=mark, border_width=3, background_opacity=0,
+                           text_box_style=TextBoxStyle(font_size=16))
+    for page in range(int(writer.root["/Pages"]["/Count"])):
+        TextStamp(writer, style).apply(page, 90, 800)  # centred in the top margin of an A4 page
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
 def verify(conn: psycopg.Connection, trust: list[Path], code: str | None = None, data: bytes | None = None,

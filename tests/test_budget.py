@@ -81,6 +81,8 @@ def test_request_classes():
     assert request_class("/ogc/processes/permit-check/execution") == "checks"
     assert request_class("/notes/indicative") == "notes"
     assert request_class("/verify/ABC") == "notes"
+    assert request_class("/signature/") == "notes"  # a batch of signatures, sign-in's scrypt, uploads
+    assert request_class("/espace/demandes/nouvelle") == "notes"
     assert request_class("/") == "reads"
 
 

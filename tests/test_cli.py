@@ -153,6 +153,7 @@ def _free_port() -> int:
 def test_mail_deliver_fails_with_the_reason_then_succeeds(conn, db_url, monkeypatch):
     port = _free_port()
     monkeypatch.setenv("URBASIG_DATABASE_URL", db_url)
+    monkeypatch.setenv("URBASIG_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("URBASIG_SMTP_PORT", str(port))
     mail_id = queue_mail(conn, "demandeur@example.ma", "Votre note", "Veuillez trouver la note.")
     conn.commit()
@@ -190,3 +191,22 @@ def test_no_progress_bar_when_stderr_is_not_a_terminal(db_url, conn, tmp_path):
     assert done.stdout.splitlines()[-1].strip()  # the summary on a line of its own
     assert conn.execute("SELECT count(*) FROM parcels WHERE land_ref IN ('TF 3875/C', 'TF 3876/C')").fetchone()[0] == 2
 
+
+
+def test_demo_accounts_are_made_once_with_random_passwords_that_sign_in(wconn, monkeypatch, tmp_path):
+    from layers.accounts import authenticate
+
+    monkeypatch.setenv("URBASIG_VAR_DIR", str(tmp_path))
+    assert _run(["demo-accounts"]).exit_code == 0
+    lines = (tmp_path / "comptes-demo.txt").read_text(encoding="utf-8").splitlines()
+    assert [line.split()[0] for line in lines] == ["instructor", "signatory", "partner", "admin"]
+    assert (tmp_path / "comptes-demo.txt").stat().st_mode & 0o077 == 0  # readable by its owner only
+    for line in lines:
+        role, email, password = line.split()
+        assert authenticate(wconn, email, password)["role"] == role
+    again = _run(["demo-accounts"])
+    assert again.exit_code == 0 and "0 créé" in again.output
+    assert (tmp_path / "comptes-demo.txt").read_text(encoding="utf-8").splitlines() == lines  # same passwords
+    monkeypatch.setenv("URBASIG_ENV", "production")
+    refused = _run(["demo-accounts"])
+    assert refused.exit_code != 0

@@ -317,7 +317,8 @@ def test_mail_server_down_then_back_the_outbox_keeps_retries_and_delivers_once(d
         queue_mail(conn, "demandeur@example.ma", "Votre note NRU-7", "Veuillez trouver la note.", b"%PDF-1.7 x",
                    "NRU-7.pdf", "note", "NRU-7")
     port = _free_port()
-    env = {**os.environ, "URBASIG_DATABASE_URL": db_url, "URBASIG_SMTP_PORT": str(port),
+    env = {**os.environ, "URBASIG_DATABASE_URL": db_url, "URBASIG_SMTP_HOST": "127.0.0.1",
+           "URBASIG_SMTP_PORT": str(port),
            "URBASIG_VAR_DIR": str(tmp_path / "var")}
 
     def deliver() -> subprocess.CompletedProcess[str]:

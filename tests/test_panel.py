@@ -244,14 +244,16 @@ def test_no_owner_name_ever(client, sample_conn, split_land, inquiry_land):
 
 
 @pytest.mark.parametrize("lang", ["fr", "ar"])
-def test_official_link_leads_to_the_steps_in_both_languages(client, split_land, lang):
+def test_official_link_leads_to_the_request_form_with_the_titles(client, split_land, lang):
     ref, result = split_land
     html = unescape(client.get(f"/carte/terrain?land={quote(ref)}&lang={lang}", headers=FETCH).get_data(as_text=True))
     href = re.search(r'class="land-panel-button land-panel-official" href="([^"]+)"', html).group(1)
-    r = client.get(href + f"&lang={lang}")
-    body = unescape(r.get_data(as_text=True))
-    assert r.status_code == 200 and translate("panel.official_title", lang) in body
-    assert result["land"]["refs"][0] in body and translate("panel.official_step3", lang) in body
+    refs = ";".join(result["land"]["refs"])
+    assert href == "/espace/demandes/nouvelle?refs=" + quote(refs, safe=";")
+    r = client.get(href)  # an anonymous visitor signs in first, then comes back to the form
+    assert r.status_code == 303 and r.headers["Location"] == "/espace/connexion?suivant=" + quote(href, safe="/")
+    old = client.get(f"/carte/note-officielle?land={quote(refs)}")  # the former page of the steps, in bookmarks
+    assert old.status_code == 301 and old.headers["Location"] == href
 
 
 def test_several_titles_are_one_land(client, sample_conn):

@@ -119,6 +119,8 @@ ATTEMPTS = [
     "UPDATE plans SET code = 'X'",
     "DELETE FROM plans",
     "UPDATE usage_daily SET day = '2001-01-01'",
+    "UPDATE layer_versions SET layer = 'x'",
+    "DELETE FROM layer_versions",
     "ALTER TABLE audit_log DISABLE TRIGGER audit_log_chain_at_commit",
     "SET CONSTRAINTS audit_log_chain_at_commit IMMEDIATE; UPDATE audit_log SET hash = NULL",
 ]
@@ -159,9 +161,9 @@ def test_the_app_updates_only_the_columns_its_pages_change_on_an_account(app_con
     # verification, password reset, and the admin's page (role, name, organisation, disabled) — migration 0019
     app_conn.execute("UPDATE accounts SET verified_at = now(), verify_token_hash = NULL, verify_code_hash = NULL, "
                      "verify_code_failures = verify_code_failures + 1, password_hash = 'h2', reset_token_hash = NULL, "
-                     "reset_expires_at = NULL, role = 'partner', organisation = 'Commune', full_name = 'B', "
+                     "reset_expires_at = NULL, role = 'partner', organisation = 'Commune', "
                      "disabled_at = now() WHERE email = 'a@b.ma'")
-    for column in ("id", "email", "created_at", "verify_expires_at"):
+    for column in ("id", "email", "full_name", "created_at", "verify_expires_at"):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             app_conn.execute(f"UPDATE accounts SET {column} = {column} WHERE email = 'a@b.ma'")
 

@@ -49,3 +49,53 @@ def test_the_app_database_url_is_read_validated_and_masked(tmp_path):
     assert "appp4ss" not in str(s.safe_repr()) and "s3cr3t" not in str(s.safe_repr())
     with pytest.raises(ConfigError, match="URBASIG_APP_DATABASE_URL"):
         Settings.from_env({"URBASIG_APP_DATABASE_URL": "mysql://x"}, dotenv=tmp_path / "n")
+
+
+# ------------------------------------------------------------------ production refuses what cannot work
+def _production(tmp_path, **changes):
+    for name in ("key", "cert", "ca"):
+        (tmp_path / f"{name}.pem").write_text("PEM")
+    env = {"URBASIG_ENV": "production", "URBASIG_SECRET_KEY": "k" * 40, "URBASIG_PAYMENT_SECRET": "secret banque",
+           "URBASIG_PAYMENT_GATEWAY_URL": "https://paiement.banque.example/pay", "URBASIG_SMTP_HOST": "smtp.auc.ma",
+           "URBASIG_PUBLIC_URL": "https://urba.auc.ma", "URBASIG_SIGNING_KEY": str(tmp_path / "key.pem"),
+           "URBASIG_SIGNING_CERT": str(tmp_path / "cert.pem"), "URBASIG_SIGNING_CA": str(tmp_path / "ca.pem")}
+    env.update(changes)
+    return Settings.from_env({k: v for k, v in env.items() if v is not None}, dotenv=tmp_path / "none")
+
+
+PRODUCTION_NAMES = ("URBASIG_SECRET_KEY", "URBASIG_PAYMENT_SECRET", "URBASIG_PAYMENT_GATEWAY_URL", "URBASIG_SMTP_HOST",
+                    "URBASIG_SIGNING_KEY", "URBASIG_PUBLIC_URL")
+
+
+def test_production_with_nothing_configured_names_every_variable_at_once(tmp_path):
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env({"URBASIG_ENV": "production"}, dotenv=tmp_path / "none")
+    message = refused.value.message
+    assert message.startswith("URBASIG_ENV=production : le service ne peut pas démarrer ainsi")
+    assert all(name in message for name in PRODUCTION_NAMES), message
+    assert "URBASIG_SIGNING_CERT" in message and "URBASIG_SIGNING_CA" in message
+
+
+@pytest.mark.parametrize("change,named", [
+    ({"URBASIG_SECRET_KEY": None}, "URBASIG_SECRET_KEY est vide"),
+    ({"URBASIG_PAYMENT_SECRET": ""}, "URBASIG_PAYMENT_SECRET est vide"),
+    ({"URBASIG_PAYMENT_GATEWAY_URL": None}, "URBASIG_PAYMENT_GATEWAY_URL doit être l'adresse https"),
+    ({"URBASIG_PAYMENT_GATEWAY_URL": "http://127.0.0.1:5055/pay"}, "URBASIG_PAYMENT_GATEWAY_URL"),  # not even loopback
+    ({"URBASIG_PAYMENT_GATEWAY_URL": "https://"}, "URBASIG_PAYMENT_GATEWAY_URL"),
+    ({"URBASIG_SMTP_HOST": None}, "URBASIG_SMTP_HOST est vide"),
+    ({"URBASIG_SIGNING_CA": None}, "URBASIG_SIGNING_CA : sans clé ni certificats"),
+    ({"URBASIG_SIGNING_KEY": "/nulle/part/key.pem"}, "URBASIG_SIGNING_KEY : fichier introuvable"),
+    ({"URBASIG_PUBLIC_URL": "http://urba.auc.ma"}, "URBASIG_PUBLIC_URL doit être en https"),
+])
+def test_production_refuses_each_missing_piece_by_its_name(tmp_path, change, named):
+    assert _production(tmp_path).payment_gateway_url == "https://paiement.banque.example/pay"  # complete: starts
+    with pytest.raises(ConfigError, match=named) as refused:
+        _production(tmp_path, **change)
+    assert refused.value.message.count("\n- ") == 1  # only that one
+
+
+def test_development_starts_with_nothing_configured(tmp_path):
+    s = Settings.from_env({}, dotenv=tmp_path / "none")
+    assert s.development and s.test_gateway and (s.payment_gateway_url, s.smtp_host) == ("", "")
+    with pytest.raises(ConfigError, match="URBASIG_ENV vaut development ou production"):
+        Settings.from_env({"URBASIG_ENV": "prod"}, dotenv=tmp_path / "none")

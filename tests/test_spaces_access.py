@@ -111,3 +111,18 @@ def test_every_form_of_the_spaces_needs_the_session_token(spaces_app, role):
     with psycopg.connect(url) as conn:  # nothing written by the refused forms (the sign-in's own lines aside)
         after = conn.execute("SELECT count(*) FROM audit_log WHERE action <> 'session.ouverte'").fetchone()[0]
         assert after <= before
+
+
+def test_the_spaces_pages_are_never_cached_and_a_new_sign_in_ends_the_old_session(spaces_app):
+    app, _ = spaces_app
+    client = _client(app, "applicant")
+    r = client.get("/espace/", headers={"Accept": "text/html"})
+    assert r.status_code == 200 and r.headers["Cache-Control"] == "private, no-store"
+    old_cookie = client.get_cookie("session").value
+    r = client.post("/notes/session", json={"email": "instructor@auc.ma", "password": PASSWORD},
+                    headers={"Origin": ORIGIN})
+    assert r.status_code == 200
+    replay = app.test_client()
+    replay.set_cookie("session", old_cookie)
+    r = replay.get("/espace/", headers={"Accept": "text/html"})
+    assert r.status_code == 303  # the applicant's session ended when someone signed in over it

@@ -27,7 +27,7 @@ import secrets
 from functools import wraps
 from urllib.parse import quote, urlsplit
 
-from flask import Flask, current_app, redirect, request, session
+from flask import Flask, Response, current_app, redirect, request, session
 from markupsafe import Markup, escape
 
 from gis.errors import Forbidden
@@ -76,6 +76,14 @@ def check_csrf() -> None:
     sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_KEY, "")
     if not isinstance(expected, str) or not sent or not hmac.compare_digest(sent.encode(), expected.encode()):
         raise Forbidden(CSRF_REFUSED)
+
+
+def no_store(response: Response) -> Response:
+    """The spaces' pages hold personal data (requests, accounts, mail, reset tokens): never kept by a cache nor
+    shown again from the browser's history after sign-out."""
+    if in_spaces(request.path):
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def safe_next(target: str | None, default: str) -> str:
@@ -141,6 +149,7 @@ def register_spaces(app: Flask) -> None:
     from api.spaces import admin, applicant, instruction, partner, signature
 
     app.before_request(check_csrf)
+    app.after_request(no_store)
 
     @app.context_processor
     def _spaces_globals() -> dict[str, object]:

@@ -23,8 +23,8 @@ down_revision = "0018"
 branch_labels = None
 depends_on = None
 
-ACCOUNT_COLUMNS = ("verified_at, verify_token_hash, verify_code_hash, verify_code_failures, role, full_name, "
-                   "organisation, disabled_at, password_hash, reset_token_hash, reset_expires_at")
+ACCOUNT_COLUMNS = ("verified_at, verify_token_hash, verify_code_hash, verify_code_failures, role, organisation, "
+                   "disabled_at, password_hash, reset_token_hash, reset_expires_at")
 APP_GRANTS = {
     # a note's timeline for its applicant and its staff, the admin's journal and dashboard read the trail
     "audit_log": "SELECT, INSERT",
@@ -37,12 +37,16 @@ APP_GRANTS = {
     "plans": "SELECT, UPDATE (status, status_date, valid_from, valid_to, approval_act, approval_date)",
     "plan_statuses": "SELECT, INSERT, UPDATE, DELETE",
     "meta": "SELECT, INSERT, UPDATE",
+    # a plan's update bumps its layer's version (trigger bump_layer_version: tiles and ETags follow)
+    "layer_versions": "SELECT, INSERT, UPDATE (version, changed_at)",
+    # the admin's journal shows whether the chain verifies up to its anchor (layers/audit.verify_chain)
+    "audit_head": "SELECT",
     "usage_daily": "SELECT, INSERT, UPDATE (n)",  # the upsert adds to n; a day is never moved
 }
 PREVIOUS_GRANTS = {
     "audit_log": "INSERT", "note_documents": "INSERT", "api_keys": "SELECT",
     "accounts": "SELECT, INSERT, UPDATE (verified_at, verify_token_hash, verify_code_hash, verify_code_failures)",
-    "plans": "SELECT", "plan_statuses": "SELECT", "meta": "SELECT",
+    "plans": "SELECT", "plan_statuses": "SELECT", "meta": "SELECT", "layer_versions": "SELECT", "audit_head": "",
 }
 ROLES_NOW = "('applicant', 'instructor', 'signatory', 'partner', 'admin')"
 ROLES_BEFORE = "('applicant', 'instructor', 'signatory', 'admin')"
