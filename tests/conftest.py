@@ -29,20 +29,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def pytest_configure(config):
-    """Create var/secret_key once, before any test process starts (pytest-xdist's workers share var/).
-
-    The apps of the suite keep their session key in var/ (app._persistent_secret); two workers creating their
-    first app at the same moment could otherwise read the file between its creation and its write.
-    """
-    if hasattr(config, "workerinput"):  # an xdist worker: the controller has done it
-        return
-    from app import _persistent_secret
-    from settings import Settings
-
-    _persistent_secret(Settings().var_dir)
-
-
 # With pytest-xdist (`make test` runs the suite in 2 processes, each with its own throwaway cluster): a unit of
 # work is a test module (its module fixtures made once), tests/browser/ is one (one chromium at a time, its site
 # and fixtures made once), and the units that take longest start first, so none is left running alone at the end.
@@ -180,8 +166,9 @@ def conn(db_url):
 def sample_url(server_url, template_name):
     """The sample territory (as `make run` loads it, smaller) in one database for the whole session.
 
-    Loaded once and shared by the panel, search and browser tests: they read its land and never change it (a
-    test that writes parcels, zones or plans makes its own database with `db_url` or `make_db`).
+    Loaded once and shared by the panel, search and browser tests: they read its land (parcels, zones, plans) and
+    never change it; tests/browser/test_staff_spaces.py adds accounts and requests, which no reader of the land
+    sees. A test that writes parcels, zones or plans makes its own database with `db_url` or `make_db`.
     """
     yield from sample_database(server_url, template_name, "urbasig_sample", SAMPLE_PARCELS, SAMPLE_SEED)
 
