@@ -489,6 +489,7 @@ def demo_accounts_cmd() -> None:
     import secrets
 
     from layers.accounts import create_account
+    from layers.accounts import exists as account_exists
     from layers.audit import audit
     from layers.db import connect
 
@@ -500,7 +501,7 @@ def demo_accounts_cmd() -> None:
     made = []
     with connect(_db_url(settings)) as conn:
         for email, role, name, organisation in DEMO_ACCOUNTS:
-            if conn.execute("SELECT 1 FROM accounts WHERE email = %s", (email,)).fetchone():
+            if account_exists(conn, email):
                 continue
             password = secrets.token_urlsafe(12)
             account_id, _ = create_account(conn, email, name, password, role=role, verified=True,

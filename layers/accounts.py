@@ -137,6 +137,11 @@ def create_account(conn: psycopg.Connection, email: str, full_name: str, passwor
     return account_id, check
 
 
+def exists(conn: psycopg.Connection, email: str) -> bool:
+    """Whether an account has this address."""
+    return conn.execute("SELECT 1 FROM accounts WHERE email = %s", (normalized_email(email),)).fetchone() is not None
+
+
 def limit_registrations(conn: psycopg.Connection, address: str, per_hour: int) -> None:
     """Count a registration from an address; TooManyRequests past `per_hour` in the current hour."""
     if ratelimit.add(conn, "inscription", address, "hour") > per_hour:

@@ -126,6 +126,16 @@ def _translated(exc: psycopg.OperationalError) -> DatabaseUnavailable:
     return DatabaseUnavailable(UNREACHABLE)
 
 
+@contextmanager
+def outage_as_ours() -> Iterator[None]:
+    """Turn a driver error meaning the database cannot answer, raised inside, into DatabaseUnavailable (for a
+    loop outside layers/ that waits an outage out: `urbasig mail-deliver --loop`)."""
+    try:
+        yield
+    except psycopg.OperationalError as exc:
+        raise _translated(exc) from exc
+
+
 def _raise_in(thread_id: int, exc_type: type[BaseException] | None) -> None:
     """Have `exc_type` raised in a thread at its next bytecode (None withdraws one not yet raised)."""
     ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id),

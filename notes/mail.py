@@ -21,6 +21,7 @@ import psycopg
 from gis.errors import DatabaseUnavailable
 from layers import outbox
 from layers.audit import audit
+from layers.db import outage_as_ours
 
 NO_SMTP = ("aucun serveur SMTP configuré (URBASIG_SMTP_HOST vide) : les courriels restent dans la boîte d'envoi, "
            "visibles par l'administrateur sur /admin/courriels ; définissez URBASIG_SMTP_HOST pour les envoyer")
@@ -142,9 +143,9 @@ def deliver_every(connect: Callable[[], psycopg.Connection], smtp: SmtpSettings,
     database_lost = False
     while not stop.is_set():
         try:
-            with connect() as conn:
+            with outage_as_ours(), connect() as conn:
                 sent, failed = deliver_due(conn, smtp, on_failure=on_failure)
-        except (DatabaseUnavailable, psycopg.OperationalError) as exc:
+        except DatabaseUnavailable as exc:
             if not database_lost:
                 say(f"base de données injoignable ({exc}) : nouvel essai toutes les {interval_s:g} s")
             database_lost = True
