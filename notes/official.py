@@ -316,11 +316,16 @@ def verify(conn: psycopg.Connection, trust: list[Path], code: str | None = None,
     return out
 
 
+STAFF_SEES_REQUESTS = frozenset({"instructor", "signatory", "admin"})
+
+
 def owner_or_staff(account: dict, applicant_id: int, missing: str) -> None:
     """Only the applicant or the agency's staff may see a request; to anyone else it is missing (`missing`).
 
     Answering 404 with the same message as for a request that does not exist (never a 403) tells nobody
     which request numbers exist.
     """
-    if account["role"] == "applicant" and account["id"] != applicant_id:
+    if account["role"] in STAFF_SEES_REQUESTS:
+        return
+    if account["role"] != "applicant" or account["id"] != applicant_id:  # a partner sees issued notes only
         raise NotFound(missing)
