@@ -60,7 +60,8 @@ def require_role(*roles: str):
     return decorate
 
 
-def _address() -> str:
+def client_address() -> str:
+    """The client's address as the rate limits and the audit trail record it."""
     return request.remote_addr or "inconnue"
 
 
@@ -79,7 +80,7 @@ def register_account(email: str, full_name: str, password: str) -> int:
     Shared by this JSON view and the registration page of the applicant's space (api/spaces/applicant.py).
     """
     conn = get_db()
-    limit_registrations(conn, _address(), current_app.config["URBASIG"].registrations_per_address_hour)
+    limit_registrations(conn, client_address(), current_app.config["URBASIG"].registrations_per_address_hour)
     keep_writes()  # the attempt counts even when refused below (the limit also slows probing for known addresses)
     account_id, check = create_account(conn, email, full_name, password)
     link = public_link(f"/notes/accounts/verify?token={check.token}")
@@ -114,7 +115,7 @@ def verify() -> Response | tuple[str, int]:
 def verify_by_typed_code(email: str, code: str) -> None:
     """Verify an account by the code typed by hand; a failed guess counts even though the request is refused."""
     try:
-        check_code(get_db(), email, code, current_app.config["URBASIG"].verify_code_attempts, _address())
+        check_code(get_db(), email, code, current_app.config["URBASIG"].verify_code_attempts, client_address())
     except (InputError, TooManyRequests):
         keep_writes()  # the failed guess counts
         raise
@@ -135,7 +136,7 @@ def open_session(email: str, password: str) -> dict:
     """
     s = current_app.config["URBASIG"]
     try:
-        account, session_id = sign_in(get_db(), email, password, _address(),
+        account, session_id = sign_in(get_db(), email, password, client_address(),
                                       SignInLimits(s.signin_per_account_hour, s.signin_per_address_hour,
                                                    s.session_hours))
     except (Unauthorized, Forbidden, TooManyRequests):
@@ -143,7 +144,7 @@ def open_session(email: str, password: str) -> dict:
         raise
     previous = session.get("sid")
     if isinstance(previous, str):  # signing in over a live session ends it: a copy of the old cookie stops working
-        sign_out(get_db(), previous, _address())
+        sign_out(get_db(), previous, client_address())
     new_session(session_id)  # the session id and a new form token for the spaces' pages
     g.pop("account", None)  # read again from the new session when asked
     return account
@@ -153,7 +154,7 @@ def close_session() -> None:
     """End this browser's session in the database (a copy of the cookie stops working) and clear the cookie."""
     session_id = session.get("sid")
     if isinstance(session_id, str):
-        sign_out(get_db(), session_id, _address())
+        sign_out(get_db(), session_id, client_address())
     session.clear()
     g.pop("account", None)
 

@@ -308,7 +308,7 @@ def reset_password(conn: psycopg.Connection, token: str, password: str, address:
         check_new_password(password, email)
         conn.execute("UPDATE accounts SET password_hash = %s, reset_token_hash = NULL, reset_expires_at = NULL "
                      "WHERE id = %s", (hash_password(password), account_id))
-        ended = conn.execute("DELETE FROM web_sessions WHERE account_id = %s", (account_id,)).rowcount
+        ended = sessions.end_all(conn, account_id)
         audit(conn, email, "compte.mot_de_passe_reinitialise", "account", str(account_id), None,
               {"adresse": address, "sessions_fermees": ended})
     return email

@@ -39,3 +39,8 @@ def end(conn: psycopg.Connection, session_id: str) -> dict | None:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute("DELETE FROM web_sessions s USING accounts a WHERE s.id_hash = %s AND a.id = s.account_id "
                            "RETURNING a.id, a.email, s.expires_at > now() AS live", (_id_hash(session_id),)).fetchone()
+
+
+def end_all(conn: psycopg.Connection, account_id: int) -> int:
+    """End every session of an account (password reset, account disabled); returns how many were live or not."""
+    return conn.execute("DELETE FROM web_sessions WHERE account_id = %s", (account_id,)).rowcount

@@ -11,6 +11,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from gis.errors import Forbidden, InputError, NotFound
+from layers import sessions
 from layers.accounts import ROLES, STAFF_ROLES, create_account, text
 from layers.audit import audit
 
@@ -84,7 +85,7 @@ def set_enabled(conn: psycopg.Connection, admin: dict, account_id: int, enabled:
                  (enabled, account_id))
     ended = 0
     if not enabled:
-        ended = conn.execute("DELETE FROM web_sessions WHERE account_id = %s", (account_id,)).rowcount
+        ended = sessions.end_all(conn, account_id)
     audit(conn, admin["email"], "compte.reactive" if enabled else "compte.desactive", "account", str(account_id),
           {"actif": not enabled}, {"actif": enabled, **({} if enabled else {"sessions_fermees": ended})})
     return account["email"]

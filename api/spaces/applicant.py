@@ -13,7 +13,14 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request
 
-from api.accounts import close_session, current_account, open_session, register_account, verify_by_typed_code
+from api.accounts import (
+    client_address,
+    close_session,
+    current_account,
+    open_session,
+    register_account,
+    verify_by_typed_code,
+)
 from api.db import get_db, keep_writes
 from api.i18n import t
 from api.official import payment_form, request_pdf
@@ -45,10 +52,6 @@ def _upload_limit(endpoint: str | None, values: dict | None) -> None:
     """
     if endpoint in UPLOAD_ENDPOINTS and request.method == "POST":
         request.max_content_length = UPLOAD_LIMIT_BYTES
-
-
-def _address() -> str:
-    return request.remote_addr or "inconnue"
 
 
 def _form(name: str, max_chars: int = 4000) -> str:
@@ -159,7 +162,8 @@ def forgot_page() -> Response | str | tuple[str, int, dict[str, str]]:
         return render_template("spaces/applicant/forgot.html", email="")
     email = _form("email", 320)
     try:
-        started = start_reset(get_db(), email, _address(), current_app.config["URBASIG"].registrations_per_address_hour)
+        started = start_reset(get_db(), email, client_address(),
+                              current_app.config["URBASIG"].registrations_per_address_hour)
     except UrbasigError as exc:
         keep_writes()  # the refused request still counts
         return _refused("spaces/applicant/forgot.html", exc, email=email)
@@ -181,7 +185,7 @@ def reset_page() -> Response | str | tuple[str, int, dict[str, str]]:
     try:
         if _form("password", 1024) != _form("password2", 1024):
             raise InputError("les deux mots de passe saisis diffèrent : saisissez le même deux fois")
-        email = reset_password(get_db(), token, _form("password", 1024), _address())
+        email = reset_password(get_db(), token, _form("password", 1024), client_address())
     except NotFound:
         return render_template("spaces/applicant/reset.html", token=None, error=t("applicant.reset.unknown")), 404
     except UrbasigError as exc:
