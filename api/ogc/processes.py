@@ -1,4 +1,5 @@
-"""OGC API Processes: instruction and the permit, subdivision and licence checks, executed synchronously."""
+"""OGC API Processes: instruction, the permit, subdivision and licence checks, the buildable envelope (executed
+synchronously) and the plan impact (long: an asynchronous job, see layers/jobs.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from gis.dates import day_message, read_day
 from gis.errors import InputError, NotFound
 from instruction.checks import licence_check, lot_check, permit_check
 from instruction.engine import Options, instruct
+from instruction.envelope import envelope, envelope_output
+from instruction.impact import plan_impact
 from instruction.land import LandRequest
 
 GEOJSON_GEOMETRY = {"type": "object", "required": ["type", "coordinates"],
@@ -57,9 +60,23 @@ PROCESSES = {
                                      "classified_3", "terrace"]}},
                                  "filed_at": {"title": "date et heure de dépôt", "schema": {"type": "string",
                                                                                           "format": "date-time"}}}},
+    "envelope": {"title": "Enveloppe constructible d'un terrain", "description": "Par partie de zone : le terrain "
+                 "moins les emprises de voirie, réserves et reculs, l'emprise au sol, la hauteur et la surface de "
+                 "plancher maximales, avec la règle qui limite chacune.",
+                 "inputs": {"land": LAND, "crs": CRS_INPUT, "date": DATE_INPUT,
+                            "output_crs": {"title": "SCR des polygones du résultat",
+                                           "schema": {"type": "string", "default": "EPSG:26191",
+                                                      "examples": ["OGC:CRS84"]}}}},
+    "plan-impact": {"title": "Impact d'une version de plan", "description": "Parcelle par parcelle, entre deux "
+                    "versions de plan : zone, surface de plancher maximale, usages gagnés et perdus, surface "
+                    "nouvellement réservée ou en élargissement ; agrégats par arrondissement et par zone.",
+                    "inputs": {"from_plan": {"title": "version de plan de départ (code)", "schema": {"type": "string"}},
+                               "to_plan": {"title": "version de plan comparée (code)", "schema": {"type": "string"}},
+                               "area": {"title": "commune ou arrondissement (code), sinon tout le plan",
+                                        "schema": {"type": "string"}}}},
 }
 REQUIRED = {"instruction": {"land"}, "permit-check": {"land", "project"}, "lot-check": {"land", "lots"},
-            "licence-check": {"location", "activity"}}
+            "licence-check": {"location", "activity"}, "envelope": {"land"}, "plan-impact": {"from_plan", "to_plan"}}
 
 
 def _summary(base: str, pid: str) -> dict:
@@ -158,6 +175,12 @@ def _check_inputs(pid: str, inputs: dict) -> None:
     if pid == "licence-check":
         field(inputs, "activity", str, required=True, max_len=100, where="inputs.")
         field(inputs, "filed_at", str, max_len=64, where="inputs.")
+    if pid == "envelope":
+        field(inputs, "output_crs", str, max_len=200, where="inputs.")
+    if pid == "plan-impact":
+        for name in ("from_plan", "to_plan"):
+            field(inputs, name, str, required=True, max_len=100, where="inputs.")
+        field(inputs, "area", str, max_len=100, where="inputs.")
 
 
 def execute(conn: psycopg.Connection, pid: str, body: object, options: Options) -> dict:
@@ -188,6 +211,11 @@ def execute(conn: psycopg.Connection, pid: str, body: object, options: Options) 
     if pid == "lot-check":
         return lot_check(conn, _land(inputs["land"], crs, "land"), inputs["lots"], inputs.get("internal_roads"),
                          inputs.get("green_spaces"), inputs.get("facilities"), day, options, crs)
+    if pid == "envelope":
+        return envelope_output(envelope(conn, _land(inputs["land"], crs, "land"), day, options),
+                               inputs.get("output_crs"))
+    if pid == "plan-impact":
+        return plan_impact(conn, inputs["from_plan"], inputs["to_plan"], inputs.get("area"))
     activity = inputs["activity"]
     if not isinstance(activity, str):
         raise OgcError("activity : texte attendu")

@@ -1,0 +1,124 @@
+"""Long work as jobs, and plan impact results (issue 15).
+
+- jobs: OGC API Processes asynchronous execution backed by the database, so any worker answers a client's poll
+  and a runner process (`urbasig jobs work`) executes what was accepted. The job id is a random UUID (a
+  capability: who holds it may poll, read and dismiss); `client` is a hash of who submitted it (API key or
+  address), used only to bound how many jobs one client keeps queued — never shown.
+- impact_runs / impact_parcels: what one plan version changes against another over an area, per parcel
+  (zone, maximum floor area, uses, area newly reserved or newly in a widening, buildable before and after),
+  kept so the map and the OGC collection `plan-impact` can show the latest run of a plan pair. No geometry is
+  copied: the view `plan_impact` joins the parcels. Land references are public; owners are never read.
+
+Revision ID: 0020
+Revises: 0019
+Create Date: 2026-12-03
+"""
+
+from alembic import op
+
+from layers.roles import grants_sql
+
+revision = "0020"
+down_revision = "0019"
+branch_labels = None
+depends_on = None
+
+JOB_COLUMNS = "status, message, progress, started_at, finished_at, updated_at, heartbeat_at, worker, result, error"
+APP_GRANTS = {
+    # the web server accepts jobs, answers polls and dismisses; the runner (same role) claims and finishes them
+    "jobs": f"SELECT, INSERT, UPDATE ({JOB_COLUMNS}), DELETE",
+    "impact_runs": "SELECT, INSERT, UPDATE (status, parcels, summary, finished_at, published), DELETE",
+    "impact_parcels": "SELECT, INSERT, DELETE",
+    "plan_impact": "SELECT",
+}
+
+
+def upgrade() -> None:
+    """jobs, impact_runs, impact_parcels, the plan_impact view and their grants."""
+    op.execute("""
+    CREATE TABLE jobs (
+        id uuid PRIMARY KEY,
+        process text NOT NULL CHECK (process ~ '^[a-z][a-z0-9-]*$'),
+        inputs jsonb NOT NULL,
+        status text NOT NULL DEFAULT 'accepted'
+            CHECK (status IN ('accepted', 'running', 'successful', 'failed', 'dismissed')),
+        message text,
+        progress smallint CHECK (progress BETWEEN 0 AND 100),
+        client text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        started_at timestamptz,
+        finished_at timestamptz,
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        heartbeat_at timestamptz,
+        worker text,
+        result jsonb,
+        error text,
+        code_version text
+    );
+    COMMENT ON TABLE jobs IS 'OGC API Processes jobs: accepted by any web worker, executed by urbasig jobs work';
+    CREATE INDEX jobs_queue_idx ON jobs (created_at) WHERE status = 'accepted';
+    CREATE INDEX jobs_client_idx ON jobs (client, status);
+    REVOKE ALL ON jobs FROM PUBLIC;
+
+    CREATE TABLE impact_runs (
+        id bigserial PRIMARY KEY,
+        job_id uuid REFERENCES jobs(id) ON DELETE SET NULL,
+        from_plan_id integer NOT NULL REFERENCES plans(id),
+        to_plan_id integer NOT NULL REFERENCES plans(id),
+        area text,
+        status text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'done', 'failed')),
+        published boolean NOT NULL DEFAULT false,
+        parcels integer,
+        summary jsonb,
+        provenance jsonb NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        finished_at timestamptz,
+        CHECK (from_plan_id <> to_plan_id)
+    );
+    COMMENT ON COLUMN impact_runs.area IS 'Commune or arrondissement code the run covered; NULL: both plans wholly';
+    COMMENT ON COLUMN impact_runs.published IS 'Shown on the map and in the plan-impact collection';
+    CREATE UNIQUE INDEX impact_runs_published_idx ON impact_runs (from_plan_id, to_plan_id) WHERE published;
+    REVOKE ALL ON impact_runs FROM PUBLIC;
+
+    CREATE TABLE impact_parcels (
+        run_id bigint NOT NULL REFERENCES impact_runs(id) ON DELETE CASCADE,
+        parcel_id bigint NOT NULL REFERENCES parcels(id) ON DELETE CASCADE,
+        commune_code text,
+        zone_before text,
+        zone_after text,
+        floor_before_m2 double precision,
+        floor_after_m2 double precision,
+        floor_delta_m2 double precision,
+        uses_gained text[] NOT NULL DEFAULT '{}',
+        uses_lost text[] NOT NULL DEFAULT '{}',
+        reserved_new_m2 double precision NOT NULL DEFAULT 0,
+        widening_new_m2 double precision NOT NULL DEFAULT 0,
+        buildable_before boolean,
+        buildable_after boolean,
+        change text NOT NULL CHECK (change IN ('gain', 'loss', 'unchanged', 'reserved')),
+        PRIMARY KEY (run_id, parcel_id)
+    );
+    COMMENT ON COLUMN impact_parcels.change IS 'Map colour: reserved (newly reserved or in a widening) wins over '
+                                              'gain / loss of maximum floor area';
+    REVOKE ALL ON impact_parcels FROM PUBLIC;
+
+    CREATE VIEW plan_impact AS
+    SELECT i.run_id, i.parcel_id AS id, p.land_ref, i.commune_code, i.zone_before, i.zone_after,
+           i.floor_before_m2, i.floor_after_m2, i.floor_delta_m2, i.uses_gained, i.uses_lost,
+           i.reserved_new_m2, i.widening_new_m2, i.buildable_before, i.buildable_after, i.change,
+           fp.code AS from_plan, tp.code AS to_plan, p.geom
+    FROM impact_parcels i
+    JOIN impact_runs r ON r.id = i.run_id AND r.published
+    JOIN parcels p ON p.id = i.parcel_id
+    JOIN plans fp ON fp.id = r.from_plan_id
+    JOIN plans tp ON tp.id = r.to_plan_id;
+    COMMENT ON VIEW plan_impact IS 'Published plan impact runs per parcel (no owner, no personal data)';
+    REVOKE ALL ON plan_impact FROM PUBLIC;
+    """)
+    op.execute(grants_sql(APP_GRANTS))
+
+
+def downgrade() -> None:
+    """Back to 0019."""
+    op.execute("DROP VIEW IF EXISTS plan_impact; DROP TABLE IF EXISTS impact_parcels; "
+               "DROP TABLE IF EXISTS impact_runs; DROP TABLE IF EXISTS jobs;")
