@@ -19,12 +19,13 @@ from flask import Blueprint, Flask, current_app, redirect, render_template, requ
 from api.db import get_db
 from api.errors import request_id
 from api.i18n import current_lang, translate
-from api.panel_view import land_view
+from api.panel_view import impact_lines, land_view
 from gis.dates import read_day
 from gis.errors import CRSError, InputError, LandRefError, NotFound, PayloadTooLarge, UrbasigError
 from instruction.engine import Options, instruct
 from instruction.land import LandRequest
 from layers.db import interruptible
+from layers.impact_map import land_impact
 
 panel = Blueprint("panel", __name__, url_prefix="/carte")
 
@@ -161,6 +162,7 @@ def land_panel():
     try:
         query = parse_query(request.args.to_dict())
         result, other = land_results(get_db(), query, Options.from_settings(current_app.config["URBASIG"]))
+        impact = land_impact(get_db(), result["land"]["refs"], query.land.point)  # published plan impact runs
     except UrbasigError as exc:
         error = as_panel_error(exc, query)
         message = translate(error.key, lang, **error.values)
@@ -178,7 +180,7 @@ def land_panel():
              else translate("panel.title_geometry", lang))
     page = render_template("map/panel.html" if fragment else "map/panel_page.html", inner="map/panel.html", v=view,
                            fragment=fragment, links=_links(query, view, lang), page_title=title,
-                           lang_link=_lang_link(lang))
+                           lang_link=_lang_link(lang), impact=impact_lines(impact, lang))
     return page, 200, headers
 
 

@@ -8,6 +8,8 @@
   (zone, maximum floor area, uses, area newly reserved or newly in a widening, buildable before and after),
   kept so the map and the OGC collection `plan-impact` can show the latest run of a plan pair. No geometry is
   copied: the view `plan_impact` joins the parcels. Land references are public; owners are never read.
+  Writing either table bumps its layer version (trigger bump_layer_version, as on every layer table): the tiles
+  and extents of `plan-impact` are keyed on them, so publishing a run invalidates the cached tiles.
 
 Revision ID: 0020
 Revises: 0019
@@ -115,6 +117,9 @@ def upgrade() -> None:
     COMMENT ON VIEW plan_impact IS 'Published plan impact runs per parcel (no owner, no personal data)';
     REVOKE ALL ON plan_impact FROM PUBLIC;
     """)
+    for table in ("impact_runs", "impact_parcels"):  # the plan-impact tiles' cache follows them (layers/catalog.py)
+        op.execute(f"CREATE TRIGGER {table}_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} "
+                   "FOR EACH STATEMENT EXECUTE FUNCTION bump_layer_version()")
     op.execute(grants_sql(APP_GRANTS))
 
 
