@@ -121,9 +121,9 @@ def _decode(data: bytes, z: int, x: int, y: int, tmp_path):
 
 def _ogr2ogr(live: str, out, *options: str):
     """Copy the collection with the system's GDAL (a subprocess: the server thread of this process keeps the GIL)."""
-    subprocess.run(["ogr2ogr", "-f", "GPKG", str(out), f"OAPIF:{live}", "plan-impact", "-preserve_fid", *options], check=True,
-                   capture_output=True, timeout=300)
-    return pyogrio.read_dataframe(out, fid_as_index=True)  # GDAL keeps the feature id as the FID
+    subprocess.run(["ogr2ogr", "-f", "GPKG", str(out), f"OAPIF:{live}", "plan-impact", "-preserve_fid", *options],
+                   check=True, capture_output=True, timeout=300)
+    return pyogrio.read_dataframe(out, fid_as_index=True)  # the feature id (the parcel's) as the FID
 
 
 def test_ogr_reads_the_collection_and_filters_it_by_change(live, db, tmp_path):
