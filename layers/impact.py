@@ -124,43 +124,33 @@ def start_run(conn: psycopg.Connection, from_id: int, to_id: int, area: str | No
 
 IMPACT_SQL = """
 WITH
-zv AS (
+zv AS MATERIALIZED (
     SELECT * FROM unnest(%(v_zone)s::bigint[], %(v_lo)s::float8[], %(v_lo_in)s::boolean[], %(v_hi)s::float8[],
                          %(v_hi_in)s::boolean[], %(v_storeys)s::float8[], %(v_pct)s::float8[], %(v_cos)s::float8[],
                          %(v_cus)s::float8[], %(v_min_plot)s::float8[])
         AS v(zone_id, lo, lo_in, hi, hi_in, storeys, pct, cos_pl, cus_pl, min_plot)
 ),
-par AS (SELECT p.id, p.commune_code, p.area_m2, p.geom FROM parcels p WHERE {commune}),
--- every (parcel, zone) of both plans; a parcel covered by the zone is not intersected
-part AS (
-    SELECT p.id AS parcel_id, p.area_m2 AS parcel_m2, z.plan_id, z.id AS zone_id, z.code, z.uses_allowed, c.inside,
-           CASE WHEN c.inside THEN NULL ELSE ST_CollectionExtract(ST_Intersection(p.geom, z.geom), 3) END AS g
-    FROM par p
+-- every (parcel, zone) of both plans with its area and net area; a parcel the zone covers is not intersected, and
+-- what the zone's plan takes from the parcel (planned roads, reservations…, united) is looked up on the index
+measured AS MATERIALIZED (
+    SELECT p.id AS parcel_id, p.area_m2 AS parcel_m2, z.plan_id, z.id AS zone_id, z.code, z.uses_allowed, a.part_m2,
+           GREATEST(a.part_m2 - CASE WHEN d.g IS NULL THEN 0 WHEN c.inside THEN ST_Area(d.g)
+                                     ELSE ST_Area(ST_Intersection(c.g, d.g)) END, 0) AS net_m2
+    FROM parcels p
     JOIN zones z ON z.plan_id IN (%(from)s, %(to)s) AND z.geom && p.geom AND ST_Intersects(z.geom, p.geom)
-    CROSS JOIN LATERAL (SELECT ST_CoveredBy(p.geom, z.geom) AS inside) c
-),
--- what each plan takes from the parcel (united: a widening may overlap a reservation), and its planned roads
-ded AS (
-    SELECT p.id AS parcel_id, r.plan_id, ST_Union(x.g) AS g_all,
-           ST_Union(x.g) FILTER (WHERE r.kind = ANY(%(road_kinds)s)) AS g_road
-    FROM par p
-    JOIN prescriptions r ON r.plan_id IN (%(from)s, %(to)s) AND r.kind = ANY(%(ded_kinds)s)
-         AND r.geom && p.geom AND ST_Intersects(r.geom, p.geom)
-    CROSS JOIN LATERAL (SELECT ST_CollectionExtract(ST_Intersection(p.geom, r.geom), 3) AS g) x
-    WHERE NOT ST_IsEmpty(x.g)
-    GROUP BY 1, 2
-),
-measured AS (
-    SELECT pt.parcel_id, pt.parcel_m2, pt.plan_id, pt.zone_id, pt.code, pt.uses_allowed, a.part_m2,
-           GREATEST(a.part_m2 - CASE WHEN d.g_all IS NULL THEN 0 WHEN pt.inside THEN ST_Area(d.g_all)
-                                     ELSE ST_Area(ST_Intersection(pt.g, d.g_all)) END, 0) AS net_m2
-    FROM part pt
-    CROSS JOIN LATERAL (SELECT CASE WHEN pt.inside THEN pt.parcel_m2 ELSE ST_Area(pt.g) END AS part_m2) a
-    LEFT JOIN ded d ON d.parcel_id = pt.parcel_id AND d.plan_id = pt.plan_id
+    CROSS JOIN LATERAL (SELECT i.inside, CASE WHEN i.inside THEN NULL
+                                              ELSE ST_CollectionExtract(ST_Intersection(p.geom, z.geom), 3) END AS g
+                        FROM (SELECT ST_CoveredBy(p.geom, z.geom) AS inside) i) c
+    CROSS JOIN LATERAL (SELECT CASE WHEN c.inside THEN p.area_m2 ELSE ST_Area(c.g) END AS part_m2) a
+    LEFT JOIN LATERAL (
+        SELECT ST_Union(ST_CollectionExtract(ST_Intersection(p.geom, r.geom), 3)) AS g FROM prescriptions r
+        WHERE r.plan_id = z.plan_id AND r.kind = ANY(%(ded_kinds)s) AND r.geom && p.geom
+          AND ST_Intersects(r.geom, p.geom)) d ON true
+    WHERE {commune} AND a.part_m2 > 0.005
 ),
 -- the governing parts (not marginal) with the zone's rules for the parcel's area
-ruled AS (
-    SELECT m.*, v.storeys, v.pct, v.cos_pl, v.cus_pl, v.min_plot, f.fp_m2,
+ruled AS MATERIALIZED (
+    SELECT m.*, v.min_plot, f.fp_m2,
            LEAST(v.cos_pl * m.part_m2, v.cus_pl * m.part_m2, f.fp_m2 * (floor(v.storeys) + 1)) AS floor_m2
     FROM measured m
     JOIN zv v ON v.zone_id = m.zone_id
@@ -168,50 +158,63 @@ ruled AS (
          AND (m.parcel_m2 < v.hi OR (v.hi_in AND m.parcel_m2 = v.hi))
     CROSS JOIN LATERAL (SELECT CASE WHEN v.pct IS NULL THEN m.net_m2
                                     ELSE LEAST(m.net_m2, v.pct / 100.0 * m.part_m2) END AS fp_m2) f
-    WHERE m.part_m2 > 0.005
-      AND NOT (100.0 * m.part_m2 / m.parcel_m2 < %(marginal_pct)s AND m.part_m2 < %(marginal_m2)s)
+    WHERE NOT (100.0 * m.part_m2 / m.parcel_m2 < %(marginal_pct)s AND m.part_m2 < %(marginal_m2)s)
 ),
 side AS (
     SELECT parcel_id, plan_id, (array_agg(code ORDER BY part_m2 DESC, zone_id))[1] AS zone, count(*) AS zones,
            NOT bool_or(min_plot IS NOT NULL AND parcel_m2 + 1e-6 < min_plot) AND sum(fp_m2) > %(noise)s AS buildable,
-           CASE WHEN bool_or(floor_m2 IS NULL) THEN NULL ELSE sum(floor_m2) END AS floor_m2
+           CASE WHEN bool_or(floor_m2 IS NULL) THEN NULL ELSE sum(floor_m2) END AS floor_m2,
+           string_agg(array_to_string(uses_allowed, E'\\x1f'), E'\\x1f') AS uses
     FROM ruled GROUP BY 1, 2
 ),
-uses AS (
-    SELECT parcel_id, plan_id, array_agg(DISTINCT u ORDER BY u) AS uses
-    FROM ruled, unnest(uses_allowed) u GROUP BY 1, 2
+both_sides AS (
+    SELECT parcel_id, max(zone) FILTER (WHERE plan_id = %(from)s) AS zone_b,
+           max(zone) FILTER (WHERE plan_id = %(to)s) AS zone_a,
+           max(zones) FILTER (WHERE plan_id = %(from)s) AS zones_b, max(zones) FILTER (WHERE plan_id = %(to)s) AS zones_a,
+           bool_or(buildable) FILTER (WHERE plan_id = %(from)s) AS buildable_b,
+           bool_or(buildable) FILTER (WHERE plan_id = %(to)s) AS buildable_a,
+           max(CASE WHEN buildable THEN floor_m2 ELSE 0 END) FILTER (WHERE plan_id = %(from)s) AS floor_b,
+           max(CASE WHEN buildable THEN floor_m2 ELSE 0 END) FILTER (WHERE plan_id = %(to)s) AS floor_a,
+           bool_or(floor_m2 IS NULL AND buildable) FILTER (WHERE plan_id = %(from)s) AS unknown_b,
+           bool_or(floor_m2 IS NULL AND buildable) FILTER (WHERE plan_id = %(to)s) AS unknown_a,
+           string_to_array(max(uses) FILTER (WHERE plan_id = %(from)s), E'\\x1f') AS uses_b,
+           string_to_array(max(uses) FILTER (WHERE plan_id = %(to)s), E'\\x1f') AS uses_a
+    FROM side GROUP BY parcel_id
 )
 INSERT INTO impact_parcels (run_id, parcel_id, commune_code, zone_before, zone_after, zones_before, zones_after,
                             floor_before_m2, floor_after_m2, floor_delta_m2, uses_gained, uses_lost, reserved_new_m2,
                             widening_new_m2, buildable_before, buildable_after, change)
-SELECT %(run)s, p.id, p.commune_code, b.zone, a.zone, b.zones, a.zones, fb.m2, fa.m2, fa.m2 - fb.m2,
-       ARRAY(SELECT unnest(ua.uses) EXCEPT SELECT unnest(ub.uses) ORDER BY 1),
-       ARRAY(SELECT unnest(ub.uses) EXCEPT SELECT unnest(ua.uses) ORDER BY 1),
-       n.reserved_m2, n.widening_m2, b.buildable, a.buildable,
+SELECT %(run)s, p.id, p.commune_code, s.zone_b, s.zone_a, s.zones_b, s.zones_a, fb.m2, fa.m2, fa.m2 - fb.m2,
+       ARRAY(SELECT unnest(s.uses_a) EXCEPT SELECT unnest(s.uses_b) ORDER BY 1),  -- EXCEPT: distinct
+       ARRAY(SELECT unnest(s.uses_b) EXCEPT SELECT unnest(s.uses_a) ORDER BY 1),
+       n.reserved_m2, n.widening_m2, s.buildable_b, s.buildable_a,
        CASE WHEN n.all_m2 > %(noise)s AND NOT (100.0 * n.all_m2 / p.area_m2 < %(marginal_pct)s
                                                AND n.all_m2 < %(marginal_m2)s) THEN 'reserved'
             WHEN fa.m2 - fb.m2 > %(noise)s THEN 'gain'
             WHEN fa.m2 - fb.m2 < -%(noise)s THEN 'loss'
             ELSE 'unchanged' END
-FROM par p
-LEFT JOIN side b ON b.parcel_id = p.id AND b.plan_id = %(from)s
-LEFT JOIN side a ON a.parcel_id = p.id AND a.plan_id = %(to)s
-LEFT JOIN uses ub ON ub.parcel_id = p.id AND ub.plan_id = %(from)s
-LEFT JOIN uses ua ON ua.parcel_id = p.id AND ua.plan_id = %(to)s
-LEFT JOIN ded db ON db.parcel_id = p.id AND db.plan_id = %(from)s
-LEFT JOIN ded da ON da.parcel_id = p.id AND da.plan_id = %(to)s
-CROSS JOIN LATERAL (SELECT CASE WHEN b.zone IS NULL THEN NULL WHEN b.buildable THEN b.floor_m2 ELSE 0 END AS m2) fb
-CROSS JOIN LATERAL (SELECT CASE WHEN a.zone IS NULL THEN NULL WHEN a.buildable THEN a.floor_m2 ELSE 0 END AS m2) fa
+FROM both_sides s
+JOIN parcels p ON p.id = s.parcel_id
+CROSS JOIN LATERAL (SELECT CASE WHEN s.zone_b IS NULL OR s.unknown_b THEN NULL ELSE s.floor_b END AS m2) fb
+CROSS JOIN LATERAL (SELECT CASE WHEN s.zone_a IS NULL OR s.unknown_a THEN NULL ELSE s.floor_a END AS m2) fa
+-- the area newly reserved or in a widening: the `to` plan's deductions that no deduction of `from` covered
+CROSS JOIN LATERAL (
+    SELECT ST_Union(x.g) FILTER (WHERE r.plan_id = %(from)s) AS g_b, ST_Union(x.g) FILTER (WHERE r.plan_id = %(to)s) AS g_a,
+           ST_Union(x.g) FILTER (WHERE r.plan_id = %(to)s AND r.kind = ANY(%(road_kinds)s)) AS g_road
+    FROM prescriptions r
+    CROSS JOIN LATERAL (SELECT ST_CollectionExtract(ST_Intersection(p.geom, r.geom), 3) AS g) x
+    WHERE r.plan_id IN (%(from)s, %(to)s) AND r.kind = ANY(%(ded_kinds)s) AND r.geom && p.geom
+      AND ST_Intersects(r.geom, p.geom)
+) d
 CROSS JOIN LATERAL (
     SELECT CASE WHEN x.all_m2 > %(noise)s THEN x.all_m2 ELSE 0 END AS all_m2,
            CASE WHEN x.all_m2 - x.road_m2 > %(noise)s THEN x.all_m2 - x.road_m2 ELSE 0 END AS reserved_m2,
            CASE WHEN x.road_m2 > %(noise)s THEN x.road_m2 ELSE 0 END AS widening_m2
-    FROM (SELECT COALESCE(CASE WHEN db.g_all IS NULL THEN ST_Area(da.g_all)
-                               ELSE ST_Area(ST_Difference(da.g_all, db.g_all)) END, 0) AS all_m2,
-                 COALESCE(CASE WHEN db.g_all IS NULL THEN ST_Area(da.g_road)
-                               ELSE ST_Area(ST_Difference(da.g_road, db.g_all)) END, 0) AS road_m2) x
+    FROM (SELECT COALESCE(CASE WHEN d.g_b IS NULL THEN ST_Area(d.g_a) ELSE ST_Area(ST_Difference(d.g_a, d.g_b)) END,
+                          0) AS all_m2,
+                 COALESCE(CASE WHEN d.g_b IS NULL THEN ST_Area(d.g_road)
+                               ELSE ST_Area(ST_Difference(d.g_road, d.g_b)) END, 0) AS road_m2) x
 ) n
-WHERE b.parcel_id IS NOT NULL OR a.parcel_id IS NOT NULL
 """
 
 
