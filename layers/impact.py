@@ -134,14 +134,15 @@ zv AS MATERIALIZED (
 -- what the zone's plan takes from the parcel (planned roads, reservations…, united) is looked up on the index
 measured AS MATERIALIZED (
     SELECT p.id AS parcel_id, p.area_m2 AS parcel_m2, z.plan_id, z.id AS zone_id, z.code, z.uses_allowed, a.part_m2,
-           GREATEST(a.part_m2 - CASE WHEN d.g IS NULL THEN 0 WHEN c.inside THEN ST_Area(d.g)
-                                     ELSE ST_Area(ST_Intersection(c.g, d.g)) END, 0) AS net_m2
+           GREATEST(a.part_m2 - CASE WHEN d.g IS NULL THEN 0 WHEN a.inside THEN ST_Area(d.g)
+                                     ELSE ST_Area(ST_Intersection(a.g, d.g)) END, 0) AS net_m2
     FROM parcels p
     JOIN zones z ON z.plan_id IN (%(from)s, %(to)s) AND z.geom && p.geom AND ST_Intersects(z.geom, p.geom)
-    CROSS JOIN LATERAL (SELECT i.inside, CASE WHEN i.inside THEN NULL
-                                              ELSE ST_CollectionExtract(ST_Intersection(p.geom, z.geom), 3) END AS g
-                        FROM (SELECT ST_CoveredBy(p.geom, z.geom) AS inside) i) c
-    CROSS JOIN LATERAL (SELECT CASE WHEN c.inside THEN p.area_m2 ELSE ST_Area(c.g) END AS part_m2) a
+    -- OFFSET 0: evaluated once per pair (a flattened subquery would repeat ST_CoveredBy in every expression)
+    CROSS JOIN LATERAL (SELECT i.inside, i.g, CASE WHEN i.inside THEN p.area_m2 ELSE ST_Area(i.g) END AS part_m2
+                        FROM (SELECT c.inside, CASE WHEN c.inside THEN NULL
+                                                    ELSE ST_CollectionExtract(ST_Intersection(p.geom, z.geom), 3) END AS g
+                              FROM (SELECT ST_CoveredBy(p.geom, z.geom) AS inside OFFSET 0) c OFFSET 0) i) a
     LEFT JOIN LATERAL (
         SELECT ST_Union(ST_CollectionExtract(ST_Intersection(p.geom, r.geom), 3)) AS g FROM prescriptions r
         WHERE r.plan_id = z.plan_id AND r.kind = ANY(%(ded_kinds)s) AND r.geom && p.geom
