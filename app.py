@@ -607,6 +607,38 @@ def restore_cmd(path: Path) -> None:
                "vérifiez le journal : urbasig audit verify")
 
 
+@cli.group(cls=_Group)
+def jobs() -> None:
+    """Travaux longs : les processus OGC exécutés en différé (Prefer: respond-async)."""
+
+
+@jobs.command("work")
+@click.option("--loop", is_flag=True, help="Attendre les travaux et les exécuter jusqu'à l'arrêt (TERM, Ctrl-C).")
+@click.option("--once", is_flag=True, help="Exécuter au plus un travail, puis s'arrêter.")
+def jobs_work_cmd(loop: bool, once: bool) -> None:
+    """Exécuter les travaux acceptés par le serveur (sans option : jusqu'à ce que la file soit vide).
+
+    Se connecte avec le rôle du serveur web (URBASIG_APP_DATABASE_URL), jamais avec le propriétaire des tables.
+    """
+    from api.ogc.runner import RunnerSettings, work
+    from layers.db import app_database_url, connect
+
+    if loop and once:
+        raise click.UsageError("--loop et --once s'excluent")
+    settings = _settings()
+    if settings.embedded:
+        _db_url(settings)  # start the embedded cluster when needed (as the other commands)
+    url = app_database_url(settings)
+    stop = _stop_on_signals()
+    mode = "loop" if loop else "once" if once else "drain"
+    if loop:
+        click.echo(f"exécution des travaux : nouvel examen de la file toutes les {settings.jobs_poll_s:g} s")
+    done = work(lambda autocommit: connect(url, autocommit), RunnerSettings.from_settings(settings), stop, click.echo,
+                mode)
+    if not loop:
+        click.echo(f"{done} travail(aux) exécuté(s)")
+
+
 def main() -> None:
     """Entry point of the `urbasig` console script."""
     cli()

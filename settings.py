@@ -96,6 +96,17 @@ class Settings:
     # Checks (permit, lots, licence) stored for reproducibility: anonymous calls per client and minute (a caller
     # with a partner key is not limited), so anonymous traffic cannot grow check_results without bound.
     checks_per_minute: int = 30
+    # Asynchronous jobs (OGC API Processes, `urbasig jobs work`): accepted or running jobs one client may have and
+    # jobs waiting in the whole queue (past them: 429, 503); how often the runner looks for work and beats its
+    # heart, after how long without a heartbeat a running job's runner is taken for dead (requeued, or failed after
+    # jobs_max_attempts runs), and how many days a finished job (and its result) is kept.
+    jobs_per_client: int = 5
+    jobs_queue_max: int = 100
+    jobs_poll_s: float = 2.0
+    jobs_heartbeat_s: float = 5.0
+    jobs_stale_s: float = 60.0
+    jobs_max_attempts: int = 2
+    jobs_retention_days: float = 7.0
     # development (the default): with no payment gateway or SMTP configured, the app runs the local test gateway
     # (labelled as a test) and shows outgoing mail on an admin page; production refuses a setup that cannot work
     # (`validate_production`).
@@ -251,6 +262,19 @@ class Settings:
                 raise ConfigError(f"URBASIG_{name.upper()} doit valoir au moins 1 (reçu {getattr(self, name)})")
         if self.max_request_vertices < self.max_vertices:
             raise ConfigError("il faut URBASIG_MAX_VERTICES ≤ URBASIG_MAX_REQUEST_VERTICES")
+        self._validate_jobs()
+
+    def _validate_jobs(self) -> None:
+        """The bounds of the job queue and the runner's delays."""
+        for name in ("jobs_per_client", "jobs_queue_max", "jobs_max_attempts"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"URBASIG_{name.upper()} doit valoir au moins 1 (reçu {getattr(self, name)})")
+        if min(self.jobs_poll_s, self.jobs_heartbeat_s, self.jobs_retention_days) <= 0:
+            raise ConfigError("URBASIG_JOBS_POLL_S, URBASIG_JOBS_HEARTBEAT_S et URBASIG_JOBS_RETENTION_DAYS doivent "
+                              "être positifs")
+        if self.jobs_stale_s <= 2 * self.jobs_heartbeat_s:
+            raise ConfigError("il faut URBASIG_JOBS_STALE_S > 2 × URBASIG_JOBS_HEARTBEAT_S (un exécutant vivant ne "
+                              "doit pas être pris pour mort)")
 
     @property
     def public_base(self) -> str:

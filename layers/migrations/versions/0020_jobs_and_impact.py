@@ -23,7 +23,8 @@ down_revision = "0019"
 branch_labels = None
 depends_on = None
 
-JOB_COLUMNS = "status, message, progress, started_at, finished_at, updated_at, heartbeat_at, worker, result, error"
+JOB_COLUMNS = ("status, message, progress, started_at, finished_at, updated_at, heartbeat_at, worker, attempts, result, "
+               "error")
 APP_GRANTS = {
     # the web server accepts jobs, answers polls and dismisses; the runner (same role) claims and finishes them
     "jobs": f"SELECT, INSERT, UPDATE ({JOB_COLUMNS}), DELETE",
@@ -51,6 +52,7 @@ def upgrade() -> None:
         updated_at timestamptz NOT NULL DEFAULT now(),
         heartbeat_at timestamptz,
         worker text,
+        attempts smallint NOT NULL DEFAULT 0,
         result jsonb,
         error text,
         code_version text
@@ -58,6 +60,10 @@ def upgrade() -> None:
     COMMENT ON TABLE jobs IS 'OGC API Processes jobs: accepted by any web worker, executed by urbasig jobs work';
     CREATE INDEX jobs_queue_idx ON jobs (created_at) WHERE status = 'accepted';
     CREATE INDEX jobs_client_idx ON jobs (client, status);
+    CREATE INDEX jobs_running_idx ON jobs (heartbeat_at) WHERE status = 'running';
+    COMMENT ON COLUMN jobs.attempts IS 'Runs started: a job whose runner died is requeued until URBASIG_JOBS_MAX_ATTEMPTS';
+    COMMENT ON COLUMN jobs.result IS 'successful: the process result; failed: the OGC exception {type, status, code, '
+                                     'description}; dismissed: NULL';
     REVOKE ALL ON jobs FROM PUBLIC;
 
     CREATE TABLE impact_runs (
