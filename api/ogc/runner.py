@@ -1,11 +1,12 @@
 """The job runner (`urbasig jobs work`): claims accepted jobs and runs them with the processes' own functions.
 
-Two connections, both of the web server's role (least privilege): `control`, in autocommit, claims, beats the
-heart and records progress, so a poll sees them at once; `work` runs the process in one transaction, committed
-with the job's result (a stored check and its job are written together, or neither). A heartbeat thread keeps
-`heartbeat_at` fresh even while one long statement runs; when it finds the job no longer ours (dismissed, or
-taken for dead), or the runner is told to stop, it cancels the statement running, and the progress callback
-stops the work at its next step. Stopping (TERM, Ctrl-C) gives the job back to the queue without counting a run.
+Two connections kept for the runner's life, both of the web server's role (least privilege): `control`, in
+autocommit, claims, beats the heart and records progress, so a poll sees them at once; `work` runs the process
+in one transaction, committed with the job's result (a stored check and its job are written together, or
+neither), and is replaced after a cancel. A heartbeat thread keeps `heartbeat_at` fresh even while one long
+statement runs; when it finds the job no longer ours (dismissed, or taken for dead), or the runner is told to
+stop, it cancels the statement running, and the progress callback stops the work at its next step. Stopping
+(TERM, Ctrl-C) gives the job back to the queue without counting a run; so does losing the database.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 from api.ogc import processes
-from gis.errors import DatabaseUnavailable, UrbasigError
+from gis.errors import DatabaseTimeout, DatabaseUnavailable, UrbasigError
 from instruction.engine import Options
 from instruction.findings import canonical_json
 from layers import jobs
@@ -67,6 +68,7 @@ class _Beat:
     stop: threading.Event  # the runner's
     lost: threading.Event = field(default_factory=threading.Event)  # the job is no longer ours
     done: threading.Event = field(default_factory=threading.Event)
+    cancelled: bool = False  # a cancel was sent: it may land on a later statement, the connection is replaced
 
     def run(self) -> None:
         next_beat = time.monotonic() + self.every_s
@@ -89,6 +91,7 @@ class _Beat:
             return True
 
     def _cancel(self) -> None:
+        self.cancelled = True
         try:
             self.work.cancel_safe(timeout=2)
         except psycopg.Error as exc:
@@ -105,25 +108,25 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
-def run_next(control: psycopg.Connection, connect: Connect, conf: RunnerSettings, worker: str,
-             stop: threading.Event, say: Callable[[str], None]) -> bool:
-    """Claim the oldest accepted job and run it; False when none was waiting."""
+def run_next(control: psycopg.Connection, work: psycopg.Connection, conf: RunnerSettings, worker: str,
+             stop: threading.Event, say: Callable[[str], None]) -> bool | None:
+    """Claim the oldest accepted job and run it on `work`: False when none was waiting, None when `work` must be
+    replaced (a cancel was sent on it), True otherwise."""
     job = jobs.claim(control, worker)
     if job is None:
         return False
     job_id, pid = job["id"], job["process"]
     started = time.monotonic()
-    with connect(False) as work:
-        beat = _Beat(control, work, job_id, worker, conf.heartbeat_s, stop)
-        thread = threading.Thread(target=beat.run, name=f"urbasig-job-{job_id}", daemon=True)
-        thread.start()
-        try:
-            outcome = _execute(control, work, job, conf, worker, beat)
-        finally:
-            beat.done.set()
-            thread.join()
+    beat = _Beat(control, work, job_id, worker, conf.heartbeat_s, stop)
+    thread = threading.Thread(target=beat.run, name=f"urbasig-job-{job_id}", daemon=True)
+    thread.start()
+    try:
+        outcome = _execute(control, work, job, conf, worker, beat)
+    finally:
+        beat.done.set()
+        thread.join()
     say(f"travail {job_id} ({pid}) : {outcome} en {time.monotonic() - started:.1f} s")
-    return True
+    return None if beat.cancelled else True
 
 
 def _execute(control: psycopg.Connection, work: psycopg.Connection, job: dict, conf: RunnerSettings, worker: str,
@@ -153,6 +156,9 @@ def _execute(control: psycopg.Connection, work: psycopg.Connection, job: dict, c
         if beat.stop.is_set():
             jobs.give_back(control, job_id, worker)
             return "rendu à la file (arrêt de l'exécutant)"
+        if isinstance(exc, DatabaseUnavailable) and not isinstance(exc, DatabaseTimeout):
+            jobs.give_back(control, job_id, worker)  # the database went away, not the job's fault: run it again
+            raise
         error = exc if isinstance(exc, UrbasigError) else None
         if error is None:  # a bug, not the caller's: the traceback goes to the log, the job says where to look
             log.exception("travail %s (%s) : erreur inattendue", job_id, job["process"])
@@ -181,14 +187,54 @@ def maintain(control: psycopg.Connection, conf: RunnerSettings, say: Callable[[s
             say(f"{purged} travail(aux) terminé(s) depuis plus de {conf.retention_days:g} jour(s) supprimé(s)")
 
 
+@dataclass
+class _Session:
+    """One connected stretch of a runner: its connections, what it did, when it last purged."""
+
+    connect: Connect
+    conf: RunnerSettings
+    worker: str
+    stop: threading.Event
+    say: Callable[[str], None]
+    done: int = 0
+    purged_at: float = -PURGE_EVERY_S
+    job_conn: psycopg.Connection | None = None
+
+    def run(self, control: psycopg.Connection, mode: str) -> bool:
+        """Run jobs until the mode says stop (True) or `stop` is set (False)."""
+        while not self.stop.is_set():
+            purge = time.monotonic() - self.purged_at >= PURGE_EVERY_S
+            maintain(control, self.conf, self.say, purge)
+            self.purged_at = time.monotonic() if purge else self.purged_at
+            if self.job_conn is None or self.job_conn.closed:
+                self.job_conn = self.connect(False)
+            ran = run_next(control, self.job_conn, self.conf, self.worker, self.stop, self.say)
+            if ran is None:
+                self.job_conn.close()
+            if ran is not False:
+                self.done += 1
+                if mode == "once":
+                    return True
+            elif mode != "loop":
+                return True
+            else:
+                self.stop.wait(self.conf.poll_s)
+        return False
+
+    def close(self) -> None:
+        """Close the work connection (the next stretch opens another)."""
+        if self.job_conn is not None:
+            self.job_conn.close()
+            self.job_conn = None
+
+
 def work(connect: Connect, conf: RunnerSettings, stop: threading.Event, say: Callable[[str], None],
          mode: str = "drain") -> int:
     """Run jobs: `once` at most one, `drain` until none waits, `loop` until `stop` (polling every poll_s).
 
     In `loop`, a database outage is waited out, as the mail delivery does. Returns how many jobs were run.
     """
-    done, purged_at, database_lost = 0, -PURGE_EVERY_S, False
-    worker = worker_name()
+    session, database_lost = _Session(connect, conf, worker_name(), stop, say), False
     while not stop.is_set():
         try:
             with outage_as_ours(), connect(True) as control:
@@ -196,18 +242,8 @@ def work(connect: Connect, conf: RunnerSettings, stop: threading.Event, say: Cal
                 if database_lost:
                     say("base de données de nouveau joignable")
                 database_lost = False
-                while not stop.is_set():
-                    purge = time.monotonic() - purged_at >= PURGE_EVERY_S
-                    maintain(control, conf, say, purge)
-                    purged_at = time.monotonic() if purge else purged_at
-                    if run_next(control, connect, conf, worker, stop, say):
-                        done += 1
-                        if mode == "once":
-                            return done
-                    elif mode != "loop":
-                        return done
-                    else:
-                        stop.wait(conf.poll_s)
+                if session.run(control, mode):
+                    break
         except DatabaseUnavailable as exc:
             if mode != "loop":
                 raise
@@ -215,4 +251,6 @@ def work(connect: Connect, conf: RunnerSettings, stop: threading.Event, say: Cal
                 say(f"base de données injoignable ({exc}) : nouvel essai toutes les {conf.poll_s:g} s")
             database_lost = True
             stop.wait(conf.poll_s)
-    return done
+        finally:
+            session.close()
+    return session.done
