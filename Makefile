@@ -99,6 +99,7 @@ bench: db
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/jobs.py
 
 clean-db: stop
 	rm -rf var/pg
