@@ -14,7 +14,7 @@ from gis.dates import day_message, read_day
 from gis.errors import InputError, NotFound
 from instruction.checks import licence_check, lot_check, permit_check
 from instruction.engine import Options, instruct
-from instruction.envelope import envelope, envelope_output
+from instruction.envelope import stored_envelope
 from instruction.impact import plan_impact
 from instruction.land import LandRequest
 
@@ -212,8 +212,7 @@ def execute(conn: psycopg.Connection, pid: str, body: object, options: Options) 
         return lot_check(conn, _land(inputs["land"], crs, "land"), inputs["lots"], inputs.get("internal_roads"),
                          inputs.get("green_spaces"), inputs.get("facilities"), day, options, crs)
     if pid == "envelope":
-        return envelope_output(envelope(conn, _land(inputs["land"], crs, "land"), day, options),
-                               inputs.get("output_crs"))
+        return stored_envelope(conn, _land(inputs["land"], crs, "land"), day, options, inputs.get("output_crs"))
     if pid == "plan-impact":
         return plan_impact(conn, inputs["from_plan"], inputs["to_plan"], inputs.get("area"))
     activity = inputs["activity"]
