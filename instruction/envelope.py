@@ -138,7 +138,8 @@ def envelope_limits(land: BaseGeometry, roads: list[BaseGeometry], tolerance_m: 
     angles = [_angle(s) for s in limits["side"]]
     low = _near_any_angle(angles, road_angles, AMBIGUOUS_DEG[0])
     high = _near_any_angle(angles, road_angles, AMBIGUOUS_DEG[1])
-    side, ambiguous = [], []
+    side: list[shapely.LineString] = []
+    ambiguous: list[shapely.LineString] = []
     for seg, meets, under_low, under_high in zip(limits["side"], near, low, high, strict=True):
         (ambiguous if not meets and under_high and not under_low else side).append(seg)
     return {**limits, "side": side, "ambiguous": ambiguous}

@@ -75,9 +75,9 @@ def condition_holds(when: dict, context: Context) -> tuple[bool | None, list[str
 
 def _apply_formula(rule: dict, params: dict[str, dict], undecided: list[dict], context: Context) -> None:
     """Cap a parameter with a formula rule (FORMULAS); undecidable (unknown formula or road width) is flagged."""
-    key, name = rule["parameter"], rule.get("formula")
+    key, name = rule["parameter"], str(rule.get("formula"))
     article = rule.get("article")
-    if FORMULAS.get(name, (None,))[0] != key:
+    if name not in FORMULAS or FORMULAS[name][0] != key:
         undecided.append({"parameter": key, "value": None, "condition": f"formule inconnue « {name} » pour {key}",
                           "article": article, "formula": name})
         return

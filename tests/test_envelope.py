@@ -103,7 +103,8 @@ def test_widening_strip_moves_the_road_setback_to_the_alignment(wconn):
     # TF 205: x 58–78, y 0–30 (VA); the widening strip y 0–5 takes 20 × 5 = 100 m² (net 500 m²); the road setback
     # runs from the alignment y = 5: y ≥ 9. buildable x 61–75 (14) × y 9–27 (18) = 252 m².
     # The planned width (30 m) is the road's width for the rules: R+3 and 14.5 m instead of R+2 and 11.5 m (road of
-    # 25 m or more): min(3 + 1, floor(14.5 / 3) = 4) = 4 levels. footprint min(252, 60 % × 600 = 360) = 252; floor area min(1.2 × 600 = 720, 252 × 4 = 1008) = 720
+    # 25 m or more): min(3 + 1, floor(14.5 / 3) = 4) = 4 levels. footprint min(252, 60 % × 600 = 360) = 252;
+    # floor area min(1.2 × 600 = 720, 252 × 4 = 1008) = 720
     out = _env(wconn, "TF 205/E")
     (part,) = out["parts"]
     assert part["deductions"] == [{"kind": "road_widening", "kind_label": "élargissement de voie", "area_m2": 100.0,
