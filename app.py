@@ -346,6 +346,27 @@ def instruct_cmd(land: tuple[str, ...], day: object | None, as_json: bool, geome
     click.echo(canonical_json(result) if as_json else summary_text(result))
 
 
+@cli.command("envelope")
+@click.argument("land", nargs=-1, required=True, metavar="RÉF...")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Date de la situation (AAAA-MM-JJ).")
+@click.option("--json", "as_json", is_flag=True, help="Résultat JSON complet (polygones compris).")
+@click.option("--crs", "crs", help="SCR des polygones du JSON (EPSG:26191 par défaut ; ex. EPSG:4326).")
+def envelope_cmd(land: tuple[str, ...], day: object | None, as_json: bool, crs: str | None) -> None:
+    """Enveloppe constructible d'un terrain : par partie de zone, emprise, hauteur, surface de plancher."""
+    from instruction.engine import Options
+    from instruction.envelope import envelope, envelope_output, output_crs
+    from instruction.envelope_text import envelope_text
+    from instruction.findings import canonical_json
+    from instruction.land import LandRequest
+    from layers.db import connect
+
+    settings = _settings()
+    output_crs(crs)  # a bad CRS is said before the land is instructed
+    with connect(_db_url(settings)) as conn:
+        result = envelope(conn, LandRequest(refs=land), day.date() if day else None, Options.from_settings(settings))
+    click.echo(canonical_json(envelope_output(result, crs)) if as_json else envelope_text(result))
+
+
 @cli.command("bulk-instruct")
 @click.argument("commune")
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Date de la situation (AAAA-MM-JJ).")

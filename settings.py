@@ -80,6 +80,11 @@ class Settings:
     max_request_vertices: int = 100_000
     max_lots: int = 2_000
     max_land_refs: int = 50
+    # Buildable envelope (instruction/envelope.py): the floor-to-floor height that converts a height in metres into
+    # levels, and the area the footprint %, COS and CUS multiply ("gross": the zone part; "net": after the
+    # widening strips, reservations and other deductions). Plans do not say; each envelope records both.
+    envelope_storey_height_m: float = 3.0
+    envelope_ratio_area: str = "gross"
     # Files dropped on the map (/carte/fichier): an invalid polygon of more vertices is refused (repair it in a GIS),
     # not repaired here (shapely.make_valid is one C call the time budget cannot stop; the repair of smaller ones
     # runs in a child process killed after 2 s).
@@ -194,6 +199,9 @@ class Settings:
         self._validate_bounds()
         if self.max_json_depth < 4 or self.max_filter_depth < 2:
             raise ConfigError("il faut URBASIG_MAX_JSON_DEPTH ≥ 4 et URBASIG_MAX_FILTER_DEPTH ≥ 2")
+        if not 1.5 <= self.envelope_storey_height_m <= 10 or self.envelope_ratio_area not in ("gross", "net"):
+            raise ConfigError("URBASIG_ENVELOPE_STOREY_HEIGHT_M est une hauteur d'étage entre 1,5 et 10 m, "
+                              "URBASIG_ENVELOPE_RATIO_AREA vaut gross ou net")
         if self.sample_parcels < 100:
             raise ConfigError("URBASIG_SAMPLE_PARCELS doit valoir au moins 100")
         check_public_url(self.public_url)

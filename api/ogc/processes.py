@@ -14,7 +14,7 @@ from gis.dates import day_message, read_day
 from gis.errors import InputError, NotFound, PayloadTooLarge
 from instruction.checks import licence_check, lot_check, permit_check
 from instruction.engine import Options, instruct
-from instruction.envelope import envelope, envelope_output
+from instruction.envelope import stored_envelope
 from instruction.impact import Progress, plan_impact
 from instruction.land import LandRequest
 
@@ -236,6 +236,10 @@ def precheck(conn: psycopg.Connection, pid: str, inputs: dict, options: Options)
             parse_geometry(land.geometry, land.crs, options.max_land_area_m2, options.max_vertices)
         else:
             parse_point(land.point, land.crs)
+    if pid == "envelope":
+        from instruction.envelope import output_crs
+
+        output_crs(inputs.get("output_crs"))
     if pid == "plan-impact":
         from layers.plans import plan_exists
 
@@ -264,8 +268,7 @@ def run(conn: psycopg.Connection, pid: str, inputs: dict, options: Options, prog
         return lot_check(conn, _land(inputs["land"], crs, "land"), inputs["lots"], inputs.get("internal_roads"),
                          inputs.get("green_spaces"), inputs.get("facilities"), day, options, crs)
     if pid == "envelope":
-        return envelope_output(envelope(conn, _land(inputs["land"], crs, "land"), day, options),
-                               inputs.get("output_crs"))
+        return stored_envelope(conn, _land(inputs["land"], crs, "land"), day, options, inputs.get("output_crs"))
     if pid == "plan-impact":
         return plan_impact(conn, inputs["from_plan"], inputs["to_plan"], inputs.get("area"), progress=progress,
                            job_id=job_id)

@@ -24,7 +24,7 @@ ogc = Blueprint("ogc", __name__, url_prefix="/ogc")
 
 
 # The processes whose every call is stored with its result (layers/checks.py store_check).
-STORED_CHECKS = frozenset({"permit-check", "lot-check", "licence-check"})
+STORED_CHECKS = frozenset({"permit-check", "lot-check", "licence-check", "envelope"})
 
 
 def _base() -> str:

@@ -8,6 +8,8 @@
   (zone, maximum floor area, uses, area newly reserved or newly in a widening, buildable before and after),
   kept so the map and the OGC collection `plan-impact` can show the latest run of a plan pair. No geometry is
   copied: the view `plan_impact` joins the parcels. Land references are public; owners are never read.
+- check_results may hold kind 'envelope': every buildable envelope computed through the API is kept with its
+  request, like the checks (instruction/envelope.py stored_envelope).
 
 Revision ID: 0020
 Revises: 0019
@@ -32,6 +34,7 @@ APP_GRANTS = {
     "impact_parcels": "SELECT, INSERT, DELETE",
     "plan_impact": "SELECT",
 }
+CHECK_KINDS = "'instruction', 'permit', 'subdivision', 'licence'"  # check_results.kind before 0020 (0002)
 
 
 def upgrade() -> None:
@@ -122,9 +125,13 @@ def upgrade() -> None:
     REVOKE ALL ON plan_impact FROM PUBLIC;
     """)
     op.execute(grants_sql(APP_GRANTS))
+    op.execute("ALTER TABLE check_results DROP CONSTRAINT check_results_kind_check, ADD CONSTRAINT "
+               f"check_results_kind_check CHECK (kind IN ({CHECK_KINDS}, 'envelope'))")
 
 
 def downgrade() -> None:
     """Back to 0019."""
+    op.execute("DELETE FROM check_results WHERE kind = 'envelope'; ALTER TABLE check_results DROP CONSTRAINT "
+               f"check_results_kind_check, ADD CONSTRAINT check_results_kind_check CHECK (kind IN ({CHECK_KINDS}))")
     op.execute("DROP VIEW IF EXISTS plan_impact; DROP TABLE IF EXISTS impact_parcels; "
                "DROP TABLE IF EXISTS impact_runs; DROP TABLE IF EXISTS jobs;")
