@@ -14,9 +14,10 @@ on the net area, without the setbacks (they need each land's limits and roads):
 - the parts: each zone crossing the parcel that is not marginal (the instruction's sliver rule); the zone is
   the one covering the largest share, and the number of parts says when the parcel is split;
 - net area = part − (planned roads, reservations, green spaces, no-build areas of that plan);
-- max footprint = min(net area, footprint % × part area); max floor area = min(COS/CUS « plancher » × part
-  area, max footprint × levels), summed over the parts; 0 when the land is not buildable (under a part's
-  minimum plot area, or no footprint left);
+- max footprint = min(net area, footprint % × part area, COS/CUS « emprise » × part area); levels = min(R+n + 1,
+  height ÷ storey height); max floor area = min(COS/CUS « plancher » × part area, max footprint × levels),
+  summed over the parts; 0 when the land is not buildable (under a part's minimum plot area, or no footprint
+  left);
 - area newly reserved / newly in a widening: the `to` plan's deductions on the parcel that none of the `from`
   plan's deductions covered (planned roads count as widening, the rest as reserved).
 """
@@ -29,6 +30,7 @@ from datetime import date
 
 import psycopg
 
+from instruction.envelope import Assumptions, _height
 from instruction.findings import r2
 from instruction.rules import CONDITIONS, Context, zone_rules
 from layers import impact as q
@@ -40,7 +42,8 @@ IMPACT_SCHEMA = "urbasig/plan-impact/1"
 METHOD = ("density rules on the net area; setbacks are per land, see the envelope "
           "(règles de densité sur la surface nette ; les reculs dépendent de chaque terrain : voir l'enveloppe)")
 Progress = Callable[[int, str], None]
-VARIANT_KEYS = ("zone", "lo", "lo_in", "hi", "hi_in", "storeys", "pct", "cos", "cus", "min_plot")
+VARIANT_KEYS = ("zone", "lo", "lo_in", "hi", "hi_in", "levels", "pct", "emprise", "cos", "cus", "min_plot")
+STOREY_HEIGHT_M = Assumptions().storey_height_m  # the envelope's default (URBASIG_ENVELOPE_STOREY_HEIGHT_M)
 
 
 def _plot_breaks(zone: dict) -> list[float]:
@@ -54,17 +57,22 @@ def _plot_breaks(zone: dict) -> list[float]:
 
 
 def _effective(zone: dict, plot_area_m2: float) -> tuple:
-    """What the bulk computation needs of a zone's rules for a plot of this area (road width unknown)."""
-    params = zone_rules(zone, Context(road_width_m=None, plot_area_m2=plot_area_m2))["parameters"]
+    """What the bulk computation needs of a zone's rules for a plot of this area (road width unknown), as the
+    envelope reads them: levels = min(R+n + 1, height ÷ storey height); ratios « emprise » cap the footprint,
+    ratios « plancher » the floor area."""
+    rules = zone_rules(zone, Context(road_width_m=None, plot_area_m2=plot_area_m2))
+    params = rules["parameters"]
 
-    def value(key: str, plancher: bool = False) -> float | None:
+    def value(key: str, meaning: str | None = None) -> float | None:
         entry = params.get(key)
-        if not entry or (plancher and entry.get("meaning") != "plancher"):  # as instruction/envelope.py _floor_area
+        if not entry or (meaning and entry.get("meaning") != meaning):  # as instruction/envelope.py
             return None
         return float(entry["value"])
 
-    return (value("storeys_max"), value("footprint_max_pct"), value("cos_value", True), value("cus_value", True),
-            value("min_plot_area_m2"))
+    emprise = [v for v in (value("cos_value", "emprise"), value("cus_value", "emprise")) if v is not None]
+    levels = _height(rules, STOREY_HEIGHT_M)["levels"]
+    return (None if levels is None else float(levels), value("footprint_max_pct"), min(emprise) if emprise else None,
+            value("cos_value", "plancher"), value("cus_value", "plancher"), value("min_plot_area_m2"))
 
 
 def zone_variants(zone: dict) -> list[tuple]:
@@ -97,9 +105,8 @@ def variant_table(zones: list[dict]) -> dict[str, list]:
     """The variants of every zone as columns (the arrays the SQL unnests)."""
     cols: dict[str, list] = {k: [] for k in VARIANT_KEYS}
     for zone in zones:
-        for lo, lo_in, hi, hi_in, (storeys, pct, cos, cus, min_plot) in zone_variants(zone):
-            for key, v in zip(VARIANT_KEYS, (zone["id"], lo, lo_in, hi, hi_in, storeys, pct, cos, cus, min_plot),
-                              strict=True):
+        for lo, lo_in, hi, hi_in, params in zone_variants(zone):
+            for key, v in zip(VARIANT_KEYS, (zone["id"], lo, lo_in, hi, hi_in, *params), strict=True):
                 cols[key].append(v)
     return cols
 
@@ -147,7 +154,8 @@ def plan_impact(conn: psycopg.Connection, from_code: str, to_code: str, area: st
     provenance = {
         "from_plan": _plan_out(from_plan), "to_plan": _plan_out(to_plan), "date": today.isoformat(),
         "thresholds": {"version": t_version, "marginal_share_pct": thresholds["marginal_share_pct"],
-                       "marginal_area_m2": thresholds["marginal_area_m2"], "noise_m2": q.NOISE_M2},
+                       "marginal_area_m2": thresholds["marginal_area_m2"], "noise_m2": q.NOISE_M2,
+                       "storey_height_m": STOREY_HEIGHT_M, "ratio_area": "gross"},
         "method": METHOD, "deducted_kinds": list(q.DEDUCTED_KINDS), "widening_kinds": list(q.ROAD_KINDS),
         "conditions_not_applied": conditions_left_out(zones, codes), "code_version": code_version(),
     }

@@ -126,9 +126,9 @@ IMPACT_SQL = """
 WITH
 zv AS MATERIALIZED (
     SELECT * FROM unnest(%(v_zone)s::bigint[], %(v_lo)s::float8[], %(v_lo_in)s::boolean[], %(v_hi)s::float8[],
-                         %(v_hi_in)s::boolean[], %(v_storeys)s::float8[], %(v_pct)s::float8[], %(v_cos)s::float8[],
-                         %(v_cus)s::float8[], %(v_min_plot)s::float8[])
-        AS v(zone_id, lo, lo_in, hi, hi_in, storeys, pct, cos_pl, cus_pl, min_plot)
+                         %(v_hi_in)s::boolean[], %(v_levels)s::float8[], %(v_pct)s::float8[],
+                         %(v_emprise)s::float8[], %(v_cos)s::float8[], %(v_cus)s::float8[], %(v_min_plot)s::float8[])
+        AS v(zone_id, lo, lo_in, hi, hi_in, levels, pct, emprise, cos_pl, cus_pl, min_plot)
 ),
 -- every (parcel, zone) of both plans with its area and net area; a parcel the zone covers is not intersected, and
 -- what the zone's plan takes from the parcel (planned roads, reservations…, united) is looked up on the index
@@ -152,13 +152,12 @@ measured AS MATERIALIZED (
 -- the governing parts (not marginal) with the zone's rules for the parcel's area
 ruled AS MATERIALIZED (
     SELECT m.*, v.min_plot, f.fp_m2,
-           LEAST(v.cos_pl * m.part_m2, v.cus_pl * m.part_m2, f.fp_m2 * (floor(v.storeys) + 1)) AS floor_m2
+           LEAST(v.cos_pl * m.part_m2, v.cus_pl * m.part_m2, f.fp_m2 * v.levels) AS floor_m2
     FROM measured m
     JOIN zv v ON v.zone_id = m.zone_id
          AND (m.parcel_m2 > v.lo OR (v.lo_in AND m.parcel_m2 = v.lo))
          AND (m.parcel_m2 < v.hi OR (v.hi_in AND m.parcel_m2 = v.hi))
-    CROSS JOIN LATERAL (SELECT CASE WHEN v.pct IS NULL THEN m.net_m2
-                                    ELSE LEAST(m.net_m2, v.pct / 100.0 * m.part_m2) END AS fp_m2) f
+    CROSS JOIN LATERAL (SELECT LEAST(m.net_m2, v.pct / 100.0 * m.part_m2, v.emprise * m.part_m2) AS fp_m2) f
     WHERE NOT (100.0 * m.part_m2 / m.parcel_m2 < %(marginal_pct)s AND m.part_m2 < %(marginal_m2)s)
 ),
 side AS (

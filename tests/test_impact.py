@@ -14,7 +14,7 @@ from click.testing import CliRunner
 
 from app import cli
 from gis.errors import InputError, NotFound
-from instruction.envelope import _floor_area
+from instruction.envelope import _floor_area, _height
 from instruction.impact import plan_impact, zone_variants
 from instruction.rules import Context, zone_rules
 from layers.impact import impact_export
@@ -120,8 +120,9 @@ def test_hand_worked_parcels(wconn):
                             "AND z.code = 'D'", ).fetchone()
     names = [c.name for c in wconn.execute("SELECT * FROM zones LIMIT 0").description]
     rule = zone_rules(dict(zip(names, d_after, strict=True)), Context(road_width_m=None, plot_area_m2=1200))
-    levels = int(rule["parameters"]["storeys_max"]["value"]) + 1
-    assert _floor_area(rule, 1200, min(1200, 0.7 * 1200), levels)[0] == pytest.approx(rows["TF 12/T"]["floor_after_m2"])
+    levels = _height(rule, 3.0)["levels"]
+    floor = _floor_area(rule, 1200, min(1200, 0.7 * 1200), levels)[0]
+    assert levels == 2 and floor == pytest.approx(rows["TF 12/T"]["floor_after_m2"])
 
     # aggregates from the rows
     t = result["totals"]
@@ -140,8 +141,8 @@ def test_zone_variants_split_on_plot_area_bands():
             "conditional_rules": [{"parameter": "storeys_max", "value": 1, "when": {"plot_area_lt_m2": 1500}},
                                   {"parameter": "storeys_max", "value": 6, "when": {"plot_area_min_m2": 3000}}]}
     bands = [(lo, lo_in, hi, hi_in, params[0]) for lo, lo_in, hi, hi_in, params in zone_variants(zone)]
-    assert bands == [(-float("inf"), False, 1500.0, False, 1.0), (1500.0, True, 3000.0, False, 4.0),
-                     (3000.0, True, float("inf"), False, 6.0)]
+    assert bands == [(-float("inf"), False, 1500.0, False, 2.0), (1500.0, True, 3000.0, False, 5.0),
+                     (3000.0, True, float("inf"), False, 7.0)]  # levels: R+n is n + 1
 
 
 def test_cli_writes_the_csv_and_says_what_changed(wconn, db_url, monkeypatch, tmp_path):
