@@ -346,6 +346,27 @@ def instruct_cmd(land: tuple[str, ...], day: object | None, as_json: bool, geome
     click.echo(canonical_json(result) if as_json else summary_text(result))
 
 
+@cli.command("envelope")
+@click.argument("land", nargs=-1, required=True, metavar="RÉF...")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Date de la situation (AAAA-MM-JJ).")
+@click.option("--json", "as_json", is_flag=True, help="Résultat JSON complet (polygones compris).")
+@click.option("--crs", "crs", help="SCR des polygones du JSON (EPSG:26191 par défaut ; ex. EPSG:4326).")
+def envelope_cmd(land: tuple[str, ...], day: object | None, as_json: bool, crs: str | None) -> None:
+    """Enveloppe constructible d'un terrain : par partie de zone, emprise, hauteur, surface de plancher."""
+    from instruction.engine import Options
+    from instruction.envelope import envelope, envelope_output, output_crs
+    from instruction.envelope_text import envelope_text
+    from instruction.findings import canonical_json
+    from instruction.land import LandRequest
+    from layers.db import connect
+
+    settings = _settings()
+    output_crs(crs)  # a bad CRS is said before the land is instructed
+    with connect(_db_url(settings)) as conn:
+        result = envelope(conn, LandRequest(refs=land), day.date() if day else None, Options.from_settings(settings))
+    click.echo(canonical_json(envelope_output(result, crs)) if as_json else envelope_text(result))
+
+
 @cli.command("bulk-instruct")
 @click.argument("commune")
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Date de la situation (AAAA-MM-JJ).")
@@ -364,6 +385,48 @@ def bulk_instruct_cmd(commune: str, day: object | None, out: Path | None) -> Non
         click.echo(json.dumps(summary, ensure_ascii=False), err=True)
     else:
         click.echo(text, nl=False)
+
+
+@cli.command("impact")
+@click.option("--from", "from_code", required=True, metavar="PLAN", help="Version de plan de départ (en vigueur).")
+@click.option("--to", "to_code", required=True, metavar="PLAN", help="Version comparée (par ex. en enquête publique).")
+@click.option("--area", metavar="COMMUNE", help="Commune ou arrondissement (code ou nom) ; sinon tout le plan.")
+@click.option("--out", type=click.Path(path_type=Path), help="Parcelles en .json (GeoJSON), .csv ou .gpkg.")
+@click.option("--crs", help="SCR du fichier (CRS84 pour .json, EPSG:26191 sinon, par défaut).")
+@click.option("--no-publish", is_flag=True, help="Ne pas en faire le calcul publié (carte, collection plan-impact).")
+def impact_cmd(from_code: str, to_code: str, area: str | None, out: Path | None, crs: str | None,
+               no_publish: bool) -> None:
+    """Impact d'une version de plan parcelle par parcelle : zone, plancher maximal, usages, surfaces réservées."""
+    from gis.errors import FileFormatError
+    from instruction.impact import plan_impact
+    from layers.db import connect
+    from layers.impact import impact_export
+
+    fmt = None
+    if out is not None:
+        fmt = {".json": "json", ".geojson": "json", ".csv": "csv", ".gpkg": "gpkg"}.get(out.suffix.lower())
+        if fmt is None:
+            raise FileFormatError(f"extension « {out.suffix} » non prise en charge (.json, .csv, .gpkg)")
+
+    def progress(pct: int, message: str) -> None:
+        click.echo(f"[{pct:3d} %] {message}", err=True)
+
+    with connect(_db_url(_settings())) as conn:
+        result = plan_impact(conn, from_code, to_code, area, progress=progress, publish=not no_publish)
+        data = impact_export(conn, result["run_id"], fmt, crs) if fmt else None
+        conn.commit()
+    if out is not None and data is not None:
+        out.write_bytes(data)
+    t = result["totals"]
+    click.echo(f"impact {from_code} → {to_code}{' sur ' + result['area'] if result['area'] else ''} "
+               f"(calcul n° {result['run_id']}{', publié' if result['published'] else ''}) : "
+               f"{t['parcels']} parcelles, {t['zone_changed']} changent de zone, {t['gain']} gagnent et "
+               f"{t['loss']} perdent de la surface de plancher (+{t['floor_gained_m2']:.0f} / "
+               f"−{t['floor_lost_m2']:.0f} m²), {t['with_new_reservation']} nouvellement réservées ou en "
+               f"élargissement ({t['reserved_new_m2'] + t['widening_new_m2']:.0f} m²), "
+               f"{t['no_longer_buildable']} ne sont plus constructibles")
+    if out is not None:
+        click.echo(f"{t['parcels']} parcelle(s) écrite(s) dans {out}")
 
 
 @cli.group(cls=_Group)
@@ -605,6 +668,38 @@ def restore_cmd(path: Path) -> None:
         set_embedded_app_password(settings)
     click.echo(f"sauvegarde du {manifest['created_at']} restaurée (révision {manifest['revision']}) ; "
                "vérifiez le journal : urbasig audit verify")
+
+
+@cli.group(cls=_Group)
+def jobs() -> None:
+    """Travaux longs : les processus OGC exécutés en différé (Prefer: respond-async)."""
+
+
+@jobs.command("work")
+@click.option("--loop", is_flag=True, help="Attendre les travaux et les exécuter jusqu'à l'arrêt (TERM, Ctrl-C).")
+@click.option("--once", is_flag=True, help="Exécuter au plus un travail, puis s'arrêter.")
+def jobs_work_cmd(loop: bool, once: bool) -> None:
+    """Exécuter les travaux acceptés par le serveur (sans option : jusqu'à ce que la file soit vide).
+
+    Se connecte avec le rôle du serveur web (URBASIG_APP_DATABASE_URL), jamais avec le propriétaire des tables.
+    """
+    from api.ogc.runner import RunnerSettings, work
+    from layers.db import app_database_url, connect
+
+    if loop and once:
+        raise click.UsageError("--loop et --once s'excluent")
+    settings = _settings()
+    if settings.embedded:
+        _db_url(settings)  # start the embedded cluster when needed (as the other commands)
+    url = app_database_url(settings)
+    stop = _stop_on_signals()
+    mode = "loop" if loop else "once" if once else "drain"
+    if loop:
+        click.echo(f"exécution des travaux : nouvel examen de la file toutes les {settings.jobs_poll_s:g} s")
+    done = work(lambda autocommit: connect(url, autocommit), RunnerSettings.from_settings(settings), stop, click.echo,
+                mode)
+    if not loop:
+        click.echo(f"{done} travail(aux) exécuté(s)")
 
 
 def main() -> None:

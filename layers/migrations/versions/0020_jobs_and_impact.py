@@ -10,6 +10,8 @@
   copied: the view `plan_impact` joins the parcels. Land references are public; owners are never read.
   Writing either table bumps its layer version (trigger bump_layer_version, as on every layer table): the tiles
   and extents of `plan-impact` are keyed on them, so publishing a run invalidates the cached tiles.
+- check_results may hold kind 'envelope': every buildable envelope computed through the API is kept with its
+  request, like the checks (instruction/envelope.py stored_envelope).
 
 Revision ID: 0020
 Revises: 0019
@@ -25,7 +27,8 @@ down_revision = "0019"
 branch_labels = None
 depends_on = None
 
-JOB_COLUMNS = "status, message, progress, started_at, finished_at, updated_at, heartbeat_at, worker, result, error"
+JOB_COLUMNS = ("status, message, progress, started_at, finished_at, updated_at, heartbeat_at, worker, attempts, result, "
+               "error")
 APP_GRANTS = {
     # the web server accepts jobs, answers polls and dismisses; the runner (same role) claims and finishes them
     "jobs": f"SELECT, INSERT, UPDATE ({JOB_COLUMNS}), DELETE",
@@ -33,6 +36,7 @@ APP_GRANTS = {
     "impact_parcels": "SELECT, INSERT, DELETE",
     "plan_impact": "SELECT",
 }
+CHECK_KINDS = "'instruction', 'permit', 'subdivision', 'licence'"  # check_results.kind before 0020 (0002)
 
 
 def upgrade() -> None:
@@ -53,6 +57,7 @@ def upgrade() -> None:
         updated_at timestamptz NOT NULL DEFAULT now(),
         heartbeat_at timestamptz,
         worker text,
+        attempts smallint NOT NULL DEFAULT 0,
         result jsonb,
         error text,
         code_version text
@@ -60,6 +65,10 @@ def upgrade() -> None:
     COMMENT ON TABLE jobs IS 'OGC API Processes jobs: accepted by any web worker, executed by urbasig jobs work';
     CREATE INDEX jobs_queue_idx ON jobs (created_at) WHERE status = 'accepted';
     CREATE INDEX jobs_client_idx ON jobs (client, status);
+    CREATE INDEX jobs_running_idx ON jobs (heartbeat_at) WHERE status = 'running';
+    COMMENT ON COLUMN jobs.attempts IS 'Runs started: a job whose runner died is requeued until URBASIG_JOBS_MAX_ATTEMPTS';
+    COMMENT ON COLUMN jobs.result IS 'successful: the process result; failed: the OGC exception {type, status, code, '
+                                     'description}; dismissed: NULL';
     REVOKE ALL ON jobs FROM PUBLIC;
 
     CREATE TABLE impact_runs (
@@ -88,6 +97,8 @@ def upgrade() -> None:
         commune_code text,
         zone_before text,
         zone_after text,
+        zones_before smallint,
+        zones_after smallint,
         floor_before_m2 double precision,
         floor_after_m2 double precision,
         floor_delta_m2 double precision,
@@ -100,12 +111,15 @@ def upgrade() -> None:
         change text NOT NULL CHECK (change IN ('gain', 'loss', 'unchanged', 'reserved')),
         PRIMARY KEY (run_id, parcel_id)
     );
+    COMMENT ON COLUMN impact_parcels.zone_before IS 'Code of the zone covering the largest share of the parcel';
+    COMMENT ON COLUMN impact_parcels.zones_before IS 'Zones (not marginal) the parcel lies in: more than 1 = split';
     COMMENT ON COLUMN impact_parcels.change IS 'Map colour: reserved (newly reserved or in a widening) wins over '
                                               'gain / loss of maximum floor area';
     REVOKE ALL ON impact_parcels FROM PUBLIC;
 
     CREATE VIEW plan_impact AS
     SELECT i.run_id, i.parcel_id AS id, p.land_ref, i.commune_code, i.zone_before, i.zone_after,
+           i.zones_before, i.zones_after,
            i.floor_before_m2, i.floor_after_m2, i.floor_delta_m2, i.uses_gained, i.uses_lost,
            i.reserved_new_m2, i.widening_new_m2, i.buildable_before, i.buildable_after, i.change,
            fp.code AS from_plan, tp.code AS to_plan, p.geom
@@ -121,9 +135,13 @@ def upgrade() -> None:
         op.execute(f"CREATE TRIGGER {table}_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} "
                    "FOR EACH STATEMENT EXECUTE FUNCTION bump_layer_version()")
     op.execute(grants_sql(APP_GRANTS))
+    op.execute("ALTER TABLE check_results DROP CONSTRAINT check_results_kind_check, ADD CONSTRAINT "
+               f"check_results_kind_check CHECK (kind IN ({CHECK_KINDS}, 'envelope'))")
 
 
 def downgrade() -> None:
     """Back to 0019."""
+    op.execute("DELETE FROM check_results WHERE kind = 'envelope'; ALTER TABLE check_results DROP CONSTRAINT "
+               f"check_results_kind_check, ADD CONSTRAINT check_results_kind_check CHECK (kind IN ({CHECK_KINDS}))")
     op.execute("DROP VIEW IF EXISTS plan_impact; DROP TABLE IF EXISTS impact_parcels; "
                "DROP TABLE IF EXISTS impact_runs; DROP TABLE IF EXISTS jobs;")
