@@ -263,8 +263,12 @@ CATALOGUE: dict[str, Layer] = {
             _derived("to_plan", "text", "version de plan qui la changerait (projet)", tile="to_plan"),
             _derived("change", "text", "effet sur la parcelle : gain ou loss (surface de plancher maximale), reserved "
                      "(nouvellement réservée ou dans un élargissement), unchanged", tile="change"),
-            _derived("zone_before", "text", "zone avant (plan en vigueur)", tile="zone_before"),
+            _derived("zone_before", "text", "zone avant (plan en vigueur ; la plus étendue sur la parcelle)",
+                     tile="zone_before"),
             _derived("zone_after", "text", "zone après (projet)", tile="zone_after"),
+            _derived("zones_before", "int", "zones (non marginales) où se trouve la parcelle avant : plus d'une = "
+                     "parcelle partagée"),
+            _derived("zones_after", "int", "zones (non marginales) où se trouve la parcelle après"),
             _derived("floor_before_m2", "float", "surface de plancher maximale avant, m²",
                      "round(t.floor_before_m2::numeric, 2)", tile="floor_before_m2"),
             _derived("floor_after_m2", "float", "surface de plancher maximale après, m²",

@@ -170,12 +170,13 @@ function impactLayers() {
   colour.push(cssColour("impact-unchanged"));
   const unchanged = ["==", ["get", "change"], "unchanged"];
   return [
-    fill("impact-fill", "plan-impact", null, { "fill-color": colour, "fill-opacity": ["case", unchanged, 0.35, 0.8] },
+    // unchanged parcels mute the zoning under them, so that inside the run's area only the legend's colours show
+    fill("impact-fill", "plan-impact", null, { "fill-color": colour, "fill-opacity": ["case", unchanged, 0.75, 0.9] },
       { layout: hidden }),
     fill("impact-hatch", "plan-impact", ["==", ["get", "change"], "reserved"], { "fill-pattern": "hatch-impact-reserved" },
       { layout: hidden }),
-    line("impact-line", "plan-impact", ["!", unchanged], { "line-color": "#1d2733", "line-width": 0.5, "line-opacity": 0.6 },
-      { layout: hidden, minzoom: 14 }),
+    line("impact-line", "plan-impact", null, { "line-color": "#1d2733", "line-width": 0.5,
+      "line-opacity": ["case", unchanged, 0.25, 0.6] }, { layout: hidden, minzoom: 14 }),
   ];
 }
 
