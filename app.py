@@ -233,6 +233,23 @@ def sample_data(n_parcels: int | None, seed: int | None, if_empty: bool, replace
                   {"parcels": summary.counts.get("parcels"), "replace": replace})
             conn.commit()
     click.echo(summary.describe())
+    if not summary.skipped:
+        _impact_of_revisions(settings)
+
+
+def _impact_of_revisions(settings: Settings) -> None:
+    """Compute and publish the impact of each plan revision in public inquiry (the map's « Impact du projet »)."""
+    from instruction.impact import plan_impact
+    from layers.db import connect
+    from layers.plans import revisions_in_inquiry
+
+    with connect(_db_url(settings)) as conn:
+        for from_code, to_code in revisions_in_inquiry(conn):
+            result = plan_impact(conn, from_code, to_code, publish=True)
+            conn.commit()
+            t = result["totals"]
+            click.echo(f"impact du projet {to_code} (en enquête publique) face à {from_code} : {t['parcels']} "
+                       f"parcelles, {t['zone_changed']} changent de zone (calcul n° {result['run_id']}, publié)")
 
 
 @cli.command("import")
