@@ -59,14 +59,22 @@ PHRASES: dict[str, dict[str, str]] = {
     "floor_unknown": {"fr": "non déterminée", "ar": "غير محددة"},
     "and": {"fr": " ; ", "ar": "؛ "},
 }
-# The envelope's reasons in Arabic, from their code and the result's figures (French: the engine's own message).
-REASONS_AR: dict[str, str] = {
-    "emprise_vide": "التراجعات والتخصيصات لا تترك أي مساحة قابلة للبناء في هذا الجزء",
-    "plusieurs_morceaux": "المساحة القابلة للبناء مقسمة إلى {pieces} أجزاء (بفعل تخصيص أو تراجعات)",
-    "sans_limite_sur_voie": "لا يحاذي أي حد من حدود العقار طريقا: التراجعات الجانبية والخلفية غير مصنفة",
-    "sous_surface_minimale": "عقار مساحته {area}، دون المساحة الدنيا {minimum} للمنطقة {code}",
-    "sous_surface_minimale_terrain": "عقار دون المساحة الدنيا: غير قابل للبناء في وضعه الحالي",
-    "sans_zonage": "لا توجد هنا أي منطقة لتصميم التهيئة: الغلاف غير محدد",
+# The envelope's reasons by their code, written from the result's figures; an unknown code keeps the engine's
+# French message (embedded whole in Arabic).
+REASONS: dict[str, dict[str, str]] = {
+    "emprise_vide": {"fr": "les reculs et les prescriptions ne laissent aucune surface constructible sur la zone {code}",
+                     "ar": "التراجعات والتخصيصات لا تترك أي مساحة قابلة للبناء في المنطقة {code}"},
+    "plusieurs_morceaux": {"fr": "la surface constructible est en {pieces} morceaux (coupée par une prescription ou "
+                                 "par les reculs)",
+                           "ar": "المساحة القابلة للبناء مقسمة إلى {pieces} أجزاء (بفعل تخصيص أو تراجعات)"},
+    "sans_limite_sur_voie": {"fr": "aucune limite du terrain ne longe une voie : reculs latéraux et de fond non classés",
+                             "ar": "لا يحاذي أي حد من حدود العقار طريقا: التراجعات الجانبية والخلفية غير مصنفة"},
+    "sous_surface_minimale": {"fr": "terrain de {area}, sous la superficie minimale de {minimum} de la zone {code}",
+                              "ar": "عقار مساحته {area}، دون المساحة الدنيا {minimum} للمنطقة {code}"},
+    "sous_surface_minimale_terrain": {"fr": "terrain sous la superficie minimale",
+                                      "ar": "عقار دون المساحة الدنيا"},
+    "sans_zonage": {"fr": "aucune zone de plan d'aménagement ici : enveloppe non déterminée",
+                    "ar": "لا توجد هنا أي منطقة لتصميم التهيئة: الغلاف غير محدد"},
 }
 
 
@@ -105,19 +113,18 @@ def _height(height: dict, lang: str) -> str:
 
 
 def _reason(reason: dict, part: dict | None, envelope: dict, lang: str) -> str:
-    """A reason of the envelope in `lang`: the engine's French message, or its Arabic from the code."""
-    if lang == "fr":
-        return reason["message"]
+    """A reason of the envelope in `lang`, from its code and the envelope's figures."""
     code = reason["code"]
     if code == "sous_surface_minimale" and part is None:
         code = "sous_surface_minimale_terrain"
-    template = REASONS_AR.get(code)
-    if template is None:  # a reason this catalogue does not know yet: the engine's French words, kept whole
+    template = REASONS.get(code)
+    if template is None:  # a reason this catalogue does not know yet: the engine's French words
         return l10n.embed(reason["message"], lang)
+    plot = (part or {}).get("plot") or {}
     values = {"pieces": part["pieces"] if part else "", "code": part["zone"]["code"] if part else "",
               "area": l10n.area(envelope["totals"]["land_area_m2"], lang, 2, trim=True),
-              "minimum": l10n.area((part or {}).get("plot", {}).get("min_area_m2") or 0, lang, 0)}
-    return template.format(**{k: l10n.embed(v, lang) for k, v in values.items()})
+              "minimum": l10n.area(plot.get("min_area_m2") or 0, lang, 2, trim=True)}
+    return template[lang].format(**{k: l10n.embed(v, lang) for k, v in values.items()})
 
 
 def _part_line(part: dict, lang: str) -> str:
@@ -151,8 +158,7 @@ def envelope_lines(result: dict, lang: str = "fr") -> list[str]:
         said = {r["code"] for part in parts for r in part["reasons"]}  # a part's reason says more (its figures)
         reasons += [_reason(r, None, envelope, lang) for r in envelope["reasons"] if r["code"] not in said]
         if not reasons:  # every part is eaten by setbacks and prescriptions
-            reasons = [_reason({"code": "emprise_vide", "message": "les reculs et les prescriptions ne laissent aucune "
-                                "surface constructible"}, None, envelope, lang)]
+            reasons = [_reason({"code": "emprise_vide", "message": ""}, parts[0] if parts else None, envelope, lang)]
         lines.append(phrase("not_buildable", lang, reasons=PHRASES["and"][lang].join(dict.fromkeys(reasons))))
     else:
         for part in parts:
