@@ -96,6 +96,9 @@ class Settings:
     # Checks (permit, lots, licence) stored for reproducibility: anonymous calls per client and minute (a caller
     # with a partner key is not limited), so anonymous traffic cannot grow check_results without bound.
     checks_per_minute: int = 30
+    # The public map's 3D view of the buildable envelope: a zone that gives R+n but no height in metres is
+    # extruded to its levels × this storey height (m); a zone with a maximum height is extruded to it.
+    storey_height_m: float = 3.0
     # development (the default): with no payment gateway or SMTP configured, the app runs the local test gateway
     # (labelled as a test) and shows outgoing mail on an admin page; production refuses a setup that cannot work
     # (`validate_production`).
@@ -180,6 +183,9 @@ class Settings:
         self._validate_time_limits()
         if self.max_land_area_m2 <= 0:
             raise ConfigError("URBASIG_MAX_LAND_AREA_M2 doit être positif")
+        if not 2 <= self.storey_height_m <= 10:
+            raise ConfigError(f"URBASIG_STOREY_HEIGHT_M est la hauteur d'un niveau en mètres, entre 2 et 10 (reçu "
+                              f"{self.storey_height_m:g})")
         self._validate_bounds()
         if self.max_json_depth < 4 or self.max_filter_depth < 2:
             raise ConfigError("il faut URBASIG_MAX_JSON_DEPTH ≥ 4 et URBASIG_MAX_FILTER_DEPTH ≥ 2")

@@ -73,7 +73,8 @@ def test_the_page_has_the_envelope_drawing_as_an_svg_image_and_its_lines(client)
     svg = base64.b64decode(images[0]).decode()
     assert svg.startswith("<svg") and "emprise constructible" in svg and "élargissement de voie" in svg
     # TF 2/T: 30 × 40 m in zone D, 150 m² taken by the widening; D has no road or side setback (rear 6 m)
-    assert "Enveloppe indicative, zone D : emprise au sol max. 840\u00a0m² (limitée par l&#39;emprise de 70\u00a0%)" in section
+    assert ("Enveloppe indicative, zone D : emprise au sol max. 840\u00a0m² (limitée par l&#39;emprise de "
+            "70\u00a0%)") in section
     assert "Indicatif" in section and 'style="' not in body  # no inline style: the page's CSP holds
 
 
