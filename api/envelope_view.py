@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from api.i18n import translate
 from gis import l10n
-from notes.envelope import envelope_lines, governing_parts
+from notes.envelope import buildable_part, envelope_lines, governing_parts, levels_text
 
 
 def part_height(part: dict, storey_height_m: float) -> tuple[float | None, str]:
@@ -49,8 +49,8 @@ def envelope_view(envelope: dict, lang: str, storey_height_m: float) -> dict:
     """The 3D view's answer: features to extrude (CRS84), their box, the legend in `lang`."""
     features, heights = [], []
     for part in governing_parts(envelope):
-        if not part.get("geometry") or not part["buildable_area_m2"]:
-            continue
+        if not part.get("geometry") or not buildable_part(part):
+            continue  # nothing to raise there: its line says why
         height_m, source = part_height(part, storey_height_m)
         zone = part["zone"]["code"]
         if height_m is None:
@@ -61,7 +61,8 @@ def envelope_view(envelope: dict, lang: str, storey_height_m: float) -> dict:
                                         "footprint_max_m2": part["footprint"]["max_m2"],
                                         "floor_area_max_m2": part["floor_area"]["max_m2"]}})
         key = "panel.3d.height_max" if source == "height_max_m" else "panel.3d.height_levels"
-        values = {"zone": zone, "height": _metres(height_m, lang), "levels": part["height"].get("levels") or "",
+        levels = part["height"].get("levels")
+        values = {"zone": zone, "height": _metres(height_m, lang), "levels": levels_text(levels, lang) if levels else "",
                   "storey": _metres(storey_height_m, lang)}
         heights.append(translate(key, lang, **{k: l10n.embed(v, lang) for k, v in values.items()}))
     lines = envelope_lines({"envelope": envelope}, lang)

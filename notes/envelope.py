@@ -12,7 +12,7 @@ buildable instead of numbers, and the mention that it is indicative.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import shapely
 from shapely.geometry import shape
@@ -35,6 +35,9 @@ PHRASES: dict[str, dict[str, str]] = {
                    "مساحة الطوابق القصوى {floor} ({floor_rule})."},
     "part_empty": {"fr": "Enveloppe indicative, zone {code} : aucune surface constructible.",
                    "ar": "الغلاف الإرشادي، المنطقة {code}: لا توجد أي مساحة قابلة للبناء."},
+    "part_zero": {"fr": "Enveloppe indicative, zone {code} : emprise au sol nulle (le règlement fixe {pct}) : rien n'y "
+                        "est constructible.",
+                  "ar": "الغلاف الإرشادي، المنطقة {code}: مساحة مبنية منعدمة (يحدد النظام {pct}): لا شيء قابل للبناء فيها."},
     "total": {"fr": "Total du terrain : emprise au sol max. {footprint}, surface de plancher max. {floor}.",
               "ar": "مجموع العقار: المساحة المبنية القصوى {footprint}، مساحة الطوابق القصوى {floor}."},
     "not_buildable": {"fr": "Terrain non constructible en l'état : {reasons}.",
@@ -49,8 +52,8 @@ PHRASES: dict[str, dict[str, str]] = {
                           "ar": "تحدها التراجعات والتخصيصات"},
     "floor.cos": {"fr": "COS limitant", "ar": "يحدها COS"},
     "floor.cus": {"fr": "CUS limitant", "ar": "يحدها CUS"},
-    "floor.footprint_x_levels": {"fr": "emprise × {levels} niveaux limitant",
-                                 "ar": "تحدها المساحة المبنية × {levels} مستويات"},
+    "floor.footprint_x_levels": {"fr": "emprise × {levels} limitant",
+                                 "ar": "تحدها المساحة المبنية × {levels}"},
     "floor.none": {"fr": "non déterminée : ni COS/CUS de plancher ni nombre de niveaux",
                    "ar": "غير محددة: لا معامل للطوابق ولا عدد للمستويات"},
     "height_rn": {"fr": "{rn} ({height})", "ar": "{rn} ({height})"},
@@ -58,6 +61,8 @@ PHRASES: dict[str, dict[str, str]] = {
     "height_none": {"fr": "hauteur non fixée", "ar": "علو غير محدد"},
     "floor_unknown": {"fr": "non déterminée", "ar": "غير محددة"},
     "and": {"fr": " ; ", "ar": "؛ "},
+    "level": {"fr": "1 niveau", "ar": "مستوى واحد"},
+    "levels": {"fr": "{n} niveaux", "ar": "{n} مستويات"},
 }
 # The envelope's reasons by their code, written from the result's figures; an unknown code keeps the engine's
 # French message (embedded whole in Arabic).
@@ -127,15 +132,27 @@ def _reason(reason: dict, part: dict | None, envelope: dict, lang: str) -> str:
     return template[lang].format(**{k: l10n.embed(v, lang) for k, v in values.items()})
 
 
+def levels_text(levels: int, lang: str) -> str:
+    """« 1 niveau », « 3 niveaux » (the ground floor counts: R+2 is 3 levels)."""
+    return phrase("level", lang) if levels == 1 else phrase("levels", lang, n=levels)
+
+
+def buildable_part(part: dict) -> bool:
+    """Whether a part has ground to build on and a footprint the rules allow there (a 0 % zone has none)."""
+    return bool(part["buildable_area_m2"]) and (part["footprint"]["max_m2"] or 0) > 0.01
+
+
 def _part_line(part: dict, lang: str) -> str:
     code = part["zone"]["code"]
+    fp = part["footprint"]
     if not part["buildable_area_m2"]:
         return phrase("part_empty", lang, code=code)
-    fp = part["footprint"]
+    if not buildable_part(part):
+        return phrase("part_zero", lang, code=code, pct=l10n.percent(fp["pct"] or 0, lang, 0))
     fp_rule = phrase(f"fp.{fp['binding']}", lang, pct=l10n.percent(fp["pct"] or 0, lang, 0))
     floor = part["floor_area"]
     levels = part["height"].get("levels")
-    floor_rule = phrase(f"floor.{floor['binding']}", lang, levels=levels or "")
+    floor_rule = phrase(f"floor.{floor['binding']}", lang, levels=levels_text(levels, lang) if levels else "")
     floor_text = _area(floor["max_m2"], lang) if floor["max_m2"] is not None else phrase("floor_unknown", lang)
     return phrase("part", lang, code=code, footprint=_area(fp["max_m2"], lang), footprint_rule=fp_rule,
                   height=_height(part["height"], lang), floor=floor_text, floor_rule=floor_rule)
@@ -173,15 +190,26 @@ def envelope_lines(result: dict, lang: str = "fr") -> list[str]:
     return lines
 
 
-def envelope_layers(result: dict) -> tuple[BaseGeometry, BaseGeometry, list[tuple[str, BaseGeometry]]] | None:
-    """The land, its buildable footprint and its deductions (kind, part of the land) from a stored result."""
+class EnvelopeShapes(NamedTuple):
+    """What the envelope's drawing shows, in EPSG:26191."""
+
+    land: BaseGeometry
+    buildable: BaseGeometry  # the footprint of the parts where something may be built
+    closed: BaseGeometry  # ground left by the setbacks in a zone whose rules allow no footprint (0 %)
+    deductions: list[tuple[str, BaseGeometry]]  # (kind, its part of the land)
+
+
+def envelope_layers(result: dict) -> EnvelopeShapes | None:
+    """The drawing's geometries from a stored result (None without an envelope, or with none determined)."""
     from instruction.envelope import DEDUCTED_KINDS
 
     envelope = result.get(ENVELOPE_KEY)
     if not envelope or not envelope["parts"] or not result["land"].get("geometry"):
         return None  # no envelope, or none determined (no zoning here): nothing to draw
     land = shape(result["land"]["geometry"])
-    buildable = shape(envelope["geometry"]) if envelope.get("geometry") else shapely.Polygon()
+    parts = [p for p in governing_parts(envelope) if p.get("geometry")]
+    buildable = shapely.union_all([shape(p["geometry"]) for p in parts if buildable_part(p)])
+    closed = shapely.union_all([shape(p["geometry"]) for p in parts if not buildable_part(p)])
     deductions = []
     for layer in result["layers"]:
         kind = layer["layer"].split("/", 1)[-1]
@@ -192,7 +220,7 @@ def envelope_layers(result: dict) -> tuple[BaseGeometry, BaseGeometry, list[tupl
                 hit = shapely.intersection(shape(f["geometry"]), land)
                 if hit.area > 0.01:
                     deductions.append((kind, hit))
-    return land, buildable, deductions
+    return EnvelopeShapes(land, buildable, closed, deductions)
 
 
 def envelope_drawing(result: dict, letters: Lettering | None = None) -> Drawing | None:
@@ -200,5 +228,4 @@ def envelope_drawing(result: dict, letters: Lettering | None = None) -> Drawing 
     found = envelope_layers(result)
     if found is None:
         return None
-    land, buildable, deductions = found
-    return draw_envelope(land, buildable, deductions, letters=letters)
+    return draw_envelope(found.land, found.buildable, found.deductions, closed=found.closed, letters=letters)

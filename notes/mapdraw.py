@@ -219,6 +219,7 @@ def draw_map(land: BaseGeometry, layers: list[tuple[str, str | None, BaseGeometr
 ENVELOPE_FILL = "#74c476"  # the buildable footprint, hatched darker
 ENVELOPE_HATCH = "#238b45"
 SETBACK_FILL = "#fdd49e"  # what the setbacks take
+CLOSED_FILL = "#d9d9d9"  # a zone whose rules allow no footprint
 
 
 def _hatch(geom: BaseGeometry, step_m: float) -> list[BaseGeometry]:
@@ -243,10 +244,12 @@ def _drawn_polygon(body: Group, page: _Page, geom: BaseGeometry, fill: colors.Co
 
 
 def draw_envelope(land: BaseGeometry, buildable: BaseGeometry, deductions: list[tuple[str, BaseGeometry]],
-                  width: float = 480, height: float = 190, letters: Lettering | None = None) -> Drawing:
+                  closed: BaseGeometry | None = None, width: float = 480, height: float = 190,
+                  letters: Lettering | None = None) -> Drawing:
     """The envelope's drawing: the land outlined in red, the buildable footprint hatched, the deductions (kind,
-    part of the land) in their prescription's tone, the rest of the land (the setbacks) in another; a scale bar,
-    grid north and a legend."""
+    part of the land) in their prescription's tone, the ground of a zone allowing no footprint (`closed`) in
+    grey, the rest of the land (the setbacks) in another tone; a scale bar, grid north and a legend."""
+    closed = closed if closed is not None else shapely.Polygon()
     letters = letters or Lettering()
     map_w = width - 130
     left, bottom, top = 32.0, 26.0, 6.0  # room for grid north (left) and the scale bar (bottom)
@@ -269,6 +272,7 @@ def draw_envelope(land: BaseGeometry, buildable: BaseGeometry, deductions: list[
         colour = PRESCRIPTION_STYLE[kind][0]
         _drawn_polygon(body, page, geom, colors.white, None)  # its tone as in the legend, not over the setbacks'
         _drawn_polygon(body, page, geom, _translucent(colour), colors.HexColor(colour), 0.6)
+    _drawn_polygon(body, page, closed, colors.HexColor(CLOSED_FILL), colors.HexColor("#969696"), 0.5)
     _drawn_polygon(body, page, buildable, colors.HexColor(ENVELOPE_FILL), colors.HexColor(ENVELOPE_HATCH), 0.8)
     step = 7 / scale  # a hatching line every 7 points, whatever the land's size
     for line in _hatch(buildable, step):
@@ -277,10 +281,14 @@ def draw_envelope(land: BaseGeometry, buildable: BaseGeometry, deductions: list[
     drawing.add(body)
     _draw_scale_and_north(drawing, (map_w - left) / scale, scale, height, letters)
     w = letters.word
-    rest = shapely.difference(land, shapely.union_all([buildable, *(g for _, g in deductions)]))
-    entries = [(w("legend_land"), None, colors.red), (w("legend_buildable"), colors.HexColor(ENVELOPE_FILL), None)]
+    rest = shapely.difference(land, shapely.union_all([buildable, closed, *(g for _, g in deductions)]))
+    entries = [(w("legend_land"), None, colors.red)]
+    if not buildable.is_empty:
+        entries.append((w("legend_buildable"), colors.HexColor(ENVELOPE_FILL), None))
     if rest.area > 0.01:  # what the setbacks take (nothing on a land with no setback)
         entries.append((w("legend_setbacks"), colors.HexColor(SETBACK_FILL), None))
+    if closed.area > 0.01:
+        entries.append((w("legend_closed"), colors.HexColor(CLOSED_FILL), None))
     entries += [(w(PRESCRIPTION_STYLE[k][1]), _translucent(PRESCRIPTION_STYLE[k][0]),
                  colors.HexColor(PRESCRIPTION_STYLE[k][0])) for k in kinds]
     _envelope_legend(drawing, entries, map_w, height, letters)

@@ -13,7 +13,7 @@ from reportlab.graphics.shapes import Polygon, PolyLine, Rect, String
 
 from instruction.envelope import PLANNED_ROAD_KINDS, Part, Road, compute_envelope
 from notes.envelope import envelope_drawing, envelope_lines
-from notes.mapdraw import ENVELOPE_FILL, SETBACK_FILL
+from notes.mapdraw import CLOSED_FILL, ENVELOPE_FILL, SETBACK_FILL
 
 LAND = shapely.box(0, 0, 20, 30)
 ROAD = Road(shapely.box(-50, -12, 70, 0), 12.0, "Rue des Tests")
@@ -133,3 +133,19 @@ def test_the_drawing_shows_the_footprint_inside_the_land_at_scale_hatched_with_i
     (bar_text,) = [w for w in words if w.endswith("\u00a0m")]  # the scale bar: its length, drawn at the same scale
     (bar,) = [r for r in _walk(drawing, Rect) if r.height == 4]
     assert abs(bar.width - float(bar_text.split("\u00a0")[0].replace(",", ".")) * scale) < 1e-6
+
+
+def test_a_zone_allowing_no_footprint_is_drawn_apart_not_as_buildable():
+    # the land split at x = 10: west in R2, east in a green zone (0 %): its ground is grey, not hatched
+    west, east = shapely.box(0, 0, 10, 30), shapely.box(10, 0, 20, 30)
+    green = _rule(footprint_max_pct=0)
+    green["zone"] = {**green["zone"], "id": 2, "code": "ZV"}
+    envelope = compute_envelope(land=LAND, parts=[Part(_rule(), west), Part(green, east)], roads=[ROAD],
+                                constraints=[], road_tolerance_m=0.5)
+    result = {"land": {"geometry": shapely.geometry.mapping(LAND)}, "layers": [], "envelope": envelope}
+    drawing = envelope_drawing(result)
+    (footprint,) = _polygons(drawing, ENVELOPE_FILL)
+    (closed,) = _polygons(drawing, CLOSED_FILL)
+    assert max(footprint.points[0::2]) <= min(closed.points[0::2]) + 1e-6  # west of the zone limit, east of it
+    assert "zone sans emprise permise" in [s.text for s in _walk(drawing, String)]
+    assert envelope_lines(result)[1].startswith("Enveloppe indicative, zone ZV : emprise au sol nulle")

@@ -27,13 +27,17 @@ def test_height_is_the_zone_maximum_else_levels_times_the_storey_height():
 
 
 def test_view_raises_the_governing_parts_and_says_how_high_and_why():
+    green = _part("Z", None, 0)  # a green zone: ground left, but a footprint of 0 %
+    green["footprint"] = {"max_m2": 0.0, "binding": "footprint_max_pct", "pct": 0.0}
     view = envelope_view(_envelope(_part("A", None, 3), _part("B", None, None), _part("S", 30, 8, marginal=True),
-                                   _part("E", 9, 2, area=0.0)), "fr", 3.0)
+                                   _part("E", 9, 2, area=0.0), green), "fr", 3.0)
     features = view["features"]["features"]
     assert [(f["properties"]["zone"], f["properties"]["height_m"]) for f in features] == [("A", 12.0)]
     assert view["legend"]["heights"] == [
         "Zone A : volume élevé à 12\u00a0m (4 niveaux × 3\u00a0m : le règlement ne fixe pas de hauteur en mètres).",
         "Zone B : ni hauteur ni nombre de niveaux dans le règlement, volume non dessiné."]
     assert view["bbox"] == [-7.6, 33.5, -7.5999, 33.5001]
-    lines = view["legend"]["lines"]  # one line per governing part (A, B, E), then the total; the mention apart
-    assert len(lines) == 3 + 1 and "hauteur non fixée" in lines[1] and "aucune surface constructible" in lines[2]
+    lines = view["legend"]["lines"]  # one line per governing part (A, B, E, Z), then the total; the mention apart
+    assert len(lines) == 4 + 1 and "hauteur non fixée" in lines[1] and "aucune surface constructible" in lines[2]
+    assert lines[3] == ("Enveloppe indicative, zone Z : emprise au sol nulle (le règlement fixe 0\u00a0%) : rien n'y "
+                        "est constructible.")

@@ -59,14 +59,22 @@ function show(map, answer) {
   }
   if (!answer.bbox) return; // nothing to raise: the legend says why, the map stays flat
   const [w, s, e, n] = answer.bbox;
-  const camera = map.cameraForBounds([[w, s], [e, n]], { padding: padding(map) });
-  map.easeTo({ center: camera.center, zoom: Math.min(camera.zoom, 19), pitch: PITCH, bearing: BEARING, duration: 700 });
+  const pad = padding(map);
+  const camera = map.cameraForBounds([[w, s], [e, n]], { padding: pad });
+  // the padding moves the view's centre (and the perspective's vanishing point) into the part left uncovered
+  map.easeTo({ center: [(w + e) / 2, (s + n) / 2], zoom: Math.min(camera.zoom, 19), pitch: PITCH, bearing: BEARING,
+    padding: pad, duration: 700 });
 }
 
-function flatten(map) {
+// Back to the flat map: eased when a person leaves 3D, at once when another land comes (its own flight follows).
+function flatten(map, { instant = false } = {}) {
   if (map.getLayer(LAYER)) map.removeLayer(LAYER);
   if (map.getSource(SOURCE)) map.removeSource(SOURCE);
-  if (map.getPitch() || map.getBearing()) map.easeTo({ pitch: 0, bearing: 0, duration: 500 });
+  if (map.getPitch() || map.getBearing()) {
+    const flat = { pitch: 0, bearing: 0, padding: { top: 0, bottom: 0, left: 0, right: 0 } };
+    if (instant) map.jumpTo(flat);
+    else map.easeTo({ ...flat, duration: 500 });
+  }
 }
 
 function reset(button) {
@@ -124,9 +132,12 @@ panel.addEventListener("click", (event) => {
   else enter3d(button);
 });
 
-// A new panel (another land, the draft toggled) or none: its button starts flat, so the map does too.
+// A new panel (another land, the draft toggled) or none: its button starts flat, so the map does too, before the
+// map's own handler (map.js, registered once the map has loaded, so after this one) flies to the new land.
+let ready = null;
+mapReady.then((map) => { ready = map; });
 document.addEventListener("urbasig:land", () => {
   if (current) current.abort();
   current = null;
-  mapReady.then(flatten);
+  if (ready) flatten(ready, { instant: true });
 });
