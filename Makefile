@@ -48,17 +48,19 @@ db: setup
 run: db
 	@$(MAKE) --no-print-directory serve
 
-# The server and, beside it, the outbox delivery (`urbasig mail-deliver --loop`), started and stopped together:
-# Ctrl-C (or a TERM or HUP to this shell) stops both, and if gunicorn ends on its own the delivery ends with it.
+# The server and, beside it, the outbox delivery (`urbasig mail-deliver --loop`) and the job runner (`urbasig jobs
+# work --loop`), started and stopped together: Ctrl-C (or a TERM or HUP to this shell) stops all three, and if
+# gunicorn ends on its own the other two end with it (a job running then goes back to the queue).
 # gunicorn runs in its own session (setsid): Ctrl-C reaches it only as the trap's one TERM, a graceful stop; the
 # terminal's SIGINT on the workers as well as the master's SIGQUIT would re-enter gthread's quit handler, which
 # then deadlocks on its thread pool's lock until the master kills the worker 30 s later.
 # No set-up here: `make run` does it first; tests/test_dev_mode.py runs this very recipe on a test database.
 serve:
 	@echo "urbasig : $(URBASIG_PUBLIC_URL)/"
-	@trap 'kill -TERM $$web $$mail 2>/dev/null; wait $$web $$mail; exit 0' INT TERM HUP; \
-	trap 'kill -TERM $$mail 2>/dev/null' EXIT; \
+	@trap 'kill -TERM $$web $$mail $$jobs 2>/dev/null; wait $$web $$mail $$jobs; exit 0' INT TERM HUP; \
+	trap 'kill -TERM $$mail $$jobs 2>/dev/null' EXIT; \
 	$(BIN)/urbasig mail-deliver --loop $(MAIL_EVERY) & mail=$$!; \
+	$(BIN)/urbasig jobs work --loop & jobs=$$!; \
 	setsid $(BIN)/gunicorn --bind 127.0.0.1:$(PORT) --workers $(WORKERS) --worker-class gthread --threads $(THREADS) --timeout $(WORKER_TIMEOUT) --access-logfile - \
 	  --access-logformat '%(h)s %(t)s "%(r)s" %(s)s %(b)s %(M)sms request_id=%({x-request-id}o)s' 'app:create_app()' & web=$$!; \
 	wait $$web
@@ -97,6 +99,7 @@ bench: db
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/jobs.py
 
 clean-db: stop
 	rm -rf var/pg

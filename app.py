@@ -346,6 +346,27 @@ def instruct_cmd(land: tuple[str, ...], day: object | None, as_json: bool, geome
     click.echo(canonical_json(result) if as_json else summary_text(result))
 
 
+@cli.command("envelope")
+@click.argument("land", nargs=-1, required=True, metavar="RÉF...")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Date de la situation (AAAA-MM-JJ).")
+@click.option("--json", "as_json", is_flag=True, help="Résultat JSON complet (polygones compris).")
+@click.option("--crs", "crs", help="SCR des polygones du JSON (EPSG:26191 par défaut ; ex. EPSG:4326).")
+def envelope_cmd(land: tuple[str, ...], day: object | None, as_json: bool, crs: str | None) -> None:
+    """Enveloppe constructible d'un terrain : par partie de zone, emprise, hauteur, surface de plancher."""
+    from instruction.engine import Options
+    from instruction.envelope import envelope, envelope_output, output_crs
+    from instruction.envelope_text import envelope_text
+    from instruction.findings import canonical_json
+    from instruction.land import LandRequest
+    from layers.db import connect
+
+    settings = _settings()
+    output_crs(crs)  # a bad CRS is said before the land is instructed
+    with connect(_db_url(settings)) as conn:
+        result = envelope(conn, LandRequest(refs=land), day.date() if day else None, Options.from_settings(settings))
+    click.echo(canonical_json(envelope_output(result, crs)) if as_json else envelope_text(result))
+
+
 @cli.command("bulk-instruct")
 @click.argument("commune")
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), help="Date de la situation (AAAA-MM-JJ).")
@@ -605,6 +626,38 @@ def restore_cmd(path: Path) -> None:
         set_embedded_app_password(settings)
     click.echo(f"sauvegarde du {manifest['created_at']} restaurée (révision {manifest['revision']}) ; "
                "vérifiez le journal : urbasig audit verify")
+
+
+@cli.group(cls=_Group)
+def jobs() -> None:
+    """Travaux longs : les processus OGC exécutés en différé (Prefer: respond-async)."""
+
+
+@jobs.command("work")
+@click.option("--loop", is_flag=True, help="Attendre les travaux et les exécuter jusqu'à l'arrêt (TERM, Ctrl-C).")
+@click.option("--once", is_flag=True, help="Exécuter au plus un travail, puis s'arrêter.")
+def jobs_work_cmd(loop: bool, once: bool) -> None:
+    """Exécuter les travaux acceptés par le serveur (sans option : jusqu'à ce que la file soit vide).
+
+    Se connecte avec le rôle du serveur web (URBASIG_APP_DATABASE_URL), jamais avec le propriétaire des tables.
+    """
+    from api.ogc.runner import RunnerSettings, work
+    from layers.db import app_database_url, connect
+
+    if loop and once:
+        raise click.UsageError("--loop et --once s'excluent")
+    settings = _settings()
+    if settings.embedded:
+        _db_url(settings)  # start the embedded cluster when needed (as the other commands)
+    url = app_database_url(settings)
+    stop = _stop_on_signals()
+    mode = "loop" if loop else "once" if once else "drain"
+    if loop:
+        click.echo(f"exécution des travaux : nouvel examen de la file toutes les {settings.jobs_poll_s:g} s")
+    done = work(lambda autocommit: connect(url, autocommit), RunnerSettings.from_settings(settings), stop, click.echo,
+                mode)
+    if not loop:
+        click.echo(f"{done} travail(aux) exécuté(s)")
 
 
 def main() -> None:

@@ -80,6 +80,11 @@ class Settings:
     max_request_vertices: int = 100_000
     max_lots: int = 2_000
     max_land_refs: int = 50
+    # Buildable envelope (instruction/envelope.py): the floor-to-floor height that converts a height in metres into
+    # levels, and the area the footprint %, COS and CUS multiply ("gross": the zone part; "net": after the
+    # widening strips, reservations and other deductions). Plans do not say; each envelope records both.
+    envelope_storey_height_m: float = 3.0
+    envelope_ratio_area: str = "gross"
     # Files dropped on the map (/carte/fichier): an invalid polygon of more vertices is refused (repair it in a GIS),
     # not repaired here (shapely.make_valid is one C call the time budget cannot stop; the repair of smaller ones
     # runs in a child process killed after 2 s).
@@ -96,9 +101,17 @@ class Settings:
     # Checks (permit, lots, licence) stored for reproducibility: anonymous calls per client and minute (a caller
     # with a partner key is not limited), so anonymous traffic cannot grow check_results without bound.
     checks_per_minute: int = 30
-    # The public map's 3D view of the buildable envelope: a zone that gives R+n but no height in metres is
-    # extruded to its levels × this storey height (m); a zone with a maximum height is extruded to it.
-    storey_height_m: float = 3.0
+    # Asynchronous jobs (OGC API Processes, `urbasig jobs work`): accepted or running jobs one client may have and
+    # jobs waiting in the whole queue (past them: 429, 503); how often the runner looks for work and beats its
+    # heart, after how long without a heartbeat a running job's runner is taken for dead (requeued, or failed after
+    # jobs_max_attempts runs), and how many days a finished job (and its result) is kept.
+    jobs_per_client: int = 5
+    jobs_queue_max: int = 100
+    jobs_poll_s: float = 2.0
+    jobs_heartbeat_s: float = 5.0
+    jobs_stale_s: float = 60.0
+    jobs_max_attempts: int = 2
+    jobs_retention_days: float = 7.0
     # development (the default): with no payment gateway or SMTP configured, the app runs the local test gateway
     # (labelled as a test) and shows outgoing mail on an admin page; production refuses a setup that cannot work
     # (`validate_production`).
@@ -183,12 +196,12 @@ class Settings:
         self._validate_time_limits()
         if self.max_land_area_m2 <= 0:
             raise ConfigError("URBASIG_MAX_LAND_AREA_M2 doit être positif")
-        if not 2 <= self.storey_height_m <= 10:
-            raise ConfigError(f"URBASIG_STOREY_HEIGHT_M est la hauteur d'un niveau en mètres, entre 2 et 10 (reçu "
-                              f"{self.storey_height_m:g})")
         self._validate_bounds()
         if self.max_json_depth < 4 or self.max_filter_depth < 2:
             raise ConfigError("il faut URBASIG_MAX_JSON_DEPTH ≥ 4 et URBASIG_MAX_FILTER_DEPTH ≥ 2")
+        if not 1.5 <= self.envelope_storey_height_m <= 10 or self.envelope_ratio_area not in ("gross", "net"):
+            raise ConfigError("URBASIG_ENVELOPE_STOREY_HEIGHT_M est une hauteur d'étage entre 1,5 et 10 m, "
+                              "URBASIG_ENVELOPE_RATIO_AREA vaut gross ou net")
         if self.sample_parcels < 100:
             raise ConfigError("URBASIG_SAMPLE_PARCELS doit valoir au moins 100")
         check_public_url(self.public_url)
@@ -257,6 +270,19 @@ class Settings:
                 raise ConfigError(f"URBASIG_{name.upper()} doit valoir au moins 1 (reçu {getattr(self, name)})")
         if self.max_request_vertices < self.max_vertices:
             raise ConfigError("il faut URBASIG_MAX_VERTICES ≤ URBASIG_MAX_REQUEST_VERTICES")
+        self._validate_jobs()
+
+    def _validate_jobs(self) -> None:
+        """The bounds of the job queue and the runner's delays."""
+        for name in ("jobs_per_client", "jobs_queue_max", "jobs_max_attempts"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"URBASIG_{name.upper()} doit valoir au moins 1 (reçu {getattr(self, name)})")
+        if min(self.jobs_poll_s, self.jobs_heartbeat_s, self.jobs_retention_days) <= 0:
+            raise ConfigError("URBASIG_JOBS_POLL_S, URBASIG_JOBS_HEARTBEAT_S et URBASIG_JOBS_RETENTION_DAYS doivent "
+                              "être positifs")
+        if self.jobs_stale_s <= 2 * self.jobs_heartbeat_s:
+            raise ConfigError("il faut URBASIG_JOBS_STALE_S > 2 × URBASIG_JOBS_HEARTBEAT_S (un exécutant vivant ne "
+                              "doit pas être pris pour mort)")
 
     @property
     def public_base(self) -> str:

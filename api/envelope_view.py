@@ -1,10 +1,11 @@
 """What the map's 3D view shows of a land's buildable envelope (pure: no Flask, no database).
 
-`envelope_view(envelope, lang, storey_height_m)` turns an envelope whose polygons are in CRS84
-(instruction/envelope.py `envelope_output(…, "OGC:CRS84")`) into the answer of GET /carte/enveloppe: one
-GeoJSON feature per governing zone part with something to build, extruded to `height_m` — the zone's maximum
-height, else its levels (R+n → n + 1) × `storey_height_m` (URBASIG_STOREY_HEIGHT_M), else not extruded and
-said so — its box, and the legend's lines in the page's language (the notes' own lines, notes/envelope.py).
+`envelope_view(envelope, lang)` turns an envelope whose polygons are in CRS84 (instruction/envelope.py
+`envelope_output(…, "OGC:CRS84")`) into the answer of GET /carte/enveloppe: one GeoJSON feature per governing
+zone part where something may be built, extruded to `height_m` — the zone's maximum height, else its levels
+× the storey height the envelope was computed with (URBASIG_ENVELOPE_STOREY_HEIGHT_M, in its `assumptions`),
+else not extruded and said so — their box, and the legend's lines in the page's language (the notes' own
+lines, notes/envelope.py).
 """
 
 from __future__ import annotations
@@ -45,8 +46,10 @@ def _metres(value: float, lang: str) -> str:
     return f"{text[:-1] if ',' in text and text.endswith('0') else text}{l10n.NBSP}m"
 
 
-def envelope_view(envelope: dict, lang: str, storey_height_m: float) -> dict:
-    """The 3D view's answer: features to extrude (CRS84), their box, the legend in `lang`."""
+def envelope_view(envelope: dict, lang: str, storey_height_m: float = 3.0) -> dict:
+    """The 3D view's answer: features to extrude (CRS84), their box, the legend in `lang` (the storey height the
+    envelope was computed with, else `storey_height_m`)."""
+    storey_height_m = (envelope.get("assumptions") or {}).get("storey_height_m", storey_height_m)
     features, heights = [], []
     for part in governing_parts(envelope):
         if not part.get("geometry") or not buildable_part(part):

@@ -115,6 +115,8 @@ def handle_error(exc: Exception) -> Response:
     form = _form()
     if form == "ogc":
         body = {"code": OGC_CODES.get(error.status, error.code), "description": error.message}
+        if getattr(error, "ogc_type", None):  # an exception type of the standard (e.g. processes' result-not-ready)
+            body |= {"type": error.ogc_type, "status": error.status}  # type: ignore[attr-defined]
         response = Response(json.dumps(body, ensure_ascii=False), error.status, mimetype="application/json")
     elif form == "html":
         page = render_template("error.html", error=error, request_id=request_id(),

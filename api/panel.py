@@ -212,7 +212,7 @@ def land_envelope():
         body = {"code": error.key, "message": translate(error.key, lang, **error.values), "detail": error.french,
                 "request_id": request_id()}
         return jsonify(body), error.status, headers
-    return jsonify(envelope_view(result, lang, settings.storey_height_m)), 200, headers
+    return jsonify(envelope_view(result, lang, settings.envelope_storey_height_m)), 200, headers
 
 
 @panel.get("/note-officielle")

@@ -39,7 +39,7 @@ def pipeline(url: str, refs: list[str]) -> None:
             t0 = time.perf_counter()
             bare = instruct(conn, LandRequest(refs=(ref,)), None, Options(with_geometry=True))
             te = time.perf_counter()
-            result = with_envelope(conn, bare)  # what the automatic instruction stores (notes/official.py)
+            result = with_envelope(conn, bare, Options())  # what the automatic instruction stores (notes/official.py)
             t1 = time.perf_counter()
             note = IndicativeNote(result, map_for(conn, result), datetime.now(UTC))
             data = pdf(note, {"number": f"NRU-BENCH-{i}", "short_code": "ABCDEF12", "requested_on": date.today(),

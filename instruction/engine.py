@@ -28,12 +28,14 @@ class Options:
     max_request_vertices: int = 100_000  # of all the geometries of one request
     max_lots: int = 2_000  # lots (and, each, internal roads, green spaces, facilities) of a subdivision
     max_land_refs: int = 50  # titles designating one land
+    envelope_storey_height_m: float = 3.0  # the buildable envelope's assumptions (instruction/envelope.py)
+    envelope_ratio_area: str = "gross"
 
     @classmethod
     def from_settings(cls, settings: object, with_geometry: bool = False) -> Options:
         """The options a request gets from the settings (any object with the settings' attributes)."""
         names = ("max_land_area_m2", "apply_plans_in_inquiry", "max_vertices", "max_request_vertices", "max_lots",
-                 "max_land_refs")
+                 "max_land_refs", "envelope_storey_height_m", "envelope_ratio_area")
         return cls(with_geometry=with_geometry, **{n: getattr(settings, n) for n in names})
 
 

@@ -5,20 +5,29 @@ Pure geometry and rules (`compute_envelope`) fed by an instruction result with i
 
 1. the part, minus the planned roads (widening strips, new roads), reservations, green spaces and
    no-build areas crossing it (each deduction named with its m²);
-2. minus the setback bands: from the road (the existing roads' and the planned roads' edges, so a widening's
-   alignment is where the road setback starts, and a corner land gets a band along both roads), from the side
-   limits (not in continuous-frontage zones, which build on them) and from the rear limits;
-3. the buildable footprint polygon (possibly empty or in several pieces, each kept, and why said);
-4. max footprint = min(buildable area, footprint % × part area); height and storeys as the zone's rules give
-   them with their conditions applied; max floor area = min(COS/CUS « plancher » × part area,
-   max footprint × levels); each value with the rule that binds it; minimum plot area and frontage checked.
+2. minus the setback bands, each the ground within the setback's distance of what it is measured from:
+   - road: the land's limits on a road, the existing road polygons and the planned roads (so where a widening
+     applies, the setback runs from the alignment, the strip's inner edge; a corner land gets it along both
+     roads);
+   - side: the side limits (`instruction.permit.classify_limits`), none in continuous-frontage zones, which
+     build on them;
+   - rear: the rear limits;
+   - limits neither clearly side nor rear (not meeting a road limit, at 30°–60° to every one), or every limit
+     when none is on a road: the larger of the side and rear setbacks (conservative; said in `reasons`);
+3. the buildable footprint polygon (possibly empty or in several pieces: each piece kept, and why said);
+4. max footprint = min(buildable area, footprint % × area, COS/CUS « emprise » × area); height and storeys as
+   the zone's rules give them with their conditions applied (H ≤ L + R among them, rules.FORMULAS); levels =
+   min(R+n + 1, height ÷ storey height); max floor area = min(COS/CUS « plancher » × area, max footprint ×
+   levels); each value with the rule that binds it; minimum plot area and frontage checked.
 
+"area" is the zone part's area (gross) or its area net of the deductions, as `Assumptions.ratio_area` says.
 Output schema: `urbasig/envelope/1` (instruction/schema/envelope.schema.json).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -29,12 +38,14 @@ from shapely.geometry.base import BaseGeometry
 
 from gis.crs import STORAGE_SRID, parse_crs, reproject
 from instruction.findings import geometry_json, r2
-from instruction.permit import classify_limits, setback_strip
+from instruction.permit import _angle, _near_any_angle, classify_limits
+from instruction.rules import FORMULAS, Context, zone_rules
 
 if TYPE_CHECKING:
     from datetime import date
 
     import psycopg
+    from pyproj import CRS
 
     from instruction.engine import Options
     from instruction.land import LandRequest
@@ -45,6 +56,14 @@ DEDUCTED_KINDS = {"road_widening": "élargissement de voie", "new_road": "voie p
                   "non_aedificandi": "zone non aedificandi"}
 PLANNED_ROAD_KINDS = ("road_widening", "new_road")
 NOISE_M2 = 0.01  # pieces smaller than this are digitising noise, not buildable ground
+AMBIGUOUS_DEG = (30.0, 60.0)  # a limit off every road limit at this angle to them is neither side nor rear
+RATIO_AREAS = ("gross", "net")
+FOOTPRINT_LABELS = {"buildable_area": "surface constructible (après déductions et reculs)",
+                    "footprint_max_pct": "emprise au sol maximale (%)", "cos": "COS (emprise)", "cus": "CUS (emprise)"}
+HEIGHT_LABELS = {"height_max_m": "hauteur maximale de la zone", "storeys_max": "nombre de niveaux (R+n)",
+                 **{name: label for name, (_, label) in FORMULAS.items()}}
+FLOOR_LABELS = {"cos": "COS (surface de plancher)", "cus": "CUS (surface de plancher)",
+                "footprint_x_levels": "emprise maximale × nombre de niveaux", "none": "aucune règle de densité"}
 
 
 @dataclass(frozen=True)
@@ -65,6 +84,19 @@ class Part:
     geom: BaseGeometry
 
 
+@dataclass(frozen=True)
+class Assumptions:
+    """Choices the regulations leave open (settings URBASIG_ENVELOPE_*), recorded with every envelope."""
+
+    storey_height_m: float = 3.0  # floor to floor: converts a height in metres into a number of levels
+    ratio_area: str = "gross"  # what footprint %, COS and CUS multiply: the zone part's gross area, or net
+
+    def describe(self) -> dict:
+        """The assumptions as the result records them."""
+        return {"storey_height_m": self.storey_height_m, "ratio_area": self.ratio_area,
+                "ambiguous_limits": "max(side_m, rear_m)", "road_width": "planned width where a widening applies"}
+
+
 def _reason(code: str, message: str) -> dict:
     return {"code": code, "message": message}
 
@@ -80,32 +112,149 @@ def _lines(segments: list) -> BaseGeometry:
 
 def _pieces(geom: BaseGeometry) -> list[BaseGeometry]:
     polys = [g for g in shapely.get_parts(geom) if g.geom_type == "Polygon" and g.area > NOISE_M2]
-    return sorted(polys, key=lambda g: -g.area)
+    return sorted(polys, key=lambda g: (-g.area, g.bounds))
 
 
-def _floor_area(rule: dict, part_area: float, footprint: float, levels: int | None) -> tuple[float | None, str, dict]:
-    """Max floor area: min(COS/CUS « plancher » × part area, footprint × levels), with the binding rule."""
+def _m(value: float | None) -> str:
+    return "—" if value is None else f"{value:g}"
+
+
+# ------------------------------------------------------------------------------------ limits of the land
+def envelope_limits(land: BaseGeometry, roads: list[BaseGeometry], tolerance_m: float) -> dict[str, list]:
+    """`classify_limits`, with the limits it cannot tell apart set aside as `ambiguous`.
+
+    A side limit that meets a road limit is clearly a side limit; a rear limit is roughly parallel (< 30°) to a
+    road limit. The others are side limits for `classify_limits`; those at 30°–60° to every road limit are
+    ambiguous here, and so is every limit of a land with no limit on a road.
+    """
+    limits = classify_limits(land, roads, tolerance_m)
+    if not limits["road"]:
+        return {"road": [], "side": [], "rear": [], "ambiguous": limits["side"] + limits["rear"]}
+    if not limits["side"]:
+        return {**limits, "ambiguous": []}
+    road_lines = _lines(limits["road"])
+    near = shapely.distance(np.array(limits["side"], dtype=object), road_lines) <= tolerance_m
+    road_angles = [_angle(r) for r in limits["road"]]
+    angles = [_angle(s) for s in limits["side"]]
+    low = _near_any_angle(angles, road_angles, AMBIGUOUS_DEG[0])
+    high = _near_any_angle(angles, road_angles, AMBIGUOUS_DEG[1])
+    side: list[shapely.LineString] = []
+    ambiguous: list[shapely.LineString] = []
+    for seg, meets, under_low, under_high in zip(limits["side"], near, low, high, strict=True):
+        (ambiguous if not meets and under_high and not under_low else side).append(seg)
+    return {**limits, "side": side, "ambiguous": ambiguous}
+
+
+def _band(geom: BaseGeometry | None, width_m: float | None) -> BaseGeometry | None:
+    """Every point within `width_m` of `geom` (round ends: the distance the permit check measures)."""
+    if geom is None or geom.is_empty or not width_m or width_m <= 0:
+        return None
+    return geom.buffer(width_m, quad_segs=16)  # a quarter circle in 16 chords: within 0.03 m² of a 6 m arc
+
+
+# ------------------------------------------------------------------------------------ rules of one part
+def _footprint(rule: dict, buildable_area: float, area: float) -> tuple[float, str, dict]:
+    """Max footprint: min(buildable area, footprint % × area, COS/CUS « emprise » × area)."""
+    candidates = [(buildable_area, "buildable_area")]
+    pct = _param(rule, "footprint_max_pct")
+    if pct is not None:
+        candidates.append((pct / 100 * area, "footprint_max_pct"))
+    for key in ("cos_value", "cus_value"):
+        entry = rule["parameters"].get(key)
+        if entry and entry.get("meaning") == "emprise":
+            candidates.append((float(entry["value"]) * area, key[:3]))
+    value, binding = min(candidates, key=lambda c: c[0])
+    return value, binding, {b: r2(v) for v, b in candidates}
+
+
+def _height(rule: dict, storey_height_m: float) -> dict:
+    """Height, storeys and levels (R+n is n + 1 levels; a height gives floor(height ÷ storey height) levels)."""
+    entry = rule["parameters"].get("height_max_m", {})
+    height = _param(rule, "height_max_m")
+    storeys = rule["parameters"].get("storeys_max", {}).get("value")
+    by_storeys = int(storeys) + 1 if storeys is not None else None
+    by_height = int(math.floor(height / storey_height_m + 1e-9)) if height is not None else None
+    options = [(v, k) for v, k in ((by_storeys, "storeys_max"), (by_height, "height_max_m")) if v is not None]
+    levels, levels_binding = min(options, key=lambda o: o[0]) if options else (None, None)  # a tie: R+n
+    binding = None if height is None else (entry.get("formula") or "height_max_m")
+    return {"max_m": height, "base_m": entry.get("base_value"), "binding": binding,
+            "binding_label": HEIGHT_LABELS.get(binding) if binding else None, "storeys_max": storeys,
+            "levels": levels, "levels_binding": levels_binding, "levels_by_height": by_height,
+            "rule": entry.get("condition"), "article": entry.get("article")}
+
+
+def _floor_area(rule: dict, area: float, footprint: float, levels: int | None) -> tuple[float | None, str, dict]:
+    """Max floor area: min(COS/CUS « plancher » × area, footprint × levels), with the binding rule."""
     candidates: list[tuple[float, str, str]] = []
     for key, name in (("cos_value", "COS"), ("cus_value", "CUS")):
         entry = rule["parameters"].get(key)
         if entry and entry.get("meaning") == "plancher":
-            candidates.append((float(entry["value"]) * part_area, key[:3], f"{name} {entry['value']} × {r2(part_area)} m²"))
+            candidates.append((float(entry["value"]) * area, key[:3], f"{name} {entry['value']} × {r2(area)} m²"))
     if levels is not None:
         candidates.append((footprint * levels, "footprint_x_levels", f"emprise {r2(footprint)} m² × {levels} niveaux"))
     if not candidates:
-        return None, "none", {"message": "ni COS/CUS de plancher ni nombre de niveaux dans le règlement"}
+        return None, "none", {"how": "ni COS/CUS de plancher ni nombre de niveaux dans le règlement", "candidates": {}}
     value, binding, how = min(candidates, key=lambda c: c[0])
     return value, binding, {"how": how, "candidates": {b: r2(v) for v, b, _ in candidates}}
 
 
-def _part_envelope(part: Part, land: BaseGeometry, roads: list[Road], limits: dict[str, list],
-                   constraints: list[tuple[str, str, BaseGeometry]], land_area: float) -> tuple[dict, BaseGeometry]:
+@dataclass(frozen=True)
+class _Bands:
+    """What the setbacks are measured from: the same for every part of the land."""
+
+    road: BaseGeometry | None  # road limits, road polygons near the land and planned roads
+    limits: dict[str, list]
+
+
+def _setback_bands(rule: dict, bands: _Bands) -> tuple[dict, list[BaseGeometry], list[dict]]:
+    """The setbacks of a zone, the bands they take, and what was assumed."""
+    continuous = bool(rule.get("continuous_frontage"))
+    road_m, side_m, rear_m = (_param(rule, k) for k in ("setback_road_m", "setback_side_m", "setback_rear_m"))
+    side_eff = 0.0 if continuous else (side_m or 0.0)
+    ambiguous_m = max(side_eff, rear_m or 0.0)
+    limits = bands.limits
+    out = [_band(bands.road, road_m), _band(_lines(limits["side"]) if limits["side"] else None, side_eff),
+           _band(_lines(limits["rear"]) if limits["rear"] else None, rear_m),
+           _band(_lines(limits["ambiguous"]) if limits["ambiguous"] else None, ambiguous_m)]
+    reasons = []
+    if continuous and limits["side"]:
+        reasons.append(_reason("front_bati_continu", "zone en front bâti continu : construction sur les limites "
+                                                     "latérales, sans recul latéral"))
+    if limits["ambiguous"] and limits["road"]:
+        reasons.append(_reason("limites_ambigues", f"{len(limits['ambiguous'])} limite(s) ni clairement latérale(s) "
+                               f"ni de fond (entre {AMBIGUOUS_DEG[0]:g}° et {AMBIGUOUS_DEG[1]:g}° de toute limite sur "
+                               f"voie) : le plus grand des reculs latéral et de fond ({ambiguous_m:g} m) y est "
+                               "appliqué"))
+    elif limits["ambiguous"]:
+        reasons.append(_reason("sans_limite_sur_voie", "aucune limite du terrain ne longe une voie : le plus grand "
+                               f"des reculs latéral et de fond ({ambiguous_m:g} m) est appliqué à toutes ses limites"))
+    setbacks = {"road_m": road_m, "side_m": side_m, "rear_m": rear_m, "continuous_frontage": continuous,
+                "ambiguous_m": ambiguous_m if limits["ambiguous"] else None}
+    return setbacks, [b for b in out if b is not None], reasons
+
+
+def _why_empty(net: BaseGeometry, labels: list[str], setbacks: dict) -> dict:
+    if net.area <= NOISE_M2:
+        return _reason("emprise_vide", f"les prescriptions ({', '.join(sorted(set(labels)))}) couvrent toute cette "
+                                       "partie : aucune surface constructible")
+    return _reason("emprise_vide", f"les reculs (sur voie {_m(setbacks['road_m'])} m, latéral {_m(setbacks['side_m'])}"
+                                   f" m, de fond {_m(setbacks['rear_m'])} m) couvrent toute cette partie de "
+                                   f"{r2(net.area)} m² : aucune surface constructible")
+
+
+def _why_pieces(count: int, net: BaseGeometry, labels: list[str]) -> dict:
+    cut = (f"coupée par une prescription ({', '.join(sorted(set(labels)))})" if len(_pieces(net)) > 1
+           else "coupée par les bandes de recul")
+    return _reason("plusieurs_morceaux", f"la surface constructible est en {count} morceaux ({cut}) : chacun est "
+                                         "gardé")
+
+
+def _part_envelope(part: Part, land: BaseGeometry, bands: _Bands, constraints: list[tuple[str, str, BaseGeometry]],
+                   assumptions: Assumptions) -> tuple[dict, BaseGeometry]:
     rule = part.rule
     zone_geom = shapely.intersection(part.geom, land)
     part_area = float(zone_geom.area)
-    reasons: list[dict] = []
-    deductions = []
-    blocked = []
+    deductions, blocked, labels = [], [], []
     for kind, label, geom in constraints:
         if kind not in DEDUCTED_KINDS:
             continue
@@ -113,117 +262,177 @@ def _part_envelope(part: Part, land: BaseGeometry, roads: list[Road], limits: di
         if hit.area > NOISE_M2:
             deductions.append({"kind": kind, "kind_label": DEDUCTED_KINDS[kind], "label": label, "area_m2": r2(hit.area)})
             blocked.append(geom)
+            labels.append(label)
     net = shapely.difference(zone_geom, shapely.union_all(blocked)) if blocked else zone_geom
-    continuous = bool(rule.get("continuous_frontage"))
-    setbacks = {"road_m": _param(rule, "setback_road_m"), "side_m": _param(rule, "setback_side_m"),
-                "rear_m": _param(rule, "setback_rear_m"), "continuous_frontage": continuous}
-    bands: list[BaseGeometry] = []
-    road_area = shapely.union_all([r.geom for r in roads]) if roads else None
-    if setbacks["road_m"] and road_area is not None:
-        bands.append(road_area.buffer(setbacks["road_m"], quad_segs=8))
-    if setbacks["side_m"] and not continuous and limits["side"]:
-        bands.append(setback_strip(_lines(limits["side"]), setbacks["side_m"]))
-    if setbacks["rear_m"] and limits["rear"]:
-        bands.append(setback_strip(_lines(limits["rear"]), setbacks["rear_m"]))
-    buildable = shapely.difference(net, shapely.union_all(bands)) if bands else net
-    if roads and not limits["road"]:
-        reasons.append(_reason("sans_limite_sur_voie", "aucune limite du terrain ne longe une voie : reculs latéraux "
-                                                       "et de fond non classés"))
+    setbacks, taken, reasons = _setback_bands(rule, bands)
+    buildable = shapely.difference(net, shapely.union_all(taken)) if taken else net
     pieces = _pieces(buildable)
     buildable_area = float(sum(p.area for p in pieces))
     if not pieces:
-        reasons.append(_reason("emprise_vide", "les reculs et les prescriptions ne laissent aucune surface "
-                                               "constructible sur cette partie"))
+        reasons.append(_why_empty(net, labels, setbacks))
     elif len(pieces) > 1:
-        reasons.append(_reason("plusieurs_morceaux", f"la surface constructible est en {len(pieces)} morceaux "
-                                                     "(coupée par une prescription ou par les reculs)"))
-    pct = _param(rule, "footprint_max_pct")
-    by_pct = pct / 100 * part_area if pct is not None else None
-    if by_pct is not None and by_pct < buildable_area:
-        max_fp, fp_binding = by_pct, "footprint_max_pct"
-    else:
-        max_fp, fp_binding = buildable_area, "buildable_area"
-    storeys = _param(rule, "storeys_max")
-    levels = int(storeys) + 1 if storeys is not None else None
-    floor, floor_binding, floor_how = _floor_area(rule, part_area, max_fp, levels)
+        reasons.append(_why_pieces(len(pieces), net, labels))
+    area = part_area if assumptions.ratio_area == "gross" else float(net.area)
+    max_fp, fp_binding, fp_candidates = _footprint(rule, buildable_area, area)
+    height = _height(rule, assumptions.storey_height_m)
+    if height["levels"] == 0:
+        reasons.append(_reason("aucun_niveau", "la zone n'admet aucun niveau (hauteur ou R+n nuls) : rien n'y est "
+                                               "constructible"))
+    floor, floor_binding, floor_how = _floor_area(rule, area, max_fp, height["levels"])
     out = {
         "zone": rule["zone"], "area_m2": r2(part_area), "share_pct": rule.get("share_pct"),
         "marginal": rule.get("marginal", False), "deductions": deductions, "net_area_m2": r2(net.area),
-        "setbacks": setbacks, "buildable_area_m2": r2(buildable_area), "pieces": len(pieces),
-        "footprint": {"max_m2": r2(max_fp), "binding": fp_binding, "pct": pct},
-        "height": {"max_m": _param(rule, "height_max_m"), "storeys_max": storeys, "levels": levels,
-                   "rule": rule["parameters"].get("height_max_m", {}).get("condition")},
-        "floor_area": {"max_m2": r2(floor), "binding": floor_binding, **floor_how},
+        "ratio_area_m2": r2(area), "setbacks": setbacks, "buildable_area_m2": r2(buildable_area),
+        "pieces": len(pieces), "pieces_m2": [r2(p.area) for p in pieces],
+        "footprint": {"max_m2": r2(max_fp), "binding": fp_binding, "binding_label": FOOTPRINT_LABELS[fp_binding],
+                      "pct": _param(rule, "footprint_max_pct"), "candidates": fp_candidates},
+        "height": height,
+        "floor_area": {"max_m2": r2(floor), "binding": floor_binding, "binding_label": FLOOR_LABELS[floor_binding],
+                       **floor_how},
         "reasons": reasons,
     }
     return out, shapely.union_all(pieces) if pieces else shapely.Polygon()
 
 
+def _plot(part: Part, entry: dict, land_area: float, frontage: float) -> None:
+    """Minimum plot area and frontage of the part's zone, against the whole land's."""
+    min_area = _param(part.rule, "min_plot_area_m2")
+    min_front = _param(part.rule, "min_frontage_m")
+    entry["plot"] = {"min_area_m2": min_area, "area_ok": None if min_area is None else land_area + 1e-6 >= min_area,
+                     "min_frontage_m": min_front, "frontage_m": r2(frontage),
+                     "frontage_ok": None if min_front is None else frontage + 1e-6 >= min_front}
+    code = part.rule["zone"]["code"]
+    if entry["plot"]["area_ok"] is False:
+        entry["reasons"].append(_reason("sous_surface_minimale", f"terrain de {r2(land_area)} m², sous la superficie "
+                                        f"minimale de {min_area:g} m² de la zone {code} : pas constructible en l'état"))
+    if entry["plot"]["frontage_ok"] is False:
+        entry["reasons"].append(_reason("sous_facade_minimale", f"façade sur voie de {r2(frontage)} m, sous la façade "
+                                        f"minimale de {min_front:g} m de la zone {code} : pas constructible en l'état"))
+    floor = entry["floor_area"]["max_m2"]
+    entry["buildable"] = (entry["plot"]["area_ok"] is not False and entry["plot"]["frontage_ok"] is not False
+                          and (entry["footprint"]["max_m2"] or 0) > NOISE_M2 and (floor is None or floor > NOISE_M2))
+
+
+def _road_reach(roads: list[Road], land: BaseGeometry, limits: dict[str, list], widest_m: float) -> BaseGeometry | None:
+    """What the road setback is measured from, clipped near the land (a road polygon may run for kilometres)."""
+    x0, y0, x1, y1 = land.bounds
+    pad = widest_m + 1.0
+    near = shapely.box(x0 - pad, y0 - pad, x1 + pad, y1 + pad)
+    geoms = [shapely.intersection(r.geom, near) for r in roads]
+    if limits["road"]:
+        geoms.append(_lines(limits["road"]))
+    geoms = [g for g in geoms if not g.is_empty]
+    return shapely.union_all(geoms) if geoms else None
+
+
+def _corner(roads: list[Road], limits: dict[str, list], tolerance_m: float) -> int:
+    """How many existing roads the land has a limit on (two or more: a corner land)."""
+    if not limits["road"]:
+        return 0
+    middles = shapely.line_interpolate_point(np.array(limits["road"], dtype=object), 0.5, normalized=True)
+    return sum(1 for r in roads if not r.planned and bool((shapely.distance(r.geom, middles) <= tolerance_m).any()))
+
+
 def compute_envelope(*, land: BaseGeometry, parts: list[Part], roads: list[Road],
-                     constraints: list[tuple[str, str, BaseGeometry]], road_tolerance_m: float) -> dict:
+                     constraints: list[tuple[str, str, BaseGeometry]], road_tolerance_m: float,
+                     assumptions: Assumptions | None = None) -> dict:
     """The envelope of a land (EPSG:26191): per zone part and in total, with the polygons (key `geometry`)."""
-    existing = [r.geom for r in roads if not r.planned]
-    limits = classify_limits(land, existing, road_tolerance_m)
+    assumptions = assumptions or Assumptions()
+    limits = envelope_limits(land, [r.geom for r in roads if not r.planned], road_tolerance_m)
+    widest_setback = max((_param(p.rule, "setback_road_m") or 0.0 for p in parts), default=0.0)
+    bands = _Bands(_road_reach(roads, land, limits, widest_setback), limits)
     land_area = float(land.area)
+    frontage = float(sum(s.length for s in limits["road"]))
     out_parts, geoms = [], []
     for part in parts:
-        entry, geom = _part_envelope(part, land, roads, limits, constraints, land_area)
+        entry, geom = _part_envelope(part, land, bands, constraints, assumptions)
+        _plot(part, entry, land_area, frontage)
         entry["geometry"] = geometry_json(geom)
         out_parts.append(entry)
         geoms.append(geom)
+    governing = [i for i, p in enumerate(out_parts) if not p["marginal"]] or list(range(len(out_parts)))
+    built = [i for i in governing if out_parts[i]["buildable"]]
     reasons: list[dict] = []
-    frontage = float(sum(s.length for s in limits["road"]))
-    for p, part in zip(out_parts, parts, strict=True):
-        min_area = _param(part.rule, "min_plot_area_m2")
-        min_front = _param(part.rule, "min_frontage_m")
-        p["plot"] = {"min_area_m2": min_area, "area_ok": None if min_area is None else land_area + 1e-6 >= min_area,
-                     "min_frontage_m": min_front, "frontage_m": r2(frontage),
-                     "frontage_ok": None if min_front is None else frontage + 1e-6 >= min_front}
-        if p["plot"]["area_ok"] is False:
-            p["reasons"].append(_reason("sous_surface_minimale", f"terrain de {r2(land_area)} m², sous la superficie "
-                                                                 f"minimale de {min_area:g} m² de la zone "
-                                                                 f"{part.rule['zone']['code']}"))
-    governing = [p for p in out_parts if not p["marginal"]] or out_parts
-    too_small = any(p["plot"]["area_ok"] is False for p in governing)
-    total_fp = sum(p["footprint"]["max_m2"] or 0 for p in governing)
-    floors = [p["floor_area"]["max_m2"] for p in governing]
-    if too_small:
-        reasons.append(_reason("sous_surface_minimale", "terrain sous la superficie minimale : il n'est pas "
-                                                        "constructible en l'état"))
     if not parts:
         reasons.append(_reason("sans_zonage", "aucune zone de plan d'aménagement ici : enveloppe non déterminée"))
-    buildable = bool(parts) and not too_small and total_fp > NOISE_M2
-    union = shapely.union_all([g for g, p in zip(geoms, out_parts, strict=True) if p in governing]) if geoms else None
+    fronted = _corner(roads, limits, road_tolerance_m)
+    if fronted >= 2:
+        reasons.append(_reason("terrain_d_angle", f"terrain d'angle sur {fronted} voies : le recul sur voie est "
+                                                  "appliqué le long de chacune"))
+    for code in ("sous_surface_minimale", "sous_facade_minimale", "emprise_vide", "aucun_niveau"):
+        if governing and all(any(r["code"] == code for r in out_parts[i]["reasons"]) for i in governing):
+            reasons.append(next(r for r in out_parts[governing[0]]["reasons"] if r["code"] == code))
+    floors = [out_parts[i]["floor_area"]["max_m2"] for i in built]
+    union = shapely.union_all([geoms[i] for i in built]) if built else None
     return {
-        "schema": ENVELOPE_SCHEMA, "crs": "EPSG:26191", "buildable": buildable, "reasons": reasons,
+        "schema": ENVELOPE_SCHEMA, "crs": "EPSG:26191", "buildable": bool(built), "reasons": reasons,
         "limits": {"road_m": r2(frontage), "side_m": r2(sum(s.length for s in limits["side"])),
-                   "rear_m": r2(sum(s.length for s in limits["rear"])), "roads": sorted({r.name for r in roads if r.name})},
-        "totals": {"land_area_m2": r2(land_area), "buildable_area_m2": r2(sum(p["buildable_area_m2"] for p in governing)),
-                   "max_footprint_m2": r2(total_fp) if buildable else 0.0,
-                   "max_floor_area_m2": (r2(sum(f for f in floors if f is not None)) if buildable
-                                         and all(f is not None for f in floors) else (0.0 if not buildable else None))},
+                   "rear_m": r2(sum(s.length for s in limits["rear"])),
+                   "ambiguous_m": r2(sum(s.length for s in limits["ambiguous"])), "corner": fronted >= 2,
+                   "roads": sorted({r.name for r in roads if r.name})},
+        "totals": {"land_area_m2": r2(land_area),
+                   "buildable_area_m2": r2(sum(out_parts[i]["buildable_area_m2"] for i in governing)),
+                   "max_footprint_m2": r2(sum(out_parts[i]["footprint"]["max_m2"] for i in built)),
+                   "max_floor_area_m2": (None if any(f is None for f in floors) else r2(sum(floors)))},
         "parts": out_parts,
         "geometry": geometry_json(union) if union is not None else None,
+        "assumptions": assumptions.describe(),
     }
 
 
 # ------------------------------------------------------------------------------------ from the database
-def envelope_of(conn: psycopg.Connection, result: dict) -> dict:
-    """The envelope of an instruction result computed with its geometries (`with_geometry=True`)."""
+def _road_context(result: dict, roads: list[Road]) -> tuple[float | None, str | None, list[dict]]:
+    """The road width the rules are evaluated with: the widest road fronted, its planned width where a widening
+    (or a new road) applies on the land; and a reason when it is not the width the instruction used."""
+    existing = [r.width_m for r in roads if r.width_m is not None]
+    planned = [float(w["planned_width_m"]) for w in result["roads"]["widenings"] if w.get("planned_width_m")]
+    widest = max(existing + planned, default=None)
+    source = None if widest is None else (
+        "planned" if planned and max(planned) > max(existing, default=-1.0) else "existing")
+    reasons = []
+    used = result["roads"].get("road_width_used_m")
+    if widest is not None and used != r2(widest):
+        now = f"sa largeur actuelle ({used:g} m)" if used is not None else "une largeur actuelle inconnue"
+        reasons.append(_reason("largeur_voie_prevue", f"règles évaluées avec la largeur prévue de la voie "
+                                                      f"({widest:g} m, élargissement du plan) au lieu de {now}"))
+    return widest, source, reasons
+
+
+def envelope_of(conn: psycopg.Connection, result: dict, assumptions: Assumptions | None = None) -> dict:
+    """The envelope of an instruction result computed with its geometries (`with_geometry=True`).
+
+    The zones' rules are evaluated again with the envelope's road width (`_road_context`): the same as the
+    instruction's unless a widening sets a larger planned width.
+    """
     from instruction.checks import _constraints, _land_geom, _zone_parts
-    from layers.overlay import roads_near
+    from layers.overlay import roads_near, zones_by_id
 
     t = result["provenance"]["thresholds"]
     land = _land_geom(result)
-    ewkb = shapely.to_wkb(shapely.set_srid(land, 26191), include_srid=True)
+    ewkb = shapely.to_wkb(shapely.set_srid(land, STORAGE_SRID), include_srid=True)
     roads = [Road(shapely.from_wkb(r["wkb"]), r["width_m"], r["name"])
              for r in roads_near(conn, ewkb, t["road_limit_tolerance_m"])]
     constraints = _constraints(result)
     planned = [Road(g, None, label, planned=True) for kind, label, g in constraints if kind in PLANNED_ROAD_KINDS]
-    parts = [Part(p.rule, p.geom) for p in _zone_parts(result, land)]
+    width, source, reasons = _road_context(result, roads)
+    context = Context(road_width_m=width, plot_area_m2=float(land.area))
+    attrs = zones_by_id(conn, [r["zone"]["id"] for r in result["rules"]]) if result["rules"] else {}
+    parts = [Part({**p.rule, **zone_rules(attrs[p.rule["zone"]["id"]], context)}
+                  if p.rule["zone"]["id"] in attrs else p.rule, p.geom) for p in _zone_parts(result, land)]
     out = compute_envelope(land=land, parts=parts, roads=roads + planned, constraints=constraints,
-                           road_tolerance_m=t["road_limit_tolerance_m"])
-    return {**out, "date": result["date"], "provenance": result["provenance"]}
+                           road_tolerance_m=t["road_limit_tolerance_m"], assumptions=assumptions)
+    out["reasons"] = reasons + out["reasons"]
+    return {**out, "context": {"road_width_m": r2(width), "road_width_source": source,
+                               "plot_area_m2": r2(land.area)},
+            "land": {"refs": result["land"]["refs"], "area_m2": result["land"]["area_m2"]},
+            "date": result["date"], "provenance": result["provenance"]}
+
+
+def assumptions_of(options: Options | None) -> Assumptions:
+    """The assumptions the options carry (from the settings), or the defaults."""
+    if options is None:
+        return Assumptions()
+    return Assumptions(storey_height_m=options.envelope_storey_height_m, ratio_area=options.envelope_ratio_area)
 
 
 def envelope(conn: psycopg.Connection, land: LandRequest, day: date | None = None,
@@ -234,17 +443,28 @@ def envelope(conn: psycopg.Connection, land: LandRequest, day: date | None = Non
     from instruction.engine import DEFAULT_OPTIONS, instruct
 
     result = instruct(conn, land, day, replace(options or DEFAULT_OPTIONS, with_geometry=True))
-    return envelope_of(conn, result)
+    return envelope_of(conn, result, assumptions_of(options))
+
+
+def output_crs(crs_text: str | None) -> CRS | None:
+    """The CRS of the output polygons (None: EPSG:26191), or a 400 with what to write."""
+    from gis.errors import CRSError
+
+    if crs_text is None:
+        return None
+    if not isinstance(crs_text, str) or not crs_text.strip() or len(crs_text) > 200:
+        raise CRSError("output_crs : un code de SCR est attendu (ex. EPSG:26191, EPSG:4326, OGC:CRS84)")
+    return parse_crs(crs_text)
 
 
 def envelope_output(result: dict, crs_text: str | None) -> dict:
     """The envelope with its polygons in `crs_text` (EPSG:26191 when None): areas stay those measured in 26191."""
-    if crs_text is None:
-        return result
-    crs = parse_crs(crs_text)
+    crs = output_crs(crs_text)
     storage = parse_crs(STORAGE_SRID)
-    if crs == storage:
+    if crs is None or crs == storage:
         return result
+    auth = crs.to_authority()
+    name = f"{auth[0]}:{auth[1]}" if auth else crs_text
 
     def move(geojson: dict | None) -> dict | None:
         if geojson is None:
@@ -252,5 +472,19 @@ def envelope_output(result: dict, crs_text: str | None) -> dict:
         out = reproject(np.array([shape(geojson)], dtype=object), storage, crs)[0]
         return json.loads(shapely.to_geojson(shapely.transform(out, lambda c: np.round(c, 8))))
 
-    return {**result, "crs": crs_text, "geometry": move(result.get("geometry")),
+    return {**result, "crs": name, "geometry": move(result.get("geometry")),
             "parts": [{**p, "geometry": move(p.get("geometry"))} for p in result["parts"]]}
+
+
+def stored_envelope(conn: psycopg.Connection, land: LandRequest, day: date | None = None,
+                    options: Options | None = None, crs_text: str | None = None) -> dict:
+    """The envelope as the API serves it: kept in `check_results` (kind 'envelope', its id as `check_id`)."""
+    from layers.checks import store_check
+    from layers.provenance import code_version
+
+    output_crs(crs_text)  # a bad CRS is refused before anything is computed or written
+    result = envelope(conn, land, day, options)
+    request = {"land": land.describe(), "date": result["date"], "output_crs": crs_text}
+    result["check_id"] = store_check(conn, "envelope", request, result,
+                                     "buildable" if result["buildable"] else "not_buildable", code_version())
+    return envelope_output(result, crs_text)  # the caller commits

@@ -1,4 +1,11 @@
-"""A zone's regulations as typed parameters, with conditional rules applied to the land's context."""
+"""A zone's regulations as typed parameters, with conditional rules applied to the land's context.
+
+A conditional rule is `{"parameter", "value", "when": {condition: limit}, "article"}`: the value replaces the
+base one when every condition holds. A rule may instead carry a `formula` (FORMULAS) whose value is computed
+from the context and caps the parameter: `{"parameter": "height_max_m", "formula": "road_width_plus_setback",
+"article": "…"}` is H ≤ L + R, L the width of the road the land fronts, R the zone's road setback. Formulas
+are applied after the plain rules (they read the effective setback), and only lower a value.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +31,12 @@ CONDITIONS = {
     "plot_area_min_m2": ("plot_area_m2", lambda v, c: v >= c, "terrain d'au moins {c} m²"),
     "plot_area_max_m2": ("plot_area_m2", lambda v, c: v <= c, "terrain d'au plus {c} m²"),
     "plot_area_lt_m2": ("plot_area_m2", lambda v, c: v < c, "terrain de moins de {c} m²"),
+}
+
+
+FORMULAS = {
+    # name: (parameter it caps, French label)
+    "road_width_plus_setback": ("height_max_m", "hauteur au plus égale à la largeur de la voie plus le recul (H ≤ L + R)"),
 }
 
 
@@ -60,6 +73,34 @@ def condition_holds(when: dict, context: Context) -> tuple[bool | None, list[str
     return verdict, labels
 
 
+def _apply_formula(rule: dict, params: dict[str, dict], undecided: list[dict], context: Context) -> None:
+    """Cap a parameter with a formula rule (FORMULAS); undecidable (unknown formula or road width) is flagged."""
+    key, name = rule["parameter"], str(rule.get("formula"))
+    article = rule.get("article")
+    if name not in FORMULAS or FORMULAS[name][0] != key:
+        undecided.append({"parameter": key, "value": None, "condition": f"formule inconnue « {name} » pour {key}",
+                          "article": article, "formula": name})
+        return
+    holds, labels = condition_holds(rule.get("when") or {}, context)
+    if holds is False:
+        return
+    setback = float(params.get("setback_road_m", {}).get("value") or 0)
+    label = FORMULAS[name][1]
+    if holds is None or context.road_width_m is None:
+        undecided.append({"parameter": key, "value": None, "condition": " et ".join([label, *labels]),
+                          "article": article, "formula": name})
+        return
+    value = context.road_width_m + setback
+    current = params.get(key)
+    if current is not None and current["value"] <= value:
+        return
+    unit_label, unit = PARAMETERS[key]
+    condition = f"{label} : voie de {_num(context.road_width_m)} m + recul de {_num(setback)} m"
+    params[key] = {"value": _num(value), "label": unit_label, "unit": unit,
+                   "base_value": current.get("base_value") if current else None,
+                   "condition": " et ".join([condition, *labels]), "article": article, "formula": name}
+
+
 def zone_rules(zone: dict, context: Context) -> dict:
     """The effective parameters of a zone: base value, conditional overrides applied, undecidable ones flagged."""
     params: dict[str, dict] = {}
@@ -73,10 +114,14 @@ def zone_rules(zone: dict, context: Context) -> dict:
         if key == "cus_value":
             entry["meaning"] = zone.get("cus_meaning")
         params[key] = entry
-    undecided = []
+    undecided: list[dict] = []
+    formulas = []
     for rule in zone.get("conditional_rules") or []:
         key = rule.get("parameter")
         if key not in PARAMETERS:
+            continue
+        if "formula" in rule:
+            formulas.append(rule)
             continue
         holds, labels = condition_holds(rule.get("when") or {}, context)
         condition = " et ".join(labels)
@@ -88,6 +133,8 @@ def zone_rules(zone: dict, context: Context) -> dict:
             base = params.get(key, {}).get("base_value")
             params[key] = {"value": _num(rule.get("value")), "label": label, "unit": unit, "base_value": base,
                            "condition": condition, "article": rule.get("article")}
+    for rule in formulas:
+        _apply_formula(rule, params, undecided, context)
     return {
         "parameters": params,
         "undecided_conditions": undecided,

@@ -84,6 +84,15 @@ def overlay(conn: psycopg.Connection, land_ewkb: bytes, plan_ids: list[int], wit
                            prepare=True).fetchall()
 
 
+ZONES_BY_ID = f"SELECT z.id, {_attrs('z', 'zones')} AS attrs FROM zones z WHERE z.id = ANY(%(ids)s)"
+
+
+def zones_by_id(conn: psycopg.Connection, ids: list[int]) -> dict[int, dict]:
+    """The attributes of zones (as the overlay reads them, conditional rules included), by id."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return {r["id"]: r["attrs"] for r in cur.execute(ZONES_BY_ID, {"ids": ids}, prepare=True)}
+
+
 ROADS_NEAR = """
 WITH land AS (SELECT ST_GeomFromEWKB(%(land)s) AS g)
 SELECT r.id, r.name, r.width_m::float8 AS width_m, ST_Distance(r.geom, land.g) AS distance_m,

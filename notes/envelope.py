@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     import psycopg
     from reportlab.graphics.shapes import Drawing
 
+    from instruction.engine import Options
+
 ENVELOPE_KEY = "envelope"
 
 PHRASES: dict[str, dict[str, str]] = {
@@ -33,11 +35,8 @@ PHRASES: dict[str, dict[str, str]] = {
                    "surface de plancher max. {floor} ({floor_rule}).",
              "ar": "الغلاف الإرشادي، المنطقة {code}: المساحة المبنية القصوى {footprint} ({footprint_rule})، {height}، "
                    "مساحة الطوابق القصوى {floor} ({floor_rule})."},
-    "part_empty": {"fr": "Enveloppe indicative, zone {code} : aucune surface constructible.",
-                   "ar": "الغلاف الإرشادي، المنطقة {code}: لا توجد أي مساحة قابلة للبناء."},
-    "part_zero": {"fr": "Enveloppe indicative, zone {code} : emprise au sol nulle (le règlement fixe {pct}) : rien n'y "
-                        "est constructible.",
-                  "ar": "الغلاف الإرشادي، المنطقة {code}: مساحة مبنية منعدمة (يحدد النظام {pct}): لا شيء قابل للبناء فيها."},
+    "part_none": {"fr": "Enveloppe indicative, zone {code} : rien n'y est constructible — {reasons}.",
+                  "ar": "الغلاف الإرشادي، المنطقة {code}: لا شيء قابل للبناء فيها — {reasons}."},
     "total": {"fr": "Total du terrain : emprise au sol max. {footprint}, surface de plancher max. {floor}.",
               "ar": "مجموع العقار: المساحة المبنية القصوى {footprint}، مساحة الطوابق القصوى {floor}."},
     "not_buildable": {"fr": "Terrain non constructible en l'état : {reasons}.",
@@ -50,6 +49,8 @@ PHRASES: dict[str, dict[str, str]] = {
     "fp.footprint_max_pct": {"fr": "limitée par l'emprise de {pct}", "ar": "تحدها نسبة الاستغلال {pct}"},
     "fp.buildable_area": {"fr": "limitée par les reculs et les prescriptions",
                           "ar": "تحدها التراجعات والتخصيصات"},
+    "fp.cos": {"fr": "limitée par le COS d'emprise", "ar": "يحدها COS الخاص بالمساحة المبنية"},
+    "fp.cus": {"fr": "limitée par le CUS d'emprise", "ar": "يحدها CUS الخاص بالمساحة المبنية"},
     "floor.cos": {"fr": "COS limitant", "ar": "يحدها COS"},
     "floor.cus": {"fr": "CUS limitant", "ar": "يحدها CUS"},
     "floor.footprint_x_levels": {"fr": "emprise × {levels} limitant",
@@ -64,31 +65,51 @@ PHRASES: dict[str, dict[str, str]] = {
     "level": {"fr": "1 niveau", "ar": "مستوى واحد"},
     "levels": {"fr": "{n} niveaux", "ar": "{n} مستويات"},
 }
-# The envelope's reasons by their code, written from the result's figures; an unknown code keeps the engine's
-# French message (embedded whole in Arabic).
+# The envelope's reasons by their code, written from the envelope's figures; an unknown code keeps the engine's
+# French message (embedded whole in Arabic). BLOCKING: the reasons that make a part not buildable.
 REASONS: dict[str, dict[str, str]] = {
     "emprise_vide": {"fr": "les reculs et les prescriptions ne laissent aucune surface constructible sur la zone {code}",
                      "ar": "التراجعات والتخصيصات لا تترك أي مساحة قابلة للبناء في المنطقة {code}"},
     "plusieurs_morceaux": {"fr": "la surface constructible est en {pieces} morceaux (coupée par une prescription ou "
-                                 "par les reculs)",
-                           "ar": "المساحة القابلة للبناء مقسمة إلى {pieces} أجزاء (بفعل تخصيص أو تراجعات)"},
-    "sans_limite_sur_voie": {"fr": "aucune limite du terrain ne longe une voie : reculs latéraux et de fond non classés",
-                             "ar": "لا يحاذي أي حد من حدود العقار طريقا: التراجعات الجانبية والخلفية غير مصنفة"},
+                                 "par les reculs), chacun gardé",
+                           "ar": "المساحة القابلة للبناء مقسمة إلى {pieces} أجزاء (بفعل تخصيص أو تراجعات)، "
+                                 "كل منها محتفظ به"},
+    "sans_limite_sur_voie": {"fr": "aucune limite du terrain ne longe une voie : le plus grand des reculs latéral et de "
+                                   "fond ({ambiguous}) est appliqué à toutes ses limites",
+                             "ar": "لا يحاذي أي حد من حدود العقار طريقا: يطبق أكبر التراجعين الجانبي والخلفي "
+                                   "({ambiguous}) على كل حدوده"},
+    "limites_ambigues": {"fr": "limites ni clairement latérales ni de fond : le plus grand des reculs latéral et de fond "
+                               "({ambiguous}) y est appliqué",
+                         "ar": "حدود ليست جانبية ولا خلفية بوضوح: يطبق عليها أكبر التراجعين الجانبي والخلفي ({ambiguous})"},
+    "front_bati_continu": {"fr": "front bâti continu : construction sur les limites latérales, sans recul latéral",
+                           "ar": "واجهة مبنية متصلة: البناء على الحدود الجانبية دون تراجع جانبي"},
+    "terrain_d_angle": {"fr": "terrain d'angle : le recul sur voie s'applique le long de chaque voie",
+                        "ar": "عقار في زاوية: يطبق التراجع عن الطريق على طول كل طريق"},
+    "largeur_voie_prevue": {"fr": "règles évaluées avec la largeur prévue de la voie ({width}, élargissement du plan)",
+                            "ar": "القواعد مقيمة بالعرض المبرمج للطريق ({width}، توسيع التصميم)"},
     "sous_surface_minimale": {"fr": "terrain de {area}, sous la superficie minimale de {minimum} de la zone {code}",
                               "ar": "عقار مساحته {area}، دون المساحة الدنيا {minimum} للمنطقة {code}"},
-    "sous_surface_minimale_terrain": {"fr": "terrain sous la superficie minimale",
-                                      "ar": "عقار دون المساحة الدنيا"},
+    "sous_facade_minimale": {"fr": "façade sur voie de {frontage}, sous la façade minimale de {min_frontage} de la zone "
+                                   "{code}",
+                             "ar": "واجهة على الطريق بطول {frontage}، دون الواجهة الدنيا {min_frontage} للمنطقة {code}"},
+    "aucun_niveau": {"fr": "la zone {code} n'admet aucun niveau (hauteur ou R+n nuls)",
+                     "ar": "المنطقة {code} لا تسمح بأي مستوى (علو أو R+n منعدم)"},
     "sans_zonage": {"fr": "aucune zone de plan d'aménagement ici : enveloppe non déterminée",
                     "ar": "لا توجد هنا أي منطقة لتصميم التهيئة: الغلاف غير محدد"},
+    "emprise_nulle": {"fr": "la zone {code} n'admet aucune emprise au sol ({pct})",
+                      "ar": "المنطقة {code} لا تسمح بأي مساحة مبنية ({pct})"},
 }
+BLOCKING = frozenset({"emprise_vide", "sous_surface_minimale", "sous_facade_minimale", "aucun_niveau", "sans_zonage",
+                      "emprise_nulle"})
 
 
-def with_envelope(conn: psycopg.Connection, result: dict) -> dict:
-    """The result (made with its geometries) with its envelope section, as the note stores and renders it."""
-    from instruction.envelope import envelope_of
+def with_envelope(conn: psycopg.Connection, result: dict, options: Options | None = None) -> dict:
+    """The result (made with its geometries) with its envelope section, as the note stores and renders it; the
+    envelope's assumptions (storey height, ratio area) from the options (the settings URBASIG_ENVELOPE_*)."""
+    from instruction.envelope import assumptions_of, envelope_of
 
-    computed = envelope_of(conn, result)
-    stored = {k: v for k, v in computed.items() if k not in ("date", "provenance")}  # the result's own, not twice
+    computed = envelope_of(conn, result, assumptions_of(options))
+    stored = {k: v for k, v in computed.items() if k not in ("date", "provenance", "land")}  # the result's own
     return {**result, ENVELOPE_KEY: stored}
 
 
@@ -111,25 +132,40 @@ def _height(height: dict, lang: str) -> str:
     metres = _metres(height["max_m"], lang) if height.get("max_m") else None
     storeys = height.get("storeys_max")
     if storeys is not None and metres:
-        return phrase("height_rn", lang, rn=f"R+{int(storeys)}", height=metres)
-    if storeys is not None:
-        return f"R+{int(storeys)}"
-    return phrase("height_m", lang, height=metres) if metres else phrase("height_none", lang)
+        text = phrase("height_rn", lang, rn=f"R+{int(storeys)}", height=metres)
+    elif storeys is not None:
+        text = f"R+{int(storeys)}"
+    else:
+        text = phrase("height_m", lang, height=metres) if metres else phrase("height_none", lang)
+    if height.get("binding") not in (None, "height_max_m") and height.get("binding_label"):
+        text += f" — {l10n.embed(height['binding_label'], lang)}"  # a height tied to the road (H ≤ L + R…)
+    return text
+
+
+def _length(value: float | None, lang: str) -> str:
+    return "—" if value is None else l10n.length(value, lang, 2, trim=True)
 
 
 def _reason(reason: dict, part: dict | None, envelope: dict, lang: str) -> str:
-    """A reason of the envelope in `lang`, from its code and the envelope's figures."""
-    code = reason["code"]
-    if code == "sous_surface_minimale" and part is None:
-        code = "sous_surface_minimale_terrain"
-    template = REASONS.get(code)
+    """A reason of the envelope in `lang`, from its code and the envelope's figures (`part`: the part it is about,
+    or the first governing part for the land's own reasons)."""
+    template = REASONS.get(reason["code"])
     if template is None:  # a reason this catalogue does not know yet: the engine's French words
         return l10n.embed(reason["message"], lang)
-    plot = (part or {}).get("plot") or {}
-    values = {"pieces": part["pieces"] if part else "", "code": part["zone"]["code"] if part else "",
+    part = part or {}
+    plot = part.get("plot") or {}
+    values = {"pieces": part.get("pieces", ""), "code": (part.get("zone") or {}).get("code", ""),
               "area": l10n.area(envelope["totals"]["land_area_m2"], lang, 2, trim=True),
-              "minimum": l10n.area(plot.get("min_area_m2") or 0, lang, 2, trim=True)}
+              "minimum": _area_exact(plot.get("min_area_m2"), lang),
+              "frontage": _length(plot.get("frontage_m"), lang), "min_frontage": _length(plot.get("min_frontage_m"), lang),
+              "ambiguous": _length((part.get("setbacks") or {}).get("ambiguous_m"), lang),
+              "width": _length((envelope.get("context") or {}).get("road_width_m"), lang),
+              "pct": l10n.percent((part.get("footprint") or {}).get("pct") or 0, lang, 0)}
     return template[lang].format(**{k: l10n.embed(v, lang) for k, v in values.items()})
+
+
+def _area_exact(m2: float | None, lang: str) -> str:
+    return "—" if m2 is None else l10n.area(m2, lang, 2, trim=True)
 
 
 def levels_text(levels: int, lang: str) -> str:
@@ -138,23 +174,30 @@ def levels_text(levels: int, lang: str) -> str:
 
 
 def buildable_part(part: dict) -> bool:
-    """Whether a part has ground to build on and a footprint the rules allow there (a 0 % zone has none)."""
+    """Whether something may be built on a part (the engine's flag; for an envelope stored without it: ground left
+    and a footprint the rules allow there, a 0 % zone has none)."""
+    if "buildable" in part:
+        return bool(part["buildable"])
     return bool(part["buildable_area_m2"]) and (part["footprint"]["max_m2"] or 0) > 0.01
 
 
+def _blocking(part: dict, envelope: dict, lang: str) -> list[str]:
+    """Why nothing may be built on a part (a zone allowing 0 % of footprint says so even with no reason)."""
+    out = [_reason(r, part, envelope, lang) for r in part["reasons"] if r["code"] in BLOCKING]
+    if not out and not (part["footprint"]["max_m2"] or 0) > 0.01:
+        kind = "emprise_nulle" if part["buildable_area_m2"] else "emprise_vide"
+        out.append(_reason({"code": kind, "message": ""}, part, envelope, lang))
+    return out
+
+
 def _part_line(part: dict, lang: str) -> str:
-    code = part["zone"]["code"]
     fp = part["footprint"]
-    if not part["buildable_area_m2"]:
-        return phrase("part_empty", lang, code=code)
-    if not buildable_part(part):
-        return phrase("part_zero", lang, code=code, pct=l10n.percent(fp["pct"] or 0, lang, 0))
     fp_rule = phrase(f"fp.{fp['binding']}", lang, pct=l10n.percent(fp["pct"] or 0, lang, 0))
     floor = part["floor_area"]
     levels = part["height"].get("levels")
     floor_rule = phrase(f"floor.{floor['binding']}", lang, levels=levels_text(levels, lang) if levels else "")
     floor_text = _area(floor["max_m2"], lang) if floor["max_m2"] is not None else phrase("floor_unknown", lang)
-    return phrase("part", lang, code=code, footprint=_area(fp["max_m2"], lang), footprint_rule=fp_rule,
+    return phrase("part", lang, code=part["zone"]["code"], footprint=_area(fp["max_m2"], lang), footprint_rule=fp_rule,
                   height=_height(part["height"], lang), floor=floor_text, floor_rule=floor_rule)
 
 
@@ -164,28 +207,39 @@ def governing_parts(envelope: dict) -> list[dict]:
 
 
 def envelope_lines(result: dict, lang: str = "fr") -> list[str]:
-    """The envelope section's lines (indented by two spaces per level); [] when the result holds no envelope."""
+    """The envelope section's lines (indented by two spaces per level); [] when the result holds no envelope.
+
+    A buildable land: one line per governing part (what may be built and the rule that binds; or why nothing may
+    be built on that part), its other reasons under it, a total for several parts, the land's own reasons. A
+    land that is not: one line saying why. Then the mention that it is indicative.
+    """
     envelope = result.get(ENVELOPE_KEY)
     if not envelope:
         return []
     lines: list[str] = []
     parts = governing_parts(envelope)
+    first = parts[0] if parts else None
     if not envelope["buildable"]:
-        reasons = [_reason(r, part, envelope, lang) for part in parts for r in part["reasons"]]
+        reasons = [text for part in parts for text in _blocking(part, envelope, lang)]
         said = {r["code"] for part in parts for r in part["reasons"]}  # a part's reason says more (its figures)
-        reasons += [_reason(r, None, envelope, lang) for r in envelope["reasons"] if r["code"] not in said]
-        if not reasons:  # every part is eaten by setbacks and prescriptions
-            reasons = [_reason({"code": "emprise_vide", "message": ""}, parts[0] if parts else None, envelope, lang)]
+        reasons += [_reason(r, first, envelope, lang) for r in envelope["reasons"]
+                    if r["code"] in BLOCKING and r["code"] not in said]
         lines.append(phrase("not_buildable", lang, reasons=PHRASES["and"][lang].join(dict.fromkeys(reasons))))
     else:
         for part in parts:
-            lines.append(_part_line(part, lang))
-            lines += [f"  - {_reason(r, part, envelope, lang)}" for r in part["reasons"]]
+            if buildable_part(part):
+                lines.append(_part_line(part, lang))
+                lines += [f"  - {_reason(r, part, envelope, lang)}" for r in part["reasons"]]
+            else:
+                lines.append(phrase("part_none", lang, code=part["zone"]["code"],
+                                    reasons=PHRASES["and"][lang].join(dict.fromkeys(_blocking(part, envelope, lang)))))
         if len(parts) > 1:
             totals = envelope["totals"]
             floor = totals["max_floor_area_m2"]
             lines.append(phrase("total", lang, footprint=_area(totals["max_footprint_m2"], lang),
                                 floor=_area(floor, lang) if floor is not None else phrase("floor_unknown", lang)))
+        said = {r["code"] for part in parts for r in part["reasons"]}
+        lines += [f"  - {_reason(r, first, envelope, lang)}" for r in envelope["reasons"] if r["code"] not in said]
     lines.append(phrase("mention", lang))
     return lines
 
@@ -195,7 +249,7 @@ class EnvelopeShapes(NamedTuple):
 
     land: BaseGeometry
     buildable: BaseGeometry  # the footprint of the parts where something may be built
-    closed: BaseGeometry  # ground left by the setbacks in a zone whose rules allow no footprint (0 %)
+    closed: BaseGeometry  # ground left by the setbacks in the parts where nothing may be built (0 %, plot too small…)
     deductions: list[tuple[str, BaseGeometry]]  # (kind, its part of the land)
 
 

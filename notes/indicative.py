@@ -81,7 +81,7 @@ def build(conn: psycopg.Connection, land: LandRequest, day: date | None, options
     """Instruct the land, compute its envelope, draw its map extract (in Arabic: for the PDF, shaped; for the
     page, as text)."""
     l10n.check_lang(lang)
-    result = with_envelope(conn, instruct(conn, land, day, replace(options, with_geometry=True)))
+    result = with_envelope(conn, instruct(conn, land, day, replace(options, with_geometry=True)), options)
     issued = datetime.now(UTC).replace(microsecond=0)
     if lang == "fr":
         return IndicativeNote(result, map_for(conn, result), issued)

@@ -219,7 +219,7 @@ def draw_map(land: BaseGeometry, layers: list[tuple[str, str | None, BaseGeometr
 ENVELOPE_FILL = "#74c476"  # the buildable footprint, hatched darker
 ENVELOPE_HATCH = "#238b45"
 SETBACK_FILL = "#fdd49e"  # what the setbacks take
-CLOSED_FILL = "#d9d9d9"  # a zone whose rules allow no footprint
+CLOSED_FILL = "#d9d9d9"  # ground of a part where nothing may be built (0 % footprint, plot under the minimum…)
 
 
 def _hatch(geom: BaseGeometry, step_m: float) -> list[BaseGeometry]:
@@ -247,8 +247,9 @@ def draw_envelope(land: BaseGeometry, buildable: BaseGeometry, deductions: list[
                   closed: BaseGeometry | None = None, width: float = 480, height: float = 190,
                   letters: Lettering | None = None) -> Drawing:
     """The envelope's drawing: the land outlined in red, the buildable footprint hatched, the deductions (kind,
-    part of the land) in their prescription's tone, the ground of a zone allowing no footprint (`closed`) in
-    grey, the rest of the land (the setbacks) in another tone; a scale bar, grid north and a legend."""
+    part of the land) in their prescription's tone, the ground of the parts where nothing may be built
+    (`closed`: a zone allowing no footprint, a plot under the minimum…) in grey, the rest of the land (the
+    setbacks) in another tone; a scale bar, grid north and a legend."""
     closed = closed if closed is not None else shapely.Polygon()
     letters = letters or Lettering()
     map_w = width - 130

@@ -128,7 +128,7 @@ def _instruct(conn: psycopg.Connection, number: str, refs: list[str], options: O
         with conn.transaction():
             with interruptible():  # its geometry, rules and envelope (its statements are never interrupted)
                 result = with_envelope(conn, instruct(conn, LandRequest(refs=tuple(refs)), None,
-                                                      replace(options, with_geometry=True)))
+                                                      replace(options, with_geometry=True)), options)
             note_requests.transition(conn, number, "instruite", "instruction-automatique", instruction=result)
     except UrbasigError as exc:
         log.warning("instruction automatique de %s impossible : %s", number, exc.message)

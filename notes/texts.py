@@ -81,7 +81,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "legend_envelope": {"fr": "Enveloppe", "ar": "الغلاف"},
     "legend_buildable": {"fr": "emprise constructible", "ar": "المساحة القابلة للبناء"},
     "legend_setbacks": {"fr": "reculs", "ar": "التراجعات"},
-    "legend_closed": {"fr": "zone sans emprise permise", "ar": "منطقة لا يسمح فيها بالبناء"},
+    "legend_closed": {"fr": "non constructible", "ar": "غير قابل للبناء"},
     "envelope_alt": {"fr": "Dessin de l'enveloppe constructible du terrain",
                      "ar": "رسم الغلاف القابل للبناء للعقار"},
 }

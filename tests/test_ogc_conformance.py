@@ -8,6 +8,7 @@ from api.ogc.meta import conformance_doc
 
 FEATURES = "tests.test_ogc_features"
 TILES = "tests.test_ogc_tiles_processes"
+JOBS = "tests.test_jobs"
 OGC = "http://www.opengis.net/spec"
 PROOFS: dict[str, list[str]] = {
     f"{OGC}/ogcapi-common-1/1.0/conf/core": [f"{FEATURES}::test_landing_conformance_openapi"],
@@ -56,6 +57,10 @@ PROOFS: dict[str, list[str]] = {
     f"{OGC}/ogcapi-processes-1/1.0/conf/ogc-process-description": [
         f"{TILES}::test_owslib_executes_the_instruction_process"],
     f"{OGC}/ogcapi-processes-1/1.0/conf/json": [f"{TILES}::test_permit_process_with_a_footprint_in_merchich"],
+    f"{OGC}/ogcapi-processes-1/1.0/conf/job-list": [
+        f"{JOBS}::test_each_client_lists_only_its_own_jobs_and_the_queue_is_bounded"],
+    f"{OGC}/ogcapi-processes-1/1.0/conf/dismiss": [f"{JOBS}::test_dismissing_an_accepted_job_means_it_never_runs",
+                                                    f"{JOBS}::test_dismissing_a_running_job_stops_it_and_keeps_nothing"],
 }
 
 

@@ -130,7 +130,7 @@ def test_owslib_executes_the_instruction_process(live, db):
                            "LIMIT 1").fetchone()
     api = Processes(live)
     ids = {p["id"] for p in api.processes()}
-    assert ids == {"instruction", "permit-check", "lot-check", "licence-check"}
+    assert ids == {"instruction", "permit-check", "lot-check", "licence-check", "envelope", "plan-impact"}
     description = api.process("permit-check")
     assert description["inputs"]["project"]["minOccurs"] == 1
     assert (ref, area) == ("TF 2451/C", 1200.0)  # parcel 1: 30 × 40 m

@@ -37,9 +37,9 @@ def declared_grants() -> dict[str, set[str]]:
 
 
 def _tables(conn) -> set[str]:
-    """The schema's tables, without those an extension owns (PostGIS's spatial_ref_sys)."""
+    """The schema's tables and views, without those an extension owns (PostGIS's spatial_ref_sys, geometry_columns)."""
     rows = conn.execute("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                        "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT EXISTS (SELECT 1 FROM "
+                        "WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v') AND NOT EXISTS (SELECT 1 FROM "
                         "pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')").fetchall()
     return {r[0] for r in rows}
 

@@ -127,11 +127,30 @@ def _process_paths() -> dict:
         body = {"type": "object", "required": ["inputs"], "properties": {"inputs": {
             "type": "object", "required": sorted(REQUIRED[pid]), "properties": inputs, "additionalProperties": False}}}
         paths[f"/processes/{pid}/execution"] = {"post": {
-            "summary": f"Exécuter : {spec['title']}", "operationId": f"execute_{pid}",
+            "summary": f"Exécuter : {spec['title']}", "operationId": f"execute_{pid}", "parameters": [PREFER],
             "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
-            "responses": {"200": {"description": "résultat", "content": {"application/json": {}}}, "400": _ERROR,
-                          "404": _ERROR, "413": {"description": "corps trop grand"}}}}
-    return paths
+            "responses": {"200": {"description": "résultat", "content": {"application/json": {}}},
+                          "201": {"description": "travail accepté (en-tête Location : son état)"}, "400": _ERROR,
+                          "404": _ERROR, "413": {"description": "corps trop grand"}, "429": _ERROR}}}
+    return paths | _job_paths()
+
+
+PREFER = {"name": "Prefer", "in": "header", "required": False, "schema": {"type": "string", "enum": ["respond-async"]},
+          "description": "respond-async : exécuter en travail différé (201, puis /jobs/{jobId})"}
+
+
+def _job_paths() -> dict:
+    job_id = {"name": "jobId", "in": "path", "required": True, "schema": {"type": "string"}}
+    status = {"200": {"description": "état du travail (statusInfo)"}, "404": _ERROR}
+    return {
+        "/jobs": _get("Vos travaux", "jobs", {"200": {"description": "liste des travaux de l'appelant"}}, []),
+        "/jobs/{jobId}": {**_get("État d'un travail", "job", status, [job_id, _ref("f")]),
+                          "delete": {"summary": "Annuler un travail", "operationId": "dismiss_job",
+                                     "parameters": [job_id], "responses": status}},
+        "/jobs/{jobId}/results": _get("Résultats d'un travail", "job_results",
+                                      {"200": {"description": "résultat", "content": {"application/json": {}}},
+                                       "404": _ERROR}, [job_id]),
+    }
 
 
 def build_document() -> dict:

@@ -11,11 +11,11 @@ import psycopg
 from api.inputs import field, kind_of
 from api.ogc.features import OgcError
 from gis.dates import day_message, read_day
-from gis.errors import InputError, NotFound
+from gis.errors import InputError, NotFound, PayloadTooLarge
 from instruction.checks import licence_check, lot_check, permit_check
 from instruction.engine import Options, instruct
-from instruction.envelope import envelope, envelope_output
-from instruction.impact import plan_impact
+from instruction.envelope import stored_envelope
+from instruction.impact import Progress, plan_impact
 from instruction.land import LandRequest
 
 GEOJSON_GEOMETRY = {"type": "object", "required": ["type", "coordinates"],
@@ -79,10 +79,20 @@ REQUIRED = {"instruction": {"land"}, "permit-check": {"land", "project"}, "lot-c
             "licence-check": {"location", "activity"}, "envelope": {"land"}, "plan-impact": {"from_plan", "to_plan"}}
 
 
+# Every process runs as a job on request (Prefer: respond-async); the plan impact of a whole plan takes longer than
+# a request's time budget (URBASIG_BUDGET_CHECKS_S), so it runs only as a job, even when the client asks nothing.
+ASYNC_ONLY = frozenset({"plan-impact"})
+
+
+def job_control(pid: str) -> list[str]:
+    """How a process may be executed (OGC jobControlOptions)."""
+    return ["async-execute"] if pid in ASYNC_ONLY else ["sync-execute", "async-execute"]
+
+
 def _summary(base: str, pid: str) -> dict:
     p = PROCESSES[pid]
     return {"id": pid, "title": p["title"], "description": p["description"], "version": "1.0",
-            "jobControlOptions": ["sync-execute"], "outputTransmission": ["value"],
+            "jobControlOptions": job_control(pid), "outputTransmission": ["value"],
             "links": [{"href": f"{base}/processes/{pid}", "rel": "self", "type": "application/json"},
                       {"href": f"{base}/processes/{pid}/execution", "rel": "http://www.opengis.net/def/rel/ogc/1.0/"
                        "execute", "type": "application/json"}]}
@@ -183,8 +193,8 @@ def _check_inputs(pid: str, inputs: dict) -> None:
         field(inputs, "area", str, max_len=100, where="inputs.")
 
 
-def execute(conn: psycopg.Connection, pid: str, body: object, options: Options) -> dict:
-    """Run a process synchronously on its JSON inputs."""
+def checked_inputs(pid: str, body: object) -> dict:
+    """The inputs of an execute request, their names and types checked (400 otherwise; 404 for an unknown process)."""
     if pid not in PROCESSES:
         raise NotFound(f"processus inconnu : « {pid} »")
     if not isinstance(body, dict) or not isinstance(body.get("inputs"), dict):
@@ -201,6 +211,52 @@ def execute(conn: psycopg.Connection, pid: str, body: object, options: Options) 
     crs = inputs.get("crs")
     if crs is not None and (not isinstance(crs, str) or len(crs) > 200):
         raise OgcError("crs : texte attendu, 200 caractères au plus (ex. EPSG:26191)")
+    _date(inputs.get("date"))
+    return inputs
+
+
+def precheck(conn: psycopg.Connection, pid: str, inputs: dict, options: Options) -> None:
+    """Before a job is accepted, what its run would refuse at once: the land as designated (titles' syntax, the
+    geometry or the point, with the same limits) and the plan codes. A title that is not in the cadastre is
+    found out by the run (a failed job, with the same message as a synchronous call)."""
+    from instruction.land import check_request, parse_geometry, parse_point, parse_refs
+
+    for name in ("land", "location"):
+        if name not in inputs:
+            continue
+        land = _land(inputs[name], inputs.get("crs"), name)
+        check_request(land)
+        if land.refs:
+            if len(land.refs) > options.max_land_refs:
+                raise PayloadTooLarge(f"{len(land.refs)} titres pour un terrain : au plus {options.max_land_refs} "
+                                      "(URBASIG_MAX_LAND_REFS ; pour davantage, demandez à l'administrateur de "
+                                      "relever la limite)")
+            parse_refs(land.refs)
+        elif land.geometry is not None:
+            parse_geometry(land.geometry, land.crs, options.max_land_area_m2, options.max_vertices)
+        else:
+            parse_point(land.point, land.crs)
+    if pid == "envelope":
+        from instruction.envelope import output_crs
+
+        output_crs(inputs.get("output_crs"))
+    if pid == "plan-impact":
+        from layers.plans import plan_exists
+
+        for name in ("from_plan", "to_plan"):
+            if not plan_exists(conn, inputs[name]):
+                raise NotFound(f"{name} : version de plan inconnue « {inputs[name]} » (urbasig plans les liste)")
+
+
+def execute(conn: psycopg.Connection, pid: str, body: object, options: Options) -> dict:
+    """Run a process synchronously on its JSON inputs."""
+    return run(conn, pid, checked_inputs(pid, body), options)
+
+
+def run(conn: psycopg.Connection, pid: str, inputs: dict, options: Options, progress: Progress | None = None,
+        job_id: str | None = None) -> dict:
+    """Run a process on inputs checked by `checked_inputs` (synchronously, or by the job runner with `progress`)."""
+    crs = inputs.get("crs")
     day = _date(inputs.get("date"))
     if pid == "instruction":
         with_geometry = bool(inputs.get("geometry", False))
@@ -212,10 +268,10 @@ def execute(conn: psycopg.Connection, pid: str, body: object, options: Options) 
         return lot_check(conn, _land(inputs["land"], crs, "land"), inputs["lots"], inputs.get("internal_roads"),
                          inputs.get("green_spaces"), inputs.get("facilities"), day, options, crs)
     if pid == "envelope":
-        return envelope_output(envelope(conn, _land(inputs["land"], crs, "land"), day, options),
-                               inputs.get("output_crs"))
+        return stored_envelope(conn, _land(inputs["land"], crs, "land"), day, options, inputs.get("output_crs"))
     if pid == "plan-impact":
-        return plan_impact(conn, inputs["from_plan"], inputs["to_plan"], inputs.get("area"))
+        return plan_impact(conn, inputs["from_plan"], inputs["to_plan"], inputs.get("area"), progress=progress,
+                           job_id=job_id)
     activity = inputs["activity"]
     if not isinstance(activity, str):
         raise OgcError("activity : texte attendu")

@@ -15,7 +15,7 @@ from api.db import get_db
 from api.i18n import current_lang
 from api.inputs import json_body
 from api.negotiation import prefers_html
-from api.ogc import features, html, processes, tiles
+from api.ogc import features, html, jobs, processes, tiles
 from api.ogc.meta import collection_doc, collections_doc, conformance_doc, landing_doc
 from gis.errors import Unauthorized
 from layers.db import interruptible
@@ -24,7 +24,7 @@ ogc = Blueprint("ogc", __name__, url_prefix="/ogc")
 
 
 # The processes whose every call is stored with its result (layers/checks.py store_check).
-STORED_CHECKS = frozenset({"permit-check", "lot-check", "licence-check"})
+STORED_CHECKS = frozenset({"permit-check", "lot-check", "licence-check", "envelope"})
 
 
 def _base() -> str:
@@ -212,7 +212,7 @@ def process_description(pid: str) -> Response:
 
 @ogc.post("/processes/<pid>/execution")
 def process_execution(pid: str) -> Response:
-    """Execute a process synchronously (JSON in, JSON out)."""
+    """Execute a process: synchronously (JSON in, JSON out), or as a job (`Prefer: respond-async`, 201)."""
     from instruction.engine import Options
 
     body = json_body()
@@ -224,11 +224,57 @@ def process_execution(pid: str) -> Response:
 
         hit(conn, "verification", request.remote_addr or "inconnu", settings.checks_per_minute,
             what="vérifications anonymes")
+    prefer = request.headers.get("Prefer")
+    if jobs.runs_async(pid, prefer):
+        from layers.jobs import Limits
+
+        headers, doc = jobs.submit(conn, _base(), pid, body, options, _client(),
+                                   Limits(settings.jobs_per_client, settings.jobs_queue_max))
+        if jobs.prefers_async(prefer):
+            headers["Preference-Applied"] = "respond-async"
+        response = _json(doc, 201)
+        response.headers.update(headers)
+        return response
     with interruptible():  # the checks' geometry and rules (their statements are never interrupted)
         result = processes.execute(conn, pid, body, options)
     from instruction.findings import canonical_json
 
     return Response(canonical_json(result), mimetype="application/json")
+
+
+def _client() -> str:
+    """Who calls, as the jobs table keeps it: a keyed hash of the partner key, else of the address."""
+    key = (request.headers.get("X-API-Key") or request.args.get("api_key")) if _partner() else None
+    return jobs.client_of(current_app.config["SECRET_KEY"], key, request.remote_addr or "inconnue")
+
+
+@ogc.get("/jobs")
+def job_list() -> Response:
+    """The caller's own jobs."""
+    return _json(jobs.job_list(get_db(), _base(), _client()))
+
+
+@ogc.get("/jobs/<job_id>")
+def job_status(job_id: str) -> Response:
+    """A job's status (a page that refreshes itself for a person)."""
+    doc = jobs.job_status(get_db(), _base(), job_id)
+    if _wants_html():
+        return _page("job.html", doc, running=doc["status"] in ("accepted", "running"))
+    return _json(doc)
+
+
+@ogc.get("/jobs/<job_id>/results")
+def job_results(job_id: str) -> Response:
+    """A successful job's result (404 result-not-ready before)."""
+    from instruction.findings import canonical_json
+
+    return Response(canonical_json(jobs.job_results(get_db(), job_id)), mimetype="application/json")  # type: ignore[arg-type]
+
+
+@ogc.delete("/jobs/<job_id>")
+def job_dismiss(job_id: str) -> Response:
+    """Dismiss a job: never run if accepted, stopped if running, its result dropped."""
+    return _json(jobs.dismiss(get_db(), _base(), job_id))
 
 
 @ogc.after_request
@@ -238,7 +284,7 @@ def cors(response: Response) -> Response:
     origin = request.headers.get("Origin")
     if origins and origin and (origins == "*" or origin in origins.split(",")):
         response.headers["Access-Control-Allow-Origin"] = "*" if origins == "*" else origin
-        response.headers["Access-Control-Allow-Headers"] = "X-API-Key, Content-Type"
-        response.headers["Access-Control-Expose-Headers"] = "Content-Crs, ETag"
+        response.headers["Access-Control-Allow-Headers"] = "X-API-Key, Content-Type, Prefer"
+        response.headers["Access-Control-Expose-Headers"] = "Content-Crs, ETag, Location, Preference-Applied"
         response.headers["Vary"] = "Origin"
     return response

@@ -147,5 +147,6 @@ def test_a_zone_allowing_no_footprint_is_drawn_apart_not_as_buildable():
     (footprint,) = _polygons(drawing, ENVELOPE_FILL)
     (closed,) = _polygons(drawing, CLOSED_FILL)
     assert max(footprint.points[0::2]) <= min(closed.points[0::2]) + 1e-6  # west of the zone limit, east of it
-    assert "zone sans emprise permise" in [s.text for s in _walk(drawing, String)]
-    assert envelope_lines(result)[1].startswith("Enveloppe indicative, zone ZV : emprise au sol nulle")
+    assert "non constructible" in [s.text for s in _walk(drawing, String)]
+    assert envelope_lines(result)[1] == ("Enveloppe indicative, zone ZV : rien n'y est constructible — la zone ZV "
+                                         "n'admet aucune emprise au sol (0\u00a0%).")

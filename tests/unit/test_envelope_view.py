@@ -39,5 +39,5 @@ def test_view_raises_the_governing_parts_and_says_how_high_and_why():
     assert view["bbox"] == [-7.6, 33.5, -7.5999, 33.5001]
     lines = view["legend"]["lines"]  # one line per governing part (A, B, E, Z), then the total; the mention apart
     assert len(lines) == 4 + 1 and "hauteur non fixée" in lines[1] and "aucune surface constructible" in lines[2]
-    assert lines[3] == ("Enveloppe indicative, zone Z : emprise au sol nulle (le règlement fixe 0\u00a0%) : rien n'y "
-                        "est constructible.")
+    assert lines[3] == ("Enveloppe indicative, zone Z : rien n'y est constructible — la zone Z n'admet aucune "
+                        "emprise au sol (0\u00a0%).")

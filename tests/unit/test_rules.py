@@ -95,3 +95,51 @@ def test_use_status(use, status):
 def test_forbidden_wins_over_allowed():
     rules = {"uses_allowed": ["commerce"], "uses_forbidden": ["commerce de gros"], "uses_conditional": []}
     assert use_status("commerce de gros", rules) == "forbidden"
+
+
+# ------------------------------------------------------------------------- formula rules: H ≤ L + R
+TIED = {"code": "H", "height_max_m": 20, "storeys_max": 5, "setback_road_m": 4,
+        "conditional_rules": [{"parameter": "height_max_m", "formula": "road_width_plus_setback", "article": "H 7"},
+                              {"parameter": "setback_road_m", "value": 6, "when": {"plot_area_min_m2": 1000}}]}
+
+
+def test_height_tied_to_the_road_width_caps_the_base_height():
+    # L = 10 m, R = 4 m: H = min(20, 10 + 4) = 14, the formula named
+    h = zone_rules(TIED, Context(road_width_m=10.0, plot_area_m2=500.0))["parameters"]["height_max_m"]
+    assert (h["value"], h["base_value"], h["formula"], h["article"]) == (14, 20, "road_width_plus_setback", "H 7")
+    assert h["condition"].endswith("voie de 10 m + recul de 4 m")
+
+
+def test_the_formula_reads_the_setback_its_own_conditions_set():
+    # a plot of 1,000 m² or more has R = 6 m (a plain conditional rule, applied first): H = 10 + 6 = 16
+    h = zone_rules(TIED, Context(road_width_m=10.0, plot_area_m2=1200.0))["parameters"]["height_max_m"]
+    assert h["value"] == 16
+
+
+def test_a_wide_road_leaves_the_base_height():
+    # 30 + 4 = 34 > 20: the formula does not raise a height, only caps it
+    h = zone_rules(TIED, Context(road_width_m=30.0, plot_area_m2=500.0))["parameters"]["height_max_m"]
+    assert h == {"value": 20, "label": "hauteur maximale", "unit": "m", "base_value": 20}
+
+
+def test_unknown_road_width_or_formula_is_undecided_not_applied():
+    rules = zone_rules(TIED, Context(road_width_m=None, plot_area_m2=500.0))
+    assert rules["parameters"]["height_max_m"]["value"] == 20
+    assert [(u["parameter"], u["formula"]) for u in rules["undecided_conditions"]] == [
+        ("height_max_m", "road_width_plus_setback")]
+    odd = {**TIED, "conditional_rules": [{"parameter": "height_max_m", "formula": "golden_ratio"},
+                                         {"parameter": "storeys_max", "formula": "road_width_plus_setback"}]}
+    rules = zone_rules(odd, Context(road_width_m=10.0, plot_area_m2=500.0))
+    assert rules["parameters"]["height_max_m"]["value"] == 20 and rules["parameters"]["storeys_max"]["value"] == 5
+    assert [u["condition"] for u in rules["undecided_conditions"]] == [
+        "formule inconnue « golden_ratio » pour height_max_m", "formule inconnue « road_width_plus_setback » pour "
+        "storeys_max"]
+
+
+def test_a_formula_with_a_false_condition_does_not_apply_and_plain_rules_are_untouched():
+    zone = {**TIED, "conditional_rules": [{"parameter": "height_max_m", "formula": "road_width_plus_setback",
+                                           "when": {"plot_area_min_m2": 1000}},
+                                          {"parameter": "storeys_max", "value": 3, "when": {"road_width_lt_m": 12}}]}
+    p = zone_rules(zone, Context(road_width_m=10.0, plot_area_m2=500.0))["parameters"]
+    assert p["height_max_m"]["value"] == 20 and "formula" not in p["height_max_m"]
+    assert p["storeys_max"]["value"] == 3

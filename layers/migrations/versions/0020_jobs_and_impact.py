@@ -8,6 +8,8 @@
   (zone, maximum floor area, uses, area newly reserved or newly in a widening, buildable before and after),
   kept so the map and the OGC collection `plan-impact` can show the latest run of a plan pair. No geometry is
   copied: the view `plan_impact` joins the parcels. Land references are public; owners are never read.
+- check_results may hold kind 'envelope': every buildable envelope computed through the API is kept with its
+  request, like the checks (instruction/envelope.py stored_envelope).
 
 Revision ID: 0020
 Revises: 0019
@@ -23,7 +25,8 @@ down_revision = "0019"
 branch_labels = None
 depends_on = None
 
-JOB_COLUMNS = "status, message, progress, started_at, finished_at, updated_at, heartbeat_at, worker, result, error"
+JOB_COLUMNS = ("status, message, progress, started_at, finished_at, updated_at, heartbeat_at, worker, attempts, result, "
+               "error")
 APP_GRANTS = {
     # the web server accepts jobs, answers polls and dismisses; the runner (same role) claims and finishes them
     "jobs": f"SELECT, INSERT, UPDATE ({JOB_COLUMNS}), DELETE",
@@ -31,6 +34,7 @@ APP_GRANTS = {
     "impact_parcels": "SELECT, INSERT, DELETE",
     "plan_impact": "SELECT",
 }
+CHECK_KINDS = "'instruction', 'permit', 'subdivision', 'licence'"  # check_results.kind before 0020 (0002)
 
 
 def upgrade() -> None:
@@ -51,6 +55,7 @@ def upgrade() -> None:
         updated_at timestamptz NOT NULL DEFAULT now(),
         heartbeat_at timestamptz,
         worker text,
+        attempts smallint NOT NULL DEFAULT 0,
         result jsonb,
         error text,
         code_version text
@@ -58,6 +63,10 @@ def upgrade() -> None:
     COMMENT ON TABLE jobs IS 'OGC API Processes jobs: accepted by any web worker, executed by urbasig jobs work';
     CREATE INDEX jobs_queue_idx ON jobs (created_at) WHERE status = 'accepted';
     CREATE INDEX jobs_client_idx ON jobs (client, status);
+    CREATE INDEX jobs_running_idx ON jobs (heartbeat_at) WHERE status = 'running';
+    COMMENT ON COLUMN jobs.attempts IS 'Runs started: a job whose runner died is requeued until URBASIG_JOBS_MAX_ATTEMPTS';
+    COMMENT ON COLUMN jobs.result IS 'successful: the process result; failed: the OGC exception {type, status, code, '
+                                     'description}; dismissed: NULL';
     REVOKE ALL ON jobs FROM PUBLIC;
 
     CREATE TABLE impact_runs (
@@ -116,9 +125,13 @@ def upgrade() -> None:
     REVOKE ALL ON plan_impact FROM PUBLIC;
     """)
     op.execute(grants_sql(APP_GRANTS))
+    op.execute("ALTER TABLE check_results DROP CONSTRAINT check_results_kind_check, ADD CONSTRAINT "
+               f"check_results_kind_check CHECK (kind IN ({CHECK_KINDS}, 'envelope'))")
 
 
 def downgrade() -> None:
     """Back to 0019."""
+    op.execute("DELETE FROM check_results WHERE kind = 'envelope'; ALTER TABLE check_results DROP CONSTRAINT "
+               f"check_results_kind_check, ADD CONSTRAINT check_results_kind_check CHECK (kind IN ({CHECK_KINDS}))")
     op.execute("DROP VIEW IF EXISTS plan_impact; DROP TABLE IF EXISTS impact_parcels; "
                "DROP TABLE IF EXISTS impact_runs; DROP TABLE IF EXISTS jobs;")

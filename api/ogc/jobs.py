@@ -1,0 +1,140 @@
+"""OGC API Processes, asynchronous execution (Part 1 1.0): a job accepted for the runner, its status, its results,
+its dismissal. Handlers return documents (or raise ours); api/ogc/routes.py serves them.
+
+A job is accepted only after the same checks as a synchronous call (400, 404, 413 then, never a failed job later
+for an input that was wrong from the start); `urbasig jobs work` (api/ogc/runner.py) runs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import UTC, datetime
+
+import psycopg
+
+from api.ogc import processes
+from gis.errors import NotFound, UrbasigError
+from instruction.engine import Options
+from layers import jobs
+from layers.provenance import code_version
+
+OGC_EXCEPTIONS = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"
+RESULTS_REL = "http://www.opengis.net/def/rel/ogc/1.0/results"
+JOB_LIST_REL = "http://www.opengis.net/def/rel/ogc/1.0/job-list"
+
+
+class NoSuchJob(NotFound):
+    """No job has this id (or its results were dismissed)."""
+
+    ogc_type = OGC_EXCEPTIONS + "no-such-job"
+
+
+class ResultNotReady(NotFound):
+    """The job has not finished yet."""
+
+    ogc_type = OGC_EXCEPTIONS + "result-not-ready"
+
+
+class JobFailed(UrbasigError):
+    """The results of a failed job: the error its run met, with that error's status and French message."""
+
+    ogc_type = OGC_EXCEPTIONS + "failed"
+
+    def __init__(self, document: dict) -> None:
+        super().__init__(str(document.get("description") or "le travail a échoué"))
+        self.status = int(document.get("status") or 500)
+        self.code = str(document.get("code") or "echec")
+
+
+def client_of(secret: str, partner_key: str | None, address: str) -> str:
+    """Who submits, as stored: a keyed hash of the partner key when one was given, else of the address."""
+    who = f"key:{partner_key}" if partner_key else f"addr:{address}"
+    return hmac.new(secret.encode(), who.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:40]
+
+
+def runs_async(pid: str, prefer: str | None) -> bool:
+    """Whether this execute request becomes a job: the client prefers it (`Prefer: respond-async`) and the process
+    supports it, or the process runs only so (OGC API Processes 1.0, default execution mode)."""
+    if pid not in processes.PROCESSES:
+        return False  # the synchronous path answers the 404
+    control = processes.job_control(pid)
+    if "sync-execute" not in control:
+        return True
+    return prefers_async(prefer) and "async-execute" in control
+
+
+def prefers_async(prefer: str | None) -> bool:
+    """Whether a Prefer header (RFC 7240) asks `respond-async` (among other preferences, any case)."""
+    tokens = (part.split(";")[0].split("=")[0].strip().lower() for part in (prefer or "").split(","))
+    return "respond-async" in tokens
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z") if value else None
+
+
+def status_info(base: str, row: dict) -> dict:
+    """The OGC statusInfo of a job row."""
+    job_id = str(row["id"])
+    href = f"{base}/jobs/{job_id}"
+    doc: dict[str, object] = {
+        "jobID": job_id, "processID": row["process"], "type": "process", "status": row["status"],
+        "message": row["message"], "progress": row["progress"], "created": _iso(row["created_at"]),
+        "started": _iso(row["started_at"]), "finished": _iso(row["finished_at"]), "updated": _iso(row["updated_at"])}
+    links = [{"href": href, "rel": "self", "type": "application/json", "title": "état du travail"},
+             {"href": f"{href}?f=html", "rel": "alternate", "type": "text/html", "title": "état du travail (HTML)"},
+             {"href": f"{base}/processes/{row['process']}", "rel": "up", "type": "application/json",
+              "title": "le processus"}]
+    if row["status"] in ("successful", "failed") and row["has_result"]:
+        links.append({"href": f"{href}/results", "rel": RESULTS_REL, "type": "application/json",
+                      "title": "résultats" if row["status"] == "successful" else "l'erreur du travail"})
+    doc["links"] = links
+    return {k: v for k, v in doc.items() if v is not None}
+
+
+def submit(conn: psycopg.Connection, base: str, pid: str, body: object, options: Options, client: str,
+           limits: jobs.Limits) -> tuple[dict[str, str], dict]:
+    """Check the inputs as a synchronous call would, then accept the job: (headers, statusInfo) of the 201."""
+    inputs = processes.checked_inputs(pid, body)
+    processes.precheck(conn, pid, inputs, options)
+    row = jobs.submit(conn, pid, inputs, client, limits, code_version())
+    return {"Location": f"{base}/jobs/{row['id']}"}, status_info(base, row)
+
+
+def job_list(conn: psycopg.Connection, base: str, client: str) -> dict:
+    """The caller's own jobs (the 100 newest)."""
+    return {"jobs": [status_info(base, row) for row in jobs.list_jobs(conn, client)],
+            "links": [{"href": f"{base}/jobs", "rel": "self", "type": "application/json", "title": "vos travaux"}]}
+
+
+def job_status(conn: psycopg.Connection, base: str, job_id: str) -> dict:
+    """One job's statusInfo (404 no-such-job when unknown)."""
+    try:
+        return status_info(base, jobs.get(conn, job_id))
+    except NotFound as exc:
+        raise NoSuchJob(exc.message) from None
+
+
+def job_results(conn: psycopg.Connection, job_id: str) -> object:
+    """The result of a successful job; an OGC exception otherwise (not ready, failed, dismissed, unknown)."""
+    try:
+        status, output = jobs.result(conn, job_id)
+    except NotFound as exc:
+        raise NoSuchJob(exc.message) from None
+    if status == "successful":
+        return output
+    if status == "failed" and isinstance(output, dict):
+        raise JobFailed(output)
+    if status == "dismissed":
+        raise NoSuchJob(f"travail {job_id} annulé : ses résultats ont été supprimés")
+    raise ResultNotReady(f"travail {job_id} pas encore terminé ({jobs.MESSAGES.get(status, status)}) : "
+                         f"suivez son état sur /ogc/jobs/{job_id}")
+
+
+def dismiss(conn: psycopg.Connection, base: str, job_id: str) -> dict:
+    """Dismiss a job (OGC DELETE /jobs/{jobId}): its statusInfo, now dismissed."""
+    try:
+        return status_info(base, jobs.dismiss(conn, job_id))
+    except NotFound as exc:
+        raise NoSuchJob(exc.message) from None

@@ -1,0 +1,199 @@
+"""The jobs table: OGC API Processes jobs accepted by any web worker and executed by `urbasig jobs work`.
+
+A job goes accepted → running → successful | failed, or → dismissed from accepted or running (and from a finished
+state: its result is dropped). Each transition is one `UPDATE … WHERE status = …` (and, for the runner's, `worker =
+me`), so a runner that lost its job — dismissed, or taken for dead and requeued — learns it from the row count of
+its next heartbeat, progress or finish, and writes nothing more. The id is a random UUID: who holds it may poll,
+read and dismiss; `client` (a keyed hash of who submitted) only bounds the queue and filters the caller's list.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from gis.errors import NotFound, TooManyRequests, UrbasigError
+
+# The CHECK constraint of jobs.status holds exactly these keys (tests/test_jobs.py).
+STATUSES = ("accepted", "running", "successful", "failed", "dismissed")
+FINISHED = ("successful", "failed", "dismissed")
+# The columns of a job's status (never `client`, never `inputs`, never `result`).
+STATUS_COLUMNS = ("id, process, status, message, progress, created_at, started_at, finished_at, updated_at, "
+                  "(result IS NOT NULL) AS has_result")
+MESSAGES = {"accepted": "en attente d'un exécutant", "running": "en cours", "successful": "terminé",
+            "dismissed": "annulé : résultats supprimés"}
+
+
+class QueueFull(UrbasigError):
+    """Too many jobs wait in the whole queue: come back later."""
+
+    status = 503
+    code = "file-pleine"
+    retry_after_s = 60
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Accepted or running jobs one client may have, and jobs waiting in the whole queue."""
+
+    per_client: int = 5
+    queue: int = 100
+
+
+def job_uuid(text: str) -> uuid.UUID:
+    """The UUID of a job id given in a URL; anything else is an unknown job (404), never a database error."""
+    try:
+        return uuid.UUID(text)
+    except (ValueError, AttributeError, TypeError):
+        raise NotFound(f"travail inconnu : « {text[:80]} »") from None
+
+
+def submit(conn: psycopg.Connection, process: str, inputs: dict, client: str, limits: Limits,
+           code_version: str | None = None) -> dict:
+    """Accept a job (inputs already validated) within the client's and the queue's bounds; returns its status row.
+
+    Call inside a transaction: the lock taken here serialises submissions until it ends, so two requests of the
+    same client cannot both pass the count.
+    """
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext('urbasig.jobs.submit'))")
+    mine, waiting = conn.execute(
+        "SELECT count(*) FILTER (WHERE client = %s), count(*) FILTER (WHERE status = 'accepted') FROM jobs "
+        "WHERE status IN ('accepted', 'running')", (client,)).fetchone()
+    if mine >= limits.per_client:
+        raise TooManyRequests(f"vous avez déjà {mine} travail(aux) en attente ou en cours (au plus "
+                              f"{limits.per_client}, URBASIG_JOBS_PER_CLIENT) : attendez qu'un travail se termine, ou "
+                              "annulez-en un (DELETE /ogc/jobs/{id})", retry_after_s=30)
+    if waiting >= limits.queue:
+        raise QueueFull(f"la file des travaux est pleine ({waiting} en attente, au plus {limits.queue}, "
+                        "URBASIG_JOBS_QUEUE_MAX) : réessayez dans quelques minutes")
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            f"INSERT INTO jobs (id, process, inputs, client, message, code_version) VALUES (%s, %s, %s, %s, %s, %s) "
+            f"RETURNING {STATUS_COLUMNS}",  # noqa: S608 - fixed column list
+            (uuid.uuid4(), process, Jsonb(inputs), client, MESSAGES["accepted"], code_version)).fetchone()
+
+
+def get(conn: psycopg.Connection, job_id: str) -> dict:
+    """A job's status row (404 when unknown)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(f"SELECT {STATUS_COLUMNS} FROM jobs WHERE id = %s",  # noqa: S608 - fixed column list
+                          (job_uuid(job_id),)).fetchone()
+    if row is None:
+        raise NotFound(f"travail inconnu : « {job_id} »")
+    return row
+
+
+def result(conn: psycopg.Connection, job_id: str) -> tuple[str, object]:
+    """(status, result) of a job: the process's result when successful, the stored exception when failed."""
+    row = conn.execute("SELECT status, result FROM jobs WHERE id = %s", (job_uuid(job_id),)).fetchone()
+    if row is None:
+        raise NotFound(f"travail inconnu : « {job_id} »")
+    return row[0], row[1]
+
+
+def list_jobs(conn: psycopg.Connection, client: str, limit: int = 100) -> list[dict]:
+    """The client's own jobs, newest first (never another client's)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(f"SELECT {STATUS_COLUMNS} FROM jobs WHERE client = %s "  # noqa: S608 - fixed columns
+                           "ORDER BY created_at DESC, id LIMIT %s", (client, limit)).fetchall()
+
+
+def dismiss(conn: psycopg.Connection, job_id: str) -> dict:
+    """Dismiss a job: an accepted one is never run, a running one stops at its runner's next step, a result is
+    dropped. A job already dismissed stays so (the same answer again)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            "UPDATE jobs SET status = 'dismissed', message = %s, result = NULL, error = NULL, progress = NULL, "
+            "finished_at = coalesce(finished_at, now()), updated_at = now() "
+            f"WHERE id = %s AND status <> 'dismissed' RETURNING {STATUS_COLUMNS}",  # noqa: S608 - fixed columns
+            (MESSAGES["dismissed"], job_uuid(job_id))).fetchone()
+    return row if row is not None else get(conn, job_id)
+
+
+def claim(conn: psycopg.Connection, worker: str) -> dict | None:
+    """Take the oldest accepted job for `worker` (others skip it), or None; returns id, process, inputs, attempts."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(
+            "UPDATE jobs SET status = 'running', worker = %s, attempts = attempts + 1, progress = 0, message = %s, "
+            "started_at = now(), updated_at = now(), heartbeat_at = now() "
+            "WHERE id = (SELECT id FROM jobs WHERE status = 'accepted' ORDER BY created_at, id LIMIT 1 "
+            "            FOR UPDATE SKIP LOCKED) "
+            "RETURNING id, process, inputs, attempts", (worker, MESSAGES["running"])).fetchone()
+
+
+def heartbeat(conn: psycopg.Connection, job_id: uuid.UUID, worker: str) -> bool:
+    """Say the runner is alive; False when the job is no longer this runner's (dismissed or requeued)."""
+    return conn.execute("UPDATE jobs SET heartbeat_at = now() WHERE id = %s AND status = 'running' AND worker = %s",
+                        (job_id, worker)).rowcount == 1
+
+
+def progress(conn: psycopg.Connection, job_id: uuid.UUID, worker: str, pct: int, message: str) -> bool:
+    """Record a step (0–100 and what is being done); False when the job is no longer this runner's."""
+    pct = max(0, min(99, int(pct)))  # 100 is `finish`'s: a job at 100 % has its result
+    return conn.execute("UPDATE jobs SET progress = %s, message = %s, updated_at = now(), heartbeat_at = now() "
+                        "WHERE id = %s AND status = 'running' AND worker = %s",
+                        (pct, message[:300], job_id, worker)).rowcount == 1
+
+
+def finish(conn: psycopg.Connection, job_id: uuid.UUID, worker: str, output: object, dumps: object = None) -> bool:
+    """Store the result of a job still this runner's; False (nothing written) when it was dismissed meanwhile."""
+    return conn.execute("UPDATE jobs SET status = 'successful', result = %s, progress = 100, message = %s, "
+                        "finished_at = now(), updated_at = now() WHERE id = %s AND status = 'running' AND worker = %s",
+                        (Jsonb(output, dumps=dumps), MESSAGES["successful"], job_id, worker)).rowcount == 1  # type: ignore[arg-type]
+
+
+def fail(conn: psycopg.Connection, job_id: uuid.UUID, worker: str, error: UrbasigError) -> bool:
+    """Record a failed job with our French message (never a driver's text); False when it was dismissed meanwhile."""
+    exception = failure_document(error)
+    return conn.execute("UPDATE jobs SET status = 'failed', result = %s, error = %s, message = %s, "
+                        "finished_at = now(), updated_at = now() WHERE id = %s AND status = 'running' AND worker = %s",
+                        (Jsonb(exception), error.message[:2000], f"échec : {error.message}"[:300], job_id,
+                         worker)).rowcount == 1
+
+
+def failure_document(error: UrbasigError) -> dict:
+    """The OGC exception a failed job's results answer with (status and code as the same error when synchronous)."""
+    return {"type": "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/failed", "status": error.status,
+            "code": error.code, "description": error.message}
+
+
+def give_back(conn: psycopg.Connection, job_id: uuid.UUID, worker: str) -> bool:
+    """Put a running job back in the queue without counting the run (its runner is being stopped)."""
+    return conn.execute("UPDATE jobs SET status = 'accepted', worker = NULL, attempts = greatest(attempts - 1, 0), "
+                        "progress = NULL, message = %s, started_at = NULL, heartbeat_at = NULL, updated_at = now() "
+                        "WHERE id = %s AND status = 'running' AND worker = %s",
+                        (MESSAGES["accepted"], job_id, worker)).rowcount == 1
+
+
+def recover(conn: psycopg.Connection, stale_s: float, max_attempts: int) -> dict[str, int]:
+    """Jobs whose runner stopped beating for `stale_s`: back in the queue, or failed after `max_attempts` runs."""
+    rows = conn.execute(
+        "UPDATE jobs SET status = CASE WHEN attempts < %(max)s THEN 'accepted' ELSE 'failed' END, worker = NULL, "
+        "message = CASE WHEN attempts < %(max)s THEN %(again)s ELSE %(failed)s END, "
+        "error = CASE WHEN attempts < %(max)s THEN NULL ELSE %(error)s END, "
+        "result = CASE WHEN attempts < %(max)s THEN NULL ELSE %(doc)s END, "
+        "finished_at = CASE WHEN attempts < %(max)s THEN NULL ELSE now() END, "
+        "started_at = CASE WHEN attempts < %(max)s THEN NULL ELSE started_at END, "
+        "progress = CASE WHEN attempts < %(max)s THEN NULL ELSE progress END, updated_at = now() "
+        "WHERE status = 'running' AND heartbeat_at < now() - %(stale)s RETURNING status",
+        {"max": max_attempts, "stale": timedelta(seconds=stale_s), "again": RUNNER_LOST_AGAIN,
+         "failed": f"échec : {RUNNER_LOST}", "error": RUNNER_LOST,
+         "doc": Jsonb(failure_document(UrbasigError(RUNNER_LOST)))}).fetchall()
+    statuses = [r[0] for r in rows]
+    return {"requeued": statuses.count("accepted"), "failed": statuses.count("failed")}
+
+
+RUNNER_LOST_AGAIN = "en attente d'un exécutant (le précédent s'est arrêté en cours de travail)"
+RUNNER_LOST = ("le traitement s'est interrompu plusieurs fois (exécutant arrêté en cours de travail) : soumettez-le "
+               "à nouveau, ou signalez-le à l'administrateur du service s'il échoue encore")
+
+
+def purge(conn: psycopg.Connection, retention_days: float) -> int:
+    """Delete the jobs finished more than `retention_days` ago (with their results); returns how many."""
+    return conn.execute("DELETE FROM jobs WHERE status IN ('successful', 'failed', 'dismissed') "
+                        "AND finished_at < now() - %s", (timedelta(days=retention_days),)).rowcount
