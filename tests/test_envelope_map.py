@@ -68,11 +68,12 @@ def test_errors_are_json_in_the_page_language(client, query, status, key):
 
 
 def test_the_draft_in_public_inquiry_gives_its_own_envelope(client):
-    # TF 4/T (400–440 × 100–150) on 2019-06-01: zone C in force (R+6, 23,5 m), zone B in the draft (R+8, 30 m)
-    now = client.get("/carte/enveloppe?land=TF%204/T&date=2019-06-01").get_json()["features"]["features"]
-    draft = client.get("/carte/enveloppe?land=TF%204/T&date=2019-06-01&projet=1").get_json()["features"]["features"]
-    assert [f["properties"]["height_m"] for f in now] == [23.5]
-    assert [f["properties"]["height_m"] for f in draft] == [30.0]
+    # TF 4/T (400–440 × 100–150, on no road) on 2019-06-01: zone C in force (15 m minimum frontage: not
+    # buildable), zone B in the draft (no minimum frontage; R+8, 30 m)
+    now = client.get("/carte/enveloppe?land=TF%204/T&date=2019-06-01").get_json()
+    draft = client.get("/carte/enveloppe?land=TF%204/T&date=2019-06-01&projet=1").get_json()
+    assert now["features"]["features"] == [] and "façade minimale" in now["legend"]["lines"][0]
+    assert [f["properties"]["height_m"] for f in draft["features"]["features"]] == [30.0]
 
 
 def test_the_panel_fragment_has_the_3d_button_and_the_page_has_none(client):

@@ -4,9 +4,10 @@ Figures worked out by hand on tests/instruction_world.py (zone rules there):
 - TF 10/T: 30 × 40 m = 1 200 m² in zone V2 (setbacks road 4, side 3, rear 4; 40 %; R+2, 11,5 m; COS 0,8
   plancher), on the north road: buildable x 3–27 × y 4–36 = 24 × 32 = 768 m²; footprint min(768, 40 % × 1 200 =
   480) = 480 (the 40 % binds); floor area min(0,8 × 1 200 = 960, 480 × 3 levels = 1 440) = 960 (the COS binds).
-- TF 7/T + TF 8/T: 40 × 40 = 1 600 m² in zone C (no setback, 75 %, R+6, 23,5 m, no COS) with the school
-  reservation (20 × 20 = 400 m²) deducted: buildable 1 200 m² < 75 % × 1 600 = 1 200 → 1 200 (the remaining
-  ground binds: equal, the buildable area is kept), floor area 1 200 × 7 levels = 8 400 m².
+- TF 7/T + TF 8/T today: 40 × 40 = 1 600 m² in zone B of PA-T-2020 (no setback, 80 %, R+8, 30 m, no COS) with
+  the school reservation (20 × 20 = 400 m²) deducted: buildable 1 200 m² < 80 % × 1 600 = 1 280 → 1 200 (the
+  remaining ground binds), floor area 1 200 × 9 levels = 10 800 m². On 2015-01-01 the same land is in zone C,
+  whose 15 m minimum frontage it lacks (it fronts no road): not buildable, and the note says so.
 - TF 5/T: outside every plan d'aménagement (SDAU only): no envelope, and the note says why.
 """
 
@@ -53,10 +54,17 @@ def test_the_pdf_has_the_envelope_line_with_its_binding_rules_the_mention_and_th
 
 
 def test_deductions_and_storeys_binding_in_the_pdf(client, tmp_path):
-    text = _text(client.get("/notes/indicative?land=TF%207/T;TF%208/T&date=2015-01-01").data, tmp_path)
-    assert "zone C : emprise au sol max. 1 200 m² (limitée par les reculs et les prescriptions)" in text
-    assert "R+6 (23,5 m), surface de plancher max. 8 400 m² (emprise × 7 niveaux limitant)" in text
+    text = _text(client.get("/notes/indicative?land=TF%207/T;TF%208/T").data, tmp_path)
+    assert "zone B : emprise au sol max. 1 200 m² (limitée par les reculs et les prescriptions)" in text
+    assert "R+8 (30 m), surface de plancher max. 10 800 m² (emprise × 9 niveaux limitant)" in text
     assert "réserve d'équipement" in text  # the school's ground, deducted, in the drawing's legend
+
+
+def test_a_land_under_the_minimum_frontage_says_why_instead_of_numbers(client, tmp_path):
+    text = _text(client.get("/notes/indicative?land=TF%207/T;TF%208/T&date=2015-01-01").data, tmp_path)
+    assert ("Terrain non constructible en l'état : façade sur voie de 0 m, sous la façade minimale de 15 m de la "
+            "zone C.") in text
+    assert "emprise au sol max." not in text and "non constructible" in text  # the drawing's grey ground
 
 
 def test_a_land_with_no_zoning_says_why_and_has_no_drawing(client, tmp_path):
