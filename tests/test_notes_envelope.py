@@ -94,6 +94,13 @@ def test_the_note_result_stores_the_envelope_it_renders(conn):
     assert envelope["totals"] == {"land_area_m2": 1200.0, "buildable_area_m2": 768.0, "max_footprint_m2": 480.0,
                                   "max_floor_area_m2": 960.0}
     assert envelope["parts"][0]["geometry"]["type"] == "Polygon" and "provenance" not in envelope
+    import json
+
+    import jsonschema
+
+    from instruction import schema_path
+
+    jsonschema.validate(note.result, json.loads(schema_path().read_text()))  # the note's result, envelope included
 
 
 def test_the_arabic_pdf_has_the_envelope_line(client, tmp_path):
