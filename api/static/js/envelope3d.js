@@ -62,8 +62,9 @@ function show(map, answer) {
   const pad = padding(map);
   const camera = map.cameraForBounds([[w, s], [e, n]], { padding: pad });
   // the padding moves the view's centre (and the perspective's vanishing point) into the part left uncovered
-  map.easeTo({ center: [(w + e) / 2, (s + n) / 2], zoom: Math.min(camera.zoom, 19), pitch: PITCH, bearing: BEARING,
-    padding: pad, duration: 700 });
+  // half a zoom level out of the flat fit: tilted, the near side of the volume looms larger
+  map.easeTo({ center: [(w + e) / 2, (s + n) / 2], zoom: Math.min(camera.zoom - 0.5, 19), pitch: PITCH,
+    bearing: BEARING, padding: pad, duration: 700 });
 }
 
 // Back to the flat map: eased when a person leaves 3D, at once when another land comes (its own flight follows).
