@@ -233,6 +233,23 @@ def sample_data(n_parcels: int | None, seed: int | None, if_empty: bool, replace
                   {"parcels": summary.counts.get("parcels"), "replace": replace})
             conn.commit()
     click.echo(summary.describe())
+    if not summary.skipped:
+        _impact_of_revisions(settings)
+
+
+def _impact_of_revisions(settings: Settings) -> None:
+    """Compute and publish the impact of each plan revision in public inquiry (the map's « Impact du projet »)."""
+    from instruction.impact import plan_impact
+    from layers.db import connect
+    from layers.plans import revisions_in_inquiry
+
+    with connect(_db_url(settings)) as conn:
+        for from_code, to_code in revisions_in_inquiry(conn):
+            result = plan_impact(conn, from_code, to_code, publish=True)
+            conn.commit()
+            t = result["totals"]
+            click.echo(f"impact du projet {to_code} (en enquête publique) face à {from_code} : {t['parcels']} "
+                       f"parcelles, {t['zone_changed']} changent de zone (calcul n° {result['run_id']}, publié)")
 
 
 @cli.command("import")
@@ -385,6 +402,48 @@ def bulk_instruct_cmd(commune: str, day: object | None, out: Path | None) -> Non
         click.echo(json.dumps(summary, ensure_ascii=False), err=True)
     else:
         click.echo(text, nl=False)
+
+
+@cli.command("impact")
+@click.option("--from", "from_code", required=True, metavar="PLAN", help="Version de plan de départ (en vigueur).")
+@click.option("--to", "to_code", required=True, metavar="PLAN", help="Version comparée (par ex. en enquête publique).")
+@click.option("--area", metavar="COMMUNE", help="Commune ou arrondissement (code ou nom) ; sinon tout le plan.")
+@click.option("--out", type=click.Path(path_type=Path), help="Parcelles en .json (GeoJSON), .csv ou .gpkg.")
+@click.option("--crs", help="SCR du fichier (CRS84 pour .json, EPSG:26191 sinon, par défaut).")
+@click.option("--no-publish", is_flag=True, help="Ne pas en faire le calcul publié (carte, collection plan-impact).")
+def impact_cmd(from_code: str, to_code: str, area: str | None, out: Path | None, crs: str | None,
+               no_publish: bool) -> None:
+    """Impact d'une version de plan parcelle par parcelle : zone, plancher maximal, usages, surfaces réservées."""
+    from gis.errors import FileFormatError
+    from instruction.impact import plan_impact
+    from layers.db import connect
+    from layers.impact import impact_export
+
+    fmt = None
+    if out is not None:
+        fmt = {".json": "json", ".geojson": "json", ".csv": "csv", ".gpkg": "gpkg"}.get(out.suffix.lower())
+        if fmt is None:
+            raise FileFormatError(f"extension « {out.suffix} » non prise en charge (.json, .csv, .gpkg)")
+
+    def progress(pct: int, message: str) -> None:
+        click.echo(f"[{pct:3d} %] {message}", err=True)
+
+    with connect(_db_url(_settings())) as conn:
+        result = plan_impact(conn, from_code, to_code, area, progress=progress, publish=not no_publish)
+        data = impact_export(conn, result["run_id"], fmt, crs) if fmt else None
+        conn.commit()
+    if out is not None and data is not None:
+        out.write_bytes(data)
+    t = result["totals"]
+    click.echo(f"impact {from_code} → {to_code}{' sur ' + result['area'] if result['area'] else ''} "
+               f"(calcul n° {result['run_id']}{', publié' if result['published'] else ''}) : "
+               f"{t['parcels']} parcelles, {t['zone_changed']} changent de zone, {t['gain']} gagnent et "
+               f"{t['loss']} perdent de la surface de plancher (+{t['floor_gained_m2']:.0f} / "
+               f"−{t['floor_lost_m2']:.0f} m²), {t['with_new_reservation']} nouvellement réservées ou en "
+               f"élargissement ({t['reserved_new_m2'] + t['widening_new_m2']:.0f} m²), "
+               f"{t['no_longer_buildable']} ne sont plus constructibles")
+    if out is not None:
+        click.echo(f"{t['parcels']} parcelle(s) écrite(s) dans {out}")
 
 
 @cli.group(cls=_Group)

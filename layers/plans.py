@@ -286,3 +286,11 @@ def record_new_status(conn: psycopg.Connection, actor: str, code: str, status: s
           {"status": before["status"], "status_date": str(before["status_date"])},
           {"status": status, "status_date": str(day), "act": act,
            "in_force_from": str(in_force_from) if in_force_from else None})
+
+
+def revisions_in_inquiry(conn: psycopg.Connection) -> list[tuple[str, str]]:
+    """(replaced plan, revision) of every regulatory plan in public inquiry that replaces another: the pairs whose
+    impact the public map shows (a draft beside the plan in force)."""
+    rows = conn.execute("SELECT f.code, t.code FROM plans t JOIN plans f ON f.id = t.replaces_id "
+                        "WHERE t.status = 'enquete_publique' AND t.kind <> 'SDAU' ORDER BY t.code").fetchall()
+    return [(a, b) for a, b in rows]

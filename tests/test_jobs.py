@@ -450,9 +450,10 @@ def test_plan_impact_runs_as_a_job_even_when_asked_nothing(base, settings, owner
     finally:
         poller_stop.set()
         poller.join()
+    seen.append(owner.execute("SELECT progress FROM jobs WHERE id = %s", (job_id,)).fetchone()[0])  # the last word
     assert done == 1 and "réussi" in said[0], said
     result = requests.get(f"{base}/jobs/{job_id}/results", timeout=30).json()
     assert result["schema"] == "urbasig/plan-impact/1" and pair[1] in json.dumps(result["to_plan"])
-    assert seen[-1] == 100
+    assert seen[-1] == 100 and seen == sorted(seen) and min(seen) < 100  # it advanced while the client polled
     run_job = owner.execute("SELECT job_id FROM impact_runs WHERE id = %s", (result["run_id"],)).fetchone()[0]
     assert str(run_job) == job_id  # the run knows the job that made it

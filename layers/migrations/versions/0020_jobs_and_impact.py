@@ -95,6 +95,8 @@ def upgrade() -> None:
         commune_code text,
         zone_before text,
         zone_after text,
+        zones_before smallint,
+        zones_after smallint,
         floor_before_m2 double precision,
         floor_after_m2 double precision,
         floor_delta_m2 double precision,
@@ -107,12 +109,15 @@ def upgrade() -> None:
         change text NOT NULL CHECK (change IN ('gain', 'loss', 'unchanged', 'reserved')),
         PRIMARY KEY (run_id, parcel_id)
     );
+    COMMENT ON COLUMN impact_parcels.zone_before IS 'Code of the zone covering the largest share of the parcel';
+    COMMENT ON COLUMN impact_parcels.zones_before IS 'Zones (not marginal) the parcel lies in: more than 1 = split';
     COMMENT ON COLUMN impact_parcels.change IS 'Map colour: reserved (newly reserved or in a widening) wins over '
                                               'gain / loss of maximum floor area';
     REVOKE ALL ON impact_parcels FROM PUBLIC;
 
     CREATE VIEW plan_impact AS
     SELECT i.run_id, i.parcel_id AS id, p.land_ref, i.commune_code, i.zone_before, i.zone_after,
+           i.zones_before, i.zones_after,
            i.floor_before_m2, i.floor_after_m2, i.floor_delta_m2, i.uses_gained, i.uses_lost,
            i.reserved_new_m2, i.widening_new_m2, i.buildable_before, i.buildable_after, i.change,
            fp.code AS from_plan, tp.code AS to_plan, p.geom

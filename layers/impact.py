@@ -1,0 +1,374 @@
+"""Queries of the plan impact (issue 15): the two plan versions, the set-based per-parcel computation, the run's
+aggregates and its exports.
+
+One INSERT … SELECT per commune computes every parcel's row of `impact_parcels` inside PostGIS: the zone parts
+(a parcel wholly inside a zone, decided by ST_CoveredBy on the index, is not intersected), the deductions of each
+plan (planned roads, reservations, green spaces, no-build areas) united per parcel, the density rules on the net
+area, and the area newly reserved or newly in a widening. The rules of each zone come in as a small table of
+"variants" (instruction/impact.py: the zone's effective parameters per band of plot area).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+import psycopg
+import pyogrio
+import shapely
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from gis.crs import CRS84, parse_crs, srid_of
+from gis.errors import CRSError, FileFormatError, InputError, NotFound
+from layers.plan_terms import PLAN_KINDS, REGULATORY_KINDS
+
+DEDUCTED_KINDS = ("road_widening", "new_road", "facility_reservation", "green_space", "non_aedificandi")
+ROAD_KINDS = ("road_widening", "new_road")
+NOISE_M2 = 0.01  # below this an area is digitising noise (instruction/envelope.py NOISE_M2)
+OVERLAP_M2 = 1.0  # two perimeters (or a commune and a plan) that share less than this only touch
+ZONE_COLUMNS = ("id", "plan_id", "code", "sector", "label", "height_max_m", "storeys_max", "footprint_max_pct",
+                "cos_value", "cos_meaning", "cus_value", "cus_meaning", "min_plot_area_m2", "min_frontage_m",
+                "setback_road_m", "setback_side_m", "setback_rear_m", "continuous_frontage", "uses_allowed",
+                "uses_forbidden", "uses_conditional", "conditional_rules", "dominant_use")
+FORMATS = {"json": "application/geo+json", "csv": "text/csv", "gpkg": "application/geopackage+sqlite3"}
+
+
+# ---------------------------------------------------------------------------------------------- inputs
+PAIR = """
+SELECT p.code, p.id, p.kind, p.name, p.status, p.status_date, p.approval_act, p.valid_from, p.valid_to,
+       p.perimeter IS NOT NULL AS has_perimeter
+FROM plans p WHERE p.code = ANY(%s)
+"""
+
+
+def plan_pair(conn: psycopg.Connection, from_code: str, to_code: str) -> tuple[dict, dict, float]:
+    """The two plan versions and the area (m²) their perimeters share; refused with a French message unless both
+    exist, are regulatory (not the SDAU), differ and overlap."""
+    if from_code == to_code:
+        raise InputError(f"comparer le plan « {from_code} » à lui-même n'a pas de sens : donnez deux versions "
+                         "différentes (par ex. le plan en vigueur et sa révision)")
+    with conn.cursor(row_factory=dict_row) as cur:
+        found = {r["code"]: r for r in cur.execute(PAIR, ([from_code, to_code],)).fetchall()}
+    for code, which in ((from_code, "de départ"), (to_code, "comparé")):
+        if code not in found:
+            codes = [r[0] for r in conn.execute("SELECT code FROM plans WHERE kind = ANY(%s) ORDER BY code LIMIT 20",
+                                                (list(REGULATORY_KINDS),))]
+            raise NotFound(f"plan {which} inconnu : « {code} »" + (f" (plans réglementaires : {', '.join(codes)})"
+                                                                  if codes else " (aucun plan chargé)"))
+        plan = found[code]
+        if plan["kind"] not in REGULATORY_KINDS:
+            raise InputError(f"le plan « {code} » est un {PLAN_KINDS.get(plan['kind'], plan['kind'])} : l'impact se "
+                             f"calcule entre deux plans réglementaires ({', '.join(REGULATORY_KINDS)})")
+        if not plan["has_perimeter"]:
+            raise InputError(f"le plan « {code} » n'a pas de périmètre : impossible de savoir quelles parcelles il "
+                             "couvre (importez son périmètre)")
+    shared = conn.execute("SELECT ST_Area(ST_Intersection(a.perimeter, b.perimeter)) FROM plans a, plans b "
+                          "WHERE a.id = %s AND b.id = %s", (found[from_code]["id"], found[to_code]["id"])).fetchone()[0]
+    if not shared or shared < OVERLAP_M2:
+        raise InputError(f"les plans « {from_code} » et « {to_code} » ne se recouvrent pas : l'impact compare deux "
+                         "versions d'un même territoire")
+    return found[from_code], found[to_code], float(shared)
+
+
+AREA_COVER = """
+SELECT ST_Area(ST_Intersection(c.geom, ST_Intersection(a.perimeter, b.perimeter)))
+FROM communes c, plans a, plans b WHERE c.code = %s AND a.id = %s AND b.id = %s
+"""
+
+
+def check_area(conn: psycopg.Connection, commune_code: str, commune_name: str, from_plan: dict, to_plan: dict) -> None:
+    """Refuse a commune that the two plans do not both cover (in part at least)."""
+    shared = conn.execute(AREA_COVER, (commune_code, from_plan["id"], to_plan["id"])).fetchone()
+    if not shared or not shared[0] or shared[0] < OVERLAP_M2:
+        raise InputError(f"la commune {commune_name} ({commune_code}) n'est pas couverte par les deux plans "
+                         f"« {from_plan['code']} » et « {to_plan['code']} » : choisissez une commune de leur "
+                         "périmètre commun, ou aucune")
+
+
+def run_communes(conn: psycopg.Connection, from_id: int, to_id: int) -> list[str | None]:
+    """The communes whose parcels a whole-plan run covers (None: the parcels without a commune, if any)."""
+    rows = conn.execute(
+        "WITH u AS (SELECT ST_Union(perimeter) AS g FROM plans WHERE id IN (%(f)s, %(t)s)) "
+        "SELECT c.code FROM communes c, u WHERE c.geom && u.g AND ST_Area(ST_Intersection(c.geom, u.g)) >= %(min)s "
+        "ORDER BY c.code", {"f": from_id, "t": to_id, "min": OVERLAP_M2}).fetchall()
+    out: list[str | None] = [r[0] for r in rows]
+    orphans = conn.execute("SELECT EXISTS (SELECT 1 FROM parcels p, plans pl WHERE pl.id IN (%s, %s) "
+                           "AND p.commune_code IS NULL AND p.geom && pl.perimeter)", (from_id, to_id)).fetchone()[0]
+    return [*out, None] if orphans else out
+
+
+def plan_zones(conn: psycopg.Connection, plan_ids: list[int]) -> list[dict]:
+    """The zones of some plan versions with their rules (no geometry)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(sql.SQL("SELECT {} FROM zones WHERE plan_id = ANY(%s) ORDER BY id").format(
+            sql.SQL(", ").join(sql.Identifier(c) for c in ZONE_COLUMNS)), (plan_ids,)).fetchall()
+
+
+# ---------------------------------------------------------------------------------------------- the run
+def start_run(conn: psycopg.Connection, from_id: int, to_id: int, area: str | None, job_id: str | None,
+              provenance: dict) -> int:
+    """A new run (status running), after the pair's lock: two runs of one pair publish one after the other."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtext('urbasig.impact'), %s * 65536 + %s)",
+                 (from_id % 32768, to_id % 65536))
+    row = conn.execute("INSERT INTO impact_runs (job_id, from_plan_id, to_plan_id, area, provenance) "
+                       "VALUES (%s, %s, %s, %s, %s) RETURNING id",
+                       (job_id, from_id, to_id, area, Jsonb(provenance))).fetchone()
+    return int(row[0])
+
+
+IMPACT_SQL = """
+WITH
+zv AS MATERIALIZED (
+    SELECT * FROM unnest(%(v_zone)s::bigint[], %(v_lo)s::float8[], %(v_lo_in)s::boolean[], %(v_hi)s::float8[],
+                         %(v_hi_in)s::boolean[], %(v_levels)s::float8[], %(v_pct)s::float8[],
+                         %(v_emprise)s::float8[], %(v_cos)s::float8[], %(v_cus)s::float8[], %(v_min_plot)s::float8[])
+        AS v(zone_id, lo, lo_in, hi, hi_in, levels, pct, emprise, cos_pl, cus_pl, min_plot)
+),
+-- every (parcel, zone) of both plans with its area and net area; a parcel the zone covers is not intersected, and
+-- what the zone's plan takes from the parcel (planned roads, reservations…, united) is looked up on the index
+measured AS MATERIALIZED (
+    SELECT p.id AS parcel_id, p.area_m2 AS parcel_m2, z.plan_id, z.id AS zone_id, z.code, z.uses_allowed, a.part_m2,
+           GREATEST(a.part_m2 - CASE WHEN d.g IS NULL THEN 0 WHEN a.inside THEN ST_Area(d.g)
+                                     ELSE ST_Area(ST_Intersection(a.g, d.g)) END, 0) AS net_m2
+    FROM parcels p
+    JOIN zones z ON z.plan_id IN (%(from)s, %(to)s) AND z.geom && p.geom AND ST_Intersects(z.geom, p.geom)
+    -- OFFSET 0: evaluated once per pair (a flattened subquery would repeat ST_CoveredBy in every expression)
+    CROSS JOIN LATERAL (SELECT i.inside, i.g, CASE WHEN i.inside THEN p.area_m2 ELSE ST_Area(i.g) END AS part_m2
+                        FROM (SELECT c.inside, CASE WHEN c.inside THEN NULL
+                                                    ELSE ST_CollectionExtract(ST_Intersection(p.geom, z.geom), 3) END AS g
+                              FROM (SELECT ST_CoveredBy(p.geom, z.geom) AS inside OFFSET 0) c OFFSET 0) i) a
+    LEFT JOIN LATERAL (
+        SELECT ST_Union(ST_CollectionExtract(ST_Intersection(p.geom, r.geom), 3)) AS g FROM prescriptions r
+        WHERE r.plan_id = z.plan_id AND r.kind = ANY(%(ded_kinds)s) AND r.geom && p.geom
+          AND ST_Intersects(r.geom, p.geom)) d ON true
+    WHERE {commune} AND a.part_m2 > 0.005
+),
+-- the governing parts (not marginal) with the zone's rules for the parcel's area
+ruled AS MATERIALIZED (
+    SELECT m.*, v.min_plot, f.fp_m2,
+           LEAST(v.cos_pl * m.part_m2, v.cus_pl * m.part_m2, f.fp_m2 * v.levels) AS floor_m2
+    FROM measured m
+    JOIN zv v ON v.zone_id = m.zone_id
+         AND (m.parcel_m2 > v.lo OR (v.lo_in AND m.parcel_m2 = v.lo))
+         AND (m.parcel_m2 < v.hi OR (v.hi_in AND m.parcel_m2 = v.hi))
+    CROSS JOIN LATERAL (SELECT LEAST(m.net_m2, v.pct / 100.0 * m.part_m2, v.emprise * m.part_m2) AS fp_m2) f
+    WHERE NOT (100.0 * m.part_m2 / m.parcel_m2 < %(marginal_pct)s AND m.part_m2 < %(marginal_m2)s)
+),
+side AS (
+    SELECT parcel_id, plan_id, (array_agg(code ORDER BY part_m2 DESC, zone_id))[1] AS zone, count(*) AS zones,
+           NOT bool_or(min_plot IS NOT NULL AND parcel_m2 + 1e-6 < min_plot) AND sum(fp_m2) > %(noise)s AS buildable,
+           CASE WHEN bool_or(floor_m2 IS NULL) THEN NULL ELSE sum(floor_m2) END AS floor_m2,
+           string_agg(array_to_string(uses_allowed, E'\\x1f'), E'\\x1f') AS uses
+    FROM ruled GROUP BY 1, 2
+),
+both_sides AS (
+    SELECT parcel_id, max(zone) FILTER (WHERE plan_id = %(from)s) AS zone_b,
+           max(zone) FILTER (WHERE plan_id = %(to)s) AS zone_a,
+           max(zones) FILTER (WHERE plan_id = %(from)s) AS zones_b, max(zones) FILTER (WHERE plan_id = %(to)s) AS zones_a,
+           bool_or(buildable) FILTER (WHERE plan_id = %(from)s) AS buildable_b,
+           bool_or(buildable) FILTER (WHERE plan_id = %(to)s) AS buildable_a,
+           max(CASE WHEN buildable THEN floor_m2 ELSE 0 END) FILTER (WHERE plan_id = %(from)s) AS floor_b,
+           max(CASE WHEN buildable THEN floor_m2 ELSE 0 END) FILTER (WHERE plan_id = %(to)s) AS floor_a,
+           bool_or(floor_m2 IS NULL AND buildable) FILTER (WHERE plan_id = %(from)s) AS unknown_b,
+           bool_or(floor_m2 IS NULL AND buildable) FILTER (WHERE plan_id = %(to)s) AS unknown_a,
+           string_to_array(max(uses) FILTER (WHERE plan_id = %(from)s), E'\\x1f') AS uses_b,
+           string_to_array(max(uses) FILTER (WHERE plan_id = %(to)s), E'\\x1f') AS uses_a
+    FROM side GROUP BY parcel_id
+)
+INSERT INTO impact_parcels (run_id, parcel_id, commune_code, zone_before, zone_after, zones_before, zones_after,
+                            floor_before_m2, floor_after_m2, floor_delta_m2, uses_gained, uses_lost, reserved_new_m2,
+                            widening_new_m2, buildable_before, buildable_after, change)
+SELECT %(run)s, p.id, p.commune_code, s.zone_b, s.zone_a, s.zones_b, s.zones_a, fb.m2, fa.m2, fa.m2 - fb.m2,
+       ARRAY(SELECT unnest(s.uses_a) EXCEPT SELECT unnest(s.uses_b) ORDER BY 1),  -- EXCEPT: distinct
+       ARRAY(SELECT unnest(s.uses_b) EXCEPT SELECT unnest(s.uses_a) ORDER BY 1),
+       n.reserved_m2, n.widening_m2, s.buildable_b, s.buildable_a,
+       CASE WHEN n.all_m2 > %(noise)s AND NOT (100.0 * n.all_m2 / p.area_m2 < %(marginal_pct)s
+                                               AND n.all_m2 < %(marginal_m2)s) THEN 'reserved'
+            WHEN fa.m2 - fb.m2 > %(noise)s THEN 'gain'
+            WHEN fa.m2 - fb.m2 < -%(noise)s THEN 'loss'
+            ELSE 'unchanged' END
+FROM both_sides s
+JOIN parcels p ON p.id = s.parcel_id
+CROSS JOIN LATERAL (SELECT CASE WHEN s.zone_b IS NULL OR s.unknown_b THEN NULL ELSE s.floor_b END AS m2) fb
+CROSS JOIN LATERAL (SELECT CASE WHEN s.zone_a IS NULL OR s.unknown_a THEN NULL ELSE s.floor_a END AS m2) fa
+-- the area newly reserved or in a widening: the `to` plan's deductions that no deduction of `from` covered
+CROSS JOIN LATERAL (
+    SELECT ST_Union(x.g) FILTER (WHERE r.plan_id = %(from)s) AS g_b, ST_Union(x.g) FILTER (WHERE r.plan_id = %(to)s) AS g_a,
+           ST_Union(x.g) FILTER (WHERE r.plan_id = %(to)s AND r.kind = ANY(%(road_kinds)s)) AS g_road
+    FROM prescriptions r
+    CROSS JOIN LATERAL (SELECT ST_CollectionExtract(ST_Intersection(p.geom, r.geom), 3) AS g) x
+    WHERE r.plan_id IN (%(from)s, %(to)s) AND r.kind = ANY(%(ded_kinds)s) AND r.geom && p.geom
+      AND ST_Intersects(r.geom, p.geom)
+) d
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN x.all_m2 > %(noise)s THEN x.all_m2 ELSE 0 END AS all_m2,
+           CASE WHEN x.all_m2 - x.road_m2 > %(noise)s THEN x.all_m2 - x.road_m2 ELSE 0 END AS reserved_m2,
+           CASE WHEN x.road_m2 > %(noise)s THEN x.road_m2 ELSE 0 END AS widening_m2
+    FROM (SELECT COALESCE(CASE WHEN d.g_b IS NULL THEN ST_Area(d.g_a) ELSE ST_Area(ST_Difference(d.g_a, d.g_b)) END,
+                          0) AS all_m2,
+                 COALESCE(CASE WHEN d.g_b IS NULL THEN ST_Area(d.g_road)
+                               ELSE ST_Area(ST_Difference(d.g_road, d.g_b)) END, 0) AS road_m2) x
+) n
+"""
+
+
+def insert_parcels(conn: psycopg.Connection, run_id: int, from_id: int, to_id: int, commune: str | None,
+                   variants: dict[str, list], thresholds: dict) -> int:
+    """Compute and insert the rows of one commune's parcels (None: the parcels without a commune); their count."""
+    where = sql.SQL("p.commune_code = %(commune)s") if commune is not None else sql.SQL("p.commune_code IS NULL")
+    query = sql.SQL(IMPACT_SQL).format(commune=where)
+    params = {"run": run_id, "from": from_id, "to": to_id, "commune": commune, "noise": NOISE_M2,
+              "ded_kinds": list(DEDUCTED_KINDS), "road_kinds": list(ROAD_KINDS),
+              "marginal_pct": float(thresholds["marginal_share_pct"]),
+              "marginal_m2": float(thresholds["marginal_area_m2"]), **{f"v_{k}": v for k, v in variants.items()}}
+    return conn.execute(query, params).rowcount
+
+
+_METRICS = """count(*) AS parcels,
+       count(*) FILTER (WHERE zone_before IS DISTINCT FROM zone_after) AS zone_changed,
+       count(*) FILTER (WHERE GREATEST(zones_before, zones_after) > 1) AS split,
+       count(*) FILTER (WHERE change = 'gain') AS gain, count(*) FILTER (WHERE change = 'loss') AS loss,
+       count(*) FILTER (WHERE change = 'reserved') AS reserved, count(*) FILTER (WHERE change = 'unchanged') AS unchanged,
+       COALESCE(sum(floor_delta_m2) FILTER (WHERE floor_delta_m2 > 0), 0) AS floor_gained_m2,
+       COALESCE(-sum(floor_delta_m2) FILTER (WHERE floor_delta_m2 < 0), 0) AS floor_lost_m2,
+       COALESCE(sum(floor_before_m2), 0) AS floor_before_m2, COALESCE(sum(floor_after_m2), 0) AS floor_after_m2,
+       sum(reserved_new_m2) AS reserved_new_m2, sum(widening_new_m2) AS widening_new_m2,
+       count(*) FILTER (WHERE reserved_new_m2 + widening_new_m2 > 0) AS with_new_reservation,
+       count(*) FILTER (WHERE buildable_before AND NOT buildable_after) AS no_longer_buildable,
+       count(*) FILTER (WHERE NOT buildable_before AND buildable_after) AS newly_buildable,
+       count(*) FILTER (WHERE zone_before IS NULL OR zone_after IS NULL) AS outside_one_plan"""
+
+
+def run_aggregates(conn: psycopg.Connection, run_id: int) -> dict:
+    """The run's totals, per commune, per zone (before) and per change of zone, from impact_parcels."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        totals = cur.execute(f"SELECT {_METRICS} FROM impact_parcels WHERE run_id = %s", (run_id,)).fetchone()
+        by_area = cur.execute(f"SELECT i.commune_code AS code, c.name, {_METRICS} FROM impact_parcels i "
+                              "LEFT JOIN communes c ON c.code = i.commune_code WHERE run_id = %s "
+                              "GROUP BY i.commune_code, c.name ORDER BY i.commune_code", (run_id,)).fetchall()
+        by_zone = cur.execute(f"SELECT zone_before AS zone, {_METRICS} FROM impact_parcels WHERE run_id = %s "
+                              "GROUP BY zone_before ORDER BY zone_before NULLS LAST", (run_id,)).fetchall()
+        changes = cur.execute("SELECT zone_before AS from_zone, zone_after AS to_zone, count(*) AS parcels "
+                              "FROM impact_parcels WHERE run_id = %s AND zone_before IS DISTINCT FROM zone_after "
+                              "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2", (run_id,)).fetchall()
+    return {"totals": totals, "by_area": by_area, "by_zone": by_zone, "zone_changes": changes}
+
+
+def finish_run(conn: psycopg.Connection, run_id: int, parcels: int, summary: dict, publish: bool) -> None:
+    """Mark the run done with its summary; when `publish`, it replaces the pair's published run."""
+    if publish:
+        conn.execute("UPDATE impact_runs SET published = false WHERE published AND id <> %s AND (from_plan_id, "
+                     "to_plan_id) = (SELECT from_plan_id, to_plan_id FROM impact_runs WHERE id = %s)", (run_id, run_id))
+    conn.execute("UPDATE impact_runs SET status = 'done', parcels = %s, summary = %s, finished_at = now(), "
+                 "published = %s WHERE id = %s", (parcels, Jsonb(summary), publish, run_id))
+
+
+def get_run(conn: psycopg.Connection, run_id: int) -> dict:
+    """A run with its plan codes, or NotFound."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute("SELECT r.id, r.status, r.published, r.area, r.parcels, r.summary, r.provenance, "
+                          "r.created_at, r.finished_at, f.code AS from_plan, t.code AS to_plan FROM impact_runs r "
+                          "JOIN plans f ON f.id = r.from_plan_id JOIN plans t ON t.id = r.to_plan_id WHERE r.id = %s",
+                          (run_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"calcul d'impact inconnu : n° {run_id}")
+    return row
+
+
+# ---------------------------------------------------------------------------------------------- exports
+EXPORT_COLUMNS = (
+    ("parcel_id", "i.parcel_id", "int"), ("land_ref", "COALESCE(p.land_ref, 'non immatriculé')", "text"),
+    ("commune_code", "i.commune_code", "text"), ("area_m2", "round(p.area_m2::numeric, 2)::float8", "float"),
+    ("zone_before", "i.zone_before", "text"), ("zone_after", "i.zone_after", "text"),
+    ("zones_before", "i.zones_before", "int"), ("zones_after", "i.zones_after", "int"),
+    ("floor_before_m2", "round(i.floor_before_m2::numeric, 2)::float8", "float"),
+    ("floor_after_m2", "round(i.floor_after_m2::numeric, 2)::float8", "float"),
+    ("floor_delta_m2", "round(i.floor_delta_m2::numeric, 2)::float8", "float"),
+    ("uses_gained", "array_to_string(i.uses_gained, '; ')", "text"),
+    ("uses_lost", "array_to_string(i.uses_lost, '; ')", "text"),
+    ("reserved_new_m2", "round(i.reserved_new_m2::numeric, 2)::float8", "float"),
+    ("widening_new_m2", "round(i.widening_new_m2::numeric, 2)::float8", "float"),
+    ("buildable_before", "i.buildable_before", "bool"), ("buildable_after", "i.buildable_after", "bool"),
+    ("change", "i.change", "text"),
+)
+
+
+def _srid(crs_text: str) -> int:
+    srid = srid_of(parse_crs(crs_text))
+    if srid is None:
+        raise CRSError(f"SCR d'export sans code EPSG : {crs_text}")
+    return srid
+
+
+def _geom_sql(srid: int, as_geojson: bool) -> sql.Composable:
+    geom = sql.SQL("p.geom") if srid == 26191 else sql.SQL("ST_Transform(p.geom, {})").format(sql.Literal(srid))
+    if as_geojson:
+        return sql.SQL("ST_AsGeoJSON({}, 8)::json").format(geom)
+    return sql.SQL("ST_AsBinary({})").format(geom)
+
+
+def _select(srid: int, as_geojson: bool) -> sql.Composable:
+    cols = sql.SQL(", ").join(sql.SQL(expr + " AS {}").format(sql.Identifier(name)) for name, expr, _ in EXPORT_COLUMNS)
+    return sql.SQL("SELECT {cols}, {geom} AS geom FROM impact_parcels i JOIN parcels p ON p.id = i.parcel_id "
+                   "WHERE i.run_id = %s ORDER BY i.parcel_id").format(cols=cols, geom=_geom_sql(srid, as_geojson))
+
+
+def impact_export(conn: psycopg.Connection, run_id: int, fmt: str, crs: str | None = None) -> bytes:
+    """One run's parcels as GeoJSON (`json`, CRS84 unless `crs`), CSV with a WKT geometry or GeoPackage (EPSG:26191
+    unless `crs`); parcel geometry joined from parcels, never an owner."""
+    if fmt not in FORMATS:
+        raise FileFormatError(f"format d'export « {fmt} » inconnu (formats : {', '.join(FORMATS)})")
+    run = get_run(conn, run_id)
+    crs_text = crs or (CRS84 if fmt == "json" else "EPSG:26191")
+    srid = _srid(crs_text)
+    if fmt == "json":
+        return _geojson(conn, run, srid, crs_text)
+    rows = conn.execute(_select(srid, False), (run_id,)).fetchall()
+    names = [name for name, _, _ in EXPORT_COLUMNS]
+    geoms = shapely.from_wkb([r[-1] for r in rows]) if rows else []
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([*names, "wkt"])
+        for row, geom in zip(rows, geoms, strict=True):
+            writer.writerow([_csv_value(v) for v in row[:-1]] + [shapely.to_wkt(geom, rounding_precision=3 if srid
+                                                                                == 26191 else 8)])
+        return out.getvalue().encode("utf-8")
+    records = {name: [r[i] for r in rows] for i, name in enumerate(names)}
+    frame = gpd.GeoDataFrame(records, geometry=list(geoms), crs=parse_crs(crs_text).to_wkt())
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "impact.gpkg"
+        pyogrio.write_dataframe(frame, path, driver="GPKG", layer="plan_impact", promote_to_multi=True,
+                                layer_options={"DESCRIPTION": f"Impact {run['from_plan']} → {run['to_plan']}, "
+                                                              f"calcul n° {run_id}"})
+        return path.read_bytes()
+
+
+def _csv_value(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "oui" if value else "non"
+    return value
+
+
+def _geojson(conn: psycopg.Connection, run: dict, srid: int, crs_text: str) -> bytes:
+    props = sql.SQL(", ").join(sql.SQL("{}, q.{}").format(sql.Literal(name), sql.Identifier(name))
+                               for name, _, _ in EXPORT_COLUMNS)
+    query = sql.SQL("SELECT COALESCE(json_agg(json_build_object('type', 'Feature', 'id', q.parcel_id, "
+                    "'properties', json_build_object({props}), 'geometry', q.geom)), '[]'::json)::text "
+                    "FROM ({select}) q").format(props=props, select=_select(srid, True))
+    features = conn.execute(query, (run["id"],)).fetchone()[0]
+    head = {"type": "FeatureCollection", "name": "plan_impact",
+            "run": {"id": run["id"], "from_plan": run["from_plan"], "to_plan": run["to_plan"], "area": run["area"],
+                    "status": run["status"], "published": run["published"], "parcels": run["parcels"]}}
+    if srid != 4326:
+        head["crs"] = {"type": "name", "properties": {"name": crs_text}}
+    text = json.dumps(head, ensure_ascii=False)[:-1] + ', "features": ' + features + "}"
+    return text.encode("utf-8")
