@@ -17,7 +17,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from gis.errors import NotFound, TooManyRequests, UrbasigError
+from gis.errors import DatabaseUnavailable, NotFound, TooManyRequests, UrbasigError
 
 # The CHECK constraint of jobs.status holds exactly these keys (tests/test_jobs.py).
 STATUSES = ("accepted", "running", "successful", "failed", "dismissed")
@@ -127,9 +127,13 @@ def claim(conn: psycopg.Connection, worker: str) -> dict | None:
 
 
 def heartbeat(conn: psycopg.Connection, job_id: uuid.UUID, worker: str) -> bool:
-    """Say the runner is alive; False when the job is no longer this runner's (dismissed or requeued)."""
-    return conn.execute("UPDATE jobs SET heartbeat_at = now() WHERE id = %s AND status = 'running' AND worker = %s",
-                        (job_id, worker)).rowcount == 1
+    """Say the runner is alive; False when the job is no longer this runner's (dismissed or requeued).
+    A connection that fails is DatabaseUnavailable (the runner tries again at the next beat)."""
+    try:
+        return conn.execute("UPDATE jobs SET heartbeat_at = now() WHERE id = %s AND status = 'running' "
+                            "AND worker = %s", (job_id, worker)).rowcount == 1
+    except psycopg.Error as exc:
+        raise DatabaseUnavailable("battement de cœur impossible : base injoignable") from exc
 
 
 def progress(conn: psycopg.Connection, job_id: uuid.UUID, worker: str, pct: int, message: str) -> bool:
