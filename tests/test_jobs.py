@@ -455,5 +455,9 @@ def test_plan_impact_runs_as_a_job_even_when_asked_nothing(base, settings, owner
     result = requests.get(f"{base}/jobs/{job_id}/results", timeout=30).json()
     assert result["schema"] == "urbasig/plan-impact/1" and pair[1] in json.dumps(result["to_plan"])
     assert seen[-1] == 100 and seen == sorted(seen) and min(seen) < 100  # it advanced while the client polled
-    run_job = owner.execute("SELECT job_id FROM impact_runs WHERE id = %s", (result["run_id"],)).fetchone()[0]
+    run_job, began, ended = owner.execute("SELECT job_id, created_at, finished_at FROM impact_runs WHERE id = %s",
+                                          (result["run_id"],)).fetchone()
     assert str(run_job) == job_id  # the run knows the job that made it
+    # times are the clock's, not the transaction's start: the run took time, and the job ended after it
+    job_ended = owner.execute("SELECT finished_at FROM jobs WHERE id = %s", (job_id,)).fetchone()[0]
+    assert began < ended <= job_ended
