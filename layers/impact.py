@@ -122,6 +122,39 @@ def start_run(conn: psycopg.Connection, from_id: int, to_id: int, area: str | No
     return int(row[0])
 
 
+# The per-commune computation is a few set-based statements over temporary tables (dropped at the end, and with the
+# run's savepoint if it fails), so that each step has a plan on real row counts: a CTE's estimate of one row made
+# the planner join the steps by nested loops.
+ZONES_SQL = """
+CREATE TEMP TABLE impact_zones ON COMMIT DROP AS
+SELECT z.id, z.plan_id, z.code, z.uses_allowed, z.geom, dense_rank() OVER (ORDER BY ST_AsBinary(z.geom)) AS shape
+FROM zones z WHERE z.plan_id IN (%(from)s, %(to)s) AND {near}
+"""
+# every (parcel, zone outline): a zone the two versions share (the same outline) is overlaid once; the zone drives
+# the join (outer, its prepared geometry reused over the parcels the GiST index finds); a parcel whose box lies in the
+# zone's box and that the zone covers is not intersected
+PIECES_SQL = """
+CREATE TEMP TABLE impact_pieces ON COMMIT DROP AS
+SELECT p.id AS parcel_id, p.area_m2 AS parcel_m2, s.shape, c.inside, i.g,
+       CASE WHEN c.inside THEN p.area_m2 ELSE ST_Area(i.g) END AS part_m2
+FROM (SELECT DISTINCT ON (shape) shape, geom FROM impact_zones ORDER BY shape) s
+JOIN parcels p ON p.geom && s.geom AND {commune} AND ST_Intersects(s.geom, p.geom)
+-- OFFSET 0: evaluated once per pair (a flattened subquery would repeat ST_CoveredBy in every expression)
+CROSS JOIN LATERAL (SELECT p.geom @ s.geom AND ST_CoveredBy(p.geom, s.geom) AS inside OFFSET 0) c
+CROSS JOIN LATERAL (SELECT CASE WHEN c.inside THEN NULL
+                                ELSE ST_CollectionExtract(ST_Intersection(p.geom, s.geom), 3) END AS g OFFSET 0) i
+"""
+# what each plan takes from each parcel (planned roads, reservations, green spaces, no-build areas), united: the
+# deducted prescriptions drive the join, so only the parcels they meet are looked at
+DEDUCTIONS_SQL = """
+CREATE TEMP TABLE impact_deductions ON COMMIT DROP AS
+SELECT p.id AS parcel_id, r.plan_id, ST_Union(x.g) AS g, ST_Union(x.g) FILTER (WHERE r.kind = ANY(%(road_kinds)s)) AS g_road
+FROM prescriptions r
+JOIN parcels p ON p.geom && r.geom AND {commune} AND ST_Intersects(r.geom, p.geom)
+CROSS JOIN LATERAL (SELECT ST_CollectionExtract(ST_Intersection(p.geom, r.geom), 3) AS g) x
+WHERE r.plan_id IN (%(from)s, %(to)s) AND r.kind = ANY(%(ded_kinds)s) AND {near_r}
+GROUP BY p.id, r.plan_id
+"""
 IMPACT_SQL = """
 WITH
 zv AS MATERIALIZED (
@@ -130,24 +163,15 @@ zv AS MATERIALIZED (
                          %(v_emprise)s::float8[], %(v_cos)s::float8[], %(v_cus)s::float8[], %(v_min_plot)s::float8[])
         AS v(zone_id, lo, lo_in, hi, hi_in, levels, pct, emprise, cos_pl, cus_pl, min_plot)
 ),
--- every (parcel, zone) of both plans with its area and net area; a parcel the zone covers is not intersected, and
--- what the zone's plan takes from the parcel (planned roads, reservations…, united) is looked up on the index
+-- every (parcel, zone) of both plans with its area and net area
 measured AS MATERIALIZED (
-    SELECT p.id AS parcel_id, p.area_m2 AS parcel_m2, z.plan_id, z.id AS zone_id, z.code, z.uses_allowed, a.part_m2,
-           GREATEST(a.part_m2 - CASE WHEN d.g IS NULL THEN 0 WHEN a.inside THEN ST_Area(d.g)
-                                     ELSE ST_Area(ST_Intersection(a.g, d.g)) END, 0) AS net_m2
-    FROM parcels p
-    JOIN zones z ON z.plan_id IN (%(from)s, %(to)s) AND z.geom && p.geom AND ST_Intersects(z.geom, p.geom)
-    -- OFFSET 0: evaluated once per pair (a flattened subquery would repeat ST_CoveredBy in every expression)
-    CROSS JOIN LATERAL (SELECT i.inside, i.g, CASE WHEN i.inside THEN p.area_m2 ELSE ST_Area(i.g) END AS part_m2
-                        FROM (SELECT c.inside, CASE WHEN c.inside THEN NULL
-                                                    ELSE ST_CollectionExtract(ST_Intersection(p.geom, z.geom), 3) END AS g
-                              FROM (SELECT ST_CoveredBy(p.geom, z.geom) AS inside OFFSET 0) c OFFSET 0) i) a
-    LEFT JOIN LATERAL (
-        SELECT ST_Union(ST_CollectionExtract(ST_Intersection(p.geom, r.geom), 3)) AS g FROM prescriptions r
-        WHERE r.plan_id = z.plan_id AND r.kind = ANY(%(ded_kinds)s) AND r.geom && p.geom
-          AND ST_Intersects(r.geom, p.geom)) d ON true
-    WHERE {commune} AND a.part_m2 > 0.005
+    SELECT pc.parcel_id, pc.parcel_m2, z.plan_id, z.id AS zone_id, z.code, z.uses_allowed, pc.part_m2,
+           GREATEST(pc.part_m2 - CASE WHEN d.g IS NULL THEN 0 WHEN pc.inside THEN ST_Area(d.g)
+                                      ELSE ST_Area(ST_Intersection(pc.g, d.g)) END, 0) AS net_m2
+    FROM impact_pieces pc
+    JOIN impact_zones z ON z.shape = pc.shape
+    LEFT JOIN impact_deductions d ON d.parcel_id = pc.parcel_id AND d.plan_id = z.plan_id
+    WHERE pc.part_m2 > 0.005
 ),
 -- the governing parts (not marginal) with the zone's rules for the parcel's area
 ruled AS MATERIALIZED (
@@ -161,14 +185,15 @@ ruled AS MATERIALIZED (
     WHERE NOT (100.0 * m.part_m2 / m.parcel_m2 < %(marginal_pct)s AND m.part_m2 < %(marginal_m2)s)
 ),
 side AS (
-    SELECT parcel_id, plan_id, (array_agg(code ORDER BY part_m2 DESC, zone_id))[1] AS zone, count(*) AS zones,
+    SELECT parcel_id, plan_id, max(parcel_m2) AS parcel_m2,
+           (array_agg(code ORDER BY part_m2 DESC, zone_id))[1] AS zone, count(*) AS zones,
            NOT bool_or(min_plot IS NOT NULL AND parcel_m2 + 1e-6 < min_plot) AND sum(fp_m2) > %(noise)s AS buildable,
            CASE WHEN bool_or(floor_m2 IS NULL) THEN NULL ELSE sum(floor_m2) END AS floor_m2,
            string_agg(array_to_string(uses_allowed, E'\\x1f'), E'\\x1f') AS uses
     FROM ruled GROUP BY 1, 2
 ),
 both_sides AS (
-    SELECT parcel_id, max(zone) FILTER (WHERE plan_id = %(from)s) AS zone_b,
+    SELECT parcel_id, max(parcel_m2) AS parcel_m2, max(zone) FILTER (WHERE plan_id = %(from)s) AS zone_b,
            max(zone) FILTER (WHERE plan_id = %(to)s) AS zone_a,
            max(zones) FILTER (WHERE plan_id = %(from)s) AS zones_b, max(zones) FILTER (WHERE plan_id = %(to)s) AS zones_a,
            bool_or(buildable) FILTER (WHERE plan_id = %(from)s) AS buildable_b,
@@ -184,50 +209,70 @@ both_sides AS (
 INSERT INTO impact_parcels (run_id, parcel_id, commune_code, zone_before, zone_after, zones_before, zones_after,
                             floor_before_m2, floor_after_m2, floor_delta_m2, uses_gained, uses_lost, reserved_new_m2,
                             widening_new_m2, buildable_before, buildable_after, change)
-SELECT %(run)s, p.id, p.commune_code, s.zone_b, s.zone_a, s.zones_b, s.zones_a, fb.m2, fa.m2, fa.m2 - fb.m2,
-       ARRAY(SELECT unnest(s.uses_a) EXCEPT SELECT unnest(s.uses_b) ORDER BY 1),  -- EXCEPT: distinct
-       ARRAY(SELECT unnest(s.uses_b) EXCEPT SELECT unnest(s.uses_a) ORDER BY 1),
+SELECT %(run)s, s.parcel_id, %(commune)s, s.zone_b, s.zone_a, s.zones_b, s.zones_a, fb.m2, fa.m2, fa.m2 - fb.m2,
+       CASE WHEN s.uses_a = s.uses_b THEN '{{}}'  -- EXCEPT: distinct (and nothing when the uses are the same)
+            ELSE ARRAY(SELECT unnest(s.uses_a) EXCEPT SELECT unnest(s.uses_b) ORDER BY 1) END,
+       CASE WHEN s.uses_a = s.uses_b THEN '{{}}'
+            ELSE ARRAY(SELECT unnest(s.uses_b) EXCEPT SELECT unnest(s.uses_a) ORDER BY 1) END,
        n.reserved_m2, n.widening_m2, s.buildable_b, s.buildable_a,
-       CASE WHEN n.all_m2 > %(noise)s AND NOT (100.0 * n.all_m2 / p.area_m2 < %(marginal_pct)s
+       CASE WHEN n.all_m2 > %(noise)s AND NOT (100.0 * n.all_m2 / s.parcel_m2 < %(marginal_pct)s
                                                AND n.all_m2 < %(marginal_m2)s) THEN 'reserved'
             WHEN fa.m2 - fb.m2 > %(noise)s THEN 'gain'
             WHEN fa.m2 - fb.m2 < -%(noise)s THEN 'loss'
             ELSE 'unchanged' END
 FROM both_sides s
-JOIN parcels p ON p.id = s.parcel_id
 CROSS JOIN LATERAL (SELECT CASE WHEN s.zone_b IS NULL OR s.unknown_b THEN NULL ELSE s.floor_b END AS m2) fb
 CROSS JOIN LATERAL (SELECT CASE WHEN s.zone_a IS NULL OR s.unknown_a THEN NULL ELSE s.floor_a END AS m2) fa
 -- the area newly reserved or in a widening: the `to` plan's deductions that no deduction of `from` covered
-CROSS JOIN LATERAL (
-    SELECT ST_Union(x.g) FILTER (WHERE r.plan_id = %(from)s) AS g_b, ST_Union(x.g) FILTER (WHERE r.plan_id = %(to)s) AS g_a,
-           ST_Union(x.g) FILTER (WHERE r.plan_id = %(to)s AND r.kind = ANY(%(road_kinds)s)) AS g_road
-    FROM prescriptions r
-    CROSS JOIN LATERAL (SELECT ST_CollectionExtract(ST_Intersection(p.geom, r.geom), 3) AS g) x
-    WHERE r.plan_id IN (%(from)s, %(to)s) AND r.kind = ANY(%(ded_kinds)s) AND r.geom && p.geom
-      AND ST_Intersects(r.geom, p.geom)
-) d
+LEFT JOIN impact_deductions db ON db.parcel_id = s.parcel_id AND db.plan_id = %(from)s
+LEFT JOIN impact_deductions da ON da.parcel_id = s.parcel_id AND da.plan_id = %(to)s
 CROSS JOIN LATERAL (
     SELECT CASE WHEN x.all_m2 > %(noise)s THEN x.all_m2 ELSE 0 END AS all_m2,
            CASE WHEN x.all_m2 - x.road_m2 > %(noise)s THEN x.all_m2 - x.road_m2 ELSE 0 END AS reserved_m2,
            CASE WHEN x.road_m2 > %(noise)s THEN x.road_m2 ELSE 0 END AS widening_m2
-    FROM (SELECT COALESCE(CASE WHEN d.g_b IS NULL THEN ST_Area(d.g_a) ELSE ST_Area(ST_Difference(d.g_a, d.g_b)) END,
+    FROM (SELECT COALESCE(CASE WHEN db.g IS NULL THEN ST_Area(da.g) ELSE ST_Area(ST_Difference(da.g, db.g)) END,
                           0) AS all_m2,
-                 COALESCE(CASE WHEN d.g_b IS NULL THEN ST_Area(d.g_road)
-                               ELSE ST_Area(ST_Difference(d.g_road, d.g_b)) END, 0) AS road_m2) x
+                 COALESCE(CASE WHEN db.g IS NULL THEN ST_Area(da.g_road)
+                               ELSE ST_Area(ST_Difference(da.g_road, db.g)) END, 0) AS road_m2) x
 ) n
 """
+STEPS = (("zones", ZONES_SQL), ("pieces", PIECES_SQL), ("deductions", DEDUCTIONS_SQL), ("insert", IMPACT_SQL))
+
+
+def impact_statements(commune: str | None) -> list[tuple[str, sql.Composed]]:
+    """The named statements that compute one commune's rows (None: the parcels without a commune)."""
+    if commune is not None:
+        near = "{}.geom && (SELECT c.geom FROM communes c WHERE c.code = %(commune)s)"
+        parts = {"commune": sql.SQL("p.commune_code = %(commune)s"), "near": sql.SQL(near.format("z")),
+                 "near_r": sql.SQL(near.format("r"))}
+    else:
+        parts = {"commune": sql.SQL("p.commune_code IS NULL"), "near": sql.SQL("true"), "near_r": sql.SQL("true")}
+    out = [(name, sql.SQL(text).format(**{k: v for k, v in parts.items() if "{" + k + "}" in text}))
+           for name, text in STEPS]
+    return [*out[:3], ("analyze", sql.Composed([sql.SQL("ANALYZE impact_zones, impact_pieces, impact_deductions")])),
+            out[3]]
+
+
+def impact_params(run_id: int, from_id: int, to_id: int, commune: str | None, variants: dict[str, list],
+                  thresholds: dict) -> dict:
+    """The values bound in the statements of `impact_statements`."""
+    return {"run": run_id, "from": from_id, "to": to_id, "commune": commune, "noise": NOISE_M2,
+            "ded_kinds": list(DEDUCTED_KINDS), "road_kinds": list(ROAD_KINDS),
+            "marginal_pct": float(thresholds["marginal_share_pct"]),
+            "marginal_m2": float(thresholds["marginal_area_m2"]), **{f"v_{k}": v for k, v in variants.items()}}
 
 
 def insert_parcels(conn: psycopg.Connection, run_id: int, from_id: int, to_id: int, commune: str | None,
                    variants: dict[str, list], thresholds: dict) -> int:
     """Compute and insert the rows of one commune's parcels (None: the parcels without a commune); their count."""
-    where = sql.SQL("p.commune_code = %(commune)s") if commune is not None else sql.SQL("p.commune_code IS NULL")
-    query = sql.SQL(IMPACT_SQL).format(commune=where)
-    params = {"run": run_id, "from": from_id, "to": to_id, "commune": commune, "noise": NOISE_M2,
-              "ded_kinds": list(DEDUCTED_KINDS), "road_kinds": list(ROAD_KINDS),
-              "marginal_pct": float(thresholds["marginal_share_pct"]),
-              "marginal_m2": float(thresholds["marginal_area_m2"]), **{f"v_{k}": v for k, v in variants.items()}}
-    return conn.execute(query, params).rowcount
+    params = impact_params(run_id, from_id, to_id, commune, variants, thresholds)
+    count = 0
+    for name, statement in impact_statements(commune):
+        cur = conn.execute(statement, params if name != "analyze" else None)
+        if name == "insert":
+            count = cur.rowcount
+    conn.execute("DROP TABLE impact_zones, impact_pieces, impact_deductions")
+    return count
 
 
 _METRICS = """count(*) AS parcels,
