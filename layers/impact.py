@@ -31,6 +31,7 @@ from layers.plan_terms import PLAN_KINDS, REGULATORY_KINDS
 DEDUCTED_KINDS = ("road_widening", "new_road", "facility_reservation", "green_space", "non_aedificandi")
 ROAD_KINDS = ("road_widening", "new_road")
 NOISE_M2 = 0.01  # below this an area is digitising noise (instruction/envelope.py NOISE_M2)
+PROBE_CELL_M = 200.0  # deductions are looked up on the index by grid cells of this size (DEDUCTIONS_SQL)
 OVERLAP_M2 = 1.0  # two perimeters (or a commune and a plan) that share less than this only touch
 ZONE_COLUMNS = ("id", "plan_id", "code", "sector", "label", "height_max_m", "storeys_max", "footprint_max_pct",
                 "cos_value", "cos_meaning", "cus_value", "cus_meaning", "min_plot_area_m2", "min_frontage_m",
@@ -145,15 +146,27 @@ CROSS JOIN LATERAL (SELECT CASE WHEN c.inside THEN NULL
                                 ELSE ST_CollectionExtract(ST_Intersection(p.geom, s.geom), 3) END AS g OFFSET 0) i
 """
 # what each plan takes from each parcel (planned roads, reservations, green spaces, no-build areas), united: the
-# deducted prescriptions drive the join, so only the parcels they meet are looked at
+# deducted prescriptions drive the join, so only the parcels they meet are looked at. A widening strip along a
+# diagonal road has a box hundreds of times its area: the parcels are looked up on the index by the cells of a
+# square grid that meet the prescription (boxes about its size), then tested and cut with the whole prescription
 DEDUCTIONS_SQL = """
 CREATE TEMP TABLE impact_deductions ON COMMIT DROP AS
-SELECT p.id AS parcel_id, r.plan_id, ST_Union(x.g) AS g, ST_Union(x.g) FILTER (WHERE r.kind = ANY(%(road_kinds)s)) AS g_road
-FROM prescriptions r
-JOIN parcels p ON p.geom && r.geom AND {commune} AND ST_Intersects(r.geom, p.geom)
+WITH cells AS MATERIALIZED (
+    SELECT r.id, r.geom, g.geom AS cell FROM prescriptions r
+    CROSS JOIN LATERAL ST_SquareGrid(%(probe_cell_m)s, r.geom) g
+    WHERE r.plan_id IN (%(from)s, %(to)s) AND r.kind = ANY(%(ded_kinds)s) AND {near_r} AND {near_cell}
+      AND ST_Intersects(r.geom, g.geom)
+),
+met AS MATERIALIZED (
+    SELECT DISTINCT c.id, p.id AS parcel_id FROM cells c
+    JOIN parcels p ON p.geom && c.cell AND {commune} AND ST_Intersects(c.geom, p.geom)
+)
+SELECT m.parcel_id, r.plan_id, ST_Union(x.g) AS g, ST_Union(x.g) FILTER (WHERE r.kind = ANY(%(road_kinds)s)) AS g_road
+FROM met m
+JOIN prescriptions r ON r.id = m.id
+JOIN parcels p ON p.id = m.parcel_id
 CROSS JOIN LATERAL (SELECT ST_CollectionExtract(ST_Intersection(p.geom, r.geom), 3) AS g) x
-WHERE r.plan_id IN (%(from)s, %(to)s) AND r.kind = ANY(%(ded_kinds)s) AND {near_r}
-GROUP BY p.id, r.plan_id
+GROUP BY m.parcel_id, r.plan_id
 """
 IMPACT_SQL = """
 WITH
@@ -244,9 +257,10 @@ def impact_statements(commune: str | None) -> list[tuple[str, sql.Composed]]:
     if commune is not None:
         near = "{}.geom && (SELECT c.geom FROM communes c WHERE c.code = %(commune)s)"
         parts = {"commune": sql.SQL("p.commune_code = %(commune)s"), "near": sql.SQL(near.format("z")),
-                 "near_r": sql.SQL(near.format("r"))}
+                 "near_r": sql.SQL(near.format("r")), "near_cell": sql.SQL(near.format("g"))}
     else:
-        parts = {"commune": sql.SQL("p.commune_code IS NULL"), "near": sql.SQL("true"), "near_r": sql.SQL("true")}
+        parts = {"commune": sql.SQL("p.commune_code IS NULL"), **dict.fromkeys(("near", "near_r", "near_cell"),
+                                                                               sql.SQL("true"))}
     out = [(name, sql.SQL(text).format(**{k: v for k, v in parts.items() if "{" + k + "}" in text}))
            for name, text in STEPS]
     return [*out[:3], ("analyze", sql.Composed([sql.SQL("ANALYZE impact_zones, impact_pieces, impact_deductions")])),
@@ -257,7 +271,7 @@ def impact_params(run_id: int, from_id: int, to_id: int, commune: str | None, va
                   thresholds: dict) -> dict:
     """The values bound in the statements of `impact_statements`."""
     return {"run": run_id, "from": from_id, "to": to_id, "commune": commune, "noise": NOISE_M2,
-            "ded_kinds": list(DEDUCTED_KINDS), "road_kinds": list(ROAD_KINDS),
+            "ded_kinds": list(DEDUCTED_KINDS), "road_kinds": list(ROAD_KINDS), "probe_cell_m": PROBE_CELL_M,
             "marginal_pct": float(thresholds["marginal_share_pct"]),
             "marginal_m2": float(thresholds["marginal_area_m2"]), **{f"v_{k}": v for k, v in variants.items()}}
 
