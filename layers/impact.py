@@ -197,27 +197,26 @@ ruled AS MATERIALIZED (
     CROSS JOIN LATERAL (SELECT LEAST(m.net_m2, v.pct / 100.0 * m.part_m2, v.emprise * m.part_m2) AS fp_m2) f
     WHERE NOT (100.0 * m.part_m2 / m.parcel_m2 < %(marginal_pct)s AND m.part_m2 < %(marginal_m2)s)
 ),
-side AS (
-    SELECT parcel_id, plan_id, max(parcel_m2) AS parcel_m2,
-           (array_agg(code ORDER BY part_m2 DESC, zone_id))[1] AS zone, count(*) AS zones,
-           NOT bool_or(min_plot IS NOT NULL AND parcel_m2 + 1e-6 < min_plot) AND sum(fp_m2) > %(noise)s AS buildable,
-           CASE WHEN bool_or(floor_m2 IS NULL) THEN NULL ELSE sum(floor_m2) END AS floor_m2,
-           string_agg(array_to_string(uses_allowed, E'\\x1f'), E'\\x1f') AS uses
-    FROM ruled GROUP BY 1, 2
-),
+-- per parcel, each plan's side: the zone of the largest part, the parts, buildable, floor area, uses
 both_sides AS (
-    SELECT parcel_id, max(parcel_m2) AS parcel_m2, max(zone) FILTER (WHERE plan_id = %(from)s) AS zone_b,
-           max(zone) FILTER (WHERE plan_id = %(to)s) AS zone_a,
-           max(zones) FILTER (WHERE plan_id = %(from)s) AS zones_b, max(zones) FILTER (WHERE plan_id = %(to)s) AS zones_a,
-           bool_or(buildable) FILTER (WHERE plan_id = %(from)s) AS buildable_b,
-           bool_or(buildable) FILTER (WHERE plan_id = %(to)s) AS buildable_a,
-           max(CASE WHEN buildable THEN floor_m2 ELSE 0 END) FILTER (WHERE plan_id = %(from)s) AS floor_b,
-           max(CASE WHEN buildable THEN floor_m2 ELSE 0 END) FILTER (WHERE plan_id = %(to)s) AS floor_a,
-           bool_or(floor_m2 IS NULL AND buildable) FILTER (WHERE plan_id = %(from)s) AS unknown_b,
-           bool_or(floor_m2 IS NULL AND buildable) FILTER (WHERE plan_id = %(to)s) AS unknown_a,
-           string_to_array(max(uses) FILTER (WHERE plan_id = %(from)s), E'\\x1f') AS uses_b,
-           string_to_array(max(uses) FILTER (WHERE plan_id = %(to)s), E'\\x1f') AS uses_a
-    FROM side GROUP BY parcel_id
+    SELECT parcel_id, max(parcel_m2) AS parcel_m2,
+           (array_agg(code ORDER BY part_m2 DESC, zone_id) FILTER (WHERE plan_id = %(from)s))[1] AS zone_b,
+           (array_agg(code ORDER BY part_m2 DESC, zone_id) FILTER (WHERE plan_id = %(to)s))[1] AS zone_a,
+           NULLIF(count(*) FILTER (WHERE plan_id = %(from)s), 0) AS zones_b,
+           NULLIF(count(*) FILTER (WHERE plan_id = %(to)s), 0) AS zones_a,
+           NOT bool_or(min_plot IS NOT NULL AND parcel_m2 + 1e-6 < min_plot) FILTER (WHERE plan_id = %(from)s)
+               AND sum(fp_m2) FILTER (WHERE plan_id = %(from)s) > %(noise)s AS buildable_b,
+           NOT bool_or(min_plot IS NOT NULL AND parcel_m2 + 1e-6 < min_plot) FILTER (WHERE plan_id = %(to)s)
+               AND sum(fp_m2) FILTER (WHERE plan_id = %(to)s) > %(noise)s AS buildable_a,
+           bool_or(floor_m2 IS NULL) FILTER (WHERE plan_id = %(from)s) AS some_unknown_b,
+           bool_or(floor_m2 IS NULL) FILTER (WHERE plan_id = %(to)s) AS some_unknown_a,
+           sum(floor_m2) FILTER (WHERE plan_id = %(from)s) AS sum_floor_b,
+           sum(floor_m2) FILTER (WHERE plan_id = %(to)s) AS sum_floor_a,
+           string_to_array(string_agg(array_to_string(uses_allowed, E'\\x1f'), E'\\x1f')
+                           FILTER (WHERE plan_id = %(from)s), E'\\x1f') AS uses_b,
+           string_to_array(string_agg(array_to_string(uses_allowed, E'\\x1f'), E'\\x1f')
+                           FILTER (WHERE plan_id = %(to)s), E'\\x1f') AS uses_a
+    FROM ruled GROUP BY parcel_id
 )
 INSERT INTO impact_parcels (run_id, parcel_id, commune_code, zone_before, zone_after, zones_before, zones_after,
                             floor_before_m2, floor_after_m2, floor_delta_m2, uses_gained, uses_lost, reserved_new_m2,
@@ -234,8 +233,11 @@ SELECT %(run)s, s.parcel_id, %(commune)s, s.zone_b, s.zone_a, s.zones_b, s.zones
             WHEN fa.m2 - fb.m2 < -%(noise)s THEN 'loss'
             ELSE 'unchanged' END
 FROM both_sides s
-CROSS JOIN LATERAL (SELECT CASE WHEN s.zone_b IS NULL OR s.unknown_b THEN NULL ELSE s.floor_b END AS m2) fb
-CROSS JOIN LATERAL (SELECT CASE WHEN s.zone_a IS NULL OR s.unknown_a THEN NULL ELSE s.floor_a END AS m2) fa
+-- not buildable: 0; a part's floor area unknown (a rule missing): unknown; else the sum over the parts
+CROSS JOIN LATERAL (SELECT CASE WHEN s.zone_b IS NULL THEN NULL WHEN NOT s.buildable_b THEN 0
+                                WHEN s.some_unknown_b THEN NULL ELSE s.sum_floor_b END AS m2) fb
+CROSS JOIN LATERAL (SELECT CASE WHEN s.zone_a IS NULL THEN NULL WHEN NOT s.buildable_a THEN 0
+                                WHEN s.some_unknown_a THEN NULL ELSE s.sum_floor_a END AS m2) fa
 -- the area newly reserved or in a widening: the `to` plan's deductions that no deduction of `from` covered
 LEFT JOIN impact_deductions db ON db.parcel_id = s.parcel_id AND db.plan_id = %(from)s
 LEFT JOIN impact_deductions da ON da.parcel_id = s.parcel_id AND da.plan_id = %(to)s
@@ -243,10 +245,14 @@ CROSS JOIN LATERAL (
     SELECT CASE WHEN x.all_m2 > %(noise)s THEN x.all_m2 ELSE 0 END AS all_m2,
            CASE WHEN x.all_m2 - x.road_m2 > %(noise)s THEN x.all_m2 - x.road_m2 ELSE 0 END AS reserved_m2,
            CASE WHEN x.road_m2 > %(noise)s THEN x.road_m2 ELSE 0 END AS widening_m2
-    FROM (SELECT COALESCE(CASE WHEN db.g IS NULL THEN ST_Area(da.g) ELSE ST_Area(ST_Difference(da.g, db.g)) END,
-                          0) AS all_m2,
-                 COALESCE(CASE WHEN db.g IS NULL THEN ST_Area(da.g_road)
-                               ELSE ST_Area(ST_Difference(da.g_road, db.g)) END, 0) AS road_m2) x
+    -- the same deductions in both plans (the same united geometry): nothing new, without a difference computed
+    FROM (SELECT da.g IS NULL OR (db.g IS NOT NULL AND ST_AsBinary(da.g) = ST_AsBinary(db.g)) AS same) e
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN e.same THEN 0 ELSE COALESCE(CASE WHEN db.g IS NULL THEN ST_Area(da.g)
+                                                          ELSE ST_Area(ST_Difference(da.g, db.g)) END, 0) END AS all_m2,
+               CASE WHEN e.same THEN 0 ELSE COALESCE(CASE WHEN db.g IS NULL THEN ST_Area(da.g_road)
+                                                          ELSE ST_Area(ST_Difference(da.g_road, db.g)) END, 0) END
+                   AS road_m2) x
 ) n
 """
 STEPS = (("zones", ZONES_SQL), ("pieces", PIECES_SQL), ("deductions", DEDUCTIONS_SQL), ("insert", IMPACT_SQL))
