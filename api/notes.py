@@ -15,7 +15,9 @@ from instruction.land import LandRequest
 from layers import usage
 from layers.db import interruptible
 from layers.ratelimit import hit
-from notes.indicative import build, fonts_from_settings, pdf, svg
+from notes.envelope import envelope_lines
+from notes.envelope import phrase as envelope_phrase
+from notes.indicative import build, envelope_svg, fonts_from_settings, pdf, svg
 from notes.texts import text
 
 notes = Blueprint("notes", __name__, url_prefix="/notes")
@@ -66,13 +68,14 @@ def payment_callback() -> Response:
     return Response(f"{CALLBACK_ANSWERS[outcome]}\n{OUTCOMES[outcome]}\n", mimetype="text/plain")
 
 
-def svg_base64(note) -> str:
-    """The map extract as a base64 SVG image: its inline styles stay inside the image, out of the page's CSP."""
+def svg_base64(note, draw=svg) -> str | None:
+    """A drawing of the note (the map extract by default) as a base64 SVG image: its inline styles stay inside
+    the image, out of the page's CSP; None when there is nothing to draw."""
     import base64
 
     with interruptible():
-        drawing = svg(note)
-    return base64.b64encode(drawing.encode()).decode()
+        drawing = draw(note)
+    return None if drawing is None else base64.b64encode(drawing.encode()).decode()
 
 
 def _query(args: dict[str, str], **changes: str) -> str:
@@ -110,7 +113,9 @@ def indicative() -> Response:
         return Response(render_template(
             "notes/indicative.html", r=note.result, map_svg_b64=svg_base64(note), summary=summary_lines(note.result, lang),
             nt=lambda key, **values: text(key, lang, **values), cite=lambda plan: plan_citation(plan, lang),
-            issued_at=note.issued_at,
+            issued_at=note.issued_at, envelope={"heading": envelope_phrase("heading", lang),
+                                                "lines": envelope_lines(note.result, lang),
+                                                "svg_b64": svg_base64(note, envelope_svg)},
             day=date.fromisoformat(note.result["date"]), pdf_query=_query(args, format="pdf"),
             other_query=_query(args, lang=other)))
     with interruptible():

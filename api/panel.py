@@ -19,12 +19,13 @@ from flask import Blueprint, Flask, current_app, redirect, render_template, requ
 from api.db import get_db
 from api.errors import request_id
 from api.i18n import current_lang, translate
-from api.panel_view import land_view
+from api.panel_view import impact_lines, land_view
 from gis.dates import read_day
 from gis.errors import CRSError, InputError, LandRefError, NotFound, PayloadTooLarge, UrbasigError
 from instruction.engine import Options, instruct
 from instruction.land import LandRequest
 from layers.db import interruptible
+from layers.impact_map import land_impact
 
 panel = Blueprint("panel", __name__, url_prefix="/carte")
 
@@ -139,6 +140,8 @@ def _links(query: PanelQuery, view: dict, lang: str) -> dict[str, str]:
     toggled = {**land, **({"date": query.day.isoformat()} if query.day else {}), "projet": "" if query.projet else "1",
                "lang": lang}
     return {"pdf": "/notes/indicative?" + urlencode({**note, "format": "pdf"}),
+            "envelope": "/carte/enveloppe?" + urlencode({**land, **({"date": query.day.isoformat()} if query.day else {}),
+                                                        **({"projet": "1"} if query.projet else {}), "lang": lang}),
             "html": "/notes/indicative?" + urlencode({**note, "format": "html"}),
             "official": official_link(view["land_attr"]),
             "map": "/?" + urlencode({**land, **({"date": query.day.isoformat()} if query.day else {}),
@@ -161,6 +164,7 @@ def land_panel():
     try:
         query = parse_query(request.args.to_dict())
         result, other = land_results(get_db(), query, Options.from_settings(current_app.config["URBASIG"]))
+        impact = land_impact(get_db(), result["land"]["refs"], query.land.point)  # published plan impact runs
     except UrbasigError as exc:
         error = as_panel_error(exc, query)
         message = translate(error.key, lang, **error.values)
@@ -178,7 +182,7 @@ def land_panel():
              else translate("panel.title_geometry", lang))
     page = render_template("map/panel.html" if fragment else "map/panel_page.html", inner="map/panel.html", v=view,
                            fragment=fragment, links=_links(query, view, lang), page_title=title,
-                           lang_link=_lang_link(lang))
+                           lang_link=_lang_link(lang), impact=impact_lines(impact, lang))
     return page, 200, headers
 
 
@@ -186,6 +190,31 @@ def _lang_link(lang: str) -> str:
     """This page in the other language."""
     args = {k: v for k, v in request.args.items() if k != "lang"}
     return "/carte/terrain?" + urlencode({**args, "lang": "fr" if lang == "ar" else "ar"})
+
+
+@panel.get("/enveloppe")
+def land_envelope():
+    """The land's buildable envelope for the map's 3D view (JSON, CRS84), with the panel's query and errors."""
+    from flask import jsonify
+
+    from api.envelope_view import envelope_view
+    from instruction.envelope import envelope, envelope_output
+
+    lang = current_lang()
+    settings = current_app.config["URBASIG"]
+    headers = {"Vary": "Accept-Language, Cookie", "Cache-Control": "no-store"}
+    query = None
+    try:
+        query = parse_query(request.args.to_dict())
+        options = replace(Options.from_settings(settings), apply_plans_in_inquiry=query.projet)
+        with interruptible():  # the instruction's and the envelope's geometry
+            result = envelope_output(envelope(get_db(), query.land, query.day, options), "OGC:CRS84")
+    except UrbasigError as exc:
+        error = as_panel_error(exc, query)
+        body = {"code": error.key, "message": translate(error.key, lang, **error.values), "detail": error.french,
+                "request_id": request_id()}
+        return jsonify(body), error.status, headers
+    return jsonify(envelope_view(result, lang, settings.envelope_storey_height_m)), 200, headers
 
 
 @panel.get("/note-officielle")

@@ -352,3 +352,53 @@ def land_view(result: dict, other: dict | None, lang: str) -> dict:
         "provenance": translate("panel.provenance", lang, stamp=_stamp(result["provenance"]["data_timestamp"], lang),
                                 plans=", ".join(result["provenance"]["plans_used"]) or translate("panel.none", lang)),
     }
+
+
+def _signed_area(m2: float, lang: str) -> str:
+    """« +330 m² », « −120 m² » (a true minus sign)."""
+    sign = "+" if m2 > 0 else "\u2212" if m2 < 0 else ""
+    return _iso(sign + l10n.area(abs(m2), lang, 0), lang)
+
+
+def _floor_text(row: dict, lang: str) -> str:
+    before, after = row.get("floor_before_m2"), row.get("floor_after_m2")
+    unset = translate("panel.impact.unset", lang)
+    if before is not None and after is not None and round(before) == round(after):
+        return translate("panel.impact.floor_same", lang, area=_area(after, lang, 0))
+    delta = row.get("floor_delta_m2")
+    if delta is None and before is not None and after is not None:
+        delta = after - before
+    return translate("panel.impact.floor", lang, before=_area(before, lang, 0) if before is not None else unset,
+                     after=_area(after, lang, 0) if after is not None else unset,
+                     delta=_signed_area(delta, lang) if delta is not None else unset)
+
+
+def impact_lines(rows: list[dict], lang: str) -> list[dict]:
+    """« Avec le projet PA-X : zone V1 → B, surface de plancher max 120 m² → 450 m² (+330 m²), 25 m² nouvellement
+    réservés » for each published impact row of a land (layers/impact_map.land_impact), with its `change`."""
+    several = len({r.get("land_ref") for r in rows}) > 1
+    out = []
+    for row in rows:
+        before, after = row.get("zone_before"), row.get("zone_after")
+        unset = translate("panel.unset", lang)
+        parts = [translate("panel.impact.zone_same", lang, code=_iso(before, lang)) if before and before == after
+                 else translate("panel.impact.zone", lang, before=_iso(before or unset, lang),
+                                after=_iso(after or unset, lang)),
+                 _floor_text(row, lang)]
+        for key, column in (("panel.impact.reserved", "reserved_new_m2"), ("panel.impact.widening", "widening_new_m2")):
+            if (row.get(column) or 0) >= 0.5:
+                parts.append(translate(key, lang, area=_area(row[column], lang, 0)))
+        for key, column in (("panel.impact.uses_gained", "uses_gained"), ("panel.impact.uses_lost", "uses_lost")):
+            if row.get(column):
+                uses = ("، " if lang == "ar" else ", ").join(u["text"] for u in _uses(row[column], lang))
+                parts.append(translate(key, lang, uses=uses))
+        if row.get("buildable_before") and row.get("buildable_after") is False:
+            parts.append(translate("panel.impact.no_longer_buildable", lang))
+        elif row.get("buildable_before") is False and row.get("buildable_after"):
+            parts.append(translate("panel.impact.becomes_buildable", lang))
+        changes = ("، " if lang == "ar" else ", ").join(parts)
+        plan = _iso(row.get("to_plan") or "", lang)
+        text = (translate("panel.impact.with_ref", lang, ref=_iso(row["land_ref"], lang), plan=plan, changes=changes)
+                if several and row.get("land_ref") else translate("panel.impact.with", lang, plan=plan, changes=changes))
+        out.append({"text": text, "change": row.get("change")})
+    return out

@@ -69,11 +69,30 @@ def home():
     from layers.catalog import OTHER_FAMILY, ZONE_FAMILIES
 
     config = {**_map_overview(), "families": [f.id for f in ZONE_FAMILIES] + [OTHER_FAMILY],
-              "today": date.today().isoformat()}
+              "today": date.today().isoformat(), "impact": _impact_runs()}
     page_messages = {key: text for key, text in catalogue()[current_lang()].items()
                      if key.startswith(("site.", "map.", "panel.", "planner."))}  # the search's texts come in its answers
     return render_template("map.html", config_json=_script_json(config), messages_json=_script_json(page_messages),
-                           families=config["families"])
+                           families=config["families"], impact=_impact_legend(config["impact"], current_lang()))
+
+
+def _impact_runs() -> list[dict]:
+    """The published plan impact runs of the plans in public inquiry today (the map's « Impact du projet »)."""
+    from api.db import get_db
+    from layers.impact_map import published_for_inquiry
+
+    return [{"run_id": r["run_id"], "from_plan": r["from_plan"], "to_plan": r["to_plan"], "area": r["area"],
+             "computed_on": r["computed_on"]} for r in published_for_inquiry(get_db(), date.today())]
+
+
+def _impact_legend(runs: list[dict], lang: str) -> dict | None:
+    """What the switcher says of those runs (None: no toggle): the draft plans and the day of the latest run."""
+    from gis import l10n
+
+    if not runs:
+        return None
+    latest = max(date.fromisoformat(r["computed_on"]) for r in runs)
+    return {"plans": ", ".join(sorted({r["to_plan"] for r in runs})), "date": l10n.long_date(latest, lang)}
 
 
 def _script_json(value: object) -> str:

@@ -37,6 +37,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from gis.crs import STORAGE_SRID, parse_crs, reproject
+from gis.l10n import number
 from instruction.findings import geometry_json, r2
 from instruction.permit import _angle, _near_any_angle, classify_limits
 from instruction.rules import FORMULAS, Context, zone_rules
@@ -116,7 +117,8 @@ def _pieces(geom: BaseGeometry) -> list[BaseGeometry]:
 
 
 def _m(value: float | None) -> str:
-    return "—" if value is None else f"{value:g}"
+    """A number as a French message writes it (600, 1 234,5): never « 600.0 »."""
+    return "—" if value is None else number(value, "fr", trim=True)
 
 
 # ------------------------------------------------------------------------------------ limits of the land
@@ -189,9 +191,9 @@ def _floor_area(rule: dict, area: float, footprint: float, levels: int | None) -
     for key, name in (("cos_value", "COS"), ("cus_value", "CUS")):
         entry = rule["parameters"].get(key)
         if entry and entry.get("meaning") == "plancher":
-            candidates.append((float(entry["value"]) * area, key[:3], f"{name} {entry['value']} × {r2(area)} m²"))
+            candidates.append((float(entry["value"]) * area, key[:3], f"{name} {_m(entry['value'])} × {_m(r2(area))} m²"))
     if levels is not None:
-        candidates.append((footprint * levels, "footprint_x_levels", f"emprise {r2(footprint)} m² × {levels} niveaux"))
+        candidates.append((footprint * levels, "footprint_x_levels", f"emprise {_m(r2(footprint))} m² × {levels} niveaux"))
     if not candidates:
         return None, "none", {"how": "ni COS/CUS de plancher ni nombre de niveaux dans le règlement", "candidates": {}}
     value, binding, how = min(candidates, key=lambda c: c[0])
@@ -223,11 +225,11 @@ def _setback_bands(rule: dict, bands: _Bands) -> tuple[dict, list[BaseGeometry],
     if limits["ambiguous"] and limits["road"]:
         reasons.append(_reason("limites_ambigues", f"{len(limits['ambiguous'])} limite(s) ni clairement latérale(s) "
                                f"ni de fond (entre {AMBIGUOUS_DEG[0]:g}° et {AMBIGUOUS_DEG[1]:g}° de toute limite sur "
-                               f"voie) : le plus grand des reculs latéral et de fond ({ambiguous_m:g} m) y est "
+                               f"voie) : le plus grand des reculs latéral et de fond ({_m(ambiguous_m)} m) y est "
                                "appliqué"))
     elif limits["ambiguous"]:
         reasons.append(_reason("sans_limite_sur_voie", "aucune limite du terrain ne longe une voie : le plus grand "
-                               f"des reculs latéral et de fond ({ambiguous_m:g} m) est appliqué à toutes ses limites"))
+                               f"des reculs latéral et de fond ({_m(ambiguous_m)} m) est appliqué à toutes ses limites"))
     setbacks = {"road_m": road_m, "side_m": side_m, "rear_m": rear_m, "continuous_frontage": continuous,
                 "ambiguous_m": ambiguous_m if limits["ambiguous"] else None}
     return setbacks, [b for b in out if b is not None], reasons
@@ -239,7 +241,7 @@ def _why_empty(net: BaseGeometry, labels: list[str], setbacks: dict) -> dict:
                                        "partie : aucune surface constructible")
     return _reason("emprise_vide", f"les reculs (sur voie {_m(setbacks['road_m'])} m, latéral {_m(setbacks['side_m'])}"
                                    f" m, de fond {_m(setbacks['rear_m'])} m) couvrent toute cette partie de "
-                                   f"{r2(net.area)} m² : aucune surface constructible")
+                                   f"{_m(r2(net.area))} m² : aucune surface constructible")
 
 
 def _why_pieces(count: int, net: BaseGeometry, labels: list[str]) -> dict:
@@ -303,11 +305,11 @@ def _plot(part: Part, entry: dict, land_area: float, frontage: float) -> None:
                      "frontage_ok": None if min_front is None else frontage + 1e-6 >= min_front}
     code = part.rule["zone"]["code"]
     if entry["plot"]["area_ok"] is False:
-        entry["reasons"].append(_reason("sous_surface_minimale", f"terrain de {r2(land_area)} m², sous la superficie "
-                                        f"minimale de {min_area:g} m² de la zone {code} : pas constructible en l'état"))
+        entry["reasons"].append(_reason("sous_surface_minimale", f"terrain de {_m(land_area)} m², sous la superficie "
+                                        f"minimale de {_m(min_area)} m² de la zone {code} : pas constructible en l'état"))
     if entry["plot"]["frontage_ok"] is False:
-        entry["reasons"].append(_reason("sous_facade_minimale", f"façade sur voie de {r2(frontage)} m, sous la façade "
-                                        f"minimale de {min_front:g} m de la zone {code} : pas constructible en l'état"))
+        entry["reasons"].append(_reason("sous_facade_minimale", f"façade sur voie de {_m(frontage)} m, sous la façade "
+                                        f"minimale de {_m(min_front)} m de la zone {code} : pas constructible en l'état"))
     floor = entry["floor_area"]["max_m2"]
     entry["buildable"] = (entry["plot"]["area_ok"] is not False and entry["plot"]["frontage_ok"] is not False
                           and (entry["footprint"]["max_m2"] or 0) > NOISE_M2 and (floor is None or floor > NOISE_M2))
@@ -392,9 +394,9 @@ def _road_context(result: dict, roads: list[Road]) -> tuple[float | None, str | 
     reasons = []
     used = result["roads"].get("road_width_used_m")
     if widest is not None and used != r2(widest):
-        now = f"sa largeur actuelle ({used:g} m)" if used is not None else "une largeur actuelle inconnue"
+        now = f"sa largeur actuelle ({_m(used)} m)" if used is not None else "une largeur actuelle inconnue"
         reasons.append(_reason("largeur_voie_prevue", f"règles évaluées avec la largeur prévue de la voie "
-                                                      f"({widest:g} m, élargissement du plan) au lieu de {now}"))
+                                                      f"({_m(widest)} m, élargissement du plan) au lieu de {now}"))
     return widest, source, reasons
 
 

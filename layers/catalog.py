@@ -60,6 +60,14 @@ class Layer:
     where: str = ""  # a condition every published feature meets
     temporal: str | None = None  # "plan": through its plan version; "self": the layer is the plan versions
     tiles: Tiles | None = None
+    reads: tuple[str, ...] = ()  # a view: the tables it reads, whose versions key its caches and ETags
+
+    @property
+    def versions(self) -> tuple[str, ...]:
+        """The tables whose layer_versions the layer's tiles, extents and ETags follow."""
+        if self.reads:
+            return self.reads
+        return (self.table, "plans") if self.plan_bound else (self.table,)
 
     @property
     def plan_bound(self) -> bool:
@@ -248,6 +256,40 @@ CATALOGUE: dict[str, Layer] = {
                expr="to_char(t.filed_at, 'YYYY-MM-DD\"T\"HH24:MI:SSOF')"),
             _c("commune_code", "text", "commune", "arrondissement"),
         ), label="Registre des établissements", description="Pharmacies, écoles, lieux de culte…", restricted=True),
+        Layer("plan-impact", "plan_impact", "polygon", (
+            _derived("land_ref", "landref", "référence foncière de la parcelle", tile="land_ref"),
+            _derived("commune_code", "text", "code de l'arrondissement", tile="commune"),
+            _derived("from_plan", "text", "version de plan comparée (en vigueur)", tile="from_plan"),
+            _derived("to_plan", "text", "version de plan qui la changerait (projet)", tile="to_plan"),
+            _derived("change", "text", "effet sur la parcelle : gain ou loss (surface de plancher maximale), reserved "
+                     "(nouvellement réservée ou dans un élargissement), unchanged", tile="change"),
+            _derived("zone_before", "text", "zone avant (plan en vigueur ; la plus étendue sur la parcelle)",
+                     tile="zone_before"),
+            _derived("zone_after", "text", "zone après (projet)", tile="zone_after"),
+            _derived("zones_before", "int", "zones (non marginales) où se trouve la parcelle avant : plus d'une = "
+                     "parcelle partagée"),
+            _derived("zones_after", "int", "zones (non marginales) où se trouve la parcelle après"),
+            _derived("floor_before_m2", "float", "surface de plancher maximale avant, m²",
+                     "round(t.floor_before_m2::numeric, 2)", tile="floor_before_m2"),
+            _derived("floor_after_m2", "float", "surface de plancher maximale après, m²",
+                     "round(t.floor_after_m2::numeric, 2)", tile="floor_after_m2"),
+            _derived("floor_delta_m2", "float", "écart de surface de plancher maximale, m² (après − avant)",
+                     "round(t.floor_delta_m2::numeric, 2)", tile="floor_delta_m2"),
+            _derived("uses_gained", "text[]", "usages que le projet autoriserait en plus"),
+            _derived("uses_lost", "text[]", "usages que le projet n'autoriserait plus"),
+            _derived("reserved_new_m2", "float", "surface nouvellement réservée (équipement, espace vert), m²",
+                     "round(t.reserved_new_m2::numeric, 2)", tile="reserved_new_m2"),
+            _derived("widening_new_m2", "float", "surface nouvellement dans un élargissement ou une voie projetée, m²",
+                     "round(t.widening_new_m2::numeric, 2)", tile="widening_new_m2"),
+            _derived("buildable_before", "bool", "constructible avant"),
+            _derived("buildable_after", "bool", "constructible après"),
+            _derived("run_id", "int", "numéro du calcul d'impact publié"),
+        ), label="Impact du projet de plan",
+            description="Ce que le projet de plan changerait, parcelle par parcelle : zone, surface de plancher "
+                        "maximale, usages, surfaces nouvellement réservées ou en élargissement (calculs d'impact "
+                        "publiés ; vide tant qu'aucun ne l'est).",
+            importable=False, reads=("impact_runs", "impact_parcels", "parcels", "plans"),
+            tiles=Tiles("(t.change = 'unchanged'), ST_Area(t.geom) DESC", ((10, 2000), (13, 8000), (15, 20000)))),
     )
 }
 LAYERS: dict[str, Layer] = {name: layer for name, layer in CATALOGUE.items() if layer.importable}

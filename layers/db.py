@@ -645,3 +645,22 @@ def health(conn: psycopg.Connection) -> dict[str, str]:
     row = conn.execute("SELECT current_setting('server_version'), postgis_lib_version(), "
                        "postgis_geos_version(), postgis_proj_version()").fetchone()
     return {"postgresql": row[0], "postgis": row[1], "geos": row[2], "proj": row[3]}
+
+
+def cancel_quietly(conn: psycopg.Connection, timeout_s: float = 2.0) -> str | None:
+    """Ask the server to cancel the statement running on `conn`; the driver's complaint (None if none) when it cannot
+    (the connection is gone: nothing left to cancel)."""
+    try:
+        conn.cancel_safe(timeout=timeout_s)
+    except psycopg.Error as exc:
+        return str(exc)
+    return None
+
+
+def rollback_quietly(conn: psycopg.Connection) -> str | None:
+    """Roll back `conn`; the driver's complaint when the connection is broken (the server rolled back already)."""
+    try:
+        conn.rollback()
+    except psycopg.Error as exc:
+        return str(exc)
+    return None

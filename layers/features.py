@@ -75,11 +75,10 @@ def prop_of(column: Column) -> Prop:
 def collection_of(layer: Layer) -> Collection:
     """The OGC collection of a catalogue layer (its published columns, in declaration order)."""
     props = tuple(prop_of(c) for c in layer.fields if c.ogc and c.type in JSON_TYPES)
-    versions = (layer.table, "plans") if layer.plan_bound else (layer.table,)
     return Collection(layer.name, layer.label, layer.description, layer.table, f"t.{layer.id_column}",
                       "integer" if layer.id_column == "id" else "string", f"t.{layer.geom_column}",
                       GEOMETRY_TYPES[layer.geometry], props, join_plan=layer.plan_bound, temporal=layer.temporal,
-                      restricted=layer.restricted, extra_where=layer.where, layer_versions=versions)
+                      restricted=layer.restricted, extra_where=layer.where, layer_versions=layer.versions)
 
 
 COLLECTIONS: dict[str, Collection] = {name: collection_of(layer) for name, layer in CATALOGUE.items()}

@@ -330,7 +330,7 @@ def finish_run(conn: psycopg.Connection, run_id: int, parcels: int, summary: dic
     if publish:
         conn.execute("UPDATE impact_runs SET published = false WHERE published AND id <> %s AND (from_plan_id, "
                      "to_plan_id) = (SELECT from_plan_id, to_plan_id FROM impact_runs WHERE id = %s)", (run_id, run_id))
-    conn.execute("UPDATE impact_runs SET status = 'done', parcels = %s, summary = %s, finished_at = now(), "
+    conn.execute("UPDATE impact_runs SET status = 'done', parcels = %s, summary = %s, finished_at = clock_timestamp(), "
                  "published = %s WHERE id = %s", (parcels, Jsonb(summary), publish, run_id))
 
 

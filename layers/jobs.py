@@ -17,7 +17,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from gis.errors import NotFound, TooManyRequests, UrbasigError
+from gis.errors import DatabaseUnavailable, NotFound, TooManyRequests, UrbasigError
 
 # The CHECK constraint of jobs.status holds exactly these keys (tests/test_jobs.py).
 STATUSES = ("accepted", "running", "successful", "failed", "dismissed")
@@ -109,7 +109,7 @@ def dismiss(conn: psycopg.Connection, job_id: str) -> dict:
     with conn.cursor(row_factory=dict_row) as cur:
         row = cur.execute(
             "UPDATE jobs SET status = 'dismissed', message = %s, result = NULL, error = NULL, progress = NULL, "
-            "finished_at = coalesce(finished_at, now()), updated_at = now() "
+            "finished_at = coalesce(finished_at, clock_timestamp()), updated_at = clock_timestamp() "
             f"WHERE id = %s AND status <> 'dismissed' RETURNING {STATUS_COLUMNS}",  # noqa: S608 - fixed columns
             (MESSAGES["dismissed"], job_uuid(job_id))).fetchone()
     return row if row is not None else get(conn, job_id)
@@ -120,22 +120,26 @@ def claim(conn: psycopg.Connection, worker: str) -> dict | None:
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
             "UPDATE jobs SET status = 'running', worker = %s, attempts = attempts + 1, progress = 0, message = %s, "
-            "started_at = now(), updated_at = now(), heartbeat_at = now() "
+            "started_at = clock_timestamp(), updated_at = clock_timestamp(), heartbeat_at = clock_timestamp() "
             "WHERE id = (SELECT id FROM jobs WHERE status = 'accepted' ORDER BY created_at, id LIMIT 1 "
             "            FOR UPDATE SKIP LOCKED) "
             "RETURNING id, process, inputs, attempts", (worker, MESSAGES["running"])).fetchone()
 
 
 def heartbeat(conn: psycopg.Connection, job_id: uuid.UUID, worker: str) -> bool:
-    """Say the runner is alive; False when the job is no longer this runner's (dismissed or requeued)."""
-    return conn.execute("UPDATE jobs SET heartbeat_at = now() WHERE id = %s AND status = 'running' AND worker = %s",
-                        (job_id, worker)).rowcount == 1
+    """Say the runner is alive; False when the job is no longer this runner's (dismissed or requeued).
+    A connection that fails is DatabaseUnavailable (the runner tries again at the next beat)."""
+    try:
+        return conn.execute("UPDATE jobs SET heartbeat_at = clock_timestamp() WHERE id = %s AND status = 'running' "
+                            "AND worker = %s", (job_id, worker)).rowcount == 1
+    except psycopg.Error as exc:
+        raise DatabaseUnavailable("battement de cœur impossible : base injoignable") from exc
 
 
 def progress(conn: psycopg.Connection, job_id: uuid.UUID, worker: str, pct: int, message: str) -> bool:
     """Record a step (0–100 and what is being done); False when the job is no longer this runner's."""
     pct = max(0, min(99, int(pct)))  # 100 is `finish`'s: a job at 100 % has its result
-    return conn.execute("UPDATE jobs SET progress = %s, message = %s, updated_at = now(), heartbeat_at = now() "
+    return conn.execute("UPDATE jobs SET progress = %s, message = %s, updated_at = clock_timestamp(), heartbeat_at = clock_timestamp() "
                         "WHERE id = %s AND status = 'running' AND worker = %s",
                         (pct, message[:300], job_id, worker)).rowcount == 1
 
@@ -143,7 +147,7 @@ def progress(conn: psycopg.Connection, job_id: uuid.UUID, worker: str, pct: int,
 def finish(conn: psycopg.Connection, job_id: uuid.UUID, worker: str, output: object, dumps: object = None) -> bool:
     """Store the result of a job still this runner's; False (nothing written) when it was dismissed meanwhile."""
     return conn.execute("UPDATE jobs SET status = 'successful', result = %s, progress = 100, message = %s, "
-                        "finished_at = now(), updated_at = now() WHERE id = %s AND status = 'running' AND worker = %s",
+                        "finished_at = clock_timestamp(), updated_at = clock_timestamp() WHERE id = %s AND status = 'running' AND worker = %s",
                         (Jsonb(output, dumps=dumps), MESSAGES["successful"], job_id, worker)).rowcount == 1  # type: ignore[arg-type]
 
 
@@ -151,7 +155,7 @@ def fail(conn: psycopg.Connection, job_id: uuid.UUID, worker: str, error: Urbasi
     """Record a failed job with our French message (never a driver's text); False when it was dismissed meanwhile."""
     exception = failure_document(error)
     return conn.execute("UPDATE jobs SET status = 'failed', result = %s, error = %s, message = %s, "
-                        "finished_at = now(), updated_at = now() WHERE id = %s AND status = 'running' AND worker = %s",
+                        "finished_at = clock_timestamp(), updated_at = clock_timestamp() WHERE id = %s AND status = 'running' AND worker = %s",
                         (Jsonb(exception), error.message[:2000], f"échec : {error.message}"[:300], job_id,
                          worker)).rowcount == 1
 
@@ -165,7 +169,7 @@ def failure_document(error: UrbasigError) -> dict:
 def give_back(conn: psycopg.Connection, job_id: uuid.UUID, worker: str) -> bool:
     """Put a running job back in the queue without counting the run (its runner is being stopped)."""
     return conn.execute("UPDATE jobs SET status = 'accepted', worker = NULL, attempts = greatest(attempts - 1, 0), "
-                        "progress = NULL, message = %s, started_at = NULL, heartbeat_at = NULL, updated_at = now() "
+                        "progress = NULL, message = %s, started_at = NULL, heartbeat_at = NULL, updated_at = clock_timestamp() "
                         "WHERE id = %s AND status = 'running' AND worker = %s",
                         (MESSAGES["accepted"], job_id, worker)).rowcount == 1
 
@@ -177,10 +181,10 @@ def recover(conn: psycopg.Connection, stale_s: float, max_attempts: int) -> dict
         "message = CASE WHEN attempts < %(max)s THEN %(again)s ELSE %(failed)s END, "
         "error = CASE WHEN attempts < %(max)s THEN NULL ELSE %(error)s END, "
         "result = CASE WHEN attempts < %(max)s THEN NULL ELSE %(doc)s END, "
-        "finished_at = CASE WHEN attempts < %(max)s THEN NULL ELSE now() END, "
+        "finished_at = CASE WHEN attempts < %(max)s THEN NULL ELSE clock_timestamp() END, "
         "started_at = CASE WHEN attempts < %(max)s THEN NULL ELSE started_at END, "
-        "progress = CASE WHEN attempts < %(max)s THEN NULL ELSE progress END, updated_at = now() "
-        "WHERE status = 'running' AND heartbeat_at < now() - %(stale)s RETURNING status",
+        "progress = CASE WHEN attempts < %(max)s THEN NULL ELSE progress END, updated_at = clock_timestamp() "
+        "WHERE status = 'running' AND heartbeat_at < clock_timestamp() - %(stale)s RETURNING status",
         {"max": max_attempts, "stale": timedelta(seconds=stale_s), "again": RUNNER_LOST_AGAIN,
          "failed": f"échec : {RUNNER_LOST}", "error": RUNNER_LOST,
          "doc": Jsonb(failure_document(UrbasigError(RUNNER_LOST)))}).fetchall()
@@ -196,4 +200,4 @@ RUNNER_LOST = ("le traitement s'est interrompu plusieurs fois (exécutant arrêt
 def purge(conn: psycopg.Connection, retention_days: float) -> int:
     """Delete the jobs finished more than `retention_days` ago (with their results); returns how many."""
     return conn.execute("DELETE FROM jobs WHERE status IN ('successful', 'failed', 'dismissed') "
-                        "AND finished_at < now() - %s", (timedelta(days=retention_days),)).rowcount
+                        "AND finished_at < clock_timestamp() - %s", (timedelta(days=retention_days),)).rowcount

@@ -53,9 +53,8 @@ def tile_layer_of(layer: Layer) -> TileLayer:
     spec = layer.tiles
     props = (("id", f"t.{layer.id_column}"),
              *((c.tile, _tile_expr(c)) for c in layer.fields if c.tile and c.ogc == "public"))
-    versions = (layer.table, "plans") if layer.plan_bound else (layer.table,)
     return TileLayer(layer.name, layer.table, props, spec.order, spec.caps, join_plan=layer.plan_bound,
-                     layer_versions=versions, geom_3857=spec.geom_3857, feature_id=layer.id_column == "id",
+                     layer_versions=layer.versions, geom_3857=spec.geom_3857, feature_id=layer.id_column == "id",
                      changes_of=spec.changes_of)
 
 

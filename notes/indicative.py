@@ -30,6 +30,8 @@ from instruction.summary import plan_citation, plan_line, summary_lines
 from layers.map_extract import map_layers
 from notes import arabic
 from notes.arabic import FontFiles, RtlParagraph
+from notes.envelope import envelope_drawing, envelope_lines, with_envelope
+from notes.envelope import phrase as envelope_phrase
 from notes.mapdraw import Lettering, draw_map, frame_around
 from notes.texts import text
 
@@ -76,9 +78,10 @@ def map_for(conn: psycopg.Connection, result: dict, letters: Lettering | None = 
 
 def build(conn: psycopg.Connection, land: LandRequest, day: date | None, options: Options, lang: str = "fr",
           fonts: FontFiles | None = None) -> IndicativeNote:
-    """Instruct the land and draw its map extract (in Arabic: for the PDF, shaped; for the page, as text)."""
+    """Instruct the land, compute its envelope, draw its map extract (in Arabic: for the PDF, shaped; for the
+    page, as text)."""
     l10n.check_lang(lang)
-    result = instruct(conn, land, day, replace(options, with_geometry=True))
+    result = with_envelope(conn, instruct(conn, land, day, replace(options, with_geometry=True)), options)
     issued = datetime.now(UTC).replace(microsecond=0)
     if lang == "fr":
         return IndicativeNote(result, map_for(conn, result), issued)
@@ -211,6 +214,19 @@ def _synthesis(w: _Writer, r: dict) -> list:
     return story
 
 
+def _envelope(w: _Writer, r: dict) -> list:
+    """The envelope's section: its drawing and its lines (none for a result stored without an envelope)."""
+    lines = envelope_lines(r, w.lang)
+    if not lines:
+        return []
+    letters = Lettering("ar", *w.fonts, arabic.visual) if w.rtl else None
+    story: list = [w.para(envelope_phrase("heading", w.lang), "h"), envelope_drawing(r, letters), Spacer(1, 3)]
+    for line in lines[:-1]:
+        indent = len(line) - len(line.lstrip())
+        story.append(w.para(line.strip(), indent=indent * 3))
+    return [*story, w.para(lines[-1], "small")]  # the mention that it is indicative
+
+
 def pdf(note: IndicativeNote, official: dict | None = None) -> bytes:
     """The note as an A4 PDF, in the note's language: indicative, or official with its number, applicant and code."""
     r = note.result
@@ -222,7 +238,7 @@ def pdf(note: IndicativeNote, official: dict | None = None) -> bytes:
     story = _header(w, note, official)
     story += [_identification(w, r, official), Spacer(1, 4), *_situation(r, w), Spacer(1, 4), note.drawing,
               Spacer(1, 4)]
-    story += _zoning(w, r) + _synthesis(w, r)
+    story += _zoning(w, r) + _synthesis(w, r) + _envelope(w, r)
     extracts = [(rule["zone"], rule.get("text")) for rule in r["rules"] if rule.get("text") and not rule["marginal"]]
     if extracts:
         story.append(w.para(w.t("extract"), "h"))
@@ -293,4 +309,17 @@ def _qr_block(official: dict, s: dict) -> Table:
 def svg(note: IndicativeNote) -> str:
     """The map extract as inline SVG (for the HTML note)."""
     drawn = renderSVG.drawToString(note.page_drawing or note.drawing)
+    return drawn[drawn.index("<svg"):]
+
+
+def envelope_svg(note: IndicativeNote) -> str | None:
+    """The envelope's drawing as SVG (for the HTML note; in Arabic the browser shapes); None without an envelope."""
+    letters = None
+    if note.lang == "ar":
+        regular, bold = arabic.register(note.fonts or FontFiles(Path.cwd() / "node_modules"))
+        letters = Lettering("ar", regular, bold)
+    drawing = envelope_drawing(note.result, letters)
+    if drawing is None:
+        return None
+    drawn = renderSVG.drawToString(drawing)
     return drawn[drawn.index("<svg"):]

@@ -213,3 +213,101 @@ def draw_map(land: BaseGeometry, layers: list[tuple[str, str | None, BaseGeometr
     _draw_scale_and_north(drawing, x1 - x0, scale, height, letters)
     _draw_legend(drawing, codes, kinds, map_w, height, letters)
     return drawing
+
+
+# ------------------------------------------------------------------------ the envelope's small drawing
+ENVELOPE_FILL = "#74c476"  # the buildable footprint, hatched darker
+ENVELOPE_HATCH = "#238b45"
+SETBACK_FILL = "#fdd49e"  # what the setbacks take
+CLOSED_FILL = "#d9d9d9"  # ground of a part where nothing may be built (0 % footprint, plot under the minimum…)
+
+
+def _hatch(geom: BaseGeometry, step_m: float) -> list[BaseGeometry]:
+    """Diagonal hatching lines (45°, every `step_m`) clipped to `geom`."""
+    if geom.is_empty:
+        return []
+    x0, y0, x1, y1 = geom.bounds
+    span = (x1 - x0) + (y1 - y0)
+    lines = [shapely.LineString([(x0 + k * step_m, y0), (x0 + k * step_m - span, y0 + span)])
+             for k in range(1, int(span / step_m) + 1)]
+    return [p for line in lines for p in shapely.get_parts(shapely.intersection(line, geom))
+            if p.geom_type == "LineString" and not p.is_empty]
+
+
+def _drawn_polygon(body: Group, page: _Page, geom: BaseGeometry, fill: colors.Color | None,
+                   stroke: colors.Color | None, width: float = 0.5) -> None:
+    """A polygon with its holes (reportlab polygons have none: each hole is painted white over it)."""
+    for p in _polygons(geom):
+        body.add(Polygon(page.flat(p.exterior.coords), fillColor=fill, strokeColor=stroke, strokeWidth=width))
+        for ring in p.interiors:
+            body.add(Polygon(page.flat(ring.coords), fillColor=colors.white, strokeColor=stroke, strokeWidth=width))
+
+
+def draw_envelope(land: BaseGeometry, buildable: BaseGeometry, deductions: list[tuple[str, BaseGeometry]],
+                  closed: BaseGeometry | None = None, width: float = 480, height: float = 190,
+                  letters: Lettering | None = None) -> Drawing:
+    """The envelope's drawing: the land outlined in red, the buildable footprint hatched, the deductions (kind,
+    part of the land) in their prescription's tone, the ground of the parts where nothing may be built
+    (`closed`: a zone allowing no footprint, a plot under the minimum…) in grey, the rest of the land (the
+    setbacks) in another tone; a scale bar, grid north and a legend."""
+    closed = closed if closed is not None else shapely.Polygon()
+    letters = letters or Lettering()
+    map_w = width - 130
+    left, bottom, top = 32.0, 26.0, 6.0  # room for grid north (left) and the scale bar (bottom)
+    x0, y0, x1, y1 = land.bounds
+    margin = max(1.0, 0.04 * max(x1 - x0, y1 - y0))
+    x0, y0, x1, y1 = x0 - margin, y0 - margin, x1 + margin, y1 + margin
+    room_w, room_h = map_w - left - 6, height - bottom - top
+    scale = min(room_w / (x1 - x0), room_h / (y1 - y0))
+    offset_x = left + (room_w - (x1 - x0) * scale) / 2  # the land centred in the room left
+    offset_y = bottom + (room_h - (y1 - y0) * scale) / 2
+    page = _Page((x0 - offset_x / scale, y0 - offset_y / scale, x1, y1), scale)
+    drawing = Drawing(width, height)
+    drawing.add(Rect(0, 0, map_w, height, fillColor=colors.white, strokeColor=colors.grey, strokeWidth=0.5))
+    body = Group()
+    _drawn_polygon(body, page, land, colors.HexColor(SETBACK_FILL), None)
+    kinds: list[str] = []
+    for kind, geom in deductions:
+        if kind not in kinds:
+            kinds.append(kind)
+        colour = PRESCRIPTION_STYLE[kind][0]
+        _drawn_polygon(body, page, geom, colors.white, None)  # its tone as in the legend, not over the setbacks'
+        _drawn_polygon(body, page, geom, _translucent(colour), colors.HexColor(colour), 0.6)
+    _drawn_polygon(body, page, closed, colors.HexColor(CLOSED_FILL), colors.HexColor("#969696"), 0.5)
+    _drawn_polygon(body, page, buildable, colors.HexColor(ENVELOPE_FILL), colors.HexColor(ENVELOPE_HATCH), 0.8)
+    step = 7 / scale  # a hatching line every 7 points, whatever the land's size
+    for line in _hatch(buildable, step):
+        body.add(PolyLine(page.flat(line.coords), strokeColor=colors.HexColor(ENVELOPE_HATCH), strokeWidth=0.5))
+    _drawn_polygon(body, page, land, None, colors.red, 1.6)
+    drawing.add(body)
+    _draw_scale_and_north(drawing, (map_w - left) / scale, scale, height, letters)
+    w = letters.word
+    rest = shapely.difference(land, shapely.union_all([buildable, closed, *(g for _, g in deductions)]))
+    entries = [(w("legend_land"), None, colors.red)]
+    if not buildable.is_empty:
+        entries.append((w("legend_buildable"), colors.HexColor(ENVELOPE_FILL), None))
+    if rest.area > 0.01:  # what the setbacks take (nothing on a land with no setback)
+        entries.append((w("legend_setbacks"), colors.HexColor(SETBACK_FILL), None))
+    if closed.area > 0.01:
+        entries.append((w("legend_closed"), colors.HexColor(CLOSED_FILL), None))
+    entries += [(w(PRESCRIPTION_STYLE[k][1]), _translucent(PRESCRIPTION_STYLE[k][0]),
+                 colors.HexColor(PRESCRIPTION_STYLE[k][0])) for k in kinds]
+    _envelope_legend(drawing, entries, map_w, height, letters)
+    return drawing
+
+
+def _envelope_legend(drawing: Drawing, entries: list, left: float, height: float, letters: Lettering) -> None:
+    """The drawing's legend on the right (right to left in Arabic, as the map extract's)."""
+    lx, ly = left + 10, height - 14
+    rx = drawing.width - 4
+    anchor = "end" if letters.rtl else "start"
+    drawing.add(String(rx if letters.rtl else lx, ly, letters.word("legend_envelope"), fontSize=8,
+                       fontName=letters.bold, textAnchor=anchor))
+    for i, (label, fill, stroke) in enumerate(entries[:10]):
+        y = ly - 14 - i * 12
+        box_x, text_x = (rx - 12, rx - 16) if letters.rtl else (lx, lx + 16)
+        drawing.add(Rect(box_x, y, 12, 8, fillColor=fill, strokeColor=stroke or colors.HexColor("#8c6d31"),
+                         strokeWidth=1.5 if stroke else 0.4))
+        drawing.add(String(text_x, y + 1, label, fontSize=7, fontName=letters.font, textAnchor=anchor))
+    drawing.add(String(rx if letters.rtl else lx, 10, letters.word("legend_grid"), fontSize=5.5, fillColor=colors.grey,
+                       fontName=letters.font, textAnchor=anchor))

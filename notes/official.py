@@ -27,6 +27,7 @@ from layers.db import interruptible, past_deadline
 from layers.outbox import queue_mail
 from layers.parcels import find_parcels
 from layers.payments import apply_callback, create_order
+from notes.envelope import with_envelope
 from notes.indicative import IndicativeNote, map_for, pdf
 from notes.payment import read_callback
 from notes.signing import SigningFiles, sign_pdf, verify_pdf
@@ -125,8 +126,9 @@ def _instruct(conn: psycopg.Connection, number: str, refs: list[str], options: O
     """
     try:
         with conn.transaction():
-            with interruptible():  # its geometry and rules (its statements are never interrupted)
-                result = instruct(conn, LandRequest(refs=tuple(refs)), None, replace(options, with_geometry=True))
+            with interruptible():  # its geometry, rules and envelope (its statements are never interrupted)
+                result = with_envelope(conn, instruct(conn, LandRequest(refs=tuple(refs)), None,
+                                                      replace(options, with_geometry=True)), options)
             note_requests.transition(conn, number, "instruite", "instruction-automatique", instruction=result)
     except UrbasigError as exc:
         log.warning("instruction automatique de %s impossible : %s", number, exc.message)

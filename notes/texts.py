@@ -77,6 +77,13 @@ TEXTS: dict[str, dict[str, str]] = {
     "legend_facility_reservation": {"fr": "réserve d'équipement", "ar": "تخصيص لمرفق"},
     "legend_green_space": {"fr": "espace vert", "ar": "مساحة خضراء"},
     "legend_non_aedificandi": {"fr": "non aedificandi", "ar": "يمنع فيها البناء"},
+    # the envelope's drawing (notes/mapdraw.py draw_envelope)
+    "legend_envelope": {"fr": "Enveloppe", "ar": "الغلاف"},
+    "legend_buildable": {"fr": "emprise constructible", "ar": "المساحة القابلة للبناء"},
+    "legend_setbacks": {"fr": "reculs", "ar": "التراجعات"},
+    "legend_closed": {"fr": "non constructible", "ar": "غير قابل للبناء"},
+    "envelope_alt": {"fr": "Dessin de l'enveloppe constructible du terrain",
+                     "ar": "رسم الغلاف القابل للبناء للعقار"},
 }
 
 

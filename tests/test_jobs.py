@@ -7,6 +7,8 @@ test takes: the runner's first read of the land waits on it, as it would behind 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import signal
@@ -455,5 +457,35 @@ def test_plan_impact_runs_as_a_job_even_when_asked_nothing(base, settings, owner
     result = requests.get(f"{base}/jobs/{job_id}/results", timeout=30).json()
     assert result["schema"] == "urbasig/plan-impact/1" and pair[1] in json.dumps(result["to_plan"])
     assert seen[-1] == 100 and seen == sorted(seen) and min(seen) < 100  # it advanced while the client polled
-    run_job = owner.execute("SELECT job_id FROM impact_runs WHERE id = %s", (result["run_id"],)).fetchone()[0]
+    run_job, began, ended = owner.execute("SELECT job_id, created_at, finished_at FROM impact_runs WHERE id = %s",
+                                          (result["run_id"],)).fetchone()
     assert str(run_job) == job_id  # the run knows the job that made it
+    # times are the clock's, not the transaction's start: the run took time, and the job ended after it
+    job_ended = owner.execute("SELECT finished_at FROM jobs WHERE id = %s", (job_id,)).fetchone()[0]
+    assert began < ended <= job_ended
+    _downloads_of_the_impact(base, owner, job_id, result)
+
+
+def _downloads_of_the_impact(base, owner, job_id, result):
+    """The result links its parcels as GeoJSON, CSV and GeoPackage; each file opens with GDAL, one row per parcel."""
+    import pyogrio
+
+    hrefs = {link["type"]: link["href"] for link in result["links"] if link["rel"] == "enclosure"}
+    assert set(hrefs) == {"application/geo+json", "text/csv", "application/geopackage+sqlite3"}
+    owners = {r[0] for r in owner.execute("SELECT full_name FROM parcel_owners LIMIT 200").fetchall()}
+    for mime, href in hrefs.items():
+        r = requests.get(href, timeout=60)
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith(mime), (href, r.text[:300])
+        assert "attachment" in r.headers["Content-Disposition"]
+        assert not any(name in r.content.decode("utf-8", "replace") for name in owners)  # never an owner
+        if mime == "text/csv":
+            rows = len(list(csv.DictReader(io.StringIO(r.text))))
+        else:
+            frame = pyogrio.read_dataframe(io.BytesIO(r.content))
+            assert frame.geometry.notna().all() and "land_ref" in frame.columns
+            rows = len(frame)
+        assert rows == result["totals"]["parcels"], (mime, rows)
+    r = requests.get(f"{base}/jobs/{job_id}/results/parcels?f=shp", timeout=30)
+    assert r.status_code == 400 and "f=csv" in r.json()["description"]
+    r = requests.get(f"{base}/jobs/{job_id}/results/parcels?f=gpkg&crs=EPSG:999999", timeout=30)
+    assert r.status_code == 400, r.text

@@ -440,3 +440,40 @@ def test_an_administrator_cancels_a_paid_request_and_the_refund_is_audited(env, 
     waiting = _request(base, applicant)
     assert applicant.post(f"{base}/notes/requests/{waiting['number']}/cancel", timeout=30).status_code == 200
     assert _count(conn, "note.paiement_a_rembourser", waiting["number"]) == 0
+
+
+def test_the_official_note_stores_its_envelope_and_renders_it_unchanged_after_the_plans_change(env, conn):
+    """TF 7/T + TF 8/T today: 1 600 m² in zone B of PA-T-2020 (R+8, 30 m, 80 %, no setback) less the school
+    reservation (400 m²): footprint min(1 200, 80 % × 1 600) = 1 200 m², floor area 1 200 × 9 levels = 10 800 m².
+    The zone's rules then change in the database;
+    the preview and the signed note still say what was instructed (the stored envelope), and it verifies."""
+    from notes.official import preview_pdf
+
+    base, gateway_url, var = env
+    _, req = _paid_request(env, conn)
+    number = req["number"]
+    stored = conn.execute("SELECT instruction FROM note_requests WHERE number = %s", (number,)).fetchone()[0]
+    envelope = stored["envelope"]
+    assert envelope["buildable"] and envelope["totals"]["max_floor_area_m2"] == 10800.0
+    assert envelope["parts"][0]["deductions"][0]["area_m2"] == 400.0 and envelope["parts"][0]["geometry"]
+    conn.execute("UPDATE zones SET storeys_max = 3, height_max_m = 11.5 WHERE code = 'B'")  # a later change
+    conn.commit()
+    instructor = _session(base, "instructeur@auc.ma")
+    assert instructor.post(f"{base}/notes/requests/{number}/review", json={"accept": True}, timeout=30).ok
+
+    def text(document: bytes) -> str:
+        path = var / "envelope.pdf"
+        path.write_bytes(document)
+        out = subprocess.run([shutil.which("pdftotext"), str(path), "-"], capture_output=True, text=True, check=True)
+        return " ".join(out.stdout.replace("\u00a0", " ").split())
+
+    line = ("Enveloppe indicative, zone B : emprise au sol max. 1 200 m² (limitée par les reculs et les prescriptions), "
+            "R+8 (30 m), surface de plancher max. 10 800 m² (emprise × 9 niveaux limitant).")
+    assert line in text(preview_pdf(conn, number, base))
+    signatory = _session(base, "signataire@auc.ma")
+    assert signatory.post(f"{base}/notes/requests/{number}/sign", timeout=60).status_code == 200
+    signed = conn.execute("SELECT signed_pdf FROM note_requests WHERE number = %s", (number,)).fetchone()[0]
+    assert line in text(bytes(signed)) and "R+3" not in text(bytes(signed))
+    assert verify_pdf(bytes(signed), [ensure_dev_ca(var / "signing").ca]).valid
+    code = conn.execute("SELECT short_code FROM note_requests WHERE number = %s", (number,)).fetchone()[0]
+    assert requests.get(f"{base}/verify/{code}", timeout=60).json()["signature_valid"]

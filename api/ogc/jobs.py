@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import psycopg
 
 from api.ogc import processes
-from gis.errors import NotFound, UrbasigError
+from gis.errors import InputError, NotFound, UrbasigError
 from instruction.engine import Options
 from layers import jobs
 from layers.provenance import code_version
@@ -138,3 +138,37 @@ def dismiss(conn: psycopg.Connection, base: str, job_id: str) -> dict:
         return status_info(base, jobs.dismiss(conn, job_id))
     except NotFound as exc:
         raise NoSuchJob(exc.message) from None
+
+
+EXPORT_SUFFIX = {"json": "geojson", "csv": "csv", "gpkg": "gpkg"}
+
+
+def impact_downloads(base: str, job_id: str) -> list[dict]:
+    """Links to a plan-impact job's parcels as files (GeoJSON, CSV, GeoPackage)."""
+    from layers.impact import FORMATS
+
+    titles = {"json": "parcelles (GeoJSON, WGS 84)", "csv": "parcelles (CSV, géométrie WKT en EPSG:26191)",
+              "gpkg": "parcelles (GeoPackage, EPSG:26191)"}
+    return [{"href": f"{base}/jobs/{job_id}/results/parcels?f={fmt}", "rel": "enclosure", "type": mime,
+             "title": titles[fmt]} for fmt, mime in FORMATS.items()]
+
+
+def with_downloads(base: str, job_id: str, output: object) -> object:
+    """A plan-impact result with its download links (other results as they are)."""
+    if isinstance(output, dict) and output.get("schema") == "urbasig/plan-impact/1":
+        return {**output, "links": [*output.get("links", []), *impact_downloads(base, job_id)]}
+    return output
+
+
+def job_parcels(conn: psycopg.Connection, job_id: str, fmt: str, crs: str | None) -> tuple[bytes, str, str]:
+    """A successful plan-impact job's parcels as a file: (content, media type, file name)."""
+    from layers.impact import FORMATS, impact_export
+
+    if fmt not in FORMATS:
+        raise InputError(f"format « {fmt[:20]} » inconnu : f=json, f=csv ou f=gpkg")
+    output = job_results(conn, job_id)
+    if not isinstance(output, dict) or output.get("schema") != "urbasig/plan-impact/1":
+        raise NoSuchJob(f"le travail {job_id} n'est pas un calcul d'impact : pas de parcelles à télécharger")
+    data = impact_export(conn, int(output["run_id"]), fmt, crs)
+    name = f"impact-{output['run_id']}.{EXPORT_SUFFIX[fmt]}"
+    return data, FORMATS[fmt], name

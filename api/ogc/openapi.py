@@ -150,6 +150,12 @@ def _job_paths() -> dict:
         "/jobs/{jobId}/results": _get("Résultats d'un travail", "job_results",
                                       {"200": {"description": "résultat", "content": {"application/json": {}}},
                                        "404": _ERROR}, [job_id]),
+        "/jobs/{jobId}/results/parcels": _get(
+            "Parcelles d'un calcul d'impact (fichier)", "job_parcels",
+            {"200": {"description": "fichier GeoJSON, CSV ou GeoPackage"}, "400": _ERROR, "404": _ERROR},
+            [job_id, {"name": "f", "in": "query", "required": False,
+                      "schema": {"type": "string", "enum": ["json", "csv", "gpkg"]}},
+             {"name": "crs", "in": "query", "required": False, "schema": {"type": "string"}}]),
     }
 
 

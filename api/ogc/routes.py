@@ -17,7 +17,7 @@ from api.inputs import json_body
 from api.negotiation import prefers_html
 from api.ogc import features, html, jobs, processes, tiles
 from api.ogc.meta import collection_doc, collections_doc, conformance_doc, landing_doc
-from gis.errors import Unauthorized
+from gis.errors import InputError, Unauthorized
 from layers.db import interruptible
 
 ogc = Blueprint("ogc", __name__, url_prefix="/ogc")
@@ -268,7 +268,19 @@ def job_results(job_id: str) -> Response:
     """A successful job's result (404 result-not-ready before)."""
     from instruction.findings import canonical_json
 
-    return Response(canonical_json(jobs.job_results(get_db(), job_id)), mimetype="application/json")  # type: ignore[arg-type]
+    output = jobs.with_downloads(_base(), job_id, jobs.job_results(get_db(), job_id))
+    return Response(canonical_json(output), mimetype="application/json")  # type: ignore[arg-type]
+
+
+@ogc.get("/jobs/<job_id>/results/parcels")
+def job_parcels(job_id: str) -> Response:
+    """A plan-impact job's parcels as a file: ?f=json (GeoJSON), csv or gpkg, &crs= optional."""
+    fmt = request.args.get("f", "json")
+    crs = request.args.get("crs") or None
+    if crs is not None and len(crs) > 200:
+        raise InputError("crs : 200 caractères au plus (ex. EPSG:26191)")
+    data, mime, name = jobs.job_parcels(get_db(), job_id, fmt, crs)
+    return Response(data, mimetype=mime, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @ogc.delete("/jobs/<job_id>")

@@ -27,7 +27,7 @@ from gis.errors import DatabaseTimeout, DatabaseUnavailable, UrbasigError
 from instruction.engine import Options
 from instruction.findings import canonical_json
 from layers import jobs
-from layers.db import check_least_privilege, outage_as_ours
+from layers.db import cancel_quietly, check_least_privilege, outage_as_ours, rollback_quietly
 
 log = logging.getLogger(__name__)
 Connect = Callable[[bool], psycopg.Connection]  # connect(autocommit)
@@ -86,16 +86,15 @@ class _Beat:
     def _beat(self) -> bool:
         try:
             return jobs.heartbeat(self.control, self.job_id, self.worker)
-        except (DatabaseUnavailable, psycopg.Error) as exc:  # the next beat tries again; a stale job is recovered
+        except DatabaseUnavailable as exc:  # the next beat tries again; a stale job is recovered
             log.warning("battement de cœur du travail %s impossible : %s", self.job_id, exc)
             return True
 
     def _cancel(self) -> None:
         self.cancelled = True
-        try:
-            self.work.cancel_safe(timeout=2)
-        except psycopg.Error as exc:
-            log.info("annulation impossible : %s", exc)
+        complaint = cancel_quietly(self.work)
+        if complaint:
+            log.info("annulation impossible : %s", complaint)
 
     def check(self) -> None:
         """Raise JobStopped when the work must stop (between two progress steps)."""
@@ -169,10 +168,9 @@ def _execute(control: psycopg.Connection, work: psycopg.Connection, job: dict, c
 
 
 def _rollback(work: psycopg.Connection) -> None:
-    try:
-        work.rollback()
-    except psycopg.Error as exc:  # a broken connection: the server rolled back already
-        log.info("rollback impossible : %s", exc)
+    complaint = rollback_quietly(work)  # a broken connection: the server rolled back already
+    if complaint:
+        log.info("rollback impossible : %s", complaint)
 
 
 def maintain(control: psycopg.Connection, conf: RunnerSettings, say: Callable[[str], None], purge: bool) -> None:

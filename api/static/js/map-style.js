@@ -13,6 +13,7 @@ export const GROUPS = {
     "presc-reservation-line", "presc-green-line", "presc-heritage-line", "presc-flood-line", "presc-servitude-line",
     "presc-alignment", "presc-label"],
   draft: ["draft-fill", "draft-hatch", "draft-line", "draft-presc-line", "draft-label"],
+  impact: ["impact-fill", "impact-hatch", "impact-line"], // only in the style when a published run exists
   roads: ["roads-fill", "roads-line"],
   parcels: ["parcels-hit", "parcels-line"],
   communes: ["communes-casing", "communes-line", "communes-label"],
@@ -64,6 +65,7 @@ export function patterns() {
     "hatch-green": hatch(cssColour("presc-green"), 90, 12, 2),
     "hatch-nae": hatch(cssColour("presc-non_aedificandi"), "cross", 14, 1.5),
     "hatch-draft": hatch(cssColour("draft"), 45, 14, 2.5),
+    "hatch-impact-reserved": hatch(cssColour("impact-reserved-hatch"), -45, 10, 2),
   };
 }
 
@@ -157,8 +159,30 @@ function draftLayers(families) {
   ];
 }
 
-// The whole style for the plans of `date`; `communes` are the label points the page was given.
-export function buildStyle({ origin, date, families, communes }) {
+// The plan impact (collection plan-impact, published runs): parcels coloured by `change`, newly reserved ones
+// hatched too, so the legend does not rest on colour alone.
+export const IMPACT_CHANGES = ["gain", "loss", "reserved", "unchanged"];
+
+function impactLayers() {
+  const hidden = { visibility: "none" };
+  const colour = ["match", ["get", "change"]];
+  for (const change of IMPACT_CHANGES) colour.push(change, cssColour(`impact-${change}`));
+  colour.push(cssColour("impact-unchanged"));
+  const unchanged = ["==", ["get", "change"], "unchanged"];
+  return [
+    // unchanged parcels mute the zoning under them, so that inside the run's area only the legend's colours show
+    fill("impact-fill", "plan-impact", null, { "fill-color": colour, "fill-opacity": ["case", unchanged, 0.75, 0.9] },
+      { layout: hidden }),
+    fill("impact-hatch", "plan-impact", ["==", ["get", "change"], "reserved"], { "fill-pattern": "hatch-impact-reserved" },
+      { layout: hidden }),
+    line("impact-line", "plan-impact", null, { "line-color": "#1d2733", "line-width": 0.5,
+      "line-opacity": ["case", unchanged, 0.25, 0.6] }, { layout: hidden, minzoom: 14 }),
+  ];
+}
+
+// The whole style for the plans of `date`; `communes` are the label points the page was given; `impact`: whether a
+// published plan impact run exists (its layer is then in the style, hidden until the switcher shows it).
+export function buildStyle({ origin, date, families, communes, impact = false }) {
   const vector = (collection, minzoom = 10, draft = false) =>
     ({ type: "vector", tiles: [tileUrl(origin, collection, date, draft)], minzoom, maxzoom: 18 });
   const labels = { type: "FeatureCollection", features: communes.map((c) => ({ type: "Feature",
@@ -171,6 +195,7 @@ export function buildStyle({ origin, date, families, communes }) {
       communes: vector("communes"), parcels: vector("parcels", 15),
       "draft-zones": vector("zones", 10, true), "draft-prescriptions": vector("prescriptions", 10, true),
       "commune-labels": { type: "geojson", data: labels },
+      ...(impact ? { "plan-impact": vector("plan-impact", 12) } : {}),
     },
     layers: [
       { id: "background", type: "background", paint: { "background-color": c("map-bg") } },
@@ -186,6 +211,7 @@ export function buildStyle({ origin, date, families, communes }) {
         "line-width": ["interpolate", ["linear"], ["zoom"], 14, 0.25, 18, 1.1], "line-opacity": 0.75 },
       { minzoom: 15 }),
       ...draftLayers(families),
+      ...(impact ? impactLayers() : []),
       line("communes-casing", "communes", null, { "line-color": "#ffffff", "line-width": 4, "line-opacity": 0.8 }),
       line("communes-line", "communes", null,
         { "line-color": c("commune-line"), "line-width": 1.6, "line-dasharray": [4, 2, 1, 2] }),

@@ -3,8 +3,8 @@
 // Other modules wait for the map with `import { mapReady } from "./map.js"`; search.js shows its results
 // with `showResult(result)`.
 //
-// The URL: /?land=TF%201%2FC&date=AAAA-MM-JJ&projet=1&lang=ar#map=zoom/lat/lon (or lon=&lat= for a point
-// instead of land=; `masquer=roads,parcels` for layers turned off). Each part is optional; the view comes from
+// The URL: /?land=TF%201%2FC&date=AAAA-MM-JJ&projet=1&impact=1&lang=ar#map=zoom/lat/lon (or lon=&lat= for a point
+// instead of land=; `masquer=roads,parcels` for layers turned off; impact=1: the plan impact layer shown). Each part is optional; the view comes from
 // #map=, else from the selected land (the panel's bbox), else the data's extent.
 import { lang, t } from "./i18n.js";
 import { buildStyle, GROUPS, patterns, tileUrl } from "./map-style.js";
@@ -19,13 +19,15 @@ function readUrl() {
   const lon = Number.parseFloat(query.get("lon"));
   const lat = Number.parseFloat(query.get("lat"));
   const date = query.get("date");
-  const hidden = (query.get("masquer") || "").split(",").filter((group) => group in GROUPS && group !== "draft");
+  const hidden = (query.get("masquer") || "").split(",")
+    .filter((group) => group in GROUPS && !["draft", "impact"].includes(group));
   const view = /^#map=([\d.]+)\/(-?[\d.]+)\/(-?[\d.]+)$/.exec(location.hash);
   return {
     land: query.get("land") || null,
     point: Number.isFinite(lon) && Number.isFinite(lat) ? [lon, lat] : null,
     date: date && DAY.test(date) && !Number.isNaN(Date.parse(date)) ? date : config.today,
     draft: query.get("projet") === "1",
+    impact: query.get("impact") === "1" && (config.impact || []).length > 0, // only with a published run
     hidden: new Set(hidden),
     view: view ? { zoom: Number(view[1]), center: [Number(view[3]), Number(view[2])] } : null,
     featureId: null,
@@ -42,6 +44,7 @@ function stateQuery(language = lang) {
   }
   if (state.date !== config.today) query.set("date", state.date);
   if (state.draft) query.set("projet", "1");
+  if (state.impact) query.set("impact", "1");
   if (state.hidden.size) query.set("masquer", [...state.hidden].join(","));
   query.set("lang", language);
   return query;
@@ -194,14 +197,15 @@ function showGroup(group, visible) {
 function wireSwitcher() {
   for (const box of document.querySelectorAll(".switcher input[data-group]")) {
     const group = box.dataset.group;
-    box.checked = group === "draft" ? state.draft : !state.hidden.has(group);
+    box.checked = group === "draft" ? state.draft : group === "impact" ? state.impact : !state.hidden.has(group);
     showGroup(group, box.checked);
     box.addEventListener("change", () => {
       showGroup(group, box.checked);
       if (group === "draft") {
         state.draft = box.checked;
         if (state.land) select({ land: state.land }, { keepView: true });
-      } else if (box.checked) state.hidden.delete(group);
+      } else if (group === "impact") state.impact = box.checked;
+      else if (box.checked) state.hidden.delete(group);
       else state.hidden.add(group);
       writeUrl();
     });
@@ -231,7 +235,7 @@ function create() {
   const options = {
     container: "map",
     style: buildStyle({ origin: location.origin, date: state.date, families: config.families,
-      communes: config.communes || [] }),
+      communes: config.communes || [], impact: (config.impact || []).length > 0 }),
     attributionControl: false, // added by controls(), on the side the language asks
     locale: {
       "NavigationControl.ZoomIn": t("map.zoom_in"), "NavigationControl.ZoomOut": t("map.zoom_out"),

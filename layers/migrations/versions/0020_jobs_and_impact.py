@@ -8,6 +8,8 @@
   (zone, maximum floor area, uses, area newly reserved or newly in a widening, buildable before and after),
   kept so the map and the OGC collection `plan-impact` can show the latest run of a plan pair. No geometry is
   copied: the view `plan_impact` joins the parcels. Land references are public; owners are never read.
+  Writing either table bumps its layer version (trigger bump_layer_version, as on every layer table): the tiles
+  and extents of `plan-impact` are keyed on them, so publishing a run invalidates the cached tiles.
 - check_results may hold kind 'envelope': every buildable envelope computed through the API is kept with its
   request, like the checks (instruction/envelope.py stored_envelope).
 
@@ -40,6 +42,9 @@ CHECK_KINDS = "'instruction', 'permit', 'subdivision', 'licence'"  # check_resul
 def upgrade() -> None:
     """jobs, impact_runs, impact_parcels, the plan_impact view and their grants."""
     op.execute(TABLES_SQL.replace("{INTEGRITY}", INTEGRITY_SQL))
+    for table in ("impact_runs", "impact_parcels"):  # the plan-impact tiles' cache follows them (layers/catalog.py)
+        op.execute(f"CREATE TRIGGER {table}_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} "
+                   "FOR EACH STATEMENT EXECUTE FUNCTION bump_layer_version()")
     op.execute(grants_sql(APP_GRANTS))
     op.execute("ALTER TABLE check_results DROP CONSTRAINT check_results_kind_check, ADD CONSTRAINT "
                f"check_results_kind_check CHECK (kind IN ({CHECK_KINDS}, 'envelope'))")
