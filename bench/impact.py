@@ -16,9 +16,11 @@ Then, each run rolled back:
 
 from __future__ import annotations
 
+import collections
 import statistics
 import sys
 import time
+from datetime import date
 
 import geopandas as gpd
 import numpy as np
@@ -26,7 +28,9 @@ import psycopg
 import shapely
 from _common import scratch_db, table
 
-from instruction.impact import plan_impact
+from instruction.impact import plan_impact, variant_table
+from layers import impact as q
+from layers.rule_sets import rule_set
 from layers.sample import load_sample
 
 RUNS = 2
@@ -76,6 +80,24 @@ def ours(conn: psycopg.Connection, from_code: str, to_code: str) -> tuple[float,
         times.append(time.perf_counter() - start)
         conn.rollback()
     return statistics.median(times), result
+
+
+def per_statement(conn: psycopg.Connection, from_code: str, to_code: str) -> dict[str, float]:
+    """Seconds spent in each of layers/impact.py's statements over every commune of one run (rolled back)."""
+    spent: collections.Counter[str] = collections.Counter()
+    from_plan, to_plan, _ = q.plan_pair(conn, from_code, to_code)
+    variants = variant_table(q.plan_zones(conn, [from_plan["id"], to_plan["id"]]))
+    thresholds = rule_set(conn, "thresholds", date.today())[1]
+    run_id = q.start_run(conn, from_plan["id"], to_plan["id"], None, None, {})
+    for commune in q.run_communes(conn, from_plan["id"], to_plan["id"]):
+        params = q.impact_params(run_id, from_plan["id"], to_plan["id"], commune, variants, thresholds)
+        for name, statement in q.impact_statements(commune):
+            start = time.perf_counter()
+            conn.execute(statement, None if name == "analyze" else params)
+            spent[name] += time.perf_counter() - start
+        conn.execute("DROP TABLE impact_zones, impact_pieces, impact_deductions")
+    conn.rollback()
+    return dict(spent)
 
 
 def with_geopandas(conn: psycopg.Connection, from_code: str, to_code: str) -> tuple[float, float, int, int]:
@@ -133,6 +155,9 @@ def main(sizes: list[int]) -> None:
                 rows.append([f"{from_code} → {to_code}", str(t["parcels"]), f"{seconds:.2f}",
                              f"{t['parcels'] / seconds:,.0f}".replace(",", " "), f"{g_seconds:.2f}",
                              f"{g_parcels / g_seconds:,.0f}".replace(",", " "), f"{g_seconds / seconds:.1f}×"])
+            spent = per_statement(conn, "PA-VILLE-A", "PA-VILLE-B")
+            print("  PA-VILLE-A → PA-VILLE-B, s par instruction (toutes communes) : "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in spent.items()), flush=True)
             print()
             print(table(rows, ["paire", "parcelles", "urbasig s", "parcelles/s", "geopandas s (chargement compris)",
                                "parcelles/s geopandas", "urbasig vs geopandas"]))

@@ -31,6 +31,7 @@ from layers.plan_terms import PLAN_KINDS, REGULATORY_KINDS
 DEDUCTED_KINDS = ("road_widening", "new_road", "facility_reservation", "green_space", "non_aedificandi")
 ROAD_KINDS = ("road_widening", "new_road")
 NOISE_M2 = 0.01  # below this an area is digitising noise (instruction/envelope.py NOISE_M2)
+PROBE_CELL_M = 200.0  # deductions are looked up on the index by grid cells of this size (DEDUCTIONS_SQL)
 OVERLAP_M2 = 1.0  # two perimeters (or a commune and a plan) that share less than this only touch
 ZONE_COLUMNS = ("id", "plan_id", "code", "sector", "label", "height_max_m", "storeys_max", "footprint_max_pct",
                 "cos_value", "cos_meaning", "cus_value", "cus_meaning", "min_plot_area_m2", "min_frontage_m",
@@ -145,15 +146,27 @@ CROSS JOIN LATERAL (SELECT CASE WHEN c.inside THEN NULL
                                 ELSE ST_CollectionExtract(ST_Intersection(p.geom, s.geom), 3) END AS g OFFSET 0) i
 """
 # what each plan takes from each parcel (planned roads, reservations, green spaces, no-build areas), united: the
-# deducted prescriptions drive the join, so only the parcels they meet are looked at
+# deducted prescriptions drive the join, so only the parcels they meet are looked at. A widening strip along a
+# diagonal road has a box hundreds of times its area: the parcels are looked up on the index by the cells of a
+# square grid that meet the prescription (boxes about its size), then tested and cut with the whole prescription
 DEDUCTIONS_SQL = """
 CREATE TEMP TABLE impact_deductions ON COMMIT DROP AS
-SELECT p.id AS parcel_id, r.plan_id, ST_Union(x.g) AS g, ST_Union(x.g) FILTER (WHERE r.kind = ANY(%(road_kinds)s)) AS g_road
-FROM prescriptions r
-JOIN parcels p ON p.geom && r.geom AND {commune} AND ST_Intersects(r.geom, p.geom)
+WITH cells AS MATERIALIZED (
+    SELECT r.id, r.geom, g.geom AS cell FROM prescriptions r
+    CROSS JOIN LATERAL ST_SquareGrid(%(probe_cell_m)s, r.geom) g
+    WHERE r.plan_id IN (%(from)s, %(to)s) AND r.kind = ANY(%(ded_kinds)s) AND {near_r} AND {near_cell}
+      AND ST_Intersects(r.geom, g.geom)
+),
+met AS MATERIALIZED (
+    SELECT DISTINCT c.id, p.id AS parcel_id FROM cells c
+    JOIN parcels p ON p.geom && c.cell AND {commune} AND ST_Intersects(c.geom, p.geom)
+)
+SELECT m.parcel_id, r.plan_id, ST_Union(x.g) AS g, ST_Union(x.g) FILTER (WHERE r.kind = ANY(%(road_kinds)s)) AS g_road
+FROM met m
+JOIN prescriptions r ON r.id = m.id
+JOIN parcels p ON p.id = m.parcel_id
 CROSS JOIN LATERAL (SELECT ST_CollectionExtract(ST_Intersection(p.geom, r.geom), 3) AS g) x
-WHERE r.plan_id IN (%(from)s, %(to)s) AND r.kind = ANY(%(ded_kinds)s) AND {near_r}
-GROUP BY p.id, r.plan_id
+GROUP BY m.parcel_id, r.plan_id
 """
 IMPACT_SQL = """
 WITH
@@ -184,27 +197,26 @@ ruled AS MATERIALIZED (
     CROSS JOIN LATERAL (SELECT LEAST(m.net_m2, v.pct / 100.0 * m.part_m2, v.emprise * m.part_m2) AS fp_m2) f
     WHERE NOT (100.0 * m.part_m2 / m.parcel_m2 < %(marginal_pct)s AND m.part_m2 < %(marginal_m2)s)
 ),
-side AS (
-    SELECT parcel_id, plan_id, max(parcel_m2) AS parcel_m2,
-           (array_agg(code ORDER BY part_m2 DESC, zone_id))[1] AS zone, count(*) AS zones,
-           NOT bool_or(min_plot IS NOT NULL AND parcel_m2 + 1e-6 < min_plot) AND sum(fp_m2) > %(noise)s AS buildable,
-           CASE WHEN bool_or(floor_m2 IS NULL) THEN NULL ELSE sum(floor_m2) END AS floor_m2,
-           string_agg(array_to_string(uses_allowed, E'\\x1f'), E'\\x1f') AS uses
-    FROM ruled GROUP BY 1, 2
-),
+-- per parcel, each plan's side: the zone of the largest part, the parts, buildable, floor area, uses
 both_sides AS (
-    SELECT parcel_id, max(parcel_m2) AS parcel_m2, max(zone) FILTER (WHERE plan_id = %(from)s) AS zone_b,
-           max(zone) FILTER (WHERE plan_id = %(to)s) AS zone_a,
-           max(zones) FILTER (WHERE plan_id = %(from)s) AS zones_b, max(zones) FILTER (WHERE plan_id = %(to)s) AS zones_a,
-           bool_or(buildable) FILTER (WHERE plan_id = %(from)s) AS buildable_b,
-           bool_or(buildable) FILTER (WHERE plan_id = %(to)s) AS buildable_a,
-           max(CASE WHEN buildable THEN floor_m2 ELSE 0 END) FILTER (WHERE plan_id = %(from)s) AS floor_b,
-           max(CASE WHEN buildable THEN floor_m2 ELSE 0 END) FILTER (WHERE plan_id = %(to)s) AS floor_a,
-           bool_or(floor_m2 IS NULL AND buildable) FILTER (WHERE plan_id = %(from)s) AS unknown_b,
-           bool_or(floor_m2 IS NULL AND buildable) FILTER (WHERE plan_id = %(to)s) AS unknown_a,
-           string_to_array(max(uses) FILTER (WHERE plan_id = %(from)s), E'\\x1f') AS uses_b,
-           string_to_array(max(uses) FILTER (WHERE plan_id = %(to)s), E'\\x1f') AS uses_a
-    FROM side GROUP BY parcel_id
+    SELECT parcel_id, max(parcel_m2) AS parcel_m2,
+           (array_agg(code ORDER BY part_m2 DESC, zone_id) FILTER (WHERE plan_id = %(from)s))[1] AS zone_b,
+           (array_agg(code ORDER BY part_m2 DESC, zone_id) FILTER (WHERE plan_id = %(to)s))[1] AS zone_a,
+           NULLIF(count(*) FILTER (WHERE plan_id = %(from)s), 0) AS zones_b,
+           NULLIF(count(*) FILTER (WHERE plan_id = %(to)s), 0) AS zones_a,
+           NOT bool_or(min_plot IS NOT NULL AND parcel_m2 + 1e-6 < min_plot) FILTER (WHERE plan_id = %(from)s)
+               AND sum(fp_m2) FILTER (WHERE plan_id = %(from)s) > %(noise)s AS buildable_b,
+           NOT bool_or(min_plot IS NOT NULL AND parcel_m2 + 1e-6 < min_plot) FILTER (WHERE plan_id = %(to)s)
+               AND sum(fp_m2) FILTER (WHERE plan_id = %(to)s) > %(noise)s AS buildable_a,
+           bool_or(floor_m2 IS NULL) FILTER (WHERE plan_id = %(from)s) AS some_unknown_b,
+           bool_or(floor_m2 IS NULL) FILTER (WHERE plan_id = %(to)s) AS some_unknown_a,
+           sum(floor_m2) FILTER (WHERE plan_id = %(from)s) AS sum_floor_b,
+           sum(floor_m2) FILTER (WHERE plan_id = %(to)s) AS sum_floor_a,
+           string_to_array(string_agg(array_to_string(uses_allowed, E'\\x1f'), E'\\x1f')
+                           FILTER (WHERE plan_id = %(from)s), E'\\x1f') AS uses_b,
+           string_to_array(string_agg(array_to_string(uses_allowed, E'\\x1f'), E'\\x1f')
+                           FILTER (WHERE plan_id = %(to)s), E'\\x1f') AS uses_a
+    FROM ruled GROUP BY parcel_id
 )
 INSERT INTO impact_parcels (run_id, parcel_id, commune_code, zone_before, zone_after, zones_before, zones_after,
                             floor_before_m2, floor_after_m2, floor_delta_m2, uses_gained, uses_lost, reserved_new_m2,
@@ -221,8 +233,11 @@ SELECT %(run)s, s.parcel_id, %(commune)s, s.zone_b, s.zone_a, s.zones_b, s.zones
             WHEN fa.m2 - fb.m2 < -%(noise)s THEN 'loss'
             ELSE 'unchanged' END
 FROM both_sides s
-CROSS JOIN LATERAL (SELECT CASE WHEN s.zone_b IS NULL OR s.unknown_b THEN NULL ELSE s.floor_b END AS m2) fb
-CROSS JOIN LATERAL (SELECT CASE WHEN s.zone_a IS NULL OR s.unknown_a THEN NULL ELSE s.floor_a END AS m2) fa
+-- not buildable: 0; a part's floor area unknown (a rule missing): unknown; else the sum over the parts
+CROSS JOIN LATERAL (SELECT CASE WHEN s.zone_b IS NULL THEN NULL WHEN NOT s.buildable_b THEN 0
+                                WHEN s.some_unknown_b THEN NULL ELSE s.sum_floor_b END AS m2) fb
+CROSS JOIN LATERAL (SELECT CASE WHEN s.zone_a IS NULL THEN NULL WHEN NOT s.buildable_a THEN 0
+                                WHEN s.some_unknown_a THEN NULL ELSE s.sum_floor_a END AS m2) fa
 -- the area newly reserved or in a widening: the `to` plan's deductions that no deduction of `from` covered
 LEFT JOIN impact_deductions db ON db.parcel_id = s.parcel_id AND db.plan_id = %(from)s
 LEFT JOIN impact_deductions da ON da.parcel_id = s.parcel_id AND da.plan_id = %(to)s
@@ -230,10 +245,14 @@ CROSS JOIN LATERAL (
     SELECT CASE WHEN x.all_m2 > %(noise)s THEN x.all_m2 ELSE 0 END AS all_m2,
            CASE WHEN x.all_m2 - x.road_m2 > %(noise)s THEN x.all_m2 - x.road_m2 ELSE 0 END AS reserved_m2,
            CASE WHEN x.road_m2 > %(noise)s THEN x.road_m2 ELSE 0 END AS widening_m2
-    FROM (SELECT COALESCE(CASE WHEN db.g IS NULL THEN ST_Area(da.g) ELSE ST_Area(ST_Difference(da.g, db.g)) END,
-                          0) AS all_m2,
-                 COALESCE(CASE WHEN db.g IS NULL THEN ST_Area(da.g_road)
-                               ELSE ST_Area(ST_Difference(da.g_road, db.g)) END, 0) AS road_m2) x
+    -- the same deductions in both plans (the same united geometry): nothing new, without a difference computed
+    FROM (SELECT da.g IS NULL OR (db.g IS NOT NULL AND ST_AsBinary(da.g) = ST_AsBinary(db.g)) AS same) e
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN e.same THEN 0 ELSE COALESCE(CASE WHEN db.g IS NULL THEN ST_Area(da.g)
+                                                          ELSE ST_Area(ST_Difference(da.g, db.g)) END, 0) END AS all_m2,
+               CASE WHEN e.same THEN 0 ELSE COALESCE(CASE WHEN db.g IS NULL THEN ST_Area(da.g_road)
+                                                          ELSE ST_Area(ST_Difference(da.g_road, db.g)) END, 0) END
+                   AS road_m2) x
 ) n
 """
 STEPS = (("zones", ZONES_SQL), ("pieces", PIECES_SQL), ("deductions", DEDUCTIONS_SQL), ("insert", IMPACT_SQL))
@@ -244,9 +263,10 @@ def impact_statements(commune: str | None) -> list[tuple[str, sql.Composed]]:
     if commune is not None:
         near = "{}.geom && (SELECT c.geom FROM communes c WHERE c.code = %(commune)s)"
         parts = {"commune": sql.SQL("p.commune_code = %(commune)s"), "near": sql.SQL(near.format("z")),
-                 "near_r": sql.SQL(near.format("r"))}
+                 "near_r": sql.SQL(near.format("r")), "near_cell": sql.SQL(near.format("g"))}
     else:
-        parts = {"commune": sql.SQL("p.commune_code IS NULL"), "near": sql.SQL("true"), "near_r": sql.SQL("true")}
+        parts = {"commune": sql.SQL("p.commune_code IS NULL"), **dict.fromkeys(("near", "near_r", "near_cell"),
+                                                                               sql.SQL("true"))}
     out = [(name, sql.SQL(text).format(**{k: v for k, v in parts.items() if "{" + k + "}" in text}))
            for name, text in STEPS]
     return [*out[:3], ("analyze", sql.Composed([sql.SQL("ANALYZE impact_zones, impact_pieces, impact_deductions")])),
@@ -257,7 +277,7 @@ def impact_params(run_id: int, from_id: int, to_id: int, commune: str | None, va
                   thresholds: dict) -> dict:
     """The values bound in the statements of `impact_statements`."""
     return {"run": run_id, "from": from_id, "to": to_id, "commune": commune, "noise": NOISE_M2,
-            "ded_kinds": list(DEDUCTED_KINDS), "road_kinds": list(ROAD_KINDS),
+            "ded_kinds": list(DEDUCTED_KINDS), "road_kinds": list(ROAD_KINDS), "probe_cell_m": PROBE_CELL_M,
             "marginal_pct": float(thresholds["marginal_share_pct"]),
             "marginal_m2": float(thresholds["marginal_area_m2"]), **{f"v_{k}": v for k, v in variants.items()}}
 

@@ -318,3 +318,25 @@ def test_a_run_failing_midway_leaves_nothing(sample_run):
     with pytest.raises(RuntimeError):
         plan_impact(conn, FROM, TO, progress=fail)
     assert _runs(conn) == before  # the run's savepoint was rolled back, the transaction goes on
+
+
+def test_rows_keep_their_references_without_foreign_keys(wconn):
+    """impact_parcels' run and parcel are kept by statement triggers (migration 0020): a row naming a missing run or
+    parcel is refused, deleting a parcel or a run deletes its rows, a referenced parcel id cannot change."""
+    result = plan_impact(wconn, "PA-T-2006", "PA-T-2020")
+    wconn.commit()
+    run_id = result["run_id"]
+    some = wconn.execute("SELECT parcel_id FROM impact_parcels WHERE run_id = %s ORDER BY parcel_id LIMIT 1",
+                         (run_id,)).fetchone()[0]
+    for bad_run, bad_parcel in ((run_id + 1000, some), (run_id, -1)):
+        with pytest.raises(psycopg.errors.ForeignKeyViolation), wconn.transaction():
+            wconn.execute("INSERT INTO impact_parcels (run_id, parcel_id, change) VALUES (%s, %s, 'unchanged')",
+                          (bad_run, bad_parcel))
+    with pytest.raises(psycopg.errors.ForeignKeyViolation), wconn.transaction():
+        wconn.execute("UPDATE parcels SET id = -id WHERE id = %s", (some,))
+    wconn.execute("DELETE FROM parcels WHERE id = %s", (some,))
+    assert wconn.execute("SELECT count(*) FROM impact_parcels WHERE parcel_id = %s", (some,)).fetchone()[0] == 0
+    assert wconn.execute("SELECT count(*) FROM impact_parcels WHERE run_id = %s", (run_id,)).fetchone()[0] == 10
+    wconn.execute("DELETE FROM impact_runs WHERE id = %s", (run_id,))
+    assert wconn.execute("SELECT count(*) FROM impact_parcels WHERE run_id = %s", (run_id,)).fetchone()[0] == 0
+    wconn.rollback()
