@@ -139,7 +139,8 @@ def heartbeat(conn: psycopg.Connection, job_id: uuid.UUID, worker: str) -> bool:
 def progress(conn: psycopg.Connection, job_id: uuid.UUID, worker: str, pct: int, message: str) -> bool:
     """Record a step (0–100 and what is being done); False when the job is no longer this runner's."""
     pct = max(0, min(99, int(pct)))  # 100 is `finish`'s: a job at 100 % has its result
-    return conn.execute("UPDATE jobs SET progress = %s, message = %s, updated_at = clock_timestamp(), heartbeat_at = clock_timestamp() "
+    return conn.execute("UPDATE jobs SET progress = %s, message = %s, updated_at = clock_timestamp(), "
+                        "heartbeat_at = clock_timestamp() "
                         "WHERE id = %s AND status = 'running' AND worker = %s",
                         (pct, message[:300], job_id, worker)).rowcount == 1
 
@@ -147,7 +148,8 @@ def progress(conn: psycopg.Connection, job_id: uuid.UUID, worker: str, pct: int,
 def finish(conn: psycopg.Connection, job_id: uuid.UUID, worker: str, output: object, dumps: object = None) -> bool:
     """Store the result of a job still this runner's; False (nothing written) when it was dismissed meanwhile."""
     return conn.execute("UPDATE jobs SET status = 'successful', result = %s, progress = 100, message = %s, "
-                        "finished_at = clock_timestamp(), updated_at = clock_timestamp() WHERE id = %s AND status = 'running' AND worker = %s",
+                        "finished_at = clock_timestamp(), updated_at = clock_timestamp() "
+                        "WHERE id = %s AND status = 'running' AND worker = %s",
                         (Jsonb(output, dumps=dumps), MESSAGES["successful"], job_id, worker)).rowcount == 1  # type: ignore[arg-type]
 
 
@@ -155,7 +157,8 @@ def fail(conn: psycopg.Connection, job_id: uuid.UUID, worker: str, error: Urbasi
     """Record a failed job with our French message (never a driver's text); False when it was dismissed meanwhile."""
     exception = failure_document(error)
     return conn.execute("UPDATE jobs SET status = 'failed', result = %s, error = %s, message = %s, "
-                        "finished_at = clock_timestamp(), updated_at = clock_timestamp() WHERE id = %s AND status = 'running' AND worker = %s",
+                        "finished_at = clock_timestamp(), updated_at = clock_timestamp() "
+                        "WHERE id = %s AND status = 'running' AND worker = %s",
                         (Jsonb(exception), error.message[:2000], f"échec : {error.message}"[:300], job_id,
                          worker)).rowcount == 1
 
@@ -169,7 +172,8 @@ def failure_document(error: UrbasigError) -> dict:
 def give_back(conn: psycopg.Connection, job_id: uuid.UUID, worker: str) -> bool:
     """Put a running job back in the queue without counting the run (its runner is being stopped)."""
     return conn.execute("UPDATE jobs SET status = 'accepted', worker = NULL, attempts = greatest(attempts - 1, 0), "
-                        "progress = NULL, message = %s, started_at = NULL, heartbeat_at = NULL, updated_at = clock_timestamp() "
+                        "progress = NULL, message = %s, started_at = NULL, heartbeat_at = NULL, "
+                        "updated_at = clock_timestamp() "
                         "WHERE id = %s AND status = 'running' AND worker = %s",
                         (MESSAGES["accepted"], job_id, worker)).rowcount == 1
 
