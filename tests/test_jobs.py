@@ -456,6 +456,7 @@ def test_plan_impact_runs_as_a_job_even_when_asked_nothing(base, settings, owner
     assert done == 1 and "réussi" in said[0], said
     result = requests.get(f"{base}/jobs/{job_id}/results", timeout=30).json()
     assert result["schema"] == "urbasig/plan-impact/1" and pair[1] in json.dumps(result["to_plan"])
+    assert result["published"] is False  # an API caller never replaces the map's published run
     assert seen[-1] == 100 and seen == sorted(seen) and min(seen) < 100  # it advanced while the client polled
     run_job, began, ended = owner.execute("SELECT job_id, created_at, finished_at FROM impact_runs WHERE id = %s",
                                           (result["run_id"],)).fetchone()

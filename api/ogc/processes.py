@@ -270,8 +270,8 @@ def run(conn: psycopg.Connection, pid: str, inputs: dict, options: Options, prog
     if pid == "envelope":
         return stored_envelope(conn, _land(inputs["land"], crs, "land"), day, options, inputs.get("output_crs"))
     if pid == "plan-impact":
-        return plan_impact(conn, inputs["from_plan"], inputs["to_plan"], inputs.get("area"), progress=progress,
-                           job_id=job_id)
+        return plan_impact(conn, inputs["from_plan"], inputs["to_plan"], inputs.get("area"), publish=False,
+                           progress=progress, job_id=job_id)
     activity = inputs["activity"]
     if not isinstance(activity, str):
         raise OgcError("activity : texte attendu")
