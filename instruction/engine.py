@@ -9,6 +9,7 @@ import psycopg
 import shapely
 
 from gis.errors import InputError, NotFound, PayloadTooLarge
+from gis.landref import LandRef
 from instruction.findings import build_result, may_conflict
 from instruction.land import Land, LandRequest, check_request, parse_geometry, parse_point, parse_refs
 from layers import overlay as q
@@ -42,15 +43,33 @@ class Options:
 DEFAULT_OPTIONS = Options()
 
 
+def _land_refs(request: LandRequest, options: Options) -> list[LandRef]:
+    """The request's titles, parsed, within URBASIG_MAX_LAND_REFS."""
+    if len(request.refs) > options.max_land_refs:
+        raise PayloadTooLarge(f"{len(request.refs)} titres pour un terrain : au plus {options.max_land_refs} "
+                              "(URBASIG_MAX_LAND_REFS ; pour davantage, demandez à l'administrateur de relever "
+                              "la limite)")
+    return parse_refs(request.refs)
+
+
+def check_land(request: LandRequest, options: Options) -> None:
+    """Everything that can be checked of a land request without the database: one way of designating the land,
+    the titles' spelling and count, the geometry (validity, CRS, area, vertices) or the point. A job's inputs are
+    checked so before it is accepted."""
+    check_request(request)
+    if request.refs:
+        _land_refs(request, options)
+    elif request.geometry is not None:
+        parse_geometry(request.geometry, request.crs, options.max_land_area_m2, options.max_vertices)
+    else:
+        parse_point(request.point, request.crs)
+
+
 def resolve_land(conn: psycopg.Connection, request: LandRequest, options: Options, tolerance_m: float) -> Land:
     """Titles (merged when several), a geometry, or the parcel under a point."""
     check_request(request)
     if request.refs:
-        if len(request.refs) > options.max_land_refs:
-            raise PayloadTooLarge(f"{len(request.refs)} titres pour un terrain : au plus {options.max_land_refs} "
-                                  "(URBASIG_MAX_LAND_REFS ; pour davantage, demandez à l'administrateur de relever "
-                                  "la limite)")
-        refs = parse_refs(request.refs)
+        refs = _land_refs(request, options)
         found = parcels.find_parcels(conn, refs)
         known = {p["land_ref"] for p in found}
         missing = [str(r) for r in refs if r.normalized not in known]

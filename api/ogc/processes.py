@@ -11,9 +11,9 @@ import psycopg
 from api.inputs import field, kind_of
 from api.ogc.features import OgcError
 from gis.dates import day_message, read_day
-from gis.errors import InputError, NotFound, PayloadTooLarge
+from gis.errors import InputError, NotFound
 from instruction.checks import licence_check, lot_check, permit_check
-from instruction.engine import Options, instruct
+from instruction.engine import Options, check_land, instruct
 from instruction.envelope import stored_envelope
 from instruction.impact import Progress, plan_impact
 from instruction.land import LandRequest
@@ -219,23 +219,9 @@ def precheck(conn: psycopg.Connection, pid: str, inputs: dict, options: Options)
     """Before a job is accepted, what its run would refuse at once: the land as designated (titles' syntax, the
     geometry or the point, with the same limits) and the plan codes. A title that is not in the cadastre is
     found out by the run (a failed job, with the same message as a synchronous call)."""
-    from instruction.land import check_request, parse_geometry, parse_point, parse_refs
-
     for name in ("land", "location"):
-        if name not in inputs:
-            continue
-        land = _land(inputs[name], inputs.get("crs"), name)
-        check_request(land)
-        if land.refs:
-            if len(land.refs) > options.max_land_refs:
-                raise PayloadTooLarge(f"{len(land.refs)} titres pour un terrain : au plus {options.max_land_refs} "
-                                      "(URBASIG_MAX_LAND_REFS ; pour davantage, demandez à l'administrateur de "
-                                      "relever la limite)")
-            parse_refs(land.refs)
-        elif land.geometry is not None:
-            parse_geometry(land.geometry, land.crs, options.max_land_area_m2, options.max_vertices)
-        else:
-            parse_point(land.point, land.crs)
+        if name in inputs:
+            check_land(_land(inputs[name], inputs.get("crs"), name), options)
     if pid == "envelope":
         from instruction.envelope import output_crs
 
