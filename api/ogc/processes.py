@@ -14,7 +14,7 @@ from gis.dates import day_message, read_day
 from gis.errors import InputError, NotFound
 from instruction.checks import licence_check, lot_check, permit_check
 from instruction.engine import Options, check_land, instruct
-from instruction.envelope import stored_envelope
+from instruction.envelope import assumptions_of, stored_envelope
 from instruction.impact import Progress, plan_impact
 from instruction.land import LandRequest
 
@@ -257,7 +257,7 @@ def run(conn: psycopg.Connection, pid: str, inputs: dict, options: Options, prog
         return stored_envelope(conn, _land(inputs["land"], crs, "land"), day, options, inputs.get("output_crs"))
     if pid == "plan-impact":
         return plan_impact(conn, inputs["from_plan"], inputs["to_plan"], inputs.get("area"), publish=False,
-                           progress=progress, job_id=job_id)
+                           progress=progress, job_id=job_id, assumptions=assumptions_of(options))
     activity = inputs["activity"]
     if not isinstance(activity, str):
         raise OgcError("activity : texte attendu")
