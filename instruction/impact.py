@@ -28,9 +28,11 @@ the setbacks (they need each land's limits and roads):
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 
 import numpy as np
@@ -40,7 +42,7 @@ import shapely
 from instruction.engine import Options
 from instruction.envelope import Assumptions, _height, assumptions_of
 from instruction.findings import r2
-from instruction.impact_rows import PlanPair, Rules, parcel_rows
+from instruction.impact_rows import PlanPair, Rules, aggregates, parcel_rows, tally
 from instruction.rules import CONDITIONS, Context, zone_rules
 from layers import impact as q
 from layers.bulk import Categories
@@ -113,10 +115,15 @@ def zone_variants(zone: dict, storey_height_m: float = Assumptions.storey_height
 
 
 def variant_table(zones: list[dict], storey_height_m: float = Assumptions.storey_height_m) -> dict[str, list]:
-    """The variants of every zone as columns."""
+    """The variants of every zone as columns (zones with the same rules, e.g. in both versions, evaluated once)."""
     cols: dict[str, list] = {k: [] for k in VARIANT_KEYS}
+    seen: dict[str, list[tuple]] = {}
     for zone in zones:
-        for lo, lo_in, hi, hi_in, params in zone_variants(zone, storey_height_m):
+        rules = json.dumps({k: v for k, v in zone.items() if k not in ("id", "plan_id", "wkb")}, sort_keys=True,
+                           default=str)
+        if rules not in seen:
+            seen[rules] = zone_variants(zone, storey_height_m)
+        for lo, lo_in, hi, hi_in, params in seen[rules]:
             for key, v in zip(VARIANT_KEYS, (zone["id"], lo, lo_in, hi, hi_in, *params), strict=True):
                 cols[key].append(v)
     return cols
@@ -173,30 +180,68 @@ def prepare_pair(conn: psycopg.Connection, from_id: int, to_id: int, zones: list
                           q.ROAD_KINDS)
 
 
-def commune_impact(conn: psycopg.Connection, run_id: int, pair: PlanPair, rules: Rules, commune: str | None,
-                   plan_ids: list[int], spent: dict[str, float] | None = None) -> int:
-    """Compute and write the rows of one commune's parcels (None: the parcels without a commune); their count.
-
-    `spent`, if given, adds up the seconds of each step (bench/impact.py prints them).
-    """
-    clock: list[float] = [time.perf_counter()]
+def _stopwatch(spent: dict[str, float] | None) -> Callable[[str], None]:
+    """lap(step) adds the seconds since the previous lap to spent[step] (nothing when spent is None)."""
+    clock = [time.perf_counter()]
 
     def lap(step: str) -> None:
+        now = time.perf_counter()
         if spent is not None:
-            spent[step] = spent.get(step, 0.0) + time.perf_counter() - clock[0]
-            clock[0] = time.perf_counter()
+            spent[step] = spent.get(step, 0.0) + now - clock[0]
+        clock[0] = now
 
-    ids, areas, wkbs = q.run_parcels(conn, commune, plan_ids)
-    lap("read parcels")
-    if not ids:
-        return 0
-    parcels = shapely.from_wkb(wkbs)
-    lap("decode WKB")
-    cols = parcel_rows(pair, rules, parcels, np.array(areas, dtype=float))
-    lap("compute")
-    count = q.write_parcels(conn, _columns(run_id, commune, np.array(ids, dtype=np.int64), cols))
-    lap("write (COPY)")
-    return count
+    return lap
+
+
+def impact_communes(conn: psycopg.Connection, run_id: int, pair: PlanPair, rules: Rules, chunks: list[str | None],
+                    plan_ids: list[int], progress: Progress | None = None, spent: dict[str, float] | None = None
+                    ) -> tuple[int, list[dict]]:
+    """Compute and write the rows of each commune's parcels (None: the parcels without a commune); their count and
+    what the aggregates read of them (impact_rows.tally).
+
+    A commune is computed while the server takes the previous one's COPY, written by a thread (the connection is
+    used by one thread at a time: the next commune's parcels are read before the COPY starts). `progress(pct,
+    message)` after each commune written; `spent`, if given, adds up the seconds of each step (bench/impact.py).
+    """
+    say = progress or (lambda _pct, _msg: None)
+    lap = _stopwatch(spent)
+
+    def write(columns: list) -> int:
+        start = time.perf_counter()
+        count = q.write_parcels(conn, columns)
+        if spent is not None:
+            spent["COPY (beside the computation)"] = spent.get("COPY (beside the computation)", 0.0) + \
+                time.perf_counter() - start
+        return count
+
+    total, tallies = 0, []
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="urbasig-impact-copy") as copier:
+        writing: Future[int] | None = None
+        loaded = q.run_parcels(conn, chunks[0], plan_ids) if chunks else ([], [], [])
+        for i, chunk in enumerate(chunks):
+            ids, areas, wkbs = loaded
+            lap("read parcels")
+            parcels = shapely.from_wkb(wkbs)
+            lap("decode WKB")
+            cols = parcel_rows(pair, rules, parcels, np.array(areas, dtype=float)) if ids else None
+            lap("compute")
+            if writing is not None:
+                total += writing.result()
+                say(5 + int(85 * i / len(chunks)), f"{chunks[i - 1] or 'parcelles sans commune'} : fait "
+                                                   f"({total} parcelles en tout)")
+            lap("waiting for the COPY")
+            loaded = q.run_parcels(conn, chunks[i + 1], plan_ids) if i + 1 < len(chunks) else ([], [], [])
+            lap("read parcels")
+            writing = None
+            if cols is not None:
+                writing = copier.submit(write, _columns(run_id, chunk, np.array(ids, dtype=np.int64), cols))
+                tallies.append(tally(cols, pair.zone_code, chunk))
+        if writing is not None:
+            total += writing.result()
+            lap("waiting for the COPY")
+    if chunks:
+        say(90, f"{chunks[-1] or 'parcelles sans commune'} : fait ({total} parcelles en tout)")
+    return total, tallies
 
 
 def plan_impact(conn: psycopg.Connection, from_code: str, to_code: str, area: str | None = None,
@@ -237,13 +282,11 @@ def plan_impact(conn: psycopg.Connection, from_code: str, to_code: str, area: st
                                     else q.run_communes(conn, from_plan["id"], to_plan["id"]))
         say(2, f"{from_code} → {to_code} : {len(chunks)} commune(s) à calculer")
         pair = prepare_pair(conn, from_plan["id"], to_plan["id"], zones, assumptions.storey_height_m)
-        total = 0
-        for i, chunk in enumerate(chunks):
-            total += commune_impact(conn, run_id, pair, rules, chunk, plan_ids)
-            say(5 + int(85 * (i + 1) / len(chunks)), f"{chunk or 'parcelles sans commune'} : fait "
-                                                     f"({total} parcelles en tout)")
+        total, tallies = impact_communes(conn, run_id, pair, rules, chunks, plan_ids, say)
         say(92, "agrégats par commune et par zone")
-        agg = q.run_aggregates(conn, run_id)
+        agg = aggregates(tallies)
+        names = q.commune_names(conn, [a["code"] for a in agg["by_area"] if a["code"] is not None])
+        agg["by_area"] = [{"code": a["code"], "name": names.get(a["code"]), **a} for a in agg["by_area"]]
         summary = {"totals": _metrics(agg["totals"]), "by_area": [_metrics(r) for r in agg["by_area"]],
                    "by_zone": [{**_metrics(r), "zone_label": r["zone"] or OUTSIDE} for r in agg["by_zone"]],
                    "zone_changes": [{**r, "from_label": r["from_zone"] or OUTSIDE, "to_label": r["to_zone"] or OUTSIDE}

@@ -16,6 +16,7 @@ row of `impact_parcels` for a set of parcels (a commune), as instruction/impact.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
@@ -295,7 +296,7 @@ def _sides(pair: PlanPair, rules: Rules, parts: _Parts, net: np.ndarray, use_set
     return index, out
 
 
-def parcel_rows(pair: PlanPair, rules: Rules, parcels: np.ndarray, parcel_m2: np.ndarray) -> dict[str, object]:
+def parcel_rows(pair: PlanPair, rules: Rules, parcels: np.ndarray, parcel_m2: np.ndarray) -> dict[str, Any]:
     """The impact rows of these parcels (those with a part in either plan), as columns named as impact_parcels'.
 
     `parcel_m2` is the stored area of each parcel (what the plot-area rules read). Returns "index" (the rows'
@@ -314,7 +315,7 @@ def parcel_rows(pair: PlanPair, rules: Rules, parcels: np.ndarray, parcel_m2: np
                                        & (all_m2 < rules.marginal_area_m2)),
          ~before["has"] | ~after["has"], delta > rules.noise_m2, delta < -rules.noise_m2], [0, 1, 2, 3], 4)
     gained, lost = _uses_changed(list(use_sets), before["uses"], after["uses"])
-    cols: dict[str, object] = {"index": index}
+    cols: dict[str, Any] = {"index": index}
     for name, side in (("before", before), ("after", after)):
         cols[f"zone_{name}"] = Categories(side["zone"], pair.zone_code)
         cols[f"zones_{name}"] = np.ma.masked_equal(side["parts"], 0)
@@ -339,3 +340,79 @@ def _uses_changed(use_sets: list[frozenset], before: np.ndarray, after: np.ndarr
         lost.append(sorted(uses_b - uses_a))
     back = back.reshape(-1)
     return Categories(back, gained), Categories(back, lost)
+
+
+# ------------------------------------------------------------------------------------------- aggregates
+def tally(cols: dict[str, Any], zone_code: list[str], commune: str | None) -> dict[str, np.ndarray]:
+    """What the aggregates read of one commune's rows (parcel_rows' columns), zones as codes."""
+    codes = np.array([*zone_code, None], dtype=object)
+    out = {name: np.asarray(codes[np.where(cols[name].codes < 0, len(zone_code), cols[name].codes)])
+           for name in ("zone_before", "zone_after")}
+    out["commune"] = np.full(len(cols["index"]), commune, dtype=object)
+    out["change"] = cols["change"].codes
+    out["split"] = np.maximum(np.ma.filled(cols["zones_before"], 0), np.ma.filled(cols["zones_after"], 0)) > 1
+    for name in ("floor_before_m2", "floor_after_m2", "floor_delta_m2", "reserved_new_m2", "widening_new_m2"):
+        out[name] = np.asarray(cols[name], dtype=float)
+    for name in ("buildable_before", "buildable_after"):
+        out[f"{name}_true"] = np.ma.filled(cols[name], False).astype(bool)
+        out[f"{name}_false"] = ~np.ma.filled(cols[name], True).astype(bool)
+    return out
+
+
+def _metrics(t: dict[str, np.ndarray], rows: np.ndarray) -> dict:
+    """The run's metrics over some rows (layers/impact.py's columns of the summary)."""
+    def count(mask: np.ndarray) -> int:
+        return int(np.count_nonzero(mask[rows]))
+
+    change, delta = t["change"][rows], t["floor_delta_m2"][rows]
+    out: dict[str, Any] = {"parcels": len(rows), "zone_changed": count(t["zone_before"] != t["zone_after"]),
+                           "split": count(t["split"])}
+    out.update({name: int(np.count_nonzero(change == CHANGES.index(name)))
+                for name in ("gain", "loss", "reserved", "unchanged", "outside")})
+    reserved, widening = t["reserved_new_m2"][rows], t["widening_new_m2"][rows]
+    out.update(floor_gained_m2=float(delta[delta > 0].sum()), floor_lost_m2=float(-delta[delta < 0].sum()),
+               floor_before_m2=float(np.nansum(t["floor_before_m2"][rows])),
+               floor_after_m2=float(np.nansum(t["floor_after_m2"][rows])), reserved_new_m2=float(reserved.sum()),
+               widening_new_m2=float(widening.sum()), with_new_reservation=int(np.count_nonzero(reserved + widening > 0)),
+               no_longer_buildable=count(t["buildable_before_true"] & t["buildable_after_false"]),
+               newly_buildable=count(t["buildable_before_false"] & t["buildable_after_true"]),
+               outside_one_plan=count((t["zone_before"] == None) | (t["zone_after"] == None)))  # noqa: E711
+    return out
+
+
+def _groups(values: np.ndarray) -> list[tuple[object, np.ndarray]]:
+    """(value, rows) per distinct value, ascending, None last."""
+    found = sorted({v for v in values.tolist() if v is not None})
+    out = [(v, np.flatnonzero(values == v)) for v in found]
+    nulls = np.flatnonzero(values == None)  # noqa: E711
+    return out + ([(None, nulls)] if len(nulls) else [])
+
+
+def aggregates(tallies: list[dict[str, np.ndarray]]) -> dict:
+    """Totals, per commune, per zone before and per change of zone, from the communes' tallies."""
+    tallies = tallies or [tally_empty()]
+    t = {k: np.concatenate([x[k] for x in tallies]) for k in tallies[0]}
+    every = np.arange(len(t["change"]))
+    moved = t["zone_before"] != t["zone_after"]
+    pairs: dict[tuple, int] = {}
+    for i in np.flatnonzero(moved):
+        key = (t["zone_before"][i], t["zone_after"][i])
+        pairs[key] = pairs.get(key, 0) + 1
+
+    def order(key: tuple) -> tuple:
+        return (-pairs[key], *((v is None, v or "") for v in key))
+
+    return {"totals": _metrics(t, every),
+            "by_area": [{"code": code, **_metrics(t, rows)} for code, rows in _groups(t["commune"])],
+            "by_zone": [{"zone": zone, **_metrics(t, rows)} for zone, rows in _groups(t["zone_before"])],
+            "zone_changes": [{"from_zone": k[0], "to_zone": k[1], "parcels": pairs[k]} for k in sorted(pairs, key=order)]}
+
+
+def tally_empty() -> dict[str, np.ndarray]:
+    """The tally of no row."""
+    none = np.zeros(0, dtype=object)
+    return {"zone_before": none, "zone_after": none, "commune": none, "change": np.zeros(0, dtype=np.int64),
+            "split": np.zeros(0, dtype=bool), **{k: np.zeros(0) for k in ("floor_before_m2", "floor_after_m2",
+                                                                          "floor_delta_m2", "reserved_new_m2",
+                                                                          "widening_new_m2")},
+            **{f"buildable_{s}_{v}": np.zeros(0, dtype=bool) for s in ("before", "after") for v in ("true", "false")}}

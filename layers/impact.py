@@ -167,35 +167,9 @@ def write_parcels(conn: psycopg.Connection, columns: Sequence[tuple[str, str, ob
     return copy_columns(conn, "impact_parcels", columns)
 
 
-_METRICS = """count(*) AS parcels,
-       count(*) FILTER (WHERE zone_before IS DISTINCT FROM zone_after) AS zone_changed,
-       count(*) FILTER (WHERE GREATEST(zones_before, zones_after) > 1) AS split,
-       count(*) FILTER (WHERE change = 'gain') AS gain, count(*) FILTER (WHERE change = 'loss') AS loss,
-       count(*) FILTER (WHERE change = 'reserved') AS reserved, count(*) FILTER (WHERE change = 'unchanged') AS unchanged,
-       count(*) FILTER (WHERE change = 'outside') AS outside,
-       COALESCE(sum(floor_delta_m2) FILTER (WHERE floor_delta_m2 > 0), 0) AS floor_gained_m2,
-       COALESCE(-sum(floor_delta_m2) FILTER (WHERE floor_delta_m2 < 0), 0) AS floor_lost_m2,
-       COALESCE(sum(floor_before_m2), 0) AS floor_before_m2, COALESCE(sum(floor_after_m2), 0) AS floor_after_m2,
-       sum(reserved_new_m2) AS reserved_new_m2, sum(widening_new_m2) AS widening_new_m2,
-       count(*) FILTER (WHERE reserved_new_m2 + widening_new_m2 > 0) AS with_new_reservation,
-       count(*) FILTER (WHERE buildable_before AND NOT buildable_after) AS no_longer_buildable,
-       count(*) FILTER (WHERE NOT buildable_before AND buildable_after) AS newly_buildable,
-       count(*) FILTER (WHERE zone_before IS NULL OR zone_after IS NULL) AS outside_one_plan"""
-
-
-def run_aggregates(conn: psycopg.Connection, run_id: int) -> dict:
-    """The run's totals, per commune, per zone (before) and per change of zone, from impact_parcels."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        totals = cur.execute(f"SELECT {_METRICS} FROM impact_parcels WHERE run_id = %s", (run_id,)).fetchone()
-        by_area = cur.execute(f"SELECT i.commune_code AS code, c.name, {_METRICS} FROM impact_parcels i "
-                              "LEFT JOIN communes c ON c.code = i.commune_code WHERE run_id = %s "
-                              "GROUP BY i.commune_code, c.name ORDER BY i.commune_code", (run_id,)).fetchall()
-        by_zone = cur.execute(f"SELECT zone_before AS zone, {_METRICS} FROM impact_parcels WHERE run_id = %s "
-                              "GROUP BY zone_before ORDER BY zone_before NULLS LAST", (run_id,)).fetchall()
-        changes = cur.execute("SELECT zone_before AS from_zone, zone_after AS to_zone, count(*) AS parcels "
-                              "FROM impact_parcels WHERE run_id = %s AND zone_before IS DISTINCT FROM zone_after "
-                              "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2", (run_id,)).fetchall()
-    return {"totals": totals, "by_area": by_area, "by_zone": by_zone, "zone_changes": changes}
+def commune_names(conn: psycopg.Connection, codes: list[str]) -> dict[str, str]:
+    """The names of some communes, by code."""
+    return dict(conn.execute("SELECT code, name FROM communes WHERE code = ANY(%s)", (codes,)).fetchall())
 
 
 def finish_run(conn: psycopg.Connection, run_id: int, parcels: int, summary: dict, publish: bool) -> None:

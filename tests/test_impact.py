@@ -429,3 +429,42 @@ def test_a_parcel_delete_waits_for_a_run_being_written(wconn, db_url):
     assert wconn.execute("SELECT count(*) FROM impact_parcels WHERE parcel_id = %s", (some,)).fetchone()[0] == 0
     assert wconn.execute("SELECT count(*) FROM impact_parcels WHERE run_id = %s",
                          (result["run_id"],)).fetchone()[0] == result["parcels"] - 1
+
+
+def test_sample_aggregates_equal_direct_sql_over_the_stored_rows(sample_run):
+    """The summary is tallied from the computed columns (instruction/impact_rows.py aggregates): it equals SQL over
+    the rows written to impact_parcels."""
+    conn, result = sample_run
+    metrics = """count(*), count(*) FILTER (WHERE zone_before IS DISTINCT FROM zone_after),
+        count(*) FILTER (WHERE GREATEST(zones_before, zones_after) > 1), count(*) FILTER (WHERE change = 'gain'),
+        count(*) FILTER (WHERE change = 'loss'), count(*) FILTER (WHERE change = 'reserved'),
+        count(*) FILTER (WHERE change = 'unchanged'), count(*) FILTER (WHERE change = 'outside'),
+        COALESCE(sum(floor_delta_m2) FILTER (WHERE floor_delta_m2 > 0), 0),
+        COALESCE(-sum(floor_delta_m2) FILTER (WHERE floor_delta_m2 < 0), 0), COALESCE(sum(floor_before_m2), 0),
+        COALESCE(sum(floor_after_m2), 0), sum(reserved_new_m2), sum(widening_new_m2),
+        count(*) FILTER (WHERE reserved_new_m2 + widening_new_m2 > 0),
+        count(*) FILTER (WHERE buildable_before AND NOT buildable_after),
+        count(*) FILTER (WHERE NOT buildable_before AND buildable_after),
+        count(*) FILTER (WHERE zone_before IS NULL OR zone_after IS NULL)"""
+    names = ("parcels", "zone_changed", "split", "gain", "loss", "reserved", "unchanged", "outside", "floor_gained_m2",
+             "floor_lost_m2", "floor_before_m2", "floor_after_m2", "reserved_new_m2", "widening_new_m2",
+             "with_new_reservation", "no_longer_buildable", "newly_buildable", "outside_one_plan")
+
+    def same(ours: dict, row: tuple) -> None:
+        for name, value in zip(names, row, strict=True):
+            assert ours[name] == pytest.approx(value, abs=0.01), name
+
+    same(result["totals"], conn.execute(f"SELECT {metrics} FROM impact_parcels WHERE run_id = %s",
+                                        (result["run_id"],)).fetchone())
+    by_zone = conn.execute(f"SELECT zone_before, {metrics} FROM impact_parcels WHERE run_id = %s GROUP BY 1 "
+                           "ORDER BY 1 NULLS LAST", (result["run_id"],)).fetchall()
+    assert [z["zone"] for z in result["by_zone"]] == [r[0] for r in by_zone] and len(by_zone) > 3
+    for ours, row in zip(result["by_zone"], by_zone, strict=True):
+        same(ours, row[1:])
+    changes = conn.execute("SELECT zone_before, zone_after, count(*) FROM impact_parcels WHERE run_id = %s AND "
+                           "zone_before IS DISTINCT FROM zone_after GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
+                           (result["run_id"],)).fetchall()
+    assert [(c["from_zone"], c["to_zone"], c["parcels"]) for c in result["zone_changes"]] == [tuple(r) for r in changes]
+    assert [(a["code"], a["name"], a["parcels"]) for a in result["by_area"]] == [tuple(r) for r in conn.execute(
+        "SELECT i.commune_code, c.name, count(*) FROM impact_parcels i LEFT JOIN communes c ON c.code = i.commune_code "
+        "WHERE run_id = %s GROUP BY 1, 2 ORDER BY 1", (result["run_id"],))]
