@@ -365,8 +365,7 @@ def _metrics(t: dict[str, np.ndarray], rows: np.ndarray) -> dict:
         return int(np.count_nonzero(mask[rows]))
 
     change, delta = t["change"][rows], t["floor_delta_m2"][rows]
-    out: dict[str, Any] = {"parcels": len(rows), "zone_changed": count(t["zone_before"] != t["zone_after"]),
-                           "split": count(t["split"])}
+    out: dict[str, Any] = {"parcels": len(rows), "zone_changed": count(t["moved"]), "split": count(t["split"])}
     out.update({name: int(np.count_nonzero(change == CHANGES.index(name)))
                 for name in ("gain", "loss", "reserved", "unchanged", "outside")})
     reserved, widening = t["reserved_new_m2"][rows], t["widening_new_m2"][rows]
@@ -376,16 +375,17 @@ def _metrics(t: dict[str, np.ndarray], rows: np.ndarray) -> dict:
                widening_new_m2=float(widening.sum()), with_new_reservation=int(np.count_nonzero(reserved + widening > 0)),
                no_longer_buildable=count(t["buildable_before_true"] & t["buildable_after_false"]),
                newly_buildable=count(t["buildable_before_false"] & t["buildable_after_true"]),
-               outside_one_plan=count((t["zone_before"] == None) | (t["zone_after"] == None)))  # noqa: E711
+               outside_one_plan=count(t["one_plan"]))
     return out
 
 
 def _groups(values: np.ndarray) -> list[tuple[object, np.ndarray]]:
-    """(value, rows) per distinct value, ascending, None last."""
-    found = sorted({v for v in values.tolist() if v is not None})
-    out = [(v, np.flatnonzero(values == v)) for v in found]
-    nulls = np.flatnonzero(values == None)  # noqa: E711
-    return out + ([(None, nulls)] if len(nulls) else [])
+    """(value, rows) per distinct value (text or None), ascending, None last."""
+    keys = np.where(values == None, "\uffff", values).astype(str)  # noqa: E711 - sorts after every code
+    unique, inverse = np.unique(keys, return_inverse=True)
+    order = np.argsort(inverse.reshape(-1), kind="stable")
+    bounds = np.searchsorted(inverse.reshape(-1)[order], np.arange(len(unique) + 1))
+    return [(None if u == "\uffff" else str(u), order[bounds[i]:bounds[i + 1]]) for i, u in enumerate(unique)]
 
 
 def aggregates(tallies: list[dict[str, np.ndarray]]) -> dict:
@@ -393,9 +393,10 @@ def aggregates(tallies: list[dict[str, np.ndarray]]) -> dict:
     tallies = tallies or [tally_empty()]
     t = {k: np.concatenate([x[k] for x in tallies]) for k in tallies[0]}
     every = np.arange(len(t["change"]))
-    moved = t["zone_before"] != t["zone_after"]
+    t["moved"] = t["zone_before"] != t["zone_after"]
+    t["one_plan"] = (t["zone_before"] == None) | (t["zone_after"] == None)  # noqa: E711 - numpy element-wise
     pairs: dict[tuple, int] = {}
-    for i in np.flatnonzero(moved):
+    for i in np.flatnonzero(t["moved"]):
         key = (t["zone_before"][i], t["zone_after"][i])
         pairs[key] = pairs.get(key, 0) + 1
 

@@ -1,11 +1,8 @@
-"""Queries of the plan impact (issue 15): the two plan versions, the set-based per-parcel computation, the run's
-aggregates and its exports.
+"""Queries of the plan impact (issue 15): the two plan versions, what the vectorised computation reads (zones,
+deductions, a commune's parcels, in binary) and writes (a binary COPY of whole columns), the run and its exports.
 
-One INSERT … SELECT per commune computes every parcel's row of `impact_parcels` inside PostGIS: the zone parts
-(a parcel wholly inside a zone, decided by ST_CoveredBy on the index, is not intersected), the deductions of each
-plan (planned roads, reservations, green spaces, no-build areas) united per parcel, the density rules on the net
-area, and the area newly reserved or newly in a widening. The rules of each zone come in as a small table of
-"variants" (instruction/impact.py: the zone's effective parameters per band of plot area).
+The computation itself is instruction/impact_rows.py (shapely 2 over STRtrees, numpy), driven by
+instruction/impact.py.
 """
 
 from __future__ import annotations
