@@ -81,6 +81,9 @@ def create_app(config: Settings | dict | None = None) -> Flask:
 
     register_spaces(app)
     register_dev(app, test_gateway)
+    from api.dev_pki import register_dev_pki
+
+    register_dev_pki(app)  # the development TSA and CRL, beside the development CA only
     app.extensions["urbasig.openapi"] = build_openapi()  # once, not per request
     from api import budget
 

@@ -42,11 +42,12 @@ class SigningFiles:
     cert: Path
     ca: Path
     dev: DevPki | None = None  # the development PKI the files belong to; None for configured (real) material
+    tsa_ca: Path | None = None  # the root of a TSA that another authority certifies (URBASIG_TSA_CA)
 
     @property
     def trust_roots(self) -> list[Path]:
-        """The CA certificates a note signed by this material verifies against (retired dev CAs too)."""
-        return [self.ca, *(self.dev.retired_roots() if self.dev else [])]
+        """The root certificates a note signed by this material verifies against (retired dev CAs too)."""
+        return [self.ca, *([self.tsa_ca] if self.tsa_ca else []), *(self.dev.retired_roots() if self.dev else [])]
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from asn1crypto import crl as asn1_crl
 from pyhanko.keys import load_cert_from_pemder
@@ -28,11 +29,14 @@ from pyhanko.sign import fields, signers
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko_certvalidator import ValidationContext
 
-from gis.errors import InputError
-from notes.pki import DEV_ORG, SigningFiles, current_crl, ensure_dev_pki
-from notes.tsa import LocalTimeStamper, TsaKey
+from gis.errors import ConfigError, Conflict, InputError
+from notes.pki import CRL_PATH, DEV_ORG, SigningFiles, current_crl, ensure_dev_pki
+from notes.tsa import LocalTimeStamper, TsaKey, http_timestamper
 
-__all__ = ["DEV_ORG", "Ltv", "SigningFiles", "dev_ltv", "ensure_dev_ca", "sign_pdf"]
+if TYPE_CHECKING:
+    from settings import Settings
+
+__all__ = ["DEV_ORG", "Ltv", "SigningFiles", "dev_ltv", "ensure_dev_ca", "sign_pdf", "signing_material"]
 
 
 @dataclass(frozen=True)
@@ -46,11 +50,10 @@ class Ltv:
     timestamper: TimeStamper
     crls: tuple[bytes, ...] = ()
     fetch: bool = False
-    extra_roots: tuple[Path, ...] = field(default=())  # e.g. the real TSA's root, when another CA issued it
 
     def context(self, files: SigningFiles, moment: dt.datetime | None = None) -> ValidationContext:
         """The validation context the signer checks its chain with (and whose revocation data it embeds)."""
-        roots = [load_cert_from_pemder(str(p)) for p in (files.ca, *self.extra_roots)]
+        roots = [load_cert_from_pemder(str(p)) for p in files.trust_roots]
         return ValidationContext(trust_roots=roots, crls=[asn1_crl.CertificateList.load(c) for c in self.crls],
                                  allow_fetching=self.fetch, revocation_mode="hard-fail", moment=moment)
 
@@ -65,6 +68,31 @@ def dev_ltv(files: SigningFiles) -> Ltv:
     assert files.dev is not None, "a development PKI"
     pki = files.dev
     return Ltv(LocalTimeStamper(TsaKey.load(pki.tsa_key, pki.tsa_cert, (files.ca,))), (current_crl(pki),))
+
+
+def signing_material(settings: Settings) -> tuple[SigningFiles, Ltv]:
+    """The configured key, certificates and TSA, or the development PKI and its TSA (no legal value).
+
+    With the development PKI and no URBASIG_TSA_URL, timestamps come from the development TSA in process (the
+    same RFC 3161 code as its HTTP route /dev/tsa, so the CLI and workers sign without a server running) and
+    the CRL is read from var/signing; a configured TSA is called over HTTP; a real CA's revocation data is
+    fetched from the addresses its certificates name.
+    """
+    if settings.signing_key and settings.signing_cert and settings.signing_ca:
+        files = SigningFiles(Path(settings.signing_key), Path(settings.signing_cert), Path(settings.signing_ca))
+    else:
+        files = ensure_dev_pki(Path(settings.var_dir) / "signing", settings.public_base + CRL_PATH)
+    if settings.tsa_ca:
+        files = replace(files, tsa_ca=Path(settings.tsa_ca))
+    if not settings.tsa_url:
+        if files.dev is None:
+            raise ConfigError("URBASIG_TSA_URL est vide : la clé de signature configurée a besoin d'une autorité "
+                              "d'horodatage (RFC 3161)")
+        return files, dev_ltv(files)
+    timestamper = http_timestamper(settings.tsa_url, settings.tsa_user, settings.tsa_password, settings.tsa_timeout_s)
+    if files.dev is not None:
+        return files, Ltv(timestamper, (current_crl(files.dev),))
+    return files, Ltv(timestamper, fetch=True)
 
 
 def sign_pdf(pdf: bytes, files: SigningFiles, reason: str, location: str = "Casablanca",
@@ -91,22 +119,23 @@ def sign_pdf(pdf: bytes, files: SigningFiles, reason: str, location: str = "Casa
     return out.getvalue()
 
 
-def _signing_error(exc: Exception) -> InputError:
+class SigningRefused(Conflict):
+    """The signer's chain or the TSA refuses the signature (or the archive timestamp): nothing is signed."""
+
+    code = "signature-refusee"
+
+
+def _signing_error(exc: Exception) -> SigningRefused:
     from pyhanko.sign.timestamps import TimestampRequestError
     from pyhanko_certvalidator.errors import PathValidationError, RevokedError
 
     if isinstance(exc, RevokedError):
-        return InputError("signature refusée : le certificat du signataire (ou de l'horodatage) est révoqué")
+        return SigningRefused("signature refusée : le certificat du signataire (ou de l'horodatage) est révoqué")
     if isinstance(exc, TimestampRequestError):
-        return InputError(f"signature refusée : l'autorité d'horodatage n'a pas répondu ({exc})")
+        return SigningRefused(f"signature refusée : l'autorité d'horodatage n'a pas répondu ({exc})")
     if isinstance(exc, PathValidationError):
-        return InputError(f"signature refusée : chaîne de certificats non valide ({exc})")
-    return InputError(f"signature refusée : {type(exc).__name__}: {exc}")
-
-
-def run(coro):  # pragma: no cover - a thin helper for pyHanko's coroutines from synchronous code
-    """Run a coroutine to its end (in a fresh event loop)."""
-    return asyncio.run(coro)
+        return SigningRefused(f"signature refusée : chaîne de certificats non valide ({exc})")
+    return SigningRefused(f"signature refusée : {type(exc).__name__}: {exc}")
 
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
@@ -302,7 +331,7 @@ def refresh_ltv(pdf: bytes, files: SigningFiles, ltv: Ltv) -> bytes:
 
     check = verify_pdf(pdf, files.trust_roots)
     if not check.valid:
-        raise InputError(f"note non rafraîchie : {check.problem or 'signature non valide'}")
+        raise SigningRefused(f"note non rafraîchie : {check.problem or 'signature non valide'}")
     writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
     sig = PdfFileReader(io.BytesIO(pdf)).embedded_regular_signatures[0]
     context = ltv.context(files)

@@ -72,8 +72,10 @@ def test_a_configured_gateway_or_production_never_mounts_the_test_gateway(db_url
         payment_secret="secret de la banque", payment_gateway_url="https://paiement.banque.example/pay",
         smtp_host="smtp.auc.ma", public_url="https://urba.auc.ma", allowed_hosts="localhost",
         signing_key=str(tmp_path / "key.pem"), signing_cert=str(tmp_path / "cert.pem"),
-        signing_ca=str(tmp_path / "ca.pem")))
+        signing_ca=str(tmp_path / "ca.pem"), tsa_url="https://horodatage.example.ma/tsa"))
     assert "test_gateway" not in production.blueprints and production.config["SECRET_KEY"] == "k" * 40
+    # the development TSA and CRL exist only beside the development CA, never with real signing material
+    assert "dev_pki" not in production.blueprints and "dev_pki" in bank.blueprints
     assert not (tmp_path / "prod").exists()  # nothing generated: no session key, no payment secret
 
 
