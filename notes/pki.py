@@ -304,4 +304,24 @@ def revoke(pki: DevPki, serial: int, reason: str = "compromission",
         with open(pki.path("revoked.txt"), "a") as out:
             out.write(entry.line())
         _reissue(pki)
+        signer = load_cert(pki.path("signer-cert.pem"))
+        if signer.serial_number == serial:  # the notes' own signer: a new one takes over, the old one is kept
+            _replace_signer(pki, signer)
     return entry
+
+
+def _replace_signer(pki: DevPki, old: x509.Certificate) -> None:
+    retired = pki.path("retired")
+    retired.mkdir(exist_ok=True)
+    os.replace(pki.path("signer-cert.pem"), retired / f"signer-{old.serial_number:x}.pem")
+    try:
+        points = old.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+        crl_url = points[0].full_name[0].value if points[0].full_name else None
+    except x509.ExtensionNotFound:
+        crl_url = None
+    now = dt.datetime.now(dt.UTC)
+    key, cert = issue(_load_key(pki.path("ca-key.pem")), load_cert(pki.path("ca-cert.pem")),
+                      "Signataire des notes (développement)", now - dt.timedelta(minutes=5),
+                      now + dt.timedelta(days=SIGNER_DAYS), crl_url)
+    _write(pki.path("signer-key.pem"), _pem_key(key), secret=True)
+    _write(pki.path("signer-cert.pem"), cert.public_bytes(serialization.Encoding.PEM))

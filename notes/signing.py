@@ -148,7 +148,6 @@ class ArchiveTimestamp:
     at: dt.datetime
     tsa: str
     valid_until: dt.datetime  # its TSA certificate's end: the chain must be refreshed before
-    intact: bool
 
 
 @dataclass(frozen=True)
@@ -177,6 +176,30 @@ class Verification:
     def refresh_by(self) -> dt.datetime | None:
         """When the last archive timestamp stops proving anything: refresh before."""
         return self.archive[-1].valid_until if self.archive else None
+
+    def describe(self) -> str:
+        """The verification in French, one fact a line (the CLI's output)."""
+        def when(moment: dt.datetime | None) -> str:
+            return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "—"
+
+        if not self.signed:
+            return "Signature : aucune (PDF non signé)"
+        lines = [f"Signature : {'valide' if self.valid else 'NON VALIDE'}"
+                 + (f" ({self.problem})" if self.problem and not self.valid else ""),
+                 f"Document intact : {'oui' if self.intact and self.whole_document else 'non'}",
+                 f"Signataire : {self.signer or '—'}",
+                 f"Signée le : {when(self.signed_at)} ("
+                 + ("horodatage RFC 3161)" if self.timestamped else "heure déclarée par le signataire, non prouvée)"),
+                 f"Signataire valide à cette date : {'oui' if self.trusted else 'non'}",
+                 f"Données de révocation intégrées : {'oui' if self.revocation_embedded else 'non'}"
+                 + (f" ; certificat révoqué le {when(self.revoked_at)}" if self.revoked_at else ""),
+                 f"Profil PAdES : {self.level}"]
+        if self.archive:
+            lines.append("Horodatages d'archive :")
+            lines += [f"  {i}. {when(a.at)} — {a.tsa} (certificat valable jusqu'au {when(a.valid_until)})"
+                      for i, a in enumerate(self.archive, 1)]
+            lines.append(f"À rafraîchir avant : {when(self.refresh_by)} (urbasig notes refresh-ltv)")
+        return "\n".join(lines)
 
 
 def _policy(roots: list, moment: dt.datetime):
@@ -235,23 +258,71 @@ def verify_pdf(pdf: bytes, trust_roots: list[Path], moment: dt.datetime | None =
     status = result.api_status
     if status is None:
         return Verification(True, False, False, False, problem=result.failure_msg)
+    if not _timestamped(sig):  # AdES with time needs a signature timestamp: a B-B note (signed before B-LTA)
+        return _basic(reader, sig, roots, moment)
     stamp = status.timestamp_validity
     archive = _archive(reader)
     dss = _dss(reader)
-    level = _level(stamp is not None, dss is not None, bool(archive))
+    level = _level(True, dss is not None, bool(archive))
     revoked_at = _revoked_at(dss, sig.signer_cert) if dss is not None else None
     from pyhanko.sign.ades.report import AdESPassed
-    from pyhanko.sign.validation.status import ModificationLevel
 
-    whole = status.coverage is not None and (status.coverage.name == "ENTIRE_FILE" or (
-        status.modification_level == ModificationLevel.LTA_UPDATES and bool(status.docmdp_ok)))
-    trusted = result.ades_subindic == AdESPassed.OK or bool(status.trusted and status.intact and status.valid
-                                                          and whole and result.ades_subindic.status.name == "PASSED")
-    return Verification(
-        True, bool(status.intact and status.valid), whole, trusted,
-        sig.signer_cert.subject.human_friendly, stamp.timestamp if stamp else status.signer_reported_dt,
-        stamp is not None, level, bool(dss is not None and (dss.crls or dss.ocsps)), revoked_at, archive,
-        None if trusted else _problem(result))
+    whole = _whole(reader, status)
+    trusted = result.ades_subindic == AdESPassed.OK
+    signed_at = stamp.timestamp if stamp else _token_time(sig)
+    problem = None if trusted else _problem(result)
+    if not trusted and revoked_at is not None and signed_at is not None and revoked_at <= signed_at:
+        problem = (f"le certificat du signataire était révoqué le {revoked_at:%Y-%m-%d %H:%M:%S} UTC, avant la "
+                   f"signature ({signed_at:%Y-%m-%d %H:%M:%S} UTC)")
+    return Verification(True, bool(status.intact and status.valid), whole, trusted,
+                        sig.signer_cert.subject.human_friendly, signed_at, True, level,
+                        bool(dss is not None and (dss.crls or dss.ocsps)), revoked_at, archive, problem)
+
+
+def _whole(reader: PdfFileReader, status) -> bool:
+    """Nothing added after the signature but its maintenance: DSS updates and archive timestamps.
+
+    pyHanko's difference analysis tells maintenance from other changes; a signature with no archive timestamp
+    must cover the whole file (a B-B note is never maintained).
+    """
+    from pyhanko.sign.validation.status import ModificationLevel, SignatureCoverageLevel
+
+    if status.coverage == SignatureCoverageLevel.ENTIRE_FILE:
+        return True
+    return (status.modification_level == ModificationLevel.LTA_UPDATES and bool(status.docmdp_ok)
+            and bool(reader.embedded_timestamp_signatures))
+
+
+def _timestamped(sig) -> bool:
+    """Whether the signature carries an RFC 3161 signature timestamp (unsigned attribute)."""
+    from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
+
+    return next(iter(extract_tst_data_iter(sig.signer_info, signed=False)), None) is not None
+
+
+def _token_time(sig) -> dt.datetime | None:
+    """The time the signature timestamp states (when pyHanko could not vouch for it: still reported)."""
+    from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
+
+    token = next(iter(extract_tst_data_iter(sig.signer_info, signed=False)))
+    return token["encap_content_info"]["content"].parsed["gen_time"].native
+
+
+def _basic(reader: PdfFileReader, sig, roots: list, moment: dt.datetime) -> Verification:
+    """A note without signature timestamp (signed B-B before B-LTA): its signer must be valid at `moment`."""
+    from pyhanko.sign.validation import validate_pdf_signature
+
+    dss = _dss(reader)
+    crls = _crls(dss) if dss is not None else []
+    status = validate_pdf_signature(sig, ValidationContext(trust_roots=roots, crls=crls, allow_fetching=False,
+                                                           revocation_mode="hard-fail", moment=moment))
+    whole = _whole(reader, status)
+    archive = _archive(reader)
+    return Verification(True, bool(status.intact and status.valid), whole, bool(status.trusted),
+                        sig.signer_cert.subject.human_friendly, sig.self_reported_timestamp, False,
+                        _level(False, dss is not None, bool(archive)), bool(crls),
+                        _revoked_at(dss, sig.signer_cert) if dss is not None else None, archive,
+                        None if status.trusted else "signataire non valide à cette date (signature sans horodatage)")
 
 
 def _problem(result) -> str:
@@ -309,14 +380,10 @@ def _archive(reader: PdfFileReader) -> tuple[ArchiveTimestamp, ...]:
     """The document timestamps after the signature, oldest first, with their TSA certificate's end."""
     out = []
     for ts in reader.embedded_timestamp_signatures:
-        try:
-            intact = ts.compute_integrity_info() is None or True
-        except Exception:
-            intact = False
         tst_info = ts.signed_data["encap_content_info"]["content"].parsed
         cert = ts.signer_cert
         out.append(ArchiveTimestamp(tst_info["gen_time"].native, cert.subject.human_friendly,
-                                    cert["tbs_certificate"]["validity"]["not_after"].native, intact))
+                                    cert["tbs_certificate"]["validity"]["not_after"].native))
     return tuple(sorted(out, key=lambda a: a.at))
 
 

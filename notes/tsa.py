@@ -45,10 +45,15 @@ class TsaKey:
         return cls(private, load_cert_from_pemder(str(cert)), tuple(load_cert_from_pemder(str(c)) for c in chain))
 
 
+class _Refusal(core.Sequence):
+    """A TimeStampResp without token (asn1crypto's TimeStampResp wants one; RFC 3161 makes it optional)."""
+
+    _fields = [("status", tsp.PKIStatusInfo)]  # noqa: RUF012 - asn1crypto's declaration
+
+
 def _refusal(failure: str, text: str) -> bytes:
-    return tsp.TimeStampResp({"status": tsp.PKIStatusInfo({
-        "status": tsp.PKIStatus("rejection"), "status_string": [text],
-        "fail_info": tsp.PKIFailureInfo({failure})})}).dump()
+    return _Refusal({"status": tsp.PKIStatusInfo({"status": tsp.PKIStatus("rejection"), "status_string": [text],
+                                                  "fail_info": tsp.PKIFailureInfo({failure})})}).dump()
 
 
 def respond(query: bytes, tsa: TsaKey, now: dt.datetime | None = None) -> bytes:
@@ -60,6 +65,7 @@ def respond(query: bytes, tsa: TsaKey, now: dt.datetime | None = None) -> bytes:
         digest = imprint["hashed_message"].native
         nonce = req["nonce"].native
         wants_certs = bool(req["cert_req"].native)
+        req.native  # noqa: B018 - asn1crypto parses lazily: a truncated body fails here, not while answering
     except (ValueError, TypeError, KeyError):
         return _refusal("bad_data_format", "requête d'horodatage illisible (RFC 3161 TimeStampReq en DER attendu)")
     if algorithm not in DIGEST_BYTES:
