@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from api.accounts import current_account, require_role

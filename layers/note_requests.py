@@ -210,7 +210,8 @@ def due_for_refresh(conn: psycopg.Connection, before: datetime, limit: int = 100
 def replace_pdf(conn: psycopg.Connection, number: str, old_sha256: str, pdf: bytes, sha256_hex: str) -> bool:
     """Store a refreshed PDF in place of the one it extends; False when that one changed meanwhile."""
     row = conn.execute("UPDATE note_requests SET signed_pdf = %s, pdf_sha256 = %s, updated_at = now() "
-                       "WHERE number = %s AND pdf_sha256 = %s RETURNING id", (pdf, sha256_hex, number, old_sha256)).fetchone()
+                       "WHERE number = %s AND pdf_sha256 = %s RETURNING id",
+                       (pdf, sha256_hex, number, old_sha256)).fetchone()
     return row is not None
 
 

@@ -252,9 +252,10 @@ def refresh_notes(conn: psycopg.Connection, signing: SigningFiles, ltv: Ltv, bef
                   numbers: list[str] | None = None) -> Refreshed:
     """Add today's revocation data and an archive timestamp to the issued notes due before `before` (or `numbers`).
 
-    Each note in its own transaction (give an autocommit connection): an incremental update of the stored PDF (earlier copies keep verifying and
-    are still found by their digest), its new version recorded and audited. A note that does not verify today
-    is left as it is and reported with the reason (an archive timestamp cannot vouch for it any more).
+    Each note in its own transaction (give an autocommit connection): an incremental update of the stored PDF
+    (earlier copies keep verifying and are still found by their digest), its new version recorded and audited.
+    A note that does not verify today is left as it is and reported with the reason (an archive timestamp
+    cannot vouch for it any more).
     """
     done, refused = [], []
     for number in numbers if numbers is not None else note_requests.due_for_refresh(conn, before):
