@@ -183,8 +183,8 @@ def test_official_note_end_to_end(env, conn):
     assert not bad["signature_valid"]
     # the audit trail has every step, in order
     actions = [r[0] for r in conn.execute("SELECT action FROM audit_log WHERE entity_id = %s ORDER BY id", (number,))]
-    assert actions[:1] == ["note.demandee"] and actions[-4:] == ["note.acceptee", "note.signee",
-                                                                  "note.envoyee", "courriel.envoye"]
+    assert actions[:1] == ["note.demandee"] and actions[-5:] == ["note.acceptee", "note.signee", "note.envoyee",
+                                                                  "courriel.envoye", "note.horodatage_archive"]
     # each staff action under its author's name, each payment event under the gateway's
     actors = dict(conn.execute("SELECT action, actor FROM audit_log WHERE entity_id = %s", (number,)).fetchall())
     assert actors["note.acceptee"] == "instructeur@auc.ma"
