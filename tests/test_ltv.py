@@ -76,6 +76,24 @@ def test_a_note_signed_b_lta_still_verifies_offline_after_its_signer_expired(fil
     assert not verify_pdf(lta, [files.ca], moment=check.refresh_by + dt.timedelta(days=1)).valid
 
 
+def test_the_verify_command_reads_a_note_offline_at_a_later_date(files, tmp_path):
+    from click.testing import CliRunner
+
+    from app import cli
+
+    short, _ = _signer(files, "court-cli", dt.timedelta(minutes=10))
+    path = tmp_path / "note.pdf"
+    path.write_bytes(sign_pdf(_pdf(), short, reason="Note officielle", ltv=dev_ltv(files)))
+    later = (NOW + dt.timedelta(days=400)).strftime("%Y-%m-%d")
+    ok = CliRunner().invoke(cli, ["notes", "verify", str(path), "--trust", str(files.ca), "--at", later])
+    assert ok.exit_code == 0, ok.output
+    assert "Signature : valide" in ok.output and "Profil PAdES : B-LTA" in ok.output
+    assert "(horodatage RFC 3161)" in ok.output and "Données de révocation intégrées : oui" in ok.output
+    path.write_bytes(sign_pdf(_pdf(), short, reason="Note officielle"))  # B-B: nothing proves it after expiry
+    refused = CliRunner().invoke(cli, ["notes", "verify", str(path), "--trust", str(files.ca), "--at", later])
+    assert refused.exit_code == 1 and "NON VALIDE" in refused.output and "Profil PAdES : B-B" in refused.output
+
+
 def test_revoked_after_signing_stays_valid_and_refresh_keeps_the_history(files):
     signer, cert = _signer(files, "revoque-apres", dt.timedelta(days=400))
     lta = sign_pdf(_pdf(), signer, reason="Note officielle", ltv=dev_ltv(files))
