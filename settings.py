@@ -136,6 +136,14 @@ class Settings:
     signing_key: str = ""
     signing_cert: str = ""
     signing_ca: str = ""
+    # RFC 3161 time-stamping authority of the signatures and archive timestamps (PAdES B-LTA). Empty: the
+    # development TSA (only beside the development CA: in process, and served at /dev/tsa); production requires
+    # one. User and password when it asks for HTTP Basic authentication; a timeout per request.
+    tsa_url: str = ""
+    tsa_user: str = ""
+    tsa_password: str = ""
+    tsa_ca: str = ""  # PEM root of the TSA's certificate when another authority than URBASIG_SIGNING_CA issued it
+    tsa_timeout_s: float = 10.0
     # Malformed input: nesting depth of a JSON body, and of a CQL2 filter (parentheses, NOT, CQL2-JSON levels).
     max_json_depth: int = 64
     max_filter_depth: int = 32
@@ -244,6 +252,9 @@ class Settings:
             problems += [f"URBASIG_{name.upper()} : fichier introuvable « {getattr(self, name)} »"
                          for name in ("signing_key", "signing_cert", "signing_ca")
                          if not Path(getattr(self, name)).is_file()]
+        if not self.tsa_url:
+            problems.append("URBASIG_TSA_URL est vide : sans autorité d'horodatage (RFC 3161), les notes n'auraient "
+                            "ni date de signature prouvée ni validation à long terme (PAdES B-LTA)")
         if not self.https:
             problems.append(f"URBASIG_PUBLIC_URL doit être en https (reçu « {self.public_url} ») : liens des "
                             "courriels, retour du paiement, cookies Secure")
@@ -333,7 +344,7 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in ("database_url", "app_database_url") and value:
                 value = mask_password(value)
-            if f.name in ("payment_secret", "smtp_password", "secret_key") and value:
+            if f.name in ("payment_secret", "smtp_password", "secret_key", "tsa_password") and value:
                 value = "***"
             out[f.name] = str(value)
         return out
