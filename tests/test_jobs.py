@@ -428,6 +428,8 @@ def test_a_synchronous_call_past_its_budget_cancels_its_statement(settings, owne
     """The synchronous path answers 503 at its budget and its statement does not go on waiting in the database."""
     app = create_app(settings.with_(budget_checks_s=1.0))
     parcels_locked["take"]()
+    unblock = threading.Timer(10, parcels_locked["release"])  # were it never cancelled: a failure, not a hang
+    unblock.start()
     try:
         start = time.monotonic()
         r = app.test_client().post("/ogc/processes/envelope/execution", json={"inputs": {"land": {"refs": [ref]}}})
@@ -436,6 +438,7 @@ def test_a_synchronous_call_past_its_budget_cancels_its_statement(settings, owne
         assert elapsed < 5, elapsed
         assert _waiting_on_locks(owner) == []  # the lock is still held: the statement was cancelled
     finally:
+        unblock.cancel()
         parcels_locked["release"]()
         app.extensions["urbasig.pool"].close()
 

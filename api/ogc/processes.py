@@ -69,7 +69,8 @@ PROCESSES = {
                                                       "examples": ["OGC:CRS84"]}}}},
     "plan-impact": {"title": "Impact d'une version de plan", "description": "Parcelle par parcelle, entre deux "
                     "versions de plan : zone, surface de plancher maximale, usages gagnés et perdus, surface "
-                    "nouvellement réservée ou en élargissement ; agrégats par arrondissement et par zone.",
+                    "nouvellement réservée ou en élargissement ; agrégats par arrondissement et par zone. Réservé "
+                    "aux partenaires (clé d'API, en-tête X-API-Key) et aux agents de l'agence connectés.",
                     "inputs": {"from_plan": {"title": "version de plan de départ (code)", "schema": {"type": "string"}},
                                "to_plan": {"title": "version de plan comparée (code)", "schema": {"type": "string"}},
                                "area": {"title": "commune ou arrondissement (code), sinon tout le plan",
