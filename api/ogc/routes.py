@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, g, render_template, request
 
 from api.db import get_db
 from api.i18n import current_lang
@@ -32,15 +32,18 @@ def _base() -> str:
 
 
 def _partner_key() -> str | None:
-    """The valid partner key the caller sent, if any; a key that is sent but unknown or revoked is a 401."""
+    """The valid partner key the caller sent, if any (looked up once per request); a key that is sent but unknown
+    or revoked is a 401."""
     key = request.headers.get("X-API-Key") or request.args.get("api_key")
     if not key:
         return None
-    from layers.apikeys import check_key
+    if g.get("partner_key") != key:
+        from layers.apikeys import check_key
 
-    if not check_key(get_db(), key):
-        raise Unauthorized("clé d'API (X-API-Key) inconnue ou révoquée : vérifiez la clé reçue de l'agence, "
-                           "ou retirez l'en-tête pour un accès public")
+        if not check_key(get_db(), key):
+            raise Unauthorized("clé d'API (X-API-Key) inconnue ou révoquée : vérifiez la clé reçue de l'agence, "
+                               "ou retirez l'en-tête pour un accès public")
+        g.partner_key = key
     return key
 
 
