@@ -8,8 +8,8 @@
   through the SECURITY DEFINER trigger of migration 0020 (impact_parcels_cascade), so DELETE is revoked.
   impact_runs keeps DELETE: the runner's retention purge (layers/jobs.py purge) deletes unpublished runs.
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0022
+Revises: 0021
 Create Date: 2026-12-04
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 
 from layers.roles import grants_sql
 
-revision = "0021"
-down_revision = "0020"
+revision = "0022"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 
@@ -38,7 +38,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Back to 0020."""
+    """Back to 0021."""
     op.execute("DROP INDEX IF EXISTS jobs_submitter_idx; ALTER TABLE jobs DROP COLUMN IF EXISTS submitter; "
                "COMMENT ON COLUMN jobs.client IS NULL")
     op.execute(grants_sql(BEFORE))
