@@ -728,11 +728,12 @@ def notes() -> None:
 
 
 @notes.command("verify")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FICHIER")
 @click.option("--trust", "trust", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
               metavar="PEM", help="Certificat racine de confiance (par défaut : celui de l'agence configuré).")
 @click.option("--at", "moment", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None,
-              help="Vérifier comme à cette date (UTC), par ex. dans dix ans ; par défaut maintenant.")
+              metavar="DATE", help="Vérifier comme à cette date (UTC, AAAA-MM-JJ ou AAAA-MM-JJTHH:MM:SS), par ex. "
+              "dans dix ans ; par défaut maintenant.")
 @click.option("--json", "as_json", is_flag=True, help="Résultat en JSON.")
 def notes_verify_cmd(file: Path, trust: tuple[Path, ...], moment: object | None, as_json: bool) -> None:
     """Vérifier hors ligne la signature d'une note (code de sortie 1 si elle n'est pas valide)."""
@@ -754,7 +755,7 @@ def notes_verify_cmd(file: Path, trust: tuple[Path, ...], moment: object | None,
 
 
 @notes.command("refresh-ltv")
-@click.option("--within-days", default=365, show_default=True, type=click.IntRange(0),
+@click.option("--within-days", default=365, show_default=True, type=click.IntRange(0), metavar="JOURS",
               help="Rafraîchir les notes dont le dernier horodatage d'archive expire dans ce délai (ou inconnu).")
 @click.option("--number", "numbers", multiple=True, metavar="N", help="Seulement cette note (répétable).")
 def notes_refresh_cmd(within_days: int, numbers: tuple[str, ...]) -> None:
