@@ -412,7 +412,7 @@ def test_a_parcel_in_one_plan_only_is_outside_not_unchanged(wconn):
 
 
 def test_a_parcel_delete_waits_for_a_run_being_written(wconn, db_url):
-    """The insert trigger holds the advisory lock shared (migration 0021, no row lock per parcel): deleting a parcel
+    """The insert trigger holds the advisory lock shared (migration 0023, no row lock per parcel): deleting a parcel
     while a run writing it is open waits (here: gives up at its lock timeout), and once the run is committed the
     delete goes through and takes the run's row of that parcel with it, leaving no row without its parcel."""
     result = plan_impact(wconn, "PA-T-2006", "PA-T-2020", publish=False)  # written, not committed

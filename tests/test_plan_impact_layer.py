@@ -301,7 +301,7 @@ def test_the_server_role_publishing_a_run_bumps_the_layer_versions(db_url):
 
 def test_a_parcel_in_two_published_pairs_is_one_feature_with_the_latest_run(db_url):
     """Two published pairs over parcels 1 and 2 (the run of FROM → TO, then the reverse comparison): the collection
-    has each parcel once, its feature id the parcel's, with the run published last (migration 0021)."""
+    has each parcel once, its feature id the parcel's, with the run published last (migration 0023)."""
     with psycopg.connect(db_url) as conn:
         load_ogc_world(conn)
         publish_run(conn, ROWS)

@@ -15,15 +15,15 @@ in the published view (issue 15).
   id (the parcel's, the id partners join on with `parcels`); an OGC feature id must be unique, and a map colours
   a parcel once. Every pair's rows stay in impact_parcels and in each run's exports.
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-03
 """
 
 from alembic import op
 
-revision = "0021"
-down_revision = "0020"
+revision = "0023"
+down_revision = "0022"
 branch_labels = None
 depends_on = None
 
@@ -110,7 +110,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Back to 0020."""
+    """Back to 0022."""
     op.execute(VIEW_SQL.replace("{latest}", ""))
     op.execute(CASCADE_SQL.replace("{lock}", ""))
     op.execute(REFS_0020)
