@@ -67,6 +67,9 @@ DEDUCTED_KINDS = {"road_widening": "élargissement de voie", "new_road": "voie p
 PLANNED_ROAD_KINDS = ("road_widening", "new_road")
 NOISE_M2 = 0.01  # pieces smaller than this are digitising noise, not buildable ground
 AMBIGUOUS_DEG = (30.0, 60.0)  # a limit off every road limit at this angle to them is neither side nor rear
+CRS_KINDS = {"Geocentric CRS": "géocentrique", "Geographic 3D CRS": "géographique à trois dimensions",
+             "Vertical CRS": "vertical", "Compound CRS": "composé (avec une altitude)",
+             "Engineering CRS": "local (ingénierie)"}  # pyproj's type names of the CRSs output_crs refuses
 SAME_ROAD_DEG = 30.0  # road features that touch and front limits this close in direction are one road
 RATIO_AREAS = ("gross", "net")
 PART_BLOCKING = ("sous_surface_minimale", "sous_facade_minimale", "emprise_vide", "aucun_niveau")
@@ -163,6 +166,11 @@ def _lines(segments: list) -> BaseGeometry:
     """The limits as lines, contiguous ones merged into runs: buffering thousands of separate segments and uniting
     their bands grew quadratically (20 s for one band of a 10,000-vertex land), one run is near-linear."""
     return shapely.line_merge(shapely.multilinestrings(segments))
+
+
+def _union(geoms: list[BaseGeometry]) -> BaseGeometry:
+    """The union of valid geometries (one needs none: most lands have one zone, one band, one piece)."""
+    return geoms[0] if len(geoms) == 1 else shapely.union_all(geoms)
 
 
 def _pieces(geom: BaseGeometry) -> list[BaseGeometry]:
@@ -323,7 +331,7 @@ def _why_pieces(count: int, net: BaseGeometry, labels: list[str]) -> dict:
 def _part_envelope(part: Part, land: BaseGeometry, bands: _Bands, constraints: list[tuple[str, str, BaseGeometry]],
                    assumptions: Assumptions) -> tuple[dict, BaseGeometry]:
     rule = part.rule
-    zone_geom = shapely.intersection(part.geom, land)
+    zone_geom = land if part.geom is land else shapely.intersection(part.geom, land)  # a land in one zone
     part_area = float(zone_geom.area)
     deductions, blocked, labels = [], [], []
     for kind, label, geom in constraints:
@@ -334,9 +342,9 @@ def _part_envelope(part: Part, land: BaseGeometry, bands: _Bands, constraints: l
             deductions.append({"kind": kind, "kind_label": DEDUCTED_KINDS[kind], "label": label, "area_m2": r2(hit.area)})
             blocked.append(geom)
             labels.append(label)
-    net = shapely.difference(zone_geom, shapely.union_all(blocked)) if blocked else zone_geom
+    net = shapely.difference(zone_geom, _union(blocked)) if blocked else zone_geom
     setbacks, taken, reasons = _setback_bands(rule, bands)
-    buildable = shapely.difference(net, shapely.union_all(taken)) if taken else net
+    buildable = shapely.difference(net, _union(taken)) if taken else net
     pieces = _pieces(buildable)
     buildable_area = float(sum(p.area for p in pieces))
     if not pieces:
@@ -362,7 +370,7 @@ def _part_envelope(part: Part, land: BaseGeometry, bands: _Bands, constraints: l
                        **floor_how},
         "reasons": reasons,
     }
-    return out, shapely.union_all(pieces) if pieces else shapely.Polygon()
+    return out, _union(pieces) if pieces else shapely.Polygon()
 
 
 def _plot(part: Part, entry: dict, land_area: float, frontage: float) -> None:
@@ -487,7 +495,9 @@ def compute_envelope(*, land: BaseGeometry, parts: list[Part], roads: list[Road]
         if governing and all(any(r["code"] == code for r in out_parts[i]["reasons"]) for i in governing):
             reasons.append(next(r for r in out_parts[governing[0]]["reasons"] if r["code"] == code))
     floors = [out_parts[i]["floor_area"]["max_m2"] for i in built]
-    union = shapely.union_all([geoms[i] for i in built]) if built else None
+    union = _union([geoms[i] for i in built]) if built else None
+    # one buildable part: the land's polygon is that part's (the same GeoJSON, written and reprojected once)
+    geometry = out_parts[built[0]]["geometry"] if len(built) == 1 else geometry_json(union)
     return {
         "schema": ENVELOPE_SCHEMA, "crs": "EPSG:26191", "buildable": bool(built), "reasons": reasons,
         "limits": {"road_m": r2(frontage), "side_m": r2(sum(s.length for s in limits["side"])),
@@ -499,7 +509,7 @@ def compute_envelope(*, land: BaseGeometry, parts: list[Part], roads: list[Road]
                    "max_footprint_m2": r2(sum(out_parts[i]["footprint"]["max_m2"] for i in built)),
                    "max_floor_area_m2": (None if any(f is None for f in floors) else r2(sum(floors)))},
         "parts": out_parts,
-        "geometry": geometry_json(union) if union is not None else None,
+        "geometry": geometry,
         "assumptions": assumptions.describe(),
     }
 
@@ -603,9 +613,9 @@ def output_crs(crs_text: str | None) -> CRS | None:
         raise CRSError("output_crs : un code de SCR est attendu (ex. EPSG:26191, EPSG:4326, OGC:CRS84)")
     crs = parse_crs(crs_text)
     if crs.is_compound or not (crs.is_projected or crs.is_geographic) or len(crs.axis_info) != 2:
-        raise CRSError(f"output_crs : {crs_label(crs)} est un SCR {crs.type_name} ; les polygones s'écrivent dans un "
-                       "SCR projeté ou géographique à deux dimensions (ex. EPSG:26191, EPSG:4326, OGC:CRS84, "
-                       "EPSG:3857)")
+        kind = CRS_KINDS.get(crs.type_name, f"ni projeté ni géographique à deux dimensions ({crs.type_name})")
+        raise CRSError(f"output_crs : {crs_label(crs)} est un SCR {kind} ; les polygones s'écrivent dans un SCR "
+                       "projeté ou géographique à deux dimensions (ex. EPSG:26191, EPSG:4326, OGC:CRS84, EPSG:3857)")
     return crs
 
 
@@ -635,11 +645,15 @@ def envelope_output(result: dict, crs_text: str | None) -> dict:
         return result
     name = _crs_name(crs_text)
 
+    moved: dict[int, dict] = {}  # the land's polygon is often its one part's: the same object, moved once
+
     def move(geojson: dict | None) -> dict | None:
         if geojson is None:
             return None
-        out = reproject(np.array([shape(geojson)], dtype=object), storage, crs)[0]
-        return json.loads(shapely.to_geojson(shapely.transform(out, lambda c: np.round(c, 8))))
+        if id(geojson) not in moved:
+            out = reproject(np.array([shape(geojson)], dtype=object), storage, crs)[0]
+            moved[id(geojson)] = json.loads(shapely.to_geojson(shapely.transform(out, lambda c: np.round(c, 8))))
+        return moved[id(geojson)]
 
     return {**result, "crs": name, "geometry": move(result.get("geometry")),
             "parts": [{**p, "geometry": move(p.get("geometry"))} for p in result["parts"]]}
