@@ -11,8 +11,18 @@ import shapely
 from shapely.geometry import shape
 
 from gis.errors import CRSError, LandTooLarge
-from instruction.envelope import (Assumptions, Limits, Part, Road, check_size, compute_envelope, envelope_limits,
-                                  envelope_output, output_crs, too_large)
+from instruction.envelope import (
+    Assumptions,
+    Limits,
+    Part,
+    Road,
+    check_size,
+    compute_envelope,
+    envelope_limits,
+    envelope_output,
+    output_crs,
+    too_large,
+)
 from instruction.rules import Context, zone_rules
 from tests.helpers import X0, Y0, box
 
