@@ -267,34 +267,51 @@ def _floor_area(rule: dict, area: float, footprint: float, levels: int | None) -
 class _Bands:
     """What the setbacks are measured from, the same for every part of the land, and the bands already drawn."""
 
-    road: BaseGeometry | None  # road limits, road polygons near the land and planned roads
+    road: list[BaseGeometry]  # road limits, road polygons near the land and planned roads
     limits: dict[str, list]
     lines: dict[str, BaseGeometry | None]  # side, rear, ambiguous: the limits merged into runs
-    drawn: dict[tuple[str, float], BaseGeometry | None]  # (what, width): parts of the same setbacks share a band
+    drawn: dict[tuple, BaseGeometry | None]  # (what, width, near): parts of the same setbacks share a band
 
     @classmethod
-    def of(cls, road: BaseGeometry | None, limits: dict[str, list]) -> _Bands:
+    def of(cls, road: list[BaseGeometry], limits: dict[str, list]) -> _Bands:
         """The bands of a land's limits (merged once, drawn when a part needs them)."""
         lines = {kind: _lines(limits[kind]) if limits[kind] else None for kind in ("side", "rear", "ambiguous")}
         return cls(road, limits, lines, {})
 
-    def band(self, what: str, width_m: float | None) -> BaseGeometry | None:
-        """The ground within `width_m` of the road (`what` = "road") or of the side, rear or ambiguous limits."""
-        key = (what, float(width_m or 0.0))
+    def band(self, what: str, width_m: float | None,
+             near: tuple[float, float, float, float] | None = None) -> BaseGeometry | None:
+        """The ground within `width_m` of the road (`what` = "road") or of the side, rear or ambiguous limits; with
+        `near` (a zone part's box), only what is drawn from within `width_m` of it: a land split into many zone parts
+        buffered every limit and united every band for each part (13 s for 39 parts of a 10,000-vertex land)."""
+        key = (what, float(width_m or 0.0), near)
         if key not in self.drawn:
-            self.drawn[key] = _band(self.road if what == "road" else self.lines[what], width_m)
+            sources = self.road if what == "road" else [g for g in (self.lines[what],) if g is not None]
+            if near is not None and width_m:
+                sources = [g for g in (_near(g, near, width_m + 1.0) for g in sources) if not g.is_empty]
+            self.drawn[key] = _band(_union(sources) if sources else None, width_m)
         return self.drawn[key]
 
 
-def _setback_bands(rule: dict, bands: _Bands) -> tuple[dict, list[BaseGeometry], list[dict]]:
-    """The setbacks of a zone, the bands they take, and what was assumed."""
+def _near(geom: BaseGeometry, bounds: tuple[float, float, float, float], pad_m: float) -> BaseGeometry:
+    """What of `geom` lies in the box `bounds` widened by `pad_m` (lines cut by the fast rectangle clip, polygons by
+    an overlay, whose output is valid)."""
+    x0, y0, x1, y1 = bounds
+    box = (x0 - pad_m, y0 - pad_m, x1 + pad_m, y1 + pad_m)
+    if shapely.get_dimensions(geom) == 1:
+        return shapely.clip_by_rect(geom, *box)
+    return shapely.intersection(geom, shapely.box(*box))
+
+
+def _setback_bands(rule: dict, bands: _Bands, near: tuple[float, float, float, float] | None = None
+                   ) -> tuple[dict, list[BaseGeometry], list[dict]]:
+    """The setbacks of a zone, the bands they take (near the box `near` when given), and what was assumed."""
     continuous = bool(rule.get("continuous_frontage"))
     road_m, side_m, rear_m = (_param(rule, k) for k in ("setback_road_m", "setback_side_m", "setback_rear_m"))
     side_eff = 0.0 if continuous else (side_m or 0.0)
     ambiguous_m = max(side_eff, rear_m or 0.0)
     limits = bands.limits
-    out = [bands.band("road", road_m), bands.band("side", side_eff), bands.band("rear", rear_m),
-           bands.band("ambiguous", ambiguous_m)]
+    out = [bands.band("road", road_m, near), bands.band("side", side_eff, near), bands.band("rear", rear_m, near),
+           bands.band("ambiguous", ambiguous_m, near)]
     reasons = []
     if continuous and limits["side"]:
         reasons.append(_reason("front_bati_continu", "zone en front bâti continu : construction sur les limites "
@@ -343,7 +360,7 @@ def _part_envelope(part: Part, land: BaseGeometry, bands: _Bands, constraints: l
             blocked.append(geom)
             labels.append(label)
     net = shapely.difference(zone_geom, _union(blocked)) if blocked else zone_geom
-    setbacks, taken, reasons = _setback_bands(rule, bands)
+    setbacks, taken, reasons = _setback_bands(rule, bands, None if zone_geom is land else zone_geom.bounds)
     buildable = shapely.difference(net, _union(taken)) if taken else net
     pieces = _pieces(buildable)
     buildable_area = float(sum(p.area for p in pieces))
@@ -392,7 +409,7 @@ def _plot(part: Part, entry: dict, land_area: float, frontage: float) -> None:
                           and (entry["footprint"]["max_m2"] or 0) > NOISE_M2 and (floor is None or floor > NOISE_M2))
 
 
-def _road_reach(roads: list[Road], land: BaseGeometry, limits: dict[str, list], widest_m: float) -> BaseGeometry | None:
+def _road_reach(roads: list[Road], land: BaseGeometry, limits: dict[str, list], widest_m: float) -> list[BaseGeometry]:
     """What the road setback is measured from, clipped near the land (a road polygon may run for kilometres)."""
     x0, y0, x1, y1 = land.bounds
     pad = widest_m + 1.0
@@ -400,8 +417,7 @@ def _road_reach(roads: list[Road], land: BaseGeometry, limits: dict[str, list], 
     geoms = [shapely.intersection(r.geom, near) for r in roads]
     if limits["road"]:
         geoms.append(_lines(limits["road"]))
-    geoms = [g for g in geoms if not g.is_empty]
-    return shapely.union_all(geoms) if geoms else None
+    return [g for g in geoms if not g.is_empty]
 
 
 def _direction(angles: np.ndarray, lengths: np.ndarray) -> float:
