@@ -81,6 +81,9 @@ def create_app(config: Settings | dict | None = None) -> Flask:
 
     register_spaces(app)
     register_dev(app, test_gateway)
+    from api.dev_pki import register_dev_pki
+
+    register_dev_pki(app)  # the development TSA and CRL, beside the development CA only
     app.extensions["urbasig.openapi"] = build_openapi()  # once, not per request
     from api import budget
 
@@ -717,6 +720,84 @@ def jobs_work_cmd(loop: bool, once: bool) -> None:
                 mode)
     if not loop:
         click.echo(f"{done} travail(aux) exécuté(s)")
+
+
+@cli.group(cls=_Group)
+def notes() -> None:
+    """Notes signées : vérifier un PDF, ajouter les horodatages d'archive (PAdES B-LTA)."""
+
+
+@notes.command("verify")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path), metavar="FICHIER")
+@click.option("--trust", "trust", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              metavar="PEM", help="Certificat racine de confiance (par défaut : celui de l'agence configuré).")
+@click.option("--at", "moment", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), default=None,
+              metavar="DATE", help="Vérifier comme à cette date (UTC, AAAA-MM-JJ ou AAAA-MM-JJTHH:MM:SS), par ex. "
+              "dans dix ans ; par défaut maintenant.")
+@click.option("--json", "as_json", is_flag=True, help="Résultat en JSON.")
+def notes_verify_cmd(file: Path, trust: tuple[Path, ...], moment: object | None, as_json: bool) -> None:
+    """Vérifier hors ligne la signature d'une note (code de sortie 1 si elle n'est pas valide)."""
+    from datetime import UTC
+
+    from notes.official import long_term
+    from notes.signing import signing_material, verify_pdf
+
+    roots = list(trust) or signing_material(_settings())[0].trust_roots
+    at = moment.replace(tzinfo=UTC) if moment is not None else None  # type: ignore[attr-defined]
+    check = verify_pdf(file.read_bytes(), roots, at)
+    if as_json:
+        click.echo(json.dumps({"signature_valid": check.valid, "signer": check.signer, **long_term(check)},
+                              ensure_ascii=False, indent=2))
+    else:
+        click.echo(check.describe())
+    if not check.valid:
+        sys.exit(1)
+
+
+@notes.command("refresh-ltv")
+@click.option("--within-days", default=365, show_default=True, type=click.IntRange(0), metavar="JOURS",
+              help="Rafraîchir les notes dont le dernier horodatage d'archive expire dans ce délai (ou inconnu).")
+@click.option("--number", "numbers", multiple=True, metavar="N", help="Seulement cette note (répétable).")
+def notes_refresh_cmd(within_days: int, numbers: tuple[str, ...]) -> None:
+    """Ajouter aux notes délivrées les données de révocation du jour et un nouvel horodatage d'archive."""
+    from datetime import UTC, datetime, timedelta
+
+    from layers.db import connect
+    from notes.official import refresh_notes
+    from notes.signing import signing_material
+
+    settings = _settings()
+    files, ltv = signing_material(settings)
+    before = datetime.now(UTC) + timedelta(days=within_days)
+    with connect(_db_url(settings), autocommit=True) as conn:
+        report = refresh_notes(conn, files, ltv, before, _cli_actor(), list(numbers) or None)
+    for number in report.done:
+        click.echo(f"{number} : horodatage d'archive ajouté")
+    for number, reason in report.refused:
+        click.echo(f"{number} : non rafraîchie — {reason}", err=True)
+    click.echo(f"{len(report.done)} note(s) rafraîchie(s), {len(report.refused)} impossible(s)")
+    if report.refused:
+        sys.exit(1)
+
+
+@notes.command("revoke-cert")
+@click.argument("serial")
+@click.option("--reason", default="compromission", show_default=True,
+              type=click.Choice(["compromission", "remplacement", "cessation", "non-precise"]))
+def notes_revoke_cmd(serial: str, reason: str) -> None:
+    """Développement : révoquer un certificat de l'autorité locale (n° de série en hexadécimal) ; la CRL suit."""
+    from notes.pki import DevPki, revoke
+
+    settings = _settings()
+    if settings.signing_key:
+        raise UrbasigError("la révocation se fait auprès de l'autorité qui a émis URBASIG_SIGNING_CERT, pas ici")
+    try:
+        number = int(serial.removeprefix("0x").replace(":", ""), 16)
+    except ValueError:
+        raise click.BadParameter("numéro de série hexadécimal attendu (ex. 3f2a…)") from None
+    entry = revoke(DevPki(Path(settings.var_dir) / "signing"), number, reason)
+    click.echo(f"certificat {entry.serial:x} révoqué le {entry.revoked_at.isoformat()} ({entry.reason}) ; "
+               "CRL publiée sur /dev/ca.crl")
 
 
 def main() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
@@ -110,7 +111,11 @@ class Settings:
     # jobs waiting in the whole queue (past them: 429, 503); how often the runner looks for work and beats its
     # heart, after how long without a heartbeat a running job's runner is taken for dead (requeued, or failed after
     # jobs_max_attempts runs), and how many days a finished job (and its result) is kept.
+    # jobs_max_seconds: the wall-clock limit of one job's run, per process ("a bare number" for every process not
+    # named, 120 when none is given): past it the runner stops the job (its statement cancelled), keeps nothing and
+    # fails it. A whole-city plan impact takes about a minute at 1,000,000 parcels: 30 minutes leaves it room.
     jobs_per_client: int = 5
+    jobs_max_seconds: str = "120,envelope=60,plan-impact=1800"
     jobs_queue_max: int = 100
     jobs_poll_s: float = 2.0
     jobs_heartbeat_s: float = 5.0
@@ -141,6 +146,14 @@ class Settings:
     signing_key: str = ""
     signing_cert: str = ""
     signing_ca: str = ""
+    # RFC 3161 time-stamping authority of the signatures and archive timestamps (PAdES B-LTA). Empty: the
+    # development TSA (only beside the development CA: in process, and served at /dev/tsa); production requires
+    # one. User and password when it asks for HTTP Basic authentication; a timeout per request.
+    tsa_url: str = ""
+    tsa_user: str = ""
+    tsa_password: str = ""
+    tsa_ca: str = ""  # PEM root of the TSA's certificate when another authority than URBASIG_SIGNING_CA issued it
+    tsa_timeout_s: float = 10.0
     # Malformed input: nesting depth of a JSON body, and of a CQL2 filter (parentheses, NOT, CQL2-JSON levels).
     max_json_depth: int = 64
     max_filter_depth: int = 32
@@ -252,6 +265,9 @@ class Settings:
             problems += [f"URBASIG_{name.upper()} : fichier introuvable « {getattr(self, name)} »"
                          for name in ("signing_key", "signing_cert", "signing_ca")
                          if not Path(getattr(self, name)).is_file()]
+        if not self.tsa_url:
+            problems.append("URBASIG_TSA_URL est vide : sans autorité d'horodatage (RFC 3161), les notes n'auraient "
+                            "ni date de signature prouvée ni validation à long terme (PAdES B-LTA)")
         if not self.https:
             problems.append(f"URBASIG_PUBLIC_URL doit être en https (reçu « {self.public_url} ») : liens des "
                             "courriels, retour du paiement, cookies Secure")
@@ -288,6 +304,7 @@ class Settings:
         if min(self.jobs_poll_s, self.jobs_heartbeat_s, self.jobs_retention_days) <= 0:
             raise ConfigError("URBASIG_JOBS_POLL_S, URBASIG_JOBS_HEARTBEAT_S et URBASIG_JOBS_RETENTION_DAYS doivent "
                               "être positifs")
+        job_time_limits(self.jobs_max_seconds)
         if self.jobs_stale_s <= 2 * self.jobs_heartbeat_s:
             raise ConfigError("il faut URBASIG_JOBS_STALE_S > 2 × URBASIG_JOBS_HEARTBEAT_S (un exécutant vivant ne "
                               "doit pas être pris pour mort)")
@@ -341,10 +358,39 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in ("database_url", "app_database_url") and value:
                 value = mask_password(value)
-            if f.name in ("payment_secret", "smtp_password", "secret_key") and value:
+            if f.name in ("payment_secret", "smtp_password", "secret_key", "tsa_password") and value:
                 value = "***"
             out[f.name] = str(value)
         return out
+
+
+DEFAULT_JOB_SECONDS = 120.0
+_PROCESS_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+
+
+def job_time_limits(text: str) -> dict[str, float]:
+    """URBASIG_JOBS_MAX_SECONDS read: "120,envelope=60,plan-impact=1800" → {"*": 120, "envelope": 60, …}.
+
+    A bare number is the limit of every process not named (DEFAULT_JOB_SECONDS when none is given).
+    """
+    hint = ("URBASIG_JOBS_MAX_SECONDS : des secondes, pour tous les processus ou par processus, séparées par des "
+            "virgules (ex. 120,envelope=60,plan-impact=1800)")
+    limits: dict[str, float] = {"*": DEFAULT_JOB_SECONDS}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name, _, value = item.rpartition("=")
+        name = name.strip() or "*"
+        if name != "*" and not _PROCESS_NAME.match(name):
+            raise ConfigError(f"{hint} : nom de processus illisible « {name[:40]} »")
+        try:
+            seconds = float(value)
+        except ValueError:
+            raise ConfigError(f"{hint} : « {item[:40]} » n'est pas un nombre de secondes") from None
+        if not 0 < seconds < 86_400:
+            raise ConfigError(f"{hint} : « {item[:40]} » doit être positif et inférieur à un jour")
+        limits[name] = seconds
+    return limits
 
 
 def check_public_url(url: str) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from api.accounts import current_account, require_role
@@ -25,17 +23,14 @@ from notes.official import (
     verify,
 )
 from notes.payment import Order
-from notes.signing import SigningFiles, ensure_dev_ca
+from notes.signing import SigningFiles, signing_material
 
 official = Blueprint("official", __name__)
 
 
 def signing_files() -> SigningFiles:
     """The configured key and certificates, or the local development CA (no legal value)."""
-    s = current_app.config["URBASIG"]
-    if s.signing_key and s.signing_cert and s.signing_ca:
-        return SigningFiles(Path(s.signing_key), Path(s.signing_cert), Path(s.signing_ca))
-    return ensure_dev_ca(Path(s.var_dir) / "signing")
+    return signing_material(current_app.config["URBASIG"])[0]
 
 
 @official.post("/notes/requests")
@@ -150,7 +145,8 @@ def request_review(number: str) -> Response:
 @require_role("signatory", "admin")
 def request_sign(number: str) -> Response:
     """Sign and send."""
-    sign_and_send(get_db(), number, current_account(), Delivery(public_link(""), signing_files()))
+    files, ltv = signing_material(current_app.config["URBASIG"])
+    sign_and_send(get_db(), number, current_account(), Delivery(public_link(""), files, ltv))
     return jsonify({"number": number, "status": "envoyee", "status_label": note_requests.label("envoyee")})
 
 
@@ -172,7 +168,7 @@ def _verify_page(code: str | None = None, data: bytes | None = None) -> tuple[st
 def _verified(code: str | None, data: bytes | None) -> dict:
     from instruction.engine import Options
 
-    return verify(get_db(), [signing_files().ca], code=code, data=data,
+    return verify(get_db(), signing_files().trust_roots, code=code, data=data,
                   options=Options.from_settings(current_app.config["URBASIG"]))
 
 

@@ -33,7 +33,9 @@ from layers.roles import ensure_roles
 
 FORMAT = "urbasig-backup/1"
 DUMP = "database.dump"
-SIGNING_FILES = ("ca-cert.pem", "signer-cert.pem", "signer-key.pem")
+SIGNING_FILES = ("ca-cert.pem", "signer-cert.pem", "signer-key.pem",
+                 # the development PKI of the long-term signatures (notes/pki.py): CA key, TSA, CRL, revocations
+                 "ca-key.pem", "tsa-cert.pem", "tsa-key.pem", "ca.crl", "revoked.txt")
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,8 @@ def material(var_dir: Path, secret_key_set: bool, signing_key: str, signing_cert
     for name in SIGNING_FILES:
         if (var_dir / "signing" / name).is_file():
             files[f"var/signing/{name}"] = var_dir / "signing" / name
+    for path in sorted((var_dir / "signing" / "retired").glob("*.pem")):  # retired CAs still vouch for old notes
+        files[f"var/signing/retired/{path.name}"] = path
     return Material(files, "dev-ca")
 
 

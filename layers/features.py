@@ -209,10 +209,18 @@ def items_sql(q: ItemsQuery) -> tuple[sql.Composable, list[object]]:
     c = q.collection
     geometry = sql.SQL("NULL::json") if q.skip_geometry else geometry_sql(q)
     where, params = where_sql(q)
-    query = sql.SQL(
-        "SELECT {id}, json_build_object('type', 'Feature', 'id', {id}, 'geometry', {geom}, 'properties', {props})::text"
-        " FROM {frm}{where}{order} LIMIT %s OFFSET %s").format(
-        id=sql.SQL(c.id_expr), geom=geometry, props=properties_sql(q), frm=from_sql(c), where=where, order=order_sql(q))
+    parts = {"id": sql.SQL(c.id_expr), "geom": geometry, "props": properties_sql(q), "frm": from_sql(c),
+             "where": where, "order": order_sql(q)}
+    feature = ("SELECT {id}, json_build_object('type', 'Feature', 'id', {id}, 'geometry', {geom}, "
+               "'properties', {props})::text")
+    if not q.offset:
+        query = sql.SQL(feature + " FROM {frm}{where}{order} LIMIT %s OFFSET %s").format(**parts)
+    else:
+        # A deep page: PostgreSQL computes the select list of every row OFFSET skips (reprojection and JSON of
+        # 10,000 features to return 100). Pick the page's ids first (from the index, nothing built), then build
+        # only those features, in the same order.
+        query = sql.SQL(feature + " FROM {frm} WHERE {id} IN (SELECT {id} FROM {frm}{where}{order} LIMIT %s OFFSET %s)"
+                        "{order}").format(**parts)
     return query, [*params, q.limit + 1, q.offset]
 
 

@@ -4,7 +4,9 @@ A job goes accepted → running → successful | failed, or → dismissed from a
 state: its result is dropped). Each transition is one `UPDATE … WHERE status = …` (and, for the runner's, `worker =
 me`), so a runner that lost its job — dismissed, or taken for dead and requeued — learns it from the row count of
 its next heartbeat, progress or finish, and writes nothing more. The id is a random UUID: who holds it may poll,
-read and dismiss; `client` (a keyed hash of who submitted) only bounds the queue and filters the caller's list.
+read and dismiss; `client` (a keyed hash of whose list shows the job: a partner key, a staff account, or an
+anonymous caller's job-owner token) filters the caller's list, and `submitter` (the key, the account, or for an
+anonymous caller its address) bounds how many jobs one client keeps queued. Neither is ever shown.
 """
 
 from __future__ import annotations
@@ -53,17 +55,18 @@ def job_uuid(text: str) -> uuid.UUID:
         raise NotFound(f"travail inconnu : « {text[:80]} »") from None
 
 
-def submit(conn: psycopg.Connection, process: str, inputs: dict, client: str, limits: Limits,
+def submit(conn: psycopg.Connection, process: str, inputs: dict, client: str, submitter: str, limits: Limits,
            code_version: str | None = None) -> dict:
-    """Accept a job (inputs already validated) within the client's and the queue's bounds; returns its status row.
+    """Accept a job (inputs already validated) within the submitter's and the queue's bounds, listed for `client`;
+    returns its status row.
 
     Call inside a transaction: the lock taken here serialises submissions until it ends, so two requests of the
-    same client cannot both pass the count.
+    same submitter cannot both pass the count.
     """
     conn.execute("SELECT pg_advisory_xact_lock(hashtext('urbasig.jobs.submit'))")
     mine, waiting = conn.execute(
-        "SELECT count(*) FILTER (WHERE client = %s), count(*) FILTER (WHERE status = 'accepted') FROM jobs "
-        "WHERE status IN ('accepted', 'running')", (client,)).fetchone()
+        "SELECT count(*) FILTER (WHERE submitter = %s), count(*) FILTER (WHERE status = 'accepted') FROM jobs "
+        "WHERE status IN ('accepted', 'running')", (submitter,)).fetchone()
     if mine >= limits.per_client:
         raise TooManyRequests(f"vous avez déjà {mine} travail(aux) en attente ou en cours (au plus "
                               f"{limits.per_client}, URBASIG_JOBS_PER_CLIENT) : attendez qu'un travail se termine, ou "
@@ -73,9 +76,9 @@ def submit(conn: psycopg.Connection, process: str, inputs: dict, client: str, li
                         "URBASIG_JOBS_QUEUE_MAX) : réessayez dans quelques minutes")
     with conn.cursor(row_factory=dict_row) as cur:
         return cur.execute(
-            f"INSERT INTO jobs (id, process, inputs, client, message, code_version) VALUES (%s, %s, %s, %s, %s, %s) "
-            f"RETURNING {STATUS_COLUMNS}",  # noqa: S608 - fixed column list
-            (uuid.uuid4(), process, Jsonb(inputs), client, MESSAGES["accepted"], code_version)).fetchone()
+            "INSERT INTO jobs (id, process, inputs, client, submitter, message, code_version) "
+            f"VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING {STATUS_COLUMNS}",  # noqa: S608 - fixed column list
+            (uuid.uuid4(), process, Jsonb(inputs), client, submitter, MESSAGES["accepted"], code_version)).fetchone()
 
 
 def get(conn: psycopg.Connection, job_id: str) -> dict:
@@ -124,6 +127,11 @@ def claim(conn: psycopg.Connection, worker: str) -> dict | None:
             "WHERE id = (SELECT id FROM jobs WHERE status = 'accepted' ORDER BY created_at, id LIMIT 1 "
             "            FOR UPDATE SKIP LOCKED) "
             "RETURNING id, process, inputs, attempts", (worker, MESSAGES["running"])).fetchone()
+
+
+def statement_timeout(conn: psycopg.Connection, seconds: float) -> None:
+    """Give each statement of the job's transaction on `conn` at most `seconds` (its time limit; reset at its end)."""
+    conn.execute("SELECT set_config('statement_timeout', %s, true)", (str(max(1, int(seconds * 1000))),))
 
 
 def heartbeat(conn: psycopg.Connection, job_id: uuid.UUID, worker: str) -> bool:
@@ -201,7 +209,41 @@ RUNNER_LOST = ("le traitement s'est interrompu plusieurs fois (exécutant arrêt
                "à nouveau, ou signalez-le à l'administrateur du service s'il échoue encore")
 
 
-def purge(conn: psycopg.Connection, retention_days: float) -> int:
-    """Delete the jobs finished more than `retention_days` ago (with their results); returns how many."""
-    return conn.execute("DELETE FROM jobs WHERE status IN ('successful', 'failed', 'dismissed') "
-                        "AND finished_at < clock_timestamp() - %s", (timedelta(days=retention_days),)).rowcount
+# The runs to purge are looked up before their jobs go (a job's deletion sets impact_runs.job_id to NULL), and
+# deleted only when there are some: any DELETE on impact_runs bumps its layer version (trigger bump_layer_version,
+# statement level), which would empty the plan-impact tiles' cache and change every instruction's data timestamp.
+# A run without a job (its job purged or deleted earlier, or a run replaced on the map) goes by its own end; its
+# parcels' rows go with it (trigger impact_parcels_cascade, migration 0020). A published run stays whatever its age.
+FINISHED_LONG_AGO = "status IN ('successful', 'failed', 'dismissed') AND finished_at < clock_timestamp() - %(keep)s"
+STALE_RUNS = f"""
+SELECT r.id FROM impact_runs r WHERE NOT r.published
+  AND (r.job_id IN (SELECT id FROM jobs WHERE {FINISHED_LONG_AGO})
+       OR (r.job_id IS NULL AND coalesce(r.finished_at, r.created_at) < clock_timestamp() - %(keep)s))
+"""
+
+
+def purge(conn: psycopg.Connection, retention_days: float) -> dict[str, int]:
+    """Delete the jobs finished more than `retention_days` ago (with their results) and the plan-impact runs that
+    are not published, of those jobs or as old; returns how many of each ({"jobs", "runs"})."""
+    keep = {"keep": timedelta(days=retention_days)}
+    runs = [r[0] for r in conn.execute(STALE_RUNS, keep).fetchall()]
+    gone = conn.execute("DELETE FROM impact_runs WHERE id = ANY(%s) AND NOT published",
+                        (runs,)).rowcount if runs else 0
+    return {"jobs": conn.execute(f"DELETE FROM jobs WHERE {FINISHED_LONG_AGO}", keep).rowcount,  # noqa: S608
+            "runs": gone}
+
+
+class JobTimedOut(UrbasigError):
+    """A job ran past its process's time limit (URBASIG_JOBS_MAX_SECONDS): stopped, nothing kept."""
+
+    status = 503
+    code = "duree-maximale-depassee"
+
+
+def timed_out(process: str, seconds: float) -> JobTimedOut:
+    """The error of a job stopped at its time limit, in French, saying what to do."""
+    what = ("limitez le calcul à une commune (entrée « area »)" if process == "plan-impact"
+            else "réduisez la demande (terrain plus petit, moins de sommets)")
+    return JobTimedOut(f"durée maximale dépassée : le travail « {process} » a été arrêté après {seconds:g} s "
+                       f"(URBASIG_JOBS_MAX_SECONDS) et rien n'en a été enregistré ; {what}, ou demandez à "
+                       "l'administrateur du service de relever la limite")

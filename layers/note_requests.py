@@ -8,7 +8,7 @@ acting at once on one request: the second waits for the first's row lock, then m
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import psycopg
@@ -185,9 +185,34 @@ def for_signing(conn: psycopg.Connection, number: str) -> dict:
 
 
 def number_by_digest(conn: psycopg.Connection, sha256_hex: str) -> str | None:
-    """The number of the note whose signed PDF has this SHA-256."""
-    row = conn.execute("SELECT number FROM note_requests WHERE pdf_sha256 = %s", (sha256_hex,)).fetchone()
+    """The number of the note whose signed PDF, now or in an earlier version, has this SHA-256."""
+    row = conn.execute("SELECT number FROM note_requests WHERE pdf_sha256 = %(h)s UNION ALL "
+                       "SELECT number FROM note_pdf_versions WHERE sha256 = %(h)s LIMIT 1", {"h": sha256_hex}).fetchone()
     return row[0] if row else None
+
+
+def record_version(conn: psycopg.Connection, number: str, sha256_hex: str, level: str,
+                   refresh_by: datetime | None) -> None:
+    """Keep a version of an issued note's PDF: its digest, PAdES level and when to refresh it."""
+    conn.execute("INSERT INTO note_pdf_versions (number, sha256, level, refresh_by) VALUES (%s, %s, %s, %s) "
+                 "ON CONFLICT (sha256) DO NOTHING", (number, sha256_hex, level, refresh_by))
+
+
+def due_for_refresh(conn: psycopg.Connection, before: datetime, limit: int = 1000) -> list[str]:
+    """Issued notes whose latest version must get an archive timestamp before `before` (or has none known)."""
+    rows = conn.execute(
+        "SELECT r.number FROM note_requests r LEFT JOIN LATERAL (SELECT v.level, v.refresh_by FROM note_pdf_versions v "
+        "WHERE v.number = r.number AND v.sha256 = r.pdf_sha256) v ON true WHERE r.signed_pdf IS NOT NULL "
+        "AND (v.refresh_by IS NULL OR v.refresh_by < %s) ORDER BY r.id LIMIT %s", (before, limit)).fetchall()
+    return [r[0] for r in rows]
+
+
+def replace_pdf(conn: psycopg.Connection, number: str, old_sha256: str, pdf: bytes, sha256_hex: str) -> bool:
+    """Store a refreshed PDF in place of the one it extends; False when that one changed meanwhile."""
+    row = conn.execute("UPDATE note_requests SET signed_pdf = %s, pdf_sha256 = %s, updated_at = now() "
+                       "WHERE number = %s AND pdf_sha256 = %s RETURNING id",
+                       (pdf, sha256_hex, number, old_sha256)).fetchone()
+    return row is not None
 
 
 def signed_by_code(conn: psycopg.Connection, short_code: str) -> tuple[str, bytes]:

@@ -30,7 +30,7 @@ from layers.payments import apply_callback, create_order
 from notes.envelope import with_envelope
 from notes.indicative import IndicativeNote, map_for, pdf
 from notes.payment import read_callback
-from notes.signing import SigningFiles, sign_pdf, verify_pdf
+from notes.signing import Ltv, SigningFiles, Verification, refresh_ltv, sign_pdf, verify_pdf
 
 log = logging.getLogger(__name__)
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
@@ -205,10 +205,11 @@ def cancel(conn: psycopg.Connection, number: str, account: dict) -> None:
 
 @dataclass(frozen=True)
 class Delivery:
-    """Where the signed note goes."""
+    """Where the signed note goes, and what signs it (PAdES B-LTA with `ltv`: a TSA, the revocation data)."""
 
     base_url: str
     signing: SigningFiles
+    ltv: Ltv | None = None
 
 
 def sign_and_send(conn: psycopg.Connection, number: str, signatory: dict, delivery: Delivery) -> bytes:
@@ -222,16 +223,61 @@ def sign_and_send(conn: psycopg.Connection, number: str, signatory: dict, delive
                                  signed_at=datetime.now())
         rendered = _official_pdf(conn, number, delivery.base_url)
         req, result, note = rendered.request, rendered.note.result, rendered.note
-        signed = sign_pdf(rendered.pdf, delivery.signing, reason=f"Note de renseignements {number}")
+        signed = sign_pdf(rendered.pdf, delivery.signing, reason=f"Note de renseignements {number}", ltv=delivery.ltv)
         queue_mail(conn, req["email"], f"Votre note de renseignements {number}",
                    f"Bonjour {req['full_name']},\n\nVeuillez trouver ci-joint la note de renseignements urbanistiques "
                    f"{number}, signée électroniquement le {l10n.long_datetime(note.issued_at)} (situation au "
                    f"{l10n.long_date(datetime.fromisoformat(result['date']).date())}).\n"
                    f"Vérification : {rendered.verify_url}\n\n"
                    "Agence urbaine de Casablanca", signed, f"{number}.pdf", "note_request", number)
-        note_requests.transition(conn, number, "envoyee", signatory["email"], signed_pdf=signed,
-                                 pdf_sha256=hashlib.sha256(signed).hexdigest())
+        digest = hashlib.sha256(signed).hexdigest()
+        note_requests.transition(conn, number, "envoyee", signatory["email"], signed_pdf=signed, pdf_sha256=digest)
+        _record(conn, number, digest, verify_pdf(signed, delivery.signing.trust_roots))
     return signed
+
+
+def _record(conn: psycopg.Connection, number: str, digest: str, check: Verification) -> None:
+    note_requests.record_version(conn, number, digest, check.level, check.refresh_by)
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """What `refresh_notes` did: the notes given a new archive timestamp, and those it could not, with why."""
+
+    done: list[str]
+    refused: list[tuple[str, str]]
+
+
+def refresh_notes(conn: psycopg.Connection, signing: SigningFiles, ltv: Ltv, before: datetime, actor: str,
+                  numbers: list[str] | None = None) -> Refreshed:
+    """Add today's revocation data and an archive timestamp to the issued notes due before `before` (or `numbers`).
+
+    Each note in its own transaction (give an autocommit connection): an incremental update of the stored PDF
+    (earlier copies keep verifying and are still found by their digest), its new version recorded and audited.
+    A note that does not verify today is left as it is and reported with the reason (an archive timestamp
+    cannot vouch for it any more).
+    """
+    done, refused = [], []
+    for number in numbers if numbers is not None else note_requests.due_for_refresh(conn, before):
+        _, pdf = note_requests.signed_pdf(conn, number)
+        try:
+            refreshed = refresh_ltv(pdf, signing, ltv)
+        except UrbasigError as exc:
+            refused.append((number, exc.message))
+            continue
+        old, digest = hashlib.sha256(pdf).hexdigest(), hashlib.sha256(refreshed).hexdigest()
+        check = verify_pdf(refreshed, signing.trust_roots)
+        with conn.transaction():
+            note_requests.record_version(conn, number, old, verify_pdf(pdf, signing.trust_roots).level, None)
+            if not note_requests.replace_pdf(conn, number, old, refreshed, digest):
+                refused.append((number, "la note a changé pendant le rafraîchissement : relancez la commande"))
+                continue
+            _record(conn, number, digest, check)
+            audit(conn, actor, "note.horodatage_archive", "note_request", number, {"pdf_sha256": old},
+                  {"pdf_sha256": digest, "niveau": check.level,
+                   "rafraichir_avant": check.refresh_by.isoformat() if check.refresh_by else None})
+        done.append(number)
+    return Refreshed(done, refused)
 
 
 @dataclass(frozen=True)
@@ -298,8 +344,7 @@ def verify(conn: psycopg.Connection, trust: list[Path], code: str | None = None,
     else:
         raise InputError("envoyez le PDF ou saisissez le code de vérification")
     out = {"signature_valid": check.valid, "document_unchanged": check.intact and check.whole_document,
-           "trusted_signer": check.trusted, "signer": check.signer,
-           "signed_at": check.signed_at.isoformat() if check.signed_at else None, "number": number}
+           "trusted_signer": check.trusted, "signer": check.signer, **long_term(check), "number": number}
     if number:
         req = note_requests.issued(conn, number)
         stored = req["instruction"]
@@ -316,6 +361,19 @@ def verify(conn: psycopg.Connection, trust: list[Path], code: str | None = None,
         then = [(r["zone"]["code"], r["share_pct"]) for r in stored["rules"]]
         out["plans_changed_since"] = now != then or [p["code"] for p in today["plans"]["applied"]] != out["plans"]
     return out
+
+
+def long_term(check: Verification) -> dict:
+    """The long-term part of a verification, as JSON: trusted time, signer valid then, revocation data, archive."""
+    def iso(moment: datetime | None) -> str | None:
+        return moment.isoformat() if moment else None
+
+    return {"signed_at": iso(check.signed_at), "signed_at_source": "horodatage" if check.timestamped else "signataire",
+            "signer_valid_then": check.trusted, "pades_level": check.level,
+            "revocation_embedded": check.revocation_embedded, "signer_revoked_at": iso(check.revoked_at),
+            "archive_timestamps": [{"at": iso(a.at), "tsa": a.tsa, "valid_until": iso(a.valid_until)}
+                                   for a in check.archive],
+            "refresh_by": iso(check.refresh_by), "problem": check.problem}
 
 
 STAFF_SEES_REQUESTS = frozenset({"instructor", "signatory", "admin"})

@@ -1,147 +1,417 @@
-"""PAdES signature of notes (pyHanko) and its verification.
+"""PAdES signatures of notes (pyHanko) that keep their proof on their own: B-LTA, its refresh, its verification.
 
-Key and certificate come from settings (URBASIG_SIGNING_KEY, URBASIG_SIGNING_CERT, URBASIG_SIGNING_CA).
-When none is set, a local development CA and signing certificate are generated under var/signing/: they
-make real PAdES signatures that validate against that CA, but they have **no legal value**.
+A note is signed PAdES B-LTA: the signature carries an RFC 3161 timestamp (trusted signing time, B-T), the
+certificates and CRLs that prove the signer valid then go into the document security store (DSS, B-LT),
+and a document timestamp seals it all (B-LTA). `refresh_ltv` later adds the current revocation data and a
+new archive timestamp before the previous one's certificate expires, as an incremental update (the history
+stays in the file). `verify_pdf` needs nothing but the PDF and the root certificate: no network, and any
+moment (years later, past the signer's expiry).
+
+Key and certificate come from settings (URBASIG_SIGNING_KEY, URBASIG_SIGNING_CERT, URBASIG_SIGNING_CA) with a
+TSA (URBASIG_TSA_URL); when none is set, the development PKI under var/signing/ (notes/pki.py) signs and
+timestamps: real signatures that validate against that CA, but with **no legal value**.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-import fcntl
 import io
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from asn1crypto import crl as asn1_crl
 from pyhanko.keys import load_cert_from_pemder
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign import fields, signers
-from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko.sign.timestamps import TimeStamper
 from pyhanko_certvalidator import ValidationContext
 
-from gis.errors import InputError
+from gis.errors import ConfigError, Conflict, InputError
+from notes.pki import CRL_PATH, DEV_ORG, SigningFiles, current_crl, ensure_dev_pki
+from notes.tsa import LocalTimeStamper, TsaKey, http_timestamper
 
-DEV_ORG = "Agence urbaine de Casablanca (DÉVELOPPEMENT — sans valeur légale)"
+if TYPE_CHECKING:
+    from settings import Settings
+
+__all__ = ["DEV_ORG", "Ltv", "SigningFiles", "dev_ltv", "ensure_dev_ca", "sign_pdf", "signing_material"]
 
 
 @dataclass(frozen=True)
-class SigningFiles:
-    """PEM files of the signing key, its certificate and the CA that issued it."""
+class Ltv:
+    """What a long-term signature needs besides the key: a TSA and the revocation data of the chain.
 
-    key: Path
-    cert: Path
-    ca: Path
-
-
-def _name(common: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "MA"),
-                      x509.NameAttribute(NameOID.ORGANIZATION_NAME, DEV_ORG),
-                      x509.NameAttribute(NameOID.COMMON_NAME, common)])
-
-
-def _write(path: Path, data: bytes, secret: bool = False) -> None:
-    """Write a file whole or not at all (a reader never sees it half-written)."""
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_bytes(data)
-    if secret:
-        temporary.chmod(0o600)
-    os.replace(temporary, path)
-
-
-def ensure_dev_ca(directory: Path) -> SigningFiles:
-    """Create (once) a development CA and a signing certificate in `directory`.
-
-    Concurrent first signatures (threads or worker processes) take a file lock, so one creates the files and
-    the others use them: never a key from one run with a certificate from another. The CA is written last.
+    `crls` are CRLs known locally (DER: the development CA's); with `fetch`, the signer also fetches CRLs and
+    OCSP answers from the addresses the certificates name (a real CA).
     """
-    files = SigningFiles(directory / "signer-key.pem", directory / "signer-cert.pem", directory / "ca-cert.pem")
-    if files.key.exists() and files.cert.exists() and files.ca.exists():
-        return files
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not (files.key.exists() and files.cert.exists() and files.ca.exists()):
-            _create_dev_ca(files)
-    return files
+
+    timestamper: TimeStamper
+    crls: tuple[bytes, ...] = ()
+    fetch: bool = False
+
+    def context(self, files: SigningFiles, moment: dt.datetime | None = None) -> ValidationContext:
+        """The validation context the signer checks its chain with (and whose revocation data it embeds)."""
+        roots = [load_cert_from_pemder(str(p)) for p in files.trust_roots]
+        return ValidationContext(trust_roots=roots, crls=[asn1_crl.CertificateList.load(c) for c in self.crls],
+                                 allow_fetching=self.fetch, revocation_mode="hard-fail", moment=moment)
 
 
-def _create_dev_ca(files: SigningFiles) -> None:
-    now = dt.datetime.now(dt.UTC)
-    ca_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    ca_cert = (x509.CertificateBuilder().subject_name(_name("urbasig CA de développement"))
-               .issuer_name(_name("urbasig CA de développement")).public_key(ca_key.public_key())
-               .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-               .not_valid_after(now + dt.timedelta(days=3650))
-               .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-               .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
-                                            data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                            crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-               .sign(ca_key, hashes.SHA256()))
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    cert = (x509.CertificateBuilder().subject_name(_name("Signataire des notes (développement)"))
-            .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=1825))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=False,
-                                         data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                                         crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-            .sign(ca_key, hashes.SHA256()))
-    _write(files.key, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption()), secret=True)
-    _write(files.cert, cert.public_bytes(serialization.Encoding.PEM))
-    _write(files.ca, ca_cert.public_bytes(serialization.Encoding.PEM))
+def ensure_dev_ca(directory: Path, crl_url: str | None = None) -> SigningFiles:
+    """The development CA, signer and TSA of `directory`, created once (notes/pki.py)."""
+    return ensure_dev_pki(directory, crl_url)
+
+
+def dev_ltv(files: SigningFiles) -> Ltv:
+    """Timestamps from the development TSA in process, revocation from the development CA's current CRL."""
+    assert files.dev is not None, "a development PKI"
+    pki = files.dev
+    return Ltv(LocalTimeStamper(TsaKey.load(pki.tsa_key, pki.tsa_cert, (files.ca,))), (current_crl(pki),))
+
+
+def signing_material(settings: Settings) -> tuple[SigningFiles, Ltv]:
+    """The configured key, certificates and TSA, or the development PKI and its TSA (no legal value).
+
+    With the development PKI and no URBASIG_TSA_URL, timestamps come from the development TSA in process (the
+    same RFC 3161 code as its HTTP route /dev/tsa, so the CLI and workers sign without a server running) and
+    the CRL is read from var/signing; a configured TSA is called over HTTP; a real CA's revocation data is
+    fetched from the addresses its certificates name.
+    """
+    if settings.signing_key and settings.signing_cert and settings.signing_ca:
+        files = SigningFiles(Path(settings.signing_key), Path(settings.signing_cert), Path(settings.signing_ca))
+    else:
+        files = ensure_dev_pki(Path(settings.var_dir) / "signing", settings.public_base + CRL_PATH)
+    if settings.tsa_ca:
+        files = replace(files, tsa_ca=Path(settings.tsa_ca))
+    if not settings.tsa_url:
+        if files.dev is None:
+            raise ConfigError("URBASIG_TSA_URL est vide : la clé de signature configurée a besoin d'une autorité "
+                              "d'horodatage (RFC 3161)")
+        return files, dev_ltv(files)
+    timestamper = http_timestamper(settings.tsa_url, settings.tsa_user, settings.tsa_password, settings.tsa_timeout_s)
+    if files.dev is not None:
+        return files, Ltv(timestamper, (current_crl(files.dev),))
+    return files, Ltv(timestamper, fetch=True)
 
 
 def sign_pdf(pdf: bytes, files: SigningFiles, reason: str, location: str = "Casablanca",
-             passphrase: bytes | None = None) -> bytes:
-    """A PAdES (B-B) signature over the whole PDF."""
+             passphrase: bytes | None = None, ltv: Ltv | None = None) -> bytes:
+    """A PAdES signature over the whole PDF: B-LTA with `ltv` (timestamp, DSS, archive timestamp), else B-B.
+
+    The signer's chain is checked first (revoked, expired or untrusted: refused, nothing signed).
+    """
     signer = signers.SimpleSigner.load(str(files.key), str(files.cert), ca_chain_files=(str(files.ca),),
                                        key_passphrase=passphrase)
+    if ltv is None:
+        meta = signers.PdfSignatureMetadata(field_name="Signature", md_algorithm="sha256",
+                                            subfilter=fields.SigSeedSubFilter.PADES, reason=reason, location=location)
+        return signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), meta, signer=signer).getvalue()
     meta = signers.PdfSignatureMetadata(field_name="Signature", md_algorithm="sha256",
-                                        subfilter=fields.SigSeedSubFilter.PADES, reason=reason, location=location)
-    out = signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), meta, signer=signer)
+                                        subfilter=fields.SigSeedSubFilter.PADES, reason=reason, location=location,
+                                        embed_validation_info=True, use_pades_lta=True,
+                                        validation_context=ltv.context(files))
+    try:
+        out = signers.sign_pdf(IncrementalPdfFileWriter(io.BytesIO(pdf)), meta, signer=signer,
+                               timestamper=ltv.timestamper)
+    except Exception as exc:  # pyHanko's validation errors: a revoked or expired signer, a TSA that refused
+        raise _signing_error(exc) from exc
     return out.getvalue()
+
+
+class SigningRefused(Conflict):
+    """The signer's chain or the TSA refuses the signature (or the archive timestamp): nothing is signed."""
+
+    code = "signature-refusee"
+
+
+def _signing_error(exc: Exception) -> SigningRefused:
+    from pyhanko.sign.timestamps import TimestampRequestError
+    from pyhanko_certvalidator.errors import PathValidationError, RevokedError
+
+    if isinstance(exc, RevokedError):
+        return SigningRefused("signature refusée : le certificat du signataire (ou de l'horodatage) est révoqué")
+    if isinstance(exc, TimestampRequestError):
+        return SigningRefused(f"signature refusée : l'autorité d'horodatage n'a pas répondu ({exc})")
+    if isinstance(exc, PathValidationError):
+        return SigningRefused(f"signature refusée : chaîne de certificats non valide ({exc})")
+    return SigningRefused(f"signature refusée : {type(exc).__name__}: {exc}")
+
+
+LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
+
+
+@dataclass(frozen=True)
+class ArchiveTimestamp:
+    """One document timestamp of the archive chain (B-LTA), oldest first."""
+
+    at: dt.datetime
+    tsa: str
+    valid_until: dt.datetime  # its TSA certificate's end: the chain must be refreshed before
 
 
 @dataclass(frozen=True)
 class Verification:
-    """What a signature check says, in terms a citizen understands."""
+    """What a signature check says, in terms a citizen understands (and what a long-term check adds)."""
 
     signed: bool
     intact: bool  # the signed bytes were not changed
-    whole_document: bool  # nothing was added after the signature
-    trusted: bool  # the certificate chains to a trusted authority
+    whole_document: bool  # nothing was added after the signature but its own maintenance (DSS, archive timestamps)
+    trusted: bool  # the certificate chains to a trusted authority and was valid when it signed
     signer: str | None = None
-    signed_at: dt.datetime | None = None
+    signed_at: dt.datetime | None = None  # the trusted time (RFC 3161 timestamp), else what the signer claimed
+    timestamped: bool = False  # signed_at comes from a timestamp, not from the signer's own clock
+    level: str = "B-B"
+    revocation_embedded: bool = False  # CRLs or OCSP answers in the document's security store
+    revoked_at: dt.datetime | None = None  # the signer's revocation known from the embedded data
+    archive: tuple[ArchiveTimestamp, ...] = ()
+    problem: str | None = None  # why it does not verify, in French
 
     @property
     def valid(self) -> bool:
         """Signature valid, document unchanged, signer trusted."""
         return self.signed and self.intact and self.whole_document and self.trusted
 
+    @property
+    def refresh_by(self) -> dt.datetime | None:
+        """When the last archive timestamp stops proving anything: refresh before."""
+        return self.archive[-1].valid_until if self.archive else None
 
-def verify_pdf(pdf: bytes, trust_roots: list[Path]) -> Verification:
-    """Check the first signature of a PDF against the trusted authorities."""
+    def describe(self) -> str:
+        """The verification in French, one fact a line (the CLI's output)."""
+        def when(moment: dt.datetime | None) -> str:
+            return moment.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "—"
+
+        if not self.signed:
+            return "Signature : aucune (PDF non signé)"
+        lines = [f"Signature : {'valide' if self.valid else 'NON VALIDE'}"
+                 + (f" ({self.problem})" if self.problem and not self.valid else ""),
+                 f"Document intact : {'oui' if self.intact and self.whole_document else 'non'}",
+                 f"Signataire : {self.signer or '—'}",
+                 f"Signée le : {when(self.signed_at)} ("
+                 + ("horodatage RFC 3161)" if self.timestamped else "heure déclarée par le signataire, non prouvée)"),
+                 f"Signataire valide à cette date : {'oui' if self.trusted else 'non'}",
+                 f"Données de révocation intégrées : {'oui' if self.revocation_embedded else 'non'}"
+                 + (f" ; certificat révoqué le {when(self.revoked_at)}" if self.revoked_at else ""),
+                 f"Profil PAdES : {self.level}"]
+        if self.archive:
+            lines.append("Horodatages d'archive :")
+            lines += [f"  {i}. {when(a.at)} — {a.tsa} (certificat valable jusqu'au {when(a.valid_until)})"
+                      for i, a in enumerate(self.archive, 1)]
+            lines.append(f"À rafraîchir avant : {when(self.refresh_by)} (urbasig notes refresh-ltv)")
+        return "\n".join(lines)
+
+
+def _policy(roots: list, moment: dt.datetime):
+    """pyHanko's AdES validation spec: offline (only what the PDF holds), at `moment`.
+
+    Revocation is checked where a certificate declares where to find it. Timestamps' certificates tolerate
+    missing revocation data: the newest archive timestamp's TSA status after its own date is never in the file
+    (the next refresh adds it), and a verifier offline cannot fetch it.
+    """
+    from pyhanko.sign.validation.policy_decl import (
+        PdfSignatureValidationSpec,
+        RevinfoOnlineFetchingRule,
+        RevocationInfoGatheringSpec,
+        SignatureValidationSpec,
+    )
+    from pyhanko_certvalidator.context import CertValidationPolicySpec
+    from pyhanko_certvalidator.ltv.types import ValidationTimingInfo
+    from pyhanko_certvalidator.policy_decl import CertRevTrustPolicy, RevocationCheckingPolicy, RevocationCheckingRule
+    from pyhanko_certvalidator.registry import SimpleTrustManager
+
+    def cert_policy(rule: RevocationCheckingRule) -> CertValidationPolicySpec:
+        return CertValidationPolicySpec(trust_manager=SimpleTrustManager.build(trust_roots=roots),
+                                        revinfo_policy=CertRevTrustPolicy(RevocationCheckingPolicy(rule, rule)))
+
+    spec = SignatureValidationSpec(cert_validation_policy=cert_policy(RevocationCheckingRule.CHECK_IF_DECLARED),
+                                   ts_cert_validation_policy=cert_policy(RevocationCheckingRule.CHECK_IF_DECLARED_SOFT),
+                                   revinfo_gathering_policy=RevocationInfoGatheringSpec(
+                                       online_fetching_rule=RevinfoOnlineFetchingRule.LOCAL_ONLY))
+    return PdfSignatureValidationSpec(spec), ValidationTimingInfo(moment, moment, point_in_time_validation=True)
+
+
+def verify_pdf(pdf: bytes, trust_roots: list[Path], moment: dt.datetime | None = None) -> Verification:
+    """Check the first signature of a PDF against the trusted authorities, offline, as of `moment` (now).
+
+    The long-term check (pyHanko's PAdES B-LTA validation, ETSI EN 319 102-1): the signer must have been valid
+    at the signature's proven time (its timestamp, or the oldest archive timestamp), with the revocation data
+    embedded when its certificate names some; the archive timestamps prove the embedded data existed then.
+    """
+    from pyhanko.sign.validation.ades import ades_lta_validation
+
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-        signatures = reader.embedded_signatures
+        signatures = reader.embedded_regular_signatures
     except Exception as exc:  # a truncated or non-PDF upload
         raise InputError(f"fichier PDF illisible : {type(exc).__name__}") from None
     if not signatures:
         return Verification(False, False, False, False)
     sig = signatures[0]
+    moment = moment or dt.datetime.now(dt.UTC)
     roots = [load_cert_from_pemder(str(p)) for p in trust_roots]
+    spec, timing = _policy(roots, moment)
     try:
-        status = validate_pdf_signature(sig, ValidationContext(trust_roots=roots, allow_fetching=False))
+        result = asyncio.run(ades_lta_validation(sig, spec, timing_info=timing))
     except Exception:  # a signature whose structure was damaged
-        return Verification(True, False, False, False)
-    whole = status.coverage is not None and status.coverage.name == "ENTIRE_FILE"
+        return Verification(True, False, False, False, problem="signature endommagée")
+    status = result.api_status
+    if status is None:
+        return Verification(True, False, False, False, problem=result.failure_msg)
+    if not _timestamped(sig):  # AdES with time needs a signature timestamp: a B-B note (signed before B-LTA)
+        return _basic(reader, sig, roots, moment)
+    stamp = status.timestamp_validity
+    archive = _archive(reader)
+    dss = _dss(reader)
+    level = _level(True, dss is not None, bool(archive))
+    revoked_at = _revoked_at(dss, sig.signer_cert) if dss is not None else None
+    from pyhanko.sign.ades.report import AdESPassed
+
+    whole = _whole(reader, status)
+    trusted = result.ades_subindic == AdESPassed.OK
+    signed_at = stamp.timestamp if stamp else _token_time(sig)
+    problem = None if trusted else _problem(result)
+    if not trusted and revoked_at is not None and signed_at is not None and revoked_at <= signed_at:
+        problem = (f"le certificat du signataire était révoqué le {revoked_at:%Y-%m-%d %H:%M:%S} UTC, avant la "
+                   f"signature ({signed_at:%Y-%m-%d %H:%M:%S} UTC)")
+    return Verification(True, bool(status.intact and status.valid), whole, trusted,
+                        sig.signer_cert.subject.human_friendly, signed_at, True, level,
+                        bool(dss is not None and (dss.crls or dss.ocsps)), revoked_at, archive, problem)
+
+
+def _whole(reader: PdfFileReader, status) -> bool:
+    """Nothing added after the signature but its maintenance: DSS updates and archive timestamps.
+
+    pyHanko's difference analysis tells maintenance from other changes; a signature with no archive timestamp
+    must cover the whole file (a B-B note is never maintained).
+    """
+    from pyhanko.sign.validation.status import ModificationLevel, SignatureCoverageLevel
+
+    if status.coverage == SignatureCoverageLevel.ENTIRE_FILE:
+        return True
+    return (status.modification_level == ModificationLevel.LTA_UPDATES and bool(status.docmdp_ok)
+            and bool(reader.embedded_timestamp_signatures))
+
+
+def _timestamped(sig) -> bool:
+    """Whether the signature carries an RFC 3161 signature timestamp (unsigned attribute)."""
+    from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
+
+    return next(iter(extract_tst_data_iter(sig.signer_info, signed=False)), None) is not None
+
+
+def _token_time(sig) -> dt.datetime | None:
+    """The time the signature timestamp states (when pyHanko could not vouch for it: still reported)."""
+    from pyhanko.sign.validation.generic_cms import extract_tst_data_iter
+
+    token = next(iter(extract_tst_data_iter(sig.signer_info, signed=False)))
+    return token["encap_content_info"]["content"].parsed["gen_time"].native
+
+
+def _basic(reader: PdfFileReader, sig, roots: list, moment: dt.datetime) -> Verification:
+    """A note without signature timestamp (signed B-B before B-LTA): its signer must be valid at `moment`."""
+    from pyhanko.sign.validation import validate_pdf_signature
+
+    dss = _dss(reader)
+    crls = _crls(dss) if dss is not None else []
+    status = validate_pdf_signature(sig, ValidationContext(trust_roots=roots, crls=crls, allow_fetching=False,
+                                                           revocation_mode="hard-fail", moment=moment))
+    whole = _whole(reader, status)
+    archive = _archive(reader)
     return Verification(True, bool(status.intact and status.valid), whole, bool(status.trusted),
-                        status.signing_cert.subject.human_friendly if status.signing_cert else None,
-                        status.signer_reported_dt)
+                        sig.signer_cert.subject.human_friendly, sig.self_reported_timestamp, False,
+                        _level(False, dss is not None, bool(archive)), bool(crls),
+                        _revoked_at(dss, sig.signer_cert) if dss is not None else None, archive,
+                        None if status.trusted else "signataire non valide à cette date (signature sans horodatage)")
+
+
+def _problem(result) -> str:
+    indication = getattr(result.ades_subindic, "name", str(result.ades_subindic))
+    texts = {"REVOKED": "le certificat du signataire était révoqué quand il a signé",
+             "REVOKED_NO_POE": "le certificat du signataire est révoqué et rien ne prouve que la signature est antérieure",
+             "EXPIRED": "le certificat du signataire a expiré et rien ne prouve que la signature est antérieure",
+             "OUT_OF_BOUNDS_NO_POE": "le certificat du signataire a expiré et rien ne prouve que la signature est "
+                                     "antérieure",
+             "NO_CERTIFICATE_CHAIN_FOUND": "le signataire ne relève d'aucune autorité de confiance",
+             "HASH_FAILURE": "le document a été modifié après la signature",
+             "SIG_CRYPTO_FAILURE": "la signature ne correspond pas au document",
+             "TRY_LATER": "données de révocation absentes du document",
+             "NO_POE": "aucune preuve d'existence (horodatage) exploitable"}
+    return texts.get(indication, f"vérification non concluante ({indication})")
+
+
+def _level(timestamped: bool, has_dss: bool, archived: bool) -> str:
+    if not timestamped and not archived:
+        return "B-B"
+    if not has_dss:
+        return "B-T"
+    return "B-LTA" if archived else "B-LT"
+
+
+def _dss(reader: PdfFileReader):
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+    from pyhanko.sign.validation.errors import ValidationInfoReadingError
+
+    try:
+        return DocumentSecurityStore.read_dss(reader)
+    except ValidationInfoReadingError:
+        return None
+
+
+def _crls(dss) -> list:
+    """The CRLs of the document's security store."""
+    from pyhanko.pdf_utils.decode_limits import DecodePurpose
+
+    return [asn1_crl.CertificateList.load(ref.get_object().read_data(DecodePurpose.CRL)) for ref in dss.crls]
+
+
+def _revoked_at(dss, cert) -> dt.datetime | None:
+    """When the signer's certificate was revoked, according to the CRLs the document carries."""
+    for crl in _crls(dss):
+        if crl["tbs_cert_list"]["issuer"] != cert.issuer:
+            continue
+        for entry in crl["tbs_cert_list"]["revoked_certificates"] or []:
+            if entry["user_certificate"].native == cert.serial_number:
+                return entry["revocation_date"].native
+    return None
+
+
+def _archive(reader: PdfFileReader) -> tuple[ArchiveTimestamp, ...]:
+    """The document timestamps after the signature, oldest first, with their TSA certificate's end."""
+    out = []
+    for ts in reader.embedded_timestamp_signatures:
+        tst_info = ts.signed_data["encap_content_info"]["content"].parsed
+        cert = ts.signer_cert
+        out.append(ArchiveTimestamp(tst_info["gen_time"].native, cert.subject.human_friendly,
+                                    cert["tbs_certificate"]["validity"]["not_after"].native))
+    return tuple(sorted(out, key=lambda a: a.at))
+
+
+def refresh_ltv(pdf: bytes, files: SigningFiles, ltv: Ltv) -> bytes:
+    """The PDF with today's revocation data in its security store and a new archive timestamp over everything.
+
+    An incremental update: the bytes before it are kept as they were (every earlier version still verifies
+    and is found by its digest). Refused, with the reason, when the note does not verify today: an archive
+    timestamp only proves something of a signature that is valid when it is added.
+    """
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    check = verify_pdf(pdf, files.trust_roots)
+    if not check.valid:
+        raise SigningRefused(f"note non rafraîchie : {check.problem or 'signature non valide'}")
+    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+    sig = PdfFileReader(io.BytesIO(pdf)).embedded_regular_signatures[0]
+    context = ltv.context(files)
+    chain = [sig.signer_cert, *[load_cert_from_pemder(str(p)) for p in files.trust_roots]]
+    dss = DocumentSecurityStore.supply_dss_in_writer(writer, None, certs=chain, validation_context=context)
+    out = io.BytesIO()
+    if dss.modified:
+        writer.write(out)
+    else:
+        out.write(pdf)
+    try:
+        stamped = signers.PdfTimeStamper(ltv.timestamper).update_archival_timestamp_chain(
+            PdfFileReader(out), context, in_place=False)
+    except Exception as exc:  # the previous archive timestamp does not verify today, or the TSA refused
+        raise _signing_error(exc) from exc
+    return stamped.getvalue()

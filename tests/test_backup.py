@@ -76,7 +76,8 @@ def test_restored_into_a_new_cluster_signatures_and_audit_chain_verify(env, conn
         names = set(tar.getnames())
         manifest = json.loads(tar.extractfile("manifest.json").read())
     assert names == {"manifest.json", "database.dump", "var/secret_key", "var/signing/ca-cert.pem",
-                     "var/signing/signer-cert.pem", "var/signing/signer-key.pem"}
+                     "var/signing/signer-cert.pem", "var/signing/signer-key.pem", "var/signing/ca-key.pem",
+                     "var/signing/tsa-cert.pem", "var/signing/tsa-key.pem", "var/signing/ca.crl"}
     assert manifest["audit_head"] == {"id": original.head_id, "sha256": original.head_hash}
     assert manifest["revision"] == conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]
 

@@ -72,8 +72,10 @@ def test_a_configured_gateway_or_production_never_mounts_the_test_gateway(db_url
         payment_secret="secret de la banque", payment_gateway_url="https://paiement.banque.example/pay",
         smtp_host="smtp.auc.ma", public_url="https://urba.auc.ma", allowed_hosts="localhost",
         signing_key=str(tmp_path / "key.pem"), signing_cert=str(tmp_path / "cert.pem"),
-        signing_ca=str(tmp_path / "ca.pem")))
+        signing_ca=str(tmp_path / "ca.pem"), tsa_url="https://horodatage.example.ma/tsa"))
     assert "test_gateway" not in production.blueprints and production.config["SECRET_KEY"] == "k" * 40
+    # the development TSA and CRL exist only beside the development CA, never with real signing material
+    assert "dev_pki" not in production.blueprints and "dev_pki" in bank.blueprints
     assert not (tmp_path / "prod").exists()  # nothing generated: no session key, no payment secret
 
 
@@ -281,4 +283,5 @@ def test_development_with_its_test_gateway_refuses_a_public_address(db_url, tmp_
     # with a gateway served apart (a demonstration on a network), development runs there
     app = create_app(app_settings(db_url, pool_min=1, pool_max=2, var_dir=tmp_path, public_url="http://urba.auc.ma",
                                   payment_gateway_url="http://demo.auc.ma:5055/pay"))
-    assert not any(r.rule.startswith("/dev/") for r in app.url_map.iter_rules())
+    # no test gateway; only the development PKI's TSA and CRL (no legal value, and harmless on a network)
+    assert {r.rule for r in app.url_map.iter_rules() if r.rule.startswith("/dev/")} == {"/dev/tsa", "/dev/ca.crl"}

@@ -2,7 +2,9 @@
 
 The server and the runners share one database holding the sample territory (its land is only read); each test
 starts with an empty jobs table. A running job is held running for real by a lock on the parcels table that the
-test takes: the runner's first read of the land waits on it, as it would behind a long statement.
+test takes: the runner's first read of the land waits on it, as it would behind a long statement. Nothing waits on
+the wall clock: a dead runner's silence is made by moving its last heartbeat back, and a plan impact is held at a
+progress step by a lock on impact_parcels.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ def settings(jobs_db, tmp_path_factory):
     port = free_port()
     return app_settings(jobs_db, pool_min=1, pool_max=4, public_url=f"http://127.0.0.1:{port}",
                         var_dir=tmp_path_factory.mktemp("var"), jobs_per_client=PER_CLIENT, jobs_queue_max=QUEUE,
-                        jobs_heartbeat_s=0.2, jobs_stale_s=1.0, jobs_poll_s=0.2, checks_per_minute=1_000)
+                        jobs_heartbeat_s=0.2, jobs_poll_s=0.2, checks_per_minute=1_000)  # stale: 60 s
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +65,25 @@ def owner(jobs_db):
     with psycopg.connect(jobs_db, autocommit=True) as conn:
         conn.execute("DELETE FROM jobs")
         yield conn
+
+
+@pytest.fixture(scope="module")
+def partner(jobs_db):
+    """The headers of a partner with an API key (plan-impact is offered to keys and agency accounts only)."""
+    from layers.apikeys import create_key
+
+    with psycopg.connect(jobs_db) as conn:
+        key = create_key(conn, f"partenaire-{time.monotonic_ns()}")
+        conn.commit()
+    return {"X-API-Key": key}
+
+
+@pytest.fixture(scope="module")
+def pair(jobs_db):
+    """A plan of the sample and its revision in public inquiry (codes)."""
+    with psycopg.connect(jobs_db) as conn:
+        return conn.execute("SELECT f.code, t.code FROM plans t JOIN plans f ON f.id = t.replaces_id "
+                            "WHERE t.status = 'enquete_publique' ORDER BY t.id LIMIT 1").fetchone()
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +121,28 @@ def _wait_status(owner, job_id, status, seconds=15.0):
             return
         time.sleep(0.05)
     raise AssertionError(f"le travail {job_id} n'est pas passé à {status} (état : {row})")
+
+
+def _waiting_on_locks(owner) -> list:
+    """The roles of the backends of this database waiting on a lock."""
+    return owner.execute("SELECT usename FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                         "AND datname = current_database()").fetchall()
+
+
+def _wait_waiting(owner, seconds=10.0) -> list:
+    """Wait until a backend waits on a lock (the runner's statement behind the test's lock); their roles."""
+    deadline = time.monotonic() + seconds
+    waiting: list = []
+    while not waiting and time.monotonic() < deadline:
+        waiting = _waiting_on_locks(owner)
+        time.sleep(0.05)
+    return waiting
+
+
+def _silence(owner, job_id, settings) -> None:
+    """Make a running job's runner look dead: its last heartbeat moved back past URBASIG_JOBS_STALE_S."""
+    owner.execute("UPDATE jobs SET heartbeat_at = heartbeat_at - %s * interval '1 second' - interval '1 second' "
+                  "WHERE id = %s", (settings.jobs_stale_s, job_id))
 
 
 @pytest.fixture
@@ -181,7 +224,6 @@ def test_bad_inputs_are_refused_before_any_job_is_written(base, owner):
         ("envelope", {"land": {"refs": ["TF 1/C"]}, "date": "20260101"}, 400, "AAAA-MM-JJ"),
         ("envelope", {"land": {"refs": ["TF 1/C"]}, "output_crs": "EPSG:99999"}, 400, "EPSG:99999"),
         ("instruction", {"land": {"refs": [f"TF {n}/C" for n in range(1, 61)]}}, 413, "URBASIG_MAX_LAND_REFS"),
-        ("plan-impact", {"from_plan": "NULLE-PART", "to_plan": "AILLEURS"}, 404, "version de plan inconnue"),
         ("nope", {}, 404, "inconnu"),
     ]
     for pid, inputs, status, text in cases:
@@ -191,6 +233,63 @@ def test_bad_inputs_are_refused_before_any_job_is_written(base, owner):
     r = requests.post(f"{base}/processes/envelope/execution", json={"land": {}}, headers=ASYNC, timeout=30)
     assert r.status_code == 400 and "inputs" in r.json()["description"]
     assert owner.execute("SELECT count(*) FROM jobs").fetchone()[0] == 0
+
+
+def test_a_plan_impact_that_its_run_would_refuse_is_refused_at_submission(base, owner, partner, pair):
+    """The pair and the area as the run checks them (layers/impact.py plan_pair, check_area): never a job accepted
+    that fails later."""
+    sdau = owner.execute("SELECT code FROM plans WHERE kind = 'SDAU' LIMIT 1").fetchone()[0]
+    outside = owner.execute("SELECT c.code FROM communes c, plans a, plans b WHERE a.code = %s AND b.code = %s "
+                            "AND NOT ST_Intersects(c.geom, ST_Intersection(a.perimeter, b.perimeter)) LIMIT 1",
+                            pair).fetchone()[0]
+    cases = [
+        ({"from_plan": "NULLE-PART", "to_plan": pair[1]}, 404, "plan de départ inconnu : « NULLE-PART »"),
+        ({"from_plan": pair[0], "to_plan": pair[0]}, 400, "lui-même"),
+        ({"from_plan": pair[0], "to_plan": sdau}, 400, "plans réglementaires"),
+        ({"from_plan": pair[0], "to_plan": pair[1], "area": "ATLANTIS"}, 404, "commune inconnue"),
+        ({"from_plan": pair[0], "to_plan": pair[1], "area": outside}, 400, "n'est pas couverte par les deux plans"),
+    ]
+    for inputs, status, text in cases:
+        r = _submit(base, "plan-impact", inputs, partner)
+        assert r.status_code == status, (inputs, r.text)
+        assert text in r.json()["description"], r.text
+    assert owner.execute("SELECT count(*) FROM jobs").fetchone()[0] == 0
+    assert _submit(base, "plan-impact", {"from_plan": pair[0], "to_plan": pair[1]}, partner).status_code == 201
+
+
+def test_plan_impact_is_for_partner_keys_and_agency_accounts(base, owner, partner, pair):
+    """Anonymous: 401 saying how to get a key; an applicant: 403; a key or a signed-in instructor: accepted."""
+    from layers.accounts import create_account
+
+    inputs = {"from_plan": pair[0], "to_plan": pair[1]}
+    anonymous = _submit(base, "plan-impact", inputs)
+    assert anonymous.status_code == 401, anonymous.text
+    text = anonymous.json()["description"]
+    assert "X-API-Key" in text and "/admin/cles" in text and "Agence urbaine" in text, text
+    root = base.removesuffix("/ogc")
+    sessions = {}
+    for role in ("applicant", "instructor"):
+        email = f"{role}-{time.monotonic_ns()}@exemple.ma"
+        create_account(owner, email, role.capitalize(), "un mot de passe long", role=role, verified=True)
+        session = requests.Session()
+        session.headers["Origin"] = root  # the public URL's pages (a session's POST is checked)
+        signed = session.post(f"{root}/notes/session", json={"email": email, "password": "un mot de passe long"},
+                              timeout=30)
+        assert signed.status_code == 200, signed.text
+        sessions[role] = session
+    applicant = sessions["applicant"].post(f"{base}/processes/plan-impact/execution", json={"inputs": inputs},
+                                           timeout=30)
+    assert applicant.status_code == 403 and "compte de demandeur" in applicant.json()["description"], applicant.text
+    assert owner.execute("SELECT count(*) FROM jobs").fetchone()[0] == 0
+    staff = sessions["instructor"].post(f"{base}/processes/plan-impact/execution", json={"inputs": inputs},
+                                        timeout=30)
+    assert staff.status_code == 201 and "X-Jobs-Owner" not in staff.headers, staff.text
+    assert _submit(base, "plan-impact", inputs, partner).status_code == 201
+    # the instructor's list is the account's own
+    listed = sessions["instructor"].get(f"{base}/jobs", timeout=30).json()["jobs"]
+    assert [j["jobID"] for j in listed] == [staff.json()["jobID"]]
+    # the other processes stay open to everyone
+    assert requests.get(f"{base}/processes/plan-impact", timeout=30).status_code == 200
 
 
 # ------------------------------------------------------------------ failures
@@ -219,25 +318,21 @@ def test_a_job_whose_runner_died_is_run_again_by_another(base, settings, owner, 
     parcels_locked["take"]()
     env = {k: v for k, v in os.environ.items() if not k.startswith("URBASIG_")}
     env.update(URBASIG_DATABASE_URL=settings.database_url, URBASIG_APP_DATABASE_URL=app_url(settings.database_url),
-               URBASIG_VAR_DIR=str(tmp_path), URBASIG_JOBS_HEARTBEAT_S="0.2", URBASIG_JOBS_STALE_S="1")
+               URBASIG_VAR_DIR=str(tmp_path), URBASIG_JOBS_HEARTBEAT_S="0.2")
     runner = subprocess.Popen([sys.executable, "-c", "from app import main; main()", "jobs", "work", "--once"],
                               cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         _wait_status(owner, job_id, "running")
         # the runner's statement waits on the lock, connected as the web server's role
-        deadline = time.monotonic() + 10
-        waiting: list = []
-        while not waiting and time.monotonic() < deadline:
-            waiting = owner.execute("SELECT usename FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                                    "AND datname = current_database()").fetchall()
-            time.sleep(0.05)
-        assert waiting == [("urbasig_app",)], waiting
+        assert _wait_waiting(owner) == [("urbasig_app",)]
     finally:
         runner.send_signal(signal.SIGKILL)
         runner.wait(timeout=10)
         parcels_locked["release"]()
     assert owner.execute("SELECT status, attempts FROM jobs WHERE id = %s", (job_id,)).fetchone() == ("running", 1)
-    time.sleep(1.3)  # past URBASIG_JOBS_STALE_S without a heartbeat
+    with connect(app_url(settings.database_url), autocommit=True) as conn:  # its heartbeat is recent: alive
+        assert jobs.recover(conn, settings.jobs_stale_s, settings.jobs_max_attempts) == {"requeued": 0, "failed": 0}
+    _silence(owner, job_id, settings)  # no heartbeat for longer than URBASIG_JOBS_STALE_S
     done, said = _run(settings)
     assert done == 1 and "1 travail(aux) remis en file" in said[0] and "réussi" in said[1], said
     assert owner.execute("SELECT status, attempts FROM jobs WHERE id = %s", (job_id,)).fetchone() == ("successful", 2)
@@ -249,7 +344,7 @@ def test_a_job_whose_runners_keep_dying_fails_after_the_last_attempt(base, setti
     job_id = _submit(base, "instruction", {"land": {"refs": [ref]}}).json()["jobID"]
     with connect(app_url(settings.database_url), autocommit=True) as conn:
         assert jobs.claim(conn, "exécutant-fantôme")["attempts"] == 1  # claimed, then never a heartbeat
-        time.sleep(1.3)
+        _silence(owner, job_id, settings)
         said: list[str] = []
         maintain(conn, RunnerSettings.from_settings(settings.with_(jobs_max_attempts=1)), said.append, purge=False)
     assert said == ["exécutant arrêté en cours de travail : 0 travail(aux) remis en file, 1 en échec "
@@ -295,17 +390,66 @@ def test_dismissing_a_running_job_stops_it_and_keeps_nothing(base, settings, own
     assert owner.execute("SELECT status, result FROM jobs WHERE id = %s", (job_id,)).fetchone() == ("dismissed", None)
 
 
-# ------------------------------------------------------------------ clients and bounds
-def test_each_client_lists_only_its_own_jobs_and_the_queue_is_bounded(base, settings, owner, jobs_db, ref):
-    from layers.apikeys import create_key
+# ------------------------------------------------------------------ time limits
+def test_a_job_past_its_time_limit_is_stopped_failed_and_keeps_nothing(base, settings, owner, ref, parcels_locked):
+    """URBASIG_JOBS_MAX_SECONDS: the envelope's statement still waits on the lock when the limit ends; the runner
+    cancels it, rolls back (no stored check) and fails the job in French, while the lock is still held."""
+    checks = owner.execute("SELECT count(*) FROM check_results").fetchone()[0]
+    job_id = _submit(base, "envelope", {"land": {"refs": [ref]}}).json()["jobID"]
+    parcels_locked["take"]()
+    outcome: dict = {}
+    runner = threading.Thread(target=lambda: outcome.update(result=_run(settings, jobs_max_seconds="600,envelope=1")))
+    runner.start()
+    try:
+        _wait_status(owner, job_id, "running")
+        _wait_status(owner, job_id, "failed")
+        runner.join(timeout=10)
+        assert not runner.is_alive(), "l'exécutant ne s'est pas arrêté"
+        assert _waiting_on_locks(owner) == []  # its statement was cancelled, not left waiting on the lock
+    finally:
+        parcels_locked["release"]()
+        runner.join(timeout=30)
+    done, said = outcome["result"]
+    assert done == 1 and "durée maximale dépassée" in said[0], said
+    status = _status(base, job_id)
+    assert status["status"] == "failed"
+    assert "arrêté après 1 s (URBASIG_JOBS_MAX_SECONDS)" in status["message"], status
+    answer = requests.get(f"{base}/jobs/{job_id}/results", timeout=30)
+    assert answer.status_code == 503 and answer.json()["type"] == EXC + "failed", answer.text
+    assert "rien n'en a été enregistré" in answer.json()["description"]
+    assert owner.execute("SELECT count(*) FROM check_results").fetchone()[0] == checks
+    # the same land within the default limit: the job succeeds
+    again = _submit(base, "envelope", {"land": {"refs": [ref]}}).json()["jobID"]
+    assert _run(settings)[0] == 1
+    assert _status(base, again)["status"] == "successful"
 
-    with psycopg.connect(jobs_db) as conn:
-        key = create_key(conn, f"partenaire-{time.monotonic_ns()}")
-        conn.commit()
-    partner = {"X-API-Key": key}
+
+def test_a_synchronous_call_past_its_budget_cancels_its_statement(settings, owner, ref, parcels_locked):
+    """The synchronous path answers 503 at its budget and its statement does not go on waiting in the database."""
+    app = create_app(settings.with_(budget_checks_s=1.0))
+    parcels_locked["take"]()
+    unblock = threading.Timer(10, parcels_locked["release"])  # were it never cancelled: a failure, not a hang
+    unblock.start()
+    try:
+        start = time.monotonic()
+        r = app.test_client().post("/ogc/processes/envelope/execution", json={"inputs": {"land": {"refs": [ref]}}})
+        elapsed = time.monotonic() - start
+        assert r.status_code == 503 and r.headers["Retry-After"], r.get_data(as_text=True)
+        assert elapsed < 5, elapsed
+        assert _waiting_on_locks(owner) == []  # the lock is still held: the statement was cancelled
+    finally:
+        unblock.cancel()
+        parcels_locked["release"]()
+        app.extensions["urbasig.pool"].close()
+
+
+# ------------------------------------------------------------------ clients and bounds
+def test_each_client_lists_only_its_own_jobs_and_the_queue_is_bounded(base, settings, owner, partner, ref):
     inputs = {"land": {"refs": [ref]}}
-    mine = [_submit(base, "instruction", inputs).json()["jobID"] for _ in range(PER_CLIENT)]
-    refused = _submit(base, "instruction", inputs)
+    me = requests.Session()  # a browser: the job-owner cookie of its first job comes back with the next ones
+    mine = [me.post(f"{base}/processes/instruction/execution", json={"inputs": inputs}, headers=ASYNC,
+                    timeout=30).json()["jobID"] for _ in range(PER_CLIENT)]
+    refused = _submit(base, "instruction", inputs)  # another anonymous client, the same address: the same bound
     assert refused.status_code == 429 and refused.headers["Retry-After"], refused.text
     assert f"au plus {PER_CLIENT}, URBASIG_JOBS_PER_CLIENT" in refused.json()["description"]
     theirs = _submit(base, "instruction", inputs, partner)
@@ -313,16 +457,54 @@ def test_each_client_lists_only_its_own_jobs_and_the_queue_is_bounded(base, sett
     full = _submit(base, "instruction", inputs, partner)
     assert full.status_code == 503 and "URBASIG_JOBS_QUEUE_MAX" in full.json()["description"], full.text
     assert owner.execute("SELECT count(*) FROM jobs").fetchone()[0] == QUEUE
-    listed = requests.get(f"{base}/jobs", timeout=30).json()
+    listed = me.get(f"{base}/jobs", timeout=30).json()
     assert {j["jobID"] for j in listed["jobs"]} == set(mine)
     other = requests.get(f"{base}/jobs", headers=partner, timeout=30).json()
     assert [j["jobID"] for j in other["jobs"]] == [theirs.json()["jobID"]]
-    assert "client" not in str(listed) and "inputs" not in str(listed)
+    assert "client" not in str(listed) and "inputs" not in str(listed) and "submitter" not in str(listed)
     # the job id is the capability: whoever holds it may poll it
     assert _status(base, mine[0], partner)["jobID"] == mine[0]
     # once jobs are done, the client may submit again
     assert _run(settings)[0] == QUEUE
     assert _submit(base, "instruction", inputs).status_code == 201
+
+
+def test_anonymous_clients_behind_one_address_each_see_only_their_own_jobs(base, settings, owner, ref):
+    """Two anonymous clients from one address (behind one NAT): each gets a job-owner token at its first job (a
+    cookie for a browser, the X-Jobs-Owner header and the job-list link for a program) and lists only its jobs."""
+    inputs = {"land": {"refs": [ref]}}
+    alice, bob = requests.Session(), requests.Session()
+    first = alice.post(f"{base}/processes/instruction/execution", json={"inputs": inputs}, headers=ASYNC, timeout=30)
+    assert first.status_code == 201, first.text
+    token = first.headers["X-Jobs-Owner"]
+    assert len(token) == 43 and alice.cookies.get("urbasig_jobs", path="/ogc") == token
+    cookie = first.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/ogc" in cookie, cookie
+    link = [x["href"] for x in first.json()["links"] if x["rel"].endswith("/job-list")]
+    assert link == [f"{base}/jobs?owner={token}"]
+    again = alice.post(f"{base}/processes/instruction/execution", json={"inputs": inputs}, headers=ASYNC, timeout=30)
+    assert again.headers["X-Jobs-Owner"] == token  # the same client: the same list
+    alices = {first.json()["jobID"], again.json()["jobID"]}
+    bobs = bob.post(f"{base}/processes/instruction/execution", json={"inputs": inputs}, headers=ASYNC, timeout=30)
+    assert bobs.status_code == 201 and bobs.headers["X-Jobs-Owner"] != token
+
+    def listed(**kwargs) -> set[str]:
+        r = requests.get(f"{base}/jobs", timeout=30, **kwargs)
+        assert r.status_code == 200, r.text
+        return {j["jobID"] for j in r.json()["jobs"]}
+
+    assert {j["jobID"] for j in alice.get(f"{base}/jobs", timeout=30).json()["jobs"]} == alices
+    assert {j["jobID"] for j in bob.get(f"{base}/jobs", timeout=30).json()["jobs"]} == {bobs.json()["jobID"]}
+    assert listed(headers={"X-Jobs-Owner": token}) == alices  # a program: the header…
+    assert listed(params={"owner": token}) == alices  # …or the link
+    assert listed() == set()  # no token, the same address: nobody's jobs
+    assert listed(headers={"X-Jobs-Owner": "A" * 43}) == set()  # a token nobody was given: an empty list
+    bad = requests.get(f"{base}/jobs", headers={"X-Jobs-Owner": "moi"}, timeout=30)
+    assert bad.status_code == 400 and "X-Jobs-Owner" in bad.json()["description"]
+    # the bound is still per address: Alice and Bob share it
+    assert _submit(base, "instruction", inputs).status_code == 429
+    # the job id stays a capability: Bob may poll Alice's job
+    assert bob.get(f"{base}/jobs/{first.json()['jobID']}", timeout=30).json()["status"] == "accepted"
 
 
 # ------------------------------------------------------------------ the runner: role, command, retention
@@ -375,6 +557,54 @@ def test_finished_jobs_are_purged_after_the_retention(base, settings, owner, ref
     assert left == {ids[1]: "successful", ids[2]: "accepted"}
 
 
+def test_unpublished_impact_runs_are_purged_with_their_jobs_and_published_ones_kept(settings, owner, pair):
+    """The retention purge deletes the plan-impact runs that are not on the map, of purged jobs or as old, with their
+    parcels' rows; a published run stays, whatever its age."""
+    ids = owner.execute("SELECT (SELECT id FROM plans WHERE code = %s), (SELECT id FROM plans WHERE code = %s)",
+                        pair).fetchone()
+    parcels = [r[0] for r in owner.execute("SELECT id FROM parcels ORDER BY id LIMIT 3")]
+    shown = [r[0] for r in owner.execute("UPDATE impact_runs SET published = false WHERE published "
+                                         "AND (from_plan_id, to_plan_id) = (%s, %s) RETURNING id", ids)]
+    old, new = "clock_timestamp() - interval '8 days'", "clock_timestamp()"
+    runs = {}
+    for name, job_ended, published, run_ended in (("old job", old, False, old), ("published", old, True, old),
+                                                   ("no job", None, False, old), ("new job", new, False, new),
+                                                   ("new, no job", None, False, new)):
+        job = None
+        if job_ended:
+            job = owner.execute(f"INSERT INTO jobs (id, process, inputs, status, finished_at) VALUES "  # noqa: S608
+                                f"(gen_random_uuid(), 'plan-impact', '{{}}', 'successful', {job_ended}) "
+                                "RETURNING id").fetchone()[0]
+        runs[name] = owner.execute(
+            "INSERT INTO impact_runs (job_id, from_plan_id, to_plan_id, status, published, parcels, provenance, "
+            f"created_at, finished_at) VALUES (%s, %s, %s, 'done', %s, 3, '{{}}', {run_ended}, {run_ended}) "  # noqa: S608
+            "RETURNING id", (job, *ids, published)).fetchone()[0]
+        owner.execute("INSERT INTO impact_parcels (run_id, parcel_id, change) SELECT %s, unnest(%s::bigint[]), "
+                      "'unchanged'", (runs[name], parcels))
+    with connect(app_url(settings.database_url), autocommit=True) as conn:  # the runner's role
+        said: list[str] = []
+        maintain(conn, RunnerSettings.from_settings(settings), said.append, purge=True)
+    assert said == ["2 travail(aux) terminé(s) depuis plus de 7 jour(s) supprimé(s), 2 calcul(s) d'impact non "
+                    "publié(s) avec leurs parcelles"]
+    left = {r[0]: r[1] for r in owner.execute("SELECT r.id, count(i.parcel_id) FROM impact_runs r LEFT JOIN "
+                                              "impact_parcels i ON i.run_id = r.id WHERE r.id = ANY(%s) GROUP BY r.id",
+                                              (list(runs.values()),))}
+    assert left == {runs["published"]: 3, runs["new job"]: 3, runs["new, no job"]: 3}
+    gone = owner.execute("SELECT count(*) FROM impact_parcels WHERE run_id = ANY(%s)",
+                         ([runs["old job"], runs["no job"]],)).fetchone()[0]
+    assert gone == 0
+    assert owner.execute("SELECT job_id FROM impact_runs WHERE id = %s", (runs["published"],)).fetchone() == (None,)
+    # nothing left to purge: no statement on impact_runs, whose layer version (tiles' cache, data stamp) stays
+    stamp = "SELECT version FROM layer_versions WHERE layer = 'impact_runs'"
+    before = owner.execute(stamp).fetchone()
+    with connect(app_url(settings.database_url), autocommit=True) as conn:
+        said.clear()
+        maintain(conn, RunnerSettings.from_settings(settings), said.append, purge=True)
+    assert said == [] and owner.execute(stamp).fetchone() == before
+    owner.execute("DELETE FROM impact_runs WHERE id = ANY(%s)", (list(runs.values()),))
+    owner.execute("UPDATE impact_runs SET published = true WHERE id = ANY(%s)", (shown,))
+
+
 def test_the_jobs_status_check_holds_exactly_the_statuses(owner):
     constraint = owner.execute("SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'jobs'::regclass "
                                "AND conname LIKE '%status%'").fetchone()[0]
@@ -424,14 +654,12 @@ def _impact_ready(conn) -> bool:
     return True
 
 
-def test_plan_impact_runs_as_a_job_even_when_asked_nothing(base, settings, owner, jobs_db):
+def test_plan_impact_runs_as_a_job_even_when_asked_nothing(base, settings, owner, jobs_db, partner, pair):
     with psycopg.connect(jobs_db) as conn:
         if not _impact_ready(conn):
             pytest.skip("instruction/impact.plan_impact est encore un espace réservé (NotImplementedError)")
-        pair = conn.execute("SELECT f.code, t.code FROM plans t JOIN plans f ON f.id = t.replaces_id "
-                            "WHERE t.status = 'enquete_publique' ORDER BY t.id LIMIT 1").fetchone()
     assert pair is not None
-    r = requests.post(f"{base}/processes/plan-impact/execution",
+    r = requests.post(f"{base}/processes/plan-impact/execution", headers=partner,
                       json={"inputs": {"from_plan": pair[0], "to_plan": pair[1]}}, timeout=30)  # no Prefer
     assert r.status_code == 201 and "Preference-Applied" not in r.headers, r.text
     job_id = r.json()["jobID"]
@@ -445,19 +673,35 @@ def test_plan_impact_runs_as_a_job_even_when_asked_nothing(base, settings, owner
                 seen.append(progress)
             time.sleep(0.02)
 
+    # the run's rows wait behind the test's lock on impact_parcels: the job is held after its first steps, so a
+    # client polling then sees it advanced and not finished, however fast the machine
+    held = psycopg.connect(jobs_db)
+    held.execute("LOCK TABLE impact_parcels IN SHARE MODE")
+    outcome: dict = {}
+    runner = threading.Thread(target=lambda: outcome.update(result=_run(settings)))
     poller = threading.Thread(target=poll)
+    runner.start()
     poller.start()
     try:
-        done, said = _run(settings)
+        assert _wait_waiting(owner) == [("urbasig_app",)]
+        midway = _status(base, job_id)
+        assert midway["status"] == "running" and 0 < midway["progress"] < 100, midway
+        deadline = time.monotonic() + 10
+        while midway["progress"] not in seen and time.monotonic() < deadline:  # the poller saw it too
+            time.sleep(0.02)
     finally:
+        held.rollback()
+        held.close()
+        runner.join(timeout=120)
         poller_stop.set()
         poller.join()
     seen.append(owner.execute("SELECT progress FROM jobs WHERE id = %s", (job_id,)).fetchone()[0])  # the last word
+    done, said = outcome["result"]
     assert done == 1 and "réussi" in said[0], said
     result = requests.get(f"{base}/jobs/{job_id}/results", timeout=30).json()
     assert result["schema"] == "urbasig/plan-impact/1" and pair[1] in json.dumps(result["to_plan"])
     assert result["published"] is False  # an API caller never replaces the map's published run
-    assert seen[-1] == 100 and seen == sorted(seen) and min(seen) < 100  # it advanced while the client polled
+    assert seen[-1] == 100 and seen == sorted(seen) and midway["progress"] in seen  # it advanced as polled
     run_job, began, ended = owner.execute("SELECT job_id, created_at, finished_at FROM impact_runs WHERE id = %s",
                                           (result["run_id"],)).fetchone()
     assert str(run_job) == job_id  # the run knows the job that made it

@@ -8,7 +8,7 @@ from layers import migrate
 TABLES = {"communes", "parcels", "parcel_owners", "plans", "plan_statuses", "zones", "prescriptions", "sdau_zones",
           "roads", "establishments", "imports", "meta", "layer_versions", "rule_sets", "check_results", "api_keys",
           "tile_cache", "rate_limits", "payments", "audit_log", "outbox", "accounts", "note_requests",
-          "note_documents", "payment_attempts", "audit_head", "usage_daily"}
+          "note_documents", "payment_attempts", "audit_head", "usage_daily", "note_pdf_versions"}
 
 
 def _tables(url: str) -> set[str]:
@@ -20,7 +20,7 @@ def _tables(url: str) -> set[str]:
 def test_upgrade_then_downgrade_then_upgrade(empty_db_url):
     migrate.upgrade(empty_db_url)
     assert _tables(empty_db_url) >= TABLES
-    assert migrate.current(empty_db_url) == "0020"
+    assert migrate.current(empty_db_url) == "0022"
     migrate.downgrade(empty_db_url, "base")
     assert not (TABLES & _tables(empty_db_url))
     assert migrate.current(empty_db_url) is None

@@ -155,6 +155,24 @@ def test_official_note_end_to_end(env, conn):
     assert 'dir="rtl"' in qr_ar and "التوقيع صحيح والوثيقة غير معدلة" in qr_ar
     by_upload = requests.post(f"{base}/verify", files={"pdf": ("n.pdf", signed)}, timeout=60).json()
     assert by_upload["signature_valid"] and by_upload["number"] == number
+    # long-term: trusted time, revocation data embedded, an archive timestamp (PAdES B-LTA), to refresh later
+    assert by_code["pades_level"] == "B-LTA" and by_code["signed_at_source"] == "horodatage"
+    assert by_code["signer_valid_then"] and by_code["revocation_embedded"] and len(by_code["archive_timestamps"]) == 1
+    assert "prouvée par un horodatage" in qr.text and "PAdES B-LTA" in qr.text
+    from datetime import UTC, datetime
+
+    from notes.official import refresh_notes
+    from notes.signing import dev_ltv
+
+    files = ensure_dev_ca(var / "signing")
+    assert refresh_notes(conn, files, dev_ltv(files), datetime.now(UTC), "test", [number]).done == [number]
+    conn.commit()
+    refreshed = applicant.get(f"{base}/notes/requests/{number}/pdf", timeout=30).content
+    assert refreshed.startswith(signed) and len(verify_pdf(refreshed, [files.ca]).archive) == 2
+    again = requests.post(f"{base}/verify", files={"pdf": ("n.pdf", signed)}, timeout=60).json()
+    assert again["number"] == number  # the copy first sent is still recognised
+    assert [r[0] for r in conn.execute("SELECT level FROM note_pdf_versions WHERE number = %s ORDER BY id",
+                                       (number,))] == ["B-LTA", "B-LTA"]
     page = requests.post(f"{base}/verify", data={"code": code, "f": "html"}, timeout=60)
     assert page.status_code == 200 and "Signature valide" in page.text and "TF 7/T" in page.text
     assert "Vérifier" in requests.get(f"{base}/verify", timeout=30).text
@@ -165,8 +183,8 @@ def test_official_note_end_to_end(env, conn):
     assert not bad["signature_valid"]
     # the audit trail has every step, in order
     actions = [r[0] for r in conn.execute("SELECT action FROM audit_log WHERE entity_id = %s ORDER BY id", (number,))]
-    assert actions[:1] == ["note.demandee"] and actions[-4:] == ["note.acceptee", "note.signee",
-                                                                  "note.envoyee", "courriel.envoye"]
+    assert actions[:1] == ["note.demandee"] and actions[-5:] == ["note.acceptee", "note.signee", "note.envoyee",
+                                                                  "courriel.envoye", "note.horodatage_archive"]
     # each staff action under its author's name, each payment event under the gateway's
     actors = dict(conn.execute("SELECT action, actor FROM audit_log WHERE entity_id = %s", (number,)).fetchall())
     assert actors["note.acceptee"] == "instructeur@auc.ma"

@@ -123,6 +123,10 @@ ATTEMPTS = [
     "DELETE FROM layer_versions",
     "ALTER TABLE audit_log DISABLE TRIGGER audit_log_chain_at_commit",
     "SET CONSTRAINTS audit_log_chain_at_commit IMMEDIATE; UPDATE audit_log SET hash = NULL",
+    # a plan impact's rows are written once and go with their run (migration 0022)
+    "DELETE FROM impact_parcels",
+    "UPDATE impact_parcels SET change = 'gain'",
+    "UPDATE impact_runs SET from_plan_id = to_plan_id",
 ]
 
 

@@ -58,13 +58,14 @@ def _production(tmp_path, **changes):
     env = {"URBASIG_ENV": "production", "URBASIG_SECRET_KEY": "k" * 40, "URBASIG_PAYMENT_SECRET": "secret banque",
            "URBASIG_PAYMENT_GATEWAY_URL": "https://paiement.banque.example/pay", "URBASIG_SMTP_HOST": "smtp.auc.ma",
            "URBASIG_PUBLIC_URL": "https://urba.auc.ma", "URBASIG_SIGNING_KEY": str(tmp_path / "key.pem"),
-           "URBASIG_SIGNING_CERT": str(tmp_path / "cert.pem"), "URBASIG_SIGNING_CA": str(tmp_path / "ca.pem")}
+           "URBASIG_SIGNING_CERT": str(tmp_path / "cert.pem"), "URBASIG_SIGNING_CA": str(tmp_path / "ca.pem"),
+           "URBASIG_TSA_URL": "https://horodatage.example.ma/tsa"}
     env.update(changes)
     return Settings.from_env({k: v for k, v in env.items() if v is not None}, dotenv=tmp_path / "none")
 
 
 PRODUCTION_NAMES = ("URBASIG_SECRET_KEY", "URBASIG_PAYMENT_SECRET", "URBASIG_PAYMENT_GATEWAY_URL", "URBASIG_SMTP_HOST",
-                    "URBASIG_SIGNING_KEY", "URBASIG_PUBLIC_URL")
+                    "URBASIG_SIGNING_KEY", "URBASIG_PUBLIC_URL", "URBASIG_TSA_URL")
 
 
 def test_production_with_nothing_configured_names_every_variable_at_once(tmp_path):
@@ -86,6 +87,7 @@ def test_production_with_nothing_configured_names_every_variable_at_once(tmp_pat
     ({"URBASIG_SIGNING_CA": None}, "URBASIG_SIGNING_CA : sans clé ni certificats"),
     ({"URBASIG_SIGNING_KEY": "/nulle/part/key.pem"}, "URBASIG_SIGNING_KEY : fichier introuvable"),
     ({"URBASIG_PUBLIC_URL": "http://urba.auc.ma"}, "URBASIG_PUBLIC_URL doit être en https"),
+    ({"URBASIG_TSA_URL": None}, "URBASIG_TSA_URL est vide"),
 ])
 def test_production_refuses_each_missing_piece_by_its_name(tmp_path, change, named):
     assert _production(tmp_path).payment_gateway_url == "https://paiement.banque.example/pay"  # complete: starts

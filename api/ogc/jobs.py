@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import psycopg
@@ -47,10 +50,47 @@ class JobFailed(UrbasigError):
         self.code = str(document.get("code") or "echec")
 
 
-def client_of(secret: str, partner_key: str | None, address: str) -> str:
-    """Who submits, as stored: a keyed hash of the partner key when one was given, else of the address."""
-    who = f"key:{partner_key}" if partner_key else f"addr:{address}"
+OWNER_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32): 256 random bits
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who calls, as the jobs table keeps it (keyed hashes, never shown): `client`, whose list shows the job (None:
+    an anonymous caller without a job-owner token, whose list is empty); `submitter`, whom the bound counts."""
+
+    client: str | None
+    submitter: str
+
+
+def _keyed(secret: str, who: str) -> str:
     return hmac.new(secret.encode(), who.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:40]
+
+
+def caller_of(secret: str, address: str, partner_key: str | None = None, account_id: int | None = None,
+              owner_token: str | None = None) -> Caller:
+    """A partner key, else a staff account, is both the list and the bound; an anonymous caller lists the jobs of
+    its own job-owner token (never of its address: every client behind one NAT shares it) and is bounded per
+    address."""
+    if partner_key:
+        return Caller(*[_keyed(secret, f"key:{partner_key}")] * 2)
+    if account_id is not None:
+        return Caller(*[_keyed(secret, f"account:{account_id}")] * 2)
+    client = _keyed(secret, f"owner:{checked_owner_token(owner_token)}") if owner_token else None
+    return Caller(client, _keyed(secret, f"addr:{address}"))
+
+
+def new_owner_token() -> str:
+    """A job-owner token for an anonymous caller's first job (unguessable: who holds it sees the list)."""
+    return secrets.token_urlsafe(32)
+
+
+def checked_owner_token(token: str) -> str:
+    """A job-owner token as the server makes them; anything else is a 400 (never a list another client chose)."""
+    if not OWNER_TOKEN.match(token):
+        raise InputError("jeton de propriétaire des travaux illisible (en-tête X-Jobs-Owner, paramètre owner ou "
+                         "cookie urbasig_jobs) : renvoyez celui que le service a donné à la création d'un travail, "
+                         "ou n'en envoyez aucun")
+    return token
 
 
 def runs_async(pid: str, prefer: str | None) -> bool:
@@ -93,18 +133,31 @@ def status_info(base: str, row: dict) -> dict:
     return {k: v for k, v in doc.items() if v is not None}
 
 
-def submit(conn: psycopg.Connection, base: str, pid: str, body: object, options: Options, client: str,
-           limits: jobs.Limits) -> tuple[dict[str, str], dict]:
-    """Check the inputs as a synchronous call would, then accept the job: (headers, statusInfo) of the 201."""
+def submit(conn: psycopg.Connection, base: str, pid: str, body: object, options: Options, caller: Caller,
+           limits: jobs.Limits, owner_token: str | None = None) -> tuple[dict[str, str], dict]:
+    """Check the inputs as a synchronous call would, then accept the job: (headers, statusInfo) of the 201.
+
+    An anonymous caller's job is listed for its `owner_token` (its own, or one just made for it: `caller` built with
+    it), handed back in the header X-Jobs-Owner and in the job-list link of the statusInfo.
+    """
+    if caller.client is None:
+        raise ValueError("a job is listed for someone: an anonymous caller needs its job-owner token")
     inputs = processes.checked_inputs(pid, body)
     processes.precheck(conn, pid, inputs, options)
-    row = jobs.submit(conn, pid, inputs, client, limits, code_version())
-    return {"Location": f"{base}/jobs/{row['id']}"}, status_info(base, row)
+    row = jobs.submit(conn, pid, inputs, caller.client, caller.submitter, limits, code_version())
+    headers, info = {"Location": f"{base}/jobs/{row['id']}"}, status_info(base, row)
+    if owner_token is not None:
+        headers["X-Jobs-Owner"] = owner_token
+        info["links"].append({"href": f"{base}/jobs?owner={owner_token}", "rel": JOB_LIST_REL,
+                              "type": "application/json",
+                              "title": "vos travaux (lien personnel : qui le détient voit leur liste)"})
+    return headers, info
 
 
-def job_list(conn: psycopg.Connection, base: str, client: str) -> dict:
-    """The caller's own jobs (the 100 newest)."""
-    return {"jobs": [status_info(base, row) for row in jobs.list_jobs(conn, client)],
+def job_list(conn: psycopg.Connection, base: str, caller: Caller) -> dict:
+    """The caller's own jobs (the 100 newest); none for an anonymous caller without its job-owner token."""
+    rows = jobs.list_jobs(conn, caller.client) if caller.client is not None else []
+    return {"jobs": [status_info(base, row) for row in rows],
             "links": [{"href": f"{base}/jobs", "rel": "self", "type": "application/json", "title": "vos travaux"}]}
 
 

@@ -118,7 +118,7 @@ def _tile_paths(layer: str) -> dict:
 
 
 def _process_paths() -> dict:
-    from api.ogc.processes import PROCESSES, REQUIRED
+    from api.ogc.processes import KEY_OR_STAFF, PROCESSES, REQUIRED
 
     paths = {"/processes": _get("Processus", "processes", {"200": {"description": "liste"}}, [])}
     for pid, spec in PROCESSES.items():
@@ -132,6 +132,8 @@ def _process_paths() -> dict:
             "responses": {"200": {"description": "résultat", "content": {"application/json": {}}},
                           "201": {"description": "travail accepté (en-tête Location : son état)"}, "400": _ERROR,
                           "404": _ERROR, "413": {"description": "corps trop grand"}, "429": _ERROR}}}
+        if pid in KEY_OR_STAFF:  # partner keys and agency accounts only
+            paths[f"/processes/{pid}/execution"]["post"]["responses"].update({"401": _ERROR, "403": _ERROR})
     return paths | _job_paths()
 
 
@@ -139,11 +141,19 @@ PREFER = {"name": "Prefer", "in": "header", "required": False, "schema": {"type"
           "description": "respond-async : exécuter en travail différé (201, puis /jobs/{jobId})"}
 
 
+# An anonymous caller's jobs are listed by the job-owner token it got with its first job (or its cookie).
+JOB_OWNER = [{"name": "X-Jobs-Owner", "in": "header", "required": False, "schema": {"type": "string"},
+              "description": "jeton de propriétaire des travaux (reçu à la création d'un travail anonyme)"},
+             {"name": "owner", "in": "query", "required": False, "schema": {"type": "string"},
+              "description": "le même jeton, dans le lien de la liste des travaux"}]
+
+
 def _job_paths() -> dict:
     job_id = {"name": "jobId", "in": "path", "required": True, "schema": {"type": "string"}}
     status = {"200": {"description": "état du travail (statusInfo)"}, "404": _ERROR}
     return {
-        "/jobs": _get("Vos travaux", "jobs", {"200": {"description": "liste des travaux de l'appelant"}}, []),
+        "/jobs": _get("Vos travaux", "jobs", {"200": {"description": "liste des travaux de l'appelant"},
+                                              "400": _ERROR}, JOB_OWNER),
         "/jobs/{jobId}": {**_get("État d'un travail", "job", status, [job_id, _ref("f")]),
                           "delete": {"summary": "Annuler un travail", "operationId": "dismiss_job",
                                      "parameters": [job_id], "responses": status}},

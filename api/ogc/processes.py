@@ -69,7 +69,8 @@ PROCESSES = {
                                                       "examples": ["OGC:CRS84"]}}}},
     "plan-impact": {"title": "Impact d'une version de plan", "description": "Parcelle par parcelle, entre deux "
                     "versions de plan : zone, surface de plancher maximale, usages gagnés et perdus, surface "
-                    "nouvellement réservée ou en élargissement ; agrégats par arrondissement et par zone.",
+                    "nouvellement réservée ou en élargissement ; agrégats par arrondissement et par zone. Réservé "
+                    "aux partenaires (clé d'API, en-tête X-API-Key) et aux agents de l'agence connectés.",
                     "inputs": {"from_plan": {"title": "version de plan de départ (code)", "schema": {"type": "string"}},
                                "to_plan": {"title": "version de plan comparée (code)", "schema": {"type": "string"}},
                                "area": {"title": "commune ou arrondissement (code), sinon tout le plan",
@@ -82,6 +83,9 @@ REQUIRED = {"instruction": {"land"}, "permit-check": {"land", "project"}, "lot-c
 # Every process runs as a job on request (Prefer: respond-async); the plan impact of a whole plan takes longer than
 # a request's time budget (URBASIG_BUDGET_CHECKS_S), so it runs only as a job, even when the client asks nothing.
 ASYNC_ONLY = frozenset({"plan-impact"})
+# A whole plan's impact writes a row per parcel of the territory: offered to partner keys and agency accounts only
+# (api/ogc/routes.py answers 401 / 403 to others), never to anonymous callers.
+KEY_OR_STAFF = frozenset({"plan-impact"})
 
 
 def job_control(pid: str) -> list[str]:
@@ -217,8 +221,10 @@ def checked_inputs(pid: str, body: object) -> dict:
 
 def precheck(conn: psycopg.Connection, pid: str, inputs: dict, options: Options) -> None:
     """Before a job is accepted, what its run would refuse at once: the land as designated (titles' syntax, the
-    geometry or the point, with the same limits) and the plan codes. A title that is not in the cadastre is
-    found out by the run (a failed job, with the same message as a synchronous call)."""
+    geometry or the point, with the same limits), and for a plan impact the pair and the area as the run checks
+    them (layers/impact.py: both plans known, two different regulatory plans that overlap; the commune known and
+    covered by both). A title that is not in the cadastre is found out by the run (a failed job, with the same
+    message as a synchronous call)."""
     for name in ("land", "location"):
         if name in inputs:
             check_land(_land(inputs[name], inputs.get("crs"), name), options)
@@ -227,11 +233,13 @@ def precheck(conn: psycopg.Connection, pid: str, inputs: dict, options: Options)
 
         check_request(_land(inputs["land"], inputs.get("crs"), "land"), options, inputs.get("output_crs"))
     if pid == "plan-impact":
-        from layers.plans import plan_exists
+        from layers.communes import find_commune
+        from layers.impact import check_area, plan_pair
 
-        for name in ("from_plan", "to_plan"):
-            if not plan_exists(conn, inputs[name]):
-                raise NotFound(f"{name} : version de plan inconnue « {inputs[name]} » (urbasig plans les liste)")
+        from_plan, to_plan, _shared = plan_pair(conn, inputs["from_plan"], inputs["to_plan"])
+        if inputs.get("area") is not None:
+            commune = find_commune(conn, inputs["area"])
+            check_area(conn, commune["code"], commune["name"], from_plan, to_plan)
 
 
 def execute(conn: psycopg.Connection, pid: str, body: object, options: Options) -> dict:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, g, render_template, request
 
 from api.db import get_db
 from api.i18n import current_lang
@@ -17,7 +17,7 @@ from api.inputs import json_body
 from api.negotiation import prefers_html
 from api.ogc import features, html, jobs, processes, tiles
 from api.ogc.meta import collection_doc, collections_doc, conformance_doc, landing_doc
-from gis.errors import InputError, Unauthorized
+from gis.errors import Forbidden, InputError, Unauthorized
 from layers.db import interruptible
 
 ogc = Blueprint("ogc", __name__, url_prefix="/ogc")
@@ -31,17 +31,52 @@ def _base() -> str:
     return current_app.config["URBASIG"].public_base + "/ogc"  # never the request's Host (api/security.py)
 
 
-def _partner() -> bool:
-    """Whether the caller sent a valid partner key; a key that is sent but unknown or revoked is a 401."""
+def _partner_key() -> str | None:
+    """The valid partner key the caller sent, if any (looked up once per request); a key that is sent but unknown
+    or revoked is a 401."""
     key = request.headers.get("X-API-Key") or request.args.get("api_key")
     if not key:
-        return False
-    from layers.apikeys import check_key
+        return None
+    if g.get("partner_key") != key:
+        from layers.apikeys import check_key
 
-    if not check_key(get_db(), key):
-        raise Unauthorized("clé d'API (X-API-Key) inconnue ou révoquée : vérifiez la clé reçue de l'agence, "
-                           "ou retirez l'en-tête pour un accès public")
-    return True
+        if not check_key(get_db(), key):
+            raise Unauthorized("clé d'API (X-API-Key) inconnue ou révoquée : vérifiez la clé reçue de l'agence, "
+                               "ou retirez l'en-tête pour un accès public")
+        g.partner_key = key
+    return key
+
+
+def _partner() -> bool:
+    """Whether the caller sent a valid partner key (401 for one unknown or revoked)."""
+    return _partner_key() is not None
+
+
+def _staff_id() -> int | None:
+    """The account id of a signed-in agency account (staff or partner, made by an admin), else None."""
+    from api.accounts import current_account
+    from layers.accounts import STAFF_ROLES
+
+    account = current_account()
+    return int(account["id"]) if account and account["role"] in STAFF_ROLES else None
+
+
+KEY_OR_STAFF = ("réservé aux partenaires et aux agents de l'agence : envoyez votre clé d'API dans l'en-tête "
+                "X-API-Key, ou connectez-vous avec un compte de l'agence (/espace/connexion). Pour obtenir une clé, "
+                "adressez-vous à l'Agence urbaine de Casablanca : son administrateur la crée dans l'espace "
+                "d'administration (/admin/cles)")
+
+
+def _require_key_or_staff(pid: str) -> None:
+    """A process too costly to offer anonymously: 401 without a key or an agency account, 403 for an applicant."""
+    if _partner() or _staff_id() is not None:
+        return
+    from api.accounts import current_account
+
+    what = f"le processus « {pid} » ({processes.PROCESSES[pid]['title'].lower()}) est {KEY_OR_STAFF}"
+    if current_account():
+        raise Forbidden(f"{what} ; un compte de demandeur ne le permet pas")
+    raise Unauthorized(what)
 
 
 def _wants_html() -> bool:
@@ -219,6 +254,8 @@ def process_execution(pid: str) -> Response:
     settings = current_app.config["URBASIG"]
     options = Options.from_settings(settings)
     conn = get_db()  # outside the region: the connection is always given back
+    if pid in processes.KEY_OR_STAFF:
+        _require_key_or_staff(pid)
     if pid in STORED_CHECKS and not _partner():  # each check is kept (check_results): bound the anonymous ones
         from layers.ratelimit import hit
 
@@ -228,12 +265,18 @@ def process_execution(pid: str) -> Response:
     if jobs.runs_async(pid, prefer):
         from layers.jobs import Limits
 
-        headers, doc = jobs.submit(conn, _base(), pid, body, options, _client(),
-                                   Limits(settings.jobs_per_client, settings.jobs_queue_max))
+        token = _owner_token()
+        if token is None and _partner_key() is None and _staff_id() is None:
+            token = jobs.new_owner_token()  # an anonymous caller's first job: its list is its own from now on
+        headers, doc = jobs.submit(conn, _base(), pid, body, options, _caller(token),
+                                   Limits(settings.jobs_per_client, settings.jobs_queue_max), token)
         if jobs.prefers_async(prefer):
             headers["Preference-Applied"] = "respond-async"
         response = _json(doc, 201)
         response.headers.update(headers)
+        if "X-Jobs-Owner" in headers:  # a browser keeps it for /ogc/jobs; an API client reads the header or link
+            response.set_cookie(OWNER_COOKIE, token, max_age=int(86_400 * (settings.jobs_retention_days + 1)),
+                                path="/ogc", secure=settings.https, httponly=True, samesite="Lax")
         return response
     with interruptible():  # the checks' geometry and rules (their statements are never interrupted)
         result = processes.execute(conn, pid, body, options)
@@ -242,16 +285,28 @@ def process_execution(pid: str) -> Response:
     return Response(canonical_json(result), mimetype="application/json")
 
 
-def _client() -> str:
-    """Who calls, as the jobs table keeps it: a keyed hash of the partner key, else of the address."""
-    key = (request.headers.get("X-API-Key") or request.args.get("api_key")) if _partner() else None
-    return jobs.client_of(current_app.config["SECRET_KEY"], key, request.remote_addr or "inconnue")
+OWNER_COOKIE = "urbasig_jobs"
+
+
+def _owner_token() -> str | None:
+    """The anonymous caller's job-owner token, as sent (header, query or cookie); a malformed one is a 400."""
+    sent = request.headers.get("X-Jobs-Owner") or request.args.get("owner") or request.cookies.get(OWNER_COOKIE)
+    return jobs.checked_owner_token(sent) if sent else None
+
+
+def _caller(owner_token: str | None) -> jobs.Caller:
+    """Who calls, as the jobs table keeps it: the partner key, else the agency account, else the job-owner token
+    (the bound then counts the address)."""
+    key = _partner_key()
+    account = None if key else _staff_id()
+    return jobs.caller_of(current_app.config["SECRET_KEY"], request.remote_addr or "inconnue", key, account,
+                          owner_token)
 
 
 @ogc.get("/jobs")
 def job_list() -> Response:
     """The caller's own jobs."""
-    return _json(jobs.job_list(get_db(), _base(), _client()))
+    return _json(jobs.job_list(get_db(), _base(), _caller(_owner_token())))
 
 
 @ogc.get("/jobs/<job_id>")
@@ -296,7 +351,8 @@ def cors(response: Response) -> Response:
     origin = request.headers.get("Origin")
     if origins and origin and (origins == "*" or origin in origins.split(",")):
         response.headers["Access-Control-Allow-Origin"] = "*" if origins == "*" else origin
-        response.headers["Access-Control-Allow-Headers"] = "X-API-Key, Content-Type, Prefer"
-        response.headers["Access-Control-Expose-Headers"] = "Content-Crs, ETag, Location, Preference-Applied"
+        response.headers["Access-Control-Allow-Headers"] = "X-API-Key, X-Jobs-Owner, Content-Type, Prefer"
+        response.headers["Access-Control-Expose-Headers"] = ("Content-Crs, ETag, Location, Preference-Applied, "
+                                                             "X-Jobs-Owner")
         response.headers["Vary"] = "Origin"
     return response

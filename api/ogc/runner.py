@@ -7,6 +7,11 @@ neither), and is replaced after a cancel. A heartbeat thread keeps `heartbeat_at
 statement runs; when it finds the job no longer ours (dismissed, or taken for dead), or the runner is told to
 stop, it cancels the statement running, and the progress callback stops the work at its next step. Stopping
 (TERM, Ctrl-C) gives the job back to the queue without counting a run; so does losing the database.
+
+Each job runs within its process's time limit (URBASIG_JOBS_MAX_SECONDS), enforced as a request's budget is
+(api/budget.py): a Deadline watched by the process's watchdog, checked before each statement, the statement running
+at the limit cancelled, pure Python work interrupted; each statement also has the limit as its statement_timeout.
+A job past its limit is rolled back and failed with a French message (layers/jobs.py timed_out).
 """
 
 from __future__ import annotations
@@ -17,17 +22,28 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import psycopg
 
+from api.budget import WATCHDOG
 from api.ogc import processes
-from gis.errors import DatabaseTimeout, DatabaseUnavailable, UrbasigError
+from gis.errors import ConfigError, DatabaseTimeout, DatabaseUnavailable, UrbasigError
 from instruction.engine import Options
 from instruction.findings import canonical_json
 from layers import jobs
-from layers.db import cancel_quietly, check_least_privilege, outage_as_ours, rollback_quietly
+from layers.db import (
+    Deadline,
+    cancel_quietly,
+    check_least_privilege,
+    current_deadline,
+    interruptible,
+    outage_as_ours,
+    rollback_quietly,
+)
+from settings import DEFAULT_JOB_SECONDS, job_time_limits
 
 log = logging.getLogger(__name__)
 Connect = Callable[[bool], psycopg.Connection]  # connect(autocommit)
@@ -48,12 +64,22 @@ class RunnerSettings:
     stale_s: float = 60.0
     max_attempts: int = 2
     retention_days: float = 7.0
+    max_seconds: dict[str, float] = field(default_factory=lambda: {"*": DEFAULT_JOB_SECONDS})
 
     @classmethod
     def from_settings(cls, settings: object) -> RunnerSettings:
-        """From the application settings (URBASIG_JOBS_…)."""
+        """From the application settings (URBASIG_JOBS_…); a time limit naming no process is refused."""
+        limits = job_time_limits(getattr(settings, "jobs_max_seconds"))  # noqa: B009 - settings is any object
+        unknown = sorted(set(limits) - {"*", *processes.PROCESSES})
+        if unknown:
+            raise ConfigError(f"URBASIG_JOBS_MAX_SECONDS nomme un processus inconnu : {', '.join(unknown)} "
+                              f"(processus : {', '.join(processes.PROCESSES)})")
         return cls(Options.from_settings(settings), *(getattr(settings, f"jobs_{n}") for n in (
-            "poll_s", "heartbeat_s", "stale_s", "max_attempts", "retention_days")))
+            "poll_s", "heartbeat_s", "stale_s", "max_attempts", "retention_days")), limits)
+
+    def limit_s(self, pid: str) -> float:
+        """The time limit of one job of process `pid`."""
+        return self.max_seconds.get(pid, self.max_seconds["*"])
 
 
 @dataclass
@@ -128,10 +154,26 @@ def run_next(control: psycopg.Connection, work: psycopg.Connection, conf: Runner
     return None if beat.cancelled else True
 
 
+@contextmanager
+def _time_limit(work: psycopg.Connection, seconds: float) -> Iterator[Deadline]:
+    """Run the block within `seconds`, as a request within its budget: the watchdog cancels the statement running
+    on `work` when they end, or interrupts the block's `interruptible()` Python work; every statement checks first."""
+    deadline = Deadline(seconds)
+    deadline.conn = work
+    jobs.statement_timeout(work, seconds)
+    token = current_deadline.set(deadline)
+    WATCHDOG.arm(deadline)
+    try:
+        yield deadline
+    finally:
+        WATCHDOG.disarm()
+        current_deadline.reset(token)
+
+
 def _execute(control: psycopg.Connection, work: psycopg.Connection, job: dict, conf: RunnerSettings, worker: str,
              beat: _Beat) -> str:
     """Run one claimed job to its end; returns what became of it (for the runner's line)."""
-    job_id = job["id"]
+    job_id, pid = job["id"], job["process"]
 
     def step(pct: int, message: str) -> None:
         beat.check()
@@ -139,11 +181,15 @@ def _execute(control: psycopg.Connection, work: psycopg.Connection, job: dict, c
             beat.lost.set()
             raise JobStopped
 
+    deadline: Deadline | None = None
     try:
-        output = processes.run(work, job["process"], job["inputs"], conf.options, step, str(job_id))
-        if beat.lost.is_set():
-            raise JobStopped
-        if jobs.finish(work, job_id, worker, output, dumps=canonical_json):
+        with _time_limit(work, conf.limit_s(pid)) as deadline:
+            with interruptible():
+                output = processes.run(work, pid, job["inputs"], conf.options, step, str(job_id))
+            if beat.lost.is_set():
+                raise JobStopped
+            finished = jobs.finish(work, job_id, worker, output, dumps=canonical_json)  # checks the limit first
+        if finished:
             work.commit()
             return "réussi"
         work.rollback()
@@ -155,16 +201,21 @@ def _execute(control: psycopg.Connection, work: psycopg.Connection, job: dict, c
         if beat.stop.is_set():
             jobs.give_back(control, job_id, worker)
             return "rendu à la file (arrêt de l'exécutant)"
-        if isinstance(exc, DatabaseUnavailable) and not isinstance(exc, DatabaseTimeout):
+        if deadline is not None and (deadline.expired or deadline.remaining_s() <= 0):
+            error: UrbasigError | None = jobs.timed_out(pid, deadline.seconds)
+        elif isinstance(exc, DatabaseUnavailable) and not isinstance(exc, DatabaseTimeout):
             jobs.give_back(control, job_id, worker)  # the database went away, not the job's fault: run it again
             raise
-        error = exc if isinstance(exc, UrbasigError) else None
+        else:
+            error = exc if isinstance(exc, UrbasigError) else None
         if error is None:  # a bug, not the caller's: the traceback goes to the log, the job says where to look
-            log.exception("travail %s (%s) : erreur inattendue", job_id, job["process"])
+            log.exception("travail %s (%s) : erreur inattendue", job_id, pid)
             error = UrbasigError(f"erreur interne du traitement : l'incident est enregistré sous la référence "
                                  f"{job_id}, réessayez plus tard ou signalez-la")
         jobs.fail(control, job_id, worker, error)
         return f"échec : {error.message}"
+    finally:  # a cancel sent at the limit may land on a later statement: the connection is replaced
+        beat.cancelled = beat.cancelled or bool(deadline and deadline.cancelled)
 
 
 def _rollback(work: psycopg.Connection) -> None:
@@ -181,8 +232,10 @@ def maintain(control: psycopg.Connection, conf: RunnerSettings, say: Callable[[s
             f"{recovered['failed']} en échec (URBASIG_JOBS_MAX_ATTEMPTS)")
     if purge:
         purged = jobs.purge(control, conf.retention_days)
-        if purged:
-            say(f"{purged} travail(aux) terminé(s) depuis plus de {conf.retention_days:g} jour(s) supprimé(s)")
+        if purged["jobs"] or purged["runs"]:
+            runs = f", {purged['runs']} calcul(s) d'impact non publié(s) avec leurs parcelles" if purged["runs"] else ""
+            say(f"{purged['jobs']} travail(aux) terminé(s) depuis plus de {conf.retention_days:g} jour(s) "
+                f"supprimé(s){runs}")
 
 
 @dataclass

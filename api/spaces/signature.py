@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Response, flash, redirect, render_template, request
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request
 
 from api.accounts import current_account
 from api.db import get_db
 from api.i18n import t
-from api.official import signing_files
 from api.security import public_link
 from api.spaces import page_for
 from gis.errors import UrbasigError
 from layers import note_requests
 from layers.db import current_deadline
 from notes.official import Delivery, preview_pdf, sign_and_send
+from notes.signing import signing_material
 
 log = logging.getLogger(__name__)
 bp = Blueprint("signature", __name__, url_prefix="/signature")
@@ -59,7 +59,7 @@ def sign() -> Response:
         flash(t("staff.sign.too_many", n=MAX_BATCH), "ko")
         return redirect("/signature/", code=303)
     conn, account = get_db(), current_account()
-    delivery = Delivery(public_link(""), signing_files())
+    delivery = Delivery(public_link(""), *signing_material(current_app.config["URBASIG"]))
     done, failed, deadline = [], [], current_deadline.get()
     for i, number in enumerate(numbers):
         if deadline is not None and deadline.remaining_s() < RESERVE_S:  # stop in time, keep what is signed
