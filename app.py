@@ -742,9 +742,9 @@ def notes_verify_cmd(file: Path, trust: tuple[Path, ...], moment: object | None,
     from datetime import UTC
 
     from notes.official import long_term
-    from notes.signing import signing_material, verify_pdf
+    from notes.signing import trust_roots, verify_pdf
 
-    roots = list(trust) or signing_material(_settings())[0].trust_roots
+    roots = list(trust) or trust_roots(_settings())
     at = moment.replace(tzinfo=UTC) if moment is not None else None  # type: ignore[attr-defined]
     check = verify_pdf(file.read_bytes(), roots, at)
     if as_json:

@@ -154,6 +154,10 @@ class Settings:
     tsa_password: str = ""
     tsa_ca: str = ""  # PEM root of the TSA's certificate when another authority than URBASIG_SIGNING_CA issued it
     tsa_timeout_s: float = 10.0
+    # Public verification of an uploaded note: uploads per address and minute, and the incremental updates a
+    # PDF may have (a note has ~3, and 2 more per refresh): past either, refused before any validation.
+    verify_uploads_per_minute: int = 10
+    verify_max_revisions: int = 32
     # Malformed input: nesting depth of a JSON body, and of a CQL2 filter (parentheses, NOT, CQL2-JSON levels).
     max_json_depth: int = 64
     max_filter_depth: int = 32
@@ -289,7 +293,8 @@ class Settings:
     def _validate_bounds(self) -> None:
         """The limits of one request's work and of the tile cache."""
         for name in ("max_vertices", "max_request_vertices", "max_lots", "max_land_refs", "tile_cache_max_rows",
-                     "tile_cache_max_mb", "checks_per_minute", "upload_max_repair_vertices"):
+                     "tile_cache_max_mb", "checks_per_minute", "upload_max_repair_vertices",
+                     "verify_uploads_per_minute", "verify_max_revisions"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"URBASIG_{name.upper()} doit valoir au moins 1 (reçu {getattr(self, name)})")
         if self.max_request_vertices < self.max_vertices:

@@ -23,14 +23,15 @@ from notes.official import (
     verify,
 )
 from notes.payment import Order
-from notes.signing import SigningFiles, signing_material
+from layers.ratelimit import hit
+from notes.signing import signing_material, trust_roots
 
 official = Blueprint("official", __name__)
 
 
-def signing_files() -> SigningFiles:
-    """The configured key and certificates, or the local development CA (no legal value)."""
-    return signing_material(current_app.config["URBASIG"])[0]
+def verify_roots() -> list:
+    """The roots notes verify against (no signing set-up: no TSA needed, nothing created)."""
+    return trust_roots(current_app.config["URBASIG"])
 
 
 @official.post("/notes/requests")
@@ -168,8 +169,12 @@ def _verify_page(code: str | None = None, data: bytes | None = None) -> tuple[st
 def _verified(code: str | None, data: bytes | None) -> dict:
     from instruction.engine import Options
 
-    return verify(get_db(), signing_files().trust_roots, code=code, data=data,
-                  options=Options.from_settings(current_app.config["URBASIG"]))
+    settings = current_app.config["URBASIG"]
+    if data is not None:  # each upload costs a signature validation: counted per address, as indicative notes
+        hit(get_db(), "verify-upload", request.remote_addr or "inconnu", settings.verify_uploads_per_minute,
+            what="fichiers déposés")
+    return verify(get_db(), verify_roots(), code=code, data=data, options=Options.from_settings(settings),
+                  max_revisions=settings.verify_max_revisions)
 
 
 @official.get("/verify/<code>")

@@ -8,6 +8,7 @@ acting at once on one request: the second waits for the first's row lock, then m
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -198,18 +199,55 @@ def record_version(conn: psycopg.Connection, number: str, sha256_hex: str, level
                  "ON CONFLICT (sha256) DO NOTHING", (number, sha256_hex, level, refresh_by))
 
 
-def due_for_refresh(conn: psycopg.Connection, before: datetime, limit: int = 1000) -> list[str]:
-    """Issued notes whose latest version must get an archive timestamp before `before` (or has none known)."""
-    rows = conn.execute(
-        "SELECT r.number FROM note_requests r LEFT JOIN LATERAL (SELECT v.level, v.refresh_by FROM note_pdf_versions v "
-        "WHERE v.number = r.number AND v.sha256 = r.pdf_sha256) v ON true WHERE r.signed_pdf IS NOT NULL "
-        "AND (v.refresh_by IS NULL OR v.refresh_by < %s) ORDER BY r.id LIMIT %s", (before, limit)).fetchall()
+REFUSED_RETRY = "7 days"  # a note refresh-ltv could not refresh is tried again after this
+
+
+def _due_sql(what: str) -> str:
+    return (f"SELECT {what} FROM note_requests r LEFT JOIN LATERAL (SELECT v.refresh_by FROM note_pdf_versions v "
+            "WHERE v.number = r.number AND v.sha256 = r.pdf_sha256) v ON true WHERE r.signed_pdf IS NOT NULL "
+            "AND (v.refresh_by IS NULL OR v.refresh_by < %(before)s) "
+            f"AND (r.ltv_refused_at IS NULL OR r.ltv_refused_at < now() - interval '{REFUSED_RETRY}') "
+            "AND r.number <> ALL(%(seen)s)")
+
+
+def due_for_refresh(conn: psycopg.Connection, before: datetime, limit: int = 1000,
+                    seen: Iterable[str] = ()) -> list[str]:
+    """Issued notes whose latest version must get an archive timestamp before `before` (or has none known).
+
+    The most urgent first (the earliest `refresh_by`; unknown, i.e. never refreshed, last); notes refused in
+    the last REFUSED_RETRY and those in `seen` (already handled by this run) are left out.
+    """
+    rows = conn.execute(_due_sql("r.number") + " ORDER BY v.refresh_by NULLS LAST, r.id LIMIT %(limit)s",
+                        {"before": before, "seen": list(seen), "limit": limit}).fetchall()
     return [r[0] for r in rows]
+
+
+def due_count(conn: psycopg.Connection, before: datetime, seen: Iterable[str] = ()) -> tuple[int, int]:
+    """(notes still due and not in `seen`, notes due but skipped because refused recently)."""
+    due = conn.execute(_due_sql("count(*)"), {"before": before, "seen": list(seen)}).fetchone()[0]
+    skipped = conn.execute(
+        "SELECT count(*) FROM note_requests WHERE signed_pdf IS NOT NULL AND ltv_refused_at >= now() - "
+        f"interval '{REFUSED_RETRY}'").fetchone()[0]
+    return due, skipped
+
+
+def refresh_refused(conn: psycopg.Connection, number: str, reason: str) -> None:
+    """Remember that refresh-ltv could not refresh this note (skipped for REFUSED_RETRY)."""
+    conn.execute("UPDATE note_requests SET ltv_refused_at = now(), ltv_refused_reason = %s WHERE number = %s",
+                 (reason, number))
+
+
+def known_versions(conn: psycopg.Connection, digests: list[str]) -> set[str]:
+    """The SHA-256 digests among `digests` that are versions of an issued note (now or earlier)."""
+    rows = conn.execute("SELECT pdf_sha256 FROM note_requests WHERE pdf_sha256 = ANY(%(d)s) UNION "
+                        "SELECT sha256 FROM note_pdf_versions WHERE sha256 = ANY(%(d)s)", {"d": digests}).fetchall()
+    return {r[0] for r in rows}
 
 
 def replace_pdf(conn: psycopg.Connection, number: str, old_sha256: str, pdf: bytes, sha256_hex: str) -> bool:
     """Store a refreshed PDF in place of the one it extends; False when that one changed meanwhile."""
-    row = conn.execute("UPDATE note_requests SET signed_pdf = %s, pdf_sha256 = %s, updated_at = now() "
+    row = conn.execute("UPDATE note_requests SET signed_pdf = %s, pdf_sha256 = %s, updated_at = now(), "
+                       "ltv_refused_at = NULL, ltv_refused_reason = NULL "
                        "WHERE number = %s AND pdf_sha256 = %s RETURNING id",
                        (pdf, sha256_hex, number, old_sha256)).fetchone()
     return row is not None

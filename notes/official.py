@@ -30,7 +30,17 @@ from layers.payments import apply_callback, create_order
 from notes.envelope import with_envelope
 from notes.indicative import IndicativeNote, map_for, pdf
 from notes.payment import read_callback
-from notes.signing import Ltv, SigningFiles, Verification, refresh_ltv, sign_pdf, verify_pdf
+from notes.signing import (
+    MAX_REVISIONS,
+    Ltv,
+    SigningFiles,
+    SigningRefused,
+    Verification,
+    refresh_ltv,
+    revision_ends,
+    sign_pdf,
+    verify_pdf,
+)
 
 log = logging.getLogger(__name__)
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
@@ -242,42 +252,64 @@ def _record(conn: psycopg.Connection, number: str, digest: str, check: Verificat
 
 @dataclass(frozen=True)
 class Refreshed:
-    """What `refresh_notes` did: the notes given a new archive timestamp, and those it could not, with why."""
+    """What `refresh_notes` did: the notes given a new archive timestamp, those it could not (with why), and
+    how many stay due: `remaining` (past `max_notes`), `skipped` (refused in the last days, tried again later)."""
 
     done: list[str]
     refused: list[tuple[str, str]]
+    remaining: int = 0
+    skipped: int = 0
 
 
 def refresh_notes(conn: psycopg.Connection, signing: SigningFiles, ltv: Ltv, before: datetime, actor: str,
-                  numbers: list[str] | None = None) -> Refreshed:
+                  numbers: list[str] | None = None, max_notes: int | None = None) -> Refreshed:
     """Add today's revocation data and an archive timestamp to the issued notes due before `before` (or `numbers`).
 
     Each note in its own transaction (give an autocommit connection): an incremental update of the stored PDF
     (earlier copies keep verifying and are still found by their digest), its new version recorded and audited.
-    A note that does not verify today is left as it is and reported with the reason (an archive timestamp
-    cannot vouch for it any more).
+    The most urgent first, page after page until nothing is due (or `max_notes` were tried). A note that does
+    not verify today is left as it is, reported with the reason and remembered (skipped for a while, so refused
+    notes never starve the others); an unknown number is reported, never stops the batch.
     """
-    done, refused = [], []
-    for number in numbers if numbers is not None else note_requests.due_for_refresh(conn, before):
-        _, pdf = note_requests.signed_pdf(conn, number)
-        try:
-            refreshed = refresh_ltv(pdf, signing, ltv)
-        except UrbasigError as exc:
-            refused.append((number, exc.message))
-            continue
-        old, digest = hashlib.sha256(pdf).hexdigest(), hashlib.sha256(refreshed).hexdigest()
-        check = verify_pdf(refreshed, signing.trust_roots)
-        with conn.transaction():
-            note_requests.record_version(conn, number, old, verify_pdf(pdf, signing.trust_roots).level, None)
-            if not note_requests.replace_pdf(conn, number, old, refreshed, digest):
-                refused.append((number, "la note a changé pendant le rafraîchissement : relancez la commande"))
+    done: list[str] = []
+    refused: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    while max_notes is None or len(seen) < max_notes:
+        page = numbers if numbers is not None else note_requests.due_for_refresh(conn, before, seen=seen)
+        page = [n for n in page if n not in seen][:None if max_notes is None else max_notes - len(seen)]
+        if not page:
+            break
+        for number in page:
+            seen.add(number)
+            try:
+                _refresh_one(conn, signing, ltv, number, actor)
+            except UrbasigError as exc:
+                refused.append((number, exc.message))
+                if isinstance(exc, SigningRefused):  # not an unknown number nor a concurrent change
+                    note_requests.refresh_refused(conn, number, exc.message)
                 continue
-            _record(conn, number, digest, check)
-            audit(conn, actor, "note.horodatage_archive", "note_request", number, {"pdf_sha256": old},
-                  {"pdf_sha256": digest, "niveau": check.level,
-                   "rafraichir_avant": check.refresh_by.isoformat() if check.refresh_by else None})
-        done.append(number)
-    return Refreshed(done, refused)
+            done.append(number)
+        if numbers is not None:
+            break
+    remaining, skipped = (0, 0) if numbers is not None else note_requests.due_count(conn, before, seen)
+    return Refreshed(done, refused, remaining, skipped)
+
+
+def _refresh_one(conn: psycopg.Connection, signing: SigningFiles, ltv: Ltv, number: str, actor: str) -> None:
+    """One note's refresh, stored only when the refreshed PDF verifies (refresh_ltv refuses otherwise)."""
+    _, pdf = note_requests.signed_pdf(conn, number)
+    refreshed = refresh_ltv(pdf, signing, ltv)
+    old, digest = hashlib.sha256(pdf).hexdigest(), hashlib.sha256(refreshed).hexdigest()
+    check = verify_pdf(refreshed, signing.trust_roots)
+    previous = verify_pdf(pdf, signing.trust_roots).level
+    with conn.transaction():
+        if not note_requests.replace_pdf(conn, number, old, refreshed, digest):
+            raise Conflict("la note a changé pendant le rafraîchissement : relancez la commande")
+        note_requests.record_version(conn, number, old, previous, None)
+        _record(conn, number, digest, check)
+        audit(conn, actor, "note.horodatage_archive", "note_request", number, {"pdf_sha256": old},
+              {"pdf_sha256": digest, "niveau": check.level,
+               "rafraichir_avant": check.refresh_by.isoformat() if check.refresh_by else None})
 
 
 @dataclass(frozen=True)
@@ -333,18 +365,23 @@ def _stamped(document: bytes, mark: str) -> bytes:
 
 
 def verify(conn: psycopg.Connection, trust: list[Path], code: str | None = None, data: bytes | None = None,
-           options: Options | None = None) -> dict:
+           options: Options | None = None, max_revisions: int = MAX_REVISIONS) -> dict:
     """What the public verification page says, from a short code or an uploaded PDF."""
+    additions = False
     if data is not None:
-        check = verify_pdf(data, trust)
+        data, additions = _issued_version(conn, data)
+        with interruptible():  # pure Python on an upload: the request's budget may stop it
+            check = verify_pdf(data, trust, max_revisions=max_revisions)
         number = note_requests.number_by_digest(conn, hashlib.sha256(data).hexdigest())
     elif code:
         number, signed = note_requests.signed_by_code(conn, code.strip().upper())
-        check = verify_pdf(signed, trust)
+        with interruptible():
+            check = verify_pdf(signed, trust, max_revisions=max_revisions)
     else:
         raise InputError("envoyez le PDF ou saisissez le code de vérification")
-    out = {"signature_valid": check.valid, "document_unchanged": check.intact and check.whole_document,
-           "trusted_signer": check.trusted, "signer": check.signer, **long_term(check), "number": number}
+    out = {"signature_valid": check.valid, "document_unchanged": check.intact and check.whole_document and not additions,
+           "trusted_signer": check.trusted, "signer": check.signer, **long_term(check), "number": number,
+           "unverified_additions": ADDITIONS if additions else None}
     if number:
         req = note_requests.issued(conn, number)
         stored = req["instruction"]
@@ -361,6 +398,22 @@ def verify(conn: psycopg.Connection, trust: list[Path], code: str | None = None,
         then = [(r["zone"]["code"], r["share_pct"]) for r in stored["rules"]]
         out["plans_changed_since"] = now != then or [p["code"] for p in today["plans"]["applied"]] != out["plans"]
     return out
+
+
+ADDITIONS = "ajouts non vérifiables après la version délivrée"
+
+
+def _issued_version(conn: psycopg.Connection, data: bytes) -> tuple[bytes, bool]:
+    """The upload itself when it is a version we issued, else its longest prefix that is one (with True: what
+    follows was added by someone else, and is not what we vouch for — a CRL or timestamp of anyone's making)."""
+    if note_requests.known_versions(conn, [hashlib.sha256(data).hexdigest()]):
+        return data, False
+    ends = revision_ends(data)
+    digests = {hashlib.sha256(data[:end]).hexdigest(): end for end in ends}
+    known = note_requests.known_versions(conn, list(digests))
+    if not known:
+        return data, False
+    return data[:max(digests[d] for d in known)], True
 
 
 def long_term(check: Verification) -> dict:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import io
+import logging
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,14 +30,16 @@ from pyhanko.sign import fields, signers
 from pyhanko.sign.timestamps import TimeStamper
 from pyhanko_certvalidator import ValidationContext
 
-from gis.errors import ConfigError, Conflict, InputError
-from notes.pki import CRL_PATH, DEV_ORG, SigningFiles, current_crl, ensure_dev_pki
+from gis.errors import ConfigError, Conflict, InputError, PayloadTooLarge
+from notes.pki import CRL_PATH, DEV_ORG, DevPki, SigningFiles, current_crl, ensure_dev_pki
 from notes.tsa import LocalTimeStamper, TsaKey, http_timestamper
 
 if TYPE_CHECKING:
     from settings import Settings
 
-__all__ = ["DEV_ORG", "Ltv", "SigningFiles", "dev_ltv", "ensure_dev_ca", "sign_pdf", "signing_material"]
+log = logging.getLogger(__name__)
+
+__all__ = ["DEV_ORG", "Ltv", "SigningFiles", "dev_ltv", "ensure_dev_ca", "sign_pdf", "signing_material", "trust_roots"]
 
 
 @dataclass(frozen=True)
@@ -95,11 +98,26 @@ def signing_material(settings: Settings) -> tuple[SigningFiles, Ltv]:
     return files, Ltv(timestamper, fetch=True)
 
 
+def trust_roots(settings: Settings) -> list[Path]:
+    """The roots notes verify against, without building any signing set-up (no TSA needed, nothing created).
+
+    The configured CA (and TSA root), else the development CA of var/signing and those it replaced, when they
+    exist: before the first development signature there is nothing to trust.
+    """
+    if settings.signing_ca:
+        return [Path(settings.signing_ca), *([Path(settings.tsa_ca)] if settings.tsa_ca else [])]
+    pki = DevPki(Path(settings.var_dir) / "signing")
+    ca = pki.path("ca-cert.pem")
+    return [*([ca] if ca.exists() else []), *([Path(settings.tsa_ca)] if settings.tsa_ca else []),
+            *pki.retired_roots()]
+
+
 def sign_pdf(pdf: bytes, files: SigningFiles, reason: str, location: str = "Casablanca",
              passphrase: bytes | None = None, ltv: Ltv | None = None) -> bytes:
     """A PAdES signature over the whole PDF: B-LTA with `ltv` (timestamp, DSS, archive timestamp), else B-B.
 
-    The signer's chain is checked first (revoked, expired or untrusted: refused, nothing signed).
+    With `ltv` the signer's chain is checked first (revoked, expired or untrusted: refused, nothing signed);
+    without, nothing is checked (B-B: tests and the legacy path only).
     """
     signer = signers.SimpleSigner.load(str(files.key), str(files.cert), ca_chain_files=(str(files.ca),),
                                        key_passphrase=passphrase)
@@ -126,16 +144,19 @@ class SigningRefused(Conflict):
 
 
 def _signing_error(exc: Exception) -> SigningRefused:
+    """The refusal in French; pyHanko's English detail goes to the log only."""
     from pyhanko.sign.timestamps import TimestampRequestError
     from pyhanko_certvalidator.errors import PathValidationError, RevokedError
 
+    log.warning("signature refusée : %s: %s", type(exc).__name__, exc)
     if isinstance(exc, RevokedError):
         return SigningRefused("signature refusée : le certificat du signataire (ou de l'horodatage) est révoqué")
     if isinstance(exc, TimestampRequestError):
-        return SigningRefused(f"signature refusée : l'autorité d'horodatage n'a pas répondu ({exc})")
+        return SigningRefused("signature refusée : l'autorité d'horodatage n'a pas répondu")
     if isinstance(exc, PathValidationError):
-        return SigningRefused(f"signature refusée : chaîne de certificats non valide ({exc})")
-    return SigningRefused(f"signature refusée : {type(exc).__name__}: {exc}")
+        return SigningRefused("signature refusée : chaîne de certificats non valide (expirée, non reconnue ou "
+                              "sans données de révocation)")
+    return SigningRefused("signature refusée : le certificat du signataire n'a pas pu être validé")
 
 
 LEVELS = ("B-B", "B-T", "B-LT", "B-LTA")
@@ -231,52 +252,88 @@ def _policy(roots: list, moment: dt.datetime):
     return PdfSignatureValidationSpec(spec), ValidationTimingInfo(moment, moment, point_in_time_validation=True)
 
 
-def verify_pdf(pdf: bytes, trust_roots: list[Path], moment: dt.datetime | None = None) -> Verification:
+MAX_REVISIONS = 32  # a note has ~3 revisions, and 2 more per refresh: far more is an upload built to tire us
+MAX_SIGNATURES = 16  # its signature and one archive timestamp per refresh
+
+
+class VerificationTooLarge(PayloadTooLarge):
+    """An upload with more revisions or signatures than any note: refused before its validation starts."""
+
+    code = "pdf-trop-de-revisions"
+
+
+def verify_pdf(pdf: bytes, trust_roots: list[Path], moment: dt.datetime | None = None,
+               max_revisions: int = MAX_REVISIONS) -> Verification:
     """Check the first signature of a PDF against the trusted authorities, offline, as of `moment` (now).
 
     The long-term check (pyHanko's PAdES B-LTA validation, ETSI EN 319 102-1): the signer must have been valid
     at the signature's proven time (its timestamp, or the oldest archive timestamp), with the revocation data
     embedded when its certificate names some; the archive timestamps prove the embedded data existed then.
+    A file with more than `max_revisions` incremental updates (or MAX_SIGNATURES signatures) is refused before
+    any validation (413); a damaged one reads « signature endommagée », never an error.
     """
-    from pyhanko.sign.validation.ades import ades_lta_validation
-
     try:
         reader = PdfFileReader(io.BytesIO(pdf), strict=False)
-        signatures = reader.embedded_regular_signatures
+        revisions = reader.xrefs.total_revisions
     except Exception as exc:  # a truncated or non-PDF upload
         raise InputError(f"fichier PDF illisible : {type(exc).__name__}") from None
-    if not signatures:
+    if revisions > max_revisions:
+        raise VerificationTooLarge(f"PDF refusé : {revisions} révisions, une note en a au plus {max_revisions}")
+    try:
+        signatures = reader.embedded_signatures
+    except Exception as exc:
+        raise InputError(f"fichier PDF illisible : {type(exc).__name__}") from None
+    if len(signatures) > MAX_SIGNATURES:
+        raise VerificationTooLarge(f"PDF refusé : {len(signatures)} signatures, une note en a au plus "
+                                   f"{MAX_SIGNATURES}")
+    regular = [s for s in signatures if s.sig_object_type == "/Sig"]
+    if not regular:
         return Verification(False, False, False, False)
-    sig = signatures[0]
     moment = moment or dt.datetime.now(dt.UTC)
     roots = [load_cert_from_pemder(str(p)) for p in trust_roots]
-    spec, timing = _policy(roots, moment)
     try:
-        result = asyncio.run(ades_lta_validation(sig, spec, timing_info=timing))
-    except Exception:  # a signature whose structure was damaged
-        return Verification(True, False, False, False, problem="signature endommagée")
+        return _verified(reader, regular[0], roots, moment)
+    except Exception:  # a signature, timestamp or CRL whose structure was damaged
+        log.info("signature endommagée", exc_info=True)
+        return Verification(True, False, False, False, problem=DAMAGED)
+
+
+DAMAGED = "signature endommagée"
+# pyHanko's sub-indications for a signer revoked before the signature's proven time (offline, it cannot tell
+# « revoked » from « no proof the signature was earlier » and says NO_POE)
+REVOKED_INDICATIONS = frozenset({"REVOKED", "REVOKED_NO_POE", "NO_POE"})
+
+
+def _verified(reader: PdfFileReader, sig, roots: list, moment: dt.datetime) -> Verification:
+    from pyhanko.sign.ades.report import AdESPassed
+    from pyhanko.sign.validation.ades import ades_lta_validation
+
+    spec, timing = _policy(roots, moment)
+    result = asyncio.run(ades_lta_validation(sig, spec, timing_info=timing))
     status = result.api_status
     if status is None:
-        return Verification(True, False, False, False, problem=result.failure_msg)
+        log.info("validation PAdES impossible : %s", result.failure_msg)
+        return Verification(True, False, False, False, problem=_problem(result))
     if not _timestamped(sig):  # AdES with time needs a signature timestamp: a B-B note (signed before B-LTA)
         return _basic(reader, sig, roots, moment)
     stamp = status.timestamp_validity
     archive = _archive(reader)
     dss = _dss(reader)
-    level = _level(True, dss is not None, bool(archive))
-    revoked_at = _revoked_at(dss, sig.signer_cert) if dss is not None else None
-    from pyhanko.sign.ades.report import AdESPassed
-
+    crls = _crls(dss, roots, sig) if dss is not None else []
+    revoked_at = _revoked_at(crls, sig.signer_cert)
     whole = _whole(reader, status)
     trusted = result.ades_subindic == AdESPassed.OK
     signed_at = stamp.timestamp if stamp else _token_time(sig)
+    level = _level(True, bool(crls) or bool(dss is not None and dss.ocsps), _archived(reader, roots, moment))
     problem = None if trusted else _problem(result)
-    if not trusted and revoked_at is not None and signed_at is not None and revoked_at <= signed_at:
+    # only from a CRL a trusted issuer signed, a validated timestamp, and what pyHanko says of a revoked signer
+    if (_indication(result) in REVOKED_INDICATIONS and revoked_at is not None and stamp is not None
+            and stamp.valid and stamp.trusted and revoked_at <= stamp.timestamp):
         problem = (f"le certificat du signataire était révoqué le {revoked_at:%Y-%m-%d %H:%M:%S} UTC, avant la "
                    f"signature ({signed_at:%Y-%m-%d %H:%M:%S} UTC)")
     return Verification(True, bool(status.intact and status.valid), whole, trusted,
                         sig.signer_cert.subject.human_friendly, signed_at, True, level,
-                        bool(dss is not None and (dss.crls or dss.ocsps)), revoked_at, archive, problem)
+                        bool(crls or (dss is not None and dss.ocsps)), revoked_at, archive, problem)
 
 
 def _whole(reader: PdfFileReader, status) -> bool:
@@ -309,24 +366,33 @@ def _token_time(sig) -> dt.datetime | None:
 
 
 def _basic(reader: PdfFileReader, sig, roots: list, moment: dt.datetime) -> Verification:
-    """A note without signature timestamp (signed B-B before B-LTA): its signer must be valid at `moment`."""
+    """A note without signature timestamp (signed B-B before B-LTA), checked at its proven time.
+
+    Upgraded by refresh-ltv, its archive timestamps prove the signature existed at the first one's time: the
+    signer is checked then (ETSI's proof of existence), when that chain validates at `moment`; else at `moment`.
+    """
     from pyhanko.sign.validation import validate_pdf_signature
 
     dss = _dss(reader)
-    crls = _crls(dss) if dss is not None else []
+    crls = _crls(dss, roots, sig) if dss is not None else []
+    proven = _archive_proof(reader, roots, crls, moment)
     status = validate_pdf_signature(sig, ValidationContext(trust_roots=roots, crls=crls, allow_fetching=False,
-                                                           revocation_mode="hard-fail", moment=moment))
+                                                           revocation_mode="hard-fail", moment=proven or moment))
     whole = _whole(reader, status)
-    archive = _archive(reader)
     return Verification(True, bool(status.intact and status.valid), whole, bool(status.trusted),
                         sig.signer_cert.subject.human_friendly, sig.self_reported_timestamp, False,
-                        _level(False, dss is not None, bool(archive)), bool(crls),
-                        _revoked_at(dss, sig.signer_cert) if dss is not None else None, archive,
+                        _level(False, bool(crls) or bool(dss is not None and dss.ocsps), proven is not None),
+                        bool(crls), _revoked_at(crls, sig.signer_cert), _archive(reader),
                         None if status.trusted else "signataire non valide à cette date (signature sans horodatage)")
 
 
+def _indication(result) -> str:
+    return str(getattr(result.ades_subindic, "name", result.ades_subindic))
+
+
 def _problem(result) -> str:
-    indication = getattr(result.ades_subindic, "name", str(result.ades_subindic))
+    """pyHanko's sub-indication in French (its English message goes to the log only)."""
+    indication = _indication(result)
     texts = {"REVOKED": "le certificat du signataire était révoqué quand il a signé",
              "REVOKED_NO_POE": "le certificat du signataire est révoqué et rien ne prouve que la signature est antérieure",
              "EXPIRED": "le certificat du signataire a expiré et rien ne prouve que la signature est antérieure",
@@ -335,17 +401,21 @@ def _problem(result) -> str:
              "NO_CERTIFICATE_CHAIN_FOUND": "le signataire ne relève d'aucune autorité de confiance",
              "HASH_FAILURE": "le document a été modifié après la signature",
              "SIG_CRYPTO_FAILURE": "la signature ne correspond pas au document",
+             "FORMAT_FAILURE": DAMAGED,
              "TRY_LATER": "données de révocation absentes du document",
              "NO_POE": "aucune preuve d'existence (horodatage) exploitable"}
+    if indication not in texts:
+        log.info("vérification non concluante : %s (%s)", indication, getattr(result, "failure_msg", None))
     return texts.get(indication, f"vérification non concluante ({indication})")
 
 
-def _level(timestamped: bool, has_dss: bool, archived: bool) -> str:
-    if not timestamped and not archived:
+def _level(timestamped: bool, has_revocation: bool, archived: bool) -> str:
+    """B-LTA: a validated archive timestamp covers the DSS; B-LT: the DSS holds revocation data; B-T: timestamped."""
+    if archived and has_revocation:
+        return "B-LTA"
+    if not timestamped:
         return "B-B"
-    if not has_dss:
-        return "B-T"
-    return "B-LTA" if archived else "B-LT"
+    return "B-LT" if has_revocation else "B-T"
 
 
 def _dss(reader: PdfFileReader):
@@ -358,16 +428,44 @@ def _dss(reader: PdfFileReader):
         return None
 
 
-def _crls(dss) -> list:
-    """The CRLs of the document's security store."""
+def _issuers(roots: list, sig) -> list:
+    """The certificates a CRL may be signed by: the trusted roots and the intermediates they issued."""
+    from cryptography import x509 as cx509
+
+    def parsed(cert) -> cx509.Certificate:
+        return cx509.load_der_x509_certificate(cert.dump())
+
+    trusted = [parsed(r) for r in roots]
+    out = list(trusted)
+    for cert in sig.signed_data["certificates"] or []:
+        candidate = parsed(cert.chosen)
+        for root in trusted:
+            try:
+                candidate.verify_directly_issued_by(root)
+            except Exception:  # not issued by this root (or not a CA): never trusted for CRLs
+                continue
+            out.append(candidate)
+    return out
+
+
+def _crls(dss, roots: list, sig) -> list:
+    """The CRLs of the document's security store signed by a trusted issuer (anyone can append a CRL)."""
+    from cryptography import x509 as cx509
     from pyhanko.pdf_utils.decode_limits import DecodePurpose
 
-    return [asn1_crl.CertificateList.load(ref.get_object().read_data(DecodePurpose.CRL)) for ref in dss.crls]
+    issuers = _issuers(roots, sig)
+    out = []
+    for ref in dss.crls:
+        der = ref.get_object().read_data(DecodePurpose.CRL)
+        parsed = cx509.load_der_x509_crl(der)
+        if any(i.subject == parsed.issuer and parsed.is_signature_valid(i.public_key()) for i in issuers):
+            out.append(asn1_crl.CertificateList.load(der))
+    return out
 
 
-def _revoked_at(dss, cert) -> dt.datetime | None:
-    """When the signer's certificate was revoked, according to the CRLs the document carries."""
-    for crl in _crls(dss):
+def _revoked_at(crls: list, cert) -> dt.datetime | None:
+    """When the signer's certificate was revoked, according to the trusted CRLs the document carries."""
+    for crl in crls:
         if crl["tbs_cert_list"]["issuer"] != cert.issuer:
             continue
         for entry in crl["tbs_cert_list"]["revoked_certificates"] or []:
@@ -376,15 +474,46 @@ def _revoked_at(dss, cert) -> dt.datetime | None:
     return None
 
 
+def _stamp_time(ts) -> dt.datetime:
+    return ts.signed_data["encap_content_info"]["content"].parsed["gen_time"].native
+
+
 def _archive(reader: PdfFileReader) -> tuple[ArchiveTimestamp, ...]:
     """The document timestamps after the signature, oldest first, with their TSA certificate's end."""
     out = []
     for ts in reader.embedded_timestamp_signatures:
-        tst_info = ts.signed_data["encap_content_info"]["content"].parsed
         cert = ts.signer_cert
-        out.append(ArchiveTimestamp(tst_info["gen_time"].native, cert.subject.human_friendly,
+        out.append(ArchiveTimestamp(_stamp_time(ts), cert.subject.human_friendly,
                                     cert["tbs_certificate"]["validity"]["not_after"].native))
     return tuple(sorted(out, key=lambda a: a.at))
+
+
+def _archive_proof(reader: PdfFileReader, roots: list, crls: list, moment: dt.datetime) -> dt.datetime | None:
+    """The first archive timestamp's time when the whole chain proves it: else None.
+
+    Each document timestamp must be intact, cover a revision holding the DSS, and chain to a trusted root at
+    the next one's time (the last: at `moment`), so each proves the one before existed while it was valid.
+    """
+    from pyhanko.sign.validation import validate_pdf_timestamp
+
+    stamps = sorted(reader.embedded_timestamp_signatures, key=_stamp_time)
+    if not stamps:
+        return None
+    for ts, following in zip(stamps, [*stamps[1:], None], strict=True):
+        at = _stamp_time(following) if following is not None else moment
+        context = ValidationContext(trust_roots=roots, crls=crls, allow_fetching=False, revocation_mode="soft-fail",
+                                    moment=at)
+        status = validate_pdf_timestamp(ts, validation_context=context, skip_diff=True)
+        if not (status.intact and status.valid and status.trusted):
+            return None
+        if "/DSS" not in reader.get_historical_root(ts.signed_revision):
+            return None
+    return _stamp_time(stamps[0])
+
+
+def _archived(reader: PdfFileReader, roots: list, moment: dt.datetime) -> bool:
+    dss = _dss(reader)
+    return dss is not None and _archive_proof(reader, roots, [], moment) is not None
 
 
 def refresh_ltv(pdf: bytes, files: SigningFiles, ltv: Ltv) -> bytes:
@@ -399,19 +528,44 @@ def refresh_ltv(pdf: bytes, files: SigningFiles, ltv: Ltv) -> bytes:
     check = verify_pdf(pdf, files.trust_roots)
     if not check.valid:
         raise SigningRefused(f"note non rafraîchie : {check.problem or 'signature non valide'}")
-    writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
-    sig = PdfFileReader(io.BytesIO(pdf)).embedded_regular_signatures[0]
-    context = ltv.context(files)
-    chain = [sig.signer_cert, *[load_cert_from_pemder(str(p)) for p in files.trust_roots]]
-    dss = DocumentSecurityStore.supply_dss_in_writer(writer, None, certs=chain, validation_context=context)
-    out = io.BytesIO()
-    if dss.modified:
-        writer.write(out)
-    else:
-        out.write(pdf)
     try:
+        writer = IncrementalPdfFileWriter(io.BytesIO(pdf))
+        sig = PdfFileReader(io.BytesIO(pdf)).embedded_regular_signatures[0]
+        context = ltv.context(files)
+        chain = [sig.signer_cert, *[load_cert_from_pemder(str(p)) for p in files.trust_roots]]
+        dss = DocumentSecurityStore.supply_dss_in_writer(writer, None, certs=chain, validation_context=context)
+        out = io.BytesIO()
+        if dss.modified:
+            writer.write(out)
+        else:
+            out.write(pdf)
         stamped = signers.PdfTimeStamper(ltv.timestamper).update_archival_timestamp_chain(
             PdfFileReader(out), context, in_place=False)
-    except Exception as exc:  # the previous archive timestamp does not verify today, or the TSA refused
+    except Exception as exc:  # revocation data out of reach, the previous archive timestamp fails, the TSA refused
         raise _signing_error(exc) from exc
-    return stamped.getvalue()
+    result = stamped.getvalue()
+    after = verify_pdf(result, files.trust_roots)
+    if not after.valid or after.level != "B-LTA":
+        raise SigningRefused(f"note non rafraîchie : la version rafraîchie ne se vérifie pas "
+                             f"({after.problem or after.level})")
+    return result
+
+
+def revision_ends(pdf: bytes, limit: int = MAX_REVISIONS * 2) -> list[int]:
+    """Where each revision of a PDF may end (after each « %%EOF » and its end of line), shortest first.
+
+    The candidates an upload's versions are looked up by (their SHA-256): a known version followed by more
+    bytes is a delivered note with additions nobody here vouched for. At most `limit` (never all of a file
+    built with thousands of markers).
+    """
+    ends: list[int] = []
+    at = pdf.find(b"%%EOF")
+    while at >= 0 and len(ends) < limit:
+        end = at + 5
+        ends.append(end)
+        for eol in (b"\r\n", b"\n", b"\r"):
+            if pdf.startswith(eol, end):
+                ends.append(end + len(eol))
+                break
+        at = pdf.find(b"%%EOF", end)
+    return [e for e in ends if e < len(pdf)]

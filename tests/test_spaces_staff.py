@@ -55,7 +55,7 @@ def site(server_url, template_name, tmp_path_factory):
     applicant_id, _ = create_account(conn, "amina@example.ma", "Amina Alaoui", PASSWORD, verified=True)
     conn.commit()
     port, var = free_port(), tmp_path_factory.mktemp("var")
-    ensure_dev_ca(var / "signing")  # the development CA the app signs with (api/official.signing_files), made once
+    ensure_dev_ca(var / "signing")  # the development CA the app signs with (api/official.py), made once
     # signing takes about a second a note: the spaces' pages have the notes' budget (api/budget.py, 20 s by
     # default); the cut-off of a batch before the budget ends is tested below
     app = create_app(app_settings(url, pool_min=1, pool_max=4, var_dir=var, public_url=f"http://127.0.0.1:{port}"))
