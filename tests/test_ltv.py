@@ -238,3 +238,85 @@ def test_a_note_signed_through_the_http_tsa_reads_b_lta_to_pyhankos_cli(live, tm
     path.write_bytes(bytes(tampered))
     assert subprocess.run([cli, "sign", "validate", "--pretty-print", *trust, str(path)], capture_output=True,
                           text=True, timeout=120).returncode != 0
+
+
+# ------------------------------------------------------------------------------- the review's hostile files
+@pytest.fixture(scope="module")
+def note(files) -> bytes:
+    return sign_pdf(_pdf(), files, reason="Note officielle", ltv=dev_ltv(files))
+
+
+def _empty_updates(pdf: bytes, n: int) -> bytes:
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    for _ in range(n):
+        w = IncrementalPdfFileWriter(io.BytesIO(pdf))
+        w.update_container(w.root["/DSS"])
+        out = io.BytesIO()
+        w.write(out)
+        pdf = out.getvalue()
+    return pdf
+
+
+def test_a_note_padded_with_empty_updates_is_refused_before_its_validation(note, files):
+    from notes.signing import MAX_REVISIONS, VerificationTooLarge
+
+    padded = _empty_updates(note, MAX_REVISIONS)
+    with pytest.raises(VerificationTooLarge, match="révisions") as refused:
+        verify_pdf(padded, [files.ca])
+    assert refused.value.status == 413
+    assert verify_pdf(_empty_updates(note, 2), [files.ca]).signed  # a few updates are still read
+
+
+def test_damaged_notes_read_as_damaged_never_as_an_error(note, files):
+    import random
+
+    from gis.errors import InputError
+
+    rng = random.Random(18)
+    outcomes = set()
+    for _ in range(30):
+        b = bytearray(note)
+        for _ in range(rng.randint(1, 8)):
+            b[rng.randrange(len(b))] = rng.choice(b"0123456789 /<>[]()RobjendstreamxrefFlate\x00\xff")
+        try:
+            check = verify_pdf(bytes(b), [files.ca])
+        except InputError as exc:  # unreadable as a PDF: a 400, said in French
+            outcomes.add(exc.status)
+            continue
+        outcomes.add(check.valid)
+        assert check.problem is None or all(word not in check.problem for word in ("Error", "failed", "The "))
+    assert False in outcomes  # most mutations break it
+
+
+def test_a_crl_from_an_untrusted_key_does_not_revoke_a_genuine_note(note, files, tmp_path):
+    from asn1crypto import crl as asn1_crl
+    from pyhanko.sign.validation.dss import DocumentSecurityStore
+
+    rogue = ensure_dev_ca(tmp_path / "rogue", CRL_URL)  # the same names, another key
+    signer = pki.load_cert(files.cert)
+    assert pki.load_cert(rogue.ca).subject == pki.load_cert(files.ca).subject
+    pki.revoke(rogue.dev, signer.serial_number, when=dt.datetime(2020, 1, 1, tzinfo=dt.UTC))
+    out = io.BytesIO(note)
+    DocumentSecurityStore.add_dss(out, None, crls=[asn1_crl.CertificateList.load(pki.current_crl(rogue.dev))])
+    check = verify_pdf(out.getvalue(), [files.ca])
+    assert check.revoked_at is None and "révoqué" not in (check.problem or ""), check
+
+
+def test_an_upgraded_legacy_note_verifies_after_its_signer_expired(tmp_path):
+    legacy = tmp_path / "signing"
+    legacy.mkdir()
+    ca_key, ca_cert = pki.new_ca("urbasig CA de développement (ancienne)")
+    key, cert = pki.issue(ca_key, ca_cert, "Signataire", NOW - dt.timedelta(days=1), NOW + dt.timedelta(days=30), None)
+    (legacy / "ca-cert.pem").write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    (legacy / "signer-cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (legacy / "signer-key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    old = sign_pdf(_pdf(), SigningFiles(legacy / "signer-key.pem", legacy / "signer-cert.pem", legacy / "ca-cert.pem"),
+                   reason="Note officielle")
+    files = ensure_dev_ca(legacy, CRL_URL)
+    upgraded = refresh_ltv(old, files, dev_ltv(files))
+    later = NOW + dt.timedelta(days=60)  # the legacy signer expired 30 days ago: its archive timestamp proves it
+    check = verify_pdf(upgraded, files.trust_roots, moment=later)
+    assert check.valid and check.level == "B-LTA", check
+    assert not verify_pdf(old, files.trust_roots, moment=later).valid  # without it, nothing proves it

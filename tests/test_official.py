@@ -3,6 +3,7 @@ automatic instruction, review, signature, e-mail to a real SMTP server, pyHanko 
 
 from __future__ import annotations
 
+import io
 import re
 import shutil
 import socket
@@ -159,7 +160,7 @@ def test_official_note_end_to_end(env, conn):
     assert by_code["pades_level"] == "B-LTA" and by_code["signed_at_source"] == "horodatage"
     assert by_code["signer_valid_then"] and by_code["revocation_embedded"] and len(by_code["archive_timestamps"]) == 1
     assert "prouvée par un horodatage" in qr.text and "PAdES B-LTA" in qr.text
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     from notes.official import refresh_notes
     from notes.signing import dev_ltv
@@ -171,6 +172,34 @@ def test_official_note_end_to_end(env, conn):
     assert refreshed.startswith(signed) and len(verify_pdf(refreshed, [files.ca]).archive) == 2
     again = requests.post(f"{base}/verify", files={"pdf": ("n.pdf", signed)}, timeout=60).json()
     assert again["number"] == number  # the copy first sent is still recognised
+    assert again["signature_valid"] and again["unverified_additions"] is None
+    # anyone's archive timestamp appended to a delivered copy: the delivered version is what is checked
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+    from pyhanko.sign import signers
+
+    from notes.tsa import LocalTimeStamper, TsaKey
+
+    rogue = ensure_dev_ca(var / "rogue")
+    stamper = LocalTimeStamper(TsaKey.load(rogue.dev.tsa_key, rogue.dev.tsa_cert, (rogue.ca,)))
+    added = signers.PdfTimeStamper(stamper).timestamp_pdf(IncrementalPdfFileWriter(io.BytesIO(refreshed)), "sha256",
+                                                          timestamper=stamper).getvalue()
+    extended = requests.post(f"{base}/verify", files={"pdf": ("n.pdf", added)}, timeout=60).json()
+    assert extended["number"] == number and extended["signature_valid"] and not extended["document_unchanged"]
+    assert extended["unverified_additions"] == "ajouts non vérifiables après la version délivrée"
+    assert len(extended["archive_timestamps"]) == 2  # the delivered version's, not the added one
+    # refresh-ltv: an unknown number is reported, never stops the batch; a refused note is skipped for a while
+    from layers import note_requests
+
+    far = datetime.now(UTC) + timedelta(days=20 * 365)
+    assert refresh_notes(conn, files, dev_ltv(files), far, "test", ["2099-99999"]).refused[0][0] == "2099-99999"
+    assert number in note_requests.due_for_refresh(conn, far)
+    note_requests.refresh_refused(conn, number, "essai")
+    conn.commit()
+    assert number not in note_requests.due_for_refresh(conn, far)
+    skipped = refresh_notes(conn, files, dev_ltv(files), far, "test")
+    assert number not in skipped.done and skipped.skipped >= 1
+    conn.execute("UPDATE note_requests SET ltv_refused_at = NULL WHERE number = %s", (number,))
+    conn.commit()
     assert [r[0] for r in conn.execute("SELECT level FROM note_pdf_versions WHERE number = %s ORDER BY id",
                                        (number,))] == ["B-LTA", "B-LTA"]
     page = requests.post(f"{base}/verify", data={"code": code, "f": "html"}, timeout=60)
