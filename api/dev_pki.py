@@ -8,6 +8,7 @@ app uses the same responder in process (notes/tsa.py).
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, Response, current_app, request
 
@@ -24,17 +25,29 @@ def _pki():
     return ensure_dev_pki(Path(s.var_dir) / "signing", s.public_base + CRL_PATH)
 
 
+_keys: dict[tuple[str, int], TsaKey] = {}  # the TSA key by certificate file and its mtime: loaded once
+
+
+def _tsa_key(files) -> TsaKey:
+    assert files.dev is not None
+    stamp = (str(files.dev.tsa_cert), files.dev.tsa_cert.stat().st_mtime_ns)
+    if stamp not in _keys:  # renewed: the new pair (a race only costs a second load)
+        _keys.clear()
+        _keys[stamp] = TsaKey.load(files.dev.tsa_key, files.dev.tsa_cert, (files.ca,))
+    return _keys[stamp]
+
+
 @dev_pki.post("/dev/tsa")
 def timestamp() -> Response:
     """An RFC 3161 time-stamp reply to an application/timestamp-query body (development TSA)."""
     if request.mimetype != QUERY_TYPE:
         raise InputError(f"corps attendu : {QUERY_TYPE} (requête d'horodatage RFC 3161)")
+    if request.content_length is None or request.content_length > MAX_QUERY_BYTES:  # before reading the body
+        raise PayloadTooLarge(f"requête d'horodatage trop longue ou sans longueur (au plus {MAX_QUERY_BYTES} octets)")
     query = request.get_data(cache=False)
     if len(query) > MAX_QUERY_BYTES:
         raise PayloadTooLarge(f"requête d'horodatage trop longue (au plus {MAX_QUERY_BYTES} octets)")
-    files = _pki()
-    assert files.dev is not None
-    reply = respond(query, TsaKey.load(files.dev.tsa_key, files.dev.tsa_cert, (files.ca,)))
+    reply = respond(query, _tsa_key(_pki()))
     return Response(reply, mimetype=REPLY_TYPE, headers={"Cache-Control": "no-store"})
 
 
@@ -47,7 +60,12 @@ def crl() -> Response:
                     headers={"Cache-Control": "public, max-age=3600"})
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
 def register_dev_pki(app: Flask) -> None:
-    """Mount the TSA and the CRL when the development CA signs (never beside real signing material)."""
-    if not app.config["URBASIG"].signing_key:
+    """Mount the TSA and the CRL when the development CA signs (never beside real signing material) and the app
+    answers on this machine only (its public URL on loopback): never an open signing service on a network."""
+    settings = app.config["URBASIG"]
+    if not settings.signing_key and urlsplit(settings.public_base).hostname in LOOPBACK_HOSTS:
         app.register_blueprint(dev_pki)

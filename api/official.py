@@ -173,6 +173,7 @@ def _verified(code: str | None, data: bytes | None) -> dict:
     if data is not None:  # each upload costs a signature validation: counted per address, as indicative notes
         hit(get_db(), "verify-upload", request.remote_addr or "inconnu", settings.verify_uploads_per_minute,
             what="fichiers déposés")
+        keep_writes()  # the count stays when the file is refused
     return verify(get_db(), verify_roots(), code=code, data=data, options=Options.from_settings(settings),
                   max_revisions=settings.verify_max_revisions)
 

@@ -59,16 +59,22 @@ def _refusal(failure: str, text: str) -> bytes:
 def respond(query: bytes, tsa: TsaKey, now: dt.datetime | None = None) -> bytes:
     """The DER TimeStampResp to a DER TimeStampReq: granted with a token, or a rejection saying why."""
     try:
-        req = tsp.TimeStampReq.load(query)
+        req = tsp.TimeStampReq.load(query, strict=True)  # strict: trailing bytes are refused
+        version = req["version"].native
         imprint = req["message_imprint"]
         algorithm = imprint["hash_algorithm"]["algorithm"].native
         digest = imprint["hashed_message"].native
         nonce = req["nonce"].native
         wants_certs = bool(req["cert_req"].native)
+        extensions = req["extensions"].native or []
         req.native  # noqa: B018 - asn1crypto parses lazily: a truncated body fails here, not while answering
-    except (ValueError, TypeError, KeyError):
+    except Exception:  # noqa: BLE001 - asn1crypto raises ValueError, TypeError, KeyError, AttributeError, IndexError…
         return _refusal("bad_data_format", "requête d'horodatage illisible (RFC 3161 TimeStampReq en DER attendu)")
-    if algorithm not in DIGEST_BYTES:
+    if version != "v1":
+        return _refusal("bad_data_format", "version de requête d'horodatage non prise en charge (v1 attendue)")
+    if any(e.get("critical") for e in extensions):  # RFC 3161 § 2.4.2: none is understood here
+        return _refusal("unaccepted_extensions", "extension critique de la requête non prise en charge")
+    if not isinstance(digest, bytes) or algorithm not in DIGEST_BYTES:
         return _refusal("bad_alg", f"algorithme d'empreinte refusé : {algorithm} (sha256, sha384, sha512)")
     if len(digest) != DIGEST_BYTES[algorithm]:
         return _refusal("bad_data_format", "empreinte de longueur incorrecte pour son algorithme")

@@ -206,6 +206,34 @@ def test_the_development_tsa_and_crl_answer_over_http(live):
     status = tsp.PKIStatusInfo.load(core.Sequence.load(garbage.content)[0].dump())  # a reply with no token
     assert garbage.status_code == 200 and status["status"].native == "rejection"  # RFC 3161: said in the reply
     assert "illisible" in status["status_string"].native[0] and status["fail_info"].native == {"bad_data_format"}
+    # the review's hostile requests: each a rejection in the reply, never a 500
+    hostile = {"303d02010c3031300d0609607548016503040201430004202d711642b726b04401627ca9fbac32f5c8530fb1903cc4db0225"
+               "8717921a4881430230390101ff": "bad_data_format",  # version 12 (an IndexError once)
+               "303d0201013031300d0609608648016503040201050004202d711642b726b04401627ca9fbac32f5c8530fb1903cc4db0225"
+               "6e17921a4881e80230390101ff": "bad_data_format"}  # an AttributeError once
+    good = tsp.TimeStampReq({"version": "v1", "message_imprint": {"hash_algorithm": {"algorithm": "sha256"},
+                                                                  "hashed_message": b"\x01" * 32}})
+    critical = tsp.TimeStampReq({**good.native, "extensions": [
+        {"extn_id": "1.2.3.4", "critical": True, "extn_value": b"\x05\x00"}]})
+    hostile[critical.dump().hex()] = "unaccepted_extensions"
+    hostile[good.dump().hex() + "00"] = "bad_data_format"  # trailing bytes
+    for query, failure in hostile.items():
+        r = requests.post(f"{base}/dev/tsa", data=bytes.fromhex(query), headers={"Content-Type": QUERY_TYPE},
+                          timeout=30)
+        reply = tsp.PKIStatusInfo.load(core.Sequence.load(r.content)[0].dump())
+        assert r.status_code == 200 and reply["fail_info"].native == {failure}, (query, reply.native)
+    granted = requests.post(f"{base}/dev/tsa", data=good.dump(), headers={"Content-Type": QUERY_TYPE}, timeout=30)
+    assert tsp.TimeStampResp.load(granted.content)["status"]["status"].native == "granted"
+    big = requests.post(f"{base}/dev/tsa", data=b"0" * 20_000, headers={"Content-Type": QUERY_TYPE}, timeout=30)
+    assert big.status_code == 413
+
+
+def test_uploads_to_verify_are_counted_per_address(live):
+    base, _ = live
+    answers = [requests.post(f"{base}/verify", files={"pdf": ("n.pdf", b"%PDF-1.4 pas une note")}, timeout=30)
+               for _ in range(11)]
+    assert [a.status_code for a in answers[:10]] == [400] * 10
+    assert answers[10].status_code == 429 and "fichiers déposés par minute" in answers[10].json()["message"]
 
 
 def test_a_note_signed_through_the_http_tsa_reads_b_lta_to_pyhankos_cli(live, tmp_path):
@@ -320,3 +348,16 @@ def test_an_upgraded_legacy_note_verifies_after_its_signer_expired(tmp_path):
     check = verify_pdf(upgraded, files.trust_roots, moment=later)
     assert check.valid and check.level == "B-LTA", check
     assert not verify_pdf(old, files.trust_roots, moment=later).valid  # without it, nothing proves it
+
+
+def test_the_development_tsa_and_crl_are_not_served_on_a_public_address(server_url, live):
+    from app import create_app
+    from layers.db import with_dbname
+    from tests.helpers import app_settings
+
+    _, var = live
+    app = create_app(app_settings(with_dbname(server_url, "urbasig_ltv_live"), pool_min=1, pool_max=1, var_dir=var,
+                                  public_url="https://urba.example.ma",
+                                  payment_gateway_url="http://127.0.0.1:9/passerelle"))  # a demonstration on a network
+    assert "dev_pki" not in app.blueprints  # an open signing service on a network otherwise
+    assert not any(str(rule).startswith("/dev/") for rule in app.url_map.iter_rules())
