@@ -777,7 +777,8 @@ def notes_refresh_cmd(within_days: int, numbers: tuple[str, ...]) -> None:
         click.echo(f"{number} : horodatage d'archive ajouté")
     for number, reason in report.refused:
         click.echo(f"{number} : non rafraîchie — {reason}", err=True)
-    click.echo(f"{len(report.done)} note(s) rafraîchie(s), {len(report.refused)} impossible(s)")
+    click.echo(f"{len(report.done)} note(s) rafraîchie(s), {len(report.refused)} impossible(s) ; encore dues : "
+               f"{report.remaining}, refusées récemment et écartées pour l'instant : {report.skipped}")
     if report.refused:
         sys.exit(1)
 

@@ -88,11 +88,12 @@ def _name(common: str) -> x509.Name:
 
 
 def _write(path: Path, data: bytes, secret: bool = False) -> None:
-    """Write a file whole or not at all (a reader never sees it half-written)."""
+    """Write a file whole or not at all (a reader never sees it half-written); a secret is 0600 from its creation."""
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_bytes(data)
-    if secret:
-        temporary.chmod(0o600)
+    temporary.unlink(missing_ok=True)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if secret else 0o644)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
     os.replace(temporary, path)
 
 
@@ -105,6 +106,7 @@ def _pem_key(key: rsa.RSAPrivateKey) -> bytes:
 def _locked(directory: Path) -> Iterator[None]:
     """One process at a time changes the PKI (workers start together; a revocation while a worker signs)."""
     directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)  # private keys inside: only the service's user may list or read it
     with open(directory / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
@@ -231,14 +233,15 @@ def _tsa_fresh(pki: DevPki) -> bool:
 
 
 def _retire(pki: DevPki) -> None:
-    """Keep a legacy CA's certificate as a trusted root for the notes it signed; move its signer away."""
+    """Keep a legacy CA's certificate as a trusted root for the notes it signed; move its signer's certificate
+    away and delete its private key (never kept, nor in backups: nothing is signed with it again)."""
     retired = pki.path("retired")
     retired.mkdir(exist_ok=True)
     ca = load_cert(pki.path("ca-cert.pem"))
     os.replace(pki.path("ca-cert.pem"), retired / f"ca-{ca.serial_number:x}.pem")
-    for name in ("signer-key.pem", "signer-cert.pem"):
-        if pki.path(name).exists():
-            os.replace(pki.path(name), retired / f"{ca.serial_number:x}-{name}")
+    if pki.path("signer-cert.pem").exists():
+        os.replace(pki.path("signer-cert.pem"), retired / f"{ca.serial_number:x}-signer-cert.pem")
+    pki.path("signer-key.pem").unlink(missing_ok=True)
 
 
 def _create(pki: DevPki, crl_url: str | None) -> None:

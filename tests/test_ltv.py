@@ -152,6 +152,8 @@ def test_a_legacy_b_b_note_of_a_development_ca_without_its_key_is_kept_trusted_a
     assert (legacy / "ca-key.pem").exists() and pki.load_cert(files.ca).fingerprint(hashes.SHA256()) != \
         ca_cert.fingerprint(hashes.SHA256())
     assert len(files.trust_roots) == 2 and verify_pdf(old, files.trust_roots).valid
+    assert not list((legacy / "retired").glob("*key*"))  # the legacy signer's private key is not kept
+    assert legacy.stat().st_mode & 0o777 == 0o700 and files.key.stat().st_mode & 0o777 == 0o600
     assert not verify_pdf(old, [files.ca]).valid  # it is the retired root that vouches for it
     upgraded = refresh_ltv(old, files, dev_ltv(files))
     check = verify_pdf(upgraded, files.trust_roots)
