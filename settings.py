@@ -44,6 +44,13 @@ class Settings:
     pg_port: int = 54329
     pg_bindir: Path | None = None
     pg_system_user: str = "urbasig"
+    # Streaming replicas for the public reads (comma-separated URLs of the web role urbasig_app on each replica;
+    # README « Passage à l'échelle »): one past read_max_lag_s behind the primary, or down, is skipped; a client
+    # that wrote reads from the primary for read_primary_after_write_s; their state is measured every read_check_s.
+    database_read_url: str | None = None
+    read_max_lag_s: float = 5.0
+    read_primary_after_write_s: float = 15.0
+    read_check_s: float = 1.0
     # Connection pool of each server process, and how long a request waits for a connection (then 503).
     pool_min: int = 1
     pool_max: int = 8
@@ -200,6 +207,7 @@ class Settings:
                                                                                        "postgres://")):
             raise ConfigError("URBASIG_APP_DATABASE_URL doit commencer par postgresql:// "
                               "(ex. postgresql://urbasig_app:p@hôte/base)")
+        self._validate_replicas()
         for name in ("pg_port", "port"):
             value = getattr(self, name)
             if not 1 <= value <= 65535:
@@ -266,6 +274,24 @@ class Settings:
         if problems:
             raise ConfigError("URBASIG_ENV=production : le service ne peut pas démarrer ainsi ; corrigez :\n- "
                               + "\n- ".join(problems))
+
+    def _validate_replicas(self) -> None:
+        """Every read URL a PostgreSQL one; the read-your-writes window longer than the lag a replica may have."""
+        for url in self.read_urls:
+            if not url.startswith(("postgresql://", "postgres://")):
+                raise ConfigError("URBASIG_DATABASE_READ_URL : une ou plusieurs URL postgresql:// séparées par des "
+                                  f"virgules (reçu « {mask_password(url)[:80]} »)")
+        if min(self.read_max_lag_s, self.read_check_s) <= 0:
+            raise ConfigError("URBASIG_READ_MAX_LAG_S et URBASIG_READ_CHECK_S doivent être positifs")
+        if self.read_primary_after_write_s <= self.read_max_lag_s + self.read_check_s:
+            raise ConfigError("il faut URBASIG_READ_PRIMARY_AFTER_WRITE_S > URBASIG_READ_MAX_LAG_S + "
+                              "URBASIG_READ_CHECK_S : sinon un client qui vient d'écrire pourrait relire une réplique "
+                              "qui n'a pas encore son écriture")
+
+    @property
+    def read_urls(self) -> list[str]:
+        """The replicas' URLs (URBASIG_DATABASE_READ_URL split at its commas), none when unset."""
+        return [u.strip() for u in (self.database_read_url or "").split(",") if u.strip()]
 
     def _validate_time_limits(self) -> None:
         """Budgets shorter than the worker timeout; outage delays positive."""
@@ -350,6 +376,8 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in ("database_url", "app_database_url") and value:
                 value = mask_password(value)
+            if f.name == "database_read_url" and value:
+                value = ",".join(mask_password(url) for url in self.read_urls)
             if f.name in ("payment_secret", "smtp_password", "secret_key", "tsa_password") and value:
                 value = "***"
             out[f.name] = str(value)

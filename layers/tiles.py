@@ -16,6 +16,7 @@ from psycopg import sql
 from gis.crs import storage_area_lonlat
 from gis.tms import METRES_PER_DEGREE, WEB_MERCATOR_QUAD, WORLD_CRS84_QUAD, TileMatrixSet
 from layers.catalog import CATALOGUE, Column, Layer
+from layers.db import primary
 
 MIN_ZOOM, MAX_ZOOM = WEB_MERCATOR_QUAD.served
 EXTENT = 4096
@@ -238,7 +239,9 @@ def get_tile(conn: psycopg.Connection, layer: TileLayer, z: int, x: int, y: int,
         variant = f"{tms.id}:{variant}"
     if not _may_hold_data(tms, z, x, y):  # far from Morocco: empty, and not transformable to the storage CRS
         return b"", hashlib.sha1(f"{layer.id}/{z}/{x}/{y}/{variant}/{version}".encode()).hexdigest()[:20], False
-    row = None if not use_cache else conn.execute(
+    # tile_cache is unlogged, so never on a replica: when `conn` reads one, the cache is the primary's, the tile
+    # is built on the replica
+    row = None if not use_cache else primary(conn).execute(
         "SELECT data, etag FROM tile_cache WHERE collection = %s AND z = %s AND x = %s AND y = %s AND variant = %s "
         "AND version = %s", (layer.id, z, x, y, variant, version), prepare=True).fetchone()
     if row:
@@ -249,12 +252,14 @@ def get_tile(conn: psycopg.Connection, layer: TileLayer, z: int, x: int, y: int,
     etag = hashlib.sha1(f"{layer.id}/{z}/{x}/{y}/{variant}/{version}".encode() + data).hexdigest()[:20]
     if not use_cache or not data:
         return data, etag, False
-    conn.execute("INSERT INTO tile_cache (collection, z, x, y, variant, version, etag, data) VALUES "
-                 "(%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (collection, z, x, y, variant) DO UPDATE SET "
-                 "version = EXCLUDED.version, etag = EXCLUDED.etag, data = EXCLUDED.data, created_at = now()",
-                 (layer.id, z, x, y, variant, version, etag, data))
+    # never over the tile of a newer version (built on a replica behind)
+    primary(conn).execute(
+        "INSERT INTO tile_cache (collection, z, x, y, variant, version, etag, data) VALUES "
+        "(%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (collection, z, x, y, variant) DO UPDATE SET "
+        "version = EXCLUDED.version, etag = EXCLUDED.etag, data = EXCLUDED.data, created_at = now() "
+        "WHERE tile_cache.version <= EXCLUDED.version", (layer.id, z, x, y, variant, version, etag, data))
     if random.random() < 1 / cap.check_every:  # noqa: S311 - spreading the measures, not a secret
-        trim_cache(conn, cap)
+        trim_cache(primary(conn), cap)
     return data, etag, False
 
 
