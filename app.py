@@ -247,13 +247,13 @@ def sample_data(n_parcels: int | None, seed: int | None, if_empty: bool, replace
 
 def _impact_of_revisions(settings: Settings) -> None:
     """Compute and publish the impact of each plan revision in public inquiry (the map's « Impact du projet »)."""
-    from instruction.impact import plan_impact
+    from instruction.impact import plan_impact, settings_assumptions
     from layers.db import connect
     from layers.plans import revisions_in_inquiry
 
     with connect(_db_url(settings)) as conn:
         for from_code, to_code in revisions_in_inquiry(conn):
-            result = plan_impact(conn, from_code, to_code, publish=True)
+            result = plan_impact(conn, from_code, to_code, publish=True, assumptions=settings_assumptions(settings))
             conn.commit()
             t = result["totals"]
             click.echo(f"impact du projet {to_code} (en enquête publique) face à {from_code} : {t['parcels']} "
@@ -423,7 +423,7 @@ def impact_cmd(from_code: str, to_code: str, area: str | None, out: Path | None,
                no_publish: bool) -> None:
     """Impact d'une version de plan parcelle par parcelle : zone, plancher maximal, usages, surfaces réservées."""
     from gis.errors import FileFormatError
-    from instruction.impact import plan_impact
+    from instruction.impact import plan_impact, settings_assumptions
     from layers.db import connect
     from layers.impact import impact_export
 
@@ -436,8 +436,10 @@ def impact_cmd(from_code: str, to_code: str, area: str | None, out: Path | None,
     def progress(pct: int, message: str) -> None:
         click.echo(f"[{pct:3d} %] {message}", err=True)
 
-    with connect(_db_url(_settings())) as conn:
-        result = plan_impact(conn, from_code, to_code, area, progress=progress, publish=not no_publish)
+    settings = _settings()
+    with connect(_db_url(settings)) as conn:
+        result = plan_impact(conn, from_code, to_code, area, progress=progress, publish=not no_publish,
+                             assumptions=settings_assumptions(settings))
         data = impact_export(conn, result["run_id"], fmt, crs) if fmt else None
         conn.commit()
     if out is not None and data is not None:
@@ -449,7 +451,7 @@ def impact_cmd(from_code: str, to_code: str, area: str | None, out: Path | None,
                f"{t['loss']} perdent de la surface de plancher (+{t['floor_gained_m2']:.0f} / "
                f"−{t['floor_lost_m2']:.0f} m²), {t['with_new_reservation']} nouvellement réservées ou en "
                f"élargissement ({t['reserved_new_m2'] + t['widening_new_m2']:.0f} m²), "
-               f"{t['no_longer_buildable']} ne sont plus constructibles")
+               f"{t['no_longer_buildable']} ne sont plus constructibles, {t['outside']} hors de l'un des deux plans")
     if out is not None:
         click.echo(f"{t['parcels']} parcelle(s) écrite(s) dans {out}")
 

@@ -86,6 +86,11 @@ class Settings:
     # widening strips, reservations and other deductions). Plans do not say; each envelope records both.
     envelope_storey_height_m: float = 3.0
     envelope_ratio_area: str = "gross"
+    # …and its own bound of work: a land larger (m²) or with more vertices gets no envelope (a 400 from the process,
+    # the map and the CLI; a note says it is not computed). An envelope is a building land's: a large lotissement is
+    # a few hectares; the instruction's own limits (URBASIG_MAX_LAND_AREA_M2, _MAX_VERTICES) are far larger.
+    envelope_max_area_m2: float = 200_000.0
+    envelope_max_vertices: int = 2_000
     # Files dropped on the map (/carte/fichier): an invalid polygon of more vertices is refused (repair it in a GIS),
     # not repaired here (shapely.make_valid is one C call the time budget cannot stop; the repair of smaller ones
     # runs in a child process killed after 2 s).
@@ -219,6 +224,9 @@ class Settings:
         if not 1.5 <= self.envelope_storey_height_m <= 10 or self.envelope_ratio_area not in ("gross", "net"):
             raise ConfigError("URBASIG_ENVELOPE_STOREY_HEIGHT_M est une hauteur d'étage entre 1,5 et 10 m, "
                               "URBASIG_ENVELOPE_RATIO_AREA vaut gross ou net")
+        if self.envelope_max_area_m2 <= 0 or self.envelope_max_vertices < 4:
+            raise ConfigError("URBASIG_ENVELOPE_MAX_AREA_M2 doit être positif et URBASIG_ENVELOPE_MAX_VERTICES valoir "
+                              "au moins 4")
         if self.sample_parcels < 100:
             raise ConfigError("URBASIG_SAMPLE_PARCELS doit valoir au moins 100")
         check_public_url(self.public_url)

@@ -380,10 +380,10 @@ def impact_lines(rows: list[dict], lang: str) -> list[dict]:
     out = []
     for row in rows:
         before, after = row.get("zone_before"), row.get("zone_after")
-        unset = translate("panel.unset", lang)
+        outside = translate("panel.impact.outside", lang)  # a parcel that one of the plans does not cover
         parts = [translate("panel.impact.zone_same", lang, code=_iso(before, lang)) if before and before == after
-                 else translate("panel.impact.zone", lang, before=_iso(before or unset, lang),
-                                after=_iso(after or unset, lang)),
+                 else translate("panel.impact.zone", lang, before=_iso(before or outside, lang),
+                                after=_iso(after or outside, lang)),
                  _floor_text(row, lang)]
         for key, column in (("panel.impact.reserved", "reserved_new_m2"), ("panel.impact.widening", "widening_new_m2")):
             if (row.get(column) or 0) >= 0.5:

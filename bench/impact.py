@@ -1,4 +1,4 @@
-"""Plan impact: parcels per second of the set-based PostGIS run, beside the same zone-change computation with geopandas.
+"""Plan impact: parcels per second of the vectorised run, beside the same zone-change computation with geopandas.
 
 Usage: .venv/bin/python bench/impact.py [N ...]   (default: 200000 1000000 parcels)
 For each size the sample territory is loaded into a scratch database of the project's PostGIS. The sample has one
@@ -12,15 +12,17 @@ Then, each run rolled back:
 - geopandas: load the parcels and both plans' zones from PostGIS, `geopandas.overlay` the parcels with each plan's
   zones, the zone of largest share per parcel, and which parcels change zone (only that: no floor areas, no
   reservations). The load from PostGIS is counted. Both must find the same number of parcels changing zone.
+Then the seconds of each step of the city-wide run (instruction/impact.py commune_impact), every commune summed.
 """
 
 from __future__ import annotations
 
-import collections
+import os
 import statistics
 import sys
 import time
 from datetime import date
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -28,7 +30,8 @@ import psycopg
 import shapely
 from _common import scratch_db, table
 
-from instruction.impact import plan_impact, variant_table
+from instruction.impact import impact_communes, plan_impact, prepare_pair
+from instruction.impact_rows import Rules, aggregates
 from layers import impact as q
 from layers.rule_sets import rule_set
 from layers.sample import load_sample
@@ -71,40 +74,52 @@ def city_pair(conn: psycopg.Connection) -> None:
     conn.commit()
 
 
-def ours(conn: psycopg.Connection, from_code: str, to_code: str) -> tuple[float, dict]:
-    times, result = [], {}
+def cpu_seconds(conn: psycopg.Connection) -> float:
+    """CPU time so far of this process (every thread) and of the connection's server process (same machine): on a
+    shared machine, what the work cost whatever else runs beside it."""
+    fields = Path(f"/proc/{conn.info.backend_pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return time.process_time() + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def ours(conn: psycopg.Connection, from_code: str, to_code: str) -> tuple[float, float, dict]:
+    """(seconds, CPU seconds client and server, result) of plan_impact, the median of RUNS runs."""
+    times, cpus, result = [], [], {}
     for _ in range(RUNS):
         conn.execute("SELECT 1")  # open the transaction: the run is a savepoint in it, rolled back after
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds(conn)
         result = plan_impact(conn, from_code, to_code, publish=False)
         times.append(time.perf_counter() - start)
+        cpus.append(cpu_seconds(conn) - cpu)
         conn.rollback()
-    return statistics.median(times), result
+    return statistics.median(times), statistics.median(cpus), result
 
 
-def per_statement(conn: psycopg.Connection, from_code: str, to_code: str) -> dict[str, float]:
-    """Seconds spent in each of layers/impact.py's statements over every commune of one run (rolled back)."""
-    spent: collections.Counter[str] = collections.Counter()
+def per_step(conn: psycopg.Connection, from_code: str, to_code: str) -> dict[str, float]:
+    """Seconds spent in each step of one run over every commune (rolled back)."""
+    spent: dict[str, float] = {}
+    start = time.perf_counter()
     from_plan, to_plan, _ = q.plan_pair(conn, from_code, to_code)
-    variants = variant_table(q.plan_zones(conn, [from_plan["id"], to_plan["id"]]))
+    plan_ids = [from_plan["id"], to_plan["id"]]
+    pair = prepare_pair(conn, from_plan["id"], to_plan["id"], q.plan_zones(conn, plan_ids), 3.0)
+    spent["zones and deductions"] = time.perf_counter() - start
     thresholds = rule_set(conn, "thresholds", date.today())[1]
+    rules = Rules(thresholds["marginal_share_pct"], thresholds["marginal_area_m2"], q.NOISE_M2, "gross")
     run_id = q.start_run(conn, from_plan["id"], to_plan["id"], None, None, {})
-    for commune in q.run_communes(conn, from_plan["id"], to_plan["id"]):
-        params = q.impact_params(run_id, from_plan["id"], to_plan["id"], commune, variants, thresholds)
-        for name, statement in q.impact_statements(commune):
-            start = time.perf_counter()
-            conn.execute(statement, None if name == "analyze" else params)
-            spent[name] += time.perf_counter() - start
-        conn.execute("DROP TABLE impact_zones, impact_pieces, impact_deductions")
+    _, tallies = impact_communes(conn, run_id, pair, rules, q.run_communes(conn, from_plan["id"], to_plan["id"]),
+                                 plan_ids, spent=spent)
+    start = time.perf_counter()
+    aggregates(tallies)
+    spent["aggregates"] = time.perf_counter() - start
     conn.rollback()
-    return dict(spent)
+    return spent
 
 
-def with_geopandas(conn: psycopg.Connection, from_code: str, to_code: str) -> tuple[float, float, int, int]:
-    """(seconds with the load, seconds of the load, parcels with a zone, parcels changing zone)."""
-    times, loads, counts = [], [], (0, 0)
+def with_geopandas(conn: psycopg.Connection, from_code: str, to_code: str) -> tuple[float, float, float, int, int]:
+    """(seconds with the load, CPU seconds client and server, seconds of the load, parcels with a zone, parcels
+    changing zone)."""
+    times, cpus, loads, counts = [], [], [], (0, 0)
     for _ in range(RUNS):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), cpu_seconds(conn)
         with conn.cursor(binary=True) as cur:
             rows = cur.execute("SELECT p.id, ST_AsBinary(p.geom) FROM parcels p, (SELECT ST_Union(perimeter) AS g "
                                "FROM plans WHERE code IN (%s, %s)) u WHERE p.geom && u.g",
@@ -128,9 +143,10 @@ def with_geopandas(conn: psycopg.Connection, from_code: str, to_code: str) -> tu
         both = zone_of[from_code].to_frame("before").join(zone_of[to_code].to_frame("after"), how="outer")
         changed = int((both["before"].fillna("") != both["after"].fillna("")).sum())
         times.append(time.perf_counter() - start)
+        cpus.append(cpu_seconds(conn) - cpu)
         loads.append(loaded - start)
         counts = (len(both), changed)
-    return statistics.median(times), statistics.median(loads), counts[0], counts[1]
+    return statistics.median(times), statistics.median(cpus), statistics.median(loads), counts[0], counts[1]
 
 
 def main(sizes: list[int]) -> None:
@@ -145,8 +161,8 @@ def main(sizes: list[int]) -> None:
                                     "WHERE p.status = 'enquete_publique' AND p.kind = 'PA'").fetchone()
             rows = []
             for from_code, to_code in (revision, ("PA-VILLE-A", "PA-VILLE-B")):
-                seconds, result = ours(conn, from_code, to_code)
-                g_seconds, g_load, g_parcels, g_changed = with_geopandas(conn, from_code, to_code)
+                seconds, cpu, result = ours(conn, from_code, to_code)
+                g_seconds, g_cpu, g_load, g_parcels, g_changed = with_geopandas(conn, from_code, to_code)
                 t = result["totals"]
                 print(f"  {from_code} → {to_code} : {t['parcels']} parcelles ({g_parcels} pour geopandas), "
                       f"{t['zone_changed']} changent de zone ({g_changed} pour geopandas), "
@@ -154,13 +170,15 @@ def main(sizes: list[int]) -> None:
                 assert abs(t["zone_changed"] - g_changed) <= max(2, 0.005 * g_changed), (t["zone_changed"], g_changed)
                 rows.append([f"{from_code} → {to_code}", str(t["parcels"]), f"{seconds:.2f}",
                              f"{t['parcels'] / seconds:,.0f}".replace(",", " "), f"{g_seconds:.2f}",
-                             f"{g_parcels / g_seconds:,.0f}".replace(",", " "), f"{g_seconds / seconds:.1f}×"])
-            spent = per_statement(conn, "PA-VILLE-A", "PA-VILLE-B")
-            print("  PA-VILLE-A → PA-VILLE-B, s par instruction (toutes communes) : "
+                             f"{g_parcels / g_seconds:,.0f}".replace(",", " "), f"{g_seconds / seconds:.1f}×",
+                             f"{cpu:.2f} / {g_cpu:.2f} = {g_cpu / cpu:.1f}×"])
+            spent = per_step(conn, "PA-VILLE-A", "PA-VILLE-B")
+            print("  PA-VILLE-A → PA-VILLE-B, s par étape (toutes communes) : "
                   + ", ".join(f"{k} {v:.2f}" for k, v in spent.items()), flush=True)
             print()
             print(table(rows, ["paire", "parcelles", "urbasig s", "parcelles/s", "geopandas s (chargement compris)",
-                               "parcelles/s geopandas", "urbasig vs geopandas"]))
+                               "parcelles/s geopandas", "urbasig vs geopandas",
+                               "CPU s urbasig / geopandas (client + serveur)"]))
             print(flush=True)
 
 

@@ -262,7 +262,8 @@ CATALOGUE: dict[str, Layer] = {
             _derived("from_plan", "text", "version de plan comparée (en vigueur)", tile="from_plan"),
             _derived("to_plan", "text", "version de plan qui la changerait (projet)", tile="to_plan"),
             _derived("change", "text", "effet sur la parcelle : gain ou loss (surface de plancher maximale), reserved "
-                     "(nouvellement réservée ou dans un élargissement), unchanged", tile="change"),
+                     "(nouvellement réservée ou dans un élargissement), outside (dans l'un des deux plans seulement : "
+                     "pas de comparaison), unchanged", tile="change"),
             _derived("zone_before", "text", "zone avant (plan en vigueur ; la plus étendue sur la parcelle)",
                      tile="zone_before"),
             _derived("zone_after", "text", "zone après (projet)", tile="zone_after"),

@@ -1,11 +1,8 @@
-"""Queries of the plan impact (issue 15): the two plan versions, the set-based per-parcel computation, the run's
-aggregates and its exports.
+"""Queries of the plan impact (issue 15): the two plan versions, what the vectorised computation reads (zones,
+deductions, a commune's parcels, in binary) and writes (a binary COPY of whole columns), the run and its exports.
 
-One INSERT … SELECT per commune computes every parcel's row of `impact_parcels` inside PostGIS: the zone parts
-(a parcel wholly inside a zone, decided by ST_CoveredBy on the index, is not intersected), the deductions of each
-plan (planned roads, reservations, green spaces, no-build areas) united per parcel, the density rules on the net
-area, and the area newly reserved or newly in a widening. The rules of each zone come in as a small table of
-"variants" (instruction/impact.py: the zone's effective parameters per band of plot area).
+The computation itself is instruction/impact_rows.py (shapely 2 over STRtrees, numpy), driven by
+instruction/impact.py.
 """
 
 from __future__ import annotations
@@ -14,6 +11,7 @@ import csv
 import io
 import json
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import geopandas as gpd
@@ -26,12 +24,12 @@ from psycopg.types.json import Jsonb
 
 from gis.crs import CRS84, parse_crs, srid_of
 from gis.errors import CRSError, FileFormatError, InputError, NotFound
+from layers.bulk import copy_columns
 from layers.plan_terms import PLAN_KINDS, REGULATORY_KINDS
 
 DEDUCTED_KINDS = ("road_widening", "new_road", "facility_reservation", "green_space", "non_aedificandi")
 ROAD_KINDS = ("road_widening", "new_road")
 NOISE_M2 = 0.01  # below this an area is digitising noise (instruction/envelope.py NOISE_M2)
-PROBE_CELL_M = 200.0  # deductions are looked up on the index by grid cells of this size (DEDUCTIONS_SQL)
 OVERLAP_M2 = 1.0  # two perimeters (or a commune and a plan) that share less than this only touch
 ZONE_COLUMNS = ("id", "plan_id", "code", "sector", "label", "height_max_m", "storeys_max", "footprint_max_pct",
                 "cos_value", "cos_meaning", "cus_value", "cus_meaning", "min_plot_area_m2", "min_frontage_m",
@@ -105,10 +103,11 @@ def run_communes(conn: psycopg.Connection, from_id: int, to_id: int) -> list[str
 
 
 def plan_zones(conn: psycopg.Connection, plan_ids: list[int]) -> list[dict]:
-    """The zones of some plan versions with their rules (no geometry)."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        return cur.execute(sql.SQL("SELECT {} FROM zones WHERE plan_id = ANY(%s) ORDER BY id").format(
-            sql.SQL(", ").join(sql.Identifier(c) for c in ZONE_COLUMNS)), (plan_ids,)).fetchall()
+    """The zones of some plan versions with their rules and WKB geometry (`wkb`), in binary."""
+    with conn.cursor(binary=True, row_factory=dict_row) as cur:
+        return cur.execute(sql.SQL("SELECT {}, ST_AsBinary(geom) AS wkb FROM zones WHERE plan_id = ANY(%s) "
+                                   "ORDER BY id").format(sql.SQL(", ").join(sql.Identifier(c) for c in ZONE_COLUMNS)),
+                           (plan_ids,)).fetchall()
 
 
 # ---------------------------------------------------------------------------------------------- the run
@@ -123,206 +122,51 @@ def start_run(conn: psycopg.Connection, from_id: int, to_id: int, area: str | No
     return int(row[0])
 
 
-# The per-commune computation is a few set-based statements over temporary tables (dropped at the end, and with the
-# run's savepoint if it fails), so that each step has a plan on real row counts: a CTE's estimate of one row made
-# the planner join the steps by nested loops.
-ZONES_SQL = """
-CREATE TEMP TABLE impact_zones ON COMMIT DROP AS
-SELECT z.id, z.plan_id, z.code, z.uses_allowed, z.geom, dense_rank() OVER (ORDER BY ST_AsBinary(z.geom)) AS shape
-FROM zones z WHERE z.plan_id IN (%(from)s, %(to)s) AND {near}
-"""
-# every (parcel, zone outline): a zone the two versions share (the same outline) is overlaid once; the zone drives
-# the join (outer, its prepared geometry reused over the parcels the GiST index finds); a parcel whose box lies in the
-# zone's box and that the zone covers is not intersected
-PIECES_SQL = """
-CREATE TEMP TABLE impact_pieces ON COMMIT DROP AS
-SELECT p.id AS parcel_id, p.area_m2 AS parcel_m2, s.shape, c.inside, i.g,
-       CASE WHEN c.inside THEN p.area_m2 ELSE ST_Area(i.g) END AS part_m2
-FROM (SELECT DISTINCT ON (shape) shape, geom FROM impact_zones ORDER BY shape) s
-JOIN parcels p ON p.geom && s.geom AND {commune} AND ST_Intersects(s.geom, p.geom)
--- OFFSET 0: evaluated once per pair (a flattened subquery would repeat ST_CoveredBy in every expression)
-CROSS JOIN LATERAL (SELECT p.geom @ s.geom AND ST_CoveredBy(p.geom, s.geom) AS inside OFFSET 0) c
-CROSS JOIN LATERAL (SELECT CASE WHEN c.inside THEN NULL
-                                ELSE ST_CollectionExtract(ST_Intersection(p.geom, s.geom), 3) END AS g OFFSET 0) i
-"""
-# what each plan takes from each parcel (planned roads, reservations, green spaces, no-build areas), united: the
-# deducted prescriptions drive the join, so only the parcels they meet are looked at. A widening strip along a
-# diagonal road has a box hundreds of times its area: the parcels are looked up on the index by the cells of a
-# square grid that meet the prescription (boxes about its size), then tested and cut with the whole prescription
+# What the vectorised computation (instruction/impact_rows.py) reads, moved once per run (zones, deductions) or
+# per commune (parcels), in binary; and what it writes, with one binary COPY per commune.
 DEDUCTIONS_SQL = """
-CREATE TEMP TABLE impact_deductions ON COMMIT DROP AS
-WITH cells AS MATERIALIZED (
-    SELECT r.id, r.geom, g.geom AS cell FROM prescriptions r
-    CROSS JOIN LATERAL ST_SquareGrid(%(probe_cell_m)s, r.geom) g
-    WHERE r.plan_id IN (%(from)s, %(to)s) AND r.kind = ANY(%(ded_kinds)s) AND {near_r} AND {near_cell}
-      AND ST_Intersects(r.geom, g.geom)
-),
-met AS MATERIALIZED (
-    SELECT DISTINCT c.id, p.id AS parcel_id FROM cells c
-    JOIN parcels p ON p.geom && c.cell AND {commune} AND ST_Intersects(c.geom, p.geom)
-)
-SELECT m.parcel_id, r.plan_id, ST_Union(x.g) AS g, ST_Union(x.g) FILTER (WHERE r.kind = ANY(%(road_kinds)s)) AS g_road
-FROM met m
-JOIN prescriptions r ON r.id = m.id
-JOIN parcels p ON p.id = m.parcel_id
-CROSS JOIN LATERAL (SELECT ST_CollectionExtract(ST_Intersection(p.geom, r.geom), 3) AS g) x
-GROUP BY m.parcel_id, r.plan_id
+SELECT plan_id, kind, ST_AsBinary(geom) AS wkb FROM prescriptions WHERE plan_id = ANY(%s) AND kind = ANY(%s)
+ORDER BY id
 """
-IMPACT_SQL = """
-WITH
-zv AS MATERIALIZED (
-    SELECT * FROM unnest(%(v_zone)s::bigint[], %(v_lo)s::float8[], %(v_lo_in)s::boolean[], %(v_hi)s::float8[],
-                         %(v_hi_in)s::boolean[], %(v_levels)s::float8[], %(v_pct)s::float8[],
-                         %(v_emprise)s::float8[], %(v_cos)s::float8[], %(v_cus)s::float8[], %(v_min_plot)s::float8[])
-        AS v(zone_id, lo, lo_in, hi, hi_in, levels, pct, emprise, cos_pl, cus_pl, min_plot)
-),
--- every (parcel, zone) of both plans with its area and net area
-measured AS MATERIALIZED (
-    SELECT pc.parcel_id, pc.parcel_m2, z.plan_id, z.id AS zone_id, z.code, z.uses_allowed, pc.part_m2,
-           GREATEST(pc.part_m2 - CASE WHEN d.g IS NULL THEN 0 WHEN pc.inside THEN ST_Area(d.g)
-                                      ELSE ST_Area(ST_Intersection(pc.g, d.g)) END, 0) AS net_m2
-    FROM impact_pieces pc
-    JOIN impact_zones z ON z.shape = pc.shape
-    LEFT JOIN impact_deductions d ON d.parcel_id = pc.parcel_id AND d.plan_id = z.plan_id
-    WHERE pc.part_m2 > 0.005
-),
--- the governing parts (not marginal) with the zone's rules for the parcel's area
-ruled AS MATERIALIZED (
-    SELECT m.*, v.min_plot, f.fp_m2,
-           LEAST(v.cos_pl * m.part_m2, v.cus_pl * m.part_m2, f.fp_m2 * v.levels) AS floor_m2
-    FROM measured m
-    JOIN zv v ON v.zone_id = m.zone_id
-         AND (m.parcel_m2 > v.lo OR (v.lo_in AND m.parcel_m2 = v.lo))
-         AND (m.parcel_m2 < v.hi OR (v.hi_in AND m.parcel_m2 = v.hi))
-    CROSS JOIN LATERAL (SELECT LEAST(m.net_m2, v.pct / 100.0 * m.part_m2, v.emprise * m.part_m2) AS fp_m2) f
-    WHERE NOT (100.0 * m.part_m2 / m.parcel_m2 < %(marginal_pct)s AND m.part_m2 < %(marginal_m2)s)
-),
--- per parcel, each plan's side: the zone of the largest part, the parts, buildable, floor area, uses
-both_sides AS (
-    SELECT parcel_id, max(parcel_m2) AS parcel_m2,
-           (array_agg(code ORDER BY part_m2 DESC, zone_id) FILTER (WHERE plan_id = %(from)s))[1] AS zone_b,
-           (array_agg(code ORDER BY part_m2 DESC, zone_id) FILTER (WHERE plan_id = %(to)s))[1] AS zone_a,
-           NULLIF(count(*) FILTER (WHERE plan_id = %(from)s), 0) AS zones_b,
-           NULLIF(count(*) FILTER (WHERE plan_id = %(to)s), 0) AS zones_a,
-           NOT bool_or(min_plot IS NOT NULL AND parcel_m2 + 1e-6 < min_plot) FILTER (WHERE plan_id = %(from)s)
-               AND sum(fp_m2) FILTER (WHERE plan_id = %(from)s) > %(noise)s AS buildable_b,
-           NOT bool_or(min_plot IS NOT NULL AND parcel_m2 + 1e-6 < min_plot) FILTER (WHERE plan_id = %(to)s)
-               AND sum(fp_m2) FILTER (WHERE plan_id = %(to)s) > %(noise)s AS buildable_a,
-           bool_or(floor_m2 IS NULL) FILTER (WHERE plan_id = %(from)s) AS some_unknown_b,
-           bool_or(floor_m2 IS NULL) FILTER (WHERE plan_id = %(to)s) AS some_unknown_a,
-           sum(floor_m2) FILTER (WHERE plan_id = %(from)s) AS sum_floor_b,
-           sum(floor_m2) FILTER (WHERE plan_id = %(to)s) AS sum_floor_a,
-           string_to_array(string_agg(array_to_string(uses_allowed, E'\\x1f'), E'\\x1f')
-                           FILTER (WHERE plan_id = %(from)s), E'\\x1f') AS uses_b,
-           string_to_array(string_agg(array_to_string(uses_allowed, E'\\x1f'), E'\\x1f')
-                           FILTER (WHERE plan_id = %(to)s), E'\\x1f') AS uses_a
-    FROM ruled GROUP BY parcel_id
-)
-INSERT INTO impact_parcels (run_id, parcel_id, commune_code, zone_before, zone_after, zones_before, zones_after,
-                            floor_before_m2, floor_after_m2, floor_delta_m2, uses_gained, uses_lost, reserved_new_m2,
-                            widening_new_m2, buildable_before, buildable_after, change)
-SELECT %(run)s, s.parcel_id, %(commune)s, s.zone_b, s.zone_a, s.zones_b, s.zones_a, fb.m2, fa.m2, fa.m2 - fb.m2,
-       CASE WHEN s.uses_a = s.uses_b THEN '{{}}'  -- EXCEPT: distinct (and nothing when the uses are the same)
-            ELSE ARRAY(SELECT unnest(s.uses_a) EXCEPT SELECT unnest(s.uses_b) ORDER BY 1) END,
-       CASE WHEN s.uses_a = s.uses_b THEN '{{}}'
-            ELSE ARRAY(SELECT unnest(s.uses_b) EXCEPT SELECT unnest(s.uses_a) ORDER BY 1) END,
-       n.reserved_m2, n.widening_m2, s.buildable_b, s.buildable_a,
-       CASE WHEN n.all_m2 > %(noise)s AND NOT (100.0 * n.all_m2 / s.parcel_m2 < %(marginal_pct)s
-                                               AND n.all_m2 < %(marginal_m2)s) THEN 'reserved'
-            WHEN fa.m2 - fb.m2 > %(noise)s THEN 'gain'
-            WHEN fa.m2 - fb.m2 < -%(noise)s THEN 'loss'
-            ELSE 'unchanged' END
-FROM both_sides s
--- not buildable: 0; a part's floor area unknown (a rule missing): unknown; else the sum over the parts
-CROSS JOIN LATERAL (SELECT CASE WHEN s.zone_b IS NULL THEN NULL WHEN NOT s.buildable_b THEN 0
-                                WHEN s.some_unknown_b THEN NULL ELSE s.sum_floor_b END AS m2) fb
-CROSS JOIN LATERAL (SELECT CASE WHEN s.zone_a IS NULL THEN NULL WHEN NOT s.buildable_a THEN 0
-                                WHEN s.some_unknown_a THEN NULL ELSE s.sum_floor_a END AS m2) fa
--- the area newly reserved or in a widening: the `to` plan's deductions that no deduction of `from` covered
-LEFT JOIN impact_deductions db ON db.parcel_id = s.parcel_id AND db.plan_id = %(from)s
-LEFT JOIN impact_deductions da ON da.parcel_id = s.parcel_id AND da.plan_id = %(to)s
-CROSS JOIN LATERAL (
-    SELECT CASE WHEN x.all_m2 > %(noise)s THEN x.all_m2 ELSE 0 END AS all_m2,
-           CASE WHEN x.all_m2 - x.road_m2 > %(noise)s THEN x.all_m2 - x.road_m2 ELSE 0 END AS reserved_m2,
-           CASE WHEN x.road_m2 > %(noise)s THEN x.road_m2 ELSE 0 END AS widening_m2
-    -- the same deductions in both plans (the same united geometry): nothing new, without a difference computed
-    FROM (SELECT da.g IS NULL OR (db.g IS NOT NULL AND ST_AsBinary(da.g) = ST_AsBinary(db.g)) AS same) e
-    CROSS JOIN LATERAL (
-        SELECT CASE WHEN e.same THEN 0 ELSE COALESCE(CASE WHEN db.g IS NULL THEN ST_Area(da.g)
-                                                          ELSE ST_Area(ST_Difference(da.g, db.g)) END, 0) END AS all_m2,
-               CASE WHEN e.same THEN 0 ELSE COALESCE(CASE WHEN db.g IS NULL THEN ST_Area(da.g_road)
-                                                          ELSE ST_Area(ST_Difference(da.g_road, db.g)) END, 0) END
-                   AS road_m2) x
-) n
-"""
-STEPS = (("zones", ZONES_SQL), ("pieces", PIECES_SQL), ("deductions", DEDUCTIONS_SQL), ("insert", IMPACT_SQL))
+PARCELS_SQL = "SELECT id, area_m2, ST_AsBinary(geom) FROM parcels p WHERE {} ORDER BY id"
+PARCEL_COLUMNS = (("run_id", "int8"), ("parcel_id", "int8"), ("commune_code", "text"), ("zone_before", "text"),
+                  ("zone_after", "text"), ("zones_before", "int2"), ("zones_after", "int2"),
+                  ("floor_before_m2", "float8"), ("floor_after_m2", "float8"), ("floor_delta_m2", "float8"),
+                  ("uses_gained", "text[]"), ("uses_lost", "text[]"), ("reserved_new_m2", "float8"),
+                  ("widening_new_m2", "float8"), ("buildable_before", "bool"), ("buildable_after", "bool"),
+                  ("change", "text"))
 
 
-def impact_statements(commune: str | None) -> list[tuple[str, sql.Composed]]:
-    """The named statements that compute one commune's rows (None: the parcels without a commune)."""
+def plan_deductions(conn: psycopg.Connection, plan_ids: list[int]) -> list[dict]:
+    """The deducted prescriptions (planned roads, reservations, green spaces, no-build areas) of some plan
+    versions: plan, kind and WKB geometry."""
+    with conn.cursor(binary=True, row_factory=dict_row) as cur:
+        return cur.execute(DEDUCTIONS_SQL, (plan_ids, list(DEDUCTED_KINDS))).fetchall()
+
+
+def run_parcels(conn: psycopg.Connection, commune: str | None, plan_ids: list[int]) -> tuple[list, list, list]:
+    """Ids, stored areas (m²) and WKB geometries of one commune's parcels (None: the parcels without a commune
+    near either plan), in binary."""
     if commune is not None:
-        near = "{}.geom && (SELECT c.geom FROM communes c WHERE c.code = %(commune)s)"
-        parts = {"commune": sql.SQL("p.commune_code = %(commune)s"), "near": sql.SQL(near.format("z")),
-                 "near_r": sql.SQL(near.format("r")), "near_cell": sql.SQL(near.format("g"))}
+        where, params = sql.SQL("p.commune_code = %s"), [commune]
     else:
-        parts = {"commune": sql.SQL("p.commune_code IS NULL"), **dict.fromkeys(("near", "near_r", "near_cell"),
-                                                                               sql.SQL("true"))}
-    out = [(name, sql.SQL(text).format(**{k: v for k, v in parts.items() if "{" + k + "}" in text}))
-           for name, text in STEPS]
-    return [*out[:3], ("analyze", sql.Composed([sql.SQL("ANALYZE impact_zones, impact_pieces, impact_deductions")])),
-            out[3]]
+        where = sql.SQL("p.commune_code IS NULL AND EXISTS (SELECT 1 FROM plans pl WHERE pl.id = ANY(%s) "
+                        "AND p.geom && pl.perimeter)")
+        params = [plan_ids]
+    with conn.cursor(binary=True) as cur:
+        rows = cur.execute(sql.SQL(PARCELS_SQL).format(where), params).fetchall()
+    return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
 
 
-def impact_params(run_id: int, from_id: int, to_id: int, commune: str | None, variants: dict[str, list],
-                  thresholds: dict) -> dict:
-    """The values bound in the statements of `impact_statements`."""
-    return {"run": run_id, "from": from_id, "to": to_id, "commune": commune, "noise": NOISE_M2,
-            "ded_kinds": list(DEDUCTED_KINDS), "road_kinds": list(ROAD_KINDS), "probe_cell_m": PROBE_CELL_M,
-            "marginal_pct": float(thresholds["marginal_share_pct"]),
-            "marginal_m2": float(thresholds["marginal_area_m2"]), **{f"v_{k}": v for k, v in variants.items()}}
+def write_parcels(conn: psycopg.Connection, columns: Sequence[tuple[str, str, object]]) -> int:
+    """Write rows of impact_parcels, given as columns (layers/bulk.py copy_columns), with one binary COPY; their
+    count."""
+    return copy_columns(conn, "impact_parcels", columns)
 
 
-def insert_parcels(conn: psycopg.Connection, run_id: int, from_id: int, to_id: int, commune: str | None,
-                   variants: dict[str, list], thresholds: dict) -> int:
-    """Compute and insert the rows of one commune's parcels (None: the parcels without a commune); their count."""
-    params = impact_params(run_id, from_id, to_id, commune, variants, thresholds)
-    count = 0
-    for name, statement in impact_statements(commune):
-        cur = conn.execute(statement, params if name != "analyze" else None)
-        if name == "insert":
-            count = cur.rowcount
-    conn.execute("DROP TABLE impact_zones, impact_pieces, impact_deductions")
-    return count
-
-
-_METRICS = """count(*) AS parcels,
-       count(*) FILTER (WHERE zone_before IS DISTINCT FROM zone_after) AS zone_changed,
-       count(*) FILTER (WHERE GREATEST(zones_before, zones_after) > 1) AS split,
-       count(*) FILTER (WHERE change = 'gain') AS gain, count(*) FILTER (WHERE change = 'loss') AS loss,
-       count(*) FILTER (WHERE change = 'reserved') AS reserved, count(*) FILTER (WHERE change = 'unchanged') AS unchanged,
-       COALESCE(sum(floor_delta_m2) FILTER (WHERE floor_delta_m2 > 0), 0) AS floor_gained_m2,
-       COALESCE(-sum(floor_delta_m2) FILTER (WHERE floor_delta_m2 < 0), 0) AS floor_lost_m2,
-       COALESCE(sum(floor_before_m2), 0) AS floor_before_m2, COALESCE(sum(floor_after_m2), 0) AS floor_after_m2,
-       sum(reserved_new_m2) AS reserved_new_m2, sum(widening_new_m2) AS widening_new_m2,
-       count(*) FILTER (WHERE reserved_new_m2 + widening_new_m2 > 0) AS with_new_reservation,
-       count(*) FILTER (WHERE buildable_before AND NOT buildable_after) AS no_longer_buildable,
-       count(*) FILTER (WHERE NOT buildable_before AND buildable_after) AS newly_buildable,
-       count(*) FILTER (WHERE zone_before IS NULL OR zone_after IS NULL) AS outside_one_plan"""
-
-
-def run_aggregates(conn: psycopg.Connection, run_id: int) -> dict:
-    """The run's totals, per commune, per zone (before) and per change of zone, from impact_parcels."""
-    with conn.cursor(row_factory=dict_row) as cur:
-        totals = cur.execute(f"SELECT {_METRICS} FROM impact_parcels WHERE run_id = %s", (run_id,)).fetchone()
-        by_area = cur.execute(f"SELECT i.commune_code AS code, c.name, {_METRICS} FROM impact_parcels i "
-                              "LEFT JOIN communes c ON c.code = i.commune_code WHERE run_id = %s "
-                              "GROUP BY i.commune_code, c.name ORDER BY i.commune_code", (run_id,)).fetchall()
-        by_zone = cur.execute(f"SELECT zone_before AS zone, {_METRICS} FROM impact_parcels WHERE run_id = %s "
-                              "GROUP BY zone_before ORDER BY zone_before NULLS LAST", (run_id,)).fetchall()
-        changes = cur.execute("SELECT zone_before AS from_zone, zone_after AS to_zone, count(*) AS parcels "
-                              "FROM impact_parcels WHERE run_id = %s AND zone_before IS DISTINCT FROM zone_after "
-                              "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2", (run_id,)).fetchall()
-    return {"totals": totals, "by_area": by_area, "by_zone": by_zone, "zone_changes": changes}
+def commune_names(conn: psycopg.Connection, codes: list[str]) -> dict[str, str]:
+    """The names of some communes, by code."""
+    return dict(conn.execute("SELECT code, name FROM communes WHERE code = ANY(%s)", (codes,)).fetchall())
 
 
 def finish_run(conn: psycopg.Connection, run_id: int, parcels: int, summary: dict, publish: bool) -> None:

@@ -340,3 +340,131 @@ def test_rows_keep_their_references_without_foreign_keys(wconn):
     wconn.execute("DELETE FROM impact_runs WHERE id = %s", (run_id,))
     assert wconn.execute("SELECT count(*) FROM impact_parcels WHERE run_id = %s", (run_id,)).fetchone()[0] == 0
     wconn.rollback()
+
+
+# --------------------------------------------------------------------------- review findings (C2–C5)
+def test_the_envelope_settings_apply_and_are_recorded(wconn, db_url, monkeypatch):
+    """URBASIG_ENVELOPE_STOREY_HEIGHT_M = 4 and URBASIG_ENVELOPE_RATIO_AREA = net, as the single envelope reads them.
+    TF 4 (2,000 m², no deduction): C before: 75 % = 1,500 m² × min(R+6 → 7, ⌊23.5 ÷ 4⌋ = 5) = 7,500 (10,500 at
+    3 m); B after: 80 % = 1,600 × min(9, ⌊30 ÷ 4⌋ = 7) = 11,200. TF 10 (1,200 m², V2) after the new road: net 300,
+    ratios on the net area: footprint min(300, 40 % × 300 = 120) = 120, floor min(COS 0.8 × 300 = 240, 120 ×
+    min(3, ⌊11.5 ÷ 4⌋ = 2)) = 240 (900 on the gross area); before, no deduction: min(960, 480 × 2) = 960."""
+    monkeypatch.setenv("URBASIG_DATABASE_URL", db_url)
+    monkeypatch.setenv("URBASIG_ENVELOPE_STOREY_HEIGHT_M", "4")
+    monkeypatch.setenv("URBASIG_ENVELOPE_RATIO_AREA", "net")
+    done = CliRunner().invoke(cli, ["impact", "--from", "PA-T-2006", "--to", "PA-T-2020", "--no-publish"])
+    assert done.exit_code == 0, done.output
+    run_id, prov = wconn.execute("SELECT id, provenance FROM impact_runs ORDER BY id DESC LIMIT 1").fetchone()
+    assert (prov["thresholds"]["storey_height_m"], prov["thresholds"]["ratio_area"]) == (4.0, "net")
+    rows = _rows(wconn, run_id)
+    assert rows["TF 4/T"]["floor_before_m2"] == pytest.approx(7500)
+    assert rows["TF 4/T"]["floor_after_m2"] == pytest.approx(11200)
+    assert rows["TF 10/T"]["floor_before_m2"] == pytest.approx(960)
+    assert rows["TF 10/T"]["floor_after_m2"] == pytest.approx(240)
+
+
+def test_formula_rules_are_listed_as_not_applied(wconn):
+    """H ≤ L + R needs the road each land fronts: in bulk it is left out, and said so."""
+    wconn.execute("UPDATE zones z SET conditional_rules = %s::jsonb FROM plans p WHERE p.id = z.plan_id AND "
+                  "p.code = 'PA-T-2020' AND z.code = 'B'",
+                  (json.dumps([{"parameter": "height_max_m", "formula": "road_width_plus_setback", "article": "art. 9"}]),))
+    result = plan_impact(wconn, "PA-T-2006", "PA-T-2020", publish=False)
+    left = [c for c in result["provenance"]["conditions_not_applied"] if c["zone"] == "B"]
+    assert left == [{"plan": "PA-T-2020", "zone": "B", "parameter": "height_max_m", "value": None, "when": {},
+                     "article": "art. 9", "applied": "valeur de base (largeur de voie inconnue en masse)",
+                     "formula": "road_width_plus_setback"}]
+    wconn.rollback()
+
+
+def test_the_provenance_dates_the_data_read(wconn):
+    """The layers' versions (layer_versions) and the latest change: a zone edited makes the next run's differ."""
+    first = plan_impact(wconn, "PA-T-2006", "PA-T-2020", publish=False)["provenance"]
+    wconn.commit()
+    assert set(first["layer_versions"]) >= {"parcels", "zones", "prescriptions", "plans"}
+    assert first["data_timestamp"] == max(wconn.execute(
+        "SELECT to_char(changed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM layer_versions "
+        "WHERE layer = ANY(%s)", (list(first["layer_versions"]),)).fetchall())[0]
+    wconn.execute("UPDATE zones SET label = label || ' (modifié)' WHERE code = 'B'")
+    wconn.commit()
+    second = plan_impact(wconn, "PA-T-2006", "PA-T-2020", publish=False)["provenance"]
+    assert second["layer_versions"]["zones"] == first["layer_versions"]["zones"] + 1
+    assert second["data_timestamp"] > first["data_timestamp"]
+    wconn.rollback()
+
+
+def test_a_parcel_in_one_plan_only_is_outside_not_unchanged(wconn):
+    """PA-T-2020 also covers x 1000–1200 (zone B), where PA-T-2006 has nothing: TF 14 there is « outside » (no
+    before to compare with), counted apart, its zone before « hors du plan » in the aggregates."""
+    to_id = wconn.execute("SELECT id FROM plans WHERE code = 'PA-T-2020'").fetchone()[0]
+    wconn.execute("UPDATE plans SET perimeter = ST_Multi(ST_GeomFromText(%s, 26191)) WHERE id = %s",
+                  (box(0, 0, 1200, 1000).wkt, to_id))
+    world._zone(wconn, to_id, world.B, box(1000, 0, 200, 1000))
+    _parcel(wconn, 14, box(1100, 500, 30, 40))
+    result = plan_impact(wconn, "PA-T-2006", "PA-T-2020", publish=False)
+    tf14 = _rows(wconn, result["run_id"])["TF 14/T"]
+    assert (tf14["zone_before"], tf14["zone_after"], tf14["change"]) == (None, "B", "outside")
+    assert tf14["floor_before_m2"] is None and tf14["floor_after_m2"] == pytest.approx(0.8 * 1200 * 9)
+    assert result["totals"]["outside"] == result["totals"]["outside_one_plan"] == 1
+    assert result["totals"]["unchanged"] == 3  # TF 1, TF 3 and TF 13, as before
+    assert {z["zone_label"]: z["parcels"] for z in result["by_zone"]}["hors du plan"] == 1
+    assert {(c["from_label"], c["to_label"]): c["parcels"] for c in result["zone_changes"]}[("hors du plan", "B")] == 1
+    wconn.rollback()
+
+
+def test_a_parcel_delete_waits_for_a_run_being_written(wconn, db_url):
+    """The insert trigger holds the advisory lock shared (migration 0023, no row lock per parcel): deleting a parcel
+    while a run writing it is open waits (here: gives up at its lock timeout), and once the run is committed the
+    delete goes through and takes the run's row of that parcel with it, leaving no row without its parcel."""
+    result = plan_impact(wconn, "PA-T-2006", "PA-T-2020", publish=False)  # written, not committed
+    some = wconn.execute("SELECT parcel_id FROM impact_parcels WHERE run_id = %s ORDER BY parcel_id LIMIT 1",
+                         (result["run_id"],)).fetchone()[0]
+    with psycopg.connect(db_url) as other:
+        other.execute("SET lock_timeout = '300ms'")
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            other.execute("DELETE FROM parcels WHERE id = %s", (some,))
+        other.rollback()
+        wconn.commit()
+        other.execute("DELETE FROM parcels WHERE id = %s", (some,))
+        other.commit()
+    assert wconn.execute("SELECT count(*) FROM impact_parcels WHERE parcel_id = %s", (some,)).fetchone()[0] == 0
+    assert wconn.execute("SELECT count(*) FROM impact_parcels WHERE run_id = %s",
+                         (result["run_id"],)).fetchone()[0] == result["parcels"] - 1
+
+
+def test_sample_aggregates_equal_direct_sql_over_the_stored_rows(sample_run):
+    """The summary is tallied from the computed columns (instruction/impact_rows.py aggregates): it equals SQL over
+    the rows written to impact_parcels."""
+    conn, result = sample_run
+    metrics = """count(*), count(*) FILTER (WHERE zone_before IS DISTINCT FROM zone_after),
+        count(*) FILTER (WHERE GREATEST(zones_before, zones_after) > 1), count(*) FILTER (WHERE change = 'gain'),
+        count(*) FILTER (WHERE change = 'loss'), count(*) FILTER (WHERE change = 'reserved'),
+        count(*) FILTER (WHERE change = 'unchanged'), count(*) FILTER (WHERE change = 'outside'),
+        COALESCE(sum(floor_delta_m2) FILTER (WHERE floor_delta_m2 > 0), 0),
+        COALESCE(-sum(floor_delta_m2) FILTER (WHERE floor_delta_m2 < 0), 0), COALESCE(sum(floor_before_m2), 0),
+        COALESCE(sum(floor_after_m2), 0), sum(reserved_new_m2), sum(widening_new_m2),
+        count(*) FILTER (WHERE reserved_new_m2 + widening_new_m2 > 0),
+        count(*) FILTER (WHERE buildable_before AND NOT buildable_after),
+        count(*) FILTER (WHERE NOT buildable_before AND buildable_after),
+        count(*) FILTER (WHERE zone_before IS NULL OR zone_after IS NULL)"""
+    names = ("parcels", "zone_changed", "split", "gain", "loss", "reserved", "unchanged", "outside", "floor_gained_m2",
+             "floor_lost_m2", "floor_before_m2", "floor_after_m2", "reserved_new_m2", "widening_new_m2",
+             "with_new_reservation", "no_longer_buildable", "newly_buildable", "outside_one_plan")
+
+    def same(ours: dict, row: tuple) -> None:
+        for name, value in zip(names, row, strict=True):
+            assert ours[name] == pytest.approx(value, abs=0.01), name
+
+    same(result["totals"], conn.execute(f"SELECT {metrics} FROM impact_parcels WHERE run_id = %s",
+                                        (result["run_id"],)).fetchone())
+    by_zone = conn.execute(f"SELECT zone_before, {metrics} FROM impact_parcels WHERE run_id = %s GROUP BY 1 "
+                           "ORDER BY 1 NULLS LAST", (result["run_id"],)).fetchall()
+    assert [z["zone"] for z in result["by_zone"]] == [r[0] for r in by_zone] and len(by_zone) > 3
+    for ours, row in zip(result["by_zone"], by_zone, strict=True):
+        same(ours, row[1:])
+    changes = conn.execute("SELECT zone_before, zone_after, count(*) FROM impact_parcels WHERE run_id = %s AND "
+                           "zone_before IS DISTINCT FROM zone_after GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2",
+                           (result["run_id"],)).fetchall()
+    assert [(c["from_zone"], c["to_zone"], c["parcels"]) for c in result["zone_changes"]] == [tuple(r) for r in changes]
+    assert [(a["code"], a["name"], a["parcels"]) for a in result["by_area"]] == [tuple(r) for r in conn.execute(
+        "SELECT i.commune_code, c.name, count(*) FROM impact_parcels i LEFT JOIN communes c ON c.code = i.commune_code "
+        "WHERE run_id = %s GROUP BY 1, 2 ORDER BY 1", (result["run_id"],))]

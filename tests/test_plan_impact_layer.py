@@ -298,3 +298,27 @@ def test_the_server_role_publishing_a_run_bumps_the_layer_versions(db_url):
         assert after["impact_runs"] > before.get("impact_runs", 0)
         assert after["impact_parcels"] > before.get("impact_parcels", 0)
         assert conn.execute("SELECT count(*) FROM plan_impact").fetchone()[0] == 3
+
+
+def test_a_parcel_in_two_published_pairs_is_one_feature_with_the_latest_run(db_url):
+    """Two published pairs over parcels 1 and 2 (the run of FROM → TO, then the reverse comparison): the collection
+    has each parcel once, its feature id the parcel's, with the run published last (migration 0023)."""
+    with psycopg.connect(db_url) as conn:
+        load_ogc_world(conn)
+        publish_run(conn, ROWS)
+        run = conn.execute(
+            "INSERT INTO impact_runs (from_plan_id, to_plan_id, area, status, published, parcels, summary, provenance, "
+            "finished_at) SELECT t.id, f.id, 'ANFA', 'done', true, 2, '{}', '{}', now() FROM plans f, plans t "
+            "WHERE f.code = %s AND t.code = %s RETURNING id", (FROM, TO)).fetchone()[0]
+        conn.execute("INSERT INTO impact_parcels (run_id, parcel_id, commune_code, zone_before, zone_after, change) "
+                     "VALUES (%s, 1, 'ANFA', 'B', 'V1', 'loss'), (%s, 2, 'ANFA', 'B', 'V1', 'loss')", (run, run))
+        conn.commit()
+        client = create_app(app_settings(db_url, pool_min=1, pool_max=2)).test_client()
+        features = client.get("/ogc/collections/plan-impact/items?limit=100").get_json()["features"]
+        ids = [f["id"] for f in features]
+        assert sorted(ids) == sorted(r[0] for r in ROWS)  # each parcel once
+        props = {f["id"]: f["properties"] for f in features}
+        assert (props[1]["to_plan"], props[1]["change"], props[1]["run_id"]) == (FROM, "loss", run)
+        assert (props[4]["to_plan"], props[4]["change"]) == (TO, "gain")  # only in the first pair
+        item = client.get("/ogc/collections/plan-impact/items/2").get_json()
+        assert item["properties"]["run_id"] == run

@@ -14,7 +14,7 @@ from gis.dates import day_message, read_day
 from gis.errors import InputError, NotFound
 from instruction.checks import licence_check, lot_check, permit_check
 from instruction.engine import Options, check_land, instruct
-from instruction.envelope import stored_envelope
+from instruction.envelope import assumptions_of, stored_envelope
 from instruction.impact import Progress, plan_impact
 from instruction.land import LandRequest
 
@@ -229,9 +229,9 @@ def precheck(conn: psycopg.Connection, pid: str, inputs: dict, options: Options)
         if name in inputs:
             check_land(_land(inputs[name], inputs.get("crs"), name), options)
     if pid == "envelope":
-        from instruction.envelope import output_crs
+        from instruction.envelope import check_request
 
-        output_crs(inputs.get("output_crs"))
+        check_request(_land(inputs["land"], inputs.get("crs"), "land"), options, inputs.get("output_crs"))
     if pid == "plan-impact":
         from layers.communes import find_commune
         from layers.impact import check_area, plan_pair
@@ -265,7 +265,7 @@ def run(conn: psycopg.Connection, pid: str, inputs: dict, options: Options, prog
         return stored_envelope(conn, _land(inputs["land"], crs, "land"), day, options, inputs.get("output_crs"))
     if pid == "plan-impact":
         return plan_impact(conn, inputs["from_plan"], inputs["to_plan"], inputs.get("area"), publish=False,
-                           progress=progress, job_id=job_id)
+                           progress=progress, job_id=job_id, assumptions=assumptions_of(options))
     activity = inputs["activity"]
     if not isinstance(activity, str):
         raise OgcError("activity : texte attendu")

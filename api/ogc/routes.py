@@ -278,16 +278,16 @@ def process_execution(pid: str) -> Response:
     if jobs.runs_async(pid, prefer):
         from layers.jobs import Limits
 
-        token = _owner_token()
-        if token is None and _partner_key() is None and _staff_id() is None:
-            token = jobs.new_owner_token()  # an anonymous caller's first job: its list is its own from now on
+        token, made = _owner_token(), False
+        if token is None and _anonymous():
+            token, made = jobs.new_owner_token(current_app.config["SECRET_KEY"]), True  # its list is its own from now on
         headers, doc = jobs.submit(conn, _base(), pid, body, options, _caller(token),
                                    Limits(settings.jobs_per_client, settings.jobs_queue_max), token)
         if jobs.prefers_async(prefer):
             headers["Preference-Applied"] = "respond-async"
         response = _json(doc, 201)
         response.headers.update(headers)
-        if "X-Jobs-Owner" in headers:  # a browser keeps it for /ogc/jobs; an API client reads the header or link
+        if made:  # a browser keeps it for /ogc/jobs; a program reads the header
             response.set_cookie(OWNER_COOKIE, token, max_age=int(86_400 * (settings.jobs_retention_days + 1)),
                                 path="/ogc", secure=settings.https, httponly=True, samesite="Lax")
         return response
@@ -301,10 +301,26 @@ def process_execution(pid: str) -> Response:
 OWNER_COOKIE = "urbasig_jobs"
 
 
+def _anonymous() -> bool:
+    """Neither a partner key nor an agency account: the caller's jobs are those of its job-owner token."""
+    return _partner_key() is None and _staff_id() is None
+
+
 def _owner_token() -> str | None:
-    """The anonymous caller's job-owner token, as sent (header, query or cookie); a malformed one is a 400."""
-    sent = request.headers.get("X-Jobs-Owner") or request.args.get("owner") or request.cookies.get(OWNER_COOKIE)
-    return jobs.checked_owner_token(sent) if sent else None
+    """An anonymous caller's job-owner token: the header (one this service did not give is a 400), else the
+    cookie (one it did not give, e.g. from before a key change, is ignored: the next job makes a new one). Never
+    read from the URL (URLs are logged). A partner key or an account has no token: its jobs are its own."""
+    if not _anonymous():
+        return None
+    secret = current_app.config["SECRET_KEY"]
+    sent = request.headers.get("X-Jobs-Owner")
+    if sent:
+        return jobs.checked_owner_token(secret, sent)
+    cookie = request.cookies.get(OWNER_COOKIE)
+    try:
+        return jobs.checked_owner_token(secret, cookie) if cookie else None
+    except InputError:
+        return None
 
 
 def _caller(owner_token: str | None) -> jobs.Caller:

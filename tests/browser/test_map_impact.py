@@ -19,7 +19,7 @@ from tests.browser.conftest import shoot, wait_until
 from tests.helpers import SAMPLE_PARCELS, SAMPLE_SEED, app_settings, free_port, sample_database, serve
 
 READY = "window.__urbasigMap !== undefined && window.__urbasigMap.loaded() && window.__urbasigMap.areTilesLoaded()"
-CHANGES = ("gain", "loss", "reserved", "unchanged")
+CHANGES = ("gain", "loss", "reserved", "outside", "unchanged")
 
 
 @pytest.fixture(scope="module")

@@ -161,7 +161,7 @@ function draftLayers(families) {
 
 // The plan impact (collection plan-impact, published runs): parcels coloured by `change`, newly reserved ones
 // hatched too, so the legend does not rest on colour alone.
-export const IMPACT_CHANGES = ["gain", "loss", "reserved", "unchanged"];
+export const IMPACT_CHANGES = ["gain", "loss", "reserved", "outside", "unchanged"]; // outside: in one plan only
 
 function impactLayers() {
   const hidden = { visibility: "none" };
