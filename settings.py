@@ -102,6 +102,10 @@ class Settings:
     # …and its cap (rows, MiB): past either, the oldest tiles are evicted (empty tiles are never cached).
     tile_cache_max_rows: int = 50_000
     tile_cache_max_mb: int = 256
+    # …and in front of it each process's own tiles (MiB, 0 = none), with the layer versions it read, read again
+    # once this old (s): a write to a layer reaches every process's tiles within that delay.
+    tile_memory_cache_mb: int = 64
+    tile_versions_ttl_s: float = 1.0
     # Indicative notes: requests per client and minute (the public service answers ~300 notes a day).
     indicative_per_minute: int = 20
     # Checks (permit, lots, licence) stored for reproducibility: anonymous calls per client and minute (a caller
@@ -294,6 +298,9 @@ class Settings:
                 raise ConfigError(f"URBASIG_{name.upper()} doit valoir au moins 1 (reçu {getattr(self, name)})")
         if self.max_request_vertices < self.max_vertices:
             raise ConfigError("il faut URBASIG_MAX_VERTICES ≤ URBASIG_MAX_REQUEST_VERTICES")
+        if self.tile_memory_cache_mb < 0 or not 0 <= self.tile_versions_ttl_s <= 60:
+            raise ConfigError("URBASIG_TILE_MEMORY_CACHE_MB doit être positif ou nul (0 : pas de tuiles en mémoire) et "
+                              "URBASIG_TILE_VERSIONS_TTL_S compris entre 0 et 60 s")
         self._validate_jobs()
 
     def _validate_jobs(self) -> None:
