@@ -93,6 +93,11 @@ class Settings:
     # widening strips, reservations and other deductions). Plans do not say; each envelope records both.
     envelope_storey_height_m: float = 3.0
     envelope_ratio_area: str = "gross"
+    # …and its own bound of work: a land larger (m²) or with more vertices gets no envelope (a 400 from the process,
+    # the map and the CLI; a note says it is not computed). An envelope is a building land's: a large lotissement is
+    # a few hectares; the instruction's own limits (URBASIG_MAX_LAND_AREA_M2, _MAX_VERTICES) are far larger.
+    envelope_max_area_m2: float = 200_000.0
+    envelope_max_vertices: int = 2_000
     # Files dropped on the map (/carte/fichier): an invalid polygon of more vertices is refused (repair it in a GIS),
     # not repaired here (shapely.make_valid is one C call the time budget cannot stop; the repair of smaller ones
     # runs in a child process killed after 2 s).
@@ -104,6 +109,10 @@ class Settings:
     # …and its cap (rows, MiB): past either, the oldest tiles are evicted (empty tiles are never cached).
     tile_cache_max_rows: int = 50_000
     tile_cache_max_mb: int = 256
+    # …and in front of it each process's own tiles (MiB, 0 = none), with the layer versions it read, read again
+    # once this old (s): a write to a layer reaches every process's tiles within that delay.
+    tile_memory_cache_mb: int = 64
+    tile_versions_ttl_s: float = 1.0
     # Indicative notes: requests per client and minute (the public service answers ~300 notes a day).
     indicative_per_minute: int = 20
     # Checks (permit, lots, licence) stored for reproducibility: anonymous calls per client and minute (a caller
@@ -223,6 +232,9 @@ class Settings:
         if not 1.5 <= self.envelope_storey_height_m <= 10 or self.envelope_ratio_area not in ("gross", "net"):
             raise ConfigError("URBASIG_ENVELOPE_STOREY_HEIGHT_M est une hauteur d'étage entre 1,5 et 10 m, "
                               "URBASIG_ENVELOPE_RATIO_AREA vaut gross ou net")
+        if self.envelope_max_area_m2 <= 0 or self.envelope_max_vertices < 4:
+            raise ConfigError("URBASIG_ENVELOPE_MAX_AREA_M2 doit être positif et URBASIG_ENVELOPE_MAX_VERTICES valoir "
+                              "au moins 4")
         if self.sample_parcels < 100:
             raise ConfigError("URBASIG_SAMPLE_PARCELS doit valoir au moins 100")
         check_public_url(self.public_url)
@@ -312,6 +324,9 @@ class Settings:
                 raise ConfigError(f"URBASIG_{name.upper()} doit valoir au moins 1 (reçu {getattr(self, name)})")
         if self.max_request_vertices < self.max_vertices:
             raise ConfigError("il faut URBASIG_MAX_VERTICES ≤ URBASIG_MAX_REQUEST_VERTICES")
+        if self.tile_memory_cache_mb < 0 or not 0 <= self.tile_versions_ttl_s <= 60:
+            raise ConfigError("URBASIG_TILE_MEMORY_CACHE_MB doit être positif ou nul (0 : pas de tuiles en mémoire) et "
+                              "URBASIG_TILE_VERSIONS_TTL_S compris entre 0 et 60 s")
         self._validate_jobs()
 
     def _validate_jobs(self) -> None:

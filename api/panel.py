@@ -21,7 +21,7 @@ from api.errors import request_id
 from api.i18n import current_lang, translate
 from api.panel_view import impact_lines, land_view
 from gis.dates import read_day
-from gis.errors import CRSError, InputError, LandRefError, NotFound, PayloadTooLarge, UrbasigError
+from gis.errors import CRSError, InputError, LandRefError, LandTooLarge, NotFound, PayloadTooLarge, UrbasigError
 from instruction.engine import Options, instruct
 from instruction.land import LandRequest
 from layers.db import interruptible
@@ -109,6 +109,11 @@ def as_panel_error(exc: UrbasigError, query: PanelQuery | None) -> PanelError:
         return PanelError("panel.error.outside", 400, exc.message)
     if isinstance(exc, PayloadTooLarge):
         return PanelError("panel.error.too_many", 413, exc.message)
+    if isinstance(exc, LandTooLarge):  # the envelope's own limits (the 3D view): the figures, as the notes write them
+        from notes.envelope import over_text
+
+        return PanelError("panel.error.envelope_too_large", 400, exc.message,
+                          figures=over_text(exc.detail if isinstance(exc.detail, dict) else {}, current_lang()))
     if isinstance(exc, InputError) and "non immatriculé" in exc.message:
         return PanelError("panel.error.untitled", 400, exc.message)
     if isinstance(exc, InputError) and ("date antérieure" in exc.message or "date trop ancienne" in exc.message):

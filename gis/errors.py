@@ -68,6 +68,12 @@ class FileFormatError(InputError):
     code = "fichier"
 
 
+class LandTooLarge(InputError):
+    """A land larger than a computation on it is bounded to (the buildable envelope's area and vertex caps)."""
+
+    code = "terrain-trop-grand"
+
+
 class LandRefError(InputError):
     """A land reference cannot be parsed."""
 

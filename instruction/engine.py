@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
 import psycopg
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from gis.errors import InputError, NotFound, PayloadTooLarge
 from gis.landref import LandRef
@@ -31,12 +33,15 @@ class Options:
     max_land_refs: int = 50  # titles designating one land
     envelope_storey_height_m: float = 3.0  # the buildable envelope's assumptions (instruction/envelope.py)
     envelope_ratio_area: str = "gross"
+    envelope_max_area_m2: float = 200_000.0  # …and its own bound of work (a land past it gets no envelope)
+    envelope_max_vertices: int = 2_000
 
     @classmethod
     def from_settings(cls, settings: object, with_geometry: bool = False) -> Options:
         """The options a request gets from the settings (any object with the settings' attributes)."""
         names = ("max_land_area_m2", "apply_plans_in_inquiry", "max_vertices", "max_request_vertices", "max_lots",
-                 "max_land_refs", "envelope_storey_height_m", "envelope_ratio_area")
+                 "max_land_refs", "envelope_storey_height_m", "envelope_ratio_area", "envelope_max_area_m2",
+                 "envelope_max_vertices")
         return cls(with_geometry=with_geometry, **{n: getattr(settings, n) for n in names})
 
 
@@ -101,22 +106,42 @@ def resolve_land(conn: psycopg.Connection, request: LandRequest, options: Option
                 legal_area_m2=parcel["legal_area_m2"])
 
 
+@dataclass(frozen=True)
+class Instructed:
+    """An instruction result and what it was made from that its JSON leaves out (for the envelope)."""
+
+    result: dict
+    roads: list[dict]  # the roads the land fronts (layers.overlay.roads_near rows, with their `wkb`)
+    zones: dict[int, dict]  # the attributes of the zones crossing it, by id (conditional rules included)
+
+
 def instruct(conn: psycopg.Connection, request: LandRequest, day: date | None = None,
              options: Options = DEFAULT_OPTIONS) -> dict:
     """The instruction result for the land as of `day` (today by default): deterministic for the same data."""
+    return instruct_with_sources(conn, request, day, options).result
+
+
+def instruct_with_sources(conn: psycopg.Connection, request: LandRequest, day: date | None = None,
+                          options: Options = DEFAULT_OPTIONS,
+                          check: Callable[[BaseGeometry], None] | None = None) -> Instructed:
+    """`instruct`, with the roads and zones it read; `check` may refuse the land as soon as it is resolved (before
+    the overlay)."""
     day = day or date.today()
     earliest, stamp, thresholds = q.instruction_context(conn, day)
     if earliest is None or day < earliest:
         raise InputError(f"date antérieure à tout document d'urbanisme enregistré (le plus ancien date du {earliest})"
                          if earliest else "aucun document d'urbanisme n'est enregistré")
     land = resolve_land(conn, request, options, thresholds[1]["geometry_tolerance_m"])
+    if check is not None:
+        check(land.geom)
     ewkb = land.ewkb
     plans = q.plans_at(conn, ewkb, day)
     plan_ids = [p["id"] for p in plans]
     pieces_geometry = options.with_geometry or may_conflict(plans, options.apply_plans_in_inquiry)
     rows = q.overlay(conn, ewkb, plan_ids, pieces_geometry)
     roads = q.roads_near(conn, ewkb, thresholds[1]["road_limit_tolerance_m"])
-    return build_result(request=request.describe(), land=land, day=day, plans=plans, rows=rows,
-                        roads=[{k: v for k, v in r.items() if k != "wkb"} for r in roads], thresholds=thresholds,
-                        apply_inquiry=options.apply_plans_in_inquiry, with_geometry=options.with_geometry,
-                        data_timestamp=stamp, code_version=code_version())
+    result = build_result(request=request.describe(), land=land, day=day, plans=plans, rows=rows,
+                          roads=[{k: v for k, v in r.items() if k != "wkb"} for r in roads], thresholds=thresholds,
+                          apply_inquiry=options.apply_plans_in_inquiry, with_geometry=options.with_geometry,
+                          data_timestamp=stamp, code_version=code_version())
+    return Instructed(result, roads, {r["id"]: r["attrs"] for r in rows if r["layer"] == "zones"})

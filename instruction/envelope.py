@@ -21,6 +21,13 @@ Pure geometry and rules (`compute_envelope`) fed by an instruction result with i
    levels); each value with the rule that binds it; minimum plot area and frontage checked.
 
 "area" is the zone part's area (gross) or its area net of the deductions, as `Assumptions.ratio_area` says.
+The land's verdict and totals come from the parts that govern it (not marginal slivers): the land is buildable
+when one of them is, and only the buildable ones count in its totals (a part under its zone's minimum plot area
+adds nothing; `partie_non_constructible` names it).
+
+Bounded work: a land over `Limits` (area, vertices: settings URBASIG_ENVELOPE_MAX_*) is refused before any
+geometry is computed (`LandTooLarge`, a 400 in French); within them the cost is near-linear in the vertices (the
+limits are buffered as merged runs, the side limits meeting a road are found with a spatial index).
 Output schema: `urbasig/envelope/1` (instruction/schema/envelope.schema.json).
 """
 
@@ -29,6 +36,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -36,7 +44,8 @@ import shapely
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from gis.crs import STORAGE_SRID, parse_crs, reproject
+from gis.crs import STORAGE_SRID, crs_label, parse_crs, reproject
+from gis.errors import CRSError, LandTooLarge
 from gis.l10n import number
 from instruction.findings import geometry_json, r2
 from instruction.permit import _angle, _near_any_angle, classify_limits
@@ -48,7 +57,7 @@ if TYPE_CHECKING:
     import psycopg
     from pyproj import CRS
 
-    from instruction.engine import Options
+    from instruction.engine import Instructed, Options
     from instruction.land import LandRequest
 
 ENVELOPE_SCHEMA = "urbasig/envelope/1"
@@ -58,7 +67,12 @@ DEDUCTED_KINDS = {"road_widening": "élargissement de voie", "new_road": "voie p
 PLANNED_ROAD_KINDS = ("road_widening", "new_road")
 NOISE_M2 = 0.01  # pieces smaller than this are digitising noise, not buildable ground
 AMBIGUOUS_DEG = (30.0, 60.0)  # a limit off every road limit at this angle to them is neither side nor rear
+CRS_KINDS = {"Geocentric CRS": "géocentrique", "Geographic 3D CRS": "géographique à trois dimensions",
+             "Vertical CRS": "vertical", "Compound CRS": "composé (avec une altitude)",
+             "Engineering CRS": "local (ingénierie)"}  # pyproj's type names of the CRSs output_crs refuses
+SAME_ROAD_DEG = 30.0  # road features that touch and front limits this close in direction are one road
 RATIO_AREAS = ("gross", "net")
+PART_BLOCKING = ("sous_surface_minimale", "sous_facade_minimale", "emprise_vide", "aucun_niveau")
 FOOTPRINT_LABELS = {"buildable_area": "surface constructible (après déductions et reculs)",
                     "footprint_max_pct": "emprise au sol maximale (%)", "cos": "COS (emprise)", "cus": "CUS (emprise)"}
 HEIGHT_LABELS = {"height_max_m": "hauteur maximale de la zone", "storeys_max": "nombre de niveaux (R+n)",
@@ -98,6 +112,47 @@ class Assumptions:
                 "ambiguous_limits": "max(side_m, rear_m)", "road_width": "planned width where a widening applies"}
 
 
+@dataclass(frozen=True)
+class Limits:
+    """The envelope's own bound of work (settings URBASIG_ENVELOPE_MAX_AREA_M2, _MAX_VERTICES): a land past them
+    gets no envelope. An envelope is a building land's: a large lotissement is a few hectares."""
+
+    max_area_m2: float = 200_000.0
+    max_vertices: int = 2_000
+
+    def describe(self) -> dict:
+        """The limits as a result records them."""
+        return {"max_area_m2": self.max_area_m2, "max_vertices": self.max_vertices}
+
+
+def size_of(land: BaseGeometry) -> dict:
+    """What the limits are checked against: the land's area (m²) and its vertices."""
+    return {"area_m2": r2(land.area), "vertices": int(shapely.get_num_coordinates(land))}
+
+
+def too_large(land: BaseGeometry, limits: Limits) -> str | None:
+    """Why the land is too large for an envelope (in French), or None when it is within the limits."""
+    size = size_of(land)
+    over = []
+    if size["area_m2"] > limits.max_area_m2:
+        over.append(f"{_m(r2(size['area_m2'] / 1e4))} ha, au-delà de {_m(limits.max_area_m2 / 1e4)} ha "
+                    "(URBASIG_ENVELOPE_MAX_AREA_M2)")
+    if size["vertices"] > limits.max_vertices:
+        over.append(f"{_m(size['vertices'])} sommets, au-delà de {_m(limits.max_vertices)} "
+                    "(URBASIG_ENVELOPE_MAX_VERTICES)")
+    if not over:
+        return None
+    return (f"terrain trop grand pour une enveloppe : {' ; '.join(over)} — l'enveloppe se calcule pour un terrain à "
+            "bâtir : désignez-en une partie (moins de titres, ou un contour plus petit ou simplifié)")
+
+
+def check_size(land: BaseGeometry, limits: Limits) -> None:
+    """Refuse (400) a land past the envelope's limits, before any of its geometry is computed."""
+    message = too_large(land, limits)
+    if message:
+        raise LandTooLarge(message, detail={**size_of(land), **limits.describe()})
+
+
 def _reason(code: str, message: str) -> dict:
     return {"code": code, "message": message}
 
@@ -108,7 +163,14 @@ def _param(rule: dict, key: str) -> float | None:
 
 
 def _lines(segments: list) -> BaseGeometry:
-    return shapely.MultiLineString([list(s.coords) for s in segments])
+    """The limits as lines, contiguous ones merged into runs: buffering thousands of separate segments and uniting
+    their bands grew quadratically (20 s for one band of a 10,000-vertex land), one run is near-linear."""
+    return shapely.line_merge(shapely.multilinestrings(segments))
+
+
+def _union(geoms: list[BaseGeometry]) -> BaseGeometry:
+    """The union of valid geometries (one needs none: most lands have one zone, one band, one piece)."""
+    return geoms[0] if len(geoms) == 1 else shapely.union_all(geoms)
 
 
 def _pieces(geom: BaseGeometry) -> list[BaseGeometry]:
@@ -134,8 +196,9 @@ def envelope_limits(land: BaseGeometry, roads: list[BaseGeometry], tolerance_m: 
         return {"road": [], "side": [], "rear": [], "ambiguous": limits["side"] + limits["rear"]}
     if not limits["side"]:
         return {**limits, "ambiguous": []}
-    road_lines = _lines(limits["road"])
-    near = shapely.distance(np.array(limits["side"], dtype=object), road_lines) <= tolerance_m
+    sides = np.array(limits["side"], dtype=object)
+    near = np.zeros(len(sides), dtype=bool)  # meets a road limit: a spatial index, not every pair of limits
+    near[shapely.STRtree(limits["road"]).query(sides, predicate="dwithin", distance=tolerance_m)[0]] = True
     road_angles = [_angle(r) for r in limits["road"]]
     angles = [_angle(s) for s in limits["side"]]
     low = _near_any_angle(angles, road_angles, AMBIGUOUS_DEG[0])
@@ -202,22 +265,53 @@ def _floor_area(rule: dict, area: float, footprint: float, levels: int | None) -
 
 @dataclass(frozen=True)
 class _Bands:
-    """What the setbacks are measured from: the same for every part of the land."""
+    """What the setbacks are measured from, the same for every part of the land, and the bands already drawn."""
 
-    road: BaseGeometry | None  # road limits, road polygons near the land and planned roads
+    road: list[BaseGeometry]  # road limits, road polygons near the land and planned roads
     limits: dict[str, list]
+    lines: dict[str, BaseGeometry | None]  # side, rear, ambiguous: the limits merged into runs
+    drawn: dict[tuple, BaseGeometry | None]  # (what, width, near): parts of the same setbacks share a band
+
+    @classmethod
+    def of(cls, road: list[BaseGeometry], limits: dict[str, list]) -> _Bands:
+        """The bands of a land's limits (merged once, drawn when a part needs them)."""
+        lines = {kind: _lines(limits[kind]) if limits[kind] else None for kind in ("side", "rear", "ambiguous")}
+        return cls(road, limits, lines, {})
+
+    def band(self, what: str, width_m: float | None,
+             near: tuple[float, float, float, float] | None = None) -> BaseGeometry | None:
+        """The ground within `width_m` of the road (`what` = "road") or of the side, rear or ambiguous limits; with
+        `near` (a zone part's box), only what is drawn from within `width_m` of it: a land split into many zone parts
+        buffered every limit and united every band for each part (13 s for 39 parts of a 10,000-vertex land)."""
+        key = (what, float(width_m or 0.0), near)
+        if key not in self.drawn:
+            sources = self.road if what == "road" else [g for g in (self.lines[what],) if g is not None]
+            if near is not None and width_m:
+                sources = [g for g in (_near(g, near, width_m + 1.0) for g in sources) if not g.is_empty]
+            self.drawn[key] = _band(_union(sources) if sources else None, width_m)
+        return self.drawn[key]
 
 
-def _setback_bands(rule: dict, bands: _Bands) -> tuple[dict, list[BaseGeometry], list[dict]]:
-    """The setbacks of a zone, the bands they take, and what was assumed."""
+def _near(geom: BaseGeometry, bounds: tuple[float, float, float, float], pad_m: float) -> BaseGeometry:
+    """What of `geom` lies in the box `bounds` widened by `pad_m` (lines cut by the fast rectangle clip, polygons by
+    an overlay, whose output is valid)."""
+    x0, y0, x1, y1 = bounds
+    box = (x0 - pad_m, y0 - pad_m, x1 + pad_m, y1 + pad_m)
+    if shapely.get_dimensions(geom) == 1:
+        return shapely.clip_by_rect(geom, *box)
+    return shapely.intersection(geom, shapely.box(*box))
+
+
+def _setback_bands(rule: dict, bands: _Bands, near: tuple[float, float, float, float] | None = None
+                   ) -> tuple[dict, list[BaseGeometry], list[dict]]:
+    """The setbacks of a zone, the bands they take (near the box `near` when given), and what was assumed."""
     continuous = bool(rule.get("continuous_frontage"))
     road_m, side_m, rear_m = (_param(rule, k) for k in ("setback_road_m", "setback_side_m", "setback_rear_m"))
     side_eff = 0.0 if continuous else (side_m or 0.0)
     ambiguous_m = max(side_eff, rear_m or 0.0)
     limits = bands.limits
-    out = [_band(bands.road, road_m), _band(_lines(limits["side"]) if limits["side"] else None, side_eff),
-           _band(_lines(limits["rear"]) if limits["rear"] else None, rear_m),
-           _band(_lines(limits["ambiguous"]) if limits["ambiguous"] else None, ambiguous_m)]
+    out = [bands.band("road", road_m, near), bands.band("side", side_eff, near), bands.band("rear", rear_m, near),
+           bands.band("ambiguous", ambiguous_m, near)]
     reasons = []
     if continuous and limits["side"]:
         reasons.append(_reason("front_bati_continu", "zone en front bâti continu : construction sur les limites "
@@ -254,7 +348,7 @@ def _why_pieces(count: int, net: BaseGeometry, labels: list[str]) -> dict:
 def _part_envelope(part: Part, land: BaseGeometry, bands: _Bands, constraints: list[tuple[str, str, BaseGeometry]],
                    assumptions: Assumptions) -> tuple[dict, BaseGeometry]:
     rule = part.rule
-    zone_geom = shapely.intersection(part.geom, land)
+    zone_geom = land if part.geom is land else shapely.intersection(part.geom, land)  # a land in one zone
     part_area = float(zone_geom.area)
     deductions, blocked, labels = [], [], []
     for kind, label, geom in constraints:
@@ -265,9 +359,9 @@ def _part_envelope(part: Part, land: BaseGeometry, bands: _Bands, constraints: l
             deductions.append({"kind": kind, "kind_label": DEDUCTED_KINDS[kind], "label": label, "area_m2": r2(hit.area)})
             blocked.append(geom)
             labels.append(label)
-    net = shapely.difference(zone_geom, shapely.union_all(blocked)) if blocked else zone_geom
-    setbacks, taken, reasons = _setback_bands(rule, bands)
-    buildable = shapely.difference(net, shapely.union_all(taken)) if taken else net
+    net = shapely.difference(zone_geom, _union(blocked)) if blocked else zone_geom
+    setbacks, taken, reasons = _setback_bands(rule, bands, None if zone_geom is land else zone_geom.bounds)
+    buildable = shapely.difference(net, _union(taken)) if taken else net
     pieces = _pieces(buildable)
     buildable_area = float(sum(p.area for p in pieces))
     if not pieces:
@@ -293,7 +387,7 @@ def _part_envelope(part: Part, land: BaseGeometry, bands: _Bands, constraints: l
                        **floor_how},
         "reasons": reasons,
     }
-    return out, shapely.union_all(pieces) if pieces else shapely.Polygon()
+    return out, _union(pieces) if pieces else shapely.Polygon()
 
 
 def _plot(part: Part, entry: dict, land_area: float, frontage: float) -> None:
@@ -315,7 +409,7 @@ def _plot(part: Part, entry: dict, land_area: float, frontage: float) -> None:
                           and (entry["footprint"]["max_m2"] or 0) > NOISE_M2 and (floor is None or floor > NOISE_M2))
 
 
-def _road_reach(roads: list[Road], land: BaseGeometry, limits: dict[str, list], widest_m: float) -> BaseGeometry | None:
+def _road_reach(roads: list[Road], land: BaseGeometry, limits: dict[str, list], widest_m: float) -> list[BaseGeometry]:
     """What the road setback is measured from, clipped near the land (a road polygon may run for kilometres)."""
     x0, y0, x1, y1 = land.bounds
     pad = widest_m + 1.0
@@ -323,16 +417,64 @@ def _road_reach(roads: list[Road], land: BaseGeometry, limits: dict[str, list], 
     geoms = [shapely.intersection(r.geom, near) for r in roads]
     if limits["road"]:
         geoms.append(_lines(limits["road"]))
-    geoms = [g for g in geoms if not g.is_empty]
-    return shapely.union_all(geoms) if geoms else None
+    return [g for g in geoms if not g.is_empty]
+
+
+def _direction(angles: np.ndarray, lengths: np.ndarray) -> float:
+    """The mean direction (degrees, modulo 180°) of limits, weighted by their length (doubled-angle mean)."""
+    doubled = np.radians(2 * angles)
+    return float(np.degrees(np.arctan2((lengths * np.sin(doubled)).sum(), (lengths * np.cos(doubled)).sum())) / 2 % 180)
 
 
 def _corner(roads: list[Road], limits: dict[str, list], tolerance_m: float) -> int:
-    """How many existing roads the land has a limit on (two or more: a corner land)."""
-    if not limits["road"]:
+    """How many existing roads the land has a limit on (two or more: a corner land).
+
+    A road digitised in several features (segments along the same limit, a polygon split in two) is one road:
+    features that touch and front the land's limits in the same direction (within SAME_ROAD_DEG) are counted
+    once. Two roads crossing at the land's corner touch too, but front limits at right angles.
+    """
+    existing = [r for r in roads if not r.planned]
+    if not limits["road"] or not existing:
         return 0
-    middles = shapely.line_interpolate_point(np.array(limits["road"], dtype=object), 0.5, normalized=True)
-    return sum(1 for r in roads if not r.planned and bool((shapely.distance(r.geom, middles) <= tolerance_m).any()))
+    segments = np.array(limits["road"], dtype=object)
+    middles = shapely.line_interpolate_point(segments, 0.5, normalized=True)
+    angles = np.array([_angle(s) for s in limits["road"]])
+    lengths = shapely.length(segments)
+    fronting: list[tuple[Road, float]] = []
+    for road in existing:
+        hit = shapely.distance(road.geom, middles) <= tolerance_m
+        if hit.any():
+            fronting.append((road, _direction(angles[hit], lengths[hit])))
+    group = list(range(len(fronting)))  # union-find over the few features fronting the land
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            i = group[i]
+        return i
+
+    for i, (a, dir_a) in enumerate(fronting):
+        for j in range(i + 1, len(fronting)):
+            b, dir_b = fronting[j]
+            turn = abs(dir_a - dir_b)
+            if min(turn, 180 - turn) < SAME_ROAD_DEG and shapely.distance(a.geom, b.geom) <= tolerance_m:
+                group[root(j)] = root(i)
+    return len({root(i) for i in range(len(fronting))})
+
+
+def _part_not_buildable(governing: list[dict]) -> dict:
+    """Which governing parts carry the land (buildable) and which add nothing to it, and why."""
+    def name(p: dict) -> str:
+        return f"zone {p['zone']['code']} ({_m(p['area_m2'])} m²)"
+
+    yes = [name(p) for p in governing if p["buildable"]]
+    no = []
+    for p in governing:
+        if not p["buildable"]:
+            why = next((r["message"] for r in p["reasons"] if r["code"] in PART_BLOCKING),
+                       "aucune emprise au sol admise")
+            no.append(f"{name(p)} : {why}")
+    return _reason("partie_non_constructible", f"terrain constructible par sa partie en {', '.join(yes)} ; sa partie "
+                   f"en {' ; en '.join(no)} — elle ne compte pas dans les totaux")
 
 
 def compute_envelope(*, land: BaseGeometry, parts: list[Part], roads: list[Road],
@@ -342,7 +484,7 @@ def compute_envelope(*, land: BaseGeometry, parts: list[Part], roads: list[Road]
     assumptions = assumptions or Assumptions()
     limits = envelope_limits(land, [r.geom for r in roads if not r.planned], road_tolerance_m)
     widest_setback = max((_param(p.rule, "setback_road_m") or 0.0 for p in parts), default=0.0)
-    bands = _Bands(_road_reach(roads, land, limits, widest_setback), limits)
+    bands = _Bands.of(_road_reach(roads, land, limits, widest_setback), limits)
     land_area = float(land.area)
     frontage = float(sum(s.length for s in limits["road"]))
     out_parts, geoms = [], []
@@ -354,18 +496,24 @@ def compute_envelope(*, land: BaseGeometry, parts: list[Part], roads: list[Road]
         geoms.append(geom)
     governing = [i for i, p in enumerate(out_parts) if not p["marginal"]] or list(range(len(out_parts)))
     built = [i for i in governing if out_parts[i]["buildable"]]
+    for i, entry in enumerate(out_parts):
+        entry["governs"] = i in governing
     reasons: list[dict] = []
     if not parts:
         reasons.append(_reason("sans_zonage", "aucune zone de plan d'aménagement ici : enveloppe non déterminée"))
+    if built and len(built) < len(governing):
+        reasons.append(_part_not_buildable([out_parts[i] for i in governing]))
     fronted = _corner(roads, limits, road_tolerance_m)
     if fronted >= 2:
         reasons.append(_reason("terrain_d_angle", f"terrain d'angle sur {fronted} voies : le recul sur voie est "
                                                   "appliqué le long de chacune"))
-    for code in ("sous_surface_minimale", "sous_facade_minimale", "emprise_vide", "aucun_niveau"):
+    for code in PART_BLOCKING:
         if governing and all(any(r["code"] == code for r in out_parts[i]["reasons"]) for i in governing):
             reasons.append(next(r for r in out_parts[governing[0]]["reasons"] if r["code"] == code))
     floors = [out_parts[i]["floor_area"]["max_m2"] for i in built]
-    union = shapely.union_all([geoms[i] for i in built]) if built else None
+    union = _union([geoms[i] for i in built]) if built else None
+    # one buildable part: the land's polygon is that part's (the same GeoJSON, written and reprojected once)
+    geometry = out_parts[built[0]]["geometry"] if len(built) == 1 else geometry_json(union)
     return {
         "schema": ENVELOPE_SCHEMA, "crs": "EPSG:26191", "buildable": bool(built), "reasons": reasons,
         "limits": {"road_m": r2(frontage), "side_m": r2(sum(s.length for s in limits["side"])),
@@ -373,11 +521,11 @@ def compute_envelope(*, land: BaseGeometry, parts: list[Part], roads: list[Road]
                    "ambiguous_m": r2(sum(s.length for s in limits["ambiguous"])), "corner": fronted >= 2,
                    "roads": sorted({r.name for r in roads if r.name})},
         "totals": {"land_area_m2": r2(land_area),
-                   "buildable_area_m2": r2(sum(out_parts[i]["buildable_area_m2"] for i in governing)),
+                   "buildable_area_m2": r2(sum(out_parts[i]["buildable_area_m2"] for i in built)),
                    "max_footprint_m2": r2(sum(out_parts[i]["footprint"]["max_m2"] for i in built)),
                    "max_floor_area_m2": (None if any(f is None for f in floors) else r2(sum(floors)))},
         "parts": out_parts,
-        "geometry": geometry_json(union) if union is not None else None,
+        "geometry": geometry,
         "assumptions": assumptions.describe(),
     }
 
@@ -400,28 +548,35 @@ def _road_context(result: dict, roads: list[Road]) -> tuple[float | None, str | 
     return widest, source, reasons
 
 
-def envelope_of(conn: psycopg.Connection, result: dict, assumptions: Assumptions | None = None) -> dict:
+def envelope_of(conn: psycopg.Connection, result: dict, assumptions: Assumptions | None = None,
+                limits: Limits | None = None, *, roads: list[dict] | None = None,
+                zones: dict[int, dict] | None = None) -> dict:
     """The envelope of an instruction result computed with its geometries (`with_geometry=True`).
 
     The zones' rules are evaluated again with the envelope's road width (`_road_context`): the same as the
-    instruction's unless a widening sets a larger planned width.
+    instruction's unless a widening sets a larger planned width. `roads` (rows with `wkb`) and `zones` (the zones'
+    attributes by id) are what the instruction read (`instruction.engine.Instructed`); a stored result has
+    neither, and they are read again. A land past `limits` is refused first (`LandTooLarge`).
     """
     from instruction.checks import _constraints, _land_geom, _zone_parts
     from layers.overlay import roads_near, zones_by_id
 
     t = result["provenance"]["thresholds"]
     land = _land_geom(result)
-    ewkb = shapely.to_wkb(shapely.set_srid(land, STORAGE_SRID), include_srid=True)
-    roads = [Road(shapely.from_wkb(r["wkb"]), r["width_m"], r["name"])
-             for r in roads_near(conn, ewkb, t["road_limit_tolerance_m"])]
+    check_size(land, limits or Limits())
+    if roads is None:
+        ewkb = shapely.to_wkb(shapely.set_srid(land, STORAGE_SRID), include_srid=True)
+        roads = roads_near(conn, ewkb, t["road_limit_tolerance_m"])
+    fronted = [Road(shapely.from_wkb(r["wkb"]), r["width_m"], r["name"]) for r in roads]
     constraints = _constraints(result)
     planned = [Road(g, None, label, planned=True) for kind, label, g in constraints if kind in PLANNED_ROAD_KINDS]
-    width, source, reasons = _road_context(result, roads)
+    width, source, reasons = _road_context(result, fronted)
     context = Context(road_width_m=width, plot_area_m2=float(land.area))
-    attrs = zones_by_id(conn, [r["zone"]["id"] for r in result["rules"]]) if result["rules"] else {}
+    ids = [r["zone"]["id"] for r in result["rules"]]
+    attrs = zones if zones is not None and all(i in zones for i in ids) else (zones_by_id(conn, ids) if ids else {})
     parts = [Part({**p.rule, **zone_rules(attrs[p.rule["zone"]["id"]], context)}
                   if p.rule["zone"]["id"] in attrs else p.rule, p.geom) for p in _zone_parts(result, land)]
-    out = compute_envelope(land=land, parts=parts, roads=roads + planned, constraints=constraints,
+    out = compute_envelope(land=land, parts=parts, roads=fronted + planned, constraints=constraints,
                            road_tolerance_m=t["road_limit_tolerance_m"], assumptions=assumptions)
     out["reasons"] = reasons + out["reasons"]
     return {**out, "context": {"road_width_m": r2(width), "road_width_source": source,
@@ -437,42 +592,84 @@ def assumptions_of(options: Options | None) -> Assumptions:
     return Assumptions(storey_height_m=options.envelope_storey_height_m, ratio_area=options.envelope_ratio_area)
 
 
+def limits_of(options: Options | None) -> Limits:
+    """The envelope's limits the options carry (from the settings), or the defaults."""
+    if options is None:
+        return Limits()
+    return Limits(max_area_m2=options.envelope_max_area_m2, max_vertices=options.envelope_max_vertices)
+
+
+def envelope_from(conn: psycopg.Connection, instructed: Instructed, options: Options | None = None) -> dict:
+    """The envelope of a land just instructed, from what its instruction read (no second query of its roads and
+    zones)."""
+    return envelope_of(conn, instructed.result, assumptions_of(options), limits_of(options), roads=instructed.roads,
+                       zones=instructed.zones)
+
+
 def envelope(conn: psycopg.Connection, land: LandRequest, day: date | None = None,
              options: Options | None = None) -> dict:
-    """Instruct the land (with geometries) and compute its envelope."""
+    """Instruct the land (with geometries) and compute its envelope; a land past the envelope's limits is refused
+    as soon as it is resolved, before its overlay."""
     from dataclasses import replace
 
-    from instruction.engine import DEFAULT_OPTIONS, instruct
+    from instruction.engine import DEFAULT_OPTIONS, instruct_with_sources
 
-    result = instruct(conn, land, day, replace(options or DEFAULT_OPTIONS, with_geometry=True))
-    return envelope_of(conn, result, assumptions_of(options))
+    limits = limits_of(options)
+    instructed = instruct_with_sources(conn, land, day, replace(options or DEFAULT_OPTIONS, with_geometry=True),
+                                       check=lambda geom: check_size(geom, limits))
+    return envelope_from(conn, instructed, options)
 
 
 def output_crs(crs_text: str | None) -> CRS | None:
-    """The CRS of the output polygons (None: EPSG:26191), or a 400 with what to write."""
-    from gis.errors import CRSError
-
+    """The CRS of the output polygons (None: EPSG:26191), or a 400 with what to write: a projected or geographic
+    2D CRS (a geocentric, 3D, vertical or compound one has no plane to draw a polygon in)."""
     if crs_text is None:
         return None
     if not isinstance(crs_text, str) or not crs_text.strip() or len(crs_text) > 200:
         raise CRSError("output_crs : un code de SCR est attendu (ex. EPSG:26191, EPSG:4326, OGC:CRS84)")
-    return parse_crs(crs_text)
+    crs = parse_crs(crs_text)
+    if crs.is_compound or not (crs.is_projected or crs.is_geographic) or len(crs.axis_info) != 2:
+        kind = CRS_KINDS.get(crs.type_name, f"ni projeté ni géographique à deux dimensions ({crs.type_name})")
+        raise CRSError(f"output_crs : {crs_label(crs)} est un SCR {kind} ; les polygones s'écrivent dans un SCR "
+                       "projeté ou géographique à deux dimensions (ex. EPSG:26191, EPSG:4326, OGC:CRS84, EPSG:3857)")
+    return crs
+
+
+def check_request(land: LandRequest, options: Options, crs_text: str | None) -> None:
+    """What of an envelope request is refused without the database (a job's inputs, before it is accepted): its
+    output CRS, and a land given by its geometry past the envelope's limits (titles are measured once resolved)."""
+    from instruction.land import parse_geometry
+
+    output_crs(crs_text)
+    if land.geometry is not None:
+        geom = parse_geometry(land.geometry, land.crs, options.max_land_area_m2, options.max_vertices)
+        check_size(geom, limits_of(options))
+
+
+@lru_cache(maxsize=64)
+def _crs_name(crs_text: str) -> str:
+    """« EPSG:4326 », « OGC:CRS84 »… of a CRS text (looking the authority up costs ~0.3 ms: once per text)."""
+    auth = parse_crs(crs_text).to_authority()
+    return f"{auth[0]}:{auth[1]}" if auth else crs_text
 
 
 def envelope_output(result: dict, crs_text: str | None) -> dict:
     """The envelope with its polygons in `crs_text` (EPSG:26191 when None): areas stay those measured in 26191."""
     crs = output_crs(crs_text)
     storage = parse_crs(STORAGE_SRID)
-    if crs is None or crs == storage:
+    if crs is None or crs_text is None or crs == storage:
         return result
-    auth = crs.to_authority()
-    name = f"{auth[0]}:{auth[1]}" if auth else crs_text
+    name = _crs_name(crs_text)
+
+    moved: dict[int, dict] = {}  # the land's polygon is often its one part's: the same object, moved once
 
     def move(geojson: dict | None) -> dict | None:
         if geojson is None:
             return None
-        out = reproject(np.array([shape(geojson)], dtype=object), storage, crs)[0]
-        return json.loads(shapely.to_geojson(shapely.transform(out, lambda c: np.round(c, 8))))
+        if id(geojson) not in moved:
+            out = reproject(np.array([shape(geojson)], dtype=object), storage, crs)[0]
+            moved[id(geojson)] = json.loads(shapely.to_geojson(shapely.transform(out, lambda c: np.round(c, 8))))
+        return moved[id(geojson)]
 
     return {**result, "crs": name, "geometry": move(result.get("geometry")),
             "parts": [{**p, "geometry": move(p.get("geometry"))} for p in result["parts"]]}

@@ -123,7 +123,7 @@ def classify_limits(land: BaseGeometry, roads: list[BaseGeometry], tolerance_m: 
     segs = _segments(land)
     on_road = np.zeros(len(segs), dtype=bool)
     if roads and segs:
-        road_union = shapely.union_all(roads)
+        road_union = roads[0] if len(roads) == 1 else shapely.union_all(roads)
         middles = shapely.line_interpolate_point(np.array(segs, dtype=object), 0.5, normalized=True)
         on_road = shapely.distance(road_union, middles) <= tolerance_m
     road = [s for s, hit in zip(segs, on_road, strict=True) if hit]

@@ -3,7 +3,9 @@
 `with_envelope(conn, result)` adds the section `envelope` (instruction/envelope.py, schema urbasig/envelope/1,
 polygons in EPSG:26191) to an instruction result made with its geometries: the official note stores that
 result, so a signed note renders the same envelope again, whatever the engine or the data become. A result
-stored before the envelope existed has none, and its note has no envelope section (`envelope_lines` → []).
+stored before the envelope existed has none, and its note has no envelope section (`envelope_lines` → []). A
+land past the envelope's limits (URBASIG_ENVELOPE_MAX_*) still gets its note: the section then says the envelope
+is not computed and why (`computed: false`, the land's size and the limits stored with it).
 
 `envelope_lines(result, lang)` is the section's text in French or Arabic (pure, from the result only): one
 line per zone part with the binding rule named, a total for a land in several zones, why a land is not
@@ -19,6 +21,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from gis import l10n
+from gis.errors import LandTooLarge
 from notes.mapdraw import Lettering, draw_envelope
 
 if TYPE_CHECKING:
@@ -64,6 +67,12 @@ PHRASES: dict[str, dict[str, str]] = {
     "and": {"fr": " ; ", "ar": "؛ "},
     "level": {"fr": "1 niveau", "ar": "مستوى واحد"},
     "levels": {"fr": "{n} niveaux", "ar": "{n} مستويات"},
+    "not_computed": {"fr": "Enveloppe constructible non calculée : terrain trop grand pour une enveloppe ({over}) ; "
+                           "elle se calcule pour un terrain à bâtir : demandez-la pour une partie du terrain.",
+                     "ar": "لم يُحسب الغلاف القابل للبناء: العقار أكبر من أن يُحسب له غلاف ({over})؛ "
+                           "يُحسب الغلاف لعقار معد للبناء: اطلبه لجزء من العقار."},
+    "over_area": {"fr": "{area} pour au plus {maximum}", "ar": "{area} والحد الأقصى {maximum}"},
+    "over_vertices": {"fr": "{n} sommets pour au plus {maximum}", "ar": "{n} رأسا والحد الأقصى {maximum}"},
 }
 # The envelope's reasons by their code, written from the envelope's figures; an unknown code keeps the engine's
 # French message (embedded whole in Arabic). BLOCKING: the reasons that make a part not buildable.
@@ -98,6 +107,9 @@ REASONS: dict[str, dict[str, str]] = {
                     "ar": "لا توجد هنا أي منطقة لتصميم التهيئة: الغلاف غير محدد"},
     "emprise_nulle": {"fr": "la zone {code} n'admet aucune emprise au sol ({pct})",
                       "ar": "المنطقة {code} لا تسمح بأي مساحة مبنية ({pct})"},
+    "partie_non_constructible": {"fr": "seule la partie en zone {zones} est constructible : les totaux ne comptent "
+                                       "qu'elle",
+                                 "ar": "الجزء الواقع في المنطقة {zones} وحده قابل للبناء: المجاميع لا تحتسب سواه"},
 }
 BLOCKING = frozenset({"emprise_vide", "sous_surface_minimale", "sous_facade_minimale", "aucun_niveau", "sans_zonage",
                       "emprise_nulle"})
@@ -105,12 +117,34 @@ BLOCKING = frozenset({"emprise_vide", "sous_surface_minimale", "sous_facade_mini
 
 def with_envelope(conn: psycopg.Connection, result: dict, options: Options | None = None) -> dict:
     """The result (made with its geometries) with its envelope section, as the note stores and renders it; the
-    envelope's assumptions (storey height, ratio area) from the options (the settings URBASIG_ENVELOPE_*)."""
-    from instruction.envelope import assumptions_of, envelope_of
+    envelope's assumptions (storey height, ratio area) and limits from the options (the settings
+    URBASIG_ENVELOPE_*). A land past the limits gets a section saying the envelope is not computed, and why."""
+    from instruction.envelope import ENVELOPE_SCHEMA, assumptions_of, envelope_of, limits_of
 
-    computed = envelope_of(conn, result, assumptions_of(options))
+    try:
+        computed = envelope_of(conn, result, assumptions_of(options), limits_of(options))
+    except LandTooLarge as exc:
+        return {**result, ENVELOPE_KEY: {"schema": ENVELOPE_SCHEMA, "computed": False, "size": exc.detail,
+                                         "reasons": [{"code": "terrain_trop_grand", "message": exc.message}]}}
     stored = {k: v for k, v in computed.items() if k not in ("date", "provenance", "land")}  # the result's own
     return {**result, ENVELOPE_KEY: stored}
+
+
+def over_text(size: dict, lang: str) -> str:
+    """What of a land is over the envelope's limits (its size and the limits, as `LandTooLarge.detail` holds them):
+    « 4 827 918 m² pour au plus 200 000 m² ; 9 991 sommets pour au plus 2 000 »."""
+    over = []
+    if size.get("area_m2", 0) > size.get("max_area_m2", float("inf")):
+        over.append(phrase("over_area", lang, area=_area(size["area_m2"], lang), maximum=_area(size["max_area_m2"], lang)))
+    if size.get("vertices", 0) > size.get("max_vertices", float("inf")):
+        over.append(phrase("over_vertices", lang, n=l10n.number(size["vertices"], lang, 0),
+                           maximum=l10n.number(size["max_vertices"], lang, 0)))
+    return PHRASES["and"][lang].join(over)
+
+
+def _not_computed(envelope: dict, lang: str) -> str:
+    """Why a land has no envelope: its area or vertices over the limits stored with the section."""
+    return phrase("not_computed", lang, over=over_text(envelope.get("size") or {}, lang))
 
 
 def phrase(key: str, lang: str, **values: object) -> str:
@@ -160,7 +194,8 @@ def _reason(reason: dict, part: dict | None, envelope: dict, lang: str) -> str:
               "frontage": _length(plot.get("frontage_m"), lang), "min_frontage": _length(plot.get("min_frontage_m"), lang),
               "ambiguous": _length((part.get("setbacks") or {}).get("ambiguous_m"), lang),
               "width": _length((envelope.get("context") or {}).get("road_width_m"), lang),
-              "pct": l10n.percent((part.get("footprint") or {}).get("pct") or 0, lang, 0)}
+              "pct": l10n.percent((part.get("footprint") or {}).get("pct") or 0, lang, 0),
+              "zones": ", ".join(p["zone"]["code"] for p in governing_parts(envelope) if buildable_part(p))}
     return template[lang].format(**{k: l10n.embed(v, lang) for k, v in values.items()})
 
 
@@ -216,6 +251,8 @@ def envelope_lines(result: dict, lang: str = "fr") -> list[str]:
     envelope = result.get(ENVELOPE_KEY)
     if not envelope:
         return []
+    if envelope.get("computed") is False:
+        return [_not_computed(envelope, lang)]
     lines: list[str] = []
     parts = governing_parts(envelope)
     first = parts[0] if parts else None
@@ -258,8 +295,8 @@ def envelope_layers(result: dict) -> EnvelopeShapes | None:
     from instruction.envelope import DEDUCTED_KINDS
 
     envelope = result.get(ENVELOPE_KEY)
-    if not envelope or not envelope["parts"] or not result["land"].get("geometry"):
-        return None  # no envelope, or none determined (no zoning here): nothing to draw
+    if not envelope or not envelope.get("parts") or not result["land"].get("geometry"):
+        return None  # no envelope, none determined (no zoning here) or none computed (too large): nothing to draw
     land = shape(result["land"]["geometry"])
     parts = [p for p in governing_parts(envelope) if p.get("geometry")]
     buildable = shapely.union_all([shape(p["geometry"]) for p in parts if buildable_part(p)])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
@@ -14,8 +15,8 @@ from click.testing import CliRunner
 from shapely.geometry import shape
 
 from app import cli, create_app
-from instruction.engine import Options
-from instruction.envelope import envelope
+from instruction.engine import Options, instruct_with_sources
+from instruction.envelope import envelope, envelope_from, envelope_of
 from instruction.land import LandRequest
 from tests import envelope_world as world
 from tests.helpers import X0, Y0, app_settings, box
@@ -220,6 +221,7 @@ def test_envelope_process_over_http_is_stored_and_reprojected(client, wconn):
 @pytest.mark.parametrize("inputs,message", [
     ({"land": {"refs": ["TF 201/E"]}, "output_crs": "EPSG:999999"}, "système de coordonnées inconnu"),
     ({"land": {"refs": ["TF 201/E"]}, "output_crs": 4326}, "output_crs"),
+    ({"land": {"refs": ["TF 201/E"]}, "output_crs": "EPSG:4978"}, "est un SCR géocentrique"),  # review S6
     ({"land": {"refs": ["TF 999/E"]}}, "inconnu"),
     ({"land": "TF 201/E"}, "objet"),
     ({}, "manquante"),
@@ -240,3 +242,51 @@ def test_cli_prints_each_part_with_the_binding_rule(wconn, db_url, monkeypatch):
     assert as_json.exit_code == 0 and json.loads(as_json.output)["crs"] == "EPSG:4326"
     bad = CliRunner().invoke(cli, ["envelope", "TF 201/E", "--crs", "EPSG:0"])
     assert bad.exit_code == 2 and "système de coordonnées inconnu" in bad.output
+
+
+# ------------------------------------------------------------------------------------ found in review (issue 15)
+def test_the_envelope_of_what_the_instruction_read_is_that_of_its_result(wconn):
+    # the envelope reuses the roads and zones its instruction read instead of querying them again: the same answer
+    # as the envelope of the instruction's result alone (as a note stores it), for every land of the world
+    options = Options()
+    for ref in world.PARCELS:
+        instructed = instruct_with_sources(wconn, LandRequest(refs=(ref,)), world.DAY,
+                                           replace(options, with_geometry=True))
+        assert instructed.roads and all(r["wkb"] for r in instructed.roads), ref
+        assert envelope_from(wconn, instructed, options) == envelope_of(wconn, instructed.result), ref
+
+
+@pytest.fixture
+def capped(db_url, wconn):
+    """The app with the envelope's area limit under TF 201's 600 m² (URBASIG_ENVELOPE_MAX_AREA_M2=500)."""
+    return create_app(app_settings(db_url, pool_min=1, pool_max=2, envelope_max_area_m2=500)).test_client()
+
+
+def test_a_land_past_the_envelope_limits_is_refused_in_french_everywhere_and_nothing_is_written(capped, wconn):
+    # S2: the envelope's own bound (the instruction's limits are 5 km² and 10,000 vertices)
+    too_large = "terrain trop grand pour une enveloppe : 0,06 ha, au-delà de 0,05 ha (URBASIG_ENVELOPE_MAX_AREA_M2)"
+    r = capped.post("/ogc/processes/envelope/execution",
+                    json={"inputs": {"land": {"refs": ["TF 201/E"]}, "date": "2015-01-01"}})
+    assert r.status_code == 400 and too_large in r.get_json()["description"], r.get_data(as_text=True)
+    # a drawn land asked as a job is refused before the job is written: 30 × 30 = 900 m²
+    ring = [[X0 + x, Y0 + y] for x, y in ((0, 50), (30, 50), (30, 80), (0, 80), (0, 50))]
+    r = capped.post("/ogc/processes/envelope/execution", headers={"Prefer": "respond-async"},
+                    json={"inputs": {"land": {"geometry": {"type": "Polygon", "coordinates": [ring]}},
+                                     "crs": "EPSG:26191", "date": "2015-01-01"}})
+    assert r.status_code == 400 and "terrain trop grand pour une enveloppe : 0,09 ha" in r.get_json()["description"]
+    assert wconn.execute("SELECT (SELECT count(*) FROM check_results), (SELECT count(*) FROM jobs)").fetchone() == (0, 0)
+    # the map's 3D view: JSON in the page's language, with the figures
+    r = capped.get("/carte/enveloppe?land=TF%20201/E&date=2015-01-01&lang=fr")
+    body = r.get_json()
+    assert r.status_code == 400 and body["code"] == "panel.error.envelope_too_large"
+    assert body["message"].replace("\u00a0", " ") == ("Terrain trop grand pour une enveloppe constructible (600 m² pour "
+                                                      "au plus 500 m²) : elle se calcule pour un terrain à bâtir.")
+    arabic = capped.get("/carte/enveloppe?land=TF%20201/E&date=2015-01-01&lang=ar").get_json()["message"]
+    assert "غلاف" in arabic and "500" in arabic
+
+
+def test_cli_refuses_a_land_past_the_envelope_limits(wconn, db_url, monkeypatch):
+    monkeypatch.setenv("URBASIG_DATABASE_URL", db_url)
+    monkeypatch.setenv("URBASIG_ENVELOPE_MAX_VERTICES", "4")  # TF 201's outline has 5 (its ring closes)
+    run = CliRunner().invoke(cli, ["envelope", "TF 201/E", "--date", "2015-01-01"])
+    assert run.exit_code == 2 and "5 sommets, au-delà de 4 (URBASIG_ENVELOPE_MAX_VERTICES)" in run.output

@@ -114,3 +114,30 @@ def test_the_arabic_pdf_has_the_envelope_line(client, tmp_path):
         assert word in words, word
     assert "COS" in text and "R+2" in text and "11,5" in text
     assert "Enveloppe indicative" not in text
+
+
+def test_a_land_past_the_envelope_limits_gets_its_note_saying_the_envelope_is_not_computed(db_url, conn, tmp_path):
+    # review S2: TF 10/T (1 200 m²) with the envelope's area limit at 500 m² still gets its note, whose envelope
+    # paragraph says why it is not computed (the land's size and the limits stored with the note's result)
+    import json
+
+    import jsonschema
+
+    from instruction import schema_path
+    from notes.envelope import envelope_lines
+
+    world.build(conn)
+    note = build(conn, LandRequest(refs=("TF 10/T",)), date(2015, 1, 1), Options(envelope_max_area_m2=500))
+    envelope = note.result["envelope"]
+    assert envelope["computed"] is False and envelope["reasons"][0]["code"] == "terrain_trop_grand"
+    assert envelope["size"] == {"area_m2": 1200.0, "vertices": 5, "max_area_m2": 500, "max_vertices": 2000}
+    jsonschema.validate(note.result, json.loads(schema_path().read_text()))
+    (arabic,) = envelope_lines(note.result, "ar")
+    assert "لم يُحسب الغلاف" in arabic and "500" in arabic
+    client = create_app(app_settings(db_url, pool_min=1, pool_max=2, envelope_max_area_m2=500)).test_client()
+    r = client.get("/notes/indicative?land=TF%2010/T&date=2015-01-01")
+    assert r.status_code == 200
+    text = _text(r.data, tmp_path)
+    assert ("Enveloppe constructible non calculée : terrain trop grand pour une enveloppe (1 200 m² pour au plus "
+            "500 m²) ; elle se calcule pour un terrain à bâtir") in text
+    assert "emprise au sol max." not in text and "emprise constructible" not in text  # no figures, no drawing

@@ -7,6 +7,7 @@ for an input that was wrong from the start); `urbasig jobs work` (api/ogc/runner
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import re
@@ -50,7 +51,7 @@ class JobFailed(UrbasigError):
         self.code = str(document.get("code") or "echec")
 
 
-OWNER_TOKEN = re.compile(r"^[A-Za-z0-9_-]{43}$")  # secrets.token_urlsafe(32): 256 random bits
+OWNER_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}\.[A-Za-z0-9_-]{22}$")  # 192 random bits . 128-bit HMAC
 
 
 @dataclass(frozen=True)
@@ -75,21 +76,28 @@ def caller_of(secret: str, address: str, partner_key: str | None = None, account
         return Caller(*[_keyed(secret, f"key:{partner_key}")] * 2)
     if account_id is not None:
         return Caller(*[_keyed(secret, f"account:{account_id}")] * 2)
-    client = _keyed(secret, f"owner:{checked_owner_token(owner_token)}") if owner_token else None
+    client = _keyed(secret, f"owner:{checked_owner_token(secret, owner_token)}") if owner_token else None
     return Caller(client, _keyed(secret, f"addr:{address}"))
 
 
-def new_owner_token() -> str:
-    """A job-owner token for an anonymous caller's first job (unguessable: who holds it sees the list)."""
-    return secrets.token_urlsafe(32)
+def _owner_mac(secret: str, random_part: str) -> str:
+    digest = hmac.new(secret.encode(), f"jobs-owner:{random_part}".encode(), hashlib.sha256).digest()[:16]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def checked_owner_token(token: str) -> str:
-    """A job-owner token as the server makes them; anything else is a 400 (never a list another client chose)."""
-    if not OWNER_TOKEN.match(token):
-        raise InputError("jeton de propriétaire des travaux illisible (en-tête X-Jobs-Owner, paramètre owner ou "
-                         "cookie urbasig_jobs) : renvoyez celui que le service a donné à la création d'un travail, "
-                         "ou n'en envoyez aucun")
+def new_owner_token(secret: str) -> str:
+    """A job-owner token for an anonymous caller's first job: random, and signed with the session key, so only
+    tokens this service gave are accepted (a guessable one a client chose would share its list with others)."""
+    random_part = secrets.token_urlsafe(24)
+    return f"{random_part}.{_owner_mac(secret, random_part)}"
+
+
+def checked_owner_token(secret: str, token: str) -> str:
+    """A job-owner token this service made; anything else is a 400 (never a list another client chose)."""
+    if not OWNER_TOKEN.match(token) or not hmac.compare_digest(token.split(".")[1],
+                                                                _owner_mac(secret, token.split(".")[0])):
+        raise InputError("jeton de propriétaire des travaux non reconnu (en-tête X-Jobs-Owner) : renvoyez celui que "
+                         "le service a donné à la création d'un travail, ou n'en envoyez aucun")
     return token
 
 
@@ -138,7 +146,7 @@ def submit(conn: psycopg.Connection, base: str, pid: str, body: object, options:
     """Check the inputs as a synchronous call would, then accept the job: (headers, statusInfo) of the 201.
 
     An anonymous caller's job is listed for its `owner_token` (its own, or one just made for it: `caller` built with
-    it), handed back in the header X-Jobs-Owner and in the job-list link of the statusInfo.
+    it), handed back in the header X-Jobs-Owner (never in a URL: URLs are logged); the statusInfo links the job list.
     """
     if caller.client is None:
         raise ValueError("a job is listed for someone: an anonymous caller needs its job-owner token")
@@ -148,9 +156,8 @@ def submit(conn: psycopg.Connection, base: str, pid: str, body: object, options:
     headers, info = {"Location": f"{base}/jobs/{row['id']}"}, status_info(base, row)
     if owner_token is not None:
         headers["X-Jobs-Owner"] = owner_token
-        info["links"].append({"href": f"{base}/jobs?owner={owner_token}", "rel": JOB_LIST_REL,
-                              "type": "application/json",
-                              "title": "vos travaux (lien personnel : qui le détient voit leur liste)"})
+        info["links"].append({"href": f"{base}/jobs", "rel": JOB_LIST_REL, "type": "application/json",
+                              "title": "vos travaux (avec l'en-tête X-Jobs-Owner reçu, ou le cookie du navigateur)"})
     return headers, info
 
 

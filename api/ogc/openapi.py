@@ -143,9 +143,7 @@ PREFER = {"name": "Prefer", "in": "header", "required": False, "schema": {"type"
 
 # An anonymous caller's jobs are listed by the job-owner token it got with its first job (or its cookie).
 JOB_OWNER = [{"name": "X-Jobs-Owner", "in": "header", "required": False, "schema": {"type": "string"},
-              "description": "jeton de propriétaire des travaux (reçu à la création d'un travail anonyme)"},
-             {"name": "owner", "in": "query", "required": False, "schema": {"type": "string"},
-              "description": "le même jeton, dans le lien de la liste des travaux"}]
+              "description": "jeton de propriétaire des travaux (reçu à la création d'un travail anonyme)"}]
 
 
 def _job_paths() -> dict:

@@ -229,9 +229,9 @@ def precheck(conn: psycopg.Connection, pid: str, inputs: dict, options: Options)
         if name in inputs:
             check_land(_land(inputs[name], inputs.get("crs"), name), options)
     if pid == "envelope":
-        from instruction.envelope import output_crs
+        from instruction.envelope import check_request
 
-        output_crs(inputs.get("output_crs"))
+        check_request(_land(inputs["land"], inputs.get("crs"), "land"), options, inputs.get("output_crs"))
     if pid == "plan-impact":
         from layers.communes import find_commune
         from layers.impact import check_area, plan_pair

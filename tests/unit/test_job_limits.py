@@ -41,16 +41,19 @@ def test_a_limit_for_a_process_that_does_not_exist_is_refused():
 
 
 def test_anonymous_callers_list_by_their_token_and_are_bounded_by_their_address():
-    alice, bob = new_owner_token(), new_owner_token()
+    alice, bob = new_owner_token("s"), new_owner_token("s")
     a, b = caller_of("s", "10.0.0.1", owner_token=alice), caller_of("s", "10.0.0.1", owner_token=bob)
     assert a.client != b.client and a.submitter == b.submitter  # one NAT: two lists, one bound
     assert caller_of("s", "10.0.0.1").client is None  # no token: nobody's list
     assert caller_of("s", "10.0.0.2", owner_token=alice).client == a.client  # the token, not the address
-    assert caller_of("autre secret", "10.0.0.1", owner_token=alice).client != a.client  # keyed
+    with pytest.raises(InputError, match="X-Jobs-Owner"):  # signed with the session key: another key refuses it
+        caller_of("autre secret", "10.0.0.1", owner_token=alice)
     keyed = caller_of("s", "10.0.0.1", partner_key="clé", owner_token=alice)
     staff = caller_of("s", "10.0.0.1", account_id=7, owner_token=alice)
     assert keyed.client == keyed.submitter != staff.client == staff.submitter
     assert len({a.client, keyed.client, staff.client, a.submitter}) == 4
-    for bad in ("", "court", "A" * 42, "A" * 44, "é" * 43, "A" * 42 + "/"):
+    forged = alice[:33] + ("A" * 22 if alice[33:] != "A" * 22 else "B" * 22)
+    for bad in ("", "court", "A" * 43, alice[:-1], alice + "A", "é" * 55, alice.replace(".", "/"), forged):
         with pytest.raises(InputError, match="X-Jobs-Owner"):
-            checked_owner_token(bad)
+            checked_owner_token("s", bad)
+    assert checked_owner_token("s", alice) == alice
