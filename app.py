@@ -93,7 +93,6 @@ def create_app(config: Settings | dict | None = None) -> Flask:
     from api import budget
 
     budget.init_app(app)  # last: its after_request runs first, before the commit
-    request_db.route_reads(app)  # once every view is registered
     return app
 
 

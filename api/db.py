@@ -20,6 +20,7 @@ down and the request is run again on the primary: no request is lost to a replic
 from __future__ import annotations
 
 import logging
+import threading
 from functools import wraps
 from typing import TYPE_CHECKING
 
@@ -194,14 +195,23 @@ def init_app(app: Flask) -> None:
     replicas = replica_set(app.config["URBASIG"], app.extensions["urbasig.pool"])
     if replicas is not None:
         app.extensions["urbasig.replicas"] = replicas
+        app.before_request(route_reads)
     app.after_request(remember_writer)  # registered first, so it runs after the commit
     app.after_request(commit_db)
     app.teardown_appcontext(close_db)
 
 
-def route_reads(app: Flask) -> None:
-    """With replicas, run every public read again on the primary when its replica fails under it."""
-    if "urbasig.replicas" not in app.extensions:
+_routing = threading.Lock()
+
+
+def route_reads() -> None:
+    """At the first request (every view is registered by then), have each public read run again on the primary
+    when its replica fails under it."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.extensions.get("urbasig.reads_routed"):
         return
-    for endpoint in REPLICA_ENDPOINTS & app.view_functions.keys():
-        app.view_functions[endpoint] = on_primary_if_replica_fails(app.view_functions[endpoint])
+    with _routing:
+        if not app.extensions.get("urbasig.reads_routed"):
+            for endpoint in REPLICA_ENDPOINTS & app.view_functions.keys():
+                app.view_functions[endpoint] = on_primary_if_replica_fails(app.view_functions[endpoint])
+            app.extensions["urbasig.reads_routed"] = True
