@@ -101,6 +101,9 @@ bench: db
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/jobs.py
+	$(BIN)/python bench/envelope.py
+	$(BIN)/python bench/impact.py
+	$(BIN)/python bench/replicas.py
 
 clean-db: stop
 	rm -rf var/pg
