@@ -93,6 +93,7 @@ bench: db
 	$(BIN)/python bench/import_throughput.py
 	$(BIN)/python bench/instruction.py
 	$(BIN)/python bench/ogc.py
+	$(BIN)/python bench/http_cache.py
 	$(BIN)/python bench/notes.py
 	$(BIN)/python bench/hostile.py
 	$(BIN)/python bench/audit_chain.py
@@ -100,6 +101,9 @@ bench: db
 	$(BIN)/python bench/search.py
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/jobs.py
+	$(BIN)/python bench/envelope.py
+	$(BIN)/python bench/impact.py
+	$(BIN)/python bench/replicas.py
 
 clean-db: stop
 	rm -rf var/pg

@@ -85,6 +85,11 @@ def create_app(config: Settings | dict | None = None) -> Flask:
 
     register_dev_pki(app)  # the development TSA and CRL, beside the development CA only
     app.extensions["urbasig.openapi"] = build_openapi()  # once, not per request
+    if settings.tile_memory_cache_mb:
+        from layers.tiles import TileMemory
+
+        app.extensions["urbasig.tile_memory"] = TileMemory(settings.tile_memory_cache_mb * 1024 * 1024,
+                                                           settings.tile_versions_ttl_s)
     from api import budget
 
     budget.init_app(app)  # last: its after_request runs first, before the commit
@@ -722,6 +727,54 @@ def jobs_work_cmd(loop: bool, once: bool) -> None:
                 mode)
     if not loop:
         click.echo(f"{done} travail(aux) exécuté(s)")
+
+
+@cli.group(cls=_Group)
+def tiles() -> None:
+    """Tuiles vectorielles de la carte publique (cache en base)."""
+
+
+@tiles.command("seed")
+@click.option("--zoom", "zooms", default="10-16", show_default=True, metavar="N-M", help="Niveaux à semer (10 à 18).")
+@click.option("--area", metavar="COMMUNE", help="Commune ou arrondissement (code ou nom) ; sinon toute l'étendue.")
+@click.option("--collection", "collections", multiple=True, metavar="NOM",
+              help="Collection à semer (répétable) ; sinon toutes celles de la carte.")
+@click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]),
+              help="Plans en vigueur ce jour (AAAA-MM-JJ ; par défaut aujourd'hui, comme la carte).")
+def tiles_seed_cmd(zooms: str, area: str | None, collections: tuple[str, ...], day: object | None) -> None:
+    """Remplir le cache de tuiles avec celles de la carte publique qui peuvent contenir des données.
+
+    Les tuiles déjà en cache à la version courante des couches sont sautées : un semis interrompu reprend là où
+    il s'est arrêté. Une écriture dans une couche invalide ses tuiles semées comme les autres.
+    """
+    from tqdm import tqdm
+
+    from layers.bulk import show_bar
+    from layers.db import connect
+    from layers.tile_seed import parse_zooms, seed_tiles
+    from layers.tiles import CacheCap
+
+    settings = _settings()
+    levels = parse_zooms(zooms)
+    if not settings.tile_cache:
+        raise click.UsageError("URBASIG_TILE_CACHE=false : le cache de tuiles est désactivé, rien à semer")
+    cap = CacheCap(settings.tile_cache_max_rows, settings.tile_cache_max_mb * 1024 * 1024)
+    bar = tqdm(desc="tuiles", unit=" tuile", disable=not show_bar(True), leave=False, mininterval=0.5)
+
+    def progress(done: int, planned: int) -> None:
+        if bar.total != planned:
+            bar.total = planned
+        bar.update(done - bar.n)
+
+    with connect(_db_url(settings)) as conn:
+        report = seed_tiles(conn, levels, area, collections, day.date() if day else None,  # type: ignore[attr-defined]
+                            cap, progress, lambda line: tqdm.write(f"urbasig : {line}"))
+    bar.close()
+    click.echo(f"{report.built} tuile(s) construite(s) et mise(s) en cache, {report.already} déjà en cache, "
+               f"{report.empty} vide(s), sur {report.planned} pouvant contenir des données "
+               f"({report.seeded_bytes / 1024 / 1024:.1f} Mio en cache pour ce semis)")
+    if report.stopped_at_cap:
+        sys.exit(1)
 
 
 @cli.group(cls=_Group)

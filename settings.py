@@ -44,6 +44,13 @@ class Settings:
     pg_port: int = 54329
     pg_bindir: Path | None = None
     pg_system_user: str = "urbasig"
+    # Streaming replicas for the public reads (comma-separated URLs of the web role urbasig_app on each replica;
+    # README « Passage à l'échelle »): one past read_max_lag_s behind the primary, or down, is skipped; a client
+    # that wrote reads from the primary for read_primary_after_write_s; their state is measured every read_check_s.
+    database_read_url: str | None = None
+    read_max_lag_s: float = 5.0
+    read_primary_after_write_s: float = 15.0
+    read_check_s: float = 1.0
     # Connection pool of each server process, and how long a request waits for a connection (then 503).
     pool_min: int = 1
     pool_max: int = 8
@@ -102,6 +109,10 @@ class Settings:
     # …and its cap (rows, MiB): past either, the oldest tiles are evicted (empty tiles are never cached).
     tile_cache_max_rows: int = 50_000
     tile_cache_max_mb: int = 256
+    # …and in front of it each process's own tiles (MiB, 0 = none), with the layer versions it read, read again
+    # once this old (s): a write to a layer reaches every process's tiles within that delay.
+    tile_memory_cache_mb: int = 64
+    tile_versions_ttl_s: float = 1.0
     # Indicative notes: requests per client and minute (the public service answers ~300 notes a day).
     indicative_per_minute: int = 20
     # Checks (permit, lots, licence) stored for reproducibility: anonymous calls per client and minute (a caller
@@ -209,6 +220,7 @@ class Settings:
                                                                                        "postgres://")):
             raise ConfigError("URBASIG_APP_DATABASE_URL doit commencer par postgresql:// "
                               "(ex. postgresql://urbasig_app:p@hôte/base)")
+        self._validate_replicas()
         for name in ("pg_port", "port"):
             value = getattr(self, name)
             if not 1 <= value <= 65535:
@@ -279,6 +291,24 @@ class Settings:
             raise ConfigError("URBASIG_ENV=production : le service ne peut pas démarrer ainsi ; corrigez :\n- "
                               + "\n- ".join(problems))
 
+    def _validate_replicas(self) -> None:
+        """Every read URL a PostgreSQL one; the read-your-writes window longer than the lag a replica may have."""
+        for url in self.read_urls:
+            if not url.startswith(("postgresql://", "postgres://")):
+                raise ConfigError("URBASIG_DATABASE_READ_URL : une ou plusieurs URL postgresql:// séparées par des "
+                                  f"virgules (reçu « {mask_password(url)[:80]} »)")
+        if min(self.read_max_lag_s, self.read_check_s) <= 0:
+            raise ConfigError("URBASIG_READ_MAX_LAG_S et URBASIG_READ_CHECK_S doivent être positifs")
+        if self.read_primary_after_write_s <= self.read_max_lag_s + self.read_check_s:
+            raise ConfigError("il faut URBASIG_READ_PRIMARY_AFTER_WRITE_S > URBASIG_READ_MAX_LAG_S + "
+                              "URBASIG_READ_CHECK_S : sinon un client qui vient d'écrire pourrait relire une réplique "
+                              "qui n'a pas encore son écriture")
+
+    @property
+    def read_urls(self) -> list[str]:
+        """The replicas' URLs (URBASIG_DATABASE_READ_URL split at its commas), none when unset."""
+        return [u.strip() for u in (self.database_read_url or "").split(",") if u.strip()]
+
     def _validate_time_limits(self) -> None:
         """Budgets shorter than the worker timeout; outage delays positive."""
         for name in ("budget_reads_s", "budget_checks_s", "budget_notes_s"):
@@ -299,6 +329,9 @@ class Settings:
                 raise ConfigError(f"URBASIG_{name.upper()} doit valoir au moins 1 (reçu {getattr(self, name)})")
         if self.max_request_vertices < self.max_vertices:
             raise ConfigError("il faut URBASIG_MAX_VERTICES ≤ URBASIG_MAX_REQUEST_VERTICES")
+        if self.tile_memory_cache_mb < 0 or not 0 <= self.tile_versions_ttl_s <= 60:
+            raise ConfigError("URBASIG_TILE_MEMORY_CACHE_MB doit être positif ou nul (0 : pas de tuiles en mémoire) et "
+                              "URBASIG_TILE_VERSIONS_TTL_S compris entre 0 et 60 s")
         self._validate_jobs()
 
     def _validate_jobs(self) -> None:
@@ -363,6 +396,8 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in ("database_url", "app_database_url") and value:
                 value = mask_password(value)
+            if f.name == "database_read_url" and value:
+                value = ",".join(mask_password(url) for url in self.read_urls)
             if f.name in ("payment_secret", "smtp_password", "secret_key", "tsa_password") and value:
                 value = "***"
             out[f.name] = str(value)

@@ -35,11 +35,15 @@ def _may_see_details() -> bool:
 def health_view():
     """Say whether the database answers, with the PostgreSQL and PostGIS versions.
 
-    `?details` adds the pool's counters and the process id, for the machine itself (loopback) and staff only;
-    anyone else gets the plain answer.
+    `?details` adds the pool's counters, the process id and each read replica's state and lag, for the machine
+    itself (loopback) and staff only; anyone else gets the plain answer.
     """
     pool = current_app.extensions["urbasig.pool"]
     details = {"pool": pool_stats(pool), "pid": os.getpid()} if "details" in request.args and _may_see_details() else {}
+    replicas = current_app.extensions.get("urbasig.replicas")
+    if details and replicas is not None:
+        replicas.usable()  # measured once at least
+        details["replicas"] = replicas.report()
     try:
         with pooled(pool, timeout=1, statement_timeout_s=2) as conn:
             versions = health(conn)

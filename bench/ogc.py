@@ -172,6 +172,7 @@ def _endpoints(url: str, workdir: Path, extent: list[float], bboxes: list[str], 
         "urbasig": {"start": lambda p: start_urbasig(url, p), "ready": "/ogc/collections",
                     "items": [f"/ogc/collections/parcels/items?bbox={b}&limit=100" for b in bboxes],
                     "item": [f"/ogc/collections/parcels/items/{i}" for i in ids],
+                    "offset": [f"/ogc/collections/parcels/items?limit=100&offset={10000 + k}" for k in range(0, 300, 7)],
                     "deep": [f"/ogc/collections/parcels/items?limit=100&cursor={encode_cursor({'a': 10000 + k})}"
                              for k in range(0, 300, 7)],
                     "z14": [f"/ogc/collections/parcels/tiles/WebMercatorQuad/14/{y}/{x}" for x, y in tiles[14]],
@@ -179,14 +180,15 @@ def _endpoints(url: str, workdir: Path, extent: list[float], bboxes: list[str], 
         "tipg": {"start": lambda p: start_tipg(url, p), "ready": "/collections",
                  "items": [f"/collections/public.parcels/items?bbox={b}&limit=100" for b in bboxes],
                  "item": [f"/collections/public.parcels/items/{i}" for i in ids],
-                 "deep": [f"/collections/public.parcels/items?limit=100&offset={10000 + k}" for k in range(0, 300, 7)],
+                 "offset": [f"/collections/public.parcels/items?limit=100&offset={10000 + k}"
+                            for k in range(0, 300, 7)],
                  "z14": [f"/collections/public.parcels/tiles/WebMercatorQuad/14/{x}/{y}" for x, y in tiles[14]],
                  "z16": [f"/collections/public.parcels/tiles/WebMercatorQuad/16/{x}/{y}" for x, y in tiles[16]]},
         "pygeoapi": {"start": lambda p: start_pygeoapi(url, p, workdir, extent), "ready": "/collections",
                      "items": [f"/collections/parcels/items?bbox={b}&limit=100&f=json" for b in bboxes],
                      "item": [f"/collections/parcels/items/{i}?f=json" for i in ids],
-                     "deep": [f"/collections/parcels/items?limit=100&offset={10000 + k}&f=json"
-                              for k in range(0, 300, 7)],
+                     "offset": [f"/collections/parcels/items?limit=100&offset={10000 + k}&f=json"
+                                for k in range(0, 300, 7)],
                      "z14": [f"/collections/parcels/tiles/WebMercatorQuad/14/{y}/{x}?f=mvt" for x, y in tiles[14]],
                      "z16": [f"/collections/parcels/tiles/WebMercatorQuad/16/{y}/{x}?f=mvt" for x, y in tiles[16]]},
     }
@@ -205,7 +207,7 @@ def _measure(name: str, spec: dict, seconds: int, workdir: Path, labels: dict[st
     try:
         wait(base + spec["ready"], proc)
         results[name] = {}
-        for key in ("items", "item", "deep", "z14", "z16"):
+        for key in [k for k in ("items", "item", "offset", "deep", "z14", "z16") if k in spec]:
             try:
                 sample = requests.get(base + spec[key][0], timeout=120)
                 if sample.status_code >= 400:
@@ -250,7 +252,8 @@ def main(n: int, seconds: int) -> None:
         bboxes = [f"{x - 0.0016:.6f},{y - 0.0014:.6f},{x + 0.0016:.6f},{y + 0.0014:.6f}" for x, y in centres]
         tiles = {z: [tile_of(x, y, z) for x, y in centres] for z in (14, 16)}
         servers = _endpoints(url, workdir, list(e), bboxes, ids, tiles)
-        labels = {"items": "items, bbox ~300 m, limit=100", "item": "item by id", "deep": "deep page (10 000, 100)",
+        labels = {"items": "items, bbox ~300 m, limit=100", "item": "item by id",
+                  "offset": "deep page by offset (10 000, 100)", "deep": "deep page by cursor (10 000, 100)",
                   "z14": "parcels tile z14 (uncached)", "z16": "parcels tile z16 (uncached)",
                   "process": "process: instruction"}
         results: dict[str, dict[str, tuple]] = {}

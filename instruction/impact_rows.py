@@ -269,10 +269,12 @@ def _sides(pair: PlanPair, rules: Rules, parts: _Parts, net: np.ndarray, use_set
     p, z, side = parts.parcel[order], parts.zone[order], parts.side[order]
     starts, ends = _first_in_group(p * 2 + side)
     count = ends - starts
-    buildable = (_sums(under_min[order].astype(np.int64), starts) == 0) & (_sums(footprint[order], starts)
-                                                                           > rules.noise_m2)
-    unknown = _sums(np.isnan(floor[order]).astype(np.int64), starts) > 0
-    floor_sum = _sums(np.nan_to_num(floor[order]), starts)
+    # a part builds when the parcel reaches its zone's minimum plot and leaves a footprint; a split parcel builds
+    # through the parts that do, as the envelope says (instruction/envelope.py: the other parts add nothing)
+    part_ok = (~under_min & (np.nan_to_num(footprint) > rules.noise_m2))[order]
+    buildable = _sums(part_ok.astype(np.int64), starts) > 0
+    unknown = _sums((np.isnan(floor[order]) & part_ok).astype(np.int64), starts) > 0
+    floor_sum = _sums(np.where(part_ok, np.nan_to_num(floor[order]), 0.0), starts)
     uses = pair.zone_uses[z[starts]]
     for g in np.flatnonzero(count > 1):  # a split parcel: the union of its parts' uses
         union = frozenset().union(*(pair.use_sets[u] for u in pair.zone_uses[z[starts[g]:ends[g]]]))

@@ -8,6 +8,7 @@ import secrets
 import psycopg
 
 from gis.errors import Conflict, NotFound
+from layers.db import primary
 
 
 def _hash(key: str) -> str:
@@ -42,6 +43,7 @@ def check_key(conn: psycopg.Connection, key: str) -> bool:
     """Whether a key is valid (unknown or revoked keys are simply public callers)."""
     if len(key) > 200:
         return False
-    row = conn.execute("SELECT 1 FROM api_keys WHERE key_hash = %s AND revoked_at IS NULL", (_hash(key),),
-                       prepare=True).fetchone()
+    # on the primary even during a public read from a replica: a key revoked is refused at once
+    row = primary(conn).execute("SELECT 1 FROM api_keys WHERE key_hash = %s AND revoked_at IS NULL",
+                                (_hash(key),), prepare=True).fetchone()
     return row is not None

@@ -203,6 +203,30 @@ class Cluster:
             self.password_file.unlink(missing_ok=True)
             self.app_password_file.unlink(missing_ok=True)
 
+    def standby(self, root: Path, port: int) -> Cluster:
+        """A streaming replica of this running cluster under `root`, on `port` (pg_basebackup -R), not started.
+
+        It keeps this cluster's settings and superuser (its password file copied beside it); the connection to the
+        primary (primary_conninfo, written by -R) reads a password file inside the replica's directory.
+        """
+        replica = Cluster(root=root, port=port, bindir=self.bindir, system_user=self.system_user,
+                          superuser=self.superuser, throwaway=self.throwaway)
+        for sub in (replica.root, replica.root / "log", replica.socketdir):
+            sub.mkdir(parents=True, exist_ok=True)
+        passfile = replica.root / "primary.pgpass"
+        passfile.write_text(f"127.0.0.1:{self.port}:*:{self.superuser}:{self.password()}\n")
+        replica.password_file.write_text(self.password() + "\n")
+        replica.password_file.chmod(0o600)
+        if self._runas:
+            account = _ensure_system_user(self.system_user)
+            for path in (replica.root, replica.root / "log", replica.socketdir, passfile):
+                os.chown(path, account.pw_uid, account.pw_gid)
+        replica.root.chmod(0o700)
+        passfile.chmod(0o600)
+        self._run(str(self.bindir / "pg_basebackup"), "-D", str(replica.datadir), "-R", "-X", "stream", "-c", "fast",
+                  "-d", f"host=127.0.0.1 port={self.port} user={self.superuser} passfile={passfile}")
+        return replica
+
     def url(self, dbname: str = "urbasig") -> str:
         """The connection URL of a database of this cluster."""
         return f"postgresql://{self.superuser}:{self.password()}@127.0.0.1:{self.port}/{dbname}"

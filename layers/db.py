@@ -31,7 +31,7 @@ from gis.errors import ConfigError, DatabaseTimeout, DatabaseUnavailable, Reques
 from layers.cluster import Cluster
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from settings import Settings
 
@@ -297,7 +297,14 @@ class GuardedTransaction(psycopg.Transaction):
 
 
 class GuardedConnection(psycopg.Connection):
-    """A connection whose `transaction()` blocks are GuardedTransaction (without pipeline mode, unused here)."""
+    """A connection whose `transaction()` blocks are GuardedTransaction (without pipeline mode, unused here).
+
+    A read replica's connection, during a request, knows how to reach the request's connection to the primary
+    (`primary`, see `primary()`), and keeps the failure that should send the request to another server (`failure`).
+    """
+
+    primary: Callable[[], psycopg.Connection] | None = None
+    failure: BaseException | None = None
 
     @contextmanager
     def transaction(self, savepoint_name: str | None = None,  # type: ignore[override]
@@ -324,22 +331,48 @@ def past_deadline(seconds: float = 2.0) -> Iterator[None]:
         deadline.spend()
 
 
+WRITE_ON_REPLICA = "la base de données a refusé une écriture (réplique en lecture seule) : réessayez"
+
+
 class TranslatingCursor(psycopg.Cursor):
-    """A cursor whose connection failures and timeouts become our errors where they enter."""
+    """A cursor whose connection failures and timeouts become our errors where they enter.
+
+    A write refused by a read-only server (a replica: a bug of the routing, api/db.py) is DatabaseUnavailable too,
+    kept on the connection as its `failure` with the lost connections and the conflicts with recovery: the request
+    is then run again on the primary.
+    """
 
     def execute(self, query, params=None, *, prepare=None, binary=None):  # noqa: D102 - psycopg's own signature
         try:
             with _in_database():
                 return super().execute(query, params, prepare=prepare, binary=binary)
-        except psycopg.OperationalError as exc:
-            raise _translated(exc) from exc
+        except (psycopg.OperationalError, psycopg.errors.ReadOnlySqlTransaction) as exc:
+            raise self._failed(exc) from exc
 
     def executemany(self, query, params_seq, *, returning=False):  # noqa: D102 - psycopg's own signature
         try:
             with _in_database():
                 return super().executemany(query, params_seq, returning=returning)
-        except psycopg.OperationalError as exc:
-            raise _translated(exc) from exc
+        except (psycopg.OperationalError, psycopg.errors.ReadOnlySqlTransaction) as exc:
+            raise self._failed(exc) from exc
+
+    def _failed(self, exc: psycopg.Error) -> DatabaseUnavailable:
+        if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
+            log.error("écriture envoyée à un serveur en lecture seule : %s", exc)
+            error = DatabaseUnavailable(WRITE_ON_REPLICA)
+        else:
+            error = _translated(exc)
+        if not isinstance(error, DatabaseTimeout) and isinstance(self.connection, GuardedConnection):
+            self.connection.failure = exc
+        return error
+
+
+def primary(conn: psycopg.Connection) -> psycopg.Connection:
+    """The connection for a write, or a read that must be current (credentials), while a request reads `conn`:
+    `conn` itself, or the request's connection to the primary when `conn` is a read replica's (borrowed on first
+    use). Every write a public read may do (tile cache, counters, rate limits) goes through it."""
+    writer = getattr(conn, "primary", None)
+    return conn if writer is None else writer()
 
 
 def connect(url: str, autocommit: bool = False) -> psycopg.Connection:

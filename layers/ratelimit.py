@@ -7,6 +7,7 @@ import hashlib
 import psycopg
 
 from gis.errors import TooManyRequests
+from layers.db import primary
 
 WINDOWS = ("minute", "hour")  # date_trunc units; a counter lives in the window its first request opened
 MAX_KEY_CHARS = 100  # a longer client (an e-mail may have 320 characters) is stored as its SHA-256
@@ -27,6 +28,7 @@ def add(conn: psycopg.Connection, scope: str, client: str, window: str = "minute
     """Count one event of `client` in the current window; returns the count so far in that window."""
     if window not in WINDOWS:
         raise ValueError(f"fenêtre inconnue : {window}")
+    conn = primary(conn)  # a public read on a replica counts on the primary, as every process does
     hits = conn.execute(
         "INSERT INTO rate_limits AS r (scope, client, window_start) VALUES (%s, %s, date_trunc(%s, now())) "
         "ON CONFLICT (scope, client, window_start) DO UPDATE SET hits = r.hits + 1 RETURNING hits",

@@ -11,6 +11,8 @@ import secrets
 import psycopg
 from psycopg.rows import dict_row
 
+from layers.db import primary
+
 
 def _id_hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
@@ -28,7 +30,7 @@ def start(conn: psycopg.Connection, account_id: int, hours: float) -> str:
 def account_of(conn: psycopg.Connection, session_id: str) -> dict | None:
     """The account of a live session (id, email, role, full_name, organisation), None when the session is unknown,
     ended or expired, or its account was disabled since."""
-    with conn.cursor(row_factory=dict_row) as cur:
+    with primary(conn).cursor(row_factory=dict_row) as cur:  # a session ended is ended at once, replicas or not
         return cur.execute("SELECT a.id, a.email, a.role, a.full_name, a.organisation FROM web_sessions s "
                            "JOIN accounts a ON a.id = s.account_id WHERE s.id_hash = %s AND s.expires_at > now() "
                            "AND a.disabled_at IS NULL", (_id_hash(session_id),)).fetchone()

@@ -6,6 +6,10 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -16,6 +20,7 @@ from psycopg import sql
 from gis.crs import storage_area_lonlat
 from gis.tms import METRES_PER_DEGREE, WEB_MERCATOR_QUAD, WORLD_CRS84_QUAD, TileMatrixSet
 from layers.catalog import CATALOGUE, Column, Layer
+from layers.db import primary
 
 MIN_ZOOM, MAX_ZOOM = WEB_MERCATOR_QUAD.served
 EXTENT = 4096
@@ -222,23 +227,38 @@ def trim_cache(conn: psycopg.Connection, cap: CacheCap) -> int:
                         "FOR UPDATE SKIP LOCKED)", (old,)).rowcount
 
 
-def get_tile(conn: psycopg.Connection, layer: TileLayer, z: int, x: int, y: int, day: date | None,
-             use_cache: bool = True, tms: TileMatrixSet = WEB_MERCATOR_QUAD,
-             cap: CacheCap = DEFAULT_CAP, status: str | None = None) -> tuple[bytes, str, bool]:
-    """(MVT bytes, ETag, served from cache): from the cache when built from the current layer versions.
-
-    Empty tiles are not cached (finding nothing through the spatial index costs less than a cache row each,
-    and an anonymous client could otherwise fill the table with the empty sea); the cache stays under `cap`.
-    """
-    version = layers_version(conn, layer)
+def tile_variant(day: date | None, status: str | None = None, tms: TileMatrixSet = WEB_MERCATOR_QUAD) -> str:
+    """What besides z/x/y tells two tiles of a layer apart: the day, a draft's status, the tile matrix set."""
     variant = day.isoformat() if day else ""
     if status:  # a draft's tile is another tile than the plans in force of the same day
         variant = f"{variant}:{status}"
     if tms is not WEB_MERCATOR_QUAD:
         variant = f"{tms.id}:{variant}"
+    return variant
+
+
+def _etag(layer: TileLayer, z: int, x: int, y: int, variant: str, version: int, data: bytes = b"") -> str:
+    return hashlib.sha1(f"{layer.id}/{z}/{x}/{y}/{variant}/{version}".encode() + data).hexdigest()[:20]
+
+
+def get_tile(conn: psycopg.Connection, layer: TileLayer, z: int, x: int, y: int, day: date | None,
+             use_cache: bool = True, tms: TileMatrixSet = WEB_MERCATOR_QUAD,
+             cap: CacheCap = DEFAULT_CAP, status: str | None = None,
+             version: int | None = None) -> tuple[bytes, str, bool]:
+    """(MVT bytes, ETag, served from cache): from the cache when built from the current layer versions.
+
+    Empty tiles are not cached (finding nothing through the spatial index costs less than a cache row each,
+    and an anonymous client could otherwise fill the table with the empty sea); the cache stays under `cap`.
+    `version`: the layers' version when the caller already knows it (TileMemory), else it is read.
+    """
+    if version is None:
+        version = layers_version(conn, layer)
+    variant = tile_variant(day, status, tms)
     if not _may_hold_data(tms, z, x, y):  # far from Morocco: empty, and not transformable to the storage CRS
-        return b"", hashlib.sha1(f"{layer.id}/{z}/{x}/{y}/{variant}/{version}".encode()).hexdigest()[:20], False
-    row = None if not use_cache else conn.execute(
+        return b"", _etag(layer, z, x, y, variant, version), False
+    # tile_cache is unlogged, so never on a replica: when `conn` reads one, the cache is the primary's, the tile
+    # is built on the replica
+    row = None if not use_cache else primary(conn).execute(
         "SELECT data, etag FROM tile_cache WHERE collection = %s AND z = %s AND x = %s AND y = %s AND variant = %s "
         "AND version = %s", (layer.id, z, x, y, variant, version), prepare=True).fetchone()
     if row:
@@ -246,16 +266,99 @@ def get_tile(conn: psycopg.Connection, layer: TileLayer, z: int, x: int, y: int,
     data = conn.execute(tile_sql(layer, z, day, tms, status),
                         tile_params(tms, z, x, y, day, status)).fetchone()[0] or b""
     data = bytes(data)
-    etag = hashlib.sha1(f"{layer.id}/{z}/{x}/{y}/{variant}/{version}".encode() + data).hexdigest()[:20]
+    etag = _etag(layer, z, x, y, variant, version, data)
     if not use_cache or not data:
         return data, etag, False
-    conn.execute("INSERT INTO tile_cache (collection, z, x, y, variant, version, etag, data) VALUES "
-                 "(%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (collection, z, x, y, variant) DO UPDATE SET "
-                 "version = EXCLUDED.version, etag = EXCLUDED.etag, data = EXCLUDED.data, created_at = now()",
-                 (layer.id, z, x, y, variant, version, etag, data))
+    # never over the tile of a newer version (built on a replica behind)
+    primary(conn).execute(
+        "INSERT INTO tile_cache (collection, z, x, y, variant, version, etag, data) VALUES "
+        "(%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (collection, z, x, y, variant) DO UPDATE SET "
+        "version = EXCLUDED.version, etag = EXCLUDED.etag, data = EXCLUDED.data, created_at = now() "
+        "WHERE tile_cache.version <= EXCLUDED.version", (layer.id, z, x, y, variant, version, etag, data))
     if random.random() < 1 / cap.check_every:  # noqa: S311 - spreading the measures, not a secret
-        trim_cache(conn, cap)
+        trim_cache(primary(conn), cap)
     return data, etag, False
+
+
+class TileMemory:
+    """Tiles kept in this process in front of the database cache (least recently used first out, bounded in
+    bytes), and the layer versions as this process last read them, read again once `versions_ttl_s` old.
+
+    A tile found here costs no database round trip; a write to a layer reaches every process's tiles within
+    `versions_ttl_s` (one query of layer_versions per process and period, whatever the traffic). LISTEN/NOTIFY
+    would tell sooner but needs a connection held per process and is not replicated: a server reading from a
+    streaming replica would never hear it.
+    """
+
+    ENTRY_BYTES = 200  # counted per tile besides its data (key, ETag, the dictionary's slot)
+
+    def __init__(self, max_bytes: int, versions_ttl_s: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.max_bytes = max_bytes
+        self.versions_ttl_s = versions_ttl_s
+        self._clock = clock
+        self._tiles: OrderedDict[tuple, tuple[int, bytes, str]] = OrderedDict()
+        self._bytes = 0
+        self._versions: dict[str, int] = {}
+        self._read_at = -math.inf
+        self._lock = threading.Lock()
+
+    @property
+    def size_bytes(self) -> int:
+        """What the tiles held take, as counted against max_bytes."""
+        return self._bytes
+
+    def version(self, connect: Callable[[], psycopg.Connection], layer: TileLayer) -> int:
+        """The layer's version (as layers_version), from the versions read at most versions_ttl_s ago."""
+        now = self._clock()
+        if now - self._read_at >= self.versions_ttl_s:
+            rows = connect().execute("SELECT layer, version FROM layer_versions", prepare=True).fetchall()
+            self._versions, self._read_at = dict(rows), now
+        versions = self._versions
+        return sum(versions.get(name, 0) for name in layer.layer_versions)
+
+    def get(self, key: tuple, version: int) -> tuple[bytes, str] | None:
+        """(data, ETag) of a tile built from `version`, else None."""
+        with self._lock:
+            found = self._tiles.get(key)
+            if found is None or found[0] != version:
+                return None
+            self._tiles.move_to_end(key)
+            return found[1], found[2]
+
+    def put(self, key: tuple, version: int, data: bytes, etag: str) -> None:
+        """Keep a tile (replacing the one of an older version), evicting the least recently used past max_bytes."""
+        size = len(data) + self.ENTRY_BYTES
+        if size > self.max_bytes:
+            return
+        with self._lock:
+            old = self._tiles.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old[1]) + self.ENTRY_BYTES
+            self._tiles[key] = (version, data, etag)
+            self._bytes += size
+            while self._bytes > self.max_bytes:
+                _, (_, gone, _) = self._tiles.popitem(last=False)
+                self._bytes -= len(gone) + self.ENTRY_BYTES
+
+
+def cached_tile(connect: Callable[[], psycopg.Connection], layer: TileLayer, z: int, x: int, y: int,
+                day: date | None, use_cache: bool = True, tms: TileMatrixSet = WEB_MERCATOR_QUAD,
+                cap: CacheCap = DEFAULT_CAP, status: str | None = None,
+                memory: TileMemory | None = None) -> tuple[bytes, str, str]:
+    """(MVT bytes, ETag, where it came from: "memory", "database" or "built"): get_tile behind this process's
+    TileMemory; `connect` is called only when the database is needed."""
+    if memory is None or not use_cache:
+        data, etag, cached = get_tile(connect(), layer, z, x, y, day, use_cache, tms, cap, status)
+        return data, etag, "database" if cached else "built"
+    version = memory.version(connect, layer)
+    key = (layer.id, z, x, y, tile_variant(day, status, tms))
+    found = memory.get(key, version)
+    if found is not None:
+        return found[0], found[1], "memory"
+    data, etag, cached = get_tile(connect(), layer, z, x, y, day, use_cache, tms, cap, status, version)
+    memory.put(key, version, data, etag)
+    return data, etag, "database" if cached else "built"
 
 
 def tile_limits(conn: psycopg.Connection, layer: TileLayer) -> tuple[float, float, float, float] | None:

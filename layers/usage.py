@@ -6,6 +6,8 @@ from datetime import date
 
 import psycopg
 
+from layers.db import primary
+
 KINDS = frozenset({"indicative"})
 
 
@@ -13,7 +15,7 @@ def count(conn: psycopg.Connection, kind: str, n: int = 1) -> None:
     """Add `n` to today's counter of `kind` (one upsert; concurrent requests add up)."""
     if kind not in KINDS:
         raise ValueError(f"compteur inconnu : {kind!r}")
-    conn.execute("INSERT INTO usage_daily (day, kind, n) VALUES (current_date, %s, %s) "
+    primary(conn).execute("INSERT INTO usage_daily (day, kind, n) VALUES (current_date, %s, %s) "
                  "ON CONFLICT (day, kind) DO UPDATE SET n = usage_daily.n + EXCLUDED.n", (kind, n))
 
 

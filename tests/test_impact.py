@@ -411,6 +411,28 @@ def test_a_parcel_in_one_plan_only_is_outside_not_unchanged(wconn):
     wconn.rollback()
 
 
+def test_a_split_parcel_builds_through_its_parts_that_can_as_the_envelope_says(wconn):
+    """PA-T-2020 sets a 2,500 m² minimum plot in V2: TF 1 (2,000 m², V2 800 m² + D 1,200 m²) no longer builds on
+    its V2 part, but still does on its D part — the parcel stays buildable, its floor area the D part's alone:
+    min(CUS 2.8 × 1,200 = 3,360, 840 × 5) = 3,360 (4,000 before: a loss of 640). The envelope of the same land on
+    the same plan says the same: buildable, the V2 part not (partie_non_constructible)."""
+    from instruction.envelope import envelope
+    from instruction.land import LandRequest
+
+    wconn.execute("UPDATE zones z SET min_plot_area_m2 = 2500 FROM plans p WHERE p.id = z.plan_id AND "
+                  "p.code = 'PA-T-2020' AND z.code = 'V2'")
+    result = plan_impact(wconn, "PA-T-2006", "PA-T-2020", publish=False)
+    tf1 = _rows(wconn, result["run_id"])["TF 1/T"]
+    assert (tf1["buildable_before"], tf1["buildable_after"]) == (True, True)
+    assert tf1["floor_before_m2"] == pytest.approx(4000) and tf1["floor_after_m2"] == pytest.approx(3360)
+    assert tf1["change"] == "loss"
+    env = envelope(wconn, LandRequest(refs=("TF 1/T",)))  # today: PA-T-2020 in force
+    parts = {p["zone"]["code"]: p for p in env["parts"]}
+    assert env["buildable"] and parts["D"]["buildable"] and not parts["V2"]["buildable"]
+    assert "partie_non_constructible" in {r["code"] for r in env["reasons"]}
+    wconn.rollback()
+
+
 def test_a_parcel_delete_waits_for_a_run_being_written(wconn, db_url):
     """The insert trigger holds the advisory lock shared (migration 0023, no row lock per parcel): deleting a parcel
     while a run writing it is open waits (here: gives up at its lock timeout), and once the run is committed the

@@ -77,7 +77,8 @@ def test_parcels_tile_holds_every_parcel_of_the_tile(live, db, tmp_path):
 
 
 def test_zones_tile_changes_when_the_layer_changes(ogc_url, tmp_path):
-    app = create_app(app_settings(ogc_url, pool_min=1, pool_max=2))
+    # versions read at every request: the change is seen at once (by default within URBASIG_TILE_VERSIONS_TTL_S)
+    app = create_app(app_settings(ogc_url, pool_min=1, pool_max=2, tile_versions_ttl_s=0))
     client = app.test_client()
     with psycopg.connect(ogc_url) as conn:
         lon, lat = _centre(conn)

@@ -212,7 +212,8 @@ def test_the_tile_follows_a_newly_published_run(db_url, tmp_path):
     with psycopg.connect(db_url) as conn:
         load_ogc_world(conn)
         publish_run(conn, ROWS)
-        client = create_app(app_settings(db_url, pool_min=1, pool_max=2)).test_client()
+        # layer versions read at every request: the new run is seen at once (else within URBASIG_TILE_VERSIONS_TTL_S)
+        client = create_app(app_settings(db_url, pool_min=1, pool_max=2, tile_versions_ttl_s=0)).test_client()
         z = 16
         x, y = _tile_over(conn, 1, z)
         url = TILE.format(z=z, y=y, x=x)

@@ -7,9 +7,12 @@ are tested without HTTP.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import math
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from importlib import metadata
 from urllib.parse import urlencode
 
 import psycopg
@@ -21,6 +24,7 @@ from gis.jsontext import parse_json
 from gis.landref import parse_land_ref
 from layers import cql
 from layers.features import COLLECTIONS, Collection, ItemsQuery, Prop, equals_sql, run_item, run_items
+from layers.metadata import data_version
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000
@@ -28,6 +32,7 @@ MAX_OFFSET = 1_000_000  # deeper pages are reached with the keyset cursor of the
 ITEM_PARAMS = {"f", "limit", "bbox", "bbox-crs", "crs", "filter", "filter-lang", "filter-crs", "datetime", "sortby",
                "properties", "cursor", "offset", "skipGeometry", "api_key"}
 GEOJSON = "application/geo+json"
+MAX_AGE_S = 60  # how long a client or a CDN may reuse an items answer before asking again (If-None-Match)
 
 
 class OgcError(InputError):
@@ -275,11 +280,61 @@ def _link(base: str, args: dict[str, str], rel: str, title: str, **changes: str 
     return {"href": f"{base}?{urlencode(params)}" if params else base, "rel": rel, "type": GEOJSON, "title": title}
 
 
+@lru_cache(maxsize=1)
+def _release() -> str:
+    """The installed release (an upgrade may change an answer's form while the data stay the same)."""
+    try:
+        return metadata.version("urbasig")
+    except metadata.PackageNotFoundError:
+        return "dev"
+
+
+def _seconds_to_midnight(now: datetime) -> int:
+    return int((datetime.combine(now.date() + timedelta(days=1), time()) - now).total_seconds())
+
+
+def cache_headers(conn: psycopg.Connection, c: Collection, what: str, args: dict[str, str], partner: bool,
+                  representation: str = "json", weak: bool = False, now: datetime | None = None) -> dict[str, str]:
+    """ETag, Cache-Control and Vary of an answer about collection c, from one cheap query (layer_versions).
+
+    The ETag changes when a table the collection reads is written (import, plan status change), with the
+    request (`what`, its normalised query, the caller's access, JSON or the page's language) and, for a
+    collection whose answer depends on today (the plan versions in force today, each feature's status today),
+    at midnight. The version is read before the answer is built: an ETag never names data newer than its body.
+    A partner's answer (restricted fields) and an HTML page (its language follows the cookie) are private.
+    """
+    version = int(data_version(conn, list(c.layer_versions)))  # sum() of bigints is a numeric
+    now = now or datetime.now()
+    day = now.date().isoformat() if c.join_plan else None
+    query = sorted((k, v) for k, v in args.items() if k != "api_key")
+    key = json.dumps([c.id, what, query, partner, representation, version, day, _release()], ensure_ascii=False)
+    digest = hashlib.sha1(key.encode()).hexdigest()[:20]
+    max_age = MAX_AGE_S if day is None else min(MAX_AGE_S, _seconds_to_midnight(now))
+    scope = "private" if partner or representation != "json" else "public"
+    return {"ETag": f'{"W/" if weak else ""}"{digest}"', "Cache-Control": f"{scope}, max-age={max_age}",
+            "Vary": "Accept, X-API-Key"}
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether If-None-Match names this ETag (weak comparison, as for GET) or is *."""
+    if not if_none_match:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
+    return "*" in tags or etag.removeprefix("W/") in tags
+
+
 def items(conn: psycopg.Connection, base_url: str, collection_id: str, args: dict[str, str],
-          partner: bool = False, filter_depth: int = cql.MAX_DEPTH) -> tuple[dict, int, str]:
-    """GET /collections/{id}/items as GeoJSON."""
+          partner: bool = False, filter_depth: int = cql.MAX_DEPTH, if_none_match: str | None = None,
+          representation: str = "json") -> tuple[dict, int, str]:
+    """GET /collections/{id}/items as GeoJSON; 304 (nothing built) when the client's copy is current.
+
+    The ETag is weak: the same data, but each answer has its own timeStamp.
+    """
     c = collection_or_404(collection_id, partner)
-    q, crs_uri = build_query(c, args, partner, filter_depth)
+    q, crs_uri = build_query(c, args, partner, filter_depth)  # a bad request is a 400, never a 304
+    cache = cache_headers(conn, c, "items", args, partner, representation, weak=True)
+    if etag_matches(if_none_match, cache["ETag"]):
+        return cache, 304, ""
     first_page = q.after is None and q.offset == 0
     rows, matched = run_items(conn, q, count=True)
     more = len(rows) > q.limit
@@ -304,12 +359,14 @@ def items(conn: psycopg.Connection, base_url: str, collection_id: str, args: dic
     if matched is not None:
         head["numberMatched"] = matched
     body = json.dumps(head, ensure_ascii=False)[:-1] + ',"features":[' + ",".join(r[1] for r in rows) + "]}"
-    return {"Content-Type": GEOJSON, "Content-Crs": f"<{crs_uri}>"}, 200, body
+    return {"Content-Type": GEOJSON, "Content-Crs": f"<{crs_uri}>", **cache}, 200, body
 
 
 def item(conn: psycopg.Connection, base_url: str, collection_id: str, item_id: str, args: dict[str, str],
-         partner: bool = False) -> tuple[dict, int, str]:
-    """GET /collections/{id}/items/{featureId}."""
+         partner: bool = False, if_none_match: str | None = None,
+         representation: str = "json") -> tuple[dict, int, str]:
+    """GET /collections/{id}/items/{featureId}; 304 (nothing read but the versions) when the client's copy is
+    current (it was a 200 of the same versions, so the feature still exists)."""
     c = collection_or_404(collection_id, partner)
     unknown = set(args) - {"f", "crs", "api_key", "properties"}
     if unknown:
@@ -324,6 +381,9 @@ def item(conn: psycopg.Connection, base_url: str, collection_id: str, item_id: s
             raise NotFound(f"entité inconnue : « {item_id} »")
     else:
         key = item_id
+    cache = cache_headers(conn, c, f"item/{item_id}", args, partner, representation)
+    if etag_matches(if_none_match, cache["ETag"]):
+        return cache, 304, ""
     q = ItemsQuery(collection=c, limit=1, srid=srid, flip=flip, precision=decimals, partner=partner)
     feature = run_item(conn, q, key)
     if feature is None:
@@ -331,7 +391,7 @@ def item(conn: psycopg.Connection, base_url: str, collection_id: str, item_id: s
     links = [{"href": f"{base_url}/collections/{c.id}/items/{item_id}", "rel": "self", "type": GEOJSON},
              {"href": f"{base_url}/collections/{c.id}", "rel": "collection", "type": "application/json"}]
     body = feature[:-1] + ',"links":' + json.dumps(links) + "}"
-    return {"Content-Type": GEOJSON, "Content-Crs": f"<{crs_uri}>"}, 200, body
+    return {"Content-Type": GEOJSON, "Content-Crs": f"<{crs_uri}>", **cache}, 200, body
 
 
 def queryables(base_url: str, collection_id: str, partner: bool = False) -> dict:

@@ -153,29 +153,41 @@ def queryables(collection_id: str) -> Response:
     return _json(doc, mimetype="application/schema+json")
 
 
+def _representation() -> str:
+    """What besides the query tells two answers apart in their ETag: JSON, or the page in its language."""
+    return f"html:{current_lang()}" if _wants_html() else "json"
+
+
+def _cached(headers: dict, status: int, body: str, page: str, **context: object) -> Response:
+    """The handler's answer as JSON or as a page (with the handler's ETag, Cache-Control and Vary); a 304 as is."""
+    if status == 304:
+        return Response(status=304, headers=headers)
+    if not _wants_html():
+        return Response(body, status=status, headers=headers)
+    doc = json.loads(body)
+    view = html.items_view if page == "items.html" else html.item_view
+    response = _page(page, doc, **context, **view(doc, context["collection_id"], current_lang()))
+    response.headers.update({k: headers[k] for k in ("ETag", "Cache-Control", "Vary")})
+    return response
+
+
 @ogc.get("/collections/<collection_id>/items")
 def items(collection_id: str) -> Response:
-    """Features of a collection (GeoJSON built in PostGIS)."""
+    """Features of a collection (GeoJSON built in PostGIS; ETag, 304)."""
     partner = _partner()
-    headers, status, body = features.items(get_db(), _base(), collection_id, _args(), partner,
-                                           current_app.config["URBASIG"].max_filter_depth)
-    if _wants_html():
-        doc = json.loads(body)
-        return _page("items.html", doc, collection_id=collection_id,
-                     **html.items_view(doc, collection_id, current_lang()))
-    return Response(body, status=status, headers=headers)
+    return _cached(*features.items(get_db(), _base(), collection_id, _args(), partner,
+                                   current_app.config["URBASIG"].max_filter_depth,
+                                   request.headers.get("If-None-Match"), _representation()),
+                   "items.html", collection_id=collection_id)
 
 
 @ogc.get("/collections/<collection_id>/items/<item_id>")
 def item(collection_id: str, item_id: str) -> Response:
-    """One feature."""
+    """One feature (ETag, 304)."""
     partner = _partner()
-    headers, status, body = features.item(get_db(), _base(), collection_id, item_id, _args(), partner)
-    if _wants_html():
-        doc = json.loads(body)
-        return _page("item.html", doc, collection_id=collection_id,
-                     **html.item_view(doc, collection_id, current_lang()))
-    return Response(body, status=status, headers=headers)
+    return _cached(*features.item(get_db(), _base(), collection_id, item_id, _args(), partner,
+                                  request.headers.get("If-None-Match"), _representation()),
+                   "item.html", collection_id=collection_id)
 
 
 @ogc.get("/tileMatrixSets")
@@ -217,14 +229,15 @@ def collection_tilejson(collection_id: str, tms: str) -> Response:
 
 @ogc.get("/collections/<collection_id>/tiles/<tms>/<z>/<y>/<x>")
 def collection_tile(collection_id: str, tms: str, z: str, y: str, x: str) -> Response:
-    """One vector tile (cached in the database, ETag, Cache-Control)."""
+    """One vector tile (cached in this process and in the database, ETag, Cache-Control)."""
     from layers.tiles import CacheCap
 
     tiles.check_tms(tms)
     settings = current_app.config["URBASIG"]
     cap = CacheCap(settings.tile_cache_max_rows, settings.tile_cache_max_mb * 1024 * 1024)
-    headers, status, body = tiles.tile(get_db(), collection_id, z, y, x, request.args.to_dict(),
-                                       request.headers.get("If-None-Match"), settings.tile_cache, tms, cap)
+    headers, status, body = tiles.tile(get_db, collection_id, z, y, x, request.args.to_dict(),
+                                       request.headers.get("If-None-Match"), settings.tile_cache, tms, cap,
+                                       current_app.extensions.get("urbasig.tile_memory"))
     return Response(body, status=status, headers=headers)
 
 
@@ -370,5 +383,5 @@ def cors(response: Response) -> Response:
         response.headers["Access-Control-Allow-Headers"] = "X-API-Key, X-Jobs-Owner, Content-Type, Prefer"
         response.headers["Access-Control-Expose-Headers"] = ("Content-Crs, ETag, Location, Preference-Applied, "
                                                              "X-Jobs-Owner")
-        response.headers["Vary"] = "Origin"
+        response.vary.add("Origin")  # beside the Vary of a cacheable answer (Accept, X-API-Key)
     return response

@@ -7,14 +7,15 @@ bbox as coordinates of the tile matrix set).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import psycopg
 
-from api.ogc.features import OgcError, parse_datetime
+from api.ogc.features import OgcError, etag_matches, parse_datetime
 from gis.errors import NotFound
 from gis.tms import TILE_MATRIX_SETS, WEB_MERCATOR_QUAD, TileMatrixSet
-from layers.tiles import DEFAULT_CAP, DRAFT, EXTENT, TILE_LAYERS, CacheCap, TileLayer, get_tile, tile_limits
+from layers.tiles import DEFAULT_CAP, DRAFT, EXTENT, TILE_LAYERS, CacheCap, TileLayer, TileMemory, cached_tile, tile_limits
 
 TMS = WEB_MERCATOR_QUAD.id
 TMS_URI = WEB_MERCATOR_QUAD.uri
@@ -126,10 +127,14 @@ def _tile_status(layer: TileLayer, args: dict[str, str], matrix_set: TileMatrixS
     return status
 
 
-def tile(conn: psycopg.Connection, collection_id: str, z: str, y: str, x: str, args: dict[str, str],
-         if_none_match: str | None, use_cache: bool = True, tms: str = TMS,
-         cap: CacheCap = DEFAULT_CAP) -> tuple[dict, int, bytes]:
-    """One MVT tile with ETag and Cache-Control; 304 when the client's copy is current."""
+def tile(connect: Callable[[], psycopg.Connection], collection_id: str, z: str, y: str, x: str,
+         args: dict[str, str], if_none_match: str | None, use_cache: bool = True, tms: str = TMS,
+         cap: CacheCap = DEFAULT_CAP, memory: TileMemory | None = None) -> tuple[dict, int, bytes]:
+    """One MVT tile with ETag and Cache-Control; 304 when the client's copy is current.
+
+    `connect` gives the request's connection, asked for only when the tile is not in this process's `memory`;
+    X-Urbasig-Cache says where the tile came from (memory, database, built).
+    """
     layer, matrix_set = tile_layer(collection_id), check_tms(tms)
     try:
         zi, yi, xi = int(z), int(y), int(x)
@@ -140,9 +145,10 @@ def tile(conn: psycopg.Connection, collection_id: str, z: str, y: str, x: str, a
         raise NotFound(f"tuile hors de la pyramide servie ({matrix_set.id}, niveaux {low} à {high}) : {z}/{y}/{x}")
     day = _tile_day(layer, args)
     status = _tile_status(layer, args, matrix_set)
-    data, etag, _cached = get_tile(conn, layer, zi, xi, yi, day, use_cache, matrix_set, cap, status)
-    headers = {"ETag": f'"{etag}"', "Cache-Control": "public, max-age=300", "Content-Type": MVT}
-    if if_none_match and etag in if_none_match:
+    data, etag, source = cached_tile(connect, layer, zi, xi, yi, day, use_cache, matrix_set, cap, status, memory)
+    headers = {"ETag": f'"{etag}"', "Cache-Control": "public, max-age=300", "Content-Type": MVT,
+               "X-Urbasig-Cache": source}
+    if etag_matches(if_none_match, headers["ETag"]):
         return headers, 304, b""
     return headers, (200 if data else 204), data
 
