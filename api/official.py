@@ -11,6 +11,7 @@ from api.negotiation import prefers_html
 from api.security import public_link
 from gis.errors import InputError, UrbasigError
 from layers import note_requests, payments
+from layers.ratelimit import hit
 from notes.official import (
     Delivery,
     cancel,
@@ -23,7 +24,6 @@ from notes.official import (
     verify,
 )
 from notes.payment import Order
-from layers.ratelimit import hit
 from notes.signing import signing_material, trust_roots
 
 official = Blueprint("official", __name__)
