@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, Response, current_app, request
 
 from gis.errors import InputError, PayloadTooLarge
-from notes.pki import CRL_PATH, current_crl, ensure_dev_pki
+from notes.pki import CRL_PATH, current_crl, ensure_dev_pki, reading
 from notes.tsa import QUERY_TYPE, REPLY_TYPE, TsaKey, respond
 
 dev_pki = Blueprint("dev_pki", __name__)
@@ -33,7 +33,8 @@ def _tsa_key(files) -> TsaKey:
     stamp = (str(files.dev.tsa_cert), files.dev.tsa_cert.stat().st_mtime_ns)
     if stamp not in _keys:  # renewed: the new pair (a race only costs a second load)
         _keys.clear()
-        _keys[stamp] = TsaKey.load(files.dev.tsa_key, files.dev.tsa_cert, (files.ca,))
+        with reading(files.dev):
+            _keys[stamp] = TsaKey.load(files.dev.tsa_key, files.dev.tsa_cert, (files.ca,))
     return _keys[stamp]
 
 

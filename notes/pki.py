@@ -14,7 +14,7 @@ import datetime as dt
 import fcntl
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,13 +103,20 @@ def _pem_key(key: rsa.RSAPrivateKey) -> bytes:
 
 
 @contextmanager
-def _locked(directory: Path) -> Iterator[None]:
-    """One process at a time changes the PKI (workers start together; a revocation while a worker signs)."""
+def _locked(directory: Path, shared: bool = False) -> Iterator[None]:
+    """One process at a time changes the PKI (workers start together; a revocation while a worker signs);
+    `shared`: a reader of a key and its certificate, never between a renewal's two writes."""
     directory.mkdir(parents=True, exist_ok=True)
     directory.chmod(0o700)  # private keys inside: only the service's user may list or read it
     with open(directory / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        fcntl.flock(lock, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield
+
+
+def reading(pki: DevPki | None) -> AbstractContextManager[None]:
+    """Hold while loading a key with its certificate: a signer replaced or a TSA renewed meanwhile cannot pair
+    the new key with the old certificate (no lock for configured material: nothing here changes it)."""
+    return _locked(pki.directory, shared=True) if pki is not None else nullcontext()
 
 
 def _usage(*, sign: bool = False, commitment: bool = False, ca: bool = False) -> x509.KeyUsage:
@@ -273,14 +280,26 @@ def revocations(pki: DevPki) -> list[Revocation]:
 
 
 def current_crl(pki: DevPki) -> bytes:
-    """The CA's CRL (DER), issued again when half of its validity has gone."""
+    """The CA's CRL (DER), issued again when half of its validity has gone.
+
+    A fresh CRL is read without the lock (files are replaced whole: a reader gets the old or the new one);
+    only a reissue takes it, so /dev/ca.crl and every signature do not queue behind each other.
+    """
+    fresh = _fresh_crl(pki)
+    if fresh is not None:
+        return fresh
     with _locked(pki.directory):
-        if pki.crl.exists():
-            crl = x509.load_der_x509_crl(pki.crl.read_bytes())
-            assert crl.next_update_utc is not None
-            if crl.next_update_utc - dt.datetime.now(dt.UTC) > dt.timedelta(days=CRL_DAYS / 2):
-                return pki.crl.read_bytes()
-        return _reissue(pki)
+        return _fresh_crl(pki) or _reissue(pki)
+
+
+def _fresh_crl(pki: DevPki) -> bytes | None:
+    try:
+        data = pki.crl.read_bytes()
+    except FileNotFoundError:
+        return None
+    crl = x509.load_der_x509_crl(data)
+    assert crl.next_update_utc is not None
+    return data if crl.next_update_utc - dt.datetime.now(dt.UTC) > dt.timedelta(days=CRL_DAYS / 2) else None
 
 
 def _reissue(pki: DevPki) -> bytes:

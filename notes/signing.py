@@ -31,7 +31,7 @@ from pyhanko.sign.timestamps import TimeStamper
 from pyhanko_certvalidator import ValidationContext
 
 from gis.errors import ConfigError, Conflict, InputError, PayloadTooLarge
-from notes.pki import CRL_PATH, DEV_ORG, DevPki, SigningFiles, current_crl, ensure_dev_pki
+from notes.pki import CRL_PATH, DEV_ORG, DevPki, SigningFiles, current_crl, ensure_dev_pki, reading
 from notes.tsa import LocalTimeStamper, TsaKey, http_timestamper
 
 if TYPE_CHECKING:
@@ -70,7 +70,9 @@ def dev_ltv(files: SigningFiles) -> Ltv:
     """Timestamps from the development TSA in process, revocation from the development CA's current CRL."""
     assert files.dev is not None, "a development PKI"
     pki = files.dev
-    return Ltv(LocalTimeStamper(TsaKey.load(pki.tsa_key, pki.tsa_cert, (files.ca,))), (current_crl(pki),))
+    with reading(pki):
+        tsa = TsaKey.load(pki.tsa_key, pki.tsa_cert, (files.ca,))
+    return Ltv(LocalTimeStamper(tsa), (current_crl(pki),))
 
 
 def signing_material(settings: Settings) -> tuple[SigningFiles, Ltv]:
@@ -119,8 +121,9 @@ def sign_pdf(pdf: bytes, files: SigningFiles, reason: str, location: str = "Casa
     With `ltv` the signer's chain is checked first (revoked, expired or untrusted: refused, nothing signed);
     without, nothing is checked (B-B: tests and the legacy path only).
     """
-    signer = signers.SimpleSigner.load(str(files.key), str(files.cert), ca_chain_files=(str(files.ca),),
-                                       key_passphrase=passphrase)
+    with reading(files.dev):
+        signer = signers.SimpleSigner.load(str(files.key), str(files.cert), ca_chain_files=(str(files.ca),),
+                                           key_passphrase=passphrase)
     if ltv is None:
         meta = signers.PdfSignatureMetadata(field_name="Signature", md_algorithm="sha256",
                                             subfilter=fields.SigSeedSubFilter.PADES, reason=reason, location=location)
