@@ -363,3 +363,26 @@ def test_the_development_tsa_and_crl_are_not_served_on_a_public_address(server_u
                                   payment_gateway_url="http://127.0.0.1:9/passerelle"))  # a demonstration on a network
     assert "dev_pki" not in app.blueprints  # an open signing service on a network otherwise
     assert not any(str(rule).startswith("/dev/") for rule in app.url_map.iter_rules())
+
+
+def test_verifying_without_trust_reads_the_roots_and_creates_nothing(note, files, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from app import cli
+
+    var = tmp_path / "var"
+    var.mkdir()
+    monkeypatch.setenv("URBASIG_VAR_DIR", str(var))
+    monkeypatch.setenv("URBASIG_SIGNING_KEY", str(files.key))  # a configured key, no TSA URL: not needed to verify
+    monkeypatch.setenv("URBASIG_SIGNING_CERT", str(files.cert))
+    monkeypatch.setenv("URBASIG_SIGNING_CA", str(files.ca))
+    monkeypatch.delenv("URBASIG_TSA_URL", raising=False)
+    path = tmp_path / "note.pdf"
+    path.write_bytes(note)
+    ok = CliRunner().invoke(cli, ["notes", "verify", str(path)])
+    assert ok.exit_code == 0 and "Signature : valide" in ok.output, ok.output
+    monkeypatch.delenv("URBASIG_SIGNING_KEY")
+    monkeypatch.delenv("URBASIG_SIGNING_CERT")
+    monkeypatch.delenv("URBASIG_SIGNING_CA")
+    untrusted = CliRunner().invoke(cli, ["notes", "verify", str(path)])
+    assert untrusted.exit_code == 1 and not (var / "signing").exists()  # no development PKI made on the way
