@@ -32,7 +32,15 @@ from notes.signing import (
 )
 from notes.tsa import QUERY_TYPE, REPLY_TYPE, http_timestamper
 
-NOW = dt.datetime.now(dt.UTC)
+NOW = dt.datetime.now(dt.UTC)  # reset when the module's tests start (below), not when pytest imported it
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _now():
+    """The module's « now », taken when its first test starts: under xdist a module is imported minutes before it
+    runs, and its short-lived certificates (10 minutes) must be valid from when they are used."""
+    global NOW
+    NOW = dt.datetime.now(dt.UTC)
 CRL_URL = "http://127.0.0.1:9/dev/ca.crl"  # nothing listens there: verification must not need it
 
 
