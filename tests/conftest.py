@@ -18,7 +18,7 @@ from layers import migrate
 from layers.cluster import Cluster
 from layers.db import drop_database, ensure_database, with_dbname
 from layers.roles import ensure_roles, set_app_password
-from tests.helpers import APP_PASSWORD, SAMPLE_PARCELS, SAMPLE_SEED, app_settings, load_ogc_world, sample_database
+from tests.helpers import APP_PASSWORD, SAMPLE_PARCELS, SAMPLE_SEED, app_settings, ogc_world_database, sample_database
 
 _counter = itertools.count()
 
@@ -176,13 +176,7 @@ def sample_url(server_url, template_name):
 @pytest.fixture(scope="session")
 def ogc_url(server_url, template_name):
     """The database behind the live OGC server: tests/fixtures/ogc_world.sql and its grid of parcels."""
-    name = f"urbasig_ogc_{os.getpid()}"
-    ensure_database(server_url, name, template=template_name)
-    url = with_dbname(server_url, name)
-    with psycopg.connect(url) as conn:
-        load_ogc_world(conn)
-    yield url
-    drop_database(server_url, name)
+    yield from ogc_world_database(server_url, template_name, "urbasig_ogc")
 
 
 LIVE_REQUESTS: list[str] = []  # path?query of every request the live OGC server answered

@@ -175,16 +175,27 @@ SAMPLE_PARCELS, SAMPLE_SEED = 4000, 42
 def sample_database(server_url: str, template_name: str, name: str, parcels: int, seed: int):
     """A database named `name` holding the sample territory (`parcels`, `seed`), dropped after: a generator for
     a fixture (`yield from sample_database(…)`)."""
+    from layers.sample import load_sample
+
+    yield from _database_with(server_url, template_name, name, lambda conn: load_sample(conn, parcels, seed))
+
+
+def ogc_world_database(server_url: str, template_name: str, name: str):
+    """A database named `name` holding tests/fixtures/ogc_world.sql and its grid, dropped after (a generator for a
+    fixture, as sample_database)."""
+    yield from _database_with(server_url, template_name, name, load_ogc_world)
+
+
+def _database_with(server_url: str, template_name: str, name: str, fill):
     import os
 
     from layers.db import drop_database, ensure_database, with_dbname
-    from layers.sample import load_sample
 
     full = f"{name}_{os.getpid()}"
     ensure_database(server_url, full, template=template_name)
     url = with_dbname(server_url, full)
     with psycopg.connect(url) as conn:
-        load_sample(conn, parcels, seed)
+        fill(conn)
         conn.commit()
     yield url
     drop_database(server_url, full)

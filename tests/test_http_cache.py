@@ -7,7 +7,6 @@ Changes of the data are real ones: an import of a parcels file, a plan's status 
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from datetime import date, datetime, timedelta
@@ -20,8 +19,7 @@ from shapely.geometry import box
 
 from app import cli, create_app
 from gis.tms import WEB_MERCATOR_QUAD
-from layers.db import drop_database, ensure_database, with_dbname
-from tests.helpers import app_settings, load_ogc_world, write_layer
+from tests.helpers import app_settings, ogc_world_database, write_layer
 
 ITEMS = "/ogc/collections/parcels/items"
 TILE = "/ogc/collections/parcels/tiles/WebMercatorQuad/{z}/{y}/{x}"
@@ -30,13 +28,8 @@ MAP_STYLE = Path(__file__).resolve().parent.parent / "api" / "static" / "js" / "
 
 @pytest.fixture(scope="module")
 def world_url(server_url, template_name):
-    name = f"urbasig_cache_{os.getpid()}"
-    ensure_database(server_url, name, template=template_name)
-    url = with_dbname(server_url, name)
-    with psycopg.connect(url) as conn:
-        load_ogc_world(conn)
-    yield url
-    drop_database(server_url, name)
+    """The OGC world in a database of this module's own: its tests import files and change plan statuses."""
+    yield from ogc_world_database(server_url, template_name, "urbasig_cache")
 
 
 @pytest.fixture
