@@ -102,6 +102,10 @@ class Settings:
     # not repaired here (shapely.make_valid is one C call the time budget cannot stop; the repair of smaller ones
     # runs in a child process killed after 2 s).
     upload_max_repair_vertices: int = 2_000
+    # Partner layers (/partenaire/couches): the largest file a partner uploads (MiB; past it a French 413) and the
+    # most features one version may hold.
+    partner_upload_max_mb: int = 20
+    partner_max_features: int = 200_000
     # OGC API: origins allowed by CORS ("*" or a comma-separated list; empty = no CORS headers).
     cors_origins: str = ""
     # Vector tiles: keep rendered tiles in the database (shared by every process); off for benchmarks.
@@ -323,7 +327,8 @@ class Settings:
     def _validate_bounds(self) -> None:
         """The limits of one request's work and of the tile cache."""
         for name in ("max_vertices", "max_request_vertices", "max_lots", "max_land_refs", "tile_cache_max_rows",
-                     "tile_cache_max_mb", "checks_per_minute", "upload_max_repair_vertices",
+                     "tile_cache_max_mb", "checks_per_minute", "upload_max_repair_vertices", "partner_upload_max_mb",
+                     "partner_max_features",
                      "verify_uploads_per_minute", "verify_max_revisions"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"URBASIG_{name.upper()} doit valoir au moins 1 (reçu {getattr(self, name)})")

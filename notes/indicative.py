@@ -227,6 +227,31 @@ def _envelope(w: _Writer, r: dict) -> list:
     return [*story, w.para(lines[-1], "small")]  # the mention that it is indicative
 
 
+def _partner_feature(w: _Writer, feature: dict) -> str:
+    if feature.get("length_m"):
+        where = w.t("partner_feature_line", length=l10n.number(feature["length_m"], w.lang))
+    elif feature["area_m2"]:
+        where = w.t("partner_feature", share=l10n.number(feature["share_pct"], w.lang),
+                    area=l10n.number(feature["area_m2"], w.lang))
+    else:
+        where = w.t("partner_feature_point")
+    values = [f"{a['label']} : {a['value']}" for a in feature["attributes"] if a["value"] not in (None, "")]
+    return " ; ".join([where, *values])
+
+
+def _partners(w: _Writer, r: dict) -> list:
+    """« Informations des partenaires »: each partner information layer crossing the land, with its source and
+    version (none for a result without them)."""
+    if not r.get("partners"):
+        return []
+    story: list = [w.para(w.t("partners"), "h")]
+    for entry in r["partners"]:
+        story.append(w.para(w.t("partner_layer", label=entry["label"][w.lang], source=entry["source"],
+                                layer=entry["layer"], version=entry["version"], n=len(entry["features"])), "b"))
+        story += [w.para(_partner_feature(w, f), indent=8) for f in entry["features"]]
+    return [*story, w.para(w.t("partner_note"), "small")]
+
+
 def pdf(note: IndicativeNote, official: dict | None = None) -> bytes:
     """The note as an A4 PDF, in the note's language: indicative, or official with its number, applicant and code."""
     r = note.result
@@ -238,7 +263,7 @@ def pdf(note: IndicativeNote, official: dict | None = None) -> bytes:
     story = _header(w, note, official)
     story += [_identification(w, r, official), Spacer(1, 4), *_situation(r, w), Spacer(1, 4), note.drawing,
               Spacer(1, 4)]
-    story += _zoning(w, r) + _synthesis(w, r) + _envelope(w, r)
+    story += _zoning(w, r) + _synthesis(w, r) + _envelope(w, r) + _partners(w, r)
     extracts = [(rule["zone"], rule.get("text")) for rule in r["rules"] if rule.get("text") and not rule["marginal"]]
     if extracts:
         story.append(w.para(w.t("extract"), "h"))
