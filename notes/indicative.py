@@ -227,28 +227,34 @@ def _envelope(w: _Writer, r: dict) -> list:
     return [*story, w.para(lines[-1], "small")]  # the mention that it is indicative
 
 
-def _partner_feature(w: _Writer, feature: dict) -> str:
+def _partner_feature(feature: dict, lang: str) -> str:
     if feature.get("length_m"):
-        where = w.t("partner_feature_line", length=l10n.number(feature["length_m"], w.lang))
+        where = text("partner_feature_line", lang, length=l10n.number(feature["length_m"], lang))
     elif feature["area_m2"]:
-        where = w.t("partner_feature", share=l10n.number(feature["share_pct"], w.lang),
-                    area=l10n.number(feature["area_m2"], w.lang))
+        where = text("partner_feature", lang, share=l10n.number(feature["share_pct"], lang),
+                     area=l10n.number(feature["area_m2"], lang))
     else:
-        where = w.t("partner_feature_point")
+        where = text("partner_feature_point", lang)
     values = [f"{a['label']} : {a['value']}" for a in feature["attributes"] if a["value"] not in (None, "")]
     return " ; ".join([where, *values])
 
 
+def partner_lines(r: dict, lang: str = "fr") -> list[tuple[str, list[str]]]:
+    """« Informations des partenaires » (PDF and page): per partner information layer crossing the land, its line
+    (label, source, layer and version) and one line per feature; empty for a result without them."""
+    return [(text("partner_layer", lang, label=entry["label"][lang], source=entry["source"], layer=entry["layer"],
+                  version=entry["version"], n=len(entry["features"])),
+             [_partner_feature(f, lang) for f in entry["features"]]) for entry in r.get("partners", [])]
+
+
 def _partners(w: _Writer, r: dict) -> list:
-    """« Informations des partenaires »: each partner information layer crossing the land, with its source and
-    version (none for a result without them)."""
-    if not r.get("partners"):
+    """The PDF's section of the partner information layers (none for a result without them)."""
+    lines = partner_lines(r, w.lang)
+    if not lines:
         return []
     story: list = [w.para(w.t("partners"), "h")]
-    for entry in r["partners"]:
-        story.append(w.para(w.t("partner_layer", label=entry["label"][w.lang], source=entry["source"],
-                                layer=entry["layer"], version=entry["version"], n=len(entry["features"])), "b"))
-        story += [w.para(_partner_feature(w, f), indent=8) for f in entry["features"]]
+    for head, features in lines:
+        story += [w.para(head, "b"), *(w.para(f, indent=8) for f in features)]
     return [*story, w.para(w.t("partner_note"), "small")]
 
 

@@ -13,29 +13,27 @@ makes its own layers, so the tests do not depend on their order.
 from __future__ import annotations
 
 import html
-import os
 import re
-import shutil
-import subprocess
+import zipfile
 from datetime import date
 
+import lxml.html
 import numpy as np
 import psycopg
 import pytest
 import requests
 import shapely
 
-from app import create_app
 from gis.crs import parse_crs, reproject
 from instruction.engine import instruct
 from instruction.land import LandRequest
 from layers import partner_layers as pl
 from layers.accounts import create_account
 from layers.datasets import Viewer, as_dict, list_datasets
-from layers.db import drop_database, ensure_database, with_dbname
 from tests import instruction_world as world
-from tests.helpers import app_settings, box, count, free_port, serve, write_layer
-from tests.test_spaces_admin import PASSWORD, page, signed_in
+from tests.helpers import box, count, write_layer
+from tests.test_notes_indicative import _pdf_text
+from tests.test_spaces_admin import PASSWORD, page, served, signed_in
 
 ANFA, LYDEC = "Commune d'Anfa", "Lydec"
 PARTNER_A, PARTNER_B, ADMIN = "sig@anfa.ma", "sig@lydec.ma", "admin@auc.ma"
@@ -57,20 +55,9 @@ def _fill(conn: psycopg.Connection) -> None:
 @pytest.fixture(scope="module")
 def site(server_url, template_name, tmp_path_factory):
     """(base URL, database URL): the territory and the accounts, served with a 1 MiB cap on partner files."""
-    name = f"urbasig_partnerlayers_{os.getpid()}"
-    ensure_database(server_url, name, template=template_name)
-    url = with_dbname(server_url, name)
-    with psycopg.connect(url) as conn:
-        _fill(conn)
-        conn.commit()
-    port = free_port()
-    app = create_app(app_settings(url, var_dir=tmp_path_factory.mktemp("var"), public_url=f"http://127.0.0.1:{port}",
-                                  partner_upload_max_mb=1))
-    server, base = serve(app, port)
-    yield base, url
-    server.shutdown()
-    app.extensions["urbasig.pool"].close()
-    drop_database(server_url, name)
+    for base, url, _ in served(server_url, template_name, tmp_path_factory.mktemp("var"), "partnerlayers", _fill,
+                               partner_upload_max_mb=1):
+        yield base, url
 
 
 @pytest.fixture(scope="module")
@@ -184,6 +171,15 @@ def test_audience_journey_versions_and_audit(site, anfa, tmp_path):
     assert trail[2][2] == {"audience": "owner"} and trail[2][3]["audience"] == "partners"
     assert trail[4][2] == {"version": 1} and trail[4][3]["version"] == 2 and trail[4][3]["features"] == 2
 
+    # a later file is checked against the declared attributes: their type row by row, every one present
+    before = _written(url)
+    wrong = _gpkg(tmp_path, "types.gpkg", records=[{"nom": "a", "diametre": "800"}, {"nom": "b", "diametre": "grand"}])
+    r = _upload(anfa, base, slug, wrong)
+    assert r.status_code == 400 and "entité 2 : diametre = « grand »" in html.unescape(r.text)
+    r = _upload(anfa, base, slug, _gpkg(tmp_path, "sans.gpkg", records=[{"nom": "a"}, {"nom": "b"}]))
+    assert r.status_code == 400 and "attribut(s) de la couche absent(s) du fichier : diametre" in html.unescape(r.text)
+    assert _written(url) == before
+
     # and back to the organisation only: gone from the open catalogue again
     assert _edit(anfa, base, slug, audience="owner").status_code == 303
     assert _answers(url, slug) == {"anonymous": False, "lydec": False, "admin": True, "anfa": True}
@@ -251,18 +247,15 @@ def test_another_organisation_may_not_edit(site, anfa, tmp_path):
     assert (actor, action) == (ADMIN, "partenaire.couche.description")
 
 
-def _pdf_text(data: bytes, tmp_path) -> str:
-    path = tmp_path / "note.pdf"
-    path.write_bytes(data)
-    exe = shutil.which("pdftotext")
-    assert exe, "pdftotext (poppler-utils) is installed by scripts/system-deps.sh"
-    return subprocess.run([exe, "-layout", str(path), "-"], capture_output=True, text=True, check=True).stdout
-
-
 def test_a_public_information_layer_is_in_the_instruction_and_the_note(site, anfa, tmp_path):
     base, url = site
     slug = _create(anfa, base, "Servitudes d'assainissement")
-    assert _upload(anfa, base, slug, _gpkg(tmp_path)).status_code == 303
+    write_layer(tmp_path / "servitudes.shp", RECORDS, POLYGONS)  # a zipped Shapefile, as partners send them
+    with zipfile.ZipFile(tmp_path / "servitudes.zip", "w") as archive:
+        for part in tmp_path.glob("servitudes.*"):
+            if part.suffix != ".zip":
+                archive.write(part, part.name)
+    assert _upload(anfa, base, slug, tmp_path / "servitudes.zip").status_code == 303
     r = _edit(anfa, base, slug, audience="partners", information_layer="1",
               info_label_fr="Servitude du réseau d'assainissement", info_label_ar="ارتفاق شبكة التطهير")
     assert r.status_code == 303
@@ -289,3 +282,6 @@ def test_a_public_information_layer_is_in_the_instruction_and_the_note(site, anf
     assert "Informations des partenaires" in text
     assert "Servitude du réseau d'assainissement — source : Commune d'Anfa" in text
     assert f"« {slug} », version 1" in text and "Collecteur Anfa-Nord" in text and "40,00 %" in text
+    page_html = requests.get(f"{base}/notes/indicative?{query}&format=html", timeout=60).text
+    section = lxml.html.fromstring(page_html).xpath("//section[@id='partenaires']")[0].text_content()
+    assert "source : Commune d'Anfa" in section and "Collecteur Anfa-Nord" in section

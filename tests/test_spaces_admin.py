@@ -37,9 +37,9 @@ CREATED = {R1: f"{DAY1} 09:00", R2: f"{DAY1} 10:00", R3: f"{DAY2} 08:00"}
 STATUS = {R1: "envoyee", R2: "envoyee", R3: "attente_paiement"}
 
 
-def served(server_url: str, template_name: str, var_dir, name: str, fill):
-    """A migrated database filled by `fill(conn)` (committed), served over loopback on its public URL: a generator
-    for a module's fixture, yielding (base URL, database URL, what `fill` returned)."""
+def served(server_url: str, template_name: str, var_dir, name: str, fill, **values: object):
+    """A migrated database filled by `fill(conn)` (committed), served over loopback on its public URL (other
+    settings: `values`): a generator for a module's fixture, yielding (base URL, database URL, what `fill` returned)."""
     full = f"urbasig_{name}_{os.getpid()}"
     ensure_database(server_url, full, template=template_name)
     url = with_dbname(server_url, full)
@@ -47,7 +47,7 @@ def served(server_url: str, template_name: str, var_dir, name: str, fill):
         filled = fill(conn)
         conn.commit()
     port = free_port()
-    app = create_app(app_settings(url, var_dir=var_dir, public_url=f"http://127.0.0.1:{port}"))
+    app = create_app(app_settings(url, var_dir=var_dir, public_url=f"http://127.0.0.1:{port}", **values))
     server, base = serve(app, port)
     yield base, url, filled
     server.shutdown()
