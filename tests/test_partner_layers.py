@@ -54,9 +54,10 @@ def _fill(conn: psycopg.Connection) -> None:
 
 @pytest.fixture(scope="module")
 def site(server_url, template_name, tmp_path_factory):
-    """(base URL, database URL): the territory and the accounts, served with a 1 MiB cap on partner files."""
+    """(base URL, database URL): the territory and the accounts, served with a 6 MiB cap on partner files (above
+    the app's 5 MiB for other bodies)."""
     for base, url, _ in served(server_url, template_name, tmp_path_factory.mktemp("var"), "partnerlayers", _fill,
-                               partner_upload_max_mb=1):
+                               partner_upload_max_mb=6):
         yield base, url
 
 
@@ -96,6 +97,10 @@ def _edit(session: requests.Session, base: str, slug: str, **fields: str) -> req
 
 def _gpkg(tmp_path, name="reseau.gpkg", geoms=None, records=None, crs="EPSG:26191"):
     return write_layer(tmp_path / name, records or RECORDS, geoms or POLYGONS, crs=crs)
+
+
+def _lonlat():
+    return reproject(np.array(POLYGONS, dtype=object), parse_crs("EPSG:26191"), parse_crs("EPSG:4326"))
 
 
 def _ids(conn, viewer: Viewer) -> set[str]:
@@ -139,7 +144,7 @@ def test_audience_journey_versions_and_audit(site, anfa, tmp_path):
     assert _answers(url, slug) == {"anonymous": True, "lydec": True, "admin": True, "anfa": True}
 
     # the replacement: a GeoJSON in WGS 84, reprojected; version 1 stays, version 2 is in force
-    lonlat = reproject(np.array(POLYGONS, dtype=object), parse_crs("EPSG:26191"), parse_crs("EPSG:4326"))
+    lonlat = _lonlat()
     geojson = write_layer(tmp_path / "reseau.geojson", [{"nom": "Collecteur v2", "diametre": 900},
                                                         {"nom": "Regard 12", "diametre": 300}], list(lonlat),
                           crs="EPSG:4326")
@@ -212,7 +217,7 @@ def test_bad_files_are_refused_in_french_and_write_nothing(site, anfa, tmp_path)
     nothing = tmp_path / "rien.gpkg"
     nothing.write_bytes(b"")
     big = tmp_path / "gros.geojson"
-    big.write_bytes(b" " * (1024 * 1024 + 10))
+    big.write_bytes(b" " * (6 * 1024 * 1024 + 10))
     cases = [
         (polygons_slug, _gpkg(tmp_path, "bowtie.gpkg", [bowtie], [{"nom": "x"}]), 400,
          "entité 1 : géométrie invalide : auto-intersection en (295005, 332005) ; cochez « Réparer"),
@@ -222,7 +227,7 @@ def test_bad_files_are_refused_in_french_and_write_nothing(site, anfa, tmp_path)
         (polygons_slug, garbage, 400, "fichier illisible ou tronqué : garbage.gpkg"),
         (polygons_slug, empty, 400, "est vide : rien à importer"),
         (polygons_slug, nothing, 400, "fichier vide"),
-        (polygons_slug, big, 413, "au plus 1 Mo"),
+        (polygons_slug, big, 413, "envoi trop volumineux : 6 Mo au plus"),
     ]
     before = _written(url)
     for target, path, status, message in cases:
@@ -233,6 +238,10 @@ def test_bad_files_are_refused_in_french_and_write_nothing(site, anfa, tmp_path)
     r = _upload(anfa, base, polygons_slug, _gpkg(tmp_path, "bowtie2.gpkg", [bowtie, POLYGONS[1]],
                                                  [{"nom": "x"}, {"nom": "y"}]), repair="1")
     assert r.status_code == 303  # the same file, with repair asked: written (the pipeline's own repair)
+    padded = write_layer(tmp_path / "ample.geojson", RECORDS, list(_lonlat()), crs="EPSG:4326")
+    padded.write_bytes(padded.read_bytes() + b" " * (5 * 1024 * 1024 + 512 * 1024))  # 5.5 MiB: valid JSON still
+    r = _upload(anfa, base, _create(anfa, base, "Emprises amples"), padded)  # past the app's 5 MiB, within the cap
+    assert r.status_code == 303, r.text[:500]
 
 
 def test_another_organisation_may_not_edit(site, anfa, tmp_path):

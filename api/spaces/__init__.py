@@ -79,15 +79,6 @@ def check_csrf() -> None:
         raise Forbidden(CSRF_REFUSED)
 
 
-def upload_limit() -> None:
-    """Let a page that takes a file (its view has `upload_limit(settings)`, in bytes) read a body larger than the
-    app's 5 MiB: set before the CSRF check reads the form, so the file's own cap gives the 413."""
-    view = current_app.view_functions.get(request.endpoint or "")
-    limit = getattr(view, "upload_limit", None)
-    if limit is not None:
-        request.max_content_length = limit(current_app.config["URBASIG"])
-
-
 def no_store(response: Response) -> Response:
     """The spaces' pages hold personal data (requests, accounts, mail, reset tokens): never kept by a cache nor
     shown again from the browser's history after sign-out."""
@@ -159,7 +150,6 @@ def register_spaces(app: Flask) -> None:
     from api.accounts import current_account
     from api.spaces import admin, applicant, instruction, partner, partner_layers, signature
 
-    app.before_request(upload_limit)
     app.before_request(check_csrf)
     app.after_request(no_store)
 

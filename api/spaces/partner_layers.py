@@ -25,6 +25,14 @@ from layers.imports import SUFFIXES
 bp = Blueprint("partner_layers", __name__, url_prefix="/partenaire/couches")
 
 
+@bp.url_value_preprocessor
+def _upload_limit(endpoint: str | None, values: dict | None) -> None:
+    """An upload may be larger than the app's 5 MiB, up to URBASIG_PARTNER_UPLOAD_MAX_MB: set before any hook reads
+    the form (Flask runs the URL value preprocessors before every `before_request`, as api/spaces/applicant.py)."""
+    if endpoint == "partner_layers.upload" and request.method == "POST":
+        request.max_content_length = current_app.config["URBASIG"].partner_upload_max_mb * 1024 * 1024
+
+
 def _form() -> dict[str, str]:
     """The posted fields; a checkbox after its hidden « 0 » counts by its last value."""
     form = request.form.to_dict()
@@ -101,10 +109,6 @@ def _saved(folder: Path) -> tuple[Path, str]:
     return path, filename
 
 
-def _upload_limit(settings: object) -> int:
-    return settings.partner_upload_max_mb * 1024 * 1024  # type: ignore[attr-defined]
-
-
 @bp.post("/<slug>/versions")
 @page_for("partner", "admin")
 def upload(slug: str) -> Response | tuple[str, int]:
@@ -113,7 +117,7 @@ def upload(slug: str) -> Response | tuple[str, int]:
     try:
         with tempfile.TemporaryDirectory(prefix="urbasig-partenaire-") as tmp:
             path, filename = _saved(Path(tmp))
-            if path.stat().st_size > _upload_limit(settings):
+            if path.stat().st_size > settings.partner_upload_max_mb * 1024 * 1024:
                 raise PayloadTooLarge(f"fichier de {path.stat().st_size / 1e6:.1f} Mo : au plus "
                                       f"{settings.partner_upload_max_mb} Mo (URBASIG_PARTNER_UPLOAD_MAX_MB)")
             done = partner_edits.upload_version(
@@ -126,9 +130,6 @@ def upload(slug: str) -> Response | tuple[str, int]:
         return _layer_page(slug, exc.status, exc.message)
     flash(t("partner.layers.uploaded", version=done.version, n=done.count, crs=done.source_crs), "ok")
     return redirect(f"/partenaire/couches/{slug}", code=303)
-
-
-upload.upload_limit = _upload_limit  # read by api/spaces.upload_limit, before the CSRF check reads the form
 
 
 @bp.post("/<slug>")
