@@ -129,6 +129,8 @@ def test_audience_journey_versions_and_audit(site, anfa, tmp_path):
     row = listing.xpath(f"//tr[@data-slug='{slug}']")[0]
     assert row.get("data-audience") == "owner" and row.get("data-version") == "1"
     assert "2 entité(s)" in row.text_content()
+    arabic = page(anfa, f"{base}/partenaire/couches/{slug}?lang=ar")
+    assert arabic.get("dir") == "rtl" and "إيداع صيغة" in arabic.text_content()  # « Déposer une version »
 
     with psycopg.connect(url) as conn:
         dataset = as_dict(next(d for d in list_datasets(conn, OWNER) if d.id == f"partenaire-{slug}"))
