@@ -233,3 +233,5 @@ def test_the_catalogue_has_html_pages(live):
         r = requests.get(f"{live}{path}", params={"f": "html"}, timeout=30)
         assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/html"), path
         assert text in r.text, path
+    arabic = requests.get(f"{live}/collections/catalogue/items/roads", params={"f": "html", "lang": "ar"}, timeout=30)
+    assert "الطرق الموجودة" in arabic.text  # the record's Arabic title on the Arabic page

@@ -273,12 +273,14 @@ def queryables(base: str) -> dict:
             "properties": props, "additionalProperties": False}
 
 
-def html_rows(doc: dict) -> list[dict]:
-    """The records of an items document as rows a page shows (title, type, keywords, licence, update)."""
+def html_rows(doc: dict, lang: str = "fr") -> list[dict]:
+    """The records of an items document as rows a page shows (title and summary in the page's language, keywords,
+    licence, update)."""
     out = []
     for feature in doc.get("features") or [doc]:
         props = feature.get("properties") or {}
-        out.append({"id": feature.get("id"), "title": props.get("title"), "description": props.get("description"),
+        texts = {**props, **{k: v for k, v in ((props.get("translations") or {}).get(lang) or {}).items() if v}}
+        out.append({"id": feature.get("id"), "title": texts.get("title"), "description": texts.get("description"),
                     "keywords": ", ".join(props.get("keywords") or []), "license": props.get("license"),
                     "updated": props.get("updated"), "links": feature.get("links") or []})
     return out

@@ -198,7 +198,7 @@ def _records(headers: dict, status: int, body: str) -> Response:
     if not _wants_html():
         return Response(body, status=status, headers=headers)
     doc = json.loads(body)
-    rows = records.html_rows(doc)
+    rows = records.html_rows(doc, current_lang())
     if doc.get("type") == "FeatureCollection":
         return _page("records.html", doc, rows=rows, pager=html.pager(doc["links"], current_lang()))
     return _page("record.html", doc, r=rows[0])
