@@ -15,12 +15,14 @@ def _hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(conn: psycopg.Connection, name: str) -> str:
-    """Create a key for a partner; the clear key is returned once and never stored."""
+def create_key(conn: psycopg.Connection, name: str, organisation: str | None = None) -> str:
+    """Create a key for a partner (of `organisation`, which then also reads its own layers); the clear key is
+    returned once and never stored."""
     key = "ubk_" + secrets.token_urlsafe(32)
     try:
         with conn.transaction():  # a savepoint: the caller's transaction stays usable after a refusal
-            conn.execute("INSERT INTO api_keys (name, key_hash) VALUES (%s, %s)", (name, _hash(key)))
+            conn.execute("INSERT INTO api_keys (name, key_hash, organisation) VALUES (%s, %s, %s)",
+                         (name, _hash(key), organisation))
     except psycopg.errors.UniqueViolation:
         raise Conflict(f"une clé existe déjà pour « {name} » : révoquez-la d'abord") from None
     return key
@@ -47,3 +49,12 @@ def check_key(conn: psycopg.Connection, key: str) -> bool:
     row = primary(conn).execute("SELECT 1 FROM api_keys WHERE key_hash = %s AND revoked_at IS NULL",
                                 (_hash(key),), prepare=True).fetchone()
     return row is not None
+
+
+def key_organisation(conn: psycopg.Connection, key: str) -> str | None:
+    """The partner organisation of a valid key (None for a key of no organisation, unknown or revoked)."""
+    if len(key) > 200:
+        return None
+    row = primary(conn).execute("SELECT organisation FROM api_keys WHERE key_hash = %s AND revoked_at IS NULL",
+                                (_hash(key),), prepare=True).fetchone()
+    return row[0] if row else None

@@ -15,9 +15,10 @@ from api.db import get_db
 from api.i18n import current_lang
 from api.inputs import json_body
 from api.negotiation import prefers_html
-from api.ogc import features, html, jobs, processes, tiles
+from api.ogc import features, html, jobs, processes, records, tiles
 from api.ogc.meta import collection_doc, collections_doc, conformance_doc, landing_doc
 from gis.errors import Forbidden, InputError, Unauthorized
+from layers.datasets import PUBLIC, Viewer
 from layers.db import interruptible
 
 ogc = Blueprint("ogc", __name__, url_prefix="/ogc")
@@ -45,6 +46,20 @@ def _partner_key() -> str | None:
                                "ou retirez l'en-tête pour un accès public")
         g.partner_key = key
     return key
+
+
+def viewer() -> Viewer:
+    """Who reads the catalogue: the public, or the partner organisation of the key sent (its own datasets too)."""
+    key = _partner_key()
+    if key is None:
+        return PUBLIC
+    from layers.apikeys import key_organisation
+
+    return Viewer(kind="partner", organisation=key_organisation(get_db(), key))
+
+
+def _site() -> str:
+    return current_app.config["URBASIG"].public_base
 
 
 def _partner() -> bool:
@@ -128,13 +143,17 @@ def collections() -> Response:
     from layers.tiles import TILE_LAYERS
 
     doc = collections_doc(get_db(), _base(), _partner())
+    doc["collections"].append(records.describe(get_db(), _base(), _site(), viewer()))
     return _page("collections.html", doc, tiled=TILE_LAYERS) if _wants_html() else _json(doc)
 
 
 @ogc.get("/collections/<collection_id>")
 def collection(collection_id: str) -> Response:
-    """One collection."""
-    doc = collection_doc(get_db(), _base(), collection_id, _partner())
+    """One collection (the catalogue's records too)."""
+    if collection_id == records.CATALOGUE_ID:
+        doc = records.describe(get_db(), _base(), _site(), viewer())
+    else:
+        doc = collection_doc(get_db(), _base(), collection_id, _partner())
     if not _wants_html():
         return _json(doc)
     bbox = doc["extent"]["spatial"]["bbox"][0]
@@ -145,8 +164,11 @@ def collection(collection_id: str) -> Response:
 
 @ogc.get("/collections/<collection_id>/queryables")
 def queryables(collection_id: str) -> Response:
-    """Properties usable in filters."""
-    doc = features.queryables(_base(), collection_id, _partner())
+    """Properties usable in filters (the catalogue's: what its query parameters search)."""
+    if collection_id == records.CATALOGUE_ID:
+        doc = records.queryables(_base())
+    else:
+        doc = features.queryables(_base(), collection_id, _partner())
     if _wants_html():
         return _page("queryables.html", doc, collection_id=collection_id,
                      rows=html.queryable_rows(doc, collection_id, current_lang()))
@@ -171,9 +193,22 @@ def _cached(headers: dict, status: int, body: str, page: str, **context: object)
     return response
 
 
+def _records(headers: dict, status: int, body: str) -> Response:
+    """Records as GeoJSON, or their page (the list, with its paging links, or one record with its links)."""
+    if not _wants_html():
+        return Response(body, status=status, headers=headers)
+    doc = json.loads(body)
+    rows = records.html_rows(doc, current_lang())
+    if doc.get("type") == "FeatureCollection":
+        return _page("records.html", doc, rows=rows, pager=html.pager(doc["links"], current_lang()))
+    return _page("record.html", doc, r=rows[0])
+
+
 @ogc.get("/collections/<collection_id>/items")
 def items(collection_id: str) -> Response:
-    """Features of a collection (GeoJSON built in PostGIS; ETag, 304)."""
+    """Features of a collection (GeoJSON built in PostGIS; ETag, 304); the catalogue's records."""
+    if collection_id == records.CATALOGUE_ID:
+        return _records(*records.items(get_db(), _base(), _site(), _args(), viewer()))
     partner = _partner()
     return _cached(*features.items(get_db(), _base(), collection_id, _args(), partner,
                                    current_app.config["URBASIG"].max_filter_depth,
@@ -183,7 +218,9 @@ def items(collection_id: str) -> Response:
 
 @ogc.get("/collections/<collection_id>/items/<item_id>")
 def item(collection_id: str, item_id: str) -> Response:
-    """One feature (ETag, 304)."""
+    """One feature (ETag, 304); one record of the catalogue."""
+    if collection_id == records.CATALOGUE_ID:
+        return _records(*records.item(get_db(), _base(), _site(), item_id, _args(), viewer()))
     partner = _partner()
     return _cached(*features.item(get_db(), _base(), collection_id, item_id, _args(), partner,
                                   request.headers.get("If-None-Match"), _representation()),
