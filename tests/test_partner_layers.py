@@ -142,8 +142,12 @@ def test_audience_journey_versions_and_audit(site, anfa, tmp_path):
 
     assert _edit(anfa, base, slug, audience="partners").status_code == 303
     assert _answers(url, slug) == {"anonymous": False, "lydec": True, "admin": True, "anfa": True}
+    records = f"{base}/ogc/collections/catalogue/items?ids=partenaire-{slug}"
+    assert requests.get(records, timeout=30).json()["features"] == []  # the machine-readable catalogue too
     assert _edit(anfa, base, slug, audience="public").status_code == 303
     assert _answers(url, slug) == {"anonymous": True, "lydec": True, "admin": True, "anfa": True}
+    [record] = requests.get(records, timeout=30).json()["features"]
+    assert record["id"] == f"partenaire-{slug}" and record["properties"]["license"] == "ODbL-1.0"
 
     # the replacement: a GeoJSON in WGS 84, reprojected; version 1 stays, version 2 is in force
     lonlat = _lonlat()
