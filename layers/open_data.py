@@ -383,3 +383,16 @@ def _build(conn: psycopg.Connection, parts: tuple[Part, ...], work: Path, fmt: s
                 if file != archive:
                     zipped.write(file, file.name)
     return archive
+
+
+def build_all(conn: psycopg.Connection, datasets: list[Dataset], cache_dir: Path, formats: tuple[str, ...] = (),
+              crs_list: tuple[str, ...] = ()) -> Iterator[str]:
+    """Build every download of `datasets` not yet in the cache (`urbasig open-data-build`); a line for each."""
+    for dataset in datasets:
+        if not dataset.parts:
+            continue
+        for fmt in formats or tuple(FORMATS):
+            for crs in crs_list or tuple(str(c) for c in CRS_CHOICES):
+                found = download(conn, dataset, cache_dir, fmt, crs)
+                state = "construit" if found.built else "déjà à jour"
+                yield f"{dataset.id} {fmt} EPSG:{crs} : {state} ({found.path.stat().st_size} octets)"

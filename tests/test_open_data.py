@@ -233,14 +233,28 @@ def test_bad_parameters_are_a_french_400(client, query, says):
     assert answer.status_code == 400 and says in answer.get_json()["message"]
 
 
-def test_a_change_of_the_layer_makes_a_new_file(conn, tmp_path):
+def test_a_change_of_the_layer_makes_a_new_file_built_ahead_by_the_cli(conn, db_url, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from app import cli
+
     for i, code in enumerate(("AR01", "AR02")):
         add_commune(conn, code, box(300_000 + i * 1000, 330_000, 1000, 1000))
     before = open_data.download(conn, get_dataset(conn, "communes"), tmp_path, "gpkg", "26191")
     assert before.built and len(pyogrio.read_dataframe(before.path)) == 2
-    add_commune(conn, "AR03", box(302_000, 330_000, 1000, 1000))
+    monkeypatch.setenv("URBASIG_DATABASE_URL", db_url)
+    monkeypatch.setenv("URBASIG_DOWNLOADS_DIR", str(tmp_path))
+    written = before.path.stat().st_mtime_ns
+    build = ["open-data-build", "--dataset", "communes", "--format", "gpkg", "--crs", "26191"]
+    kept = CliRunner().invoke(cli, build)
+    assert kept.exit_code == 0 and "communes gpkg EPSG:26191 : déjà à jour" in kept.output
+    assert before.path.stat().st_mtime_ns == written  # not written again
+
+    add_commune(conn, "AR03", box(302_000, 330_000, 1000, 1000))  # a write: the layer's version changes
+    done = CliRunner().invoke(cli, build)
+    assert done.exit_code == 0 and "communes gpkg EPSG:26191 : construit" in done.output
     after = open_data.download(conn, get_dataset(conn, "communes"), tmp_path, "gpkg", "26191")
-    assert after.built and after.etag != before.etag and after.path != before.path
+    assert not after.built and after.etag != before.etag and after.path != before.path
     assert len(pyogrio.read_dataframe(after.path)) == 3
     assert not before.path.exists()  # the file of the old version is gone
     assert list(tmp_path.glob("communes/.build-*")) == []  # no temporary file left
