@@ -15,6 +15,9 @@ def test_the_catalogue_and_a_plan_version_with_its_map(page, site):
     assert cards.count() >= 8
     assert page.locator(".data-card.data-plan").count() >= 1
     shoot(page, "catalogue.png", full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone: one column, nothing wider than the screen
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    page.set_viewport_size({"width": 1280, "height": 800})
 
     page.locator(".data-card.data-plan h2 a").first.click()
     page.wait_for_url("**/donnees/plan-*")
