@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_file, session
 
+from api import dataset_links
 from api.db import get_db
 from api.i18n import catalogue, current_lang
 from api.negotiation import prefers_html
@@ -24,7 +25,7 @@ from api.ogc.html import preview_json, tiles_template
 from gis.errors import InputError
 from gis.search_text import fold
 from layers.datasets import PUBLIC, Dataset, Part, Viewer, as_dict, get_dataset, list_datasets
-from layers.open_data import CRS_CHOICES, FORMATS, download
+from layers.open_data import download
 
 bp = Blueprint("open_data", __name__, url_prefix="/donnees")
 
@@ -34,9 +35,13 @@ PREVIEW_ITEMS = 1000  # features drawn on a dataset's map when its part has no v
 
 
 def current_viewer() -> Viewer:
-    """Who reads: a partner's or an administrator's live session, else the public (no database round trip)."""
-    if not isinstance(session.get("sid"), str):
-        return PUBLIC
+    """Who reads: the organisation of a partner key (as /ogc and the DCAT catalogue), a partner's or an
+    administrator's live session, else the public (no database round trip)."""
+    from api.ogc.routes import viewer
+
+    by_key = viewer()  # 401 for a key unknown or revoked
+    if by_key is not PUBLIC or not isinstance(session.get("sid"), str):
+        return by_key
     from api.accounts import current_account
 
     account = current_account()
@@ -73,14 +78,14 @@ def ogc_links(part: Part) -> dict[str, str | None]:
 
 
 def download_links(dataset: Dataset) -> list[dict[str, str]]:
-    """The address of every download of a dataset: each format in each CRS."""
-    return [{"format": fmt, "crs": f"EPSG:{srid}",
-             "href": f"/donnees/{dataset.id}/telecharger?{urlencode({'format': fmt, 'crs': srid})}"}
-            for fmt in FORMATS for srid in CRS_CHOICES]
+    """The address of every download of a dataset (api/dataset_links.py, as Records and DCAT list them)."""
+    return [{"format": f.code, "crs": f"EPSG:{code}", "href": href}
+            for f, code, _, href in dataset_links.downloads("", dataset)]
 
 
 def _described(dataset: Dataset) -> dict:
     return {**as_dict(dataset), "href": f"/donnees/{dataset.id}", "downloads": download_links(dataset),
+            "metadata": dataset_links.iso_url("", dataset.id),
             "ogc": [{"collection": p.collection, **ogc_links(p)} for p in dataset.parts]}
 
 
@@ -90,8 +95,8 @@ def _theme_labels(datasets: list[Dataset], lang: str) -> dict[str, str]:
 
 
 def _vary(response: Response) -> Response:
-    response.vary.add("Accept")
-    response.vary.add("Cookie")
+    for header in ("Accept", "Cookie", "X-API-Key"):
+        response.vary.add(header)
     return response
 
 
@@ -143,5 +148,4 @@ def download_file(dataset_id: str) -> Response:
         response.cache_control.public = True
     else:
         response.cache_control.private = True
-    response.vary.add("Cookie")
-    return response
+    return _vary(response)

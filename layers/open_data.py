@@ -34,7 +34,7 @@ import pyogrio
 import shapely
 from psycopg import sql
 
-from gis.errors import InputError
+from gis.errors import InputError, NotFound
 from layers.catalog import CATALOGUE, Layer
 from layers.datasets import Dataset, Part
 from layers.exports import export_value
@@ -347,6 +347,8 @@ def download(conn: psycopg.Connection, dataset: Dataset, cache_dir: Path, fmt: s
              crs: str | None = None, part: str | None = None) -> Download:
     """The file of `dataset` in `fmt` and `crs` (one part with `part`), from the cache or built now."""
     fmt, srid, parts = check_request(dataset, fmt, crs, part)
+    if any(p.table not in DOWNLOAD_SOURCES for p in parts):  # a provider whose source is not registered yet
+        raise NotFound(f"aucun téléchargement n'est encore proposé pour « {dataset.id} » : lisez-le par l'API OGC")
     key = cache_key(dataset, fmt, srid, parts)
     filename, media_type = _output_name(dataset, fmt, parts, srid)
     folder = Path(cache_dir) / dataset.id

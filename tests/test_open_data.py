@@ -8,7 +8,9 @@ a database of its own, of three communes."""
 from __future__ import annotations
 
 import re
+import time
 import zipfile
+from dataclasses import replace
 from html import unescape
 
 import psycopg
@@ -17,7 +19,7 @@ import pytest
 import shapely
 
 from layers import open_data
-from layers.datasets import get_dataset, list_datasets
+from layers.datasets import Part, get_dataset, list_datasets
 from tests.helpers import add_commune, app_settings, box
 
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
@@ -126,6 +128,31 @@ def test_an_unknown_dataset_is_the_french_404(client):
     data = client.get("/donnees/nulle-part", headers={"Accept": "application/json"})
     assert data.status_code == 404 and data.get_json()["code"] == "introuvable"
     assert client.get("/donnees/nulle-part/telecharger?format=gpkg").status_code == 404
+
+
+def test_a_partner_key_sees_its_organisation_s_dataset_and_the_public_does_not(client, sample_conn, monkeypatch):
+    from layers import datasets
+    from layers.apikeys import create_key
+
+    hidden = replace(get_dataset(sample_conn, "roads"), id="partenaire-vannes", kind="partner",
+                     audience="owner", owner_organisation="Lydec", parts=(
+                         Part("partenaire-vannes", {"fr": "Vannes", "ar": "صمامات"}, "partner_features"),))
+    monkeypatch.setattr(datasets, "PROVIDERS", [*datasets.PROVIDERS, lambda conn, viewer: [hidden]])
+    name = f"lydec-{time.monotonic_ns()}"
+    key = create_key(sample_conn, name, "Lydec")
+    try:
+        anonymous = client.get("/donnees/").get_json()["datasets"]
+        assert "partenaire-vannes" not in [d["id"] for d in anonymous]
+        assert client.get("/donnees/partenaire-vannes").status_code == 404  # hidden: as if unknown
+        lydec = {"X-API-Key": key}
+        listed = client.get("/donnees/?type=partenaire", headers=lydec).get_json()["datasets"]
+        assert [d["id"] for d in listed] == ["partenaire-vannes"]
+        page = client.get("/donnees/partenaire-vannes?lang=fr", headers={**lydec, **BROWSER})
+        assert page.status_code == 200 and "Couche partenaire" in _text(page)
+        none_yet = client.get("/donnees/partenaire-vannes/telecharger?format=gpkg", headers=lydec)
+        assert none_yet.status_code == 404 and "aucun téléchargement" in none_yet.get_json()["message"]
+    finally:
+        sample_conn.execute("DELETE FROM api_keys WHERE name = %s", (name,))
 
 
 # ---------------------------------------------------------------------------------------------------- downloads
