@@ -307,6 +307,25 @@ def export_cmd(layer: str, path: Path, plan_code: str | None, crs: str) -> None:
     click.echo(f"{count} entité(s) écrite(s) dans {path}")
 
 
+@cli.command("open-data-build")
+@click.option("--dataset", "dataset_ids", multiple=True, metavar="ID", help="Ce jeu de données seulement (répétable).")
+@click.option("--format", "formats", multiple=True, type=click.Choice(["gpkg", "geojson", "csv", "shp"]),
+              help="Ce format seulement (répétable ; tous par défaut).")
+@click.option("--crs", "crs_list", multiple=True, type=click.Choice(["26191", "4326"]),
+              help="Ce SCR seulement (répétable ; les deux par défaut).")
+def open_data_build(dataset_ids: tuple[str, ...], formats: tuple[str, ...], crs_list: tuple[str, ...]) -> None:
+    """Construire d'avance les fichiers des données ouvertes (ceux déjà à jour sont gardés), sans limite de temps."""
+    from layers.datasets import get_dataset, list_datasets
+    from layers.db import connect
+    from layers.open_data import build_all
+
+    settings = _settings()
+    with connect(_db_url(settings)) as conn:
+        datasets = [get_dataset(conn, i) for i in dataset_ids] if dataset_ids else list_datasets(conn)
+        for line in build_all(conn, datasets, settings.download_cache, formats, crs_list):
+            click.echo(line)
+
+
 @cli.command("qa")
 @click.argument("plan_code", metavar="PLAN")
 @click.option("--json", "as_json", is_flag=True, help="Sortie JSON.")

@@ -40,6 +40,8 @@ class Settings:
     # Local state (embedded cluster, session key, development CA): var/ in the working directory, as `make run`
     # and an installed package both expect; never beside the code, which may be a read-only site-packages.
     var_dir: Path = field(default_factory=lambda: Path.cwd() / "var")
+    # The open-data downloads' files (layers/open_data.py), kept per dataset version: var/downloads by default.
+    downloads_dir: Path | None = None
     # Embedded cluster (used only when database_url is unset).
     pg_port: int = 54329
     pg_bindir: Path | None = None
@@ -382,6 +384,11 @@ class Settings:
     def test_gateway(self) -> bool:
         """Whether the app mounts the local test gateway: development with no URBASIG_PAYMENT_GATEWAY_URL."""
         return self.development and not self.payment_gateway_url
+
+    @property
+    def download_cache(self) -> Path:
+        """Where the open-data downloads are kept: URBASIG_DOWNLOADS_DIR, else var/downloads."""
+        return self.downloads_dir or self.var_dir / "downloads"
 
     @property
     def embedded(self) -> bool:

@@ -107,8 +107,11 @@ def _script_json(value: object) -> str:
 
 
 def register_web(app: Flask) -> None:
-    """Attach the routes: the site's pages, and the catalogue for machines (DCAT, ISO 19139) under /donnees."""
+    """Attach the routes: the site's pages, and under /donnees the open-data catalogue for people and its downloads
+    (api/open_data.py) and for machines (DCAT, ISO 19139: api/catalogue_meta.py)."""
     from api.catalogue_meta import catalogue_meta
+    from api.open_data import bp as open_data
 
     app.register_blueprint(web)
     app.register_blueprint(catalogue_meta)
+    app.register_blueprint(open_data)

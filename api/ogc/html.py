@@ -137,11 +137,14 @@ def pager(links: list[dict], lang: str) -> list[dict[str, str]]:
             for rel, key in PAGER if rel in by_rel]
 
 
-def preview_json(bbox: list[float] | None = None, tiles: str | None = None, features: dict | None = None) -> str:
-    """The data of a page's preview map (read by static/js/ogc-preview.js), safe inside a <script> block."""
+def preview_json(bbox: list[float] | None = None, tiles: str | None = None, features: dict | None = None,
+                 items: list[str] | None = None) -> str:
+    """The data of a page's preview map (read by static/js/ogc-preview.js), safe inside a <script> block.
+
+    `items`: addresses of GeoJSON feature collections of this server that the map fetches and draws."""
     import json
 
-    data = {"bbox": bbox, "tiles": tiles, "features": features}
+    data = {"bbox": bbox, "tiles": tiles, "features": features, "items": items or []}
     return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
 
 
