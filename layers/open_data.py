@@ -151,6 +151,38 @@ def register_catalogue_sources() -> None:
 
 register_catalogue_sources()
 
+# A partner attribute's declared type (layers/partner_layers.ATTRIBUTE_TYPES) → its SQL cast from the JSON text:
+# the values were checked against the type at upload, so the casts cannot fail.
+_PARTNER_CASTS = {"text": "", "int": "::bigint", "float": "::double precision", "bool": "::boolean", "date": "::date"}
+
+
+def partner_source(conn: psycopg.Connection, part: Part) -> Source:
+    """A partner layer's features of its version in force: its id, then every declared attribute with its type.
+
+    The dataset was already found for its viewer (datasets.get_dataset): the layer is read here whatever its
+    audience."""
+    from layers.datasets import Viewer
+    from layers.partner_layers import COLLECTION_PREFIX, find_layer
+
+    layer = find_layer(conn, part.collection.removeprefix(COLLECTION_PREFIX), Viewer(kind="admin"))
+    if layer is None or not part.collection.startswith(COLLECTION_PREFIX):
+        raise LookupError(f"partie sans couche de partenaire : {part.collection}")
+    names = [a.name for a in layer.attributes]
+    id_name = "fid" if "id" in names else "id"
+    fields = [(id_name, "int", "t.id")]
+    for attribute in layer.attributes:
+        key = sql.Literal(attribute.name).as_string(conn)
+        fields.append((attribute.name, attribute.type,
+                       f"(t.properties->>{key}){_PARTNER_CASTS.get(attribute.type, '')}"))
+    shorts = shapefile_names([f[0] for f in fields])
+    return Source(sql.SQL("partner_features t"), (sql.SQL("t.layer_id = %s AND t.version = %s"),),
+                  (layer.id, layer.current_version),
+                  tuple(Field(name, short, type_, expr) for (name, type_, expr), short in zip(fields, shorts, strict=True)),
+                  "t.geom", layer.geometry_kind, "t.id")
+
+
+DOWNLOAD_SOURCES["partner_features"] = partner_source
+
 
 def source_of(conn: psycopg.Connection, part: Part) -> Source:
     """The source registered for a part's table."""

@@ -20,6 +20,7 @@ from datetime import date
 import lxml.html
 import numpy as np
 import psycopg
+import pyogrio
 import pytest
 import requests
 import shapely
@@ -184,6 +185,21 @@ def test_audience_journey_versions_and_audit(site, anfa, tmp_path):
     assert trail[2][2] == {"audience": "owner"} and trail[2][3]["audience"] == "partners"
     assert trail[4][2] == {"version": 1} and trail[4][3]["version"] == 2 and trail[4][3]["features"] == 2
 
+    # the open-data download of the public layer: the version in force, its declared attributes typed, read back
+    download = f"{base}/donnees/partenaire-{slug}/telecharger?format=gpkg&crs=26191"
+    r = requests.get(download, timeout=60)
+    assert r.status_code == 200, r.text[:400]
+    (tmp_path / "dl.gpkg").write_bytes(r.content)
+    frame = pyogrio.read_dataframe(tmp_path / "dl.gpkg")
+    assert sorted(zip(frame["nom"], frame["diametre"], strict=True)) == [("Collecteur v2", 900), ("Regard 12", 300)]
+    assert frame["diametre"].dtype.kind == "i" and frame.crs.to_epsg() == 26191
+    with psycopg.connect(url) as conn:
+        stored = {row[0]: shapely.from_wkb(row[1]) for row in conn.execute(
+            "SELECT f.id, ST_AsBinary(f.geom) FROM partner_features f JOIN partner_layers l ON l.id = f.layer_id "
+            "WHERE l.slug = %s AND f.version = 2", (slug,)).fetchall()}
+    assert set(frame["id"]) == set(stored)
+    assert all(geom.hausdorff_distance(stored[fid]) < 0.01 for fid, geom in zip(frame["id"], frame.geometry, strict=True))
+
     # the partner relabels an attribute (the description form): declared once, its name and type kept
     assert _edit(anfa, base, slug, label_nom="Nom de l'ouvrage").status_code == 303
     with psycopg.connect(url) as conn:
@@ -204,6 +220,7 @@ def test_audience_journey_versions_and_audit(site, anfa, tmp_path):
     # and back to the organisation only: gone from the open catalogue again
     assert _edit(anfa, base, slug, audience="owner").status_code == 303
     assert _answers(url, slug) == {"anonymous": False, "lydec": False, "admin": True, "anfa": True}
+    assert requests.get(download, timeout=30).status_code == 404  # nor its download (its file stays on disk unread)
 
 
 def _written(url: str) -> tuple[int, ...]:
