@@ -147,9 +147,9 @@ def preview_json(bbox: list[float] | None = None, tiles: str | None = None, feat
 
 def tiles_template(collection_id: str) -> str | None:
     """The vector tile address of a collection that has tiles (WebMercatorQuad), else None."""
-    from layers.tiles import TILE_LAYERS
+    from layers.partner_features import has_tiles
 
-    if collection_id not in TILE_LAYERS:
+    if not has_tiles(collection_id):
         return None
     return f"/ogc/collections/{collection_id}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}"
 

@@ -18,7 +18,9 @@ from api.negotiation import prefers_html
 from api.ogc import features, html, jobs, processes, tiles
 from api.ogc.meta import collection_doc, collections_doc, conformance_doc, landing_doc
 from gis.errors import Forbidden, InputError, Unauthorized
+from layers.datasets import PUBLIC, Viewer
 from layers.db import interruptible
+from layers.partner_layers import COLLECTION_PREFIX
 
 ogc = Blueprint("ogc", __name__, url_prefix="/ogc")
 
@@ -38,18 +40,30 @@ def _partner_key() -> str | None:
     if not key:
         return None
     if g.get("partner_key") != key:
-        from layers.apikeys import check_key
+        from layers.apikeys import key_holder
 
-        if not check_key(get_db(), key):
+        holder = key_holder(get_db(), key)
+        if holder is None:
             raise Unauthorized("clé d'API (X-API-Key) inconnue ou révoquée : vérifiez la clé reçue de l'agence, "
                                "ou retirez l'en-tête pour un accès public")
-        g.partner_key = key
+        g.partner_key, g.key_organisation = key, holder.organisation
     return key
 
 
 def _partner() -> bool:
     """Whether the caller sent a valid partner key (401 for one unknown or revoked)."""
     return _partner_key() is not None
+
+
+def _viewer() -> Viewer:
+    """Who reads the partner layers: the partner key's organisation, else the signed-in account, else the public
+    (no database round trip for a caller with neither key nor session cookie)."""
+    from api.accounts import current_account
+    from layers.partner_features import viewer_of
+
+    if _partner():
+        return viewer_of(None, g.get("key_organisation"), key=True)
+    return viewer_of(current_account())
 
 
 def _staff_id() -> int | None:
@@ -125,16 +139,21 @@ def openapi() -> Response:
 @ogc.get("/collections")
 def collections() -> Response:
     """The collections."""
-    from layers.tiles import TILE_LAYERS
+    from layers.partner_features import has_tiles
 
-    doc = collections_doc(get_db(), _base(), _partner())
-    return _page("collections.html", doc, tiled=TILE_LAYERS) if _wants_html() else _json(doc)
+    viewer = _viewer()
+    doc = collections_doc(get_db(), _base(), _partner(), viewer)
+    tiled = {c["id"] for c in doc["collections"] if has_tiles(c["id"])}
+    response = _page("collections.html", doc, tiled=tiled) if _wants_html() else _json(doc)
+    if viewer.kind != "public":  # the list names layers of the caller's audience: no shared cache keeps it
+        response.headers.update({"Cache-Control": "private, no-store", "Vary": "Accept, X-API-Key, Cookie"})
+    return response
 
 
 @ogc.get("/collections/<collection_id>")
 def collection(collection_id: str) -> Response:
     """One collection."""
-    doc = collection_doc(get_db(), _base(), collection_id, _partner())
+    doc = collection_doc(get_db(), _base(), collection_id, _partner(), _viewer())
     if not _wants_html():
         return _json(doc)
     bbox = doc["extent"]["spatial"]["bbox"][0]
@@ -146,7 +165,7 @@ def collection(collection_id: str) -> Response:
 @ogc.get("/collections/<collection_id>/queryables")
 def queryables(collection_id: str) -> Response:
     """Properties usable in filters."""
-    doc = features.queryables(_base(), collection_id, _partner())
+    doc = features.queryables(get_db(), _base(), collection_id, _partner(), _viewer())
     if _wants_html():
         return _page("queryables.html", doc, collection_id=collection_id,
                      rows=html.queryable_rows(doc, collection_id, current_lang()))
@@ -177,7 +196,7 @@ def items(collection_id: str) -> Response:
     partner = _partner()
     return _cached(*features.items(get_db(), _base(), collection_id, _args(), partner,
                                    current_app.config["URBASIG"].max_filter_depth,
-                                   request.headers.get("If-None-Match"), _representation()),
+                                   request.headers.get("If-None-Match"), _representation(), _viewer()),
                    "items.html", collection_id=collection_id)
 
 
@@ -186,7 +205,7 @@ def item(collection_id: str, item_id: str) -> Response:
     """One feature (ETag, 304)."""
     partner = _partner()
     return _cached(*features.item(get_db(), _base(), collection_id, item_id, _args(), partner,
-                                  request.headers.get("If-None-Match"), _representation()),
+                                  request.headers.get("If-None-Match"), _representation(), _viewer()),
                    "item.html", collection_id=collection_id)
 
 
@@ -207,14 +226,14 @@ def tile_matrix_set(tms: str) -> Response:
 @ogc.get("/collections/<collection_id>/tiles")
 def collection_tilesets(collection_id: str) -> Response:
     """Tilesets of a collection."""
-    doc = tiles.tilesets(_base(), collection_id)
+    doc = tiles.tilesets(get_db(), _base(), collection_id, _viewer())
     return _page("tilesets.html", doc, collection_id=collection_id) if _wants_html() else _json(doc)
 
 
 @ogc.get("/collections/<collection_id>/tiles/<tms>")
 def collection_tileset(collection_id: str, tms: str) -> Response:
     """Tileset metadata."""
-    doc = tiles.tileset(get_db(), _base(), collection_id, tms)
+    doc = tiles.tileset(get_db(), _base(), collection_id, tms, _viewer())
     if not _wants_html():
         return _json(doc)
     template = next((link["href"] for link in doc["links"] if link["rel"] == "item"), "")
@@ -224,7 +243,7 @@ def collection_tileset(collection_id: str, tms: str) -> Response:
 @ogc.get("/collections/<collection_id>/tiles/<tms>/tilejson")
 def collection_tilejson(collection_id: str, tms: str) -> Response:
     """TileJSON for web maps."""
-    return _json(tiles.tilejson(get_db(), _base(), collection_id, tms))
+    return _json(tiles.tilejson(get_db(), _base(), collection_id, tms, _viewer()))
 
 
 @ogc.get("/collections/<collection_id>/tiles/<tms>/<z>/<y>/<x>")
@@ -237,7 +256,8 @@ def collection_tile(collection_id: str, tms: str, z: str, y: str, x: str) -> Res
     cap = CacheCap(settings.tile_cache_max_rows, settings.tile_cache_max_mb * 1024 * 1024)
     headers, status, body = tiles.tile(get_db, collection_id, z, y, x, request.args.to_dict(),
                                        request.headers.get("If-None-Match"), settings.tile_cache, tms, cap,
-                                       current_app.extensions.get("urbasig.tile_memory"))
+                                       current_app.extensions.get("urbasig.tile_memory"),
+                                       _viewer() if collection_id.startswith(COLLECTION_PREFIX) else PUBLIC)
     return Response(body, status=status, headers=headers)
 
 
