@@ -237,3 +237,13 @@ def test_a_new_version_changes_the_items_the_tiles_and_the_etag(world, tmp_path)
     tile_after = requests.get(tile, timeout=30)
     assert tile_after.headers["ETag"] != tile_before.headers["ETag"]
     assert sorted(_decode(tile_after.content, tmp_path, z, x, y, "partenaire-equipements")["places"]) == [40, 320, 800]
+
+
+def test_the_html_pages_of_a_partner_collection(world):
+    _, ogc, _ = world
+    listing = requests.get(f"{ogc}/collections", params={"f": "html"}, timeout=30)
+    assert listing.status_code == 200 and "Parcs et jardins" in listing.text and "partenaire-projets" not in listing.text
+    page = requests.get(f"{ogc}/collections/partenaire-parcs/items", params={"f": "html"}, timeout=30)
+    assert page.status_code == 200 and "Parc B" in page.text and "Surface (ha)" in page.text
+    assert "/collections/partenaire-parcs/tiles/WebMercatorQuad/" in page.text  # the preview draws its tiles
+    assert page.headers["Cache-Control"].startswith("private")  # a page: its language follows the cookie

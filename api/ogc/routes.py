@@ -177,6 +177,16 @@ def _representation() -> str:
     return f"html:{current_lang()}" if _wants_html() else "json"
 
 
+def _labels(collection_id: str) -> dict[str, str] | None:
+    """A partner layer's title ("") and attribute labels for its pages (None: the catalogue's own labels)."""
+    from layers.partner_features import find_collection
+
+    if not collection_id.startswith(COLLECTION_PREFIX):
+        return None
+    c = find_collection(get_db(), collection_id, _viewer())
+    return {"": c.title, **{p.name: p.title for p in c.props}} if c else None
+
+
 def _cached(headers: dict, status: int, body: str, page: str, **context: object) -> Response:
     """The handler's answer as JSON or as a page (with the handler's ETag, Cache-Control and Vary); a 304 as is."""
     if status == 304:
@@ -185,7 +195,8 @@ def _cached(headers: dict, status: int, body: str, page: str, **context: object)
         return Response(body, status=status, headers=headers)
     doc = json.loads(body)
     view = html.items_view if page == "items.html" else html.item_view
-    response = _page(page, doc, **context, **view(doc, context["collection_id"], current_lang()))
+    collection_id = str(context["collection_id"])
+    response = _page(page, doc, **context, **view(doc, collection_id, current_lang(), _labels(collection_id)))
     response.headers.update({k: headers[k] for k in ("ETag", "Cache-Control", "Vary")})
     return response
 

@@ -13,7 +13,6 @@ from api.i18n import translate
 from tests.browser.conftest import wait_until
 from tests.partner_world import add_partner_layer, remove_partner_layer, square
 
-READY = "window.__urbasigMap !== undefined && window.__urbasigMap.loaded() && window.__urbasigMap.areTilesLoaded()"
 PUBLIC, HIDDEN = "jardins-essai", "projets-essai"
 FILL = f"partenaire-{PUBLIC}-fill"
 
@@ -46,8 +45,7 @@ def test_the_switcher_shows_a_public_partner_layer_that_draws_and_tells_its_attr
     asked = []
     page.on("request", lambda r: asked.append(r.url) if f"/collections/partenaire-{PUBLIC}/tiles/" in r.url else None)
     page.goto(f"{site}/#map=16/{lat}/{lon}")
-    wait_until(page, READY)
-    wait_until(page, f"window.__urbasigMap.getLayer('{FILL}') !== undefined")
+    wait_until(page, f"window.__urbasigMap !== undefined && window.__urbasigMap.getLayer('{FILL}') !== undefined")
     box = page.locator(f"#layer-partenaire-{PUBLIC}")
     assert page.locator(f"label[for=layer-partenaire-{PUBLIC}]").inner_text().strip() == "Jardins publics"
     assert translate("map.partner.source", "fr", organisation="Commune d'Anfa") in \
@@ -59,6 +57,11 @@ def test_the_switcher_shows_a_public_partner_layer_that_draws_and_tells_its_attr
     drawn = wait_until(page, f"window.__urbasigMap.queryRenderedFeatures({{layers: ['{FILL}']}})"
                              ".map(f => f.properties.nom)")
     assert set(drawn) == {"Jardin d'essai"} and asked
+    box.uncheck()
+    assert page.evaluate(f"window.__urbasigMap.getLayoutProperty('{FILL}', 'visibility')") == "none"
+    wait_until(page, f"window.__urbasigMap.queryRenderedFeatures({{layers: ['{FILL}']}}).length === 0")  # not drawn
+    box.check()
+    wait_until(page, f"window.__urbasigMap.queryRenderedFeatures({{layers: ['{FILL}']}}).length")
     x, y = page.evaluate(f"(() => {{ const p = window.__urbasigMap.project([{lon}, {lat}]); "
                          "const r = window.__urbasigMap.getCanvas().getBoundingClientRect(); "
                          "return [r.left + p.x, r.top + p.y]; })()")
@@ -68,8 +71,3 @@ def test_the_switcher_shows_a_public_partner_layer_that_draws_and_tells_its_attr
     assert popup.locator("dt").all_inner_texts() == ["Nom du jardin", "Surface (ha)"]
     assert popup.locator("dd").all_inner_texts() == ["Jardin d'essai", "2.5"]
     assert "Commune d'Anfa" in popup.locator(".source").inner_text()
-    if not page.evaluate("document.querySelector('details.layers').open"):  # the panel's land folded the switcher
-        page.locator("details.layers > summary").click()
-    box.uncheck()
-    assert page.evaluate(f"window.__urbasigMap.getLayoutProperty('{FILL}', 'visibility')") == "none"
-    assert popup.count() == 0
