@@ -77,9 +77,12 @@ def home():
               "today": date.today().isoformat(), "impact": _impact_runs(), "partners": partners}
     page_messages = {key: text for key, text in catalogue()[current_lang()].items()
                      if key.startswith(("site.", "map.", "panel.", "planner."))}  # the search's texts come in its answers
-    return render_template("map.html", config_json=_script_json(config), messages_json=_script_json(page_messages),
+    page = render_template("map.html", config_json=_script_json(config), messages_json=_script_json(page_messages),
                            families=config["families"], impact=_impact_legend(config["impact"], current_lang()),
                            partners=partners)
+    if any(layer["audience"] != "public" for layer in partners):  # layers of the account's audience: kept by no one
+        return page, 200, {"Cache-Control": "private, no-store", "Vary": "Cookie"}
+    return page
 
 
 def _partner_layers() -> list[dict]:

@@ -16,6 +16,7 @@ Keys: « lydec » (organisation Lydec), « anfa » (Commune d'Anfa); an administ
 
 from __future__ import annotations
 
+import html
 import math
 import subprocess
 
@@ -60,6 +61,8 @@ def _fill(conn: psycopg.Connection, keys: dict) -> None:
     keys["lydec"] = create_key(conn, "lydec", LYDEC)
     keys["anfa"] = create_key(conn, "anfa", ANFA)
     create_account(conn, "admin@auc.ma", "Administratrice", PASSWORD, role="admin", verified=True)
+    create_account(conn, "sig@anfa.ma", "Service SIG d'Anfa", PASSWORD, role="partner", verified=True,
+                   organisation=ANFA)
 
 
 @pytest.fixture(scope="module")
@@ -88,12 +91,11 @@ def _key(world, name: str) -> dict[str, str]:
     return {"X-API-Key": world[2][name]}
 
 
-def _admin(world) -> requests.Session:
+def _signed_in(world, email: str = "admin@auc.ma") -> requests.Session:
     base = world[1].removesuffix("/ogc")
     s = requests.Session()
     s.headers["Origin"] = base
-    assert s.post(f"{base}/notes/session", json={"email": "admin@auc.ma", "password": PASSWORD},
-                  timeout=30).status_code == 200
+    assert s.post(f"{base}/notes/session", json={"email": email, "password": PASSWORD}, timeout=30).status_code == 200
     return s
 
 
@@ -143,7 +145,7 @@ def test_the_owner_key_and_an_administrator_see_every_published_layer(world):
     assert _ids(world, **_key(world, "anfa")) == ALL_IDS
     r = requests.get(f"{ogc}/collections/partenaire-projets/items", headers=_key(world, "anfa"), timeout=30)
     assert sorted(f["properties"]["nom"] for f in r.json()["features"]) == ["Projet 2", "Projet secret"]
-    admin = _admin(world)
+    admin = _signed_in(world)
     listing = admin.get(f"{ogc}/collections", timeout=30).json()
     assert {c["id"] for c in listing["collections"] if c["id"].startswith("partenaire-")} == ALL_IDS
     assert admin.get(f"{ogc}/collections/partenaire-projets/items/999999", timeout=30).status_code == 404
@@ -247,3 +249,27 @@ def test_the_html_pages_of_a_partner_collection(world):
     assert page.status_code == 200 and "Parc B" in page.text and "Surface (ha)" in page.text
     assert "/collections/partenaire-parcs/tiles/WebMercatorQuad/" in page.text  # the preview draws its tiles
     assert page.headers["Cache-Control"].startswith("private")  # a page: its language follows the cookie
+
+
+def test_the_map_lists_the_partner_layers_of_the_signed_in_account(world):
+    """The public map's switcher: the public layers for everyone, its own and the partners' ones for a partner
+    account of the organisation, whose session also opens their tiles."""
+    _, ogc, _ = world
+    base = ogc.removesuffix("/ogc")
+    anonymous = requests.get(f"{base}/", timeout=30)
+    assert anonymous.status_code == 200 and "Cache-Control" not in anonymous.headers
+
+    def switcher(text: str) -> set[str]:
+        return {line.split('data-partner="')[1].split('"')[0] for line in text.splitlines() if 'data-partner="' in line}
+
+    assert switcher(anonymous.text) == PUBLIC_IDS
+    assert "Source : Commune d'Anfa" in html.unescape(anonymous.text) and "Parcs et jardins" in anonymous.text
+    assert "الحدائق" in requests.get(f"{base}/", params={"lang": "ar"}, timeout=30).text  # the Arabic title
+    partner = _signed_in(world, "sig@anfa.ma")
+    page = partner.get(f"{base}/", timeout=30)
+    assert switcher(page.text) == ALL_IDS and page.headers["Cache-Control"] == "private, no-store"
+    z = 13
+    x, y = _tile_of(-7.62, 33.591, z)
+    tile = f"{ogc}/collections/partenaire-projets/tiles/WebMercatorQuad/{z}/{y}/{x}"
+    assert partner.get(tile, timeout=30).status_code == 200
+    _not_found(requests.get(tile, timeout=30))
