@@ -69,5 +69,5 @@ def test_the_switcher_shows_a_public_partner_layer_that_draws_and_tells_its_attr
     popup = page.locator(".partner-popup")
     popup.wait_for()
     assert popup.locator("dt").all_inner_texts() == ["Nom du jardin", "Surface (ha)"]
-    assert popup.locator("dd").all_inner_texts() == ["Jardin d'essai", "2.5"]
+    assert popup.locator("dd").all_inner_texts() == ["Jardin d'essai", "2,5"]  # a number, written in French
     assert "Commune d'Anfa" in popup.locator(".source").inner_text()

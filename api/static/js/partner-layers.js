@@ -2,7 +2,7 @@
 // layers the caller may see), off by default, drawn from the layer's own vector tiles
 // (/ogc/collections/partenaire-<slug>/tiles/…: one source per layer, as each has its own audience) with a style
 // per geometry kind; a click on a feature shows its declared attributes, labelled, and the source organisation.
-import { lang, t } from "./i18n.js";
+import { lang, number, t } from "./i18n.js";
 import { mapReady } from "./map.js";
 import { cssColour } from "./map-style.js";
 
@@ -30,6 +30,9 @@ function text(value) {
   if (value === undefined || value === null || value === "") return t("map.partner.empty");
   if (value === true || value === "true") return t("map.partner.yes");
   if (value === false || value === "false") return t("map.partner.no");
+  if (typeof value === "number") { // as the server writes numbers: 1 234,5 in French
+    return Number.isInteger(value) ? number(value, 0) : number(value, 2).replace(/,?0+$/, "");
+  }
   return String(value);
 }
 
