@@ -121,5 +121,8 @@ def _script_json(value: object) -> str:
 
 
 def register_web(app: Flask) -> None:
-    """Attach the routes."""
+    """Attach the routes: the site's pages, and the catalogue for machines (DCAT, ISO 19139) under /donnees."""
+    from api.catalogue_meta import catalogue_meta
+
     app.register_blueprint(web)
+    app.register_blueprint(catalogue_meta)

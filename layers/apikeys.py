@@ -20,7 +20,7 @@ def create_key(conn: psycopg.Connection, name: str, organisation: str | None = N
     """Create a key for a partner; the clear key is returned once and never stored.
 
     `organisation`: the partner organisation the key speaks for (it then also reads that organisation's own
-    « owner » partner layers); None for a key of no organisation (public and « partners » layers only).
+    « owner » partner layers and datasets); None for a key of no organisation (public and « partners » ones only).
     """
     key = "ubk_" + secrets.token_urlsafe(32)
     organisation = (organisation or "").strip() or None
@@ -69,3 +69,9 @@ def key_holder(conn: psycopg.Connection, key: str) -> KeyHolder | None:
 def check_key(conn: psycopg.Connection, key: str) -> bool:
     """Whether a key is valid (unknown or revoked keys are simply public callers)."""
     return key_holder(conn, key) is not None
+
+
+def key_organisation(conn: psycopg.Connection, key: str) -> str | None:
+    """The partner organisation of a valid key (None for a key of no organisation, unknown or revoked)."""
+    holder = key_holder(conn, key)
+    return holder.organisation if holder else None

@@ -15,7 +15,7 @@ from api.db import get_db
 from api.i18n import current_lang
 from api.inputs import json_body
 from api.negotiation import prefers_html
-from api.ogc import features, html, jobs, processes, tiles
+from api.ogc import features, html, jobs, processes, records, tiles
 from api.ogc.meta import collection_doc, collections_doc, conformance_doc, landing_doc
 from gis.errors import Forbidden, InputError, Unauthorized
 from layers.datasets import PUBLIC, Viewer
@@ -48,6 +48,17 @@ def _partner_key() -> str | None:
                                "ou retirez l'en-tête pour un accès public")
         g.partner_key, g.key_organisation = key, holder.organisation
     return key
+
+
+def viewer() -> Viewer:
+    """Who reads the catalogue: the public, or the partner organisation of the key sent (its own datasets too)."""
+    if _partner_key() is None:
+        return PUBLIC
+    return Viewer(kind="partner", organisation=g.get("key_organisation"))  # read with the key, once a request
+
+
+def _site() -> str:
+    return current_app.config["URBASIG"].public_base
 
 
 def _partner() -> bool:
@@ -141,19 +152,23 @@ def collections() -> Response:
     """The collections."""
     from layers.partner_features import has_tiles
 
-    viewer = _viewer()
-    doc = collections_doc(get_db(), _base(), _partner(), viewer)
+    reader = _viewer()
+    doc = collections_doc(get_db(), _base(), _partner(), reader)
+    doc["collections"].append(records.describe(get_db(), _base(), _site(), viewer()))
     tiled = {c["id"] for c in doc["collections"] if has_tiles(c["id"])}
     response = _page("collections.html", doc, tiled=tiled) if _wants_html() else _json(doc)
-    if viewer.kind != "public":  # the list names layers of the caller's audience: no shared cache keeps it
+    if reader.kind != "public":  # the list names layers of the caller's audience: no shared cache keeps it
         response.headers.update({"Cache-Control": "private, no-store", "Vary": "Accept, X-API-Key, Cookie"})
     return response
 
 
 @ogc.get("/collections/<collection_id>")
 def collection(collection_id: str) -> Response:
-    """One collection."""
-    doc = collection_doc(get_db(), _base(), collection_id, _partner(), _viewer())
+    """One collection (the catalogue's records too)."""
+    if collection_id == records.CATALOGUE_ID:
+        doc = records.describe(get_db(), _base(), _site(), viewer())
+    else:
+        doc = collection_doc(get_db(), _base(), collection_id, _partner(), _viewer())
     if not _wants_html():
         return _json(doc)
     bbox = doc["extent"]["spatial"]["bbox"][0]
@@ -164,8 +179,11 @@ def collection(collection_id: str) -> Response:
 
 @ogc.get("/collections/<collection_id>/queryables")
 def queryables(collection_id: str) -> Response:
-    """Properties usable in filters."""
-    doc = features.queryables(get_db(), _base(), collection_id, _partner(), _viewer())
+    """Properties usable in filters (the catalogue's: what its query parameters search)."""
+    if collection_id == records.CATALOGUE_ID:
+        doc = records.queryables(_base())
+    else:
+        doc = features.queryables(get_db(), _base(), collection_id, _partner(), _viewer())
     if _wants_html():
         return _page("queryables.html", doc, collection_id=collection_id,
                      rows=html.queryable_rows(doc, collection_id, current_lang()))
@@ -201,9 +219,22 @@ def _cached(headers: dict, status: int, body: str, page: str, **context: object)
     return response
 
 
+def _records(headers: dict, status: int, body: str) -> Response:
+    """Records as GeoJSON, or their page (the list, with its paging links, or one record with its links)."""
+    if not _wants_html():
+        return Response(body, status=status, headers=headers)
+    doc = json.loads(body)
+    rows = records.html_rows(doc, current_lang())
+    if doc.get("type") == "FeatureCollection":
+        return _page("records.html", doc, rows=rows, pager=html.pager(doc["links"], current_lang()))
+    return _page("record.html", doc, r=rows[0])
+
+
 @ogc.get("/collections/<collection_id>/items")
 def items(collection_id: str) -> Response:
-    """Features of a collection (GeoJSON built in PostGIS; ETag, 304)."""
+    """Features of a collection (GeoJSON built in PostGIS; ETag, 304); the catalogue's records."""
+    if collection_id == records.CATALOGUE_ID:
+        return _records(*records.items(get_db(), _base(), _site(), _args(), viewer()))
     partner = _partner()
     return _cached(*features.items(get_db(), _base(), collection_id, _args(), partner,
                                    current_app.config["URBASIG"].max_filter_depth,
@@ -213,7 +244,9 @@ def items(collection_id: str) -> Response:
 
 @ogc.get("/collections/<collection_id>/items/<item_id>")
 def item(collection_id: str, item_id: str) -> Response:
-    """One feature (ETag, 304)."""
+    """One feature (ETag, 304); one record of the catalogue."""
+    if collection_id == records.CATALOGUE_ID:
+        return _records(*records.item(get_db(), _base(), _site(), item_id, _args(), viewer()))
     partner = _partner()
     return _cached(*features.item(get_db(), _base(), collection_id, item_id, _args(), partner,
                                   request.headers.get("If-None-Match"), _representation(), _viewer()),
