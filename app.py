@@ -482,15 +482,17 @@ def apikey() -> None:
 
 @apikey.command("create")
 @click.argument("name", metavar="NOM")
-def apikey_create(name: str) -> None:
+@click.option("--organisation", help="Organisme partenaire de la clé : elle lit aussi ses couches réservées à l'organisme.")
+def apikey_create(name: str, organisation: str | None) -> None:
     """Créer la clé d'un partenaire (affichée une seule fois)."""
     from layers.apikeys import create_key
     from layers.audit import audit
     from layers.db import connect
 
     with connect(_db_url(_settings())) as conn:
-        key = create_key(conn, name)
-        audit(conn, _cli_actor(), "cle_api.creee", "api_key", name, None, {"name": name})  # never the key
+        key = create_key(conn, name, organisation)
+        audit(conn, _cli_actor(), "cle_api.creee", "api_key", name, None,
+              {"name": name, "organisation": organisation})  # never the key
         conn.commit()
     click.echo(key)
 

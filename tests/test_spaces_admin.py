@@ -245,8 +245,10 @@ def test_an_admin_cannot_switch_off_or_demote_themself(site):
 def test_a_key_created_works_on_ogc_then_revoked_fails(site):
     base, url, _ = site
     admin = signed_in(base, ADMIN)
-    r = submit(admin, f"{base}/admin/cles", "//form[@id='new-key']", name="Régie Lydec")
+    r = submit(admin, f"{base}/admin/cles", "//form[@id='new-key']", name="Régie Lydec", organisation="Lydec")
     assert r.status_code == 201 and "no-store" in r.headers["Cache-Control"]
+    with psycopg.connect(url) as conn:  # the organisation the key speaks for (its own partner layers)
+        assert conn.execute("SELECT organisation FROM api_keys WHERE name = 'Régie Lydec'").fetchone() == ("Lydec",)
     key = lxml.html.fromstring(r.text).xpath("//input[@id='the-key']")[0].get("value")
     assert key.startswith("ubk_")
     assert key not in admin.get(f"{base}/admin/cles", timeout=30).text  # shown once
