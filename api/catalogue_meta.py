@@ -25,7 +25,7 @@ def _site() -> str:
 
 
 def _cache(who: str) -> dict[str, str]:
-    return {"Cache-Control": f"{'public' if who == 'public' else 'private'}, max-age=300", "Vary": "X-API-Key"}
+    return {"Cache-Control": f"{'public' if who == 'public' else 'private'}, max-age=300", "Vary": "X-API-Key, Cookie"}
 
 
 @catalogue_meta.get("/catalogue.jsonld")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_file, session
+from flask import Blueprint, Response, current_app, jsonify, render_template, request, send_file
 
 from api import dataset_links
 from api.db import get_db
@@ -24,7 +24,7 @@ from api.negotiation import prefers_html
 from api.ogc.html import preview_json, tiles_template
 from gis.errors import InputError
 from gis.search_text import fold
-from layers.datasets import PUBLIC, Dataset, Part, Viewer, as_dict, get_dataset, list_datasets
+from layers.datasets import Dataset, Part, Viewer, as_dict, get_dataset, list_datasets
 from layers.open_data import download
 
 bp = Blueprint("open_data", __name__, url_prefix="/donnees")
@@ -35,19 +35,11 @@ PREVIEW_ITEMS = 1000  # features drawn on a dataset's map when its part has no v
 
 
 def current_viewer() -> Viewer:
-    """Who reads: the organisation of a partner key (as /ogc and the DCAT catalogue), a partner's or an
-    administrator's live session, else the public (no database round trip)."""
+    """Who reads: the same answer as /ogc and the DCAT catalogue (a partner key's organisation, else the signed-in
+    account, else the public)."""
     from api.ogc.routes import viewer
 
-    by_key = viewer()  # 401 for a key unknown or revoked
-    if by_key is not PUBLIC or not isinstance(session.get("sid"), str):
-        return by_key
-    from api.accounts import current_account
-
-    account = current_account()
-    if account and account["role"] in ("partner", "admin"):
-        return Viewer(account["role"], account["id"], account.get("organisation"))
-    return PUBLIC
+    return viewer()
 
 
 def select(datasets: list[Dataset], kind: str, theme: str, text: str) -> list[Dataset]:

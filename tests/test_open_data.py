@@ -136,7 +136,7 @@ def test_a_partner_key_sees_its_organisation_s_dataset_and_the_public_does_not(c
 
     hidden = replace(get_dataset(sample_conn, "roads"), id="partenaire-vannes", kind="partner",
                      audience="owner", owner_organisation="Lydec", parts=(
-                         Part("partenaire-vannes", {"fr": "Vannes", "ar": "صمامات"}, "partner_features"),))
+                         Part("partenaire-vannes", {"fr": "Vannes", "ar": "صمامات"}, "vannes_lydec"),))  # no download source
     monkeypatch.setattr(datasets, "PROVIDERS", [*datasets.PROVIDERS, lambda conn, viewer: [hidden]])
     name = f"lydec-{time.monotonic_ns()}"
     key = create_key(sample_conn, name, "Lydec")

@@ -213,7 +213,7 @@ def describe(conn: psycopg.Connection, base: str, site: str, viewer: Viewer) -> 
 
 def _headers(viewer: Viewer) -> dict[str, str]:
     scope = "public" if viewer.kind == "public" else "private"
-    return {"Content-Type": GEOJSON, "Cache-Control": f"{scope}, max-age=60", "Vary": "Accept, X-API-Key"}
+    return {"Content-Type": GEOJSON, "Cache-Control": f"{scope}, max-age=60", "Vary": "Accept, X-API-Key, Cookie"}
 
 
 def _page_link(href: str, args: dict[str, str], rel: str, title: str, offset: int | None) -> dict:

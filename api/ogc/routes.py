@@ -50,13 +50,6 @@ def _partner_key() -> str | None:
     return key
 
 
-def viewer() -> Viewer:
-    """Who reads the catalogue: the public, or the partner organisation of the key sent (its own datasets too)."""
-    if _partner_key() is None:
-        return PUBLIC
-    return Viewer(kind="partner", organisation=g.get("key_organisation"))  # read with the key, once a request
-
-
 def _site() -> str:
     return current_app.config["URBASIG"].public_base
 
@@ -66,9 +59,10 @@ def _partner() -> bool:
     return _partner_key() is not None
 
 
-def _viewer() -> Viewer:
-    """Who reads the partner layers: the partner key's organisation, else the signed-in account, else the public
-    (no database round trip for a caller with neither key nor session cookie)."""
+def viewer() -> Viewer:
+    """Who reads (the partner layers, the catalogue, its records and downloads): the partner key's organisation,
+    else the signed-in account, else the public (no database round trip for a caller with neither key nor session
+    cookie). One answer for /ogc, /donnees and the map."""
     from api.accounts import current_account
     from layers.partner_features import viewer_of
 
@@ -152,7 +146,7 @@ def collections() -> Response:
     """The collections."""
     from layers.partner_features import has_tiles
 
-    reader = _viewer()
+    reader = viewer()
     doc = collections_doc(get_db(), _base(), _partner(), reader)
     doc["collections"].append(records.describe(get_db(), _base(), _site(), viewer()))
     tiled = {c["id"] for c in doc["collections"] if has_tiles(c["id"])}
@@ -168,7 +162,7 @@ def collection(collection_id: str) -> Response:
     if collection_id == records.CATALOGUE_ID:
         doc = records.describe(get_db(), _base(), _site(), viewer())
     else:
-        doc = collection_doc(get_db(), _base(), collection_id, _partner(), _viewer())
+        doc = collection_doc(get_db(), _base(), collection_id, _partner(), viewer())
     if not _wants_html():
         return _json(doc)
     bbox = doc["extent"]["spatial"]["bbox"][0]
@@ -183,7 +177,7 @@ def queryables(collection_id: str) -> Response:
     if collection_id == records.CATALOGUE_ID:
         doc = records.queryables(_base())
     else:
-        doc = features.queryables(get_db(), _base(), collection_id, _partner(), _viewer())
+        doc = features.queryables(get_db(), _base(), collection_id, _partner(), viewer())
     if _wants_html():
         return _page("queryables.html", doc, collection_id=collection_id,
                      rows=html.queryable_rows(doc, collection_id, current_lang()))
@@ -201,7 +195,7 @@ def _labels(collection_id: str) -> dict[str, str] | None:
 
     if not collection_id.startswith(COLLECTION_PREFIX):
         return None
-    c = find_collection(get_db(), collection_id, _viewer())
+    c = find_collection(get_db(), collection_id, viewer())
     return {"": c.title, **{p.name: p.title for p in c.props}} if c else None
 
 
@@ -238,7 +232,7 @@ def items(collection_id: str) -> Response:
     partner = _partner()
     return _cached(*features.items(get_db(), _base(), collection_id, _args(), partner,
                                    current_app.config["URBASIG"].max_filter_depth,
-                                   request.headers.get("If-None-Match"), _representation(), _viewer()),
+                                   request.headers.get("If-None-Match"), _representation(), viewer()),
                    "items.html", collection_id=collection_id)
 
 
@@ -249,7 +243,7 @@ def item(collection_id: str, item_id: str) -> Response:
         return _records(*records.item(get_db(), _base(), _site(), item_id, _args(), viewer()))
     partner = _partner()
     return _cached(*features.item(get_db(), _base(), collection_id, item_id, _args(), partner,
-                                  request.headers.get("If-None-Match"), _representation(), _viewer()),
+                                  request.headers.get("If-None-Match"), _representation(), viewer()),
                    "item.html", collection_id=collection_id)
 
 
@@ -270,14 +264,14 @@ def tile_matrix_set(tms: str) -> Response:
 @ogc.get("/collections/<collection_id>/tiles")
 def collection_tilesets(collection_id: str) -> Response:
     """Tilesets of a collection."""
-    doc = tiles.tilesets(get_db(), _base(), collection_id, _viewer())
+    doc = tiles.tilesets(get_db(), _base(), collection_id, viewer())
     return _page("tilesets.html", doc, collection_id=collection_id) if _wants_html() else _json(doc)
 
 
 @ogc.get("/collections/<collection_id>/tiles/<tms>")
 def collection_tileset(collection_id: str, tms: str) -> Response:
     """Tileset metadata."""
-    doc = tiles.tileset(get_db(), _base(), collection_id, tms, _viewer())
+    doc = tiles.tileset(get_db(), _base(), collection_id, tms, viewer())
     if not _wants_html():
         return _json(doc)
     template = next((link["href"] for link in doc["links"] if link["rel"] == "item"), "")
@@ -287,7 +281,7 @@ def collection_tileset(collection_id: str, tms: str) -> Response:
 @ogc.get("/collections/<collection_id>/tiles/<tms>/tilejson")
 def collection_tilejson(collection_id: str, tms: str) -> Response:
     """TileJSON for web maps."""
-    return _json(tiles.tilejson(get_db(), _base(), collection_id, tms, _viewer()))
+    return _json(tiles.tilejson(get_db(), _base(), collection_id, tms, viewer()))
 
 
 @ogc.get("/collections/<collection_id>/tiles/<tms>/<z>/<y>/<x>")
@@ -301,7 +295,7 @@ def collection_tile(collection_id: str, tms: str, z: str, y: str, x: str) -> Res
     headers, status, body = tiles.tile(get_db, collection_id, z, y, x, request.args.to_dict(),
                                        request.headers.get("If-None-Match"), settings.tile_cache, tms, cap,
                                        current_app.extensions.get("urbasig.tile_memory"),
-                                       _viewer() if collection_id.startswith(COLLECTION_PREFIX) else PUBLIC)
+                                       viewer() if collection_id.startswith(COLLECTION_PREFIX) else PUBLIC)
     return Response(body, status=status, headers=headers)
 
 
