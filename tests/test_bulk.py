@@ -3,12 +3,16 @@
 from datetime import date
 
 import numpy as np
+import psycopg
 import pytest
 import shapely
+import shapely.affinity
 
 from instruction import precedence
-from instruction.bulk import bulk_instruct, governed_zones, lone_zones
+from instruction.bulk import bulk_instruct, governed_zones, lone_zones, zone_shares
 from layers import bulk_zoning as q
+from layers.plans import create_plan
+from layers.rule_sets import rule_set
 from tests import instruction_world as world
 from tests.helpers import box
 
@@ -94,3 +98,73 @@ def test_a_parcel_whose_side_is_the_limit_is_wholly_inside(wconn):
     assert summary["straddling"] == 2  # TF 1/T and TF 3/T only, as before these two were added
     split = _sql_split(wconn, "ANFA", date(2015, 1, 1))
     assert split["TF 100/T"] == "D" and split["TF 101/T"] == "V2"
+
+
+# ------------------------------------------------------------------ the same answers as the path it replaced
+def _reference(conn, commune, day):
+    """The bulk instruction as it was before the packed load and the zone filter: one row per parcel, every zone of
+    the plans in force overlaid. The CSV the product writes must be the same, byte for byte."""
+    thresholds = rule_set(conn, "thresholds", day)[1]
+    plans = q.plans_in_force(conn, commune, day)
+    conflicts, yielded = precedence.resolve(plans, {p["id"]: shapely.from_wkb(p["cover_wkb"]) for p in plans})
+    rows = conn.execute("SELECT id, land_ref, ST_AsBinary(geom) FROM parcels WHERE commune_code = %s ORDER BY id",
+                        (commune,)).fetchall()
+    zones = q.plan_zones(conn, [p["id"] for p in plans])
+    geoms = shapely.from_wkb([z["wkb"] for z in zones])
+    plan_ids = {p["code"]: p["id"] for p in plans}
+    for i, zone in enumerate(zones):
+        if plan_ids[zone["plan"]] in yielded:
+            geoms[i] = shapely.difference(geoms[i], yielded[plan_ids[zone["plan"]]])
+    result = zone_shares(shapely.from_wkb([r[2] for r in rows]), geoms, thresholds["marginal_share_pct"],
+                         thresholds["marginal_area_m2"])
+    lines = ["parcel_id,land_ref,plan,zone,sector,area_m2,share_pct,marginal"]
+    for pi, zi, area, share, marginal in zip(result.parcel_index, result.zone_index, result.area_m2, result.share_pct,
+                                             result.marginal, strict=True):
+        zone = zones[zi]
+        lines.append(f"{rows[pi][0]},{rows[pi][1] or ''},{zone['plan']},{zone['code']},{zone['sector'] or ''},"
+                     f"{area:.2f},{share:.2f},{'oui' if marginal else 'non'}")
+    counts = {"parcels": len(rows), "with_zone": len(set(result.parcel_index.tolist())),
+              "straddling": result.straddling, "pairs": len(result.parcel_index),
+              "conflicts": [(c.applied["code"], c.set_aside["code"], round(c.overlap_m2, 2)) for c in conflicts]}
+    return counts, "\n".join(lines) + "\n"
+
+
+def _counts(summary):
+    return {**{k: summary[k] for k in ("parcels", "with_zone", "straddling", "pairs")},
+            "conflicts": [(c["applied"], c["set_aside"], c["overlap_m2"]) for c in summary["conflicts"]]}
+
+
+def test_the_sample_territory_gets_the_answers_of_the_reference_path(sample_url):
+    with psycopg.connect(sample_url) as conn:
+        communes = [r[0] for r in conn.execute("SELECT commune_code FROM parcels GROUP BY 1 ORDER BY count(*) DESC LIMIT 3")]
+        checked = 0
+        for commune in communes:
+            summary, text = bulk_instruct(conn, commune)
+            counts, expected = _reference(conn, commune, date.today())
+            assert (_counts(summary), text) == (counts, expected), commune
+            checked += summary["pairs"]
+    assert len(communes) >= 2 and checked > 1000
+
+
+def test_a_straddling_heavy_commune_and_a_plan_yielding_get_the_answers_of_the_reference_path(wconn):
+    # 600 parcels of 9 × 7 m, tilted, around the limits at x = 60 (V2 | D), 239.5 (D | C) and 300 (C | B, 2020):
+    # about a sixth of them straddle one; in 2023 a later plan over x 50–80 takes part of V2 and D (yielded ground)
+    rng = np.random.default_rng(3)
+    xs = np.concatenate([rng.uniform(40, 80, 200), rng.uniform(220, 260, 200), rng.uniform(280, 320, 200)])
+    ys = rng.uniform(300, 900, 600)
+    geoms = [shapely.affinity.rotate(box(x, y, 9, 7), float(a)) for x, y, a in zip(xs, ys, rng.uniform(0, 40, 600),
+                                                                                    strict=True)]
+    _add_parcels(wconn, geoms)
+    plan_id = create_plan(wconn, {"code": "PA-X-2022", "kind": "PA", "name": "Plan X", "status": "homologue",
+                                  "status_date": "2022-03-01", "approval_act": "Décret X"})
+    wconn.execute("UPDATE plans SET perimeter = ST_Multi(ST_GeomFromText(%s, 26191)) WHERE id = %s",
+                  (box(50, 0, 30, 1000).wkt, plan_id))
+    wconn.execute("INSERT INTO zones (plan_id, code, label, geom) VALUES (%s, 'E', 'Équipements', "
+                  "ST_Multi(ST_GeomFromText(%s, 26191)))", (plan_id, box(50, 0, 30, 1000).wkt))
+    wconn.commit()
+    for day in (date(2015, 1, 1), date(2023, 1, 1)):
+        summary, text = bulk_instruct(wconn, "ANFA", day)
+        counts, expected = _reference(wconn, "ANFA", day)
+        assert (_counts(summary), text) == (counts, expected)
+        assert summary["straddling"] > 90
+    assert summary["conflicts"] and summary["plans"] == ["PA-T-2020", "PA-X-2022"]
