@@ -181,10 +181,9 @@ def _csv(result: BulkResult, ids: list[int], refs: list[str], zones: list[dict])
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["parcel_id", "land_ref", "plan", "zone", "sector", "area_m2", "share_pct", "marginal"])
-    for pi, zi, area, share, marginal in zip(result.parcel_index.tolist(), result.zone_index.tolist(),
-                                             result.area_m2.tolist(), result.share_pct.tolist(),
-                                             result.marginal.tolist(), strict=True):
-        zone = zones[zi]
-        writer.writerow([ids[pi], refs[pi], zone["plan"], zone["code"], zone["sector"] or "", f"{area:.2f}",
-                         f"{share:.2f}", "oui" if marginal else "non"])
+    zone_cols = [(z["plan"], z["code"], z["sector"] or "") for z in zones]
+    writer.writerows((ids[pi], refs[pi], *zone_cols[zi], f"{area:.2f}", f"{share:.2f}", "oui" if marginal else "non")
+                     for pi, zi, area, share, marginal in zip(
+                         result.parcel_index.tolist(), result.zone_index.tolist(), result.area_m2.tolist(),
+                         result.share_pct.tolist(), result.marginal.tolist(), strict=True))
     return out.getvalue()
