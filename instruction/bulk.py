@@ -8,8 +8,6 @@ plans share overlaid once; `zone_shares` is the one-plan case.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import date
 
@@ -176,14 +174,22 @@ def bulk_instruct(conn: psycopg.Connection, commune_code: str, day: date | None 
     return summary, _csv(result, ids, refs, zones)
 
 
+CSV_SPECIAL = (",", '"', "\r", "\n")
+
+
+def _csv_field(value: str) -> str:
+    """A CSV field as csv.writer writes it: quoted when it holds a separator, a quote or a line break."""
+    return '"' + value.replace('"', '""') + '"' if any(c in value for c in CSV_SPECIAL) else value
+
+
 def _csv(result: BulkResult, ids: list[int], refs: list[str], zones: list[dict]) -> str:
-    """One line per (parcel, zone) pair, in parcel then zone order."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["parcel_id", "land_ref", "plan", "zone", "sector", "area_m2", "share_pct", "marginal"])
-    zone_cols = [(z["plan"], z["code"], z["sector"] or "") for z in zones]
-    writer.writerows((ids[pi], refs[pi], *zone_cols[zi], f"{area:.2f}", f"{share:.2f}", "oui" if marginal else "non")
-                     for pi, zi, area, share, marginal in zip(
-                         result.parcel_index.tolist(), result.zone_index.tolist(), result.area_m2.tolist(),
-                         result.share_pct.tolist(), result.marginal.tolist(), strict=True))
-    return out.getvalue()
+    """One line per (parcel, zone) pair, in parcel then zone order (f-strings: half the time of csv.writer; the
+    texts from the database quoted as it would)."""
+    zone_cols = [",".join(_csv_field(v) for v in (z["plan"], z["code"], z["sector"] or "")) for z in zones]
+    if any(c in "".join(refs) for c in CSV_SPECIAL):
+        refs = [_csv_field(r) for r in refs]
+    lines = [f"{ids[pi]},{refs[pi]},{zone_cols[zi]},{area:.2f},{share:.2f},{'oui' if marginal else 'non'}\n"
+             for pi, zi, area, share, marginal in zip(result.parcel_index.tolist(), result.zone_index.tolist(),
+                                                      result.area_m2.tolist(), result.share_pct.tolist(),
+                                                      result.marginal.tolist(), strict=True)]
+    return "parcel_id,land_ref,plan,zone,sector,area_m2,share_pct,marginal\n" + "".join(lines)

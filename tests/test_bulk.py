@@ -168,3 +168,15 @@ def test_a_straddling_heavy_commune_and_a_plan_yielding_get_the_answers_of_the_r
         assert (_counts(summary), text) == (counts, expected)
         assert summary["straddling"] > 90
     assert summary["conflicts"] and summary["plans"] == ["PA-T-2020", "PA-X-2022"]
+
+
+def test_csv_fields_are_quoted_as_csv_writer_quotes_them():
+    import csv
+    import io
+
+    from instruction.bulk import _csv_field
+
+    for value in ("ZAE", "Zone A, secteur A2", 'dit "le Parc"', "deux\nlignes", "", " espace "):
+        out = io.StringIO()
+        csv.writer(out, lineterminator="\n").writerow([value, "x"])
+        assert out.getvalue() == f"{_csv_field(value)},x\n"
