@@ -134,8 +134,9 @@ def zone_shares(parcels: np.ndarray, zones: np.ndarray, marginal_share_pct: floa
 
 
 def near_zones(zones: list[dict], parcels: np.ndarray) -> list[dict]:
-    """The zones whose box meets the box of all the parcels: a zone further away overlaps none of them (the plans
-    touching a commune bring their whole territory: 2,994 zones for the 571 that meet an arrondissement)."""
+    """The zones whose box meets the box of all the parcels: a zone further away overlaps none of them, and leaving
+    it out changes no answer (the plans touching a commune bring their whole territory: on the 1M sample's largest
+    arrondissement 2,994 zones, of which 760 are near; lone_zones and the STRtree queries then do a quarter)."""
     if not len(parcels) or not zones:
         return []
     x0, y0, x1, y1 = shapely.total_bounds(parcels)
