@@ -61,10 +61,10 @@ def test_vectorised_and_sql_agree(wconn):
 
 # ------------------------------------------------------------------ the parcels wholly inside a zone, and the others
 def _add_parcels(conn, geoms, first_number=100):
-    for number, geom in enumerate(geoms, start=first_number):
-        conn.execute("INSERT INTO parcels (ref_kind, ref_number, ref_suffix, ref_text, commune_code, geom) VALUES "
-                     "('TF', %s, 'T', %s, 'ANFA', ST_Multi(ST_GeomFromText(%s, 26191)))",
-                     (number, f"TF {number}/T", geom.wkt))
+    with conn.cursor() as cur:  # one pipelined batch, not a round trip per parcel
+        cur.executemany("INSERT INTO parcels (ref_kind, ref_number, ref_suffix, ref_text, commune_code, geom) VALUES "
+                        "('TF', %s, 'T', %s, 'ANFA', ST_Multi(ST_GeomFromText(%s, 26191)))",
+                        [(number, f"TF {number}/T", geom.wkt) for number, geom in enumerate(geoms, start=first_number)])
     conn.commit()
 
 
@@ -136,7 +136,7 @@ def _counts(summary):
 
 def test_the_sample_territory_gets_the_answers_of_the_reference_path(sample_url):
     with psycopg.connect(sample_url) as conn:
-        communes = [r[0] for r in conn.execute("SELECT commune_code FROM parcels GROUP BY 1 ORDER BY count(*) DESC LIMIT 3")]
+        communes = [r[0] for r in conn.execute("SELECT commune_code FROM parcels GROUP BY 1 ORDER BY count(*) DESC LIMIT 2")]
         checked = 0
         for commune in communes:
             summary, text = bulk_instruct(conn, commune)
