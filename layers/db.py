@@ -83,12 +83,15 @@ def set_embedded_app_password(settings: Settings) -> bool:
         return set_app_password(conn, cluster.app_password())
 
 
-def start_embedded(settings: Settings) -> str:
-    """Start the embedded cluster if needed, create the database, set the server role's password, return its URL."""
+def start_embedded(settings: Settings, app_password: bool = True) -> str:
+    """Start the embedded cluster if needed, create the database, set the server role's password (unless
+    `app_password` is False: a command that only reads needs no web role, and ALTER ROLE costs a connection and a
+    password hash), return its URL."""
     cluster = embedded_cluster(settings)
     cluster.start()
     ensure_database(cluster.url("postgres"), DBNAME)
-    set_embedded_app_password(settings)
+    if app_password:
+        set_embedded_app_password(settings)
     return cluster.url(DBNAME)
 
 
