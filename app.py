@@ -632,11 +632,32 @@ def demo_accounts_cmd() -> None:
             audit(conn, _cli_actor(), "compte_demo.cree", "account", str(account_id), None, {"role": role})
             made.append(f"{role:<10} {email}  {password}")
         conn.commit()
+        layer = _demo_partner_layer(conn, Path(settings.var_dir))
     if made:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join([*kept, *made]) + "\n", encoding="utf-8")
         path.chmod(0o600)
     click.echo(f"comptes de démonstration ({len(made)} créé(s)) : {path}")
+    if layer is not None:
+        click.echo(f"couche partenaire de démonstration « {layer.title_fr} » ({layer.organisation}) : publique, "
+                   f"couche d'information de l'instruction ; /donnees/{layer.collection_id}")
+
+
+def _demo_partner_layer(conn, var_dir: Path):
+    """The demonstration partner's public information layer, made through the partner's own path (once)."""
+    import tempfile
+
+    from layers.accounts import id_of
+    from layers.partner_edits import Editor, demo_layer
+
+    email, _, _, organisation = next(a for a in DEMO_ACCOUNTS if a[1] == "partner")
+    account_id = id_of(conn, email)
+    if account_id is None:
+        return None
+    with tempfile.TemporaryDirectory(dir=var_dir) as folder:
+        layer = demo_layer(conn, Editor(account_id, email, organisation), Path(folder))
+    conn.commit()
+    return layer
 
 
 @cli.command("plan-status")

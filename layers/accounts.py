@@ -137,9 +137,15 @@ def create_account(conn: psycopg.Connection, email: str, full_name: str, passwor
     return account_id, check
 
 
+def id_of(conn: psycopg.Connection, email: str) -> int | None:
+    """The id of the account with this address, if there is one."""
+    row = conn.execute("SELECT id FROM accounts WHERE email = %s", (normalized_email(email),)).fetchone()
+    return row[0] if row else None
+
+
 def exists(conn: psycopg.Connection, email: str) -> bool:
     """Whether an account has this address."""
-    return conn.execute("SELECT 1 FROM accounts WHERE email = %s", (normalized_email(email),)).fetchone() is not None
+    return id_of(conn, email) is not None
 
 
 def limit_registrations(conn: psycopg.Connection, address: str, per_hour: int) -> None:

@@ -312,3 +312,42 @@ def parse_declarations(text: str) -> dict[str, dict[str, str]]:
             _check_choice(kind, pl.ATTRIBUTE_TYPES, f"type de l'attribut {name} (ligne {number})")
         out[name] = {"type": kind, "label": label}
     return out
+
+
+# ---------------------------------------------------------------------------------------------------- demonstration
+
+DEMO_LAYER = {"title_fr": "Ouvrages d'assainissement (démonstration)", "title_ar": "منشآت التطهير (عرض توضيحي)",
+              "description_fr": "Servitude de 8 m autour des regards du réseau d'assainissement, déposée par le compte "
+                                "partenaire de démonstration (données fictives).",
+              "description_ar": "ارتفاق بعرض 8 أمتار حول فتحات شبكة التطهير (معطيات وهمية للعرض).",
+              "licence": "CC-BY-4.0", "geometry_kind": "polygon"}
+DEMO_PUBLICATION = {"audience": "public", "information_layer": "1",
+                    "info_label_fr": "Servitude d'ouvrage d'assainissement", "info_label_ar": "ارتفاق منشأة التطهير"}
+
+
+def demo_layer(conn: psycopg.Connection, editor: Editor, folder: Path, count: int = 60) -> pl.PartnerLayer | None:
+    """Development: the demonstration partner's public information layer, made once as a partner makes one.
+
+    A GeoJSON of `count` circles of 8 m around a corner of the widest roads (on the limit with the lands),
+    written to `folder`, then the real path: create, upload through the import pipeline, publish to the public as
+    an information layer (each step audited). None when the organisation already has a layer."""
+    import geopandas as gpd
+    import pyogrio
+    import shapely
+
+    if conn.execute("SELECT 1 FROM partner_layers WHERE organisation = %s", (editor.organisation,)).fetchone():
+        return None
+    rows = conn.execute("SELECT ST_AsBinary(ST_Buffer(ST_StartPoint(ST_ExteriorRing(ST_GeometryN(geom, 1))), 8, 8)), "
+                        "name FROM roads ORDER BY width_m DESC NULLS LAST, id LIMIT %s", (count,)).fetchall()
+    if not rows:
+        return None
+    path = Path(folder) / "ouvrages-assainissement.geojson"
+    frame = gpd.GeoDataFrame({"ouvrage": [f"Regard R{i + 1:03d}" for i in range(len(rows))],
+                              "voie": [r[1] or "" for r in rows]},
+                             geometry=shapely.from_wkb([bytes(r[0]) for r in rows]), crs="EPSG:26191")
+    pyogrio.write_dataframe(frame, path, driver="GeoJSON")
+    layer = create_layer(conn, editor, DEMO_LAYER)
+    upload_version(conn, layer.slug, editor, path, path.name,
+                   declared={"ouvrage": {"label": "Ouvrage"}, "voie": {"label": "Voie"}})
+    return edit_layer(conn, layer.slug, editor, DEMO_PUBLICATION)
+

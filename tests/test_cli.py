@@ -204,8 +204,17 @@ def test_demo_accounts_are_made_once_with_random_passwords_that_sign_in(wconn, m
     for line in lines:
         role, email, password = line.split()
         assert authenticate(wconn, email, password)["role"] == role
+    from layers import partner_layers
+    from layers.datasets import PUBLIC
+
+    [layer] = partner_layers.visible_layers(wconn, PUBLIC)  # the demonstration partner's layer, made by its path
+    assert layer.organisation == "Commune d'Anfa (démonstration)" and layer.information_layer
+    assert layer.current_version == 1 and [a.name for a in layer.attributes] == ["ouvrage", "voie"]
+    assert wconn.execute("SELECT count(*) FROM partner_features").fetchone()[0] > 0
+    assert wconn.execute("SELECT count(*) FROM audit_log WHERE entity = 'partner_layer'").fetchone()[0] == 3
     again = _run(["demo-accounts"])
-    assert again.exit_code == 0 and "0 créé" in again.output
+    assert again.exit_code == 0 and "0 créé" in again.output and "couche partenaire" not in again.output
+    assert len(partner_layers.visible_layers(wconn, PUBLIC)) == 1
     assert (tmp_path / "comptes-demo.txt").read_text(encoding="utf-8").splitlines() == lines  # same passwords
     monkeypatch.setenv("URBASIG_ENV", "production")
     refused = _run(["demo-accounts"])
