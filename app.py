@@ -307,6 +307,25 @@ def export_cmd(layer: str, path: Path, plan_code: str | None, crs: str) -> None:
     click.echo(f"{count} entité(s) écrite(s) dans {path}")
 
 
+@cli.command("open-data-build")
+@click.option("--dataset", "dataset_ids", multiple=True, metavar="ID", help="Ce jeu de données seulement (répétable).")
+@click.option("--format", "formats", multiple=True, type=click.Choice(["gpkg", "geojson", "csv", "shp"]),
+              help="Ce format seulement (répétable ; tous par défaut).")
+@click.option("--crs", "crs_list", multiple=True, type=click.Choice(["26191", "4326"]),
+              help="Ce SCR seulement (répétable ; les deux par défaut).")
+def open_data_build(dataset_ids: tuple[str, ...], formats: tuple[str, ...], crs_list: tuple[str, ...]) -> None:
+    """Construire d'avance les fichiers des données ouvertes (ceux déjà à jour sont gardés), sans limite de temps."""
+    from layers.datasets import get_dataset, list_datasets
+    from layers.db import connect
+    from layers.open_data import build_all
+
+    settings = _settings()
+    with connect(_db_url(settings)) as conn:
+        datasets = [get_dataset(conn, i) for i in dataset_ids] if dataset_ids else list_datasets(conn)
+        for line in build_all(conn, datasets, settings.download_cache, formats, crs_list):
+            click.echo(line)
+
+
 @cli.command("qa")
 @click.argument("plan_code", metavar="PLAN")
 @click.option("--json", "as_json", is_flag=True, help="Sortie JSON.")
@@ -463,15 +482,17 @@ def apikey() -> None:
 
 @apikey.command("create")
 @click.argument("name", metavar="NOM")
-def apikey_create(name: str) -> None:
+@click.option("--organisation", help="Organisme partenaire de la clé : elle lit aussi ses couches réservées à l'organisme.")
+def apikey_create(name: str, organisation: str | None) -> None:
     """Créer la clé d'un partenaire (affichée une seule fois)."""
     from layers.apikeys import create_key
     from layers.audit import audit
     from layers.db import connect
 
     with connect(_db_url(_settings())) as conn:
-        key = create_key(conn, name)
-        audit(conn, _cli_actor(), "cle_api.creee", "api_key", name, None, {"name": name})  # never the key
+        key = create_key(conn, name, organisation)
+        audit(conn, _cli_actor(), "cle_api.creee", "api_key", name, None,
+              {"name": name, "organisation": organisation})  # never the key
         conn.commit()
     click.echo(key)
 

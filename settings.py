@@ -40,6 +40,8 @@ class Settings:
     # Local state (embedded cluster, session key, development CA): var/ in the working directory, as `make run`
     # and an installed package both expect; never beside the code, which may be a read-only site-packages.
     var_dir: Path = field(default_factory=lambda: Path.cwd() / "var")
+    # The open-data downloads' files (layers/open_data.py), kept per dataset version: var/downloads by default.
+    downloads_dir: Path | None = None
     # Embedded cluster (used only when database_url is unset).
     pg_port: int = 54329
     pg_bindir: Path | None = None
@@ -102,6 +104,10 @@ class Settings:
     # not repaired here (shapely.make_valid is one C call the time budget cannot stop; the repair of smaller ones
     # runs in a child process killed after 2 s).
     upload_max_repair_vertices: int = 2_000
+    # Partner layers (/partenaire/couches): the largest file a partner uploads (MiB; past it a French 413) and the
+    # most features one version may hold.
+    partner_upload_max_mb: int = 20
+    partner_max_features: int = 200_000
     # OGC API: origins allowed by CORS ("*" or a comma-separated list; empty = no CORS headers).
     cors_origins: str = ""
     # Vector tiles: keep rendered tiles in the database (shared by every process); off for benchmarks.
@@ -323,7 +329,8 @@ class Settings:
     def _validate_bounds(self) -> None:
         """The limits of one request's work and of the tile cache."""
         for name in ("max_vertices", "max_request_vertices", "max_lots", "max_land_refs", "tile_cache_max_rows",
-                     "tile_cache_max_mb", "checks_per_minute", "upload_max_repair_vertices",
+                     "tile_cache_max_mb", "checks_per_minute", "upload_max_repair_vertices", "partner_upload_max_mb",
+                     "partner_max_features",
                      "verify_uploads_per_minute", "verify_max_revisions"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"URBASIG_{name.upper()} doit valoir au moins 1 (reçu {getattr(self, name)})")
@@ -377,6 +384,11 @@ class Settings:
     def test_gateway(self) -> bool:
         """Whether the app mounts the local test gateway: development with no URBASIG_PAYMENT_GATEWAY_URL."""
         return self.development and not self.payment_gateway_url
+
+    @property
+    def download_cache(self) -> Path:
+        """Where the open-data downloads are kept: URBASIG_DOWNLOADS_DIR, else var/downloads."""
+        return self.downloads_dir or self.var_dir / "downloads"
 
     @property
     def embedded(self) -> bool:

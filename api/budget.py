@@ -30,7 +30,9 @@ REQUEST_CLASSES: tuple[tuple[str, str], ...] = (("/ogc/processes/", "checks"), (
                                                 # the spaces' pages sign notes (in batches), check passwords, upload
                                                 ("/espace/", "notes"), ("/instruction/", "notes"),
                                                 ("/signature/", "notes"), ("/partenaire/", "notes"),
-                                                ("/admin/", "notes"))
+                                                ("/admin/", "notes"),
+                                                # a download not yet in the cache is built from the whole layer
+                                                ("/donnees/", "notes"))
 
 
 def request_class(path: str) -> str:

@@ -52,7 +52,7 @@ def _from_http(exc: HTTPException) -> UrbasigError:
         allowed = ", ".join(sorted(getattr(exc, "valid_methods", None) or []))
         return MethodNotAllowed(f"méthode {request.method} non permise sur cette adresse (permises : {allowed})")
     if exc.code == 413:
-        limit_mb = (current_app.config.get("MAX_CONTENT_LENGTH") or 0) / (1024 * 1024)
+        limit_mb = (request.max_content_length or current_app.config.get("MAX_CONTENT_LENGTH") or 0) / (1024 * 1024)
         return PayloadTooLarge(f"envoi trop volumineux : {limit_mb:g} Mo au plus")
     if exc.code == 400:
         return InputError("demande illisible : vérifiez le corps et les paramètres envoyés")

@@ -108,6 +108,7 @@ def indicative() -> Response:
         name += f"-{lang}"
     if fmt == "html":
         from instruction.summary import plan_citation, summary_lines
+        from notes.indicative import partner_lines
 
         other = "fr" if lang == "ar" else "ar"
         return Response(render_template(
@@ -116,6 +117,7 @@ def indicative() -> Response:
             issued_at=note.issued_at, envelope={"heading": envelope_phrase("heading", lang),
                                                 "lines": envelope_lines(note.result, lang),
                                                 "svg_b64": svg_base64(note, envelope_svg)},
+            partners=partner_lines(note.result, lang),
             day=date.fromisoformat(note.result["date"]), pdf_query=_query(args, format="pdf"),
             other_query=_query(args, lang=other)))
     with interruptible():

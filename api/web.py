@@ -72,12 +72,26 @@ def home():
     from api.i18n import catalogue, current_lang
     from layers.catalog import OTHER_FAMILY, ZONE_FAMILIES
 
+    partners = _partner_layers()
     config = {**_map_overview(), "families": [f.id for f in ZONE_FAMILIES] + [OTHER_FAMILY],
-              "today": date.today().isoformat(), "impact": _impact_runs()}
+              "today": date.today().isoformat(), "impact": _impact_runs(), "partners": partners}
     page_messages = {key: text for key, text in catalogue()[current_lang()].items()
                      if key.startswith(("site.", "map.", "panel.", "planner."))}  # the search's texts come in its answers
-    return render_template("map.html", config_json=_script_json(config), messages_json=_script_json(page_messages),
-                           families=config["families"], impact=_impact_legend(config["impact"], current_lang()))
+    page = render_template("map.html", config_json=_script_json(config), messages_json=_script_json(page_messages),
+                           families=config["families"], impact=_impact_legend(config["impact"], current_lang()),
+                           partners=partners)
+    if any(layer["audience"] != "public" for layer in partners):  # layers of the account's audience: kept by no one
+        return page, 200, {"Cache-Control": "private, no-store", "Vary": "Cookie"}
+    return page
+
+
+def _partner_layers() -> list[dict]:
+    """The partner layers the caller sees (public ones for the public, its audience's for a signed-in account)."""
+    from api.accounts import current_account
+    from api.db import get_db
+    from layers.partner_features import map_layers, viewer_of
+
+    return map_layers(get_db(), viewer_of(current_account()))
 
 
 def _impact_runs() -> list[dict]:
@@ -107,5 +121,11 @@ def _script_json(value: object) -> str:
 
 
 def register_web(app: Flask) -> None:
-    """Attach the routes."""
+    """Attach the routes: the site's pages, and under /donnees the open-data catalogue for people and its downloads
+    (api/open_data.py) and for machines (DCAT, ISO 19139: api/catalogue_meta.py)."""
+    from api.catalogue_meta import catalogue_meta
+    from api.open_data import bp as open_data
+
     app.register_blueprint(web)
+    app.register_blueprint(catalogue_meta)
+    app.register_blueprint(open_data)

@@ -175,6 +175,7 @@ class _Found:
     zones: list[Piece]
     prescriptions: list[Piece]
     sdau: list[Piece]
+    partners: list[Piece]
 
 
 def _warning(code: str, message: str) -> dict:
@@ -201,7 +202,7 @@ def _find(rows: list[dict], land: Land, t: dict, plans: list[dict], groups: dict
     for piece in pieces:
         if piece.row["plan_id"] in yielded:
             piece.clip(yielded[piece.row["plan_id"]])
-    pieces = [p for p in pieces if p.relevant]
+    pieces = [p for p in pieces if p.relevant or (p.layer == "partner" and p.attrs["kind"] == "point")]
     applied_ids = {p["id"] for p in groups["applied"]}
     sdau_ids = {p["id"] for p in groups["sdau"]}
     return _Found(
@@ -213,7 +214,29 @@ def _find(rows: list[dict], land: Land, t: dict, plans: list[dict], groups: dict
                              key=lambda p: (p.attrs["kind"], -p.area, -p.length, p.row["id"])),
         sdau=sorted((p for p in pieces if p.layer == "sdau" and p.row["plan_id"] in sdau_ids),
                     key=lambda p: (-p.area, p.row["id"])),
+        partners=sorted((p for p in pieces if p.layer == "partner"),
+                        key=lambda p: (p.attrs["label_fr"], p.attrs["slug"], -p.area, -p.length, p.row["id"])),
     )
+
+
+def _partners_out(pieces: list[Piece]) -> list[dict]:
+    """The partner information layers crossing the land (layers/overlay.PARTNER_INFO): per layer its label, its
+    source (the organisation), the version read, and each feature with its share and its declared attributes."""
+    out: list[dict] = []
+    for piece in pieces:
+        a = piece.attrs
+        if not out or out[-1]["layer"] != a["slug"]:
+            out.append({"layer": a["slug"], "collection": "partenaire-" + a["slug"],
+                        "label": {"fr": a["label_fr"], "ar": a["label_ar"]}, "source": a["organisation"],
+                        "version": a["version"], "features": []})
+        values = [{"name": d["name"], "label": d.get("label") or d["name"], "value": a["properties"].get(d["name"])}
+                  for d in a["attributes"]]
+        feature = {"id": piece.row["id"], "area_m2": r2(piece.area), "share_pct": r2(piece.share),
+                   "attributes": values}
+        if piece.length:
+            feature["length_m"] = r2(piece.length)
+        out[-1]["features"].append(feature)
+    return out
 
 
 def _land_out(land: Land, communes: list[Piece], with_geometry: bool) -> dict:
@@ -400,7 +423,8 @@ def build_result(*, request: dict, land: Land, day: date, plans: list[dict], row
                                                         f"{land.parts} parties distinctes, instruites ensemble."))
     warnings += _plan_warnings(groups, layers[0], apply_inquiry) + _land_warnings(land, found.zones, rules)
     used = {p["id"] for p in groups["applied"] + groups["sdau"] + groups["inquiry"]}
-    return {
+    partners = _partners_out(found.partners)
+    result: dict = {
         "schema": SCHEMA_VERSION,
         "request": request,
         "date": day.isoformat(),
@@ -423,3 +447,8 @@ def build_result(*, request: dict, land: Land, day: date, plans: list[dict], row
                        "thresholds": {"version": t_version, **t}, "apply_plans_in_inquiry": apply_inquiry,
                        "plans_used": sorted(p["code"] for p in plans if p["id"] in used)},
     }
+    if partners:  # only then: a land no partner layer crosses gets the same result as before issue 16
+        result["partners"] = partners
+        result["provenance"]["partner_layers_used"] = [{"layer": e["layer"], "source": e["source"],
+                                                        "version": e["version"]} for e in partners]
+    return result

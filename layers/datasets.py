@@ -191,6 +191,17 @@ def _measure(conn: psycopg.Connection, table: str, geom: str, where: sql.Composa
     return _box(box), int(count)
 
 
+def table_versions(conn: psycopg.Connection, keys: tuple[str, ...]) -> tuple[str, datetime | None]:
+    """The layer_versions of `keys` as one text (a cache key) and when the last of them changed."""
+    return _versions(conn, keys)
+
+
+def measure_extent(conn: psycopg.Connection, cache_key: str, version: str, table: str, where: sql.Composable,
+                   params: tuple = ()) -> tuple[list[float] | None, int]:
+    """The CRS84 box and count of `table`'s rows (alias t, column geom) matching `where`, cached until `version`."""
+    return _cached(cache_key, version, lambda: _measure(conn, table, "t.geom", where, params))  # type: ignore[return-value]
+
+
 # ---------------------------------------------------------------------------------------------------- layers
 
 def _layer_dataset(conn: psycopg.Connection, layer: Layer) -> Dataset:
@@ -286,9 +297,16 @@ def _core(conn: psycopg.Connection, viewer: Viewer) -> list[Dataset]:
     return layers + _plan_datasets(conn)
 
 
-# Every source of datasets: the agency's own (layers and plan versions), then partner layers (added by their
-# module). Each returns only what `viewer` may see.
-PROVIDERS: list[Callable[[psycopg.Connection, Viewer], list[Dataset]]] = [_core]
+def _partners(conn: psycopg.Connection, viewer: Viewer) -> list[Dataset]:
+    """The partner layers' datasets (layers/partner_layers.py, imported here: it imports this module)."""
+    from layers import partner_layers
+
+    return partner_layers.datasets(conn, viewer)
+
+
+# Every source of datasets: the agency's own (layers and plan versions), then partner layers. Each returns only
+# what `viewer` may see. The partner provider is in the list whatever module is imported first (its import is lazy).
+PROVIDERS: list[Callable[[psycopg.Connection, Viewer], list[Dataset]]] = [_core, _partners]
 
 
 def list_datasets(conn: psycopg.Connection, viewer: Viewer = PUBLIC) -> list[Dataset]:

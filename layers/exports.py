@@ -20,7 +20,8 @@ from layers.plans import get_plan
 DRIVERS = {".gpkg": "GPKG", ".shp": "ESRI Shapefile", ".geojson": "GeoJSON", ".json": "GeoJSON"}
 
 
-def _export_value(value: object, type_: str) -> object:
+def export_value(value: object, type_: str) -> object:
+    """A database value as a file attribute holds it: lists joined by « ; », JSON as text, dates in ISO 8601."""
     if value is None:
         return None
     if type_ == "text[]":
@@ -78,7 +79,7 @@ def export_layer(conn: psycopg.Connection, layer_name: str, path: Path, plan_cod
     names = [c.short if short else c.name for c in layer.columns] + [
         {"plan_code": "plan_code", "area_m2": "area_m2", "id": "source_id"}[e] for e in extra]
     types = [c.type for c in layer.columns] + ["text" if e == "plan_code" else "float" for e in extra]
-    records = {name: [_export_value(r[i], types[i]) for r in rows] for i, name in enumerate(names)}
+    records = {name: [export_value(r[i], types[i]) for r in rows] for i, name in enumerate(names)}
     geoms = shapely.from_wkb([r[-1] for r in rows]) if rows else []
     frame = gpd.GeoDataFrame(records, geometry=list(geoms), crs=target.to_wkt())
     if path.exists():

@@ -51,6 +51,8 @@ class Collection:
     restricted: bool = False
     extra_where: str = ""
     layer_versions: tuple[str, ...] = field(default_factory=tuple)
+    audience: str = "public"  # a partner layer's (layers/partner_features.py): not public, its answers are private
+    undated: bool = False  # datetime refused: no time dimension (a partner layer publishes its version in force)
 
     def prop(self, name: str) -> Prop | None:
         """The property called name."""
@@ -250,26 +252,26 @@ def run_items(conn: psycopg.Connection, q: ItemsQuery, count: bool) -> tuple[lis
 
 
 @lru_cache(maxsize=256)
-def _item_sql(collection_id: str, srid: int, flip: bool, precision: int, partner: bool) -> str:
-    c = COLLECTIONS[collection_id]
+def _item_sql(c: Collection, srid: int, flip: bool, precision: int, partner: bool) -> str:
     q = ItemsQuery(collection=c, limit=1, srid=srid, flip=flip, precision=precision, partner=partner)
     query = sql.SQL("SELECT json_build_object('type', 'Feature', 'id', {id}, 'geometry', {geom}, 'properties', "
-                    "{props})::text FROM {frm} WHERE {id} = %s").format(
-        id=sql.SQL(c.id_expr), geom=geometry_sql(q), props=properties_sql(q), frm=from_sql(c))
+                    "{props})::text FROM {frm} WHERE {id} = %s{extra}").format(
+        id=sql.SQL(c.id_expr), geom=geometry_sql(q), props=properties_sql(q), frm=from_sql(c),
+        extra=sql.SQL(f" AND {c.extra_where}" if c.extra_where else ""))
     return query.as_string()
 
 
 def run_item(conn: psycopg.Connection, q: ItemsQuery, item_id: object) -> str | None:
     """One feature's JSON, or None (the statement text is built once per variant, then prepared)."""
-    text = _item_sql(q.collection.id, q.srid, q.flip, q.precision, q.partner)
+    text = _item_sql(q.collection, q.srid, q.flip, q.precision, q.partner)
     row = conn.execute(text.encode(), [item_id], prepare=True).fetchone()
     return row[0] if row else None
 
 
 def extent(conn: psycopg.Connection, c: Collection) -> list[float] | None:
     """The collection's bounding box in CRS84."""
-    query = sql.SQL("SELECT ST_Extent(ST_Transform({g}, 4326)) FROM {t} t").format(g=sql.SQL(c.geom),
-                                                                                    t=sql.Identifier(c.table))
+    query = sql.SQL("SELECT ST_Extent(ST_Transform({g}, 4326)) FROM {t} t{w}").format(
+        g=sql.SQL(c.geom), t=sql.Identifier(c.table), w=sql.SQL(f" WHERE {c.extra_where}" if c.extra_where else ""))
     box = conn.execute(query).fetchone()[0]
     if not box:
         return None

@@ -60,6 +60,7 @@ class ImportRequest:
     repair: bool = False
     dry_run: bool = False
     max_features: int = 5_000_000
+    repair_hint: str = "--repair tente de réparer les géométries invalides"  # how the caller asks for a repair
 
 
 @dataclass
@@ -502,7 +503,7 @@ def _check_communes(conn: psycopg.Connection, codes: list[object]) -> None:
 
 
 @dataclass
-class _Prepared:
+class Prepared:
     """A source read, checked and converted, ready to be written."""
 
     source: Source
@@ -518,11 +519,13 @@ class _Prepared:
         return len(self.source.geoms)
 
 
-def _prepare(request: ImportRequest, layer: Layer, progress: bool) -> _Prepared:
-    """Read the file and check everything that needs no database: size, CRS, geometries, attributes."""
+def prepare(request: ImportRequest, layer: Layer, progress: bool = False, source: Source | None = None) -> Prepared:
+    """Read the file (unless `source` is it, already read) and check everything that needs no database: size,
+    CRS, geometries, attributes. `layer` may be any Layer, not only one of the catalogue (a partner layer's)."""
     mapping = request.mapping
-    _step(progress, f"lecture de {Path(request.path).name}")
-    source = read_source(request.path, request.source_layer or (mapping.source_layer if mapping else None))
+    if source is None:
+        _step(progress, f"lecture de {Path(request.path).name}")
+        source = read_source(request.path, request.source_layer or (mapping.source_layer if mapping else None))
     n = len(source.geoms)
     if n == 0:
         raise FileFormatError(f"la couche « {source.layer_name} » est vide : rien à importer")
@@ -540,7 +543,8 @@ def _prepare(request: ImportRequest, layer: Layer, progress: bool) -> _Prepared:
     _step(progress, f"contrôle de {n} géométrie(s)")
     geoms, report = check_geoms(source.geoms, layer.geometry, repair=request.repair)
     if not report.ok:
-        hint = "" if request.repair else " ; --repair tente de réparer les géométries invalides"
+        invalid = any("invalide" in reason for _, reason in report.problems)
+        hint = f" ; {request.repair_hint}" if invalid and not request.repair else ""
         raise GeometryError(f"{len(report.problems)} géométrie(s) refusée(s) : {describe_problems(report.problems)}"
                             f"{hint}", detail=report.problems[:100])
     check_extent(tuple(shapely.total_bounds(geoms)), src_crs)
@@ -550,21 +554,34 @@ def _prepare(request: ImportRequest, layer: Layer, progress: bool) -> _Prepared:
           else "coordonnées déjà en EPSG:26191")
     geoms = reproject(geoms, src_crs, STORAGE_CRS)
     check_extent(tuple(shapely.total_bounds(geoms)), STORAGE_CRS)
-    return _Prepared(source, src_crs, skipped, report, columns, to_ewkb_hex(geoms, STORAGE_SRID))
+    return Prepared(source, src_crs, skipped, report, columns, to_ewkb_hex(geoms, STORAGE_SRID))
 
 
-def _store(conn: psycopg.Connection, layer: Layer, request: ImportRequest, prep: _Prepared, result: ImportResult,
+def record_import(conn: psycopg.Connection, layer_name: str, request: ImportRequest, prep: Prepared,
+                  source_path: str | None = None) -> int:
+    """The provenance row of an import (in the caller's transaction): its id, for the rows it writes."""
+    mapping = request.mapping
+    return conn.execute(
+        "INSERT INTO imports (layer, source_path, source_layer, source_crs, options, mapping, code_version) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        (layer_name, source_path or str(Path(request.path).resolve()), prep.source.layer_name,
+         crs_label(prep.src_crs), Jsonb({"repair": request.repair, "crs_option": request.crs}),
+         Jsonb({"fields": mapping.fields, "defaults": mapping.defaults} if mapping else {}), code_version()),
+    ).fetchone()[0]
+
+
+def finish_import(conn: psycopg.Connection, import_id: int, count: int, repaired: int, plan_id: int | None) -> None:
+    """Close the provenance row of an import with what it wrote."""
+    conn.execute("UPDATE imports SET feature_count = %s, repaired_count = %s, plan_id = %s, "
+                 "finished_at = clock_timestamp() WHERE id = %s", (count, repaired, plan_id, import_id))
+
+
+def _store(conn: psycopg.Connection, layer: Layer, request: ImportRequest, prep: Prepared, result: ImportResult,
            progress: bool) -> None:
     """Record the import, check what needs the database, write the rows, in one transaction (rolled back on a dry run)."""
-    mapping, n = request.mapping, prep.n
+    n = prep.n
     with conn.transaction() as tx:
-        import_id = conn.execute(
-            "INSERT INTO imports (layer, source_path, source_layer, source_crs, options, mapping, code_version) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-            (layer.name, str(Path(request.path).resolve()), prep.source.layer_name, crs_label(prep.src_crs),
-             Jsonb({"repair": request.repair, "crs_option": request.crs}),
-             Jsonb({"fields": mapping.fields, "defaults": mapping.defaults} if mapping else {}), code_version()),
-        ).fetchone()[0]
+        import_id = record_import(conn, layer.name, request, prep)
         plan = _plan_for(conn, layer, request, import_id, prep.columns)
         if "commune_code" in prep.columns:
             _check_communes(conn, prep.columns["commune_code"])
@@ -578,9 +595,7 @@ def _store(conn: psycopg.Connection, layer: Layer, request: ImportRequest, prep:
             data.append([plan["id"]] * n)
         _write(conn, layer, names, data, n, progress)
         _after_write(conn, layer, import_id, plan, prep.columns)
-        conn.execute("UPDATE imports SET feature_count = %s, repaired_count = %s, plan_id = %s, "
-                     "finished_at = clock_timestamp() WHERE id = %s",
-                     (n, len(prep.report.repaired), plan["id"] if plan else None, import_id))
+        finish_import(conn, import_id, n, len(prep.report.repaired), plan["id"] if plan else None)
         result.import_id = None if request.dry_run else import_id
         result.plan_code = plan["code"] if plan else None
         if request.dry_run:
@@ -610,7 +625,7 @@ def run_import(conn: psycopg.Connection, request: ImportRequest, progress: bool 
     mapping = request.mapping
     if mapping and mapping.layer and mapping.layer != layer.name:
         raise InputError(f"le fichier de correspondance est pour la couche « {mapping.layer} », pas « {layer.name} »")
-    prep = _prepare(request, layer, progress)
+    prep = prepare(request, layer, progress)
     result = ImportResult(layer=layer.name, count=prep.n, source_layer=prep.source.layer_name,
                           source_crs=crs_label(prep.src_crs), repaired=prep.report.repaired, skipped=prep.skipped,
                           dry_run=request.dry_run)

@@ -46,6 +46,12 @@ def _attrs(alias: str, layer: str) -> str:
     return "jsonb_build_object(" + ", ".join(f"'{n}', {alias}.{n}" for n in names) + ")"
 
 
+# The partner layers the instruction shows (issue 16): declared information layers open to the public, in their
+# version in force. Only « public » ones: a note is read by its applicant (or anyone, for the indicative note), so
+# it shows only what every reader of a note may see; a « partners » layer stays in the partners' own catalogue.
+PARTNER_INFO = """(SELECT id, slug, organisation, current_version AS version, geometry_kind, attributes,
+       COALESCE(info_label_fr, title_fr) AS label_fr, COALESCE(info_label_ar, info_label_fr, title_ar, title_fr) AS label_ar
+FROM partner_layers WHERE information_layer AND audience = 'public' AND current_version IS NOT NULL)"""
 _AREA = "CASE WHEN ST_CoveredBy(land.g, {t}.geom) THEN land.a ELSE ST_Area(ST_Intersection({t}.geom, land.g)) END"
 _WKB = "CASE WHEN ST_CoveredBy(land.g, {t}.geom) THEN NULL ELSE ST_AsBinary(ST_Intersection({t}.geom, land.g)) END"
 
@@ -68,12 +74,22 @@ FROM sdau_zones s, land WHERE s.plan_id = ANY(%(plans)s) AND s.geom && land.g AN
 UNION ALL
 SELECT 'communes', 0, NULL, {_attrs("c", "communes").replace("'id', c.id, ", "")}, {_AREA.format(t="c")}, 0.0, NULL
 FROM communes c, land WHERE c.geom && land.g AND ST_Intersects(c.geom, land.g)
+UNION ALL
+SELECT 'partner', f.id, NULL,
+       jsonb_build_object('slug', l.slug, 'organisation', l.organisation, 'version', l.version,
+                          'label_fr', l.label_fr, 'label_ar', l.label_ar, 'kind', l.geometry_kind,
+                          'attributes', l.attributes, 'properties', f.properties),
+       CASE WHEN ST_Dimension(f.geom) = 2 THEN {_AREA.format(t="f")} ELSE 0.0 END,
+       CASE WHEN ST_Dimension(f.geom) = 1 THEN ST_Length(ST_Intersection(f.geom, land.g)) ELSE 0.0 END, NULL
+FROM {PARTNER_INFO} l JOIN partner_features f ON f.layer_id = l.id AND f.version = l.version, land
+WHERE f.geom && land.g AND ST_Intersects(f.geom, land.g)
 ORDER BY 1, 2
 """
 
 
 def overlay(conn: psycopg.Connection, land_ewkb: bytes, plan_ids: list[int], with_geometry: bool) -> list[dict]:
-    """Each feature of the plans' zones, prescriptions and SDAU zones, and each commune, crossing the land.
+    """Each feature of the plans' zones, prescriptions and SDAU zones, each commune, and each feature of the
+    partner information layers (PARTNER_INFO), crossing the land.
 
     `area` is the area of the intersection (m²), `length` the length for linear features, `wkb` the
     intersection (always for prescriptions, on request for zones and SDAU; NULL when the land lies wholly

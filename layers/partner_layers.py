@@ -16,12 +16,26 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import dict_row
 
-from layers.datasets import Viewer
+from layers.datasets import Dataset, Part, Viewer, measure_extent, table_versions
 
 COLLECTION_PREFIX = "partenaire-"
 ATTRIBUTE_TYPES = ("text", "int", "float", "bool", "date")  # what a partner file's attribute may be declared as
+AUDIENCES = ("owner", "partners", "public")
+GEOMETRY_KINDS = ("polygon", "line", "point")
+# The licences a partner chooses from (id as stored → SPDX-like id, title, url).
+LICENCES: dict[str, dict[str, str]] = {
+    "CC-BY-4.0": {"id": "CC-BY-4.0", "title": "Creative Commons Attribution 4.0 International",
+                  "url": "https://creativecommons.org/licenses/by/4.0/"},
+    "ODbL-1.0": {"id": "ODbL-1.0", "title": "Open Data Commons Open Database License 1.0",
+                 "url": "https://opendatacommons.org/licenses/odbl/1-0/"},
+    "etalab-2.0": {"id": "etalab-2.0", "title": "Licence Ouverte 2.0",
+                   "url": "https://www.etalab.gouv.fr/licence-ouverte-open-licence/"},
+    "usage-reserve": {"id": "usage-reserve", "title": "Usage réservé (diffusion soumise à l'accord du producteur)",
+                      "url": ""},
+}
 
 
 @dataclass(frozen=True)
@@ -117,3 +131,34 @@ def bump(conn: psycopg.Connection, slug: str) -> None:
     conn.execute("INSERT INTO layer_versions AS lv (layer, version, changed_at) VALUES (%s, 1, clock_timestamp()) "
                  "ON CONFLICT (layer) DO UPDATE SET version = lv.version + 1, changed_at = clock_timestamp()",
                  (version_key(slug),))
+
+
+def licence(code: str) -> dict[str, str]:
+    """The id, title and url of a partner layer's licence (an unknown code as its own title)."""
+    return LICENCES.get(code, {"id": code, "title": code, "url": ""})
+
+
+def _dataset(conn: psycopg.Connection, layer: PartnerLayer) -> Dataset:
+    """A partner layer as a catalogue dataset: its version in force, measured once per change of the layer."""
+    version, changed = table_versions(conn, (layer.versions_key,))
+    where = sql.SQL("WHERE t.layer_id = %s AND t.version = %s")
+    box, count = measure_extent(conn, f"partner:{layer.slug}:{layer.current_version}", version, "partner_features",
+                                where, (layer.id, layer.current_version))
+    title = {"fr": layer.title_fr, "ar": layer.title_ar or layer.title_fr}
+    part = Part(layer.collection_id, title, "partner_features", count=count)
+    return Dataset(
+        id=layer.collection_id, kind="partner", title=title,
+        description={"fr": layer.description_fr, "ar": layer.description_ar or layer.description_fr},
+        producer={"fr": layer.organisation, "ar": layer.organisation}, licence=licence(layer.licence),
+        theme="planningCadastre", keywords=("partenaire", layer.organisation), parts=(part,),
+        updated=changed or layer.updated_at, extent=box, feature_count=count,
+        version_key=f"{version};v{layer.current_version}", audience=layer.audience,  # type: ignore[arg-type]
+        owner_organisation=layer.organisation,
+        extra={"version": layer.current_version, "geometry_kind": layer.geometry_kind,
+               "attributes": [{"name": a.name, "type": a.type, "label": a.label} for a in layer.attributes],
+               "information_layer": layer.information_layer})
+
+
+def datasets(conn: psycopg.Connection, viewer: Viewer) -> list[Dataset]:
+    """The catalogue's partner datasets `viewer` may see (layers/datasets.PROVIDERS calls this)."""
+    return [_dataset(conn, layer) for layer in visible_layers(conn, viewer)]

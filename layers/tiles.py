@@ -42,6 +42,8 @@ class TileLayer:
     geom_3857: str | None = None  # a stored Web Mercator copy, when the table has one
     feature_id: bool = True  # whether "id" is an integer MVT feature id (else a plain property, e.g. a code)
     changes_of: str | None = None  # in a draft's tiles: cut to where this column differs from the plans in force
+    where: str = ""  # a condition on t besides the tile's (a partner layer: its version in force)
+    audience: str = "public"  # a partner layer's: not public, its tiles are private
 
     def cap(self, z: int) -> int:
         """Feature cap at zoom z."""
@@ -76,6 +78,8 @@ def _common(layer: TileLayer, z: int, day: date | None, status: str | None = Non
         when = sql.SQL(" AND plan_status_on(t.plan_id, %(day)s) = %(status)s")
     else:
         when = sql.SQL(" AND plan_in_force(t.plan_id, %(day)s)")
+    if layer.where:
+        when = sql.SQL(f" AND {layer.where}") + when
     mvt_id = sql.SQL(", 'id'") if layer.feature_id else sql.SQL("")
     return {"name": sql.Literal(layer.id), "extent": sql.Literal(EXTENT), "order": sql.SQL(layer.order),
             "props": sql.SQL(", ").join(sql.SQL("{} AS {}").format(sql.SQL(expr), sql.Identifier(name))
@@ -363,9 +367,10 @@ def cached_tile(connect: Callable[[], psycopg.Connection], layer: TileLayer, z: 
 
 def tile_limits(conn: psycopg.Connection, layer: TileLayer) -> tuple[float, float, float, float] | None:
     """The layer's extent in EPSG:3857 (for tileset limits and TileJSON bounds)."""
-    row = conn.execute(sql.SQL("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT "
-                               "ST_Transform(ST_SetSRID(ST_Extent(geom)::geometry, 26191), 4326) AS e FROM {}) s").format(
-        sql.Identifier(layer.table))).fetchone()
+    query = sql.SQL("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT "
+                    "ST_Transform(ST_SetSRID(ST_Extent(geom)::geometry, 26191), 4326) AS e FROM {} t{}) s").format(
+        sql.Identifier(layer.table), sql.SQL(f" WHERE {layer.where}" if layer.where else ""))
+    row = conn.execute(query).fetchone()
     return None if row[0] is None else tuple(round(v, 6) for v in row)
 
 

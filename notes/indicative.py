@@ -227,6 +227,37 @@ def _envelope(w: _Writer, r: dict) -> list:
     return [*story, w.para(lines[-1], "small")]  # the mention that it is indicative
 
 
+def _partner_feature(feature: dict, lang: str) -> str:
+    if feature.get("length_m"):
+        where = text("partner_feature_line", lang, length=l10n.number(feature["length_m"], lang))
+    elif feature["area_m2"]:
+        where = text("partner_feature", lang, share=l10n.number(feature["share_pct"], lang),
+                     area=l10n.number(feature["area_m2"], lang))
+    else:
+        where = text("partner_feature_point", lang)
+    values = [f"{a['label']} : {a['value']}" for a in feature["attributes"] if a["value"] not in (None, "")]
+    return " ; ".join([where, *values])
+
+
+def partner_lines(r: dict, lang: str = "fr") -> list[tuple[str, list[str]]]:
+    """« Informations des partenaires » (PDF and page): per partner information layer crossing the land, its line
+    (label, source, layer and version) and one line per feature; empty for a result without them."""
+    return [(text("partner_layer", lang, label=entry["label"][lang], source=entry["source"], layer=entry["layer"],
+                  version=entry["version"], n=len(entry["features"])),
+             [_partner_feature(f, lang) for f in entry["features"]]) for entry in r.get("partners", [])]
+
+
+def _partners(w: _Writer, r: dict) -> list:
+    """The PDF's section of the partner information layers (none for a result without them)."""
+    lines = partner_lines(r, w.lang)
+    if not lines:
+        return []
+    story: list = [w.para(w.t("partners"), "h")]
+    for head, features in lines:
+        story += [w.para(head, "b"), *(w.para(f, indent=8) for f in features)]
+    return [*story, w.para(w.t("partner_note"), "small")]
+
+
 def pdf(note: IndicativeNote, official: dict | None = None) -> bytes:
     """The note as an A4 PDF, in the note's language: indicative, or official with its number, applicant and code."""
     r = note.result
@@ -238,7 +269,7 @@ def pdf(note: IndicativeNote, official: dict | None = None) -> bytes:
     story = _header(w, note, official)
     story += [_identification(w, r, official), Spacer(1, 4), *_situation(r, w), Spacer(1, 4), note.drawing,
               Spacer(1, 4)]
-    story += _zoning(w, r) + _synthesis(w, r) + _envelope(w, r)
+    story += _zoning(w, r) + _synthesis(w, r) + _envelope(w, r) + _partners(w, r)
     extracts = [(rule["zone"], rule.get("text")) for rule in r["rules"] if rule.get("text") and not rule["marginal"]]
     if extracts:
         story.append(w.para(w.t("extract"), "h"))

@@ -254,7 +254,7 @@ def test_staff_commands_are_in_the_trail(db_url, conn, monkeypatch, tmp_path):
     done = runner.invoke(cli, ["staff-account", "instr@auc.ma", "instructor", "--name", "I. Idrissi",
                                "--password", "mot de passe solide"])
     assert done.exit_code == 0, done.output
-    for args in (["apikey", "create", "agence-x"], ["apikey", "revoke", "agence-x"],
+    for args in (["apikey", "create", "agence-x", "--organisation", "Lydec"], ["apikey", "revoke", "agence-x"],
                  ["plan-status", "PA-T-2006", "abroge", "--date", "2030-01-02", "--act", "décret 2-30-1"]):
         done = runner.invoke(cli, args)
         assert done.exit_code == 0, done.output
@@ -269,8 +269,9 @@ def test_staff_commands_are_in_the_trail(db_url, conn, monkeypatch, tmp_path):
     assert [(a, e) for _, a, e, _, _, _ in trail] == [
         ("compte_personnel.cree", "account"), ("cle_api.creee", "api_key"), ("cle_api.revoquee", "api_key"),
         ("plan.statut", "plan"), ("import.termine", "import")]  # a dry run writes nothing, so no line
-    key = conn.execute("SELECT key_hash FROM api_keys").fetchone()[0]
+    key, organisation = conn.execute("SELECT key_hash, organisation FROM api_keys").fetchone()
     assert all(key not in str(line) for line in trail)  # never the key
+    assert organisation == "Lydec" and trail[1][5]["organisation"] == "Lydec"  # the partner layers it reads
     _, _, _, plan, before, after = trail[3]
     assert plan == "PA-T-2006" and before["status"] == "remplace" and after["status"] == "abroge"
     assert after["status_date"] == str(date(2030, 1, 2)) and after["act"] == "décret 2-30-1"

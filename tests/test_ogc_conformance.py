@@ -9,6 +9,7 @@ from api.ogc.meta import conformance_doc
 FEATURES = "tests.test_ogc_features"
 TILES = "tests.test_ogc_tiles_processes"
 JOBS = "tests.test_jobs"
+RECORDS = "tests.test_catalogue_records"
 OGC = "http://www.opengis.net/spec"
 PROOFS: dict[str, list[str]] = {
     f"{OGC}/ogcapi-common-1/1.0/conf/core": [f"{FEATURES}::test_landing_conformance_openapi"],
@@ -61,6 +62,12 @@ PROOFS: dict[str, list[str]] = {
         f"{JOBS}::test_each_client_lists_only_its_own_jobs_and_the_queue_is_bounded"],
     f"{OGC}/ogcapi-processes-1/1.0/conf/dismiss": [f"{JOBS}::test_dismissing_an_accepted_job_means_it_never_runs",
                                                     f"{JOBS}::test_dismissing_a_running_job_stops_it_and_keeps_nothing"],
+    f"{OGC}/ogcapi-records-1/1.0/conf/core": [f"{RECORDS}::test_owslib_reads_the_catalogue_records",
+                                               f"{RECORDS}::test_q_bbox_datetime_and_paging",
+                                               f"{RECORDS}::test_bad_parameters_are_400_in_french"],
+    f"{OGC}/ogcapi-records-1/1.0/conf/record-core": [f"{RECORDS}::test_owslib_reads_the_catalogue_records"],
+    f"{OGC}/ogcapi-records-1/1.0/conf/json": [f"{RECORDS}::test_owslib_reads_the_catalogue_records"],
+    f"{OGC}/ogcapi-records-1/1.0/conf/html": [f"{RECORDS}::test_the_catalogue_has_html_pages"],
 }
 
 

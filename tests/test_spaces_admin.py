@@ -37,9 +37,9 @@ CREATED = {R1: f"{DAY1} 09:00", R2: f"{DAY1} 10:00", R3: f"{DAY2} 08:00"}
 STATUS = {R1: "envoyee", R2: "envoyee", R3: "attente_paiement"}
 
 
-def served(server_url: str, template_name: str, var_dir, name: str, fill):
-    """A migrated database filled by `fill(conn)` (committed), served over loopback on its public URL: a generator
-    for a module's fixture, yielding (base URL, database URL, what `fill` returned)."""
+def served(server_url: str, template_name: str, var_dir, name: str, fill, **values: object):
+    """A migrated database filled by `fill(conn)` (committed), served over loopback on its public URL (other
+    settings: `values`): a generator for a module's fixture, yielding (base URL, database URL, what `fill` returned)."""
     full = f"urbasig_{name}_{os.getpid()}"
     ensure_database(server_url, full, template=template_name)
     url = with_dbname(server_url, full)
@@ -47,7 +47,7 @@ def served(server_url: str, template_name: str, var_dir, name: str, fill):
         filled = fill(conn)
         conn.commit()
     port = free_port()
-    app = create_app(app_settings(url, var_dir=var_dir, public_url=f"http://127.0.0.1:{port}"))
+    app = create_app(app_settings(url, var_dir=var_dir, public_url=f"http://127.0.0.1:{port}", **values))
     server, base = serve(app, port)
     yield base, url, filled
     server.shutdown()
@@ -245,8 +245,10 @@ def test_an_admin_cannot_switch_off_or_demote_themself(site):
 def test_a_key_created_works_on_ogc_then_revoked_fails(site):
     base, url, _ = site
     admin = signed_in(base, ADMIN)
-    r = submit(admin, f"{base}/admin/cles", "//form[@id='new-key']", name="Régie Lydec")
+    r = submit(admin, f"{base}/admin/cles", "//form[@id='new-key']", name="Régie Lydec", organisation="Lydec")
     assert r.status_code == 201 and "no-store" in r.headers["Cache-Control"]
+    with psycopg.connect(url) as conn:  # the organisation the key speaks for (its own partner layers)
+        assert conn.execute("SELECT organisation FROM api_keys WHERE name = 'Régie Lydec'").fetchone() == ("Lydec",)
     key = lxml.html.fromstring(r.text).xpath("//input[@id='the-key']")[0].get("value")
     assert key.startswith("ubk_")
     assert key not in admin.get(f"{base}/admin/cles", timeout=30).text  # shown once

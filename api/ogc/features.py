@@ -23,8 +23,10 @@ from gis.errors import InputError, NotFound
 from gis.jsontext import parse_json
 from gis.landref import parse_land_ref
 from layers import cql
-from layers.features import COLLECTIONS, Collection, ItemsQuery, Prop, equals_sql, run_item, run_items
+from layers.datasets import PUBLIC, Viewer
+from layers.features import Collection, ItemsQuery, Prop, equals_sql, run_item, run_items
 from layers.metadata import data_version
+from layers.partner_features import find_collection
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 1000
@@ -41,9 +43,11 @@ class OgcError(InputError):
     code = "InvalidParameterValue"
 
 
-def collection_or_404(collection_id: str, partner: bool) -> Collection:
-    """The collection, hidden (404) when restricted and the caller is not a partner."""
-    c = COLLECTIONS.get(collection_id)
+def collection_or_404(conn: psycopg.Connection, collection_id: str, partner: bool,
+                      viewer: Viewer = PUBLIC) -> Collection:
+    """The collection, hidden (404) when restricted and the caller is not a partner, or a partner layer that
+    `viewer` may not see (the same 404 as an unknown one: its existence is not revealed)."""
+    c = find_collection(conn, collection_id, viewer)
     if c is None or (c.restricted and not partner):
         raise NotFound(f"collection inconnue : « {collection_id} »")
     return c
@@ -269,6 +273,9 @@ def build_query(c: Collection, args: dict[str, str], partner: bool,
     _apply_sortby(q, args)
     _apply_filter(q, args, filter_depth)
     _apply_queryables(q, args, queryables)
+    if c.undated and args.get("datetime"):
+        raise OgcError(f"datetime non pris en charge par « {c.id} » : une couche partenaire n'a pas de dimension "
+                       "temporelle, seule sa version en vigueur est publiée")
     q.day = day_of(c, args.get("datetime"))
     _apply_paging(q, args)
     return q, crs_uri
@@ -301,7 +308,8 @@ def cache_headers(conn: psycopg.Connection, c: Collection, what: str, args: dict
     request (`what`, its normalised query, the caller's access, JSON or the page's language) and, for a
     collection whose answer depends on today (the plan versions in force today, each feature's status today),
     at midnight. The version is read before the answer is built: an ETag never names data newer than its body.
-    A partner's answer (restricted fields) and an HTML page (its language follows the cookie) are private.
+    A partner's answer (restricted fields), an HTML page (its language follows the cookie) and a partner layer
+    that is not public (who may read it follows the key or the session) are private.
     """
     version = int(data_version(conn, list(c.layer_versions)))  # sum() of bigints is a numeric
     now = now or datetime.now()
@@ -310,9 +318,10 @@ def cache_headers(conn: psycopg.Connection, c: Collection, what: str, args: dict
     key = json.dumps([c.id, what, query, partner, representation, version, day, _release()], ensure_ascii=False)
     digest = hashlib.sha1(key.encode()).hexdigest()[:20]
     max_age = MAX_AGE_S if day is None else min(MAX_AGE_S, _seconds_to_midnight(now))
-    scope = "private" if partner or representation != "json" else "public"
+    scope = "private" if partner or representation != "json" or c.audience != "public" else "public"
+    vary = "Accept, X-API-Key" if c.audience == "public" else "Accept, X-API-Key, Cookie"
     return {"ETag": f'{"W/" if weak else ""}"{digest}"', "Cache-Control": f"{scope}, max-age={max_age}",
-            "Vary": "Accept, X-API-Key"}
+            "Vary": vary}
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:
@@ -325,12 +334,12 @@ def etag_matches(if_none_match: str | None, etag: str) -> bool:
 
 def items(conn: psycopg.Connection, base_url: str, collection_id: str, args: dict[str, str],
           partner: bool = False, filter_depth: int = cql.MAX_DEPTH, if_none_match: str | None = None,
-          representation: str = "json") -> tuple[dict, int, str]:
+          representation: str = "json", viewer: Viewer = PUBLIC) -> tuple[dict, int, str]:
     """GET /collections/{id}/items as GeoJSON; 304 (nothing built) when the client's copy is current.
 
     The ETag is weak: the same data, but each answer has its own timeStamp.
     """
-    c = collection_or_404(collection_id, partner)
+    c = collection_or_404(conn, collection_id, partner, viewer)
     q, crs_uri = build_query(c, args, partner, filter_depth)  # a bad request is a 400, never a 304
     cache = cache_headers(conn, c, "items", args, partner, representation, weak=True)
     if etag_matches(if_none_match, cache["ETag"]):
@@ -364,10 +373,10 @@ def items(conn: psycopg.Connection, base_url: str, collection_id: str, args: dic
 
 def item(conn: psycopg.Connection, base_url: str, collection_id: str, item_id: str, args: dict[str, str],
          partner: bool = False, if_none_match: str | None = None,
-         representation: str = "json") -> tuple[dict, int, str]:
+         representation: str = "json", viewer: Viewer = PUBLIC) -> tuple[dict, int, str]:
     """GET /collections/{id}/items/{featureId}; 304 (nothing read but the versions) when the client's copy is
     current (it was a 200 of the same versions, so the feature still exists)."""
-    c = collection_or_404(collection_id, partner)
+    c = collection_or_404(conn, collection_id, partner, viewer)
     unknown = set(args) - {"f", "crs", "api_key", "properties"}
     if unknown:
         raise OgcError(f"paramètre(s) inconnu(s) : {', '.join(sorted(unknown))}")
@@ -394,9 +403,10 @@ def item(conn: psycopg.Connection, base_url: str, collection_id: str, item_id: s
     return {"Content-Type": GEOJSON, "Content-Crs": f"<{crs_uri}>", **cache}, 200, body
 
 
-def queryables(base_url: str, collection_id: str, partner: bool = False) -> dict:
+def queryables(conn: psycopg.Connection, base_url: str, collection_id: str, partner: bool = False,
+               viewer: Viewer = PUBLIC) -> dict:
     """JSON Schema of the properties a filter may use."""
-    c = collection_or_404(collection_id, partner)
+    c = collection_or_404(conn, collection_id, partner, viewer)
     kinds = {"string": {"type": "string"}, "number": {"type": "number"}, "integer": {"type": "integer"},
              "boolean": {"type": "boolean"}, "date": {"type": "string", "format": "date"},
              "array": {"type": "array", "items": {"type": "string"}}}

@@ -10,6 +10,7 @@ long form, numbers with the language's separators, storeys as R+n, and internal 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -137,21 +138,31 @@ def pager(links: list[dict], lang: str) -> list[dict[str, str]]:
             for rel, key in PAGER if rel in by_rel]
 
 
-def preview_json(bbox: list[float] | None = None, tiles: str | None = None, features: dict | None = None) -> str:
-    """The data of a page's preview map (read by static/js/ogc-preview.js), safe inside a <script> block."""
+def preview_json(bbox: list[float] | None = None, tiles: str | None = None, features: dict | None = None,
+                 items: list[str] | None = None) -> str:
+    """The data of a page's preview map (read by static/js/ogc-preview.js), safe inside a <script> block.
+
+    `items`: addresses of GeoJSON feature collections of this server that the map fetches and draws."""
     import json
 
-    data = {"bbox": bbox, "tiles": tiles, "features": features}
+    data = {"bbox": bbox, "tiles": tiles, "features": features, "items": items or []}
     return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
 
 
 def tiles_template(collection_id: str) -> str | None:
     """The vector tile address of a collection that has tiles (WebMercatorQuad), else None."""
-    from layers.tiles import TILE_LAYERS
+    from layers.partner_features import has_tiles
 
-    if collection_id not in TILE_LAYERS:
+    if not has_tiles(collection_id):
         return None
     return f"/ogc/collections/{collection_id}/tiles/WebMercatorQuad/{{z}}/{{y}}/{{x}}"
+
+
+def _labeller(collection_id: str, labels: dict[str, str] | None) -> Callable[[str], str]:
+    """The label of a property (of the collection itself for "")."""
+    if labels is not None:
+        return lambda name: labels.get(name) or name or collection_id
+    return lambda name: prop_label(collection_id, name) if name else collection_title(collection_id)
 
 
 def collection_title(collection_id: str) -> str:
@@ -160,8 +171,12 @@ def collection_title(collection_id: str) -> str:
     return layer.label if layer and layer.label else collection_id
 
 
-def items_view(doc: dict, collection_id: str, lang: str) -> dict[str, object]:
-    """The items page: labelled columns, each row's readable cells, paging links, the preview of the page."""
+def items_view(doc: dict, collection_id: str, lang: str, labels: dict[str, str] | None = None) -> dict[str, object]:
+    """The items page: labelled columns, each row's readable cells, paging links, the preview of the page.
+
+    `labels`: the title ("") and property labels of a collection that is not in the catalogue (a partner layer's).
+    """
+    label = _labeller(collection_id, labels)
     features = doc.get("features") or []
     names: list[str] = []
     for feature in features:
@@ -171,19 +186,20 @@ def items_view(doc: dict, collection_id: str, lang: str) -> dict[str, object]:
     drawn = {"type": "FeatureCollection", "features": [
         {"type": "Feature", "id": f.get("id"), "geometry": f.get("geometry"), "properties": {}}
         for f in features if f.get("geometry")]}
-    return {"title": collection_title(collection_id), "columns": [(n, prop_label(collection_id, n)) for n in names],
-            "rows": rows, "pager": pager(doc.get("links") or [], lang),
+    return {"title": label(""), "columns": [(n, label(n)) for n in names], "rows": rows,
+            "pager": pager(doc.get("links") or [], lang),
             "preview_json": preview_json(tiles=tiles_template(collection_id), features=drawn)}
 
 
-def item_view(doc: dict, collection_id: str, lang: str) -> dict[str, object]:
-    """The page of one feature: each property labelled and readable, the feature drawn."""
+def item_view(doc: dict, collection_id: str, lang: str, labels: dict[str, str] | None = None) -> dict[str, object]:
+    """The page of one feature: each property labelled and readable, the feature drawn (`labels`: as items_view)."""
+    label = _labeller(collection_id, labels)
     props = doc.get("properties") or {}
-    cells = [(n, prop_label(collection_id, n), cell(collection_id, n, v, lang)) for n, v in props.items()]
+    cells = [(n, label(n), cell(collection_id, n, v, lang)) for n, v in props.items()]
     drawn = {"type": "FeatureCollection", "features": [
         {"type": "Feature", "id": doc.get("id"), "geometry": doc["geometry"], "properties": {}}]} \
         if doc.get("geometry") else None
-    return {"title": collection_title(collection_id), "cells": cells,
+    return {"title": label(""), "cells": cells,
             "preview_json": preview_json(tiles=tiles_template(collection_id), features=drawn)}
 
 

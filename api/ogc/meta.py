@@ -6,8 +6,10 @@ import psycopg
 
 from api.ogc.features import collection_or_404
 from gis.crs import API_CRS, CRS84_URI
-from layers.features import COLLECTIONS, Collection
+from layers.datasets import PUBLIC, Viewer
+from layers.features import Collection
 from layers.metadata import collection_extent
+from layers.partner_features import collections_for, has_tiles
 
 # Only what the tests prove. Not declared: cql2 spatial-functions and temporal-functions (we implement
 # S_INTERSECTS/WITHIN/CONTAINS/DISJOINT and T_BEFORE/AFTER/INTERSECTS/DURING/EQUALS, not the full sets).
@@ -38,6 +40,11 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/json",
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/job-list",
     "http://www.opengis.net/spec/ogcapi-processes-1/1.0/conf/dismiss",
+    # the collection `catalogue` (api/ogc/records.py)
+    "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/record-core",
+    "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/json",
+    "http://www.opengis.net/spec/ogcapi-records-1/1.0/conf/html",
 ]
 
 
@@ -77,9 +84,7 @@ def describe(conn: psycopg.Connection, base: str, c: Collection) -> dict:
                      {"href": f"{href}/items?f=html", "rel": "items", "type": "text/html", "title": "entités (HTML)"},
                      {"href": f"{href}/queryables", "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
                       "type": "application/schema+json", "title": "propriétés filtrables"}]}
-    from layers.tiles import TILE_LAYERS
-
-    if c.id in TILE_LAYERS:
+    if has_tiles(c.id):
         doc["links"].append({"href": f"{href}/tiles", "rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
                              "type": "application/json", "title": "tuiles vectorielles"})
     if c.temporal:
@@ -88,13 +93,15 @@ def describe(conn: psycopg.Connection, base: str, c: Collection) -> dict:
     return doc
 
 
-def collections_doc(conn: psycopg.Connection, base: str, partner: bool) -> dict:
-    """Every collection the caller may see."""
-    visible = [c for c in COLLECTIONS.values() if partner or not c.restricted]
+def collections_doc(conn: psycopg.Connection, base: str, partner: bool, viewer: Viewer = PUBLIC) -> dict:
+    """Every collection the caller may see: the restricted ones with a partner key, the partner layers of its
+    audience."""
+    visible = [c for c in collections_for(conn, viewer) if partner or not c.restricted]
     return {"links": [{"href": f"{base}/collections", "rel": "self", "type": "application/json"}],
             "collections": [describe(conn, base, c) for c in visible]}
 
 
-def collection_doc(conn: psycopg.Connection, base: str, collection_id: str, partner: bool) -> dict:
-    """One collection (404 when unknown or restricted)."""
-    return describe(conn, base, collection_or_404(collection_id, partner))
+def collection_doc(conn: psycopg.Connection, base: str, collection_id: str, partner: bool,
+                   viewer: Viewer = PUBLIC) -> dict:
+    """One collection (404 when unknown, restricted or a partner layer hidden from the caller)."""
+    return describe(conn, base, collection_or_404(conn, collection_id, partner, viewer))

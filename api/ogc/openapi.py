@@ -84,6 +84,29 @@ def _collection_paths(c: Collection) -> dict:
     }
 
 
+def _catalogue_paths() -> dict:
+    """The collection `catalogue` (OGC API Records): its description, queryables, records and one record."""
+    from api.ogc.records import CATALOGUE_ID, RECORD_TYPES
+
+    base = f"/collections/{CATALOGUE_ID}"
+    ok = {"description": "fiches (GeoJSON, OGC API Records)", "content": {"application/geo+json": {}}}
+    search = [_param("q", {"type": "string", "maxLength": 500}, "mots cherchés dans les titres, résumés et mots-clés "
+                     "(des virgules séparent des variantes)"),
+              _param("type", {"type": "string", "enum": list(RECORD_TYPES)}, "type de ressource"),
+              _param("ids", {"type": "string"}, "identifiants, séparés par des virgules")]
+    params = [_ref(n) for n in ("limit", "offset", "bbox", "datetime")] + search + [_ref("f")]
+    record_id = {"name": "recordId", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        base: _get("Catalogue des données ouvertes", "describe_catalogue", {"200": {"description": "collection"}}),
+        f"{base}/queryables": _get("Catalogue : propriétés de recherche", "queryables_catalogue",
+                                   {"200": {"description": "JSON Schema"}}, []),
+        f"{base}/items": _get("Catalogue : fiches", "records_catalogue", {"200": ok, "400": _ERROR}, params),
+        f"{base}/items/{{recordId}}": _get("Catalogue : une fiche", "record_catalogue",
+                                          {"200": {**ok, "description": "fiche"}, "404": _ERROR},
+                                          [record_id, _ref("f")]),
+    }
+
+
 def _tile_paths(layer: str) -> dict:
     from layers.tiles import TILE_LAYERS
 
@@ -185,7 +208,7 @@ def build_document() -> dict:
     for c in COLLECTIONS.values():
         if not c.restricted:
             paths |= _collection_paths(c) | _tile_paths(c.id)
-    paths |= _process_paths()
+    paths |= _catalogue_paths() | _process_paths()
     return {"openapi": "3.0.3",
             "info": {"title": "urbasig — API OGC", "version": "1.0",
                      "description": "OGC API Features, Tiles et Processes des couches d'urbanisme de Casablanca-Settat"},

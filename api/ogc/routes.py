@@ -15,10 +15,12 @@ from api.db import get_db
 from api.i18n import current_lang
 from api.inputs import json_body
 from api.negotiation import prefers_html
-from api.ogc import features, html, jobs, processes, tiles
+from api.ogc import features, html, jobs, processes, records, tiles
 from api.ogc.meta import collection_doc, collections_doc, conformance_doc, landing_doc
 from gis.errors import Forbidden, InputError, Unauthorized
+from layers.datasets import PUBLIC, Viewer
 from layers.db import interruptible
+from layers.partner_layers import COLLECTION_PREFIX
 
 ogc = Blueprint("ogc", __name__, url_prefix="/ogc")
 
@@ -38,18 +40,41 @@ def _partner_key() -> str | None:
     if not key:
         return None
     if g.get("partner_key") != key:
-        from layers.apikeys import check_key
+        from layers.apikeys import key_holder
 
-        if not check_key(get_db(), key):
+        holder = key_holder(get_db(), key)
+        if holder is None:
             raise Unauthorized("clé d'API (X-API-Key) inconnue ou révoquée : vérifiez la clé reçue de l'agence, "
                                "ou retirez l'en-tête pour un accès public")
-        g.partner_key = key
+        g.partner_key, g.key_organisation = key, holder.organisation
     return key
+
+
+def viewer() -> Viewer:
+    """Who reads the catalogue: the public, or the partner organisation of the key sent (its own datasets too)."""
+    if _partner_key() is None:
+        return PUBLIC
+    return Viewer(kind="partner", organisation=g.get("key_organisation"))  # read with the key, once a request
+
+
+def _site() -> str:
+    return current_app.config["URBASIG"].public_base
 
 
 def _partner() -> bool:
     """Whether the caller sent a valid partner key (401 for one unknown or revoked)."""
     return _partner_key() is not None
+
+
+def _viewer() -> Viewer:
+    """Who reads the partner layers: the partner key's organisation, else the signed-in account, else the public
+    (no database round trip for a caller with neither key nor session cookie)."""
+    from api.accounts import current_account
+    from layers.partner_features import viewer_of
+
+    if _partner():
+        return viewer_of(None, g.get("key_organisation"), key=True)
+    return viewer_of(current_account())
 
 
 def _staff_id() -> int | None:
@@ -125,16 +150,25 @@ def openapi() -> Response:
 @ogc.get("/collections")
 def collections() -> Response:
     """The collections."""
-    from layers.tiles import TILE_LAYERS
+    from layers.partner_features import has_tiles
 
-    doc = collections_doc(get_db(), _base(), _partner())
-    return _page("collections.html", doc, tiled=TILE_LAYERS) if _wants_html() else _json(doc)
+    reader = _viewer()
+    doc = collections_doc(get_db(), _base(), _partner(), reader)
+    doc["collections"].append(records.describe(get_db(), _base(), _site(), viewer()))
+    tiled = {c["id"] for c in doc["collections"] if has_tiles(c["id"])}
+    response = _page("collections.html", doc, tiled=tiled) if _wants_html() else _json(doc)
+    if reader.kind != "public":  # the list names layers of the caller's audience: no shared cache keeps it
+        response.headers.update({"Cache-Control": "private, no-store", "Vary": "Accept, X-API-Key, Cookie"})
+    return response
 
 
 @ogc.get("/collections/<collection_id>")
 def collection(collection_id: str) -> Response:
-    """One collection."""
-    doc = collection_doc(get_db(), _base(), collection_id, _partner())
+    """One collection (the catalogue's records too)."""
+    if collection_id == records.CATALOGUE_ID:
+        doc = records.describe(get_db(), _base(), _site(), viewer())
+    else:
+        doc = collection_doc(get_db(), _base(), collection_id, _partner(), _viewer())
     if not _wants_html():
         return _json(doc)
     bbox = doc["extent"]["spatial"]["bbox"][0]
@@ -145,8 +179,11 @@ def collection(collection_id: str) -> Response:
 
 @ogc.get("/collections/<collection_id>/queryables")
 def queryables(collection_id: str) -> Response:
-    """Properties usable in filters."""
-    doc = features.queryables(_base(), collection_id, _partner())
+    """Properties usable in filters (the catalogue's: what its query parameters search)."""
+    if collection_id == records.CATALOGUE_ID:
+        doc = records.queryables(_base())
+    else:
+        doc = features.queryables(get_db(), _base(), collection_id, _partner(), _viewer())
     if _wants_html():
         return _page("queryables.html", doc, collection_id=collection_id,
                      rows=html.queryable_rows(doc, collection_id, current_lang()))
@@ -158,6 +195,16 @@ def _representation() -> str:
     return f"html:{current_lang()}" if _wants_html() else "json"
 
 
+def _labels(collection_id: str) -> dict[str, str] | None:
+    """A partner layer's title ("") and attribute labels for its pages (None: the catalogue's own labels)."""
+    from layers.partner_features import find_collection
+
+    if not collection_id.startswith(COLLECTION_PREFIX):
+        return None
+    c = find_collection(get_db(), collection_id, _viewer())
+    return {"": c.title, **{p.name: p.title for p in c.props}} if c else None
+
+
 def _cached(headers: dict, status: int, body: str, page: str, **context: object) -> Response:
     """The handler's answer as JSON or as a page (with the handler's ETag, Cache-Control and Vary); a 304 as is."""
     if status == 304:
@@ -166,27 +213,43 @@ def _cached(headers: dict, status: int, body: str, page: str, **context: object)
         return Response(body, status=status, headers=headers)
     doc = json.loads(body)
     view = html.items_view if page == "items.html" else html.item_view
-    response = _page(page, doc, **context, **view(doc, context["collection_id"], current_lang()))
+    collection_id = str(context["collection_id"])
+    response = _page(page, doc, **context, **view(doc, collection_id, current_lang(), _labels(collection_id)))
     response.headers.update({k: headers[k] for k in ("ETag", "Cache-Control", "Vary")})
     return response
 
 
+def _records(headers: dict, status: int, body: str) -> Response:
+    """Records as GeoJSON, or their page (the list, with its paging links, or one record with its links)."""
+    if not _wants_html():
+        return Response(body, status=status, headers=headers)
+    doc = json.loads(body)
+    rows = records.html_rows(doc, current_lang())
+    if doc.get("type") == "FeatureCollection":
+        return _page("records.html", doc, rows=rows, pager=html.pager(doc["links"], current_lang()))
+    return _page("record.html", doc, r=rows[0])
+
+
 @ogc.get("/collections/<collection_id>/items")
 def items(collection_id: str) -> Response:
-    """Features of a collection (GeoJSON built in PostGIS; ETag, 304)."""
+    """Features of a collection (GeoJSON built in PostGIS; ETag, 304); the catalogue's records."""
+    if collection_id == records.CATALOGUE_ID:
+        return _records(*records.items(get_db(), _base(), _site(), _args(), viewer()))
     partner = _partner()
     return _cached(*features.items(get_db(), _base(), collection_id, _args(), partner,
                                    current_app.config["URBASIG"].max_filter_depth,
-                                   request.headers.get("If-None-Match"), _representation()),
+                                   request.headers.get("If-None-Match"), _representation(), _viewer()),
                    "items.html", collection_id=collection_id)
 
 
 @ogc.get("/collections/<collection_id>/items/<item_id>")
 def item(collection_id: str, item_id: str) -> Response:
-    """One feature (ETag, 304)."""
+    """One feature (ETag, 304); one record of the catalogue."""
+    if collection_id == records.CATALOGUE_ID:
+        return _records(*records.item(get_db(), _base(), _site(), item_id, _args(), viewer()))
     partner = _partner()
     return _cached(*features.item(get_db(), _base(), collection_id, item_id, _args(), partner,
-                                  request.headers.get("If-None-Match"), _representation()),
+                                  request.headers.get("If-None-Match"), _representation(), _viewer()),
                    "item.html", collection_id=collection_id)
 
 
@@ -207,14 +270,14 @@ def tile_matrix_set(tms: str) -> Response:
 @ogc.get("/collections/<collection_id>/tiles")
 def collection_tilesets(collection_id: str) -> Response:
     """Tilesets of a collection."""
-    doc = tiles.tilesets(_base(), collection_id)
+    doc = tiles.tilesets(get_db(), _base(), collection_id, _viewer())
     return _page("tilesets.html", doc, collection_id=collection_id) if _wants_html() else _json(doc)
 
 
 @ogc.get("/collections/<collection_id>/tiles/<tms>")
 def collection_tileset(collection_id: str, tms: str) -> Response:
     """Tileset metadata."""
-    doc = tiles.tileset(get_db(), _base(), collection_id, tms)
+    doc = tiles.tileset(get_db(), _base(), collection_id, tms, _viewer())
     if not _wants_html():
         return _json(doc)
     template = next((link["href"] for link in doc["links"] if link["rel"] == "item"), "")
@@ -224,7 +287,7 @@ def collection_tileset(collection_id: str, tms: str) -> Response:
 @ogc.get("/collections/<collection_id>/tiles/<tms>/tilejson")
 def collection_tilejson(collection_id: str, tms: str) -> Response:
     """TileJSON for web maps."""
-    return _json(tiles.tilejson(get_db(), _base(), collection_id, tms))
+    return _json(tiles.tilejson(get_db(), _base(), collection_id, tms, _viewer()))
 
 
 @ogc.get("/collections/<collection_id>/tiles/<tms>/<z>/<y>/<x>")
@@ -237,7 +300,8 @@ def collection_tile(collection_id: str, tms: str, z: str, y: str, x: str) -> Res
     cap = CacheCap(settings.tile_cache_max_rows, settings.tile_cache_max_mb * 1024 * 1024)
     headers, status, body = tiles.tile(get_db, collection_id, z, y, x, request.args.to_dict(),
                                        request.headers.get("If-None-Match"), settings.tile_cache, tms, cap,
-                                       current_app.extensions.get("urbasig.tile_memory"))
+                                       current_app.extensions.get("urbasig.tile_memory"),
+                                       _viewer() if collection_id.startswith(COLLECTION_PREFIX) else PUBLIC)
     return Response(body, status=status, headers=headers)
 
 

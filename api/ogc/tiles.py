@@ -15,6 +15,9 @@ import psycopg
 from api.ogc.features import OgcError, etag_matches, parse_datetime
 from gis.errors import NotFound
 from gis.tms import TILE_MATRIX_SETS, WEB_MERCATOR_QUAD, TileMatrixSet
+from layers.datasets import PUBLIC, Viewer
+from layers.partner_features import find_tile_layer
+from layers.partner_layers import COLLECTION_PREFIX
 from layers.tiles import DEFAULT_CAP, DRAFT, EXTENT, TILE_LAYERS, CacheCap, TileLayer, TileMemory, cached_tile, tile_limits
 
 TMS = WEB_MERCATOR_QUAD.id
@@ -31,9 +34,11 @@ def check_tms(tms: str) -> TileMatrixSet:
     return found
 
 
-def tile_layer(collection_id: str) -> TileLayer:
-    """The tile layer of a collection, 404 otherwise."""
-    layer = TILE_LAYERS.get(collection_id)
+def tile_layer(conn: psycopg.Connection | None, collection_id: str, viewer: Viewer = PUBLIC) -> TileLayer:
+    """The tile layer of a collection, 404 otherwise (a partner layer hidden from `viewer` too).
+
+    `conn` is only needed for a partner layer (None: the static layers alone)."""
+    layer = find_tile_layer(conn, collection_id, viewer) if conn is not None else TILE_LAYERS.get(collection_id)
     if layer is None:
         raise NotFound(f"pas de tuiles pour la collection « {collection_id} » (tuiles : {', '.join(TILE_LAYERS)})")
     return layer
@@ -54,9 +59,9 @@ def _props_schema(layer: TileLayer) -> dict:
     return {"type": "object", "properties": {name: {"type": "string"} for name, _ in layer.props}}
 
 
-def tileset(conn: psycopg.Connection, base: str, collection_id: str, tms: str) -> dict:
+def tileset(conn: psycopg.Connection, base: str, collection_id: str, tms: str, viewer: Viewer = PUBLIC) -> dict:
     """Tileset metadata with the limits of each level served and the templated tile link."""
-    layer, matrix_set = tile_layer(collection_id), check_tms(tms)
+    layer, matrix_set = tile_layer(conn, collection_id, viewer), check_tms(tms)
     bounds = tile_limits(conn, layer)
     href = f"{base}/collections/{layer.id}/tiles/{matrix_set.id}"
     low, high = matrix_set.served
@@ -74,9 +79,9 @@ def tileset(conn: psycopg.Connection, base: str, collection_id: str, tms: str) -
             "links": links}
 
 
-def tilesets(base: str, collection_id: str) -> dict:
+def tilesets(conn: psycopg.Connection, base: str, collection_id: str, viewer: Viewer = PUBLIC) -> dict:
     """The tilesets of a collection: one per tile matrix set."""
-    layer = tile_layer(collection_id)
+    layer = tile_layer(conn, collection_id, viewer)
     return {"tilesets": [{"title": f"{layer.id} ({t.id})", "dataType": "vector", "tileMatrixSetURI": t.uri,
                           "crs": t.crs, "links": [
                               {"href": f"{base}/collections/{layer.id}/tiles/{t.id}", "rel": "self", "type": JSON},
@@ -85,9 +90,9 @@ def tilesets(base: str, collection_id: str) -> dict:
                          for t in TILE_MATRIX_SETS.values()]}
 
 
-def tilejson(conn: psycopg.Connection, base: str, collection_id: str, tms: str) -> dict:
+def tilejson(conn: psycopg.Connection, base: str, collection_id: str, tms: str, viewer: Viewer = PUBLIC) -> dict:
     """TileJSON 3.0.0 for web maps (MapLibre, QGIS): WebMercatorQuad only, as TileJSON is XYZ Web Mercator."""
-    layer = tile_layer(collection_id)
+    layer = tile_layer(conn, collection_id, viewer)
     if check_tms(tms) is not WEB_MERCATOR_QUAD:
         raise NotFound(f"TileJSON n'existe qu'en {TMS}")
     bounds = tile_limits(conn, layer)
@@ -129,13 +134,16 @@ def _tile_status(layer: TileLayer, args: dict[str, str], matrix_set: TileMatrixS
 
 def tile(connect: Callable[[], psycopg.Connection], collection_id: str, z: str, y: str, x: str,
          args: dict[str, str], if_none_match: str | None, use_cache: bool = True, tms: str = TMS,
-         cap: CacheCap = DEFAULT_CAP, memory: TileMemory | None = None) -> tuple[dict, int, bytes]:
+         cap: CacheCap = DEFAULT_CAP, memory: TileMemory | None = None,
+         viewer: Viewer = PUBLIC) -> tuple[dict, int, bytes]:
     """One MVT tile with ETag and Cache-Control; 304 when the client's copy is current.
 
-    `connect` gives the request's connection, asked for only when the tile is not in this process's `memory`;
-    X-Urbasig-Cache says where the tile came from (memory, database, built).
+    `connect` gives the request's connection, asked for only when the tile is not in this process's `memory` or
+    is a partner layer's (whether `viewer` may see it is asked each time); X-Urbasig-Cache says where the tile
+    came from (memory, database, built). A partner layer that is not public has private tiles.
     """
-    layer, matrix_set = tile_layer(collection_id), check_tms(tms)
+    partner_layer = collection_id.startswith(COLLECTION_PREFIX)
+    layer, matrix_set = tile_layer(connect() if partner_layer else None, collection_id, viewer), check_tms(tms)
     try:
         zi, yi, xi = int(z), int(y), int(x)
     except ValueError:
@@ -145,9 +153,13 @@ def tile(connect: Callable[[], psycopg.Connection], collection_id: str, z: str, 
         raise NotFound(f"tuile hors de la pyramide servie ({matrix_set.id}, niveaux {low} à {high}) : {z}/{y}/{x}")
     day = _tile_day(layer, args)
     status = _tile_status(layer, args, matrix_set)
-    data, etag, source = cached_tile(connect, layer, zi, xi, yi, day, use_cache, matrix_set, cap, status, memory)
+    # a partner layer's tile: the database is asked anyway (who may see it), so its version is read fresh too
+    data, etag, source = cached_tile(connect, layer, zi, xi, yi, day, use_cache, matrix_set, cap, status,
+                                     None if partner_layer else memory)
     headers = {"ETag": f'"{etag}"', "Cache-Control": "public, max-age=300", "Content-Type": MVT,
                "X-Urbasig-Cache": source}
+    if layer.audience != "public":
+        headers |= {"Cache-Control": "private, max-age=300", "Vary": "X-API-Key, Cookie"}
     if etag_matches(if_none_match, headers["ETag"]):
         return headers, 304, b""
     return headers, (200 if data else 204), data

@@ -9,6 +9,7 @@ messages/<space>.json, its CSS in static/css/spaces.css and its scripts in stati
 | `/instruction/`  | instructor            | api/spaces/instruction.py  | the queue, a request, its decision           |
 | `/signature/`    | signatory             | api/spaces/signature.py    | accepted requests, preview, sign, delivery   |
 | `/partenaire/`   | partner               | api/spaces/partner.py      | issued notes by title or number, download    |
+| `/partenaire/couches` | partner, admin | api/spaces/partner_layers.py | its layers: create, upload, publish    |
 | `/admin/`        | admin                 | api/spaces/admin.py        | accounts, keys, plans, journal, dashboard,   |
 |                  |                       |                            | the outgoing mail (development)              |
 
@@ -136,17 +137,18 @@ def nav_for(account: dict | None) -> list[tuple[str, str]]:
         "applicant": [("spaces.nav.my_requests", "/espace/"), ("spaces.nav.new_request", "/espace/demandes/nouvelle")],
         "instructor": [("spaces.nav.queue", "/instruction/")],
         "signatory": [("spaces.nav.to_sign", "/signature/")],
-        "partner": [("spaces.nav.issued", "/partenaire/")],
+        "partner": [("spaces.nav.issued", "/partenaire/"), ("spaces.nav.layers", "/partenaire/couches")],
         "admin": [("spaces.nav.dashboard", "/admin/"), ("spaces.nav.accounts", "/admin/comptes"),
                   ("spaces.nav.keys", "/admin/cles"), ("spaces.nav.plans", "/admin/plans"),
-                  ("spaces.nav.journal", "/admin/journal"), ("spaces.nav.mail", "/admin/courriels")],
+                  ("spaces.nav.journal", "/admin/journal"), ("spaces.nav.mail", "/admin/courriels"),
+                  ("spaces.nav.partner_layers", "/partenaire/couches")],
     }[account["role"]]
 
 
 def register_spaces(app: Flask) -> None:
     """The CSRF check, the template helpers, and every space's blueprint."""
     from api.accounts import current_account
-    from api.spaces import admin, applicant, instruction, partner, signature
+    from api.spaces import admin, applicant, instruction, partner, partner_layers, signature
 
     app.before_request(check_csrf)
     app.after_request(no_store)
@@ -157,5 +159,5 @@ def register_spaces(app: Flask) -> None:
                 "current_account": current_account, "space_home": HOME,
                 "dev_mode": current_app.config["URBASIG"].development}
 
-    for module in (applicant, instruction, signature, partner, admin):
+    for module in (applicant, instruction, signature, partner, partner_layers, admin):
         app.register_blueprint(module.bp)

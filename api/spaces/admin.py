@@ -143,9 +143,9 @@ def account_state(account_id: str) -> Response:
 
 # ----------------------------------------------------------------------------------------------------- keys
 def _keys_page(status: int = 200, new_key: str | None = None, name: str = "",
-               error: str | None = None) -> tuple[str, int]:
+               error: str | None = None, organisation: str = "") -> tuple[str, int]:
     return render_template("spaces/admin/keys.html", keys=apikeys.list_keys(get_db()), new_key=new_key, name=name,
-                           error=error), status
+                           error=error, organisation=organisation), status
 
 
 @bp.get("/cles")
@@ -160,17 +160,19 @@ def keys() -> tuple[str, int]:
 def key_create() -> Response | tuple[str, int]:
     """Create a partner key and show it once, in this answer only (not cached, not kept)."""
     name = request.form.get("name", "").strip()
+    organisation = request.form.get("organisation", "").strip()
     created: list[str] = []
 
     def create() -> None:
         if not name or len(name) > 100:
             raise InputError(t("admin.keys.name_required"))
-        created.append(apikeys.create_key(get_db(), name))
-        audit(get_db(), current_account()["email"], "cle_api.creee", "api_key", name, None, {"name": name})
+        created.append(apikeys.create_key(get_db(), name, organisation or None))
+        audit(get_db(), current_account()["email"], "cle_api.creee", "api_key", name, None,
+              {"name": name, "organisation": organisation or None})
 
     refusal = _refused(create)
     if refusal:
-        return _keys_page(refusal.status, name=name, error=refusal.message)
+        return _keys_page(refusal.status, name=name, error=refusal.message, organisation=organisation)
     page, _ = _keys_page(new_key=created[0], name=name)
     return Response(page, status=201, headers={"Cache-Control": "no-store"})
 

@@ -1,6 +1,7 @@
 // The preview map of the OGC API's HTML pages: MapLibre GL JS (CSP build from /vendor/), the collection's own
 // vector tiles when it has some, and the GeoJSON of the page (its features, or the collection's extent) drawn
-// on top and framed. No basemap, no request off this server. Reads <script id="ogc-preview-data">.
+// on top and framed; `items` (the open-data pages): GeoJSON addresses of this server fetched and drawn on top.
+// No basemap, no request off this server. Reads <script id="ogc-preview-data">.
 
 const data = JSON.parse(document.getElementById("ogc-preview-data").textContent);
 
@@ -63,4 +64,13 @@ window.addEventListener("load", () => {
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }));
   map.addControl(new maplibregl.ScaleControl({ unit: "metric" }));
   window.__ogcPreview = map; // for the browser tests and the console
+  if (data.items && data.items.length) map.on("load", () => drawItems(map, data.items));
 });
+
+async function drawItems(map, urls) {
+  const answers = await Promise.all(urls.map((url) => fetch(url, { headers: { Accept: "application/geo+json" } })
+    .then((r) => (r.ok ? r.json() : { features: [] }))));
+  const features = answers.flatMap((a) => a.features || []);
+  map.getSource("drawn").setData({ type: "FeatureCollection", features });
+  map.getContainer().dataset.drawn = String(features.length); // for the browser tests: the features are drawn
+}
