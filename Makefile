@@ -67,9 +67,12 @@ serve:
 
 # Gates first (seconds), then the database suite (minutes): a lint or unit failure stops here. The suite runs in
 # URBASIG_TEST_WORKERS processes (pytest-xdist, 2 by default, 0 for one process), each with its own cluster.
+# Without the pytest plugins of hypothesis and schemathesis: the database suite has no property test and runs
+# schemathesis as a command; each of them imported hypothesis whole (~2 s of CPU in every process).
+SUITE_PLUGINS := -p no:hypothesispytest -p no:schemathesis
 test: setup
 	@$(MAKE) --no-print-directory lint unit
-	$(BIN)/python -m pytest --ignore=tests/unit -n $${URBASIG_TEST_WORKERS:-2} $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --ignore=tests/unit $(SUITE_PLUGINS) -n $${URBASIG_TEST_WORKERS:-2} $(PYTEST_ARGS)
 
 stop:
 	@if [ -x $(BIN)/urbasig ]; then $(BIN)/urbasig db stop; fi

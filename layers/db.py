@@ -104,6 +104,11 @@ def ensure_database(admin_url: str, dbname: str, template: str | None = None) ->
         query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname))
         if template:
             query = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(dbname), sql.Identifier(template))
+            if conn.info.server_version >= 150000:
+                # A file copy, not PostgreSQL 15's default WAL_LOG (every page through shared buffers and the WAL,
+                # then flushed by the checkpoint of the next DROP DATABASE): a small template (the tests' ~17 MB
+                # migrated database, copied for each test) is copied and dropped in ~40 % less time and CPU.
+                query = sql.SQL("{} STRATEGY FILE_COPY").format(query)
         conn.execute(query)
 
 
