@@ -72,6 +72,15 @@ def keys(ogc_url) -> dict[str, str]:
         conn.commit()
 
 
+def _records_with_key(live: str, key: str) -> Records:
+    """OWSLib's Records client sending a partner key. Not through its `headers=`: OWSLib (0.35) updates its
+    module-wide REQUEST_HEADERS with them, so every later OWSLib client of the run would send this key (a 401 once
+    the key is removed)."""
+    api = Records(live)
+    api.headers = {**api.headers, "X-API-Key": key}
+    return api
+
+
 def _ids(doc: dict) -> list[str]:
     return [f["id"] for f in doc["features"]]
 
@@ -139,9 +148,9 @@ def test_a_partner_key_sees_partner_datasets_and_anonymous_does_not(live, partne
     anonymous = Records(live).collection_items("catalogue", limit=1000)
     assert _ids(anonymous) == public_ids
     assert requests.get(f"{live}/collections/catalogue/items/partenaire-egouts", timeout=30).status_code == 404
-    lydec = Records(live, headers={"X-API-Key": keys["lydec"]}).collection_items("catalogue", limit=1000)
+    lydec = _records_with_key(live, keys["lydec"]).collection_items("catalogue", limit=1000)
     assert _ids(lydec) == [*public_ids, "partenaire-egouts", "partenaire-vannes"]  # its own « owner » layer too
-    other = Records(live, headers={"X-API-Key": keys["autre"]}).collection_items("catalogue", limit=1000)
+    other = _records_with_key(live, keys["autre"]).collection_items("catalogue", limit=1000)
     assert _ids(other) == [*public_ids, "partenaire-egouts"]  # another organisation's partners-only layer
     one = requests.get(f"{live}/collections/catalogue/items/partenaire-vannes", headers={"X-API-Key": keys["lydec"]},
                        timeout=30)
