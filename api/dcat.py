@@ -56,9 +56,15 @@ def _organisation(site: str, names: dict[str, str]) -> dict:
             "foaf:name": _texts(names)}
 
 
+def _licence(dataset: Dataset) -> dict:
+    """The licence as a node: its address, or a blank node when it has none (« usage réservé »): an empty @id
+    would make the catalogue document itself the licence."""
+    return {"@id": dataset.licence["url"]} if dataset.licence["url"] else {"dct:title": dataset.licence["title"]}
+
+
 def _distributions(site: str, base: str, dataset: Dataset) -> list[dict]:
     page = page_url(site, dataset.id)
-    licence = {"@id": dataset.licence["url"]}
+    licence = _licence(dataset)
     out = [{"@id": f"{page}#distribution-{f.code}-{crs}", "@type": "dcat:Distribution",
             "dct:title": {"@value": f"{f.name}, {crs_label}", "@language": "fr"},
             "dcat:accessURL": {"@id": page}, "dcat:downloadURL": {"@id": url},
@@ -83,8 +89,8 @@ def dataset_node(site: str, base: str, dataset: Dataset) -> dict:
         "dct:publisher": _organisation(site, PRODUCER), "dct:creator": _organisation(site, dataset.producer),
         "dcat:contactPoint": {"@type": ["vcard:Organization", "vcard:Kind"], "vcard:fn": dataset.producer["fr"],
                               "vcard:hasURL": {"@id": f"{site}/donnees/"}},
-        "dct:license": {"@id": dataset.licence["url"], "@type": "dct:LicenseDocument",
-                        "dct:identifier": dataset.licence["id"], "dct:title": dataset.licence["title"]},
+        "dct:license": {**_licence(dataset), "@type": "dct:LicenseDocument", "dct:identifier": dataset.licence["id"],
+                        "dct:title": dataset.licence["title"]},
         "dct:accessRights": {"@id": "http://publications.europa.eu/resource/authority/access-right/"
                              + ("PUBLIC" if dataset.public else "RESTRICTED")},
         "dct:language": [{"@id": LANGUAGE_AUTHORITY + code} for code in LANGUAGES],

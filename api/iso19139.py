@@ -8,6 +8,7 @@ extent, the licence a legal constraint with its address, every download an onlin
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from xml.etree import ElementTree as ET
 
@@ -27,6 +28,9 @@ def _q(name: str) -> str:
     return f"{{{NS[prefix]}}}{local}"
 
 
+XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _el(parent: ET.Element, path: str, text: str | None = None, **attrs: str) -> ET.Element:
     """Append the chain of elements `path` (« gmd:a/gmd:b ») under parent; text and attributes go on the last."""
     node = parent
@@ -35,7 +39,7 @@ def _el(parent: ET.Element, path: str, text: str | None = None, **attrs: str) ->
     for key, value in attrs.items():
         node.set(_q(key.replace("__", ":")) if "__" in key else key, value)
     if text is not None:
-        node.text = text
+        node.text = XML_ILLEGAL.sub("", text)  # older partner texts may hold what XML 1.0 cannot carry
     return node
 
 
@@ -106,7 +110,10 @@ def _identification(root: ET.Element, site: str, dataset: Dataset) -> None:
     constraints = _el(ident, "gmd:resourceConstraints/gmd:MD_LegalConstraints")
     _string(constraints, "gmd:useLimitation", f"Licence {dataset.licence['title']} ({dataset.licence['id']})")
     _code(constraints, "gmd:accessConstraints/gmd:MD_RestrictionCode", "MD_RestrictionCode", "otherRestrictions")
-    _el(constraints, "gmd:otherConstraints/gmx:Anchor", dataset.licence["title"], xlink__href=dataset.licence["url"])
+    if dataset.licence["url"]:
+        _el(constraints, "gmd:otherConstraints/gmx:Anchor", dataset.licence["title"], xlink__href=dataset.licence["url"])
+    else:  # « usage réservé »: no public text to point to
+        _string(constraints, "gmd:otherConstraints", dataset.licence["title"])
     _code(ident, "gmd:language/gmd:LanguageCode", "LanguageCode", "fre")
     _el(ident, "gmd:topicCategory/gmd:MD_TopicCategoryCode", dataset.theme)
     _extent(ident, dataset)

@@ -136,8 +136,7 @@ def download_file(dataset_id: str) -> Response:
                      request.args.get("part"))
     response = send_file(found.path, mimetype=found.media_type, as_attachment=True, download_name=found.filename,
                          conditional=True, etag=found.etag, max_age=PUBLIC_MAX_AGE_S)
-    if dataset.public:
-        response.cache_control.public = True
-    else:
-        response.cache_control.private = True
+    # send_file's max_age says « public »: a dataset of a partner's or its organisation's audience is private only
+    response.cache_control.public = dataset.public
+    response.cache_control.private = not dataset.public
     return _vary(response)

@@ -94,7 +94,17 @@ def add_headers(response: Response) -> Response:
     headers["Referrer-Policy"] = "no-referrer" if no_referrer else "strict-origin-when-cross-origin"
     if settings.https:
         headers["Strict-Transport-Security"] = HSTS
+    if request.path.startswith(("/ogc", "/donnees")):
+        response.vary.add("X-API-Key")  # a key may see more (a partner's layers, restricted fields)
+    if "Cache-Control" not in headers and _credentials():
+        headers["Cache-Control"] = "private"  # said for itself: what a key or a session saw stays out of shared caches
     return response
+
+
+def _credentials() -> bool:
+    """Whether the request names someone: a partner key, or a session cookie."""
+    return bool(request.headers.get("X-API-Key") or request.args.get("api_key")
+                or request.cookies.get(current_app.config.get("SESSION_COOKIE_NAME") or "session"))
 
 
 def register_security(app: Flask) -> None:

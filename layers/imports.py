@@ -208,18 +208,38 @@ _TRUE = {"1", "true", "vrai", "oui", "o", "yes", "y", "t"}
 _FALSE = {"0", "false", "faux", "non", "n", "no", "f"}
 
 
+INT64 = (-(2 ** 63), 2 ** 63 - 1)  # what PostgreSQL's bigint (and a partner layer's « int ») holds
+
+
+def _number(value: object) -> float:
+    try:
+        return float(str(value).replace(",", ".").replace(" ", "")) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        raise ValueError("nombre attendu") from None
+
+
 def _to_float(value: object) -> float:
-    number = float(str(value).replace(",", ".").replace(" ", "")) if isinstance(value, str) else float(value)
+    number = _number(value)
     if not math.isfinite(number):
         raise ValueError("nombre infini")
     return number
 
 
 def _to_int(value: object) -> int:
-    number = float(str(value).replace(",", ".")) if isinstance(value, str) else float(value)
-    if number != int(number):
-        raise ValueError(f"entier attendu, reçu {value}")
-    return int(number)
+    if isinstance(value, int | np.integer) and not isinstance(value, bool):
+        whole = int(value)  # exact, even past 2⁵³
+    else:
+        text = value.strip().replace(" ", "") if isinstance(value, str) else None
+        if text is not None and text.lstrip("+-").isdigit():
+            whole = int(text)
+        else:
+            number = _number(value)
+            if not math.isfinite(number) or number != int(number):
+                raise ValueError(f"entier attendu, reçu {value}")
+            whole = int(number)
+    if not INT64[0] <= whole <= INT64[1]:
+        raise ValueError("entier hors des bornes (de −9,2 × 10¹⁸ à 9,2 × 10¹⁸)")
+    return whole
 
 
 def _to_storeys(value: object) -> int:

@@ -57,7 +57,7 @@ class Format:
 FORMATS = {
     "gpkg": Format("GPKG", "gpkg", "application/geopackage+sqlite3"),
     "geojson": Format(None, "geojson", "application/geo+json"),
-    "csv": Format("CSV", "csv", "text/csv; charset=utf-8"),
+    "csv": Format("CSV", "csv", "text/csv"),  # Flask adds « ; charset=utf-8 »
     "shp": Format("ESRI Shapefile", "shp", "application/zip"),
 }
 
@@ -82,7 +82,7 @@ class Source:
     params: tuple
     fields: tuple[Field, ...]
     geom: str  # SQL of the geometry, in EPSG:26191
-    geometry: str  # polygon, line, point or any
+    geometry: str  # polygon, line, point, multipoint or any
     order: str  # SQL of the feature id (the order of the file)
 
 
@@ -167,18 +167,23 @@ def partner_source(conn: psycopg.Connection, part: Part) -> Source:
     layer = find_layer(conn, part.collection.removeprefix(COLLECTION_PREFIX), Viewer(kind="admin"))
     if layer is None or not part.collection.startswith(COLLECTION_PREFIX):
         raise LookupError(f"partie sans couche de partenaire : {part.collection}")
-    names = [a.name for a in layer.attributes]
-    id_name = "fid" if "id" in names else "id"
+    taken = {a.name.lower() for a in layer.attributes}  # none is reserved since uploads refuse them (older may be)
+    id_name = next(n for n in ("id", "fid", "feature_id", "_id") if n not in taken)
     fields = [(id_name, "int", "t.id")]
     for attribute in layer.attributes:
         key = sql.Literal(attribute.name).as_string(conn)
         fields.append((attribute.name, attribute.type,
                        f"(t.properties->>{key}){_PARTNER_CASTS.get(attribute.type, '')}"))
     shorts = shapefile_names([f[0] for f in fields])
+    kind = layer.geometry_kind
+    if kind == "point" and conn.execute("SELECT EXISTS (SELECT 1 FROM partner_features WHERE layer_id = %s AND "
+                                        "version = %s AND GeometryType(geom) = 'MULTIPOINT')",
+                                        (layer.id, layer.current_version)).fetchone()[0]:
+        kind = "multipoint"  # a point layer may hold multipoints (the import accepts them): a file of one type
     return Source(sql.SQL("partner_features t"), (sql.SQL("t.layer_id = %s AND t.version = %s"),),
                   (layer.id, layer.current_version),
                   tuple(Field(name, short, type_, expr) for (name, type_, expr), short in zip(fields, shorts, strict=True)),
-                  "t.geom", layer.geometry_kind, "t.id")
+                  "t.geom", kind, "t.id")
 
 
 DOWNLOAD_SOURCES["partner_features"] = partner_source
@@ -238,7 +243,8 @@ def _batches(conn: psycopg.Connection, query: sql.Composable, params: tuple) -> 
 # ---------------------------------------------------------------------------------------------------- writers
 
 PANDAS_TYPES = {"float": "float64", "int": "Int64", "rplus": "Int64", "bool": "boolean"}
-GDAL_GEOMETRY = {"polygon": "MultiPolygon", "line": "MultiLineString", "point": "Point", "any": "Unknown"}
+GDAL_GEOMETRY = {"polygon": "MultiPolygon", "line": "MultiLineString", "point": "Point", "multipoint": "MultiPoint",
+                 "any": "Unknown"}
 # A Shapefile holds one kind of geometry: a part of mixed geometries is written as one file per dimension.
 SHAPEFILE_SPLIT = ((0, "points", "MultiPoint"), (1, "lignes", "MultiLineString"), (2, "polygones", "MultiPolygon"))
 

@@ -13,6 +13,7 @@ change (creation, upload, description, audience, information layer) is one line 
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import unicodedata
@@ -37,6 +38,10 @@ TEXT_LIMITS = {"title_fr": 200, "title_ar": 200, "description_fr": 4000, "descri
                "info_label_fr": 200, "info_label_ar": 200}
 REPAIR_HINT = "cochez « Réparer les géométries invalides » pour tenter de les réparer"
 ATTRIBUTE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+# Names the published files and the API give to the feature id and the geometry (GDAL, GeoPackage, CSV, OGC):
+# an attribute of that name would overwrite them or be overwritten.
+LEFT_OUT = "-"  # the declared type of a field of the file that is not published
+RESERVED_NAMES = frozenset({"id", "fid", "ogc_fid", "geometry", "geom", "wkt", "the_geom", "shape"})
 
 
 @dataclass(frozen=True)
@@ -71,10 +76,20 @@ class UploadResult:
     repaired: list[tuple[int, str]] = field(default_factory=list)
 
 
+FIELD_NAMES = {"title_fr": "le titre en français", "title_ar": "le titre en arabe",
+               "description_fr": "la description en français", "description_ar": "la description en arabe",
+               "info_label_fr": "le libellé de la note en français", "info_label_ar": "le libellé de la note en arabe"}
+# Control characters (but tab and line breaks) and the XML non-characters: no page needs them, and the ISO 19139
+# and DCAT documents could not carry them (XML 1.0 forbids them).
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
+
+
 def _clean(value: object, name: str) -> str:
     text = str(value or "").strip()
     if len(text) > TEXT_LIMITS[name]:
-        raise InputError(f"« {name} » trop long : {len(text)} caractères, au plus {TEXT_LIMITS[name]}")
+        raise InputError(f"{FIELD_NAMES[name]} est trop long(ue) : {len(text)} caractères, au plus {TEXT_LIMITS[name]}")
+    if CONTROL.search(text):
+        raise InputError(f"{FIELD_NAMES[name]} contient un caractère de contrôle (invisible) : retirez-le")
     return text
 
 
@@ -107,11 +122,18 @@ def create_layer(conn: psycopg.Connection, editor: Editor, form: dict[str, str])
     base = slug_for(title)
     taken = {r[0] for r in conn.execute("SELECT slug FROM partner_layers WHERE slug = %s OR slug LIKE %s",
                                         (base, base + "-%"))}
-    slug = next(s for s in (base if i == 1 else f"{base}-{i}" for i in range(1, len(taken) + 2)) if s not in taken)
-    conn.execute("INSERT INTO partner_layers (slug, organisation, created_by, title_fr, title_ar, description_fr, "
-                 "description_ar, licence, geometry_kind) VALUES (%(slug)s, %(organisation)s, %(by)s, %(title_fr)s, "
-                 "%(title_ar)s, %(description_fr)s, %(description_ar)s, %(licence)s, %(geometry_kind)s)",
-                 {**values, "slug": slug, "organisation": editor.organisation, "by": editor.account_id})
+    for n in itertools.count(1):  # the first free slug; a layer made meanwhile by another request takes the next
+        slug = base if n == 1 else f"{base}-{n}"
+        if slug in taken:
+            continue
+        made = conn.execute(
+            "INSERT INTO partner_layers (slug, organisation, created_by, title_fr, title_ar, description_fr, "
+            "description_ar, licence, geometry_kind) VALUES (%(slug)s, %(organisation)s, %(by)s, %(title_fr)s, "
+            "%(title_ar)s, %(description_fr)s, %(description_ar)s, %(licence)s, %(geometry_kind)s) "
+            "ON CONFLICT (slug) DO NOTHING RETURNING id",
+            {**values, "slug": slug, "organisation": editor.organisation, "by": editor.account_id}).fetchone()
+        if made:
+            break
     audit(conn, editor.email, "partenaire.couche.creee", "partner_layer", slug, None,
           {**values, "organisation": editor.organisation, "audience": "owner"})
     pl.bump(conn, slug)
@@ -165,17 +187,29 @@ def _inferred_type(values: np.ndarray) -> str:
 
 
 def _declare(source_fields: dict[str, np.ndarray], declared: dict[str, dict[str, str]]) -> list[dict]:
-    """The attributes of a first upload: every field of the file, typed from the file or as the partner says."""
+    """The attributes of a first upload: every field of the file, typed from the file or as the partner says, but
+    those the partner leaves out (type « - »: a field that must not be published, e.g. a name or an address)."""
     unknown = sorted(set(declared) - set(source_fields))
     if unknown:
         raise InputError(f"attribut(s) déclaré(s) absent(s) du fichier : {', '.join(unknown)} (champs du fichier : "
                          f"{', '.join(source_fields) or 'aucun'})")
     out = []
+    seen: dict[str, str] = {}
     for name, values in source_fields.items():
+        wish = declared.get(name, {})
+        if wish.get("type") == LEFT_OUT:
+            continue
         if not ATTRIBUTE_NAME.match(name):
             raise FileFormatError(f"nom de champ « {name[:40]} » refusé : lettres sans accents, chiffres et « _ » "
-                                  "seulement ; renommez-le dans votre logiciel SIG")
-        wish = declared.get(name, {})
+                                  f"seulement ; renommez-le dans votre logiciel SIG, ou écartez-le (« {name[:40]} ; - »)")
+        if name.lower() in RESERVED_NAMES:
+            raise FileFormatError(f"nom de champ « {name} » réservé (identifiant ou géométrie des fichiers publiés : "
+                                  f"{', '.join(sorted(RESERVED_NAMES))}) ; renommez-le dans votre logiciel SIG, ou "
+                                  f"écartez-le (« {name} ; - »)")
+        if name.lower() in seen:
+            raise FileFormatError(f"champs « {seen[name.lower()]} » et « {name} » : deux noms qui ne diffèrent que par "
+                                  "les majuscules (un GeoPackage ou un CSV les confond) ; renommez l'un d'eux")
+        seen[name.lower()] = name
         kind = wish.get("type") or _inferred_type(values)
         _check_choice(kind, pl.ATTRIBUTE_TYPES, f"type de l'attribut {name}")
         out.append({"name": name, "type": kind, "label": (wish.get("label") or name).strip()[:200]})
@@ -305,10 +339,10 @@ def parse_declarations(text: str) -> dict[str, dict[str, str]]:
             continue
         parts = [p.strip() for p in line.replace("|", ";").split(";")]
         name, kind, label = (parts + ["", ""])[:3]
-        if not ATTRIBUTE_NAME.match(name):
+        if not name or len(name) > 63 or any(c in name for c in "\"'\\"):
             raise InputError(f"ligne {number} des attributs : « {line.strip()[:60]} » ; écrivez « champ ; type ; "
                              f"libellé », le type parmi {', '.join(pl.ATTRIBUTE_TYPES)}")
-        if kind:
+        if kind and kind != LEFT_OUT:
             _check_choice(kind, pl.ATTRIBUTE_TYPES, f"type de l'attribut {name} (ligne {number})")
         out[name] = {"type": kind, "label": label}
     return out

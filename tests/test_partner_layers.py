@@ -13,6 +13,7 @@ makes its own layers, so the tests do not depend on their order.
 from __future__ import annotations
 
 import html
+import json
 import re
 import zipfile
 from datetime import date
@@ -98,6 +99,15 @@ def _edit(session: requests.Session, base: str, slug: str, **fields: str) -> req
 
 def _gpkg(tmp_path, name="reseau.gpkg", geoms=None, records=None, crs="EPSG:26191"):
     return write_layer(tmp_path / name, records or RECORDS, geoms or POLYGONS, crs=crs)
+
+
+def _raw_geojson(path, properties: dict):
+    """A one-feature GeoJSON in EPSG:26191 written by hand (GDAL itself refuses to write properties « B » and « b »)."""
+    feature = {"type": "Feature", "properties": properties,
+               "geometry": shapely.geometry.mapping(shapely.Point(295_000, 332_000).buffer(5))}
+    path.write_text(json.dumps({"type": "FeatureCollection", "crs": {"type": "name", "properties": {
+        "name": "urn:ogc:def:crs:EPSG::26191"}}, "features": [feature]}))
+    return path
 
 
 def _lonlat():
@@ -251,6 +261,11 @@ def test_bad_files_are_refused_in_french_and_write_nothing(site, anfa, tmp_path)
         (polygons_slug, empty, 400, "est vide : rien à importer"),
         (polygons_slug, nothing, 400, "fichier vide"),
         (polygons_slug, big, 413, "envoi trop volumineux : 6 Mo au plus"),
+        # names the published files give the feature id or the geometry, and two names a GeoPackage confounds
+        (polygons_slug, _raw_geojson(tmp_path / "fid.geojson", {"nom": "x", "FID": 7}), 400,
+         "nom de champ « FID » réservé"),
+        (polygons_slug, _raw_geojson(tmp_path / "casse.geojson", {"B": 2, "b": 3}), 400,
+         "deux noms qui ne diffèrent que par les majuscules"),
     ]
     before = _written(url)
     for target, path, status, message in cases:
@@ -258,9 +273,21 @@ def test_bad_files_are_refused_in_french_and_write_nothing(site, anfa, tmp_path)
         assert (r.status_code, path.name) == (status, path.name), r.text[:600]
         assert message in r.text, (path.name, re.sub(r"\s+", " ", r.text)[:1500])
         assert _written(url) == before, path.name
+    # an integer past what bigint holds would break every read of the layer (items, tiles, downloads)
+    r = _upload(anfa, base, polygons_slug, write_layer(tmp_path / "enorme.geojson", [{"n": 10**30}, {"n": 1}], POLYGONS),
+                declarations="n ; int")
+    assert r.status_code == 400 and "entier hors des bornes" in html.unescape(r.text), \
+        re.findall(r"entit[^<]*", html.unescape(r.text))
+    assert _written(url) == before
     r = _upload(anfa, base, polygons_slug, _gpkg(tmp_path, "bowtie2.gpkg", [bowtie, POLYGONS[1]],
-                                                 [{"nom": "x"}, {"nom": "y"}]), repair="1")
+                                                 [{"nom": "x", "proprietaire": "M. Alami"},
+                                                  {"nom": "y", "proprietaire": "Mme Bennani"}]),
+                repair="1", declarations="proprietaire ; -")
     assert r.status_code == 303  # the same file, with repair asked: written (the pipeline's own repair)
+    with psycopg.connect(url) as conn:  # the field left out (« ; - ») is published nowhere, nor stored
+        layer = pl.find_layer(conn, polygons_slug, STAFF)
+        stored = conn.execute("SELECT properties FROM partner_features WHERE layer_id = %s", (layer.id,)).fetchall()
+    assert [a.name for a in layer.attributes] == ["nom"] and all(set(p) == {"nom"} for (p,) in stored)
     padded = write_layer(tmp_path / "ample.geojson", RECORDS, list(_lonlat()), crs="EPSG:4326")
     padded.write_bytes(padded.read_bytes() + b" " * (5 * 1024 * 1024 + 512 * 1024))  # 5.5 MiB: valid JSON still
     r = _upload(anfa, base, _create(anfa, base, "Emprises amples"), padded)  # past the app's 5 MiB, within the cap

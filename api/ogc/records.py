@@ -141,8 +141,10 @@ def record_links(base: str, site: str, dataset: Dataset) -> list[dict]:
               "title": "page du jeu de données", "hreflang": "fr"},
              {"href": iso_url(site, dataset.id), "rel": "describedby", "type": ISO_MEDIA_TYPE,
               "title": "métadonnées ISO 19115 (XML ISO 19139)"},
-             {"href": dcat_url(site), "rel": "describedby", "type": JSONLD, "title": "catalogue DCAT (JSON-LD)"},
-             {"href": dataset.licence["url"], "rel": "license", "type": "text/html", "title": dataset.licence["title"]}]
+             {"href": dcat_url(site), "rel": "describedby", "type": JSONLD, "title": "catalogue DCAT (JSON-LD)"}]
+    if dataset.licence["url"]:  # « usage réservé » has no public text to link
+        links.append({"href": dataset.licence["url"], "rel": "license", "type": "text/html",
+                      "title": dataset.licence["title"]})
     links += _part_links(base, dataset)
     links += [{"href": url, "rel": "enclosure", "type": f.media_type, "title": f"télécharger : {f.name}, {crs_label}"}
               for f, _code, crs_label, url in downloads(site, dataset)]

@@ -220,8 +220,11 @@ def _records(headers: dict, status: int, body: str) -> Response:
     doc = json.loads(body)
     rows = records.html_rows(doc, current_lang())
     if doc.get("type") == "FeatureCollection":
-        return _page("records.html", doc, rows=rows, pager=html.pager(doc["links"], current_lang()))
-    return _page("record.html", doc, r=rows[0])
+        page = _page("records.html", doc, rows=rows, pager=html.pager(doc["links"], current_lang()))
+    else:
+        page = _page("record.html", doc, r=rows[0])
+    page.headers.update({k: headers[k] for k in ("Cache-Control", "Vary") if k in headers})  # private as the JSON
+    return page
 
 
 @ogc.get("/collections/<collection_id>/items")
