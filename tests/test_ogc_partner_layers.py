@@ -138,6 +138,16 @@ def test_a_partner_key_of_another_organisation_sees_partners_layers_not_the_owne
     _not_found(requests.get(f"{ogc}/collections/partenaire-projets/items", headers=_key(world, "lydec"), timeout=30))
     listing = requests.get(f"{ogc}/collections", headers=_key(world, "lydec"), timeout=30)
     assert listing.headers["Cache-Control"] == "private, no-store"
+    # every answer that shows the partners' layer is kept out of shared caches, the download too (not « public »)
+    site = ogc.removesuffix("/ogc")
+    for path in ("/ogc/collections/partenaire-reseau", "/ogc/collections/partenaire-reseau/queryables",
+                 "/ogc/collections/partenaire-reseau/tiles", "/ogc/collections/partenaire-reseau?f=html",
+                 "/ogc/collections/catalogue/items?f=html", "/donnees/partenaire-reseau",
+                 "/donnees/partenaire-reseau/telecharger?format=geojson&crs=4326"):
+        r = requests.get(site + path, headers=_key(world, "lydec"), timeout=30)
+        cache = [d.strip() for d in r.headers.get("Cache-Control", "").split(",")]
+        assert r.status_code == 200 and "private" in cache and "public" not in cache, (path, r.headers)
+        assert "X-API-Key" in r.headers.get("Vary", ""), (path, r.headers)
 
 
 def test_the_owner_key_and_an_administrator_see_every_published_layer(world):
