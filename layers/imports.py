@@ -60,6 +60,7 @@ class ImportRequest:
     repair: bool = False
     dry_run: bool = False
     max_features: int = 5_000_000
+    limit_setting: str = "URBASIG_IMPORT_MAX_FEATURES"  # the setting of max_features, named by its refusal
     repair_hint: str = "--repair tente de réparer les géométries invalides"  # how the caller asks for a repair
 
 
@@ -124,8 +125,12 @@ def offline_gdal() -> None:
     pyogrio.set_gdal_config_options(OFFLINE_GDAL)
 
 
-def read_source(path: Path, source_layer: str | None = None) -> Source:
+def read_source(path: Path, source_layer: str | None = None, max_features: int | None = None,
+                limit_setting: str = "URBASIG_IMPORT_MAX_FEATURES") -> Source:
     """Read one layer of a vector file; unreadable, truncated or unknown layers become FileFormatError.
+
+    With `max_features`, a layer that says it holds more is refused before it is read (a small zip can hold
+    millions of features: they would be in memory before the count could be checked).
 
     GDAL is kept off the network (offline_gdal) and its text goes to the log, never into the message: a
     RequestTimeout (or any error of ours) raised while reading passes through untouched.
@@ -152,6 +157,8 @@ def read_source(path: Path, source_layer: str | None = None) -> Source:
         source_layer = layers[0]
     elif source_layer not in layers:
         raise FileFormatError(f"couche « {source_layer} » absente de {path.name} (couches : {', '.join(layers)})")
+    if max_features is not None:
+        _check_count(path, source_layer, max_features, limit_setting)
     try:
         meta, _fids, wkb, field_data = pyogrio.raw.read(path, layer=source_layer)
         geoms = shapely.from_wkb(wkb, on_invalid="raise") if wkb is not None else np.full(len(field_data[0]), None)
@@ -162,6 +169,23 @@ def read_source(path: Path, source_layer: str | None = None) -> Source:
     names = list(meta["fields"])
     return Source(layer_name=source_layer, crs_text=meta.get("crs"), geoms=np.asarray(geoms, dtype=object),
                   fields=dict(zip(names, field_data, strict=True)), driver=meta.get("driver") or "")
+
+
+def _check_count(path: Path, source_layer: str, max_features: int, limit_setting: str) -> None:
+    """Refuse a layer whose declared count passes the limit (-1, unknown without a full read: checked after)."""
+    try:
+        declared = int(pyogrio.read_info(path, layer=source_layer).get("features") or -1)
+    except UrbasigError:
+        raise
+    except Exception as exc:
+        raise _unreadable(path, exc) from exc
+    if declared > max_features:
+        raise InputError(too_many(declared, max_features, limit_setting))
+
+
+def too_many(n: int, max_features: int, limit_setting: str) -> str:
+    """The refusal of a file with more features than the limit."""
+    return f"{n} entités : au-delà de la limite de {max_features} ({limit_setting})"
 
 
 GEOJSON_CRS_CHECK_MAX_BYTES = 64 * 1024 * 1024
@@ -545,12 +569,13 @@ def prepare(request: ImportRequest, layer: Layer, progress: bool = False, source
     mapping = request.mapping
     if source is None:
         _step(progress, f"lecture de {Path(request.path).name}")
-        source = read_source(request.path, request.source_layer or (mapping.source_layer if mapping else None))
+        source = read_source(request.path, request.source_layer or (mapping.source_layer if mapping else None),
+                             request.max_features, request.limit_setting)
     n = len(source.geoms)
     if n == 0:
         raise FileFormatError(f"la couche « {source.layer_name} » est vide : rien à importer")
     if n > request.max_features:
-        raise InputError(f"{n} entités : au-delà de la limite de {request.max_features} (URBASIG_IMPORT_MAX_FEATURES)")
+        raise InputError(too_many(n, request.max_features, request.limit_setting))
     src_crs = resolve_crs(source, request.crs or (mapping.crs if mapping else None))
 
     skipped: list[tuple[int, str]] = []

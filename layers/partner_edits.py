@@ -40,6 +40,7 @@ REPAIR_HINT = "cochez « Réparer les géométries invalides » pour tenter de l
 ATTRIBUTE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 # Names the published files and the API give to the feature id and the geometry (GDAL, GeoPackage, CSV, OGC):
 # an attribute of that name would overwrite them or be overwritten.
+PARTNER_LIMIT = "URBASIG_PARTNER_MAX_FEATURES"
 LEFT_OUT = "-"  # the declared type of a field of the file that is not published
 RESERVED_NAMES = frozenset({"id", "fid", "ogc_fid", "geometry", "geom", "wkt", "the_geom", "shape"})
 
@@ -229,7 +230,7 @@ def upload_version(conn: psycopg.Connection, slug: str, editor: Editor, path: Pa
     the partner chose, by field name); later files must carry every declared attribute, of its type."""
     with conn.transaction():
         layer = _editable(conn, slug, editor)
-        source = read_source(path)
+        source = read_source(path, max_features=max_features, limit_setting=PARTNER_LIMIT)
         first = not layer.attributes
         attributes = (_declare(source.fields, declared or {}) if first
                       else [{"name": a.name, "type": a.type, "label": a.label} for a in layer.attributes])
@@ -242,6 +243,7 @@ def upload_version(conn: psycopg.Connection, slug: str, editor: Editor, path: Pa
         target = Layer(name=layer.collection_id, table="partner_features", geometry=layer.geometry_kind,
                        fields=tuple(Column(a["name"], a["type"], a["name"], a["label"]) for a in attributes))
         request = ImportRequest(path=path, layer=layer.collection_id, repair=repair, max_features=max_features,
+                                limit_setting=PARTNER_LIMIT,
                                 repair_hint=REPAIR_HINT)
         prep = prepare(request, target, source=source)
         import_id = record_import(conn, layer.collection_id, request, prep, source_path=Path(filename).name[:200])

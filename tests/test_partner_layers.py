@@ -27,6 +27,7 @@ import requests
 import shapely
 
 from gis.crs import parse_crs, reproject
+from gis.errors import InputError
 from instruction.engine import instruct
 from instruction.land import LandRequest
 from layers import partner_layers as pl
@@ -352,3 +353,19 @@ def test_a_public_information_layer_is_in_the_instruction_and_the_note(site, anf
     page_html = requests.get(f"{base}/notes/indicative?{query}&format=html", timeout=60).text
     section = lxml.html.fromstring(page_html).xpath("//section[@id='partenaires']")[0].text_content()
     assert "source : Commune d'Anfa" in section and "Collecteur Anfa-Nord" in section
+
+
+def test_a_file_past_the_feature_limit_is_refused_before_it_is_read(site, anfa, tmp_path, monkeypatch):
+    from layers import imports, partner_edits
+
+    base, url = site
+    slug = _create(anfa, base, "Compteurs")
+    read = []
+    monkeypatch.setattr(imports.pyogrio.raw, "read", lambda *a, **k: read.append(a) or pytest.fail("read"))
+    with psycopg.connect(url) as conn:
+        account = conn.execute("SELECT id FROM accounts WHERE email = %s", (PARTNER_A,)).fetchone()[0]
+        editor = partner_edits.Editor(account, PARTNER_A, ANFA)
+        before = _written(url)
+        with pytest.raises(InputError, match=r"^2 entités : au-delà de la limite de 1 \(URBASIG_PARTNER_MAX_FEATURES\)$"):
+            partner_edits.upload_version(conn, slug, editor, _gpkg(tmp_path), "reseau.gpkg", max_features=1)
+    assert read == [] and _written(url) == before
