@@ -20,7 +20,7 @@ def _tables(url: str) -> set[str]:
 def test_upgrade_then_downgrade_then_upgrade(empty_db_url):
     migrate.upgrade(empty_db_url)
     assert _tables(empty_db_url) >= TABLES
-    assert migrate.current(empty_db_url) == "0026"
+    assert migrate.current(empty_db_url) == "0027"
     migrate.downgrade(empty_db_url, "base")
     assert not (TABLES & _tables(empty_db_url))
     assert migrate.current(empty_db_url) is None

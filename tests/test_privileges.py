@@ -263,3 +263,22 @@ def test_a_server_given_a_powerful_role_refuses_at_its_first_connection(db_url, 
         conn.execute("DROP ROLE urbasig_test_member")
         conn.commit()
     _borrowed_role_check(app_url(db_url), db_url)  # the server's own role passes
+
+
+def test_the_app_writes_only_open_partner_import_rows(app_conn, conn):
+    """Row security on imports (migration 0027): the server records and closes its partners' uploads only."""
+    agency = conn.execute("INSERT INTO imports (layer, source_path) VALUES ('parcels', 'agence.gpkg') RETURNING id"
+                          ).fetchone()[0]
+    conn.commit()
+    assert app_conn.execute("SELECT count(*) FROM imports WHERE id = %s", (agency,)).fetchone()[0] == 1  # it reads
+    changed = app_conn.execute("UPDATE imports SET feature_count = 0 WHERE id = %s", (agency,)).rowcount
+    assert changed == 0  # the agency's history: not a row it may change
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        app_conn.execute("INSERT INTO imports (layer, source_path) VALUES ('zones', 'faux.gpkg')")
+    app_conn.rollback()
+    mine = app_conn.execute("INSERT INTO imports (layer, source_path) VALUES ('partenaire-essai', 'p.gpkg') "
+                            "RETURNING id").fetchone()[0]
+    assert app_conn.execute("UPDATE imports SET feature_count = 3, finished_at = now() WHERE id = %s",
+                            (mine,)).rowcount == 1
+    assert app_conn.execute("UPDATE imports SET feature_count = 4 WHERE id = %s", (mine,)).rowcount == 0  # closed
+    app_conn.rollback()
