@@ -16,7 +16,7 @@ from api.dataset_links import FORMATS, downloads, iso_text, page_url, validity
 from layers.datasets import Dataset
 
 NS = {"gmd": "http://www.isotc211.org/2005/gmd", "gco": "http://www.isotc211.org/2005/gco",
-      "gml": "http://www.opengis.net/gml", "gmx": "http://www.isotc211.org/2005/gmx",
+      "gml": "http://www.opengis.net/gml/3.2", "gmx": "http://www.isotc211.org/2005/gmx",
       "xlink": "http://www.w3.org/1999/xlink"}
 CODELISTS = "http://standards.iso.org/iso/19139/resources/gmxCodelists.xml"
 for _prefix, _uri in NS.items():

@@ -24,7 +24,7 @@ from layers.datasets import LICENCE, PUBLIC, Dataset, Part
 DCAT = "http://www.w3.org/ns/dcat#"
 DCT = "http://purl.org/dc/terms/"
 ISO = {"gmd": "http://www.isotc211.org/2005/gmd", "gco": "http://www.isotc211.org/2005/gco",
-       "gml": "http://www.opengis.net/gml", "gmx": "http://www.isotc211.org/2005/gmx",
+       "gml": "http://www.opengis.net/gml/3.2", "gmx": "http://www.isotc211.org/2005/gmx",
        "xlink": "http://www.w3.org/1999/xlink"}
 
 
