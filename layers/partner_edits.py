@@ -159,6 +159,17 @@ def check_editable(conn: psycopg.Connection, slug: str, editor: Editor) -> None:
     _editable(conn, slug, editor)
 
 
+def record_refusal(conn: psycopg.Connection, slug: str, editor: Editor, filename: str, reason: str) -> None:
+    """Audit a refused upload (« every upload is in the audit trail »): who, which file, why; nothing else is
+    written. Only for an editor of the layer (another one's attempt is a 403 or 404, not an upload)."""
+    try:
+        layer = _editable(conn, slug, editor)
+    except (Forbidden, NotFound):
+        return
+    audit(conn, editor.email, "partenaire.couche.refusee", "partner_layer", slug, {"version": layer.current_version},
+          {"file": Path(filename).name[:200], "reason": reason[:1000], "organisation": layer.organisation})
+
+
 def layers_of(conn: psycopg.Connection, editor: Editor) -> list[tuple[pl.PartnerLayer, list[dict]]]:
     """The layers the editor may change (its organisation's; every layer for an administrator), each with its
     versions (newest first)."""

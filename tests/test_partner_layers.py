@@ -235,8 +235,16 @@ def test_audience_journey_versions_and_audit(site, anfa, tmp_path):
 
 
 def _written(url: str) -> tuple[int, ...]:
+    """What an upload writes: versions, features, import rows, audit lines (but those of refused uploads)."""
     with psycopg.connect(url) as conn:
-        return tuple(count(conn, t) for t in ("partner_layer_versions", "partner_features", "imports", "audit_log"))
+        return (*(count(conn, t) for t in ("partner_layer_versions", "partner_features", "imports")),
+                conn.execute("SELECT count(*) FROM audit_log WHERE action <> 'partenaire.couche.refusee'").fetchone()[0])
+
+
+def _refusals(url: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT entity_id, actor, after->>'file', after->>'reason' FROM audit_log "
+                            "WHERE action = 'partenaire.couche.refusee' ORDER BY id").fetchall()
 
 
 def test_bad_files_are_refused_in_french_and_write_nothing(site, anfa, tmp_path):
@@ -270,10 +278,15 @@ def test_bad_files_are_refused_in_french_and_write_nothing(site, anfa, tmp_path)
     ]
     before = _written(url)
     for target, path, status, message in cases:
+        refused = _refusals(url)
         r = _upload(anfa, base, target, path)
         assert (r.status_code, path.name) == (status, path.name), r.text[:600]
         assert message in r.text, (path.name, re.sub(r"\s+", " ", r.text)[:1500])
         assert _written(url) == before, path.name
+        if status != 413:  # refused while the body was read, before the page knew a file: no line
+            # every upload is in the audit trail, a refused one too: who, which file, why (and nothing else written)
+            assert _refusals(url)[len(refused):] == [(target, PARTNER_A, path.name, _refusals(url)[-1][3])]
+            assert html.unescape(message) in _refusals(url)[-1][3] or message.split(" ; ")[0] in _refusals(url)[-1][3]
     # an integer past what bigint holds would break every read of the layer (items, tiles, downloads)
     r = _upload(anfa, base, polygons_slug, write_layer(tmp_path / "enorme.geojson", [{"n": 10**30}, {"n": 1}], POLYGONS),
                 declarations="n ; int")

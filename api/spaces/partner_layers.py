@@ -15,7 +15,7 @@ from pathlib import Path
 from flask import Blueprint, Response, current_app, flash, redirect, render_template, request
 
 from api.accounts import current_account
-from api.db import get_db
+from api.db import get_db, keep_writes
 from api.i18n import t
 from api.spaces import page_for
 from gis.errors import FileFormatError, PayloadTooLarge, UrbasigError
@@ -114,7 +114,10 @@ def _saved(folder: Path) -> tuple[Path, str]:
 def upload(slug: str) -> Response | tuple[str, int]:
     """Upload a file as the layer's next version, through the import pipeline (all or nothing)."""
     settings = current_app.config["URBASIG"]
+    filename = ""
     try:
+        sent = request.files.get("file")
+        filename = Path(((sent.filename or "") if sent else "").replace("\\", "/")).name  # for a refusal's audit
         with tempfile.TemporaryDirectory(prefix="urbasig-partenaire-") as tmp:
             path, filename = _saved(Path(tmp))
             if path.stat().st_size > settings.partner_upload_max_mb * 1024 * 1024:
@@ -127,6 +130,8 @@ def upload(slug: str) -> Response | tuple[str, int]:
     except UrbasigError as exc:
         if exc.status >= 500 or exc.status in (403, 404):
             raise
+        partner_edits.record_refusal(get_db(), slug, _editor(), filename or "(sans fichier)", exc.message)
+        keep_writes()  # the refusal's audit line stays; the upload itself wrote nothing
         return _layer_page(slug, exc.status, exc.message)
     flash(t("partner.layers.uploaded", version=done.version, n=done.count, crs=done.source_crs), "ok")
     return redirect(f"/partenaire/couches/{slug}", code=303)
