@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from urllib.parse import quote, urlencode
 
+from layers import open_data
 from layers.datasets import Dataset
 
 EU_FILE_TYPE = "http://publications.europa.eu/resource/authority/file-type/"
@@ -18,20 +19,27 @@ EU_FILE_TYPE = "http://publications.europa.eu/resource/authority/file-type/"
 
 @dataclass(frozen=True)
 class Format:
-    """A download format: its parameter, name, media type and EU file-type authority code (DCAT-AP)."""
+    """A download format as the descriptions name it: its parameter, name and EU file-type code (DCAT-AP); its
+    media type is the downloader's own (layers/open_data.FORMATS)."""
 
     code: str
     name: str
-    media_type: str
     eu_type: str
 
+    @property
+    def media_type(self) -> str:
+        """The media type the download is sent with."""
+        return open_data.FORMATS[self.code].media_type
 
-FORMATS = (Format("gpkg", "GeoPackage", "application/geopackage+sqlite3", "GPKG"),
-           Format("geojson", "GeoJSON", "application/geo+json", "GEOJSON"),
-           Format("csv", "CSV (géométrie en WKT)", "text/csv", "CSV"),
-           Format("shp", "Shapefile (ZIP)", "application/zip", "SHP"))
-# The CRS a download is offered in: the storage CRS, and WGS 84 for everyday tools.
-DOWNLOAD_CRS = (("26191", "Merchich / Nord Maroc (EPSG:26191)"), ("4326", "WGS 84 (EPSG:4326)"))
+
+# What the descriptions say of each format and CRS the downloader offers (layers/open_data: FORMATS, CRS_CHOICES):
+# the lists follow it, so a link never names a format or a CRS that is not served (a new one without its name here
+# fails at import).
+_NAMES = {"gpkg": ("GeoPackage", "GPKG"), "geojson": ("GeoJSON", "GEOJSON"), "csv": ("CSV (géométrie en WKT)", "CSV"),
+          "shp": ("Shapefile (ZIP)", "SHP")}
+_CRS_NAMES = {26191: "Merchich / Nord Maroc (EPSG:26191)", 4326: "WGS 84 (EPSG:4326)"}
+FORMATS = tuple(Format(code, *_NAMES[code]) for code in open_data.FORMATS)
+DOWNLOAD_CRS = tuple((str(code), _CRS_NAMES[code]) for code in open_data.CRS_CHOICES)
 ISO_MEDIA_TYPE = "application/vnd.iso.19139+xml"
 JSONLD = "application/ld+json"
 
